@@ -1,0 +1,13 @@
+//! The sans-IO protocol core (RFC 5905): bytes and time in, decisions out.
+//! No sockets, no clock reads; the `net` edge supplies both.
+//!
+//! - [`exchange`]: one client request and the judgement of a reply;
+//! - [`probe`]: a probe session (several exchanges, liveness check) as a
+//!   state machine with `poll_transmit`/`handle_*`/`poll_timeout`;
+//! - [`server`]: the responder that turns a request into a reply;
+//! - [`local`]: local failures as domain values.
+
+pub mod exchange;
+pub mod local;
+pub mod probe;
+pub mod server;

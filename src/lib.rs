@@ -1,0 +1,11 @@
+//! ntpdiag: finds out why NTP does not synchronize, and says so.
+//!
+//! Layers, each in its own module:
+//! - [`wire`]: bytes ⇄ types (RFC 5905 packet, timestamps, kiss codes);
+//! - [`engine`]: the sans-IO protocol core (client exchange, server responder);
+//! - [`diagnose`]: evidence → verdict, a pure function;
+//! - [`net`]: the edge (sockets, ICMP error queue, kernel timestamps, DNS);
+//! - [`cli`]: command line, rendering, exit codes, man pages.
+
+pub mod engine;
+pub mod wire;
