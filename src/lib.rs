@@ -7,5 +7,10 @@
 //! - [`net`]: the edge (sockets, ICMP error queue, kernel timestamps, DNS);
 //! - [`cli`]: command line, rendering, exit codes, man pages.
 
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod diagnose;
 pub mod engine;
+pub mod net;
 pub mod wire;

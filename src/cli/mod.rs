@@ -1,0 +1,86 @@
+//! Command line: clap definitions (one file per subcommand), rendering,
+//! exit codes and man pages. `main.rs` only calls [`main`].
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub mod exit;
+pub mod json;
+pub mod man;
+pub mod probe;
+pub mod render;
+pub mod serve;
+
+/// Finds out why NTP does not synchronize, and says so: the cause, the
+/// evidence, the fix.
+#[derive(Parser, Debug)]
+#[command(name = "ntpdiag", version, about, long_about = None, after_help = exit::EXIT_HELP)]
+pub struct Cli {
+    /// When to color the output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    Probe(probe::ProbeArgs),
+    Serve(serve::ServeArgs),
+    /// Writes the man pages (generated from these definitions) to a folder.
+    #[command(hide = true)]
+    Man {
+        /// Folder to write ntpdiag.1 and one page per subcommand into.
+        #[arg(long, default_value = "man")]
+        out: std::path::PathBuf,
+    },
+}
+
+fn set_color(choice: ColorChoice, json: bool) {
+    use std::io::IsTerminal;
+    let on = match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    colored::control::set_override(on);
+}
+
+/// Parses the arguments, runs the command, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Probe(args) => {
+            set_color(cli.color, args.json);
+            probe::run(&args)
+        }
+        Command::Serve(args) => {
+            set_color(cli.color, args.json);
+            serve::run(&args)
+        }
+        Command::Man { out } => man::write_all(&out).map(|files| {
+            for f in files {
+                println!("{}", f.display());
+            }
+            exit::OK
+        }),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("ntpdiag: error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

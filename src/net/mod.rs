@@ -1,0 +1,10 @@
+//! The edge: sockets, the kernel's ICMP error queue and timestamps, the
+//! clock, name resolution, the neighbour table. Converts OS values into
+//! domain types at the boundary; everything above it is pure.
+
+pub mod clock;
+pub mod neigh;
+pub mod probe;
+pub mod resolve;
+pub mod serve;
+pub mod udp;

@@ -1,0 +1,157 @@
+//! Drives a [`ProbeSession`] over a real UDP socket: the only place where the
+//! probe touches the network and the clock.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::udp::{NtpSocket, QueuedError, route_source};
+use super::{clock, neigh};
+use crate::diagnose::{SourcePort, TargetEvidence};
+use crate::engine::local::LocalError;
+use crate::engine::probe::{IcmpReport, ProbeConfig, ProbeSession};
+
+/// Probes one address from a random port or from `source`, and collects the
+/// evidence: the session's record, the local address, and (when nothing came
+/// back) the neighbour table entry.
+pub fn probe_address(
+    host: &str,
+    addr: SocketAddr,
+    cfg: &ProbeConfig,
+    source: SourcePort,
+) -> TargetEvidence {
+    let port = match source {
+        SourcePort::Ephemeral => 0,
+        SourcePort::Fixed(p) => p,
+    };
+    let any: IpAddr = if addr.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    let mut ev = TargetEvidence {
+        host: host.to_string(),
+        address: addr,
+        source_port: source,
+        local_address: None,
+        setup_error: None,
+        record: None,
+        neighbour: None,
+    };
+    let sock = match NtpSocket::bind(SocketAddr::new(any, port)) {
+        Ok(s) => s,
+        Err(e) => {
+            ev.setup_error = Some(e);
+            return ev;
+        }
+    };
+    let bound_port = sock.local_addr().map_or(port, |a| a.port());
+    ev.local_address = Some(SocketAddr::new(
+        route_source(addr).unwrap_or(any),
+        bound_port,
+    ));
+    let record = drive(&sock, addr, cfg);
+    let heard = record.events.iter().any(|e| {
+        matches!(
+            e.kind,
+            crate::engine::probe::EventKind::Received { .. }
+                | crate::engine::probe::EventKind::Icmp { .. }
+        )
+    });
+    ev.record = Some(record);
+    if !heard {
+        ev.neighbour = neigh::lookup(addr.ip());
+    }
+    ev
+}
+
+fn drive(
+    sock: &NtpSocket,
+    addr: SocketAddr,
+    cfg: &ProbeConfig,
+) -> crate::engine::probe::ProbeRecord {
+    let start = Instant::now();
+    let mut session = ProbeSession::new(cfg.clone(), addr, start);
+    let mut rng = rand::rng();
+    // Hard bound, whatever the session does: every request's wait, the
+    // liveness check, and a margin.
+    let hard_stop = start + cfg.interval * cfg.samples + cfg.timeout * 3 + Duration::from_secs(1);
+    let mut buf = [0u8; 2048];
+    loop {
+        let now = Instant::now();
+        while let Some(tx) = session.poll_transmit(now, clock::now(), rng.next_u64()) {
+            if let Err(e) = sock.send_to(&tx.payload, tx.dest) {
+                session.handle_send_error(Instant::now(), tx.purpose, e);
+            }
+        }
+        if session.is_finished() || now >= hard_stop {
+            break;
+        }
+        let wake = session.poll_timeout().unwrap_or(now).min(hard_stop);
+        let ready = sock
+            .wait(wake.saturating_duration_since(Instant::now()))
+            .unwrap_or(false);
+        if ready {
+            drain(sock, &mut session, &mut buf);
+        }
+        session.handle_timeout(Instant::now());
+    }
+    session.finish()
+}
+
+/// Reads everything pending: the error queue first (so an ICMP error is seen
+/// even when the read below fails with its errno), then datagrams.
+fn drain(sock: &NtpSocket, session: &mut ProbeSession, buf: &mut [u8]) {
+    for _ in 0..64 {
+        match sock.recv_error() {
+            Ok(Some(QueuedError::Icmp {
+                error,
+                offender,
+                original_dest,
+                quoted,
+            })) => {
+                session.handle_icmp(
+                    Instant::now(),
+                    IcmpReport {
+                        error,
+                        offender,
+                        original_dest,
+                        quoted,
+                    },
+                );
+            }
+            Ok(Some(QueuedError::Local { .. })) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    for _ in 0..64 {
+        match sock.recv(buf) {
+            Ok(Some(d)) => {
+                let t4 = d.kernel_time.map_or_else(clock::now, clock::from_unix);
+                session.handle_datagram(Instant::now(), d.from, t4, &buf[..d.len]);
+            }
+            Ok(None) => break,
+            // The errno of a queued ICMP error: already read from the queue.
+            Err(_) => continue,
+        }
+    }
+}
+
+/// A local error as evidence, for callers that fail before probing.
+pub fn setup_failure(
+    host: &str,
+    addr: SocketAddr,
+    source: SourcePort,
+    e: LocalError,
+) -> TargetEvidence {
+    TargetEvidence {
+        host: host.to_string(),
+        address: addr,
+        source_port: source,
+        local_address: None,
+        setup_error: Some(e),
+        record: None,
+        neighbour: None,
+    }
+}
