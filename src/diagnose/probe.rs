@@ -287,7 +287,7 @@ fn from_replies(ev: &TargetEvidence, replies: &[Reply], sent: usize) -> Option<V
             .fix("behind NAT/load balancers: make sure each client's replies go back to it alone")
             .alternative("a broken server implementation that does not echo the transmit timestamp", "the origin is zero or the server's own time")
             .alternative("replies meant for another client (NAT port reuse, load balancer)", "the origin is a plausible time but not ours")
-            .alternative("spoofed packets", "unsolicited replies also arrive when you are not probing (`ntpdiag capture`)"),
+            .alternative("spoofed packets", "unsolicited replies also arrive when you are not probing (`tcpdump -ni any udp port 123`)"),
         );
     }
     None
@@ -690,7 +690,7 @@ fn no_reply(ev: &TargetEvidence, replies: &[Reply], sent: usize) -> Verdict {
     let down_tell =
         "ping it; for a host on this link, `ip neigh show <addr>` says FAILED/INCOMPLETE";
     let local = "replies are dropped on this side (a local INPUT rule, or a NAT/stateful firewall on the path back)";
-    let local_tell = "capture here (`ntpdiag capture <iface>` or `tcpdump -ni any udp port 123`): replies that arrive but never reach the client mean a local drop";
+    let local_tell = "capture here (`tcpdump -ni any udp port 123`): replies that arrive but never reach the client mean a local drop";
 
     if host_answers_other_ports {
         v.summary = format!(

@@ -1,0 +1,484 @@
+//! Test harness for real peers in network namespaces.
+//!
+//! - Every namespace, veth, file and process a test creates is owned by a
+//!   guard whose `Drop` removes it, so a failing test still tears down.
+//! - Names are unique per process and counter (nextest runs each test in its
+//!   own process), and short (interface names ≤ 15 characters).
+//! - Addresses come from 198.51.100.0/24 and 203.0.113.0/24 only; namespaces
+//!   have no route out of the test's own topology.
+//! - Every wait is bounded.
+//! - Without root, tests skip with a message; under CI (`CI=true`) a missing
+//!   privilege or tool fails the test instead.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// True when the test can use namespaces and the named tools. Skips (false)
+/// with a message otherwise, except under CI, where it panics.
+pub fn require(what: &str, tools: &[&str]) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| which(t).is_none())
+        .collect();
+    if root && missing.is_empty() {
+        return true;
+    }
+    let why = if !root {
+        "needs root (network namespaces)".to_string()
+    } else {
+        format!("needs {}", missing.join(", "))
+    };
+    if in_ci() {
+        panic!("{what}: {why}; CI must run it (see scripts/test)");
+    }
+    eprintln!(
+        "SKIPPED {what}: {why}. Run as root with the tools installed (scripts/test does both)."
+    );
+    false
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    if tool.contains('/') {
+        return Path::new(tool).exists().then(|| PathBuf::from(tool));
+    }
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .chain(["/usr/sbin".into(), "/sbin".into()])
+            .map(|d| d.join(tool))
+            .find(|f| f.exists())
+    })
+}
+
+/// chronyd from `apt-get download chrony` + `dpkg -x` (scripts/test puts it
+/// in /opt/chrony), or $NTPDIAG_CHRONYD.
+pub fn chronyd_path() -> String {
+    std::env::var("NTPDIAG_CHRONYD").unwrap_or_else(|_| "/opt/chrony/usr/sbin/chronyd".into())
+}
+
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    format!("{prefix}{:x}{n:x}", std::process::id() % 0xfffff)
+}
+
+/// Runs a command to completion with a time bound; kills it on overrun.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => panic!("cannot start {cmd:?}: {e}"),
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                break;
+            }
+        }
+    }
+    child.wait_with_output().expect("collect output")
+}
+
+fn sh(args: &[&str]) -> Output {
+    run_bounded(
+        Command::new(args[0]).args(&args[1..]),
+        Duration::from_secs(20),
+    )
+}
+
+fn must(args: &[&str]) {
+    let o = sh(args);
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A network namespace, deleted on drop (which also deletes its veths).
+pub struct Netns {
+    pub name: String,
+    etc: PathBuf,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        let name = unique("nd");
+        must(&["ip", "netns", "add", &name]);
+        let ns = Netns {
+            etc: PathBuf::from("/etc/netns").join(&name),
+            name,
+        };
+        ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
+        // Name resolution inside the namespace never leaves it: a resolver
+        // on the namespace's own loopback (nothing listens) and a hosts file
+        // the test may extend.
+        std::fs::create_dir_all(&ns.etc).expect("create /etc/netns/NAME");
+        std::fs::write(
+            ns.etc.join("resolv.conf"),
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        )
+        .unwrap();
+        std::fs::write(ns.etc.join("hosts"), "127.0.0.1 localhost\n::1 localhost\n").unwrap();
+        ns
+    }
+
+    /// Adds a line to the namespace's /etc/hosts.
+    pub fn add_host(&self, addr: &str, name: &str) {
+        let p = self.etc.join("hosts");
+        let mut s = std::fs::read_to_string(&p).unwrap_or_default();
+        s.push_str(&format!("{addr} {name}\n"));
+        std::fs::write(p, s).unwrap();
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(args);
+        c
+    }
+
+    pub fn exec(&self, args: &[&str]) -> Output {
+        run_bounded(&mut self.cmd(args), Duration::from_secs(30))
+    }
+
+    pub fn exec_ok(&self, args: &[&str]) -> Output {
+        let o = self.exec(args);
+        assert!(
+            o.status.success(),
+            "in {}: {args:?} failed: {}{}",
+            self.name,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    }
+
+    /// Runs a shell snippet in the namespace.
+    pub fn sh(&self, script: &str) -> Output {
+        self.exec_ok(&["sh", "-c", script])
+    }
+
+    /// Starts a long-running process in the namespace; stopped on drop.
+    pub fn spawn(&self, args: &[&str], log: &Path) -> Proc {
+        let f = std::fs::File::create(log).expect("log file");
+        let child = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().unwrap())
+            .stderr(f)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
+        Proc {
+            child,
+            what: format!("{args:?}"),
+            log: log.to_path_buf(),
+        }
+    }
+
+    /// Waits (at most `limit`) until something listens on udp `port` in this namespace.
+    pub fn wait_udp_listen(&self, port: u16, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            let o = self.exec(&["ss", "-Hunl", &format!("sport = :{port}")]);
+            if !String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = sh(&["ip", "netns", "del", &self.name]);
+        let _ = std::fs::remove_dir_all(&self.etc);
+    }
+}
+
+/// Connects two namespaces with a veth pair and gives each end an address
+/// (CIDR notation). Deleted with either namespace.
+pub fn link(a: &Netns, a_addr: &str, b: &Netns, b_addr: &str) -> (String, String) {
+    let ia = unique("va");
+    let ib = unique("vb");
+    must(&[
+        "ip", "link", "add", &ia, "netns", &a.name, "type", "veth", "peer", "name", &ib, "netns",
+        &b.name,
+    ]);
+    for (ns, i, addr) in [(a, &ia, a_addr), (b, &ib, b_addr)] {
+        ns.exec_ok(&["ip", "addr", "add", addr, "dev", i, "nodad"]);
+        ns.exec_ok(&["ip", "link", "set", i, "up"]);
+    }
+    (ia, ib)
+}
+
+/// A client and a server namespace on one link: client 198.51.100.2,
+/// server 198.51.100.1 (and 2001:db8::2 / 2001:db8::1).
+pub struct Pair {
+    pub client: Netns,
+    pub server: Netns,
+    pub client_if: String,
+    pub server_if: String,
+    pub dir: TempDir,
+}
+
+pub const SERVER: &str = "198.51.100.1";
+pub const CLIENT: &str = "198.51.100.2";
+
+impl Pair {
+    pub fn new() -> Pair {
+        let client = Netns::new();
+        let server = Netns::new();
+        let (ci, si) = link(&client, "198.51.100.2/24", &server, "198.51.100.1/24");
+        client.exec_ok(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::2/64",
+            "dev",
+            &ci,
+            "nodad",
+        ]);
+        server.exec_ok(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::1/64",
+            "dev",
+            &si,
+            "nodad",
+        ]);
+        Pair {
+            client,
+            server,
+            client_if: ci,
+            server_if: si,
+            dir: TempDir::new(),
+        }
+    }
+}
+
+/// A process started by a test; SIGTERM then SIGKILL on drop, by PID.
+pub struct Proc {
+    child: Child,
+    what: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the process now (SIGTERM, then SIGKILL after 3 s).
+    pub fn stop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        if !self.is_running() {
+            return;
+        }
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = &self.what;
+    }
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(unique("ntpdiag-test-"));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, contents).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts ntpsec's ntpd in `ns` with the given extra config lines; never
+/// touches the clock (`disable ntp`, `disable kernel`). Waits until it listens.
+pub fn ntpd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
+    let d = dir.path();
+    let conf = dir.file(
+        "ntp.conf",
+        &format!(
+            "driftfile {d}/ntp.drift\nstatsdir {d}/\ndisable ntp\ndisable kernel\ndisable monitor\n{extra}\n",
+            d = d.display()
+        ),
+    );
+    let p = ns.spawn(
+        &[
+            "ntpd",
+            "-n",
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            &format!("{}/ntpd.pid", d.display()),
+        ],
+        &d.join("ntpd.log"),
+    );
+    assert!(
+        ns.wait_udp_listen(123, Duration::from_secs(10)),
+        "ntpd did not start"
+    );
+    p
+}
+
+/// Starts chronyd (`-x`: never touches the clock) in `ns` with the given
+/// config lines added to a private base config. Waits until it listens on 123.
+pub fn chronyd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
+    let d = dir.path();
+    let conf = dir.file(
+        "chrony.conf",
+        &format!(
+            "pidfile {d}/chronyd.pid\ndriftfile {d}/chrony.drift\nbindcmdaddress {d}/chronyd.sock\ncmdport 0\n{extra}\n",
+            d = d.display()
+        ),
+    );
+    let p = ns.spawn(
+        &[
+            &chronyd_path(),
+            "-f",
+            conf.to_str().unwrap(),
+            "-d",
+            "-x",
+            "-u",
+            "root",
+        ],
+        &d.join("chronyd.log"),
+    );
+    assert!(
+        ns.wait_udp_listen(123, Duration::from_secs(10)),
+        "chronyd did not start"
+    );
+    p
+}
+
+pub fn ntpdiag() -> &'static str {
+    env!("CARGO_BIN_EXE_ntpdiag")
+}
+
+/// Runs `ntpdiag probe --json ARGS` in `ns` and parses the report.
+pub fn probe_json(ns: &Netns, args: &[&str]) -> (ntpdiag::cli::json::ProbeReport, i32) {
+    let mut full = vec![ntpdiag(), "probe", "--json"];
+    full.extend_from_slice(args);
+    let o = run_bounded(&mut ns.cmd(&full), Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let report: ntpdiag::cli::json::ProbeReport = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (report, o.status.code().unwrap_or(-1))
+}
+
+/// Runs `ntpdiag probe ARGS` (text) in `ns`.
+pub fn probe_text(ns: &Netns, args: &[&str]) -> String {
+    let mut full = vec![ntpdiag(), "probe"];
+    full.extend_from_slice(args);
+    let o = run_bounded(&mut ns.cmd(&full), Duration::from_secs(60));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs a peer tool (ntpdig, ntpdate) in `ns`, stdout+stderr together.
+pub fn peer_output(ns: &Netns, args: &[&str]) -> String {
+    let o = run_bounded(&mut ns.cmd(args), Duration::from_secs(60));
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// With NTPDIAG_UPDATE_FIXTURES=1, writes what ntpdiag and the peer tools
+/// printed for a scenario into fixtures/peers/, to show them side by side.
+pub fn keep_fixture(scenario: &str, parts: &[(&str, &str)]) {
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/peers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = format!(
+        "# scenario: {scenario}\n# recorded by tests/probe_netns.rs (NTPDIAG_UPDATE_FIXTURES=1)\n"
+    );
+    for (title, text) in parts {
+        s.push_str(&format!("\n## {title}\n{}\n", strip_ansi(text).trim_end()));
+    }
+    std::fs::write(dir.join(format!("{scenario}.txt")), s).unwrap();
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\u{1b}' {
+            for d in it.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
