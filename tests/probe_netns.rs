@@ -435,3 +435,75 @@ fn seed_case_controller_firewall() {
         ],
     );
 }
+
+/// `ntpdiag serve` is a real server: ntpdig accepts its time, and our probe
+/// names its unsynchronized mode.
+#[test]
+fn serve_is_accepted_by_ntpdig_and_unsynchronized_is_named() {
+    if !require("serve_is_accepted_by_ntpdig", &["ip", "ss", "ntpdig"]) {
+        return;
+    }
+    let p = Pair::new();
+    let log = p.dir.path().join("serve.log");
+    let mut srv = p
+        .server
+        .spawn(&[ntpdiag(), "serve", "--stratum", "3"], &log);
+    assert!(
+        p.server.wait_udp_listen(123, Duration::from_secs(5)),
+        "{}",
+        srv.log_text()
+    );
+    let dig = ntpdig(&p.client, SERVER);
+    // ntpdig prints "<date> <offset> +/- <err> 198.51.100.1 s3 no-leap" for a usable server.
+    assert!(
+        dig.contains(" s3 ") && !dig.contains("no eligible servers"),
+        "{dig}"
+    );
+    let dig6 = ntpdig(&p.client, "2001:db8::1");
+    assert!(dig6.contains(" s3 "), "{dig6}");
+    let (r, _) = probe_json(&p.client, &[SERVER]);
+    assert_eq!(verdict(&r).cause, "ok");
+    srv.stop();
+    assert!(
+        srv.log_text().contains("stopped:"),
+        "clean stop on SIGTERM: {}",
+        srv.log_text()
+    );
+
+    let _u = p.server.spawn(
+        &[ntpdiag(), "serve", "--unsynchronized"],
+        &p.dir.path().join("u.log"),
+    );
+    assert!(p.server.wait_udp_listen(123, Duration::from_secs(5)));
+    let (r, code) = probe_json(&p.client, &[SERVER]);
+    assert_eq!(verdict(&r).cause, "upstream-unsynchronized");
+    assert_eq!(code, 6);
+    let dig = ntpdig(&p.client, SERVER);
+    // ntpdig only says it dropped it; ntpdiag says why.
+    assert!(
+        dig.contains("stratum too high") && dig.contains("no eligible servers"),
+        "{dig}"
+    );
+}
+
+/// A port already taken gets a clear error with the fix, exit 1.
+#[test]
+fn serve_port_in_use_is_a_clear_error() {
+    if !require("serve_port_in_use_is_a_clear_error", &["ip", "ss"]) {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = TempDir::new();
+    let _a = ns.spawn(
+        &[ntpdiag(), "serve", "--listen", "127.0.0.1:123"],
+        &dir.path().join("a.log"),
+    );
+    assert!(ns.wait_udp_listen(123, Duration::from_secs(5)));
+    let o = ns.exec(&[ntpdiag(), "serve", "--listen", "127.0.0.1:123"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Address already in use") && err.contains("fix:"),
+        "{err}"
+    );
+}

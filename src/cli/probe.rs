@@ -22,14 +22,13 @@ nothing at all comes back, one datagram goes to a closed port of the same host
 only NTP is silent. ICMP errors end the wait at once and are named with the
 address that sent them.
 
-Causes (the `cause` field of --json; stable ids):
-  ok, no-reply, port-unreachable, admin-prohibited, host-unreachable,
-  net-unreachable, kod-<code> (kod-rate, kod-deny, kod-rstr, ...),
-  upstream-unsynchronized, bogus-reply, reply-from-other-address,
-  offset-over-panic, name-unresolved, local-port-in-use, malformed-reply,
-  source-port-filtered, local-firewall-blocks-ntp, local-permission-denied,
-  local-error.
-The JSON schema is described in doc/json.md.";
+Causes, the `cause` field of --json (stable ids): ok, no-reply,
+port-unreachable, admin-prohibited, host-unreachable, net-unreachable,
+kod-<code> (kod-rate, kod-deny, kod-rstr, ...), upstream-unsynchronized,
+bogus-reply, reply-from-other-address, offset-over-panic, name-unresolved,
+local-port-in-use, malformed-reply, source-port-filtered,
+local-firewall-blocks-ntp, local-permission-denied, local-error. The JSON
+schema is described in doc/json.md.";
 
 /// Probes NTP servers: every packet shown, then the cause, evidence, confidence and fix.
 #[derive(Args, Debug, Clone)]

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Time to a verdict: `ntpdiag probe` beside `ntpdig` on the same targets,
+# in one run, in network namespaces this script creates and removes.
+# Targets: healthy (chronyd, local stratum 8), refused (no daemon: ICMP port
+# unreachable), silent (iptables DROP on udp/123). Both tools wait 1 s per
+# request. Needs root, chronyd in /opt/chrony (scripts/test installs it).
+# Usage: sudo bash bench/probe-time.sh [RUNS]   (default 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}
+cargo build --release --quiet
+BIN=$PWD/target/release/ntpdiag
+
+C=ndbc$$; S=ndbs$$; TMP=$(mktemp -d)
+cleanup() {
+  [ -f "$TMP/chronyd.pid" ] && kill "$(cat "$TMP/chronyd.pid")" 2>/dev/null || true
+  ip netns del "$C" 2>/dev/null || true
+  ip netns del "$S" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+ip netns add "$C"; ip netns add "$S"
+ip link add "vc$$" netns "$C" type veth peer name "vs$$" netns "$S"
+ip -n "$C" addr add 198.51.100.2/24 dev "vc$$"; ip -n "$S" addr add 198.51.100.1/24 dev "vs$$"
+for n in "$C" "$S"; do ip -n "$n" link set lo up; done
+ip -n "$C" link set "vc$$" up; ip -n "$S" link set "vs$$" up
+
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+measure() { # label, then the command
+  local label=$1; shift
+  local t=()
+  for _ in $(seq "$RUNS"); do
+    local s; s=$(date +%s%N)
+    ip netns exec "$C" "$@" >/dev/null 2>&1 || true
+    t+=("$(ms "$s")")
+  done
+  printf '%s\n' "${t[@]}" | median > "$TMP/$label"
+}
+
+scenario() { # name
+  measure "$1.ntpdiag" "$BIN" probe -q --timeout 1s 198.51.100.1
+  measure "$1.ntpdig" ntpdig -t 1 198.51.100.1
+}
+
+# refused: nothing listens on 123
+scenario refused
+# healthy: chronyd
+cat > "$TMP/chrony.conf" <<CONF
+pidfile $TMP/chronyd.pid
+driftfile $TMP/drift
+bindcmdaddress $TMP/chronyd.sock
+cmdport 0
+local stratum 8
+allow all
+CONF
+ip netns exec "$S" "$CHRONYD" -f "$TMP/chrony.conf" -x -u root
+for _ in $(seq 50); do ip netns exec "$S" ss -Hunl 'sport = :123' | grep -q . && break; sleep 0.1; done
+scenario healthy
+# silent: DROP udp/123
+ip netns exec "$S" iptables -A INPUT -p udp --dport 123 -j DROP
+scenario silent
+
+printf '\ntime to verdict, median of %s runs (ms)\n' "$RUNS"
+printf '%-10s %10s %10s   %s\n' target ntpdiag ntpdig "what each said"
+for s in healthy refused silent; do
+  case $s in
+    healthy) said="ok (4 samples) | one offset" ;;
+    refused) said="port-unreachable | no eligible servers" ;;
+    silent)  said="no-reply + liveness check | no eligible servers" ;;
+  esac
+  printf '%-10s %10s %10s   %s\n' "$s" "$(cat "$TMP/$s.ntpdiag")" "$(cat "$TMP/$s.ntpdig")" "$said"
+done

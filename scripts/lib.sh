@@ -1,0 +1,56 @@
+# Shared by scripts/demo and scripts/test: install what is missing, quietly.
+# Debian 12. Never starts an NTP daemon with its default config.
+set -euo pipefail
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+  echo "installing: ${missing[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+need_cargo() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+}
+
+# The real peers for the tests: ntpsec (ntpd, ntpq, ntpdig, ntpdate),
+# tcpdump, tshark, iptables, nftables, iproute2; chronyd unpacked beside it
+# (the chrony package conflicts with ntpsec).
+install_peers() {
+  local made_policy=0
+  # ntpsec's postinst would start ntpd with its default config (outside
+  # pool servers): forbid service starts while installing.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 libpcap-dev gcc
+  [ $made_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+  if [ ! -x /opt/chrony/usr/sbin/chronyd ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download chrony >/dev/null 2>&1) || {
+      [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
+      (cd "$tmp" && apt-get download chrony >/dev/null)
+    }
+    $SUDO mkdir -p /opt/chrony
+    $SUDO dpkg -x "$tmp"/chrony_*.deb /opt/chrony
+    rm -rf "$tmp"
+  fi
+}
