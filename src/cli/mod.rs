@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod demo;
 pub mod exit;
 pub mod json;
 pub mod man;
@@ -35,7 +36,8 @@ pub enum ColorChoice {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     Probe(probe::ProbeArgs),
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
+    Demo(demo::DemoArgs),
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
     Man {
@@ -68,6 +70,10 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => {
             set_color(cli.color, args.json);
             serve::run(&args)
+        }
+        Command::Demo(args) => {
+            set_color(cli.color, args.json);
+            demo::run(&args)
         }
         Command::Man { out } => man::write_all(&out).map(|files| {
             for f in files {

@@ -167,9 +167,13 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
         }
     }
     let builtin = if args.builtin {
-        let server = serve::start(&["127.0.0.1:0".parse()?], ServerConfig::default())
+        let cfg = ServerConfig {
+            precision: clock::precision(),
+            ..ServerConfig::default()
+        };
+        let server = serve::start_simple(&["127.0.0.1:0".parse()?], cfg)
             .map_err(|e| anyhow::anyhow!("cannot start the built-in server: {e}"))?;
-        let addr = server.addrs[0];
+        let addr = server.addr();
         hosts.insert(
             0,
             (
@@ -236,7 +240,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
             .collect()
     });
     if let Some(s) = builtin {
-        s.stop();
+        let _ = s.stop();
     }
 
     let pivot = clock::now_date();

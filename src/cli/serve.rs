@@ -1,50 +1,159 @@
-//! `ntpdiag serve`: a real NTP server answering from this host's clock,
-//! healthy or unsynchronized on purpose.
+//! `ntpdiag serve`: a real NTP server on this host's clock, healthy, or
+//! broken on purpose in the ways clients meet.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
-use super::exit;
-use crate::engine::server::ServerConfig;
+use crate::engine::local::LocalErrorKind;
+use crate::engine::profile::Counters;
 use crate::net::{clock, serve};
-use crate::wire::ReferenceId;
+use crate::scenario::{ProfileSpec, Unsync, parse_scenario};
 
 const SERVE_HELP: &str = "\
-Answers NTP client requests (mode 3, versions 1-4) from this host's clock as a
-synchronized server of the given stratum with reference id LOCL, or, with
---unsynchronized, as a server that has lost its time (leap 3, stratum 16,
-reference id INIT): what clients see when a server's own upstream is gone.
-Replies are 48 octets and go only to requests of at least 48 octets (no
-amplification); other modes (symmetric, broadcast, control, private) and
-versions outside 1-4 are dropped and counted.
+Answers NTP requests from this host's clock: mode 3 (client) with mode 4, mode
+1 (symmetric active) statelessly with mode 2 (--symmetric ignore drops them),
+versions 1-4, IPv4 and IPv6. A reply is 48 octets and goes only to requests of
+at least 48 octets: no amplification. Mode 6 (ntpq) gets a read-only view of
+the server's variables (ntpq -c rv, -c peers, -c assoc), but only from
+loopback and --query-allow prefixes; mode 7 is never answered. Replies leave
+from the address the request was sent to.
 
-Never run it where the default port 123 is already taken by ntpd or chronyd;
-choose another port with --listen ADDR:PORT.";
+Fault profiles, and what a client sees:
+  --unsynchronized[=INIT|XFAC]  leap 3, stratum 16, that refid: ntpq shows
+                                the refid and st 16, ntpdig \"stratum too high\",
+                                ntpdiag upstream-unsynchronized
+  --stratum N, --refid ID, --leap N   announce these
+  --kod CODE        every reply is a Kiss-o'-Death (leap 3, stratum 0, refid
+                    CODE): ntpdig \"probable KOD\", ntpdiag kod-<code>
+  --silent          read and drop everything: ntpq reach 0, ntpdiag no-reply
+  --offset DURATION serve a shifted clock (negative too): beyond 1000 s ntpd
+                    refuses to step without -g, ntpdiag offset-over-panic
+  --delay DURATION  hold each reply: large delays and distances
+  --drop PERCENT    drop requests at random: partial reach
+  --bogus-origin    a wrong origin timestamp: clients discard the reply
+                    (ntpdiag bogus-reply)
+  --reply-from ADDR answer from another local address: clients with connected
+                    sockets never see it (ntpdiag reply-from-other-address)
+  --version N       answer with version N (0-7; 0 and 5-7 are invalid)
+
+Access control, like ntpd's restrict and chrony's allow/deny: --allow and
+--deny take prefixes (repeatable; the most specific match decides; with an
+allow list, everything else is denied); --deny-action ignore (default),
+kod-deny or kod-rstr. --rate-limit INTERVAL[,BURST] gives each client a token
+bucket (BURST requests back to back, one more per INTERVAL); over the limit it
+gets a KoD RATE (at most one per INTERVAL) or, with --rate-action drop,
+nothing. The per-client table is fixed at 16384 entries (512 KiB) per socket;
+a flood from many sources churns it without growing it.
+
+--scenario FILE starts several servers at once, each a [[server]] table with
+the same settings (names in kebab-case: listen, stratum, refid, leap,
+unsynchronized, kod, silent, offset, delay, drop, bogus-origin, reply-from,
+version, allow, deny, deny-action, rate-limit, rate-action, query-allow,
+symmetric, name); examples in fixtures/scenarios/.";
 
 const SERVE_EXIT: &str = "\
 Exit status:
   0  stopped by SIGINT/SIGTERM
   1  error: could not bind or serve (the message says why and how to fix it)
-  2  usage: bad command line";
+  2  usage: bad command line or scenario file";
 
-/// Runs an NTP server on this host's clock (synchronized, or unsynchronized on purpose).
-#[derive(Args, Debug, Clone)]
+/// Runs an NTP server on this host's clock: healthy, or broken on purpose.
+#[derive(Args, Debug, Clone, Default)]
 #[command(long_about = SERVE_HELP, after_help = SERVE_EXIT)]
 pub struct ServeArgs {
-    /// Address to listen on (repeatable): ADDR:PORT or [IPv6]:PORT. Default: 0.0.0.0:123 and [::]:123.
+    /// Address to listen on (repeatable): ADDR:PORT or [IPv6]:PORT. Default 0.0.0.0:123 and [::]:123.
     #[arg(short, long, value_name = "ADDR")]
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<String>,
 
-    /// Stratum to announce (1-15).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=15))]
-    pub stratum: u8,
+    /// Several servers from a TOML file (see fixtures/scenarios/); excludes the profile flags.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["listen", "stratum", "refid", "leap", "unsynchronized", "kod", "silent", "offset", "delay", "drop", "bogus_origin", "reply_from", "ntp_version", "allow", "deny", "rate_limit"])]
+    pub scenario: Option<std::path::PathBuf>,
 
-    /// Answer as an unsynchronized server: leap 3, stratum 16, refid INIT.
+    /// Stratum to announce (1-16).
     #[arg(long)]
-    pub unsynchronized: bool,
+    pub stratum: Option<u8>,
+
+    /// Reference id: 1-4 ASCII characters or an IPv4 address (default LOCL).
+    #[arg(long)]
+    pub refid: Option<String>,
+
+    /// Leap indicator to announce (0-3).
+    #[arg(long)]
+    pub leap: Option<u8>,
+
+    /// Answer as an unsynchronized server: leap 3, stratum 16, refid INIT (or the one given, e.g. XFAC).
+    #[arg(long, value_name = "REFID", num_args = 0..=1, default_missing_value = "INIT", require_equals = true)]
+    pub unsynchronized: Option<String>,
+
+    /// Answer every request with this Kiss-o'-Death code (RATE, DENY, RSTR, ...).
+    #[arg(long, value_name = "CODE")]
+    pub kod: Option<String>,
+
+    /// Read and drop everything.
+    #[arg(long)]
+    pub silent: bool,
+
+    /// Serve a clock shifted by DURATION (e.g. 2000s, -1h).
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+    pub offset: Option<String>,
+
+    /// Hold each reply for DURATION (at most 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub delay: Option<String>,
+
+    /// Drop this percentage of requests at random.
+    #[arg(long, value_name = "PERCENT")]
+    pub drop: Option<u8>,
+
+    /// Put a wrong origin timestamp in every reply.
+    #[arg(long)]
+    pub bogus_origin: bool,
+
+    /// Send replies from this local address.
+    #[arg(long, value_name = "ADDR")]
+    pub reply_from: Option<String>,
+
+    /// Answer with this NTP version number (0-7).
+    #[arg(long = "version", id = "ntp_version", value_name = "N")]
+    pub ntp_version: Option<u8>,
+
+    /// Serve only these prefixes (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<String>,
+
+    /// Refuse these prefixes (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub deny: Vec<String>,
+
+    /// What denied sources get: ignore, kod-deny, kod-rstr.
+    #[arg(long, value_name = "ACTION")]
+    pub deny_action: Option<String>,
+
+    /// Per-client rate limit: INTERVAL[,BURST] (e.g. 2s,4).
+    #[arg(long, value_name = "INTERVAL[,BURST]")]
+    pub rate_limit: Option<String>,
+
+    /// What over-limit clients get: kod (KoD RATE) or drop.
+    #[arg(long, value_name = "ACTION", requires = "rate_limit")]
+    pub rate_action: Option<String>,
+
+    /// Also answer mode 6 (ntpq) queries from these prefixes (loopback always).
+    #[arg(long, value_name = "CIDR")]
+    pub query_allow: Vec<String>,
+
+    /// Mode 1 (symmetric active) requests: answer (as mode 2) or ignore.
+    #[arg(long, value_name = "POLICY")]
+    pub symmetric: Option<String>,
+
+    /// Sockets and threads per address (SO_REUSEPORT); 0 = one per core.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+
+    /// Drop root privileges to this user once the sockets are bound.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
 
     /// Print one JSON line when listening and one with the counters when stopped.
     #[arg(long)]
@@ -52,46 +161,153 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    pub fn server_config(&self) -> ServerConfig {
-        let base = ServerConfig {
-            precision: clock::precision(),
-            ..ServerConfig::default()
-        };
-        if self.unsynchronized {
-            ServerConfig {
-                precision: base.precision,
-                ..ServerConfig::unsynchronized()
-            }
-        } else {
-            ServerConfig {
-                stratum: self.stratum,
-                reference_id: ReferenceId(*b"LOCL"),
-                ..base
-            }
+    /// The flags as a profile spec (the same type a scenario file holds).
+    pub fn spec(&self) -> ProfileSpec {
+        ProfileSpec {
+            name: Some("serve".into()),
+            listen: self.listen.clone(),
+            stratum: self.stratum,
+            refid: self.refid.clone(),
+            leap: self.leap,
+            unsynchronized: self.unsynchronized.clone().map(Unsync::RefId),
+            kod: self.kod.clone(),
+            silent: self.silent,
+            offset: self.offset.clone(),
+            delay: self.delay.clone(),
+            drop: self.drop,
+            bogus_origin: self.bogus_origin,
+            reply_from: self.reply_from.clone(),
+            version: self.ntp_version,
+            allow: self.allow.clone(),
+            deny: self.deny.clone(),
+            deny_action: self.deny_action.clone(),
+            rate_limit: self.rate_limit.clone(),
+            rate_action: self.rate_action.clone(),
+            query_allow: self.query_allow.clone(),
+            symmetric: self.symmetric.clone(),
         }
     }
 }
 
+fn counters_json(totals: &[(String, Counters)]) -> serde_json::Value {
+    serde_json::Value::Array(
+        totals
+            .iter()
+            .map(|(n, c)| {
+                serde_json::json!({
+                    "profile": n, "received": c.received, "replied": c.replied,
+                    "kod_sent": c.kod_sent, "control_answered": c.control_answered, "dropped": c.dropped,
+                })
+            })
+            .collect(),
+    )
+}
+
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
-    let listen: Vec<SocketAddr> = if args.listen.is_empty() {
-        vec!["0.0.0.0:123".parse()?, "[::]:123".parse()?]
-    } else {
-        args.listen.clone()
+    let built = match &args.scenario {
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(t) => t,
+                Err(e) => anyhow::bail!("cannot read scenario {}: {e}", path.display()),
+            };
+            match parse_scenario(&path.display().to_string(), &text) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("ntpdiag: scenario error: {e}");
+                    return Ok(super::exit::USAGE);
+                }
+            }
+        }
+        None => match args.spec().build() {
+            Ok(b) => vec![b],
+            Err(e) => {
+                eprintln!("ntpdiag: --{}: {}", e.field, e.message);
+                return Ok(super::exit::USAGE);
+            }
+        },
     };
-    let server = match serve::start(&listen, args.server_config()) {
+    let precision = clock::precision();
+    let listeners: Vec<serve::Listener> = built
+        .into_iter()
+        .map(|(mut profile, addrs)| {
+            profile.server.precision = precision;
+            serve::Listener { profile, addrs }
+        })
+        .collect();
+    let describe: Vec<(String, String)> = listeners
+        .iter()
+        .map(|l| {
+            let c = &l.profile.server;
+            let f = &l.profile.faults;
+            let mut d = match c.kiss {
+                Some(k) => format!("Kiss-o'-Death {}", k.text()),
+                None => {
+                    let id = c.reference_id;
+                    let refid = if crate::wire::KissCode::looks_like_code(id.0) {
+                        format!(".{}.", id.ascii())
+                    } else {
+                        id.display(c.stratum)
+                    };
+                    format!(
+                        "leap {}, stratum {}, refid {refid}",
+                        c.leap.bits(),
+                        c.stratum
+                    )
+                }
+            };
+            if f.silent {
+                d.push_str(", silent");
+            }
+            if f.offset.0 != 0 {
+                d.push_str(&format!(", offset {:+.3} s", f.offset.as_secs_f64()));
+            }
+            if !f.delay.is_zero() {
+                d.push_str(&format!(", delay {}", humantime::format_duration(f.delay)));
+            }
+            if f.drop_percent > 0 {
+                d.push_str(&format!(", drop {}%", f.drop_percent));
+            }
+            if f.bogus_origin {
+                d.push_str(", bogus origin");
+            }
+            if let Some(a) = f.reply_from {
+                d.push_str(&format!(", replies from {a}"));
+            }
+            if let Some(v) = f.version {
+                d.push_str(&format!(", version {v}"));
+            }
+            if let Some((r, a)) = l.profile.rate {
+                let act = match a {
+                    crate::engine::profile::RateAction::Kod => "KoD RATE",
+                    crate::engine::profile::RateAction::Drop => "drop",
+                };
+                d.push_str(&format!(
+                    ", rate limit: bursts of {}, one more per {} ({act} beyond)",
+                    r.burst,
+                    humantime::format_duration(r.interval)
+                ));
+            }
+            (l.profile.name.clone(), d)
+        })
+        .collect();
+    let opts = serve::Options {
+        threads: args.threads,
+        user: args.user.clone(),
+    };
+    let server = match serve::start(listeners, &opts) {
         Ok(s) => s,
         Err(e) => {
             let hint = match e.kind {
-                crate::engine::local::LocalErrorKind::AddressInUse => {
+                LocalErrorKind::AddressInUse => {
                     "another process holds the port (often ntpd or chronyd: `ss -ulpn 'sport = :123'`); stop it or use --listen ADDR:PORT"
                 }
-                crate::engine::local::LocalErrorKind::PermissionDenied => {
+                LocalErrorKind::PermissionDenied => {
                     "ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or use --listen ADDR:PORT with a high port"
                 }
-                crate::engine::local::LocalErrorKind::AddressNotAvailable => {
+                LocalErrorKind::AddressNotAvailable => {
                     "that address is not configured on this host"
                 }
-                _ => "check the address",
+                _ => "check the address and the user",
             };
             anyhow::bail!("{e}\n  fix: {hint}");
         }
@@ -100,42 +316,45 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
-    let cfg = args.server_config();
+    if args.json {
+        let servers: Vec<_> = server
+            .bound
+            .iter()
+            .map(|(n, a)| {
+                let d = describe
+                    .iter()
+                    .find(|(dn, _)| dn == n)
+                    .map_or("", |(_, d)| d.as_str());
+                serde_json::json!({"profile": n, "address": a.to_string(), "behaviour": d})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"event": "listening", "servers": servers})
+        );
+    } else {
+        for (n, a) in &server.bound {
+            let d = describe
+                .iter()
+                .find(|(dn, _)| dn == n)
+                .map_or("", |(_, d)| d.as_str());
+            println!("serving NTP on {a} [{n}]: {d}");
+        }
+    }
+    let totals = server.wait_until(&stop);
     if args.json {
         println!(
             "{}",
-            serde_json::json!({
-                "event": "listening",
-                "addresses": server.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                "stratum": cfg.stratum,
-                "leap": cfg.leap.bits(),
-                "refid": cfg.reference_id.display(cfg.stratum),
-            })
+            serde_json::json!({"event": "stopped", "counters": counters_json(&totals)})
         );
     } else {
-        for a in &server.addrs {
+        for (n, c) in &totals {
+            let dropped: u64 = c.dropped.values().sum();
             println!(
-                "serving NTP on {a}: leap {}, stratum {}, refid {}",
-                cfg.leap.bits(),
-                cfg.stratum,
-                cfg.reference_id.display(cfg.stratum)
+                "stopped [{n}]: {} received, {} replied ({} KoD), {} mode 6 answered, {dropped} dropped {:?}",
+                c.received, c.replied, c.kod_sent, c.control_answered, c.dropped
             );
         }
     }
-    let stats = server.stats.clone();
-    server.wait_until(&stop);
-    let (rx, tx, dropped) = (
-        stats.received.load(Ordering::Relaxed),
-        stats.replied.load(Ordering::Relaxed),
-        stats.dropped.load(Ordering::Relaxed),
-    );
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "stopped", "received": rx, "replied": tx, "dropped": dropped})
-        );
-    } else {
-        println!("stopped: {rx} received, {tx} replied, {dropped} dropped");
-    }
-    Ok(exit::OK)
+    Ok(super::exit::OK)
 }

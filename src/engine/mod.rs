@@ -7,7 +7,11 @@
 //! - [`server`]: the responder that turns a request into a reply;
 //! - [`local`]: local failures as domain values.
 
+pub mod acl;
+pub mod control;
 pub mod exchange;
 pub mod local;
 pub mod probe;
+pub mod profile;
+pub mod ratelimit;
 pub mod server;

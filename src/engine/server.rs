@@ -58,8 +58,8 @@ pub enum DropReason {
     Truncated,
     /// Version 0 or above 4.
     BadVersion(u8),
-    /// Not a client request (mode 3): symmetric, broadcast, control and
-    /// private modes are not served by this responder.
+    /// Not a client (3) or symmetric active (1) request: passive, server,
+    /// broadcast, control and private modes are not served by this responder.
     UnservedMode(Mode),
     /// The output buffer cannot hold a reply.
     BufferTooSmall,
@@ -101,9 +101,12 @@ impl Responder {
         if version == 0 || version > 4 {
             return Action::Drop(DropReason::BadVersion(version));
         }
-        if p.mode() != Mode::Client {
-            return Action::Drop(DropReason::UnservedMode(p.mode()));
-        }
+        let reply_mode = match p.mode() {
+            Mode::Client => Mode::Server,
+            // Stateless symmetric passive answer (see `profile::SymmetricPolicy`).
+            Mode::SymmetricActive => Mode::SymmetricPassive,
+            m => return Action::Drop(DropReason::UnservedMode(m)),
+        };
         if out.len() < 48 {
             return Action::Drop(DropReason::BufferTooSmall);
         }
@@ -114,7 +117,7 @@ impl Responder {
             Some(code) => Repr {
                 leap: Leap::Unsynchronized,
                 version,
-                mode: Mode::Server,
+                mode: reply_mode,
                 stratum: 0,
                 poll: p.poll(),
                 precision: c.precision,
@@ -129,7 +132,7 @@ impl Responder {
             None => Repr {
                 leap: c.leap,
                 version,
-                mode: Mode::Server,
+                mode: reply_mode,
                 stratum: c.stratum,
                 poll: p.poll(),
                 precision: c.precision,

@@ -1,50 +1,84 @@
-//! The server's socket loop: bytes in, the responder decides, bytes out.
-//! One thread per listening address; a shared stop flag ends them within
-//! 200 ms.
+//! The server's socket loops: bytes in, the core ([`Server`]) decides, bytes
+//! out. Per listening address, `threads` sockets share the port with
+//! SO_REUSEPORT (the kernel spreads clients over them by address hash), one
+//! thread each, each with its own core state (so per-client rate limiting
+//! stays per socket). Datagrams move in batches (recvmmsg/sendmmsg); replies
+//! leave from the address they were asked on (IP_PKTINFO) unless the profile
+//! says otherwise; the transmit timestamp is written just before sending.
+//!
+//! All sockets are bound before any privileges are dropped (`--user`).
+//! A shared stop flag ends every loop within 200 ms.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::clock;
-use super::udp::NtpSocket;
+use super::mmsg::{Batch, OutMsg, enable_recv_meta};
 use crate::engine::local::LocalError;
-use crate::engine::server::{Action, Responder, ServerConfig};
+use crate::engine::profile::{Action, Counters, Profile, Server};
+use crate::engine::server::ServerConfig;
 
-/// Counters, readable while the server runs.
-#[derive(Default, Debug)]
-pub struct Stats {
-    pub received: AtomicU64,
-    pub replied: AtomicU64,
-    pub dropped: AtomicU64,
-    pub send_errors: AtomicU64,
+/// Datagrams per batch.
+const BATCH: usize = 64;
+/// Most replies held for `--delay` at once per thread; beyond, they are dropped.
+pub const DELAY_QUEUE_MAX: usize = 65_536;
+
+/// One profile served on some addresses.
+#[derive(Clone, Debug)]
+pub struct Listener {
+    pub profile: Profile,
+    pub addrs: Vec<SocketAddr>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Sockets (and threads) per address; 0 = one per available core.
+    pub threads: usize,
+    /// Drop root to this user after binding.
+    pub user: Option<String>,
 }
 
 pub struct ServerHandle {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    /// The bound addresses (with the real port when 0 was asked for).
-    pub addrs: Vec<SocketAddr>,
-    pub stats: Arc<Stats>,
+    /// (profile name, bound address) for every listening address.
+    pub bound: Vec<(String, SocketAddr)>,
+    /// Counters per profile, filled in as threads stop.
+    totals: Arc<Mutex<Vec<(String, Counters)>>>,
+    /// Rate-table memory per thread (octets), for the operator.
+    pub rate_table_bytes: usize,
 }
 
 impl ServerHandle {
-    /// Asks every loop to stop and waits for them.
-    pub fn stop(mut self) {
+    /// The first bound address (handy for single-address servers).
+    pub fn addr(&self) -> SocketAddr {
+        self.bound[0].1
+    }
+
+    /// Stops every loop, waits for them, returns the counters per profile.
+    pub fn stop(mut self) -> Vec<(String, Counters)> {
         self.stop.store(true, Ordering::SeqCst);
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        std::mem::take(&mut *self.totals.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Runs until `stop` becomes true (e.g. set by a signal handler).
-    pub fn wait_until(self, stop: &AtomicBool) {
-        while !stop.load(Ordering::SeqCst) {
+    /// Runs until `flag` becomes true (set by a signal handler), then stops.
+    pub fn wait_until(self, flag: &AtomicBool) -> Vec<(String, Counters)> {
+        while !flag.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.stop();
+        self.stop()
     }
 }
 
@@ -54,65 +88,281 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Binds every address, then starts serving. Fails (binding nothing) if any
-/// address cannot be bound.
-pub fn start(listen: &[SocketAddr], cfg: ServerConfig) -> Result<ServerHandle, LocalError> {
-    let mut socks = Vec::new();
-    for a in listen {
-        let s = NtpSocket::bind(*a)?;
-        let bound = s.local_addr().unwrap_or(*a);
-        socks.push((s, bound));
+/// A single healthy server on `listen` with `cfg`: the minimal form.
+pub fn start_simple(listen: &[SocketAddr], cfg: ServerConfig) -> Result<ServerHandle, LocalError> {
+    let profile = Profile {
+        name: "builtin".into(),
+        server: cfg,
+        ..Profile::default()
+    };
+    start(
+        vec![Listener {
+            profile,
+            addrs: listen.to_vec(),
+        }],
+        &Options {
+            threads: 1,
+            user: None,
+        },
+    )
+}
+
+fn bind_one(addr: SocketAddr, reuse: bool) -> Result<Socket, LocalError> {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| LocalError::from_io("socket", addr, &e))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)
+            .map_err(|e| LocalError::from_io("setsockopt(IPV6_V6ONLY)", addr, &e))?;
+    }
+    if reuse {
+        s.set_reuse_port(true)
+            .map_err(|e| LocalError::from_io("setsockopt(SO_REUSEPORT)", addr, &e))?;
+    }
+    s.set_nonblocking(true)
+        .map_err(|e| LocalError::from_io("fcntl(O_NONBLOCK)", addr, &e))?;
+    s.bind(&addr.into())
+        .map_err(|e| LocalError::from_io("bind", addr, &e))?;
+    enable_recv_meta(s.as_raw_fd(), addr.is_ipv6())
+        .map_err(|e| LocalError::from_io("setsockopt(PKTINFO)", addr, &e))?;
+    Ok(s)
+}
+
+/// Binds every address (all or nothing), drops privileges if asked, starts
+/// the loops.
+pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, LocalError> {
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        opts.threads
+    };
+    let mut sockets: Vec<(usize, Socket)> = Vec::new();
+    let mut bound = Vec::new();
+    for (li, l) in listeners.iter().enumerate() {
+        for a in &l.addrs {
+            let first = bind_one(*a, threads > 1)?;
+            let actual = first
+                .local_addr()
+                .ok()
+                .and_then(|x| x.as_socket())
+                .unwrap_or(*a);
+            sockets.push((li, first));
+            for _ in 1..threads {
+                sockets.push((li, bind_one(actual, true)?));
+            }
+            bound.push((l.profile.name.clone(), actual));
+        }
+    }
+    if let Some(user) = &opts.user {
+        drop_privileges(user)?;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    let stats = Arc::new(Stats::default());
-    let responder = Responder::new(cfg);
-    let addrs = socks.iter().map(|(_, a)| *a).collect();
-    let threads = socks
+    let totals: Arc<Mutex<Vec<(String, Counters)>>> = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut rate_table_bytes = 0;
+    let handles = sockets
         .into_iter()
-        .map(|(sock, _)| {
+        .map(|(li, sock)| {
+            let server = Server::new(listeners[li].profile.clone());
+            rate_table_bytes = rate_table_bytes.max(server.rate_table_bytes());
             let stop = stop.clone();
-            let stats = stats.clone();
-            let responder = responder.clone();
-            std::thread::spawn(move || serve_loop(&sock, &responder, &stop, &stats))
+            let totals = totals.clone();
+            std::thread::spawn(move || {
+                let name = server.profile().name.clone();
+                let counters = serve_loop(&sock, server, &stop, start);
+                let mut t = totals.lock().unwrap_or_else(|e| e.into_inner());
+                match t.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, c)) => merge(c, &counters),
+                    None => t.push((name, counters)),
+                }
+            })
         })
         .collect();
     Ok(ServerHandle {
         stop,
-        threads,
-        addrs,
-        stats,
+        threads: handles,
+        bound,
+        totals,
+        rate_table_bytes,
     })
 }
 
-fn serve_loop(sock: &NtpSocket, responder: &Responder, stop: &AtomicBool, stats: &Stats) {
-    let mut buf = [0u8; 2048];
-    let mut out = [0u8; 512];
+fn merge(into: &mut Counters, c: &Counters) {
+    into.received += c.received;
+    into.replied += c.replied;
+    into.kod_sent += c.kod_sent;
+    into.control_answered += c.control_answered;
+    for (k, v) in &c.dropped {
+        *into.dropped.entry(k.clone()).or_default() += v;
+    }
+}
+
+fn drop_privileges(user: &str) -> Result<(), LocalError> {
+    use nix::unistd::{User, setgid, setgroups, setuid};
+    let err = |op: &str, e: nix::Error| LocalError::from_io(op, user, &std::io::Error::from(e));
+    let u = User::from_name(user)
+        .map_err(|e| err("getpwnam", e))?
+        .ok_or_else(|| {
+            LocalError::from_io(
+                "getpwnam",
+                user,
+                &std::io::Error::new(std::io::ErrorKind::NotFound, "no such user"),
+            )
+        })?;
+    setgroups(&[u.gid]).map_err(|e| err("setgroups", e))?;
+    setgid(u.gid).map_err(|e| err("setgid", e))?;
+    setuid(u.uid).map_err(|e| err("setuid", e))?;
+    Ok(())
+}
+
+struct Held {
+    due: Instant,
+    seq: u64,
+    dest: SocketAddr,
+    source: Option<IpAddr>,
+    bytes: [u8; 48],
+    len: usize,
+    stamp: bool,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, o: &Self) -> bool {
+        (self.due, self.seq) == (o.due, o.seq)
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(o.due, o.seq))
+    }
+}
+
+fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Instant) -> Counters {
+    let fd = sock.as_raw_fd();
+    let mut rx = Batch::new(BATCH);
+    let mut tx = Batch::new(BATCH);
+    let mut out = vec![[0u8; 48]; BATCH];
+    let mut sends: Vec<(SocketAddr, Option<IpAddr>, usize, usize)> = Vec::with_capacity(BATCH);
+    let mut held: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut rng = rand::rng();
+    let mut ctl_buf = [0u8; 512];
     while !stop.load(Ordering::Relaxed) {
-        if !sock.wait(Duration::from_millis(200)).unwrap_or(false) {
-            continue;
-        }
-        // Discard queued ICMP errors (clients that went away).
-        while let Ok(Some(_)) = sock.recv_error() {}
-        for _ in 0..256 {
-            let d = match sock.recv(&mut buf) {
-                Ok(Some(d)) => d,
-                Ok(None) => break,
-                Err(_) => continue,
+        let now = Instant::now();
+        let wait = held
+            .peek()
+            .map_or(Duration::from_millis(200), |Reverse(h)| {
+                h.due.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(200));
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(sock),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let ms = wait.as_millis() as u16;
+        let _ = nix::poll::poll(
+            &mut fds,
+            nix::poll::PollTimeout::from(if wait.is_zero() { 0 } else { ms.max(1) }),
+        );
+        // Read and answer until the socket is empty (bounded per wake-up so
+        // held replies and the stop flag are still looked at).
+        for _ in 0..64 {
+            let n = match rx.recv(fd) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
             };
-            stats.received.fetch_add(1, Ordering::Relaxed);
-            let recv_ts = d.kernel_time.map_or_else(clock::now, clock::from_unix);
-            match responder.handle(&buf[..d.len], recv_ts, clock::now(), &mut out) {
-                Action::Reply(n) => {
-                    if sock.send_to(&out[..n], d.from).is_ok() {
-                        stats.replied.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        stats.send_errors.fetch_add(1, Ordering::Relaxed);
+            let now_ms = start.elapsed().as_millis() as u64;
+            sends.clear();
+            for i in 0..n {
+                let m = rx.meta[i];
+                let recv_ts = m.kernel_time.map_or_else(clock::now, clock::from_unix);
+                let payload = if m.truncated { &[][..] } else { rx.payload(i) };
+                let slot = sends.len();
+                match server.handle(
+                    now_ms,
+                    m.from,
+                    recv_ts,
+                    rng.next_u32(),
+                    payload,
+                    &mut ctl_buf,
+                ) {
+                    Action::Reply(r) => {
+                        let len = r.len.min(48);
+                        out[slot][..len].copy_from_slice(&ctl_buf[..len]);
+                        let source = r.source.or(m.local);
+                        if r.delay.is_zero() {
+                            if r.stamp {
+                                server.stamp(&mut out[slot][..len], clock::now());
+                            }
+                            sends.push((m.from, source, slot, len));
+                        } else if held.len() < DELAY_QUEUE_MAX {
+                            seq += 1;
+                            held.push(Reverse(Held {
+                                due: Instant::now() + r.delay,
+                                seq,
+                                dest: m.from,
+                                source,
+                                bytes: out[slot],
+                                len,
+                                stamp: r.stamp,
+                            }));
+                        }
                     }
-                }
-                Action::Drop(_) => {
-                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    Action::Control(frags) => {
+                        for f in &frags {
+                            let _ = tx.send(
+                                fd,
+                                &[OutMsg {
+                                    dest: m.from,
+                                    source: m.local,
+                                    payload: f,
+                                }],
+                            );
+                        }
+                    }
+                    Action::Drop(_) => {}
                 }
             }
+            if !sends.is_empty() {
+                let msgs: Vec<OutMsg> = sends
+                    .iter()
+                    .map(|(dest, source, slot, len)| OutMsg {
+                        dest: *dest,
+                        source: *source,
+                        payload: &out[*slot][..*len],
+                    })
+                    .collect();
+                let _ = tx.send(fd, &msgs);
+            }
+            if n < rx.capacity() {
+                break;
+            }
+        }
+        // Release held replies that are due.
+        let now = Instant::now();
+        while held.peek().is_some_and(|Reverse(h)| h.due <= now) {
+            let Reverse(mut h) = held.pop().expect("peeked");
+            if h.stamp {
+                server.stamp(&mut h.bytes[..h.len], clock::now());
+            }
+            let _ = tx.send(
+                fd,
+                &[OutMsg {
+                    dest: h.dest,
+                    source: h.source,
+                    payload: &h.bytes[..h.len],
+                }],
+            );
         }
     }
+    server.counters.clone()
 }

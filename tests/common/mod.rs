@@ -73,7 +73,9 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// Runs a command to completion with a time bound; kills it on overrun.
+/// Output is read while it runs, so a chatty command cannot block on a full pipe.
 pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
+    use std::io::Read;
     let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -83,18 +85,34 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         Ok(c) => c,
         Err(e) => panic!("cannot start {cmd:?}: {e}"),
     };
+    let mut out = child.stdout.take().expect("piped");
+    let mut err = child.stderr.take().expect("piped");
+    let ro = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let re = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
     let deadline = Instant::now() + limit;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(st)) => break st,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             _ => {
                 let _ = child.kill();
-                break;
+                break child.wait().expect("wait after kill");
             }
         }
+    };
+    Output {
+        status,
+        stdout: ro.join().unwrap_or_default(),
+        stderr: re.join().unwrap_or_default(),
     }
-    child.wait_with_output().expect("collect output")
 }
 
 fn sh(args: &[&str]) -> Output {
@@ -360,7 +378,10 @@ pub fn ntpd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
     let conf = dir.file(
         "ntp.conf",
         &format!(
-            "driftfile {d}/ntp.drift\nstatsdir {d}/\ndisable ntp\ndisable kernel\ndisable monitor\n{extra}\n",
+            // Without any restrict line, ntpsec 1.2.2 ignores ntpq's mode 6
+            // queries even from loopback; these lines allow them locally.
+            "driftfile {d}/ntp.drift\nstatsdir {d}/\ndisable ntp\ndisable kernel\ndisable monitor\n\
+             restrict default kod nomodify\nrestrict 127.0.0.1\nrestrict ::1\n{extra}\n",
             d = d.display()
         ),
     );
