@@ -465,7 +465,7 @@ fn serve_is_accepted_by_ntpdig_and_unsynchronized_is_named() {
     assert_eq!(verdict(&r).cause, "ok");
     srv.stop();
     assert!(
-        srv.log_text().contains("stopped:"),
+        srv.log_text().contains("stopped [serve]: "),
         "clean stop on SIGTERM: {}",
         srv.log_text()
     );

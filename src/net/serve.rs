@@ -144,6 +144,12 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
     let mut bound = Vec::new();
     for (li, l) in listeners.iter().enumerate() {
         for a in &l.addrs {
+            if threads > 1 && a.port() != 0 {
+                // SO_REUSEPORT would let this group share the port with
+                // another SO_REUSEPORT user (a second ntpdiag serve) without
+                // a word: bind once without it to find out, then let go.
+                drop(bind_one(*a, false)?);
+            }
             let first = bind_one(*a, threads > 1)?;
             let actual = first
                 .local_addr()
