@@ -44,8 +44,9 @@ allow list, everything else is denied); --deny-action ignore (default),
 kod-deny or kod-rstr. --rate-limit INTERVAL[,BURST] gives each client a token
 bucket (BURST requests back to back, one more per INTERVAL); over the limit it
 gets a KoD RATE (at most one per INTERVAL) or, with --rate-action drop,
-nothing. The per-client table is fixed at 16384 entries (512 KiB) per socket;
-a flood from many sources churns it without growing it.
+nothing. The per-client table is fixed at 16384 entries (512 KiB) per socket
+(--threads sockets per address; the kernel steers each client address to one
+of them); a flood from many sources churns it without growing it.
 
 --scenario FILE starts several servers at once, each a [[server]] table with
 the same settings (names in kebab-case: listen, stratum, refid, leap,

@@ -107,8 +107,10 @@ fn from_storage(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-/// Switches on what the batch reader needs: PKTINFO and SO_TIMESTAMPNS.
-pub fn enable_recv_meta(fd: RawFd, v6: bool) -> io::Result<()> {
+/// Switches on what the batch reader needs: SO_TIMESTAMPNS, and PKTINFO
+/// when `pktinfo` (a socket on a wildcard address must learn which address
+/// each request came to; one bound to a single address need not pay for it).
+pub fn enable_recv_meta(fd: RawFd, v6: bool, pktinfo: bool) -> io::Result<()> {
     let on: libc::c_int = 1;
     let set = |level, name| {
         // SAFETY: fd is a socket owned by the caller; the option value is a c_int.
@@ -127,14 +129,63 @@ pub fn enable_recv_meta(fd: RawFd, v6: bool) -> io::Result<()> {
             Ok(())
         }
     };
-    if v6 {
+    if pktinfo && v6 {
         set(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)?;
-    } else {
+    } else if pktinfo {
         set(libc::IPPROTO_IP, libc::IP_PKTINFO)?;
     }
     // Timestamps are optional.
     let _ = set(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS);
     Ok(())
+}
+
+/// Makes the kernel hand every datagram from one source address to the same
+/// socket of an SO_REUSEPORT group of `sockets` (a classic BPF program:
+/// `ld [net + 12 | 20]; mod #sockets; ret a`, the last 32 bits of the source
+/// address modulo the group size). The default group hash uses the source
+/// port too, so a client that changes ports (chrony, ntpdiag probe) would
+/// meet a different per-client rate table each time.
+pub fn steer_by_source(fd: RawFd, sockets: u32, v6: bool) -> io::Result<()> {
+    let off = (libc::SKF_NET_OFF + if v6 { 20 } else { 12 }) as u32;
+    let mut prog = [
+        libc::sock_filter {
+            code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+            jt: 0,
+            jf: 0,
+            k: off,
+        },
+        libc::sock_filter {
+            code: (libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 0,
+            k: sockets.max(1),
+        },
+        libc::sock_filter {
+            code: (libc::BPF_RET | libc::BPF_A) as u16,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+    ];
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    // SAFETY: fprog points at `prog`, alive for the call; the kernel copies it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ATTACH_REUSEPORT_CBPF,
+            &fprog as *const _ as *const libc::c_void,
+            size_of::<libc::sock_fprog>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 /// Preallocated buffers for one batch in each direction.
@@ -357,7 +408,7 @@ mod tests {
     fn batch_roundtrip_with_pktinfo_and_timestamps() {
         let server = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
         server.set_nonblocking(true).unwrap();
-        enable_recv_meta(server.as_raw_fd(), false).unwrap();
+        enable_recv_meta(server.as_raw_fd(), false, true).unwrap();
         let port = server.local_addr().unwrap().port();
         let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         client
@@ -397,5 +448,51 @@ mod tests {
             0,
             "empty socket: no block, zero"
         );
+    }
+
+    #[test]
+    fn reuseport_group_steers_by_source_address() {
+        use socket2::{Domain, Socket, Type};
+        let mk = |port: u16| {
+            let s = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+            s.set_reuse_port(true).unwrap();
+            s.set_nonblocking(true).unwrap();
+            s.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+                .unwrap();
+            s
+        };
+        let a = mk(0);
+        let port = a.local_addr().unwrap().as_socket().unwrap().port();
+        steer_by_source(a.as_raw_fd(), 2, false).unwrap();
+        let b = mk(port);
+        // 20 clients on one address, each with its own port; then 20 on another.
+        for src in ["127.0.0.5", "127.0.0.6"] {
+            for _ in 0..20 {
+                let c = std::net::UdpSocket::bind((src, 0)).unwrap();
+                c.send_to(b"x", ("127.0.0.1", port)).unwrap();
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let count = |s: &Socket| {
+            let mut bt = Batch::new(64);
+            let mut from = std::collections::BTreeMap::new();
+            while let Ok(n) = bt.recv(s.as_raw_fd()) {
+                if n == 0 {
+                    break;
+                }
+                for m in &bt.meta {
+                    *from.entry(m.from.ip()).or_insert(0) += 1;
+                }
+            }
+            from
+        };
+        let (ca, cb) = (count(&a), count(&b));
+        // Each source address went whole to one socket (and .5/.6 differ in
+        // their last bit, so they went to different ones).
+        for (ip, n) in ca.iter().chain(cb.iter()) {
+            assert_eq!(*n, 20, "{ip} split between sockets: {ca:?} {cb:?}");
+        }
+        assert_eq!(ca.len() + cb.len(), 2);
+        assert_eq!(ca.len(), 1);
     }
 }

@@ -1,8 +1,9 @@
 //! The server's socket loops: bytes in, the core ([`Server`]) decides, bytes
 //! out. Per listening address, `threads` sockets share the port with
-//! SO_REUSEPORT (the kernel spreads clients over them by address hash), one
-//! thread each, each with its own core state (so per-client rate limiting
-//! stays per socket). Datagrams move in batches (recvmmsg/sendmmsg); replies
+//! SO_REUSEPORT, one thread each, each with its own core state; a small BPF
+//! program makes the kernel send all datagrams of one source address to the
+//! same socket, so per-client rate limiting sees a client whole, without
+//! locks. Datagrams move in batches (recvmmsg/sendmmsg); replies
 //! leave from the address they were asked on (IP_PKTINFO) unless the profile
 //! says otherwise; the transmit timestamp is written just before sending.
 //!
@@ -22,7 +23,7 @@ use rand::Rng;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::clock;
-use super::mmsg::{Batch, OutMsg, enable_recv_meta};
+use super::mmsg::{Batch, OutMsg, enable_recv_meta, steer_by_source};
 use crate::engine::local::LocalError;
 use crate::engine::profile::{Action, Counters, Profile, Server};
 use crate::engine::server::ServerConfig;
@@ -127,7 +128,7 @@ fn bind_one(addr: SocketAddr, reuse: bool) -> Result<Socket, LocalError> {
         .map_err(|e| LocalError::from_io("fcntl(O_NONBLOCK)", addr, &e))?;
     s.bind(&addr.into())
         .map_err(|e| LocalError::from_io("bind", addr, &e))?;
-    enable_recv_meta(s.as_raw_fd(), addr.is_ipv6())
+    enable_recv_meta(s.as_raw_fd(), addr.is_ipv6(), addr.ip().is_unspecified())
         .map_err(|e| LocalError::from_io("setsockopt(PKTINFO)", addr, &e))?;
     Ok(s)
 }
@@ -156,6 +157,12 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
                 .ok()
                 .and_then(|x| x.as_socket())
                 .unwrap_or(*a);
+            if threads > 1 {
+                // One source address, one socket: per-client state stays whole.
+                steer_by_source(first.as_raw_fd(), threads as u32, a.is_ipv6()).map_err(|e| {
+                    LocalError::from_io("setsockopt(SO_ATTACH_REUSEPORT_CBPF)", a, &e)
+                })?;
+            }
             sockets.push((li, first));
             for _ in 1..threads {
                 sockets.push((li, bind_one(actual, true)?));
