@@ -335,3 +335,45 @@ print("sent", 200 * 20, "replies", replies)
     let log = srv.log_text();
     assert!(log.contains("dropped"), "{log}");
 }
+
+/// `--user` drops root once the sockets are bound; the server keeps serving
+/// port 123, and answers NTPv3 clients with version 3.
+#[test]
+fn drops_privileges_and_serves_v3() {
+    if !require("drops_privileges_and_serves_v3", &["ip", "ss"]) {
+        return;
+    }
+    let p = Pair::new();
+    let srv = serve(
+        &p.server,
+        &p.dir,
+        &["--user", "nobody", "--listen", "0.0.0.0:123"],
+        123,
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", srv.pid())).unwrap();
+    let uid_line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap()
+        .to_string();
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert!(
+        uid_line
+            .split_whitespace()
+            .skip(1)
+            .all(|u| u == nobody.to_string()),
+        "{uid_line}"
+    );
+    let (r, _) = probe_json(&p.client, &[SERVER, "--ntp-version", "3"]);
+    assert_eq!(r.targets[0].verdict.cause, "ok");
+    let pkt = r.targets[0].probes[0]
+        .events
+        .iter()
+        .find_map(|e| e.packet.clone())
+        .unwrap();
+    assert_eq!(pkt.version, 3);
+}
