@@ -11,6 +11,7 @@
 // which allows it explicitly and documents each block.
 #![deny(unsafe_code)]
 
+pub mod capture;
 pub mod cli;
 pub mod diagnose;
 pub mod engine;

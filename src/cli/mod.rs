@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub mod capture;
 pub mod demo;
 pub mod exit;
 pub mod json;
@@ -37,6 +38,7 @@ pub enum ColorChoice {
 pub enum Command {
     Probe(probe::ProbeArgs),
     Serve(Box<serve::ServeArgs>),
+    Capture(capture::CaptureArgs),
     Demo(demo::DemoArgs),
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
@@ -70,6 +72,10 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => {
             set_color(cli.color, args.json);
             serve::run(&args)
+        }
+        Command::Capture(args) => {
+            set_color(cli.color, args.json);
+            capture::run(&args)
         }
         Command::Demo(args) => {
             set_color(cli.color, args.json);

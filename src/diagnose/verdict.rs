@@ -29,6 +29,12 @@ pub enum Cause {
     LocalPermissionDenied,
     /// Any other local failure (socket, no IPv6, …).
     LocalError,
+    /// Capture only: the client polls faster than servers allow.
+    ClientPollsTooFast,
+    /// Capture only: replies seen leaving the server but not arriving.
+    AsymmetricPath,
+    /// Capture only: replies arrive but the client acts as if they did not.
+    ReplyIgnored,
 }
 
 /// Verdict classes; each has one exit code.
@@ -102,13 +108,16 @@ impl Cause {
             Cause::LocalFirewallBlocksNtp => "local-firewall-blocks-ntp".into(),
             Cause::LocalPermissionDenied => "local-permission-denied".into(),
             Cause::LocalError => "local-error".into(),
+            Cause::ClientPollsTooFast => "client-polls-too-fast".into(),
+            Cause::AsymmetricPath => "asymmetric-path".into(),
+            Cause::ReplyIgnored => "reply-ignored".into(),
         }
     }
 
     pub fn class(self) -> Class {
         match self {
             Cause::Ok => Class::Ok,
-            Cause::NoReply | Cause::SourcePortFiltered => Class::Silence,
+            Cause::NoReply | Cause::SourcePortFiltered | Cause::AsymmetricPath => Class::Silence,
             Cause::PortUnreachable
             | Cause::AdminProhibited
             | Cause::HostUnreachable
@@ -123,7 +132,9 @@ impl Cause {
             | Cause::LocalPortInUse
             | Cause::LocalFirewallBlocksNtp
             | Cause::LocalPermissionDenied
-            | Cause::LocalError => Class::Local,
+            | Cause::LocalError
+            | Cause::ClientPollsTooFast
+            | Cause::ReplyIgnored => Class::Local,
         }
     }
 
@@ -148,6 +159,9 @@ impl Cause {
             Cause::LocalFirewallBlocksNtp => "LOCAL FIREWALL BLOCKS NTP".into(),
             Cause::LocalPermissionDenied => "PERMISSION DENIED".into(),
             Cause::LocalError => "LOCAL ERROR".into(),
+            Cause::ClientPollsTooFast => "CLIENT POLLS TOO FAST".into(),
+            Cause::AsymmetricPath => "ASYMMETRIC PATH".into(),
+            Cause::ReplyIgnored => "REPLIES IGNORED".into(),
         }
     }
 
@@ -171,6 +185,9 @@ impl Cause {
             Cause::LocalFirewallBlocksNtp,
             Cause::LocalPermissionDenied,
             Cause::LocalError,
+            Cause::ClientPollsTooFast,
+            Cause::AsymmetricPath,
+            Cause::ReplyIgnored,
         ]
         .iter()
         .map(|c| c.id())

@@ -503,3 +503,72 @@ fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+/// Starts tcpdump in `ns` writing `file`; waits until it listens. Stop it
+/// with [`stop_tcpdump`] (a pause, then SIGINT, so the last packets land).
+pub fn tcpdump(ns: &Netns, iface: &str, file: &Path, extra: &[&str]) -> Proc {
+    let log = file.with_extension("tcpdump.log");
+    let mut args = vec![
+        "tcpdump",
+        "-n",
+        "-i",
+        iface,
+        "-w",
+        file.to_str().unwrap(),
+        "--immediate-mode",
+        "-U",
+    ];
+    args.extend_from_slice(extra);
+    let p = ns.spawn(&args, &log);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("listening on")
+        {
+            std::thread::sleep(Duration::from_millis(100));
+            return p;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!(
+        "tcpdump did not start: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+pub fn stop_tcpdump(mut p: Proc) {
+    use nix::sys::signal::{Signal, kill};
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = kill(nix::unistd::Pid::from_raw(p.pid() as i32), Signal::SIGINT);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while p.is_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.stop();
+}
+
+/// Runs `ntpdiag capture --json ARGS` (anywhere) and parses the report.
+pub fn capture_json(args: &[&str]) -> (ntpdiag::cli::capture::CaptureReport, i32) {
+    let mut full = vec!["capture", "--json"];
+    full.extend_from_slice(args);
+    let o = run_bounded(Command::new(ntpdiag()).args(&full), Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let r = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (r, o.status.code().unwrap_or(-1))
+}
+
+/// With NTPDIAG_UPDATE_FIXTURES=1, keeps a recorded pcap in fixtures/pcaps/.
+pub fn keep_pcap(name: &str, file: &Path) {
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcaps");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(file, dir.join(format!("{name}.pcap"))).unwrap();
+}

@@ -1,0 +1,387 @@
+//! Captured frames → what matters to NTP: UDP datagrams to or from port 123,
+//! and ICMP/ICMPv6 errors that quote one.
+//!
+//! Link layers: Ethernet (VLAN tags included), Linux cooked v1 and v2
+//! (`tcpdump -i any`), raw IP, IPv4, IPv6, BSD loopback/null. IP layers are
+//! sliced with `etherparse` in its lax mode (it copes with packets cut by the
+//! snap length and reports fragments); pnet's packet views need whole
+//! headers and know neither cooked capture, which is why etherparse is used.
+//! UDP and ICMP headers are read here: 8 octets each.
+//!
+//! Contract: any bytes in, a [`Decoded`] out; no panic (fuzz target
+//! `capture_decode_any_bytes`).
+
+use std::net::{IpAddr, SocketAddr};
+
+use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket};
+
+use crate::wire::icmp::IcmpError;
+
+pub const NTP_PORT: u16 = 123;
+
+/// Link-layer header types (tcpdump.org/linktypes.html) this reader knows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LinkType {
+    Null,
+    Ethernet,
+    Raw,
+    Loop,
+    LinuxSll,
+    LinuxSll2,
+    Ipv4,
+    Ipv6,
+}
+
+impl LinkType {
+    pub fn from_dlt(dlt: i32) -> Option<LinkType> {
+        Some(match dlt {
+            0 => LinkType::Null,
+            1 => LinkType::Ethernet,
+            12 | 14 | 101 => LinkType::Raw,
+            108 => LinkType::Loop,
+            113 => LinkType::LinuxSll,
+            276 => LinkType::LinuxSll2,
+            228 => LinkType::Ipv4,
+            229 => LinkType::Ipv6,
+            _ => return None,
+        })
+    }
+
+    pub const SUPPORTED: &'static str = "Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101), IPv4 (228), IPv6 (229), null/loopback (0, 108)";
+}
+
+/// An NTP-port UDP datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NtpDatagram<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub payload: &'a [u8],
+    /// The capture holds less than the UDP length says (snap length).
+    pub truncated: bool,
+}
+
+/// An ICMP error quoting a datagram to or from port 123.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpQuote<'a> {
+    /// Who sent the ICMP error.
+    pub offender: IpAddr,
+    /// Whom it was sent to (the sender of the quoted datagram).
+    pub to: IpAddr,
+    pub error: IcmpError,
+    pub quoted_src: SocketAddr,
+    pub quoted_dst: SocketAddr,
+    /// The quoted UDP payload (often shorter than the original).
+    pub quoted_payload: &'a [u8],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decoded<'a> {
+    Ntp(NtpDatagram<'a>),
+    Icmp(IcmpQuote<'a>),
+    /// An IP fragment (not reassembled): counted and reported.
+    Fragment {
+        src: IpAddr,
+        dst: IpAddr,
+    },
+    /// Nothing to do with NTP.
+    Other,
+    /// The frame could not be read as far as needed.
+    Undecodable(&'static str),
+}
+
+/// The IP layer's addresses, protocol, payload and whether it is a fragment.
+type NetView<'a> = (IpAddr, IpAddr, IpNumber, &'a [u8], bool);
+
+fn net_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<NetView<'a>> {
+    match p.net.as_ref()? {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let pl = v4.payload();
+            Some((
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                pl.ip_number,
+                pl.payload,
+                pl.fragmented,
+            ))
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let pl = v6.payload();
+            Some((
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                pl.ip_number,
+                pl.payload,
+                pl.fragmented,
+            ))
+        }
+        LaxNetSlice::Arp(_) => None,
+    }
+}
+
+fn udp_header(b: &[u8]) -> Option<(u16, u16, usize)> {
+    if b.len() < 8 {
+        return None;
+    }
+    let sport = u16::from_be_bytes([b[0], b[1]]);
+    let dport = u16::from_be_bytes([b[2], b[3]]);
+    let len = u16::from_be_bytes([b[4], b[5]]) as usize;
+    Some((sport, dport, len))
+}
+
+/// Decodes an IP packet (no link header).
+pub fn decode_ip(data: &[u8]) -> Decoded<'_> {
+    match LaxSlicedPacket::from_ip(data) {
+        Ok(p) => decode_net(&p),
+        Err(_) => Decoded::Undecodable("not an IP packet"),
+    }
+}
+
+fn decode_net<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+    let Some((src, dst, proto, payload, fragmented)) = net_of(p) else {
+        return Decoded::Other;
+    };
+    if fragmented {
+        return Decoded::Fragment { src, dst };
+    }
+    match proto {
+        IpNumber::UDP => {
+            let Some((sport, dport, len)) = udp_header(payload) else {
+                return Decoded::Undecodable("UDP header cut short");
+            };
+            if sport != NTP_PORT && dport != NTP_PORT {
+                return Decoded::Other;
+            }
+            let body = &payload[8..];
+            let want = len.saturating_sub(8);
+            let (body, truncated) = if body.len() >= want {
+                (&body[..want], false)
+            } else {
+                (body, true)
+            };
+            Decoded::Ntp(NtpDatagram {
+                src: SocketAddr::new(src, sport),
+                dst: SocketAddr::new(dst, dport),
+                payload: body,
+                truncated,
+            })
+        }
+        IpNumber::ICMP | IpNumber::IPV6_ICMP => {
+            if payload.len() < 8 {
+                return Decoded::Undecodable("ICMP header cut short");
+            }
+            let (t, c) = (payload[0], payload[1]);
+            let v6 = proto == IpNumber::IPV6_ICMP;
+            let is_error = if v6 {
+                (1..=4).contains(&t)
+            } else {
+                matches!(t, 3 | 11 | 12)
+            };
+            if !is_error {
+                return Decoded::Other;
+            }
+            let error = if v6 {
+                IcmpError::v6(t, c)
+            } else {
+                IcmpError::v4(t, c)
+            };
+            let Ok(q) = LaxSlicedPacket::from_ip(&payload[8..]) else {
+                return Decoded::Other;
+            };
+            let Some((qs, qd, qproto, qpayload, _)) = net_of(&q) else {
+                return Decoded::Other;
+            };
+            if qproto != IpNumber::UDP {
+                return Decoded::Other;
+            }
+            let Some((qsp, qdp, _)) = udp_header(qpayload) else {
+                return Decoded::Other;
+            };
+            if qsp != NTP_PORT && qdp != NTP_PORT {
+                return Decoded::Other;
+            }
+            Decoded::Icmp(IcmpQuote {
+                offender: src,
+                to: dst,
+                error,
+                quoted_src: SocketAddr::new(qs, qsp),
+                quoted_dst: SocketAddr::new(qd, qdp),
+                quoted_payload: &qpayload[8..],
+            })
+        }
+        _ => Decoded::Other,
+    }
+}
+
+/// Decodes one frame of the given link type.
+pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
+    match link {
+        LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(frame) {
+            Ok(p) => decode_net(&p),
+            Err(_) => Decoded::Undecodable("Ethernet header cut short"),
+        },
+        LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => decode_ip(frame),
+        LinkType::LinuxSll => {
+            if frame.len() < 16 {
+                return Decoded::Undecodable("Linux cooked header cut short");
+            }
+            let et = u16::from_be_bytes([frame[14], frame[15]]);
+            decode_net(&LaxSlicedPacket::from_ether_type(
+                EtherType(et),
+                &frame[16..],
+            ))
+        }
+        LinkType::LinuxSll2 => {
+            if frame.len() < 20 {
+                return Decoded::Undecodable("Linux cooked v2 header cut short");
+            }
+            let et = u16::from_be_bytes([frame[0], frame[1]]);
+            decode_net(&LaxSlicedPacket::from_ether_type(
+                EtherType(et),
+                &frame[20..],
+            ))
+        }
+        LinkType::Null | LinkType::Loop => {
+            if frame.len() < 4 {
+                return Decoded::Undecodable("loopback header cut short");
+            }
+            // The family is host-endian for NULL, big-endian for LOOP; both
+            // small numbers, so look at either end.
+            let fam = if link == LinkType::Loop {
+                u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]])
+            } else {
+                let le = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+                if le < 256 {
+                    le
+                } else {
+                    u32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]])
+                }
+            };
+            match fam {
+                2 | 24 | 28 | 30 => decode_ip(&frame[4..]),
+                _ => Decoded::Other,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp_frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .single_vlan(7.try_into().unwrap())
+            .ipv4(src, dst, 64)
+            .udp(sport, dport);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn ethernet_vlan_udp_123() {
+        let f = udp_frame(
+            [198, 51, 100, 2],
+            [198, 51, 100, 1],
+            40000,
+            123,
+            &[0xe3; 48],
+        );
+        let Decoded::Ntp(d) = decode(LinkType::Ethernet, &f) else {
+            panic!()
+        };
+        assert_eq!(d.src, "198.51.100.2:40000".parse().unwrap());
+        assert_eq!(d.payload.len(), 48);
+        assert!(!d.truncated);
+        // Cut by a snap length: still NTP, marked truncated.
+        let Decoded::Ntp(d) = decode(LinkType::Ethernet, &f[..f.len() - 20]) else {
+            panic!()
+        };
+        assert!(d.truncated && d.payload.len() == 28);
+        // Other ports are not ours.
+        let f = udp_frame([198, 51, 100, 2], [198, 51, 100, 1], 40000, 53, &[0; 12]);
+        assert_eq!(decode(LinkType::Ethernet, &f), Decoded::Other);
+    }
+
+    #[test]
+    fn icmp_port_unreachable_quoting_ntp() {
+        let inner = {
+            let b = PacketBuilder::ipv4([198, 51, 100, 2], [198, 51, 100, 1], 64).udp(40000, 123);
+            let mut v = Vec::new();
+            b.write(&mut v, &[0xe3; 48]).unwrap();
+            v
+        };
+        let mut icmp = vec![3u8, 3, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&inner);
+        let outer = {
+            let b = PacketBuilder::ipv4([198, 51, 100, 1], [198, 51, 100, 2], 64);
+            let mut v = Vec::new();
+            b.write(&mut v, IpNumber::ICMP, &icmp).unwrap();
+            v
+        };
+        let Decoded::Icmp(q) = decode(LinkType::Raw, &outer) else {
+            panic!("{:?}", decode(LinkType::Raw, &outer))
+        };
+        assert_eq!(q.error, IcmpError::v4(3, 3));
+        assert_eq!(q.offender, "198.51.100.1".parse::<IpAddr>().unwrap());
+        assert_eq!(q.quoted_dst, "198.51.100.1:123".parse().unwrap());
+        assert_eq!(q.quoted_payload.len(), 48);
+    }
+
+    #[test]
+    fn cooked_and_loopback_headers() {
+        let ip = {
+            let b = PacketBuilder::ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                64,
+            )
+            .udp(40000, 123);
+            let mut v = Vec::new();
+            b.write(&mut v, &[0xe3; 48]).unwrap();
+            v
+        };
+        let mut sll = vec![0u8; 14];
+        sll.extend_from_slice(&0x86ddu16.to_be_bytes());
+        sll.extend_from_slice(&ip);
+        assert!(matches!(decode(LinkType::LinuxSll, &sll), Decoded::Ntp(_)));
+        let mut sll2 = 0x86ddu16.to_be_bytes().to_vec();
+        sll2.extend_from_slice(&[0; 18]);
+        sll2.extend_from_slice(&ip);
+        assert!(matches!(
+            decode(LinkType::LinuxSll2, &sll2),
+            Decoded::Ntp(_)
+        ));
+        let mut null = 30u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        assert!(matches!(decode(LinkType::Null, &null), Decoded::Ntp(_)));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut x = 0x1234_5678u32;
+        for len in 0..400 {
+            let v: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            for l in [
+                LinkType::Ethernet,
+                LinkType::Raw,
+                LinkType::LinuxSll,
+                LinkType::LinuxSll2,
+                LinkType::Null,
+                LinkType::Loop,
+            ] {
+                let _ = decode(l, &v);
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Capture analysis: pcap/pcapng frames → decoded NTP and ICMP packets →
+//! conversations → verdicts, with the probe's cause ids.
+//!
+//! - [`decode`]: link layers and IP/UDP/ICMP, any bytes in, no panic;
+//! - [`track`]: streaming conversations, memory bounded by open ones;
+//! - [`judge`]: a conversation → its verdict (pure);
+//! - [`source`]: libpcap live and offline, `-w` saving.
+
+pub mod decode;
+pub mod judge;
+pub mod source;
+pub mod track;

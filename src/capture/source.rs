@@ -1,0 +1,260 @@
+//! Where frames come from (the I/O edge of capture): libpcap, live on an
+//! interface or from a pcap/pcapng file (or `-` for stdin), optionally saved
+//! to a file while being analysed.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::decode::{LinkType, decode};
+use super::judge::judge;
+use super::track::{CaptureStats, Conv, Key, Tracker, Ts};
+use crate::diagnose::Verdict;
+
+/// Filter used on a live interface unless `--filter` says otherwise: NTP and
+/// the ICMP errors that may quote it.
+pub const DEFAULT_LIVE_FILTER: &str = "udp port 123 or icmp or icmp6";
+
+pub enum Input {
+    File(PathBuf),
+    Live {
+        iface: String,
+        duration: Option<Duration>,
+        count: Option<u64>,
+    },
+}
+
+pub struct Options {
+    pub filter: Option<String>,
+    pub write: Option<PathBuf>,
+    /// Close a conversation after this much capture time without packets.
+    pub idle: Duration,
+    pub max_open: usize,
+    /// Show progress on stderr for large files.
+    pub progress: bool,
+    /// Set to stop a live capture (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Why a capture could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("{path}: not a capture file libpcap can read ({msg}); pcap and pcapng are supported")]
+    NotACapture { path: String, msg: String },
+    #[error(
+        "{iface}: no such interface ({msg})\n  fix: list interfaces with `ip link` (or use `any`)"
+    )]
+    NoSuchDevice { iface: String, msg: String },
+    #[error(
+        "{iface}: not allowed to capture ({msg})\n  fix: run as root, or grant the capability: setcap cap_net_raw,cap_net_admin+eip $(command -v ntpdiag)"
+    )]
+    Permission { iface: String, msg: String },
+    #[error("{iface}: cannot capture: {msg}")]
+    Live { iface: String, msg: String },
+    #[error("the filter does not compile: {msg}")]
+    BadFilter { msg: String },
+    #[error("link type {dlt} ({name}) is not supported; supported: {supported}")]
+    UnknownLinkType {
+        dlt: i32,
+        name: String,
+        supported: &'static str,
+    },
+    #[error("cannot write {path}: {msg}")]
+    Write { path: String, msg: String },
+}
+
+/// One judged conversation.
+pub struct Judged {
+    pub key: Key,
+    pub conv: Conv,
+    pub verdict: Verdict,
+}
+
+pub struct Outcome {
+    pub conversations: Vec<Judged>,
+    pub stats: CaptureStats,
+    pub link: String,
+    /// Why reading stopped early, with what was read: a partial result.
+    pub stopped_early: Option<String>,
+    pub interrupted: bool,
+}
+
+fn pcap_msg(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads everything, tracks conversations, judges each.
+pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
+    match input {
+        Input::File(path) => {
+            let shown = path.display().to_string();
+            let open_path = if shown == "-" {
+                PathBuf::from("/dev/stdin")
+            } else {
+                path.clone()
+            };
+            let size = std::fs::metadata(&open_path).map(|m| m.len()).unwrap_or(0);
+            let cap =
+                pcap::Capture::from_file(&open_path).map_err(|e| CaptureError::NotACapture {
+                    path: shown.clone(),
+                    msg: pcap_msg(&e),
+                })?;
+            drive(cap, opts, None, None, size)
+        }
+        Input::Live {
+            iface,
+            duration,
+            count,
+        } => {
+            let inactive = pcap::Capture::from_device(iface.as_str()).map_err(|e| {
+                CaptureError::NoSuchDevice {
+                    iface: iface.clone(),
+                    msg: pcap_msg(&e),
+                }
+            })?;
+            let cap = inactive
+                .immediate_mode(true)
+                .snaplen(65_535)
+                .timeout(100)
+                .open()
+                .map_err(|e| {
+                    let msg = pcap_msg(&e);
+                    let lower = msg.to_lowercase();
+                    if lower.contains("no such device") || lower.contains("doesn't exist") {
+                        CaptureError::NoSuchDevice {
+                            iface: iface.clone(),
+                            msg,
+                        }
+                    } else if lower.contains("permission") || lower.contains("not permitted") {
+                        CaptureError::Permission {
+                            iface: iface.clone(),
+                            msg,
+                        }
+                    } else {
+                        CaptureError::Live {
+                            iface: iface.clone(),
+                            msg,
+                        }
+                    }
+                })?;
+            let mut cap = cap;
+            let filter = opts
+                .filter
+                .clone()
+                .unwrap_or_else(|| DEFAULT_LIVE_FILTER.to_string());
+            cap.filter(&filter, true)
+                .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
+            drive(cap, opts, duration, count, 0)
+        }
+    }
+}
+
+fn drive<T: pcap::Activated + ?Sized>(
+    mut cap: pcap::Capture<T>,
+    opts: &Options,
+    duration: Option<Duration>,
+    count: Option<u64>,
+    file_size: u64,
+) -> Result<Outcome, CaptureError> {
+    let dl = cap.get_datalink();
+    let link = LinkType::from_dlt(dl.0).ok_or_else(|| CaptureError::UnknownLinkType {
+        dlt: dl.0,
+        name: dl.get_name().unwrap_or_else(|_| "unknown".into()),
+        supported: LinkType::SUPPORTED,
+    })?;
+    if file_size > 0
+        && let Some(f) = &opts.filter
+    {
+        cap.filter(f, true)
+            .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
+    }
+    let mut save = match &opts.write {
+        Some(p) => Some(cap.savefile(p).map_err(|e| CaptureError::Write {
+            path: p.display().to_string(),
+            msg: pcap_msg(&e),
+        })?),
+        None => None,
+    };
+    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open);
+    let start = Instant::now();
+    let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
+    let mut last_progress = Instant::now();
+    let mut bytes = 24u64;
+    let mut no = 0u64;
+    let mut stopped_early = None;
+    let mut interrupted = false;
+    loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        if duration.is_some_and(|d| start.elapsed() >= d) || count.is_some_and(|c| no >= c) {
+            break;
+        }
+        match cap.next_packet() {
+            Ok(p) => {
+                no += 1;
+                let ts = Ts {
+                    secs: p.header.ts.tv_sec,
+                    nanos: (p.header.ts.tv_usec as u32)
+                        .saturating_mul(1000)
+                        .min(999_999_999),
+                };
+                bytes += 16 + p.header.caplen as u64;
+                let d = decode(link, p.data);
+                tracker.push(no, ts, &d);
+                if let Some(s) = save.as_mut() {
+                    s.write(&p);
+                }
+                if show_progress && last_progress.elapsed() > Duration::from_millis(500) {
+                    last_progress = Instant::now();
+                    eprint!(
+                        "\r{} packets, {:.0} of {:.0} MB ({:.0}%)",
+                        no,
+                        bytes as f64 / 1e6,
+                        file_size as f64 / 1e6,
+                        100.0 * bytes as f64 / file_size as f64
+                    );
+                }
+            }
+            Err(pcap::Error::TimeoutExpired) => continue,
+            Err(pcap::Error::NoMorePackets) => break,
+            Err(e) => {
+                stopped_early = Some(format!(
+                    "read {no} packets, then libpcap said: {}; the rest was skipped",
+                    pcap_msg(&e)
+                ));
+                break;
+            }
+        }
+    }
+    if show_progress {
+        eprintln!();
+    }
+    if let Some(mut s) = save {
+        s.flush().map_err(|e| CaptureError::Write {
+            path: "savefile".into(),
+            msg: pcap_msg(&e),
+        })?;
+    }
+    let (convs, stats) = tracker.finish();
+    let conversations = convs
+        .into_iter()
+        .map(|(key, conv)| {
+            let verdict = judge(&conv);
+            Judged { key, conv, verdict }
+        })
+        .collect();
+    Ok(Outcome {
+        conversations,
+        stats,
+        link: format!("{link:?}"),
+        stopped_early,
+        interrupted,
+    })
+}

@@ -1,0 +1,475 @@
+//! Conversations: client address:port ↔ server address:123, built from
+//! decoded frames as they stream by.
+//!
+//! Requests are paired with replies by timestamps (a reply's origin is the
+//! request's transmit), not by order; ICMP errors are paired with the
+//! request they quote. A reply whose origin belongs to a request of another
+//! conversation of the same client is a reply from another address.
+//!
+//! Memory is bounded by the number of open conversations, not by the
+//! capture: each keeps at most [`PENDING_MAX`] unanswered requests and a
+//! fixed set of counters and first examples; at most `max_open` are open at
+//! once (the least recently active is closed early), and one idle longer
+//! than `idle` is closed and judged.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use super::decode::{Decoded, IcmpQuote, NtpDatagram};
+use crate::engine::exchange::{Judgement, ReplyClass, Request, Sample, UnsyncReason, judge_reply};
+use crate::wire::icmp::IcmpError;
+use crate::wire::packet::{Mode, Packet};
+use crate::wire::{KissCode, NtpDate, NtpTimestamp, Repr};
+
+/// Unanswered requests remembered per conversation.
+pub const PENDING_MAX: usize = 64;
+/// Replies remembered per conversation (to count sightings of the same one).
+const SEEN_MAX: usize = 16;
+
+/// A capture timestamp: Unix seconds and nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
+pub struct Ts {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Ts {
+    pub fn as_f64(self) -> f64 {
+        self.secs as f64 + self.nanos as f64 * 1e-9
+    }
+
+    pub fn ntp(self) -> NtpTimestamp {
+        NtpDate::from_unix(self.secs, self.nanos).timestamp()
+    }
+}
+
+/// Where a first example was seen: packet number and time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct At {
+    pub no: u64,
+    pub ts: Ts,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    xmt: u64,
+    at: At,
+    sightings: u32,
+}
+
+/// Everything kept about one conversation.
+#[derive(Clone, Debug, Default)]
+pub struct Conv {
+    pub client: Option<SocketAddr>,
+    pub server: Option<SocketAddr>,
+    pub first: Option<At>,
+    pub last: Option<At>,
+    /// Distinct requests (copies of the same request seen again are sightings).
+    pub requests: u64,
+    pub answered: u64,
+    /// Datagrams from the server side (replies of any kind).
+    pub replies: u64,
+    pub valid: u64,
+    pub best: Option<(Sample, At, Repr)>,
+    pub kiss: Option<(KissCode, At)>,
+    pub kiss_n: u64,
+    pub unsync: Option<(UnsyncReason, At, Repr)>,
+    pub unsync_n: u64,
+    pub bogus: Option<(At, String)>,
+    pub bogus_n: u64,
+    pub malformed: Option<(At, String)>,
+    pub malformed_n: u64,
+    /// Replies to this conversation's requests that came from another address.
+    pub other_addr: Option<(At, SocketAddr)>,
+    pub other_n: u64,
+    pub icmp: Option<(At, IcmpError, IpAddr)>,
+    pub icmp_n: u64,
+    /// Requests an ICMP error was matched to.
+    pub icmp_resolved: u64,
+    /// ICMP errors the client's host sent back for replies (no socket took them).
+    pub reply_bounced: Option<(At, IcmpError, IpAddr)>,
+    pub reply_bounced_n: u64,
+    /// Replies the capture's snap length cut too short to read.
+    pub replies_cut: u64,
+    /// Request intervals: how many, their sum, how many under 2 s.
+    pub intervals: u64,
+    pub interval_sum: f64,
+    pub short_intervals: u64,
+    pub first_short: Option<At>,
+    last_request: Option<Ts>,
+    /// Most times one request / one reply was seen (two-sided captures see each twice).
+    pub request_sightings_max: u32,
+    pub reply_sightings_max: u32,
+    pending: VecDeque<Pending>,
+    seen_replies: VecDeque<(u64, u32)>,
+    /// Does the client echo our last reply's transmit in its next request's
+    /// origin (classic ntpd/ntpsec do)? Counted over requests that follow a reply.
+    last_reply_xmt: Option<u64>,
+    pub echo_yes: u64,
+    pub echo_no: u64,
+    pub first_echo_no: Option<At>,
+}
+
+/// Conversation key: (client, server).
+pub type Key = (SocketAddr, SocketAddr);
+
+/// Counts over the whole capture.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    pub frames: u64,
+    pub ntp: u64,
+    pub icmp: u64,
+    pub fragments: u64,
+    pub undecodable: u64,
+    pub truncated: u64,
+    pub control: u64,
+    pub other: u64,
+    /// Conversations closed early because too many were open.
+    pub evicted: u64,
+}
+
+pub struct Tracker {
+    open: HashMap<Key, Conv>,
+    /// Pending request transmit timestamps → their conversation.
+    nonces: HashMap<u64, Key>,
+    idle: f64,
+    max_open: usize,
+    last_sweep: f64,
+    pub closed: Vec<(Key, Conv)>,
+    pub stats: CaptureStats,
+}
+
+fn direction(p: &NtpDatagram) -> Option<bool> {
+    // true: client → server.
+    let mode = p.payload.first().map(|b| Mode::from_bits(*b));
+    match mode {
+        Some(Mode::Client | Mode::SymmetricActive) => Some(true),
+        Some(Mode::Server | Mode::SymmetricPassive | Mode::Broadcast) => Some(false),
+        _ if p.dst.port() == 123 && p.src.port() != 123 => Some(true),
+        _ if p.src.port() == 123 && p.dst.port() != 123 => Some(false),
+        _ => None,
+    }
+}
+
+impl Tracker {
+    pub fn new(idle_secs: f64, max_open: usize) -> Tracker {
+        Tracker {
+            open: HashMap::new(),
+            nonces: HashMap::new(),
+            idle: idle_secs,
+            max_open: max_open.max(1),
+            last_sweep: f64::MIN,
+            closed: Vec::new(),
+            stats: CaptureStats::default(),
+        }
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    fn conv(&mut self, key: Key, at: At) -> &mut Conv {
+        if !self.open.contains_key(&key) && self.open.len() >= self.max_open {
+            // Too many open: close the least recently active eighth early
+            // (in one sort, so a flood of new conversations stays linear).
+            let mut by_age: Vec<(f64, Key)> = self
+                .open
+                .iter()
+                .map(|(k, c)| (c.last.map_or(0.0, |x| x.ts.as_f64()), *k))
+                .collect();
+            by_age.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for (_, k) in by_age.into_iter().take((self.max_open / 8).max(1)) {
+                self.close(k);
+                self.stats.evicted += 1;
+            }
+        }
+        let c = self.open.entry(key).or_default();
+        if c.first.is_none() {
+            c.client = Some(key.0);
+            c.server = Some(key.1);
+            c.first = Some(at);
+        }
+        c.last = Some(at);
+        c
+    }
+
+    fn close(&mut self, k: Key) {
+        if let Some(c) = self.open.remove(&k) {
+            for p in &c.pending {
+                self.nonces.remove(&p.xmt);
+            }
+            self.closed.push((k, c));
+        }
+    }
+
+    /// Feeds one frame.
+    pub fn push(&mut self, no: u64, ts: Ts, d: &Decoded) {
+        self.stats.frames += 1;
+        let at = At { no, ts };
+        match d {
+            Decoded::Ntp(p) => {
+                self.stats.ntp += 1;
+                if p.truncated {
+                    self.stats.truncated += 1;
+                }
+                self.ntp(at, p);
+            }
+            Decoded::Icmp(q) => {
+                self.stats.icmp += 1;
+                self.icmp(at, q);
+            }
+            Decoded::Fragment { .. } => self.stats.fragments += 1,
+            Decoded::Undecodable(_) => self.stats.undecodable += 1,
+            Decoded::Other => self.stats.other += 1,
+        }
+        // Close idle conversations now and then (capture time).
+        let now = ts.as_f64();
+        if now - self.last_sweep > self.idle.min(60.0) {
+            self.last_sweep = now;
+            let idle: Vec<Key> = self
+                .open
+                .iter()
+                .filter(|(_, c)| c.last.is_some_and(|l| now - l.ts.as_f64() > self.idle))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in idle {
+                self.close(k);
+            }
+        }
+    }
+
+    fn ntp(&mut self, at: At, p: &NtpDatagram) {
+        if p.payload
+            .first()
+            .is_some_and(|b| matches!(Mode::from_bits(*b), Mode::Control | Mode::Private))
+        {
+            self.stats.control += 1;
+            return;
+        }
+        match direction(p) {
+            Some(true) => self.request(at, p),
+            Some(false) => self.reply(at, p),
+            None => self.stats.other += 1,
+        }
+    }
+
+    fn request(&mut self, at: At, p: &NtpDatagram) {
+        let key = (p.src, p.dst);
+        let Ok(pk) = Packet::new_checked(p.payload) else {
+            let c = self.conv(key, at);
+            c.requests += 1;
+            return;
+        };
+        let xmt = pk.transmit_ts().0;
+        let org = pk.origin_ts().0;
+        let c = self.conv(key, at);
+        if let Some(pend) = c.pending.iter_mut().find(|x| x.xmt == xmt) {
+            pend.sightings += 1;
+            c.request_sightings_max = c.request_sightings_max.max(pend.sightings);
+            return;
+        }
+        c.requests += 1;
+        c.request_sightings_max = c.request_sightings_max.max(1);
+        if let Some(prev) = c.last_request {
+            let dt = at.ts.as_f64() - prev.as_f64();
+            c.intervals += 1;
+            c.interval_sum += dt;
+            if dt < 2.0 {
+                c.short_intervals += 1;
+                c.first_short.get_or_insert(at);
+            }
+        }
+        c.last_request = Some(at.ts);
+        if let Some(r) = c.last_reply_xmt.take() {
+            if org == r {
+                c.echo_yes += 1;
+            } else if c.echo_yes > 0 {
+                // Only a client that has echoed before is expected to echo
+                // (classic ntpd does; ntpsec and chrony send zero origins).
+                c.echo_no += 1;
+                c.first_echo_no.get_or_insert(at);
+            }
+        }
+        let mut evicted = None;
+        if c.pending.len() >= PENDING_MAX {
+            evicted = c.pending.pop_front().map(|x| x.xmt);
+        }
+        c.pending.push_back(Pending {
+            xmt,
+            at,
+            sightings: 1,
+        });
+        if let Some(e) = evicted {
+            self.nonces.remove(&e);
+        }
+        self.nonces.insert(xmt, key);
+    }
+
+    fn reply(&mut self, at: At, p: &NtpDatagram) {
+        let key = (p.dst, p.src);
+        let Ok(pk) = Packet::new_checked(p.payload) else {
+            let c = self.conv(key, at);
+            c.replies += 1;
+            if p.truncated {
+                // Cut by the capture's snap length, not by the server.
+                c.replies_cut += 1;
+                return;
+            }
+            c.malformed_n += 1;
+            c.malformed.get_or_insert((
+                at,
+                format!("{} octets: too short for an NTP header", p.payload.len()),
+            ));
+            return;
+        };
+        let org = pk.origin_ts().0;
+        let xmt = pk.transmit_ts().0;
+        // A copy of a reply already seen (two-sided capture)?
+        {
+            let c = self.conv(key, at);
+            c.replies += 1;
+            if let Some(s) = c
+                .seen_replies
+                .iter_mut()
+                .find(|(x, _)| *x == xmt && xmt != 0)
+            {
+                s.1 += 1;
+                c.reply_sightings_max = c.reply_sightings_max.max(s.1);
+                c.replies -= 1;
+                return;
+            }
+            if c.seen_replies.len() >= SEEN_MAX {
+                c.seen_replies.pop_front();
+            }
+            c.seen_replies.push_back((xmt, 1));
+            c.reply_sightings_max = c.reply_sightings_max.max(1);
+        }
+        // Which request does it answer?
+        let owner = self.nonces.get(&org).copied();
+        let target_key = match owner {
+            Some(k) => k,
+            None => key,
+        };
+        let other_address = owner.is_some_and(|k| k != key);
+        let tk = if self.open.contains_key(&target_key) {
+            target_key
+        } else {
+            self.conv(key, at);
+            key
+        };
+        let Some(c) = self.open.get_mut(&tk) else {
+            return;
+        };
+        let pos = c.pending.iter().position(|x| x.xmt == org);
+        let req_at = pos.map(|i| c.pending[i].at);
+        let request = Request {
+            nonce: NtpTimestamp(if pos.is_some() {
+                org
+            } else {
+                c.pending.back().map_or(1, |x| x.xmt)
+            }),
+            t1: req_at.map_or(NtpTimestamp::ZERO, |r| r.ts.ntp()),
+            version: pk.version().clamp(1, 4),
+            local_precision: -20,
+        };
+        let j: Judgement = judge_reply(&request, p.payload, at.ts.ntp(), None);
+        if other_address {
+            c.other_n += 1;
+            c.other_addr.get_or_insert((at, p.src));
+        }
+        if let Some(i) = pos {
+            c.pending.remove(i);
+            self.nonces.remove(&org);
+            c.answered += 1;
+            c.last_reply_xmt = Some(xmt);
+        }
+        match &j.class {
+            ReplyClass::Valid if !other_address => {
+                c.valid += 1;
+                if let (Some(s), Some(h)) = (j.sample, j.header)
+                    && c.best.as_ref().is_none_or(|(b, _, _)| s.delay < b.delay)
+                {
+                    c.best = Some((s, at, h));
+                }
+            }
+            ReplyClass::Valid => {}
+            ReplyClass::Kiss(k) => {
+                c.kiss_n += 1;
+                c.kiss.get_or_insert((*k, at));
+            }
+            ReplyClass::Unsynchronized(r) => {
+                c.unsync_n += 1;
+                if let Some(h) = j.header {
+                    c.unsync.get_or_insert((*r, at, h));
+                }
+            }
+            ReplyClass::Bogus(_) => {
+                c.bogus_n += 1;
+                c.bogus.get_or_insert((at, j.class.label()));
+            }
+            ReplyClass::Duplicate => {}
+            ReplyClass::Invalid(_) => {
+                c.malformed_n += 1;
+                c.malformed.get_or_insert((at, j.class.label()));
+            }
+        }
+    }
+
+    fn icmp(&mut self, at: At, q: &IcmpQuote) {
+        // The quoted datagram went client → server (a request) or server →
+        // client (a reply bounced on its way back).
+        let (key, is_request) = if q.quoted_dst.port() == 123 && q.quoted_src.port() != 123 {
+            ((q.quoted_src, q.quoted_dst), true)
+        } else if q.quoted_src.port() == 123 && q.quoted_dst.port() != 123 {
+            ((q.quoted_dst, q.quoted_src), false)
+        } else {
+            ((q.quoted_src, q.quoted_dst), true)
+        };
+        let c = self.conv(key, at);
+        if !is_request {
+            c.reply_bounced_n += 1;
+            c.reply_bounced.get_or_insert((at, q.error, q.offender));
+            return;
+        }
+        c.icmp_n += 1;
+        c.icmp.get_or_insert((at, q.error, q.offender));
+        {
+            if let Some(x) = q.quoted_payload.get(40..48) {
+                let xmt = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
+                if let Some(i) = c.pending.iter().position(|p| p.xmt == xmt) {
+                    c.pending.remove(i);
+                    c.icmp_resolved += 1;
+                    self.nonces.remove(&xmt);
+                }
+            }
+        }
+    }
+
+    /// Closes every open conversation; returns all, in order of first packet.
+    pub fn finish(mut self) -> (Vec<(Key, Conv)>, CaptureStats) {
+        let keys: Vec<Key> = self.open.keys().copied().collect();
+        for k in keys {
+            self.close(k);
+        }
+        let mut all = self.closed;
+        all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
+        (all, self.stats)
+    }
+
+    /// Conversations judged so far and still open, without closing them
+    /// (for a summary on Ctrl-C).
+    pub fn snapshot(&self) -> Vec<(Key, Conv)> {
+        let mut all: Vec<(Key, Conv)> = self.closed.clone();
+        all.extend(self.open.iter().map(|(k, c)| (*k, c.clone())));
+        all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
+        all
+    }
+}
+
+impl Conv {
+    /// Requests that got neither a reply nor an ICMP error matched to them.
+    pub fn unanswered(&self) -> u64 {
+        self.requests
+            .saturating_sub(self.answered + self.icmp_resolved)
+    }
+}

@@ -1,0 +1,266 @@
+//! `ntpdiag capture`: live or offline analysis of NTP conversations.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use clap::Args;
+use colored::Colorize;
+use serde::{Deserialize, Serialize};
+
+use super::exit;
+use super::json::VerdictJson;
+use crate::capture::source::{self, Input, Options};
+use crate::diagnose::Class;
+
+const CAPTURE_HELP: &str = "\
+Reads NTP traffic live from an interface (libpcap; default filter \"udp port
+123 or icmp or icmp6\") or from a pcap/pcapng file (-r FILE, - for stdin),
+pairs requests with replies by their timestamps (a reply's origin is the
+request's transmit) and with the ICMP errors that quote them, and judges each
+conversation (client address:port ↔ server address:123) with the probe's
+cause ids, plus what only a capture shows: client-polls-too-fast (intervals
+under 2 s, or an average under 8 s), asymmetric-path (a capture holding both
+sides sees each request twice and each reply once), reply-ignored (replies
+arrive but the client's next requests, from ntpd/ntpsec which echo them, show
+it never got them). Link types: Ethernet with VLAN tags, Linux cooked v1/v2
+(-i any), raw IP, null/loopback. IP fragments are counted, not reassembled.
+
+Memory is bounded by the open conversations (at most --max-open; one idle for
+--idle of capture time is closed and judged), not by the file size. A file
+that ends early or holds garbage gives the conversations read so far and says
+where it stopped. Ctrl-C on a live capture prints the summary so far.";
+
+/// Analyses NTP traffic live or from a capture file: each conversation, its cause and evidence.
+#[derive(Args, Debug, Clone)]
+#[command(long_about = CAPTURE_HELP, after_help = exit::EXIT_HELP)]
+pub struct CaptureArgs {
+    /// Interface to capture on (live; needs root or CAP_NET_RAW).
+    #[arg(
+        value_name = "IFACE",
+        required_unless_present = "read",
+        conflicts_with = "read"
+    )]
+    pub iface: Option<String>,
+
+    /// Read a pcap or pcapng file ("-" for stdin).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Option<PathBuf>,
+
+    /// Save what was captured to this pcap file while analysing it.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// libpcap filter expression (live default: "udp port 123 or icmp or icmp6").
+    #[arg(long)]
+    pub filter: Option<String>,
+
+    /// Stop a live capture after this long (e.g. 30s).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many packets.
+    #[arg(long)]
+    pub count: Option<u64>,
+
+    /// Close and judge a conversation idle this long (capture time).
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub idle: Duration,
+
+    /// Most conversations open at once (the least recently active is closed early beyond it).
+    #[arg(long, default_value_t = 65_536)]
+    pub max_open: usize,
+
+    /// Details for every conversation, not just the table.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// One JSON document (schema in doc/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CaptureReport {
+    pub schema_version: u32,
+    pub tool: String,
+    pub version: String,
+    pub command: String,
+    pub link: String,
+    pub stats: StatsJson,
+    pub stopped_early: Option<String>,
+    pub interrupted: bool,
+    pub conversations: Vec<ConversationJson>,
+    pub exit_code: u8,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StatsJson {
+    pub frames: u64,
+    pub ntp: u64,
+    pub icmp: u64,
+    pub fragments: u64,
+    pub undecodable: u64,
+    pub truncated: u64,
+    pub control: u64,
+    pub evicted: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConversationJson {
+    pub client: String,
+    pub server: String,
+    pub first_packet: Option<u64>,
+    pub last_packet: Option<u64>,
+    pub requests: u64,
+    pub answered: u64,
+    pub replies: u64,
+    pub icmp_errors: u64,
+    pub unanswered: u64,
+    pub best_offset_s: Option<f64>,
+    pub best_delay_s: Option<f64>,
+    pub verdict: VerdictJson,
+}
+
+pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let input = match (&args.read, &args.iface) {
+        (Some(f), _) => Input::File(f.clone()),
+        (None, Some(i)) => {
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, stop.clone())?;
+            }
+            Input::Live {
+                iface: i.clone(),
+                duration: args.duration,
+                count: args.count,
+            }
+        }
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let opts = Options {
+        filter: args.filter.clone(),
+        write: args.write.clone(),
+        idle: args.idle,
+        max_open: args.max_open,
+        progress: !args.json,
+        stop,
+    };
+    let out = match source::run(input, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("ntpdiag: {e}");
+            return Ok(exit::ERROR);
+        }
+    };
+    let code = exit::for_classes(out.conversations.iter().map(|j| j.verdict.cause.class()));
+    if args.json {
+        let s = &out.stats;
+        let doc = CaptureReport {
+            schema_version: super::json::SCHEMA_VERSION,
+            tool: "ntpdiag".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command: "capture".into(),
+            link: out.link.clone(),
+            stats: StatsJson {
+                frames: s.frames,
+                ntp: s.ntp,
+                icmp: s.icmp,
+                fragments: s.fragments,
+                undecodable: s.undecodable,
+                truncated: s.truncated,
+                control: s.control,
+                evicted: s.evicted,
+            },
+            stopped_early: out.stopped_early.clone(),
+            interrupted: out.interrupted,
+            conversations: out
+                .conversations
+                .iter()
+                .map(|j| ConversationJson {
+                    client: j.key.0.to_string(),
+                    server: j.key.1.to_string(),
+                    first_packet: j.conv.first.map(|a| a.no),
+                    last_packet: j.conv.last.map(|a| a.no),
+                    requests: j.conv.requests,
+                    answered: j.conv.answered,
+                    replies: j.conv.replies,
+                    icmp_errors: j.conv.icmp_n,
+                    unanswered: j.conv.unanswered(),
+                    best_offset_s: j.conv.best.as_ref().map(|b| b.0.offset),
+                    best_delay_s: j.conv.best.as_ref().map(|b| b.0.delay),
+                    verdict: (&j.verdict).into(),
+                })
+                .collect(),
+            exit_code: code,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(code);
+    }
+    let s = &out.stats;
+    println!(
+        "{} frames ({}), {} NTP, {} ICMP errors about NTP, {} conversations{}{}",
+        s.frames,
+        out.link,
+        s.ntp,
+        s.icmp,
+        out.conversations.len(),
+        if s.fragments > 0 {
+            format!(", {} IP fragments not reassembled", s.fragments)
+        } else {
+            String::new()
+        },
+        if s.truncated > 0 {
+            format!(", {} NTP datagrams cut by the snap length", s.truncated)
+        } else {
+            String::new()
+        },
+    );
+    if let Some(why) = &out.stopped_early {
+        println!("{} {why}", "partial:".yellow().bold());
+    }
+    if out.interrupted {
+        println!(
+            "{}",
+            "interrupted: the summary of what was seen so far".yellow()
+        );
+    }
+    if out.conversations.is_empty() {
+        println!("no NTP conversations");
+        return Ok(code);
+    }
+    println!();
+    println!(
+        "{:<46} {:>9}  {:<26} {}",
+        "conversation".bold(),
+        "out/in".bold(),
+        "verdict".bold(),
+        "evidence".bold()
+    );
+    for j in &out.conversations {
+        let conv = format!("{} → {}", j.key.0, j.key.1);
+        let io = format!("{}/{}", j.conv.requests, j.conv.replies + j.conv.icmp_n);
+        let id = j.verdict.cause.id();
+        let id = match j.verdict.cause.class() {
+            Class::Ok => id.green(),
+            Class::Kiss | Class::Unusable => id.yellow(),
+            _ => id.red(),
+        };
+        println!(
+            "{conv:<46} {io:>9}  {:<26} {}",
+            id,
+            j.verdict.evidence.first().map_or("", |s| s.as_str())
+        );
+    }
+    if args.verbose {
+        for j in &out.conversations {
+            println!();
+            print!(
+                "{}",
+                super::render::verdict(&format!("{} → {}", j.key.0, j.key.1), &j.verdict)
+            );
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,302 @@
+//! `ntpdiag capture` on captures recorded by the tests themselves with real
+//! tcpdump in network namespaces, against real ntpd/chronyd and firewalls.
+//! With NTPDIAG_UPDATE_FIXTURES=1 the pcaps are kept in fixtures/pcaps/ for
+//! the offline tests.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const NEEDS: &[&str] = &["ip", "ss", "tcpdump", "iptables"];
+
+/// Records the client side while `traffic` runs, then judges the file.
+fn record(p: &Pair, name: &str, traffic: impl FnOnce()) -> ntpdiag::cli::capture::CaptureReport {
+    let file = p.dir.path().join(format!("{name}.pcap"));
+    let td = tcpdump(
+        &p.client,
+        &p.client_if,
+        &file,
+        &["udp port 123 or icmp or icmp6"],
+    );
+    traffic();
+    stop_tcpdump(td);
+    keep_pcap(name, &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    r
+}
+
+fn only(r: &ntpdiag::cli::capture::CaptureReport) -> &ntpdiag::cli::capture::ConversationJson {
+    let server: Vec<_> = r
+        .conversations
+        .iter()
+        .filter(|c| c.server.starts_with(SERVER))
+        .collect();
+    assert_eq!(server.len(), 1, "{r:#?}");
+    server[0]
+}
+
+fn probe(p: &Pair, extra: &[&str]) {
+    let mut a = vec![SERVER];
+    a.extend_from_slice(extra);
+    let _ = probe_json(&p.client, &a);
+}
+
+#[test]
+fn healthy_drop_reject_and_no_daemon() {
+    if !require(
+        "capture healthy/drop/reject",
+        &["ip", "ss", "tcpdump", "iptables", "ntpdig", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let r = record(&p, "no-daemon", || probe(&p, &[]));
+    assert_eq!(only(&r).verdict.cause, "port-unreachable");
+    let _c = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    let r = record(&p, "healthy-chronyd", || {
+        let _ = peer_output(&p.client, &["ntpdig", "-t", "1", SERVER]);
+    });
+    let c = only(&r);
+    assert_eq!(c.verdict.cause, "ok", "{c:?}");
+    assert_eq!((c.requests, c.answered), (1, 1));
+    assert!(c.best_offset_s.unwrap().abs() < 0.1);
+
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+    ]);
+    let r = record(&p, "iptables-drop", || probe(&p, &["--no-liveness"]));
+    let c = only(&r);
+    assert_eq!(c.verdict.cause, "no-reply");
+    assert_eq!(c.unanswered, 4);
+    p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "REJECT",
+    ]);
+    let r = record(&p, "iptables-reject", || probe(&p, &[]));
+    assert_eq!(only(&r).verdict.cause, "port-unreachable");
+    p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+    p.server.exec_ok(&[
+        "iptables",
+        "-A",
+        "INPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "123",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "icmp-admin-prohibited",
+    ]);
+    let r = record(&p, "iptables-admin-prohibited", || probe(&p, &[]));
+    assert_eq!(only(&r).verdict.cause, "admin-prohibited");
+}
+
+#[test]
+fn unsynchronized_and_kod_rate_from_ntpd() {
+    if !require("capture unsynchronized/kod", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    {
+        let _n = ntpd(&p.server, &p.dir, "");
+        let r = record(&p, "ntpd-unsynchronized", || probe(&p, &[]));
+        assert_eq!(only(&r).verdict.cause, "upstream-unsynchronized");
+    }
+    // A rate-limiting ntpd (`limited kod`) and a client that polls in a burst.
+    let dir = TempDir::new();
+    let _n = ntpd(
+        &p.server,
+        &dir,
+        "tos orphan 5 orphanwait 1\nrestrict default limited kod nomodify\ndiscard minimum 1 average 3",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    // ntpsec allows a burst of about 20 before `limited` bites.
+    let r = record(&p, "ntpd-kod-rate", || {
+        probe(&p, &["-n", "40", "--interval", "10ms"])
+    });
+    let c = only(&r);
+    assert_eq!(c.verdict.cause, "kod-rate", "{c:?}");
+}
+
+#[test]
+fn client_polls_too_fast() {
+    if !require(
+        "capture client_polls_too_fast",
+        &["ip", "ss", "tcpdump", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _c = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    let r = record(&p, "client-polls-too-fast", || {
+        probe(&p, &["-n", "12", "--interval", "300ms"])
+    });
+    let c = only(&r);
+    assert_eq!(c.verdict.cause, "client-polls-too-fast", "{c:?}");
+    assert!(c.verdict.evidence[0].contains("12 requests"), "{c:?}");
+}
+
+/// ntpdig gives up (1 s) before a slow server answers (1.5 s): the reply
+/// arrives to a closed socket and the client's host bounces it.
+#[test]
+fn reply_ignored_when_the_client_gave_up() {
+    if !require("capture reply_ignored", &["ip", "ss", "tcpdump", "ntpdig"]) {
+        return;
+    }
+    let p = Pair::new();
+    let log = p.dir.path().join("slow.log");
+    let _s = p
+        .server
+        .spawn(&[ntpdiag(), "serve", "--delay", "1500ms"], &log);
+    assert!(p.server.wait_udp_listen(123, Duration::from_secs(5)));
+    let r = record(&p, "reply-ignored", || {
+        let out = peer_output(&p.client, &["ntpdig", "-t", "1", SERVER]);
+        assert!(out.contains("no eligible servers"), "{out}");
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let c = only(&r);
+    assert_eq!(c.verdict.cause, "reply-ignored", "{c:?}");
+}
+
+/// A router between client and server drops the replies; a capture on the
+/// router (`-i any`) sees each request twice and each reply once.
+#[test]
+fn asymmetric_path_seen_from_the_router() {
+    if !require(
+        "capture asymmetric_path",
+        &["ip", "ss", "tcpdump", "iptables", &chronyd_path()],
+    ) {
+        return;
+    }
+    let client = Netns::new();
+    let router = Netns::new();
+    let server = Netns::new();
+    link(&client, "198.51.100.2/24", &router, "198.51.100.1/24");
+    link(&router, "203.0.113.1/24", &server, "203.0.113.2/24");
+    client.exec_ok(&[
+        "ip",
+        "route",
+        "add",
+        "203.0.113.0/24",
+        "via",
+        "198.51.100.1",
+    ]);
+    server.exec_ok(&[
+        "ip",
+        "route",
+        "add",
+        "198.51.100.0/24",
+        "via",
+        "203.0.113.1",
+    ]);
+    router.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    router.exec_ok(&[
+        "iptables", "-A", "FORWARD", "-p", "udp", "--sport", "123", "-j", "DROP",
+    ]);
+    let dir = TempDir::new();
+    let _c = chronyd(&server, &dir, "local stratum 8\nallow all");
+    let file = dir.path().join("router.pcap");
+    let td = tcpdump(&router, "any", &file, &["udp port 123"]);
+    let _ = probe_json(&client, &["203.0.113.2", "--no-liveness"]);
+    stop_tcpdump(td);
+    keep_pcap("asymmetric-path-router-any", &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert_eq!(r.link, "LinuxSll2", "tcpdump -i any writes Linux cooked v2");
+    assert_eq!(r.conversations.len(), 1, "{r:#?}");
+    assert_eq!(
+        r.conversations[0].verdict.cause, "asymmetric-path",
+        "{r:#?}"
+    );
+}
+
+/// The same conversation read live (with -w) and from the saved file.
+#[test]
+fn live_and_saved_give_the_same_verdict() {
+    if !require("capture live vs file", &["ip", "ss", &chronyd_path()]) {
+        return;
+    }
+    let p = Pair::new();
+    let _c = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    let saved = p.dir.path().join("live.pcap");
+    let mut cap = std::process::Command::new("ip");
+    cap.args([
+        "netns",
+        "exec",
+        &p.client.name,
+        ntpdiag(),
+        "capture",
+        &p.client_if,
+        "--json",
+        "--duration",
+        "3s",
+        "-w",
+        saved.to_str().unwrap(),
+    ]);
+    let h = std::thread::spawn(move || run_bounded(&mut cap, Duration::from_secs(30)));
+    std::thread::sleep(Duration::from_millis(800));
+    probe(&p, &[]);
+    let o = h.join().unwrap();
+    let live: ntpdiag::cli::capture::CaptureReport = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}: {}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+    let (file, _) = capture_json(&["-r", saved.to_str().unwrap()]);
+    assert_eq!(only(&live).verdict.cause, "ok");
+    assert_eq!(live.conversations.len(), file.conversations.len());
+    for (a, b) in live.conversations.iter().zip(&file.conversations) {
+        assert_eq!(
+            (
+                &a.client,
+                &a.server,
+                &a.verdict.cause,
+                a.requests,
+                a.answered
+            ),
+            (
+                &b.client,
+                &b.server,
+                &b.verdict.cause,
+                b.requests,
+                b.answered
+            )
+        );
+    }
+}
+
+#[test]
+fn live_errors_are_clear() {
+    if !require("capture live errors", &["ip"]) {
+        return;
+    }
+    let o = run_bounded(
+        std::process::Command::new(ntpdiag()).args(["capture", "nosuchif0", "--duration", "1s"]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("nosuchif0") && e.contains("fix:"), "{e}");
+    let o = run_bounded(
+        std::process::Command::new(ntpdiag()).args([
+            "capture",
+            "lo",
+            "--filter",
+            "udp prot 123",
+            "--duration",
+            "1s",
+        ]),
+        Duration::from_secs(20),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("filter does not compile") && e.contains("syntax error"),
+        "{e}"
+    );
+}
