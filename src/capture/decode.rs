@@ -130,8 +130,63 @@ fn udp_header(b: &[u8]) -> Option<(u16, u16, usize)> {
     Some((sport, dport, len))
 }
 
+/// The common case without etherparse: a whole IPv4 (any options) or IPv6
+/// (no extension headers) packet carrying UDP, not fragmented. Anything else
+/// (ICMP, extension headers, fragments, cut headers) returns `None` and goes
+/// the general way. Profiling showed the general slicer's copies dominating
+/// a 1 M-packet read; this path keeps the result identical and cheap.
+fn fast_udp(ip: &[u8]) -> Option<Decoded<'_>> {
+    let v = ip.first()? >> 4;
+    let (src, dst, l4) = if v == 4 {
+        let ihl = (ip[0] & 0x0f) as usize * 4;
+        if ihl < 20 || ip.len() < ihl + 8 || ip[9] != 17 {
+            return None;
+        }
+        let frag = u16::from_be_bytes([ip[6], ip[7]]);
+        if frag & 0x3fff != 0 {
+            return None; // MF set or a non-zero offset
+        }
+        let total = u16::from_be_bytes([ip[2], ip[3]]) as usize;
+        let end = total.clamp(ihl, ip.len());
+        let s: [u8; 4] = ip[12..16].try_into().ok()?;
+        let d: [u8; 4] = ip[16..20].try_into().ok()?;
+        (IpAddr::from(s), IpAddr::from(d), &ip[ihl..end.max(ihl)])
+    } else if v == 6 {
+        if ip.len() < 48 || ip[6] != 17 {
+            return None;
+        }
+        let plen = u16::from_be_bytes([ip[4], ip[5]]) as usize;
+        let end = (40 + plen).min(ip.len());
+        let s: [u8; 16] = ip[8..24].try_into().ok()?;
+        let d: [u8; 16] = ip[24..40].try_into().ok()?;
+        (IpAddr::from(s), IpAddr::from(d), &ip[40..end])
+    } else {
+        return None;
+    };
+    let (sport, dport, len) = udp_header(l4)?;
+    if sport != NTP_PORT && dport != NTP_PORT {
+        return Some(Decoded::Other);
+    }
+    let body = &l4[8..];
+    let want = len.saturating_sub(8);
+    let (body, truncated) = if body.len() >= want {
+        (&body[..want], false)
+    } else {
+        (body, true)
+    };
+    Some(Decoded::Ntp(NtpDatagram {
+        src: SocketAddr::new(src, sport),
+        dst: SocketAddr::new(dst, dport),
+        payload: body,
+        truncated,
+    }))
+}
+
 /// Decodes an IP packet (no link header).
 pub fn decode_ip(data: &[u8]) -> Decoded<'_> {
+    if let Some(d) = fast_udp(data) {
+        return d;
+    }
     match LaxSlicedPacket::from_ip(data) {
         Ok(p) => decode_net(&p),
         Err(_) => Decoded::Undecodable("not an IP packet"),
@@ -217,6 +272,13 @@ fn decode_net<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
 /// Decodes one frame of the given link type.
 pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     match link {
+        // Untagged Ethernet carrying IPv4/IPv6: straight to the IP decoder.
+        LinkType::Ethernet
+            if frame.len() >= 14
+                && matches!([frame[12], frame[13]], [0x08, 0x00] | [0x86, 0xdd]) =>
+        {
+            decode_ip(&frame[14..])
+        }
         LinkType::Ethernet => match LaxSlicedPacket::from_ethernet(frame) {
             Ok(p) => decode_net(&p),
             Err(_) => Decoded::Undecodable("Ethernet header cut short"),
@@ -381,6 +443,46 @@ mod tests {
                 LinkType::Loop,
             ] {
                 let _ = decode(l, &v);
+            }
+        }
+    }
+
+    /// The fast path and the general slicer agree on every UDP frame shape.
+    #[test]
+    fn fast_path_matches_the_general_decoder() {
+        let mut x = 0x9e37_79b9u32;
+        let mut rnd = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for i in 0..2000 {
+            let len = (rnd() % 80) as usize;
+            let payload: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+            let ports = [(40000u16, 123u16), (123, 40000), (123, 123), (53, 40000)][i % 4];
+            let v6 = i % 3 == 0;
+            let mut pkt = Vec::new();
+            if v6 {
+                let b = PacketBuilder::ipv6([1; 16], [2; 16], 64).udp(ports.0, ports.1);
+                b.write(&mut pkt, &payload).unwrap();
+            } else {
+                let b = PacketBuilder::ipv4([198, 51, 100, 2], [198, 51, 100, 1], 64)
+                    .udp(ports.0, ports.1);
+                b.write(&mut pkt, &payload).unwrap();
+            }
+            let cut = if i % 5 == 0 {
+                pkt.len() - (rnd() as usize % pkt.len().min(30))
+            } else {
+                pkt.len()
+            };
+            let data = &pkt[..cut];
+            let general = match LaxSlicedPacket::from_ip(data) {
+                Ok(p) => decode_net(&p),
+                Err(_) => Decoded::Undecodable("not an IP packet"),
+            };
+            if let Some(fast) = fast_udp(data) {
+                assert_eq!(fast, general, "case {i}, cut {cut} of {}", pkt.len());
             }
         }
     }

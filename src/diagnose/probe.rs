@@ -690,7 +690,7 @@ fn no_reply(ev: &TargetEvidence, replies: &[Reply], sent: usize) -> Verdict {
     let down_tell =
         "ping it; for a host on this link, `ip neigh show <addr>` says FAILED/INCOMPLETE";
     let local = "replies are dropped on this side (a local INPUT rule, or a NAT/stateful firewall on the path back)";
-    let local_tell = "capture here (`tcpdump -ni any udp port 123`): replies that arrive but never reach the client mean a local drop";
+    let local_tell = "capture here (`ntpdiag capture any --duration 30s`, or `tcpdump -ni any udp port 123`): replies that arrive but never reach the client mean a local drop";
 
     if host_answers_other_ports {
         v.summary = format!(
