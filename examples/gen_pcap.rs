@@ -24,9 +24,7 @@ fn main() {
     let mut w = BufWriter::new(std::fs::File::create(path).expect("create"));
     // pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, Ethernet.
     let mut hdr = Vec::new();
-    for x in [0xa1b2_c3d4u32] {
-        hdr.extend_from_slice(&x.to_le_bytes());
-    }
+    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
     hdr.extend_from_slice(&2u16.to_le_bytes());
     hdr.extend_from_slice(&4u16.to_le_bytes());
     hdr.extend_from_slice(&[0; 8]);
