@@ -7,7 +7,8 @@
 //! - [`net`]: the edge (sockets, ICMP error queue, kernel timestamps, DNS);
 //! - [`cli`]: command line, rendering, exit codes, man pages.
 
-// `unsafe` is denied everywhere but in `net::mmsg` (batched socket I/O),
+// `unsafe` is denied everywhere but in `net::mmsg` (batched socket I/O) and
+// `net::kernel` (one read-only adjtimex call),
 // which allows it explicitly and documents each block.
 #![deny(unsafe_code)]
 
@@ -15,6 +16,7 @@ pub mod capture;
 pub mod cli;
 pub mod diagnose;
 pub mod engine;
+pub mod explain;
 pub mod net;
 pub mod scenario;
 pub mod wire;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod capture;
 pub mod demo;
 pub mod exit;
+pub mod explain;
 pub mod json;
 pub mod man;
 pub mod probe;
@@ -40,6 +41,7 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     Capture(capture::CaptureArgs),
     Demo(demo::DemoArgs),
+    Explain(explain::ExplainArgs),
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
     Man {
@@ -76,6 +78,10 @@ pub fn main() -> ExitCode {
         Command::Capture(args) => {
             set_color(cli.color, args.json);
             capture::run(&args)
+        }
+        Command::Explain(args) => {
+            set_color(cli.color, args.json);
+            explain::run(&args)
         }
         Command::Demo(args) => {
             set_color(cli.color, args.json);

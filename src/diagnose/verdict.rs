@@ -35,6 +35,24 @@ pub enum Cause {
     AsymmetricPath,
     /// Capture only: replies arrive but the client acts as if they did not.
     ReplyIgnored,
+    /// Explain: no server, pool or peer in the configuration.
+    NoServersConfigured,
+    /// Explain: the configured daemon is not running.
+    DaemonNotRunning,
+    /// Explain: the daemon runs and hears its servers but has not chosen one yet.
+    DaemonNotSynchronizedYet,
+    /// Explain: this node's `restrict`/`deny` refuses the clients it should serve.
+    RestrictBlocksClients,
+    /// Explain: another process holds udp/123.
+    Port123InUse,
+    /// Explain: two time daemons run at once.
+    TwoDaemons,
+    /// Explain: an error in a configuration file (with file and line).
+    ConfigError,
+    /// Explain: a configured server name does not resolve.
+    ServerNameUnresolved,
+    /// Explain: the clock is further off than the daemon will step.
+    ClockStepNeeded,
 }
 
 /// Verdict classes; each has one exit code.
@@ -111,6 +129,15 @@ impl Cause {
             Cause::ClientPollsTooFast => "client-polls-too-fast".into(),
             Cause::AsymmetricPath => "asymmetric-path".into(),
             Cause::ReplyIgnored => "reply-ignored".into(),
+            Cause::NoServersConfigured => "no-servers-configured".into(),
+            Cause::DaemonNotRunning => "daemon-not-running".into(),
+            Cause::DaemonNotSynchronizedYet => "daemon-not-synchronized-yet".into(),
+            Cause::RestrictBlocksClients => "restrict-blocks-clients".into(),
+            Cause::Port123InUse => "port-123-in-use".into(),
+            Cause::TwoDaemons => "two-daemons".into(),
+            Cause::ConfigError => "config-error".into(),
+            Cause::ServerNameUnresolved => "server-name-unresolved".into(),
+            Cause::ClockStepNeeded => "clock-step-needed".into(),
         }
     }
 
@@ -134,7 +161,16 @@ impl Cause {
             | Cause::LocalPermissionDenied
             | Cause::LocalError
             | Cause::ClientPollsTooFast
-            | Cause::ReplyIgnored => Class::Local,
+            | Cause::ReplyIgnored
+            | Cause::NoServersConfigured
+            | Cause::DaemonNotRunning
+            | Cause::DaemonNotSynchronizedYet
+            | Cause::RestrictBlocksClients
+            | Cause::Port123InUse
+            | Cause::TwoDaemons
+            | Cause::ConfigError
+            | Cause::ServerNameUnresolved => Class::Local,
+            Cause::ClockStepNeeded => Class::Unusable,
         }
     }
 
@@ -162,6 +198,15 @@ impl Cause {
             Cause::ClientPollsTooFast => "CLIENT POLLS TOO FAST".into(),
             Cause::AsymmetricPath => "ASYMMETRIC PATH".into(),
             Cause::ReplyIgnored => "REPLIES IGNORED".into(),
+            Cause::NoServersConfigured => "NO SERVERS CONFIGURED".into(),
+            Cause::DaemonNotRunning => "DAEMON NOT RUNNING".into(),
+            Cause::DaemonNotSynchronizedYet => "NOT SYNCHRONIZED YET".into(),
+            Cause::RestrictBlocksClients => "RESTRICT BLOCKS CLIENTS".into(),
+            Cause::Port123InUse => "PORT 123 IN USE".into(),
+            Cause::TwoDaemons => "TWO TIME DAEMONS".into(),
+            Cause::ConfigError => "CONFIGURATION ERROR".into(),
+            Cause::ServerNameUnresolved => "SERVER NAME DOES NOT RESOLVE".into(),
+            Cause::ClockStepNeeded => "CLOCK STEP NEEDED".into(),
         }
     }
 
@@ -188,6 +233,15 @@ impl Cause {
             Cause::ClientPollsTooFast,
             Cause::AsymmetricPath,
             Cause::ReplyIgnored,
+            Cause::NoServersConfigured,
+            Cause::DaemonNotRunning,
+            Cause::DaemonNotSynchronizedYet,
+            Cause::RestrictBlocksClients,
+            Cause::Port123InUse,
+            Cause::TwoDaemons,
+            Cause::ConfigError,
+            Cause::ServerNameUnresolved,
+            Cause::ClockStepNeeded,
         ]
         .iter()
         .map(|c| c.id())

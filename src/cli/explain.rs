@@ -1,0 +1,252 @@
+//! `ntpdiag explain`: one verdict for this node, or for pasted tool output.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use colored::Colorize;
+use serde::{Deserialize, Serialize};
+
+use super::json::VerdictJson;
+use super::{exit, render};
+use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
+use crate::explain::collect::{self, Options};
+use crate::explain::node::findings;
+use crate::explain::paste;
+use crate::net::clock;
+
+const EXPLAIN_HELP: &str = "\
+On a node that does not synchronize, collects the evidence itself — the NTP
+configuration in use (ntp.conf with its includefiles and restrict lines,
+chrony.conf with include/confdir/sourcedir, timesyncd.conf), which time
+daemons run (in this network namespace), what the local daemon says (ntpq /
+chronyc), the kernel clock state, local firewall rules for udp/123
+(iptables-save, nft), who holds udp/123, name resolution and a probe of every
+configured server, all at once — and names the cause, ranked with the other
+findings. Every collector that fails is reported, never fatal.
+
+With FILE or --paste (stdin), explains pasted output instead: ntpq -p / -c
+peers, ntpq -c assoc (status words decoded), ntpq -c rv, ntpdate -d, ntpdig
+-d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl
+timesync-status; line by line, then as a whole.
+
+Causes, besides the probe's per server: no-servers-configured,
+daemon-not-running, daemon-not-synchronized-yet, local-firewall-blocks-ntp,
+restrict-blocks-clients, port-123-in-use, two-daemons, config-error (file and
+line), server-name-unresolved, clock-step-needed.";
+
+/// Explains why this node (or pasted ntpq/ntpdate/chronyc output) does not synchronize.
+#[derive(Args, Debug, Clone)]
+#[command(long_about = EXPLAIN_HELP, after_help = exit::EXIT_HELP)]
+pub struct ExplainArgs {
+    /// A file of pasted tool output to explain ("-" for stdin).
+    #[arg(value_name = "FILE", conflicts_with_all = ["root", "no_probe"])]
+    pub file: Option<PathBuf>,
+
+    /// Read pasted tool output from stdin.
+    #[arg(long, conflicts_with = "file")]
+    pub paste: bool,
+
+    /// Read the node's files (etc/...) under this directory instead of /.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Do not resolve or probe the configured servers (offline).
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// How long each probe request waits.
+    #[arg(short = 't', long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// Every finding in full, not only the verdict.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// One JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct FindingJson {
+    pub subject: String,
+    pub verdict: VerdictJson,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NoteJson {
+    pub line: String,
+    pub meaning: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BlockJson {
+    pub kind: String,
+    pub notes: Vec<NoteJson>,
+    pub verdict: VerdictJson,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ExplainReport {
+    pub schema_version: u32,
+    pub tool: String,
+    pub version: String,
+    pub command: String,
+    /// `node` or `paste`.
+    pub mode: String,
+    pub verdict: VerdictJson,
+    pub findings: Vec<FindingJson>,
+    pub blocks: Vec<BlockJson>,
+    pub exit_code: u8,
+}
+
+fn report(
+    mode: &str,
+    verdict: VerdictJson,
+    findings: Vec<FindingJson>,
+    blocks: Vec<BlockJson>,
+    code: u8,
+) -> ExplainReport {
+    ExplainReport {
+        schema_version: super::json::SCHEMA_VERSION,
+        tool: "ntpdiag".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: "explain".into(),
+        mode: mode.into(),
+        verdict,
+        findings,
+        blocks,
+        exit_code: code,
+    }
+}
+
+fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
+    let blocks = paste::explain(text);
+    let Some(v) = paste::overall(&blocks) else {
+        eprintln!(
+            "ntpdiag: none of the known outputs found in the input. Recognised: ntpq -p / -c peers, ntpq -c assoc, ntpq -c rv, ntpdate -d, ntpdig -d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl timesync-status."
+        );
+        return Ok(exit::USAGE);
+    };
+    let code = exit::for_classes([v.cause.class()]);
+    if args.json {
+        let bj = blocks
+            .iter()
+            .map(|b| BlockJson {
+                kind: format!("{:?}", b.kind),
+                notes: b
+                    .notes
+                    .iter()
+                    .map(|n| NoteJson {
+                        line: n.line.clone(),
+                        meaning: n.meaning.clone(),
+                    })
+                    .collect(),
+                verdict: (&b.verdict).into(),
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report("paste", (&v).into(), vec![], bj, code))?
+        );
+        return Ok(code);
+    }
+    for b in &blocks {
+        println!("{}", format!("── {} ──", b.kind.title()).bold());
+        for n in &b.notes {
+            println!("  {}", n.line.trim_end());
+            if !n.meaning.is_empty() {
+                println!("    {} {}", "→".cyan(), n.meaning);
+            }
+        }
+        println!(
+            "  {} {}: {}",
+            "says:".bold(),
+            b.verdict.cause.id(),
+            b.verdict.summary
+        );
+        println!();
+    }
+    print!("{}", render::verdict("pasted output", &v));
+    Ok(code)
+}
+
+pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
+    if args.paste || args.file.as_ref().is_some_and(|f| f.as_os_str() == "-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        return run_paste(args, &s);
+    }
+    if let Some(f) = &args.file {
+        let bytes = match std::fs::read(f) {
+            Ok(b) => b,
+            Err(e) => anyhow::bail!("cannot read {}: {e}", f.display()),
+        };
+        return run_paste(args, &String::from_utf8_lossy(&bytes));
+    }
+    let opts = Options {
+        root: args.root.clone(),
+        no_probe: args.no_probe,
+        probe: ProbeConfig {
+            timeout: args.timeout,
+            local_precision: clock::precision(),
+            liveness_port: Some(LIVENESS_PORT),
+            ..ProbeConfig::default()
+        },
+    };
+    let ev = collect::collect(&opts);
+    let all = findings(&ev);
+    let top = &all[0];
+    let code = exit::for_classes([top.verdict.cause.class()]);
+    if args.json {
+        let fj = all
+            .iter()
+            .map(|f| FindingJson {
+                subject: f.subject.clone(),
+                verdict: (&f.verdict).into(),
+            })
+            .collect();
+        let bj = ev
+            .daemon_view
+            .iter()
+            .map(|b| BlockJson {
+                kind: format!("{:?}", b.kind),
+                notes: b
+                    .notes
+                    .iter()
+                    .map(|n| NoteJson {
+                        line: n.line.clone(),
+                        meaning: n.meaning.clone(),
+                    })
+                    .collect(),
+                verdict: (&b.verdict).into(),
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report("node", (&top.verdict).into(), fj, bj, code))?
+        );
+        return Ok(code);
+    }
+    print!("{}", render::verdict(&top.subject, &top.verdict));
+    if all.len() > 1 {
+        println!();
+        println!("{}", "other findings, in order:".bold());
+        for f in &all[1..] {
+            if args.verbose {
+                println!();
+                print!("{}", render::verdict(&f.subject, &f.verdict));
+            } else {
+                println!(
+                    "  • {} [{}] {}",
+                    f.subject,
+                    f.verdict.cause.id(),
+                    f.verdict.summary
+                );
+            }
+        }
+    }
+    Ok(code)
+}

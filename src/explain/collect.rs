@@ -1,0 +1,445 @@
+//! The collectors (the edge of `explain`): files under `--root`, /proc,
+//! firewall tools, the local daemon's query tools, the kernel clock, the
+//! resolver and probes. Each runs on its own thread; each failure is kept as
+//! evidence ("could not check …"), never fatal. Every external command and
+//! every probe is bounded in time.
+//!
+//! Threads rather than an async runtime: every collector is a blocking
+//! system call or a child process, and scoped threads give the concurrency
+//! the speed goal needs (all probes at once) with nothing else to carry.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::conf::{Config, Daemon, Issue, parse_chrony, parse_ntp, parse_timesyncd};
+use super::firewall::{parse_iptables, parse_nft};
+use super::node::{NodeEvidence, PortHolder, RunningDaemon, ServerEvidence};
+use super::paste;
+use crate::diagnose::SourcePort;
+use crate::diagnose::probe::diagnose;
+use crate::engine::probe::ProbeConfig;
+use crate::net::resolve::{Family, resolve};
+use crate::net::{kernel, probe};
+
+pub struct Options {
+    pub root: PathBuf,
+    pub no_probe: bool,
+    pub probe: ProbeConfig,
+}
+
+/// Runs a command with a time bound; `Err` with a reason when it cannot be
+/// run or overruns.
+pub fn run(cmd: &str, args: &[&str], limit: Duration) -> Result<String, String> {
+    let mut child = Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    let mut out = child.stdout.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => {
+                let s = reader.join().unwrap_or_default();
+                return if st.success() || !s.is_empty() {
+                    Ok(s)
+                } else {
+                    Err(format!("{cmd} exited with {st}"))
+                };
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{cmd} did not finish within {}",
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
+    }
+}
+
+fn under(root: &Path, p: &str) -> PathBuf {
+    root.join(p.trim_start_matches('/'))
+}
+
+/// Files matching a path that may end in a `*` glob (`/etc/chrony/conf.d/*.conf`).
+fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let p = under(root, pattern);
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if !name.contains('*') {
+        return vec![p];
+    }
+    let (pre, suf) = name.split_once('*').unwrap_or(("", ""));
+    let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(pre) && n.ends_with(suf))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Reads a configuration and everything it includes (depth ≤ 4, ≤ 64 files).
+fn load(root: &Path, main: &str, daemon: Daemon) -> Option<Config> {
+    let path = under(root, main);
+    if !path.exists() {
+        return None;
+    }
+    let mut cfg = Config::new(daemon);
+    let mut queue: Vec<(PathBuf, String, usize, usize)> = vec![(path, main.to_string(), 0, 0)];
+    let mut seen = 0;
+    while let Some((p, shown, depth, _)) = queue.pop() {
+        seen += 1;
+        if seen > 64 {
+            cfg.issues.push(Issue {
+                file: shown,
+                line: 0,
+                message: "more than 64 included files: stopped following includes".into(),
+                fatal: false,
+            });
+            break;
+        }
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) => {
+                cfg.issues.push(Issue {
+                    file: shown,
+                    line: 0,
+                    message: format!("cannot read: {e}"),
+                    fatal: depth == 0,
+                });
+                continue;
+            }
+        };
+        let before = (cfg.includes.len(), cfg.dirs.len());
+        match daemon {
+            Daemon::Ntpd => parse_ntp(&shown, &text, &mut cfg),
+            Daemon::Chrony => parse_chrony(&shown, &text, &mut cfg),
+            Daemon::Timesyncd => parse_timesyncd(&shown, &text, &mut cfg),
+        }
+        if depth >= 4 {
+            continue;
+        }
+        let new_inc: Vec<(String, String, usize)> = cfg.includes[before.0..].to_vec();
+        for (inc, file, line) in new_inc {
+            let files = expand(root, &inc);
+            if files.is_empty() || (files.len() == 1 && !files[0].exists()) {
+                cfg.issues.push(Issue {
+                    file: file.clone(),
+                    line,
+                    message: format!("included file {inc} does not exist"),
+                    fatal: daemon == Daemon::Chrony && !inc.contains('*'),
+                });
+                continue;
+            }
+            for f in files {
+                let shown = format!("/{}", f.strip_prefix(root).unwrap_or(&f).display());
+                queue.push((f, shown, depth + 1, line));
+            }
+        }
+        let new_dirs: Vec<(String, String, usize)> = cfg.dirs[before.1..].to_vec();
+        for (dir, _, _) in new_dirs {
+            for ext in ["*.conf", "*.sources"] {
+                for f in expand(root, &format!("{}/{ext}", dir.trim_end_matches('/'))) {
+                    let shown = format!("/{}", f.strip_prefix(root).unwrap_or(&f).display());
+                    queue.push((f, shown, depth + 1, 0));
+                }
+            }
+        }
+    }
+    Some(cfg)
+}
+
+pub fn configs(root: &Path, timesyncd_running: bool) -> Vec<Config> {
+    let mut out = vec![];
+    if let Some(c) = ["/etc/ntpsec/ntp.conf", "/etc/ntp.conf"]
+        .iter()
+        .find_map(|f| load(root, f, Daemon::Ntpd))
+    {
+        out.push(c);
+    }
+    if let Some(c) = ["/etc/chrony/chrony.conf", "/etc/chrony.conf"]
+        .iter()
+        .find_map(|f| load(root, f, Daemon::Chrony))
+    {
+        out.push(c);
+    }
+    if let Some(c) = load(root, "/etc/systemd/timesyncd.conf", Daemon::Timesyncd)
+        && (timesyncd_running || !c.sources.is_empty())
+    {
+        out.push(c);
+    }
+    out
+}
+
+/// Time daemons running in this network namespace (a daemon in another
+/// namespace or container is not this node's).
+pub fn daemons() -> Result<Vec<RunningDaemon>, String> {
+    let own = std::fs::read_link("/proc/self/ns/net").ok();
+    let mut v = vec![];
+    for e in std::fs::read_dir("/proc")
+        .map_err(|e| format!("/proc: {e}"))?
+        .flatten()
+    {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) else {
+            continue;
+        };
+        let comm = comm.trim().to_string();
+        let daemon = match comm.as_str() {
+            "ntpd" => Daemon::Ntpd,
+            "chronyd" => Daemon::Chrony,
+            "systemd-timesyn" => Daemon::Timesyncd,
+            _ => continue,
+        };
+        if own.is_some() && std::fs::read_link(e.path().join("ns/net")).ok() != own {
+            continue;
+        }
+        v.push(RunningDaemon { daemon, pid, comm });
+    }
+    v.sort_by_key(|d| d.pid);
+    Ok(v)
+}
+
+/// Who holds udp/123 (/proc/net/udp{,6}, owner found through /proc/*/fd).
+pub fn port123() -> Result<Vec<PortHolder>, String> {
+    let mut inodes = vec![];
+    for f in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(t) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for l in t.lines().skip(1) {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if w.len() < 10 {
+                continue;
+            }
+            if let Some((addr, port)) = w[1].rsplit_once(':')
+                && port.eq_ignore_ascii_case("007B")
+            {
+                inodes.push((
+                    format!(
+                        "{addr}:123 ({})",
+                        if f.ends_with('6') { "IPv6" } else { "IPv4" }
+                    ),
+                    w[9].to_string(),
+                ));
+            }
+        }
+    }
+    let mut out = vec![];
+    for (addr, inode) in inodes {
+        let target = format!("socket:[{inode}]");
+        let mut holder = PortHolder {
+            addr,
+            pid: None,
+            comm: None,
+        };
+        if let Ok(rd) = std::fs::read_dir("/proc") {
+            'outer: for e in rd.flatten() {
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let Ok(fds) = std::fs::read_dir(e.path().join("fd")) else {
+                    continue;
+                };
+                for fd in fds.flatten() {
+                    if std::fs::read_link(fd.path())
+                        .ok()
+                        .is_some_and(|l| l.to_string_lossy() == target)
+                    {
+                        holder.pid = Some(pid);
+                        holder.comm = std::fs::read_to_string(e.path().join("comm"))
+                            .ok()
+                            .map(|s| s.trim().to_string());
+                        break 'outer;
+                    }
+                }
+            }
+        }
+        out.push(holder);
+    }
+    Ok(out)
+}
+
+/// Collects everything, concurrently.
+pub fn collect(opts: &Options) -> NodeEvidence {
+    let mut ev = NodeEvidence {
+        no_probe: opts.no_probe,
+        ..NodeEvidence::default()
+    };
+    let daemons = daemons();
+    let timesyncd = daemons
+        .as_ref()
+        .is_ok_and(|d| d.iter().any(|x| x.daemon == Daemon::Timesyncd));
+    ev.configs = configs(&opts.root, timesyncd);
+    match daemons {
+        Ok(d) => ev.daemons = d,
+        Err(e) => ev.collector_errors.push(("running daemons".into(), e)),
+    }
+    let sources: Vec<_> = ev
+        .configs
+        .iter()
+        .flat_map(|c| c.network_sources().cloned())
+        .collect();
+    let running: Vec<Daemon> = ev.daemons.iter().map(|d| d.daemon).collect();
+    std::thread::scope(|s| {
+        let fw = s.spawn(|| {
+            let mut rules = vec![];
+            let mut read = vec![];
+            let mut errors = vec![];
+            for (tool, args) in [("iptables-save", vec![]), ("ip6tables-save", vec![])] {
+                match run(tool, &args, Duration::from_secs(5)) {
+                    Ok(t) => {
+                        rules.extend(parse_iptables(tool.trim_end_matches("-save"), &t));
+                        read.push(tool.to_string());
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+            match run("nft", &["list", "ruleset"], Duration::from_secs(5)) {
+                Ok(t) => {
+                    rules.extend(parse_nft(&t));
+                    read.push("nft".into());
+                }
+                Err(e) => errors.push(e),
+            }
+            (rules, read, errors)
+        });
+        let port = s.spawn(port123);
+        let view = s.spawn(|| {
+            let mut blocks = vec![];
+            let mut errors = vec![];
+            if running.contains(&Daemon::Ntpd) {
+                match run(
+                    "ntpq",
+                    &["-c", "rv", "-c", "peers", "-c", "assoc", "127.0.0.1"],
+                    Duration::from_secs(8),
+                ) {
+                    Ok(t) if t.contains("timed out") || t.trim().is_empty() => errors.push(
+                        "ntpq: the local ntpd did not answer (restrict noquery?)".to_string(),
+                    ),
+                    Ok(t) => blocks.extend(paste::explain(&t)),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if running.contains(&Daemon::Chrony) {
+                for sub in ["tracking", "sources"] {
+                    match run("chronyc", &["-c", sub], Duration::from_secs(5)) {
+                        Ok(t) => blocks.extend(paste::explain(&t)),
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            (blocks, errors)
+        });
+        let kernel = s.spawn(kernel::read);
+        // Servers: resolve, then probe every address, all at once.
+        let servers: Vec<ServerEvidence> = if opts.no_probe {
+            sources
+                .iter()
+                .map(|src| ServerEvidence {
+                    source: src.clone(),
+                    resolved: None,
+                    probes: vec![],
+                })
+                .collect()
+        } else {
+            let hs: Vec<_> = sources
+                .iter()
+                .map(|src| {
+                    let cfg = &opts.probe;
+                    s.spawn(move || {
+                        let family = if src.has("-6") {
+                            Family::V6
+                        } else if src.has("-4") {
+                            Family::V4
+                        } else {
+                            Family::Any
+                        };
+                        let resolved = resolve(&src.host, 123, family, Duration::from_secs(5));
+                        let probes = match &resolved {
+                            Ok(addrs) => std::thread::scope(|s2| {
+                                let hs: Vec<_> = addrs
+                                    .iter()
+                                    .map(|a: &SocketAddr| {
+                                        s2.spawn(move || {
+                                            let te = probe::probe_address(
+                                                &src.host,
+                                                *a,
+                                                cfg,
+                                                SourcePort::Ephemeral,
+                                            );
+                                            let v = diagnose(&te);
+                                            (te, v)
+                                        })
+                                    })
+                                    .collect();
+                                hs.into_iter().filter_map(|h| h.join().ok()).collect()
+                            }),
+                            Err(_) => vec![],
+                        };
+                        ServerEvidence {
+                            source: src.clone(),
+                            resolved: Some(resolved),
+                            probes,
+                        }
+                    })
+                })
+                .collect();
+            hs.into_iter().filter_map(|h| h.join().ok()).collect()
+        };
+        ev.servers = servers;
+        if let Ok((rules, read, errors)) = fw.join() {
+            ev.firewall = rules;
+            if read.is_empty() {
+                ev.collector_errors
+                    .push(("the local firewall".into(), errors.join("; ")));
+            } else {
+                ev.firewall_read = Some(read);
+            }
+        }
+        match port.join() {
+            Ok(Ok(p)) => ev.port123 = Some(p),
+            Ok(Err(e)) => ev.collector_errors.push(("udp/123".into(), e)),
+            Err(_) => ev
+                .collector_errors
+                .push(("udp/123".into(), "collector failed".into())),
+        }
+        if let Ok((blocks, errors)) = view.join() {
+            ev.daemon_view = blocks;
+            for e in errors {
+                ev.collector_errors
+                    .push(("the local daemon's view".into(), e));
+            }
+        }
+        match kernel.join() {
+            Ok(Ok(k)) => ev.kernel_unsynchronized = Some(k.unsynchronized),
+            Ok(Err(e)) => ev
+                .collector_errors
+                .push(("the kernel clock".into(), e.to_string())),
+            Err(_) => {}
+        }
+    });
+    ev
+}

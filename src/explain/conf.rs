@@ -1,0 +1,564 @@
+//! NTP daemon configuration files as data: ntpsec/classic `ntp.conf`,
+//! `chrony.conf`, and systemd-timesyncd's `timesyncd.conf`.
+//!
+//! Parsing is pure and total: any text gives a config plus a list of issues
+//! (file, line, what is wrong); nothing is rejected wholesale. Include files
+//! are not read here — the parsed config lists them and the collector
+//! follows them (bounded depth), so parsing stays free of I/O.
+
+use serde::Serialize;
+
+/// Which daemon a configuration belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Daemon {
+    Ntpd,
+    Chrony,
+    Timesyncd,
+}
+
+impl Daemon {
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Ntpd => "ntpd",
+            Daemon::Chrony => "chronyd",
+            Daemon::Timesyncd => "systemd-timesyncd",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Server,
+    Pool,
+    Peer,
+}
+
+/// A `server`/`pool`/`peer` line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub host: String,
+    pub options: Vec<String>,
+    pub file: String,
+    pub line: usize,
+}
+
+impl Source {
+    pub fn has(&self, opt: &str) -> bool {
+        self.options.iter().any(|o| o == opt)
+    }
+
+    /// A reference clock (ntpd 127.127.t.u pseudo-addresses), not a network server.
+    pub fn is_refclock(&self) -> bool {
+        self.host.starts_with("127.127.")
+    }
+}
+
+/// An ntpd `restrict` line, or a chrony `allow`/`deny`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Access {
+    /// `default`, `-4 default`, an address, a prefix, `source`; chrony: the subnet or `all`.
+    pub target: String,
+    pub mask: Option<String>,
+    pub flags: Vec<String>,
+    /// chrony: allow (true) or deny (false); ntpd: false for `restrict`.
+    pub allow: bool,
+    pub file: String,
+    pub line: usize,
+}
+
+impl Access {
+    pub fn is_default(&self) -> bool {
+        self.target == "default" || self.target == "all" || self.target.is_empty()
+    }
+}
+
+/// Something wrong in a file, with where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Issue {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+    /// The daemon refuses to start (chronyd on an unknown directive), as
+    /// opposed to ignoring the line (ntpd).
+    pub fatal: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Config {
+    pub daemon: Daemon,
+    pub files: Vec<String>,
+    pub sources: Vec<Source>,
+    pub access: Vec<Access>,
+    /// Include directives to follow: (path or glob, file, line).
+    pub includes: Vec<(String, String, usize)>,
+    /// chrony `confdir`/`sourcedir` directories.
+    pub dirs: Vec<(String, String, usize)>,
+    /// Every `key value…` line, for the rest (driftfile, tos, disable, port,
+    /// bindaddress, makestep, …).
+    pub directives: Vec<(String, Vec<String>, String, usize)>,
+    pub issues: Vec<Issue>,
+}
+
+impl Config {
+    pub fn new(daemon: Daemon) -> Config {
+        Config {
+            daemon,
+            files: vec![],
+            sources: vec![],
+            access: vec![],
+            includes: vec![],
+            dirs: vec![],
+            directives: vec![],
+            issues: vec![],
+        }
+    }
+
+    /// The first directive with this keyword.
+    pub fn get(&self, key: &str) -> Option<&Vec<String>> {
+        self.directives
+            .iter()
+            .find(|(k, ..)| k == key)
+            .map(|(_, v, ..)| v)
+    }
+
+    /// Network servers (not reference clocks).
+    pub fn network_sources(&self) -> impl Iterator<Item = &Source> {
+        self.sources.iter().filter(|s| !s.is_refclock())
+    }
+}
+
+const NTP_KEYWORDS: &[&str] = &[
+    "server",
+    "pool",
+    "peer",
+    "restrict",
+    "unrestrict",
+    "includefile",
+    "driftfile",
+    "leapfile",
+    "leapsmearinterval",
+    "tos",
+    "disable",
+    "enable",
+    "keys",
+    "trustedkey",
+    "requestkey",
+    "controlkey",
+    "statistics",
+    "statsdir",
+    "filegen",
+    "logfile",
+    "logconfig",
+    "interface",
+    "nic",
+    "broadcast",
+    "broadcastclient",
+    "multicastclient",
+    "manycastclient",
+    "manycastserver",
+    "fudge",
+    "refclock",
+    "discard",
+    "limit",
+    "mru",
+    "rlimit",
+    "tinker",
+    "setvar",
+    "ttl",
+    "crypto",
+    "nts",
+    "broadcastdelay",
+    "calldelay",
+    "phone",
+    "trap",
+    "automax",
+    "revoke",
+    "saveconfigdir",
+    "pidfile",
+    "minsane",
+    "orphan",
+];
+
+/// Parses ntp.conf text (ntpsec and classic ntpd share this syntax).
+pub fn parse_ntp(file: &str, text: &str, cfg: &mut Config) {
+    cfg.files.push(file.to_string());
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let t = raw.split('#').next().unwrap_or("").trim();
+        if t.is_empty() {
+            continue;
+        }
+        let mut words = t.split_whitespace().map(str::to_string);
+        let key = words.next().unwrap_or_default().to_lowercase();
+        let rest: Vec<String> = words.collect();
+        match key.as_str() {
+            "server" | "pool" | "peer" => {
+                let kind = match key.as_str() {
+                    "server" => SourceKind::Server,
+                    "pool" => SourceKind::Pool,
+                    _ => SourceKind::Peer,
+                };
+                let mut it = rest.iter();
+                // Address-family flags come before the host.
+                let mut host = None;
+                let mut options = vec![];
+                for w in it.by_ref() {
+                    if host.is_none() && (w == "-4" || w == "-6") {
+                        options.push(w.clone());
+                        continue;
+                    }
+                    if host.is_none() {
+                        host = Some(w.clone());
+                    } else {
+                        options.push(w.clone());
+                    }
+                }
+                match host {
+                    Some(h) => cfg.sources.push(Source {
+                        kind,
+                        host: h,
+                        options,
+                        file: file.into(),
+                        line,
+                    }),
+                    None => cfg.issues.push(Issue {
+                        file: file.into(),
+                        line,
+                        message: format!("`{key}` without an address"),
+                        fatal: false,
+                    }),
+                }
+            }
+            "restrict" | "unrestrict" => {
+                let mut rest = rest.clone();
+                // The address family flag applies to `default`; the target is what follows.
+                if rest.first().is_some_and(|w| w == "-4" || w == "-6") {
+                    rest.remove(0);
+                }
+                if rest.is_empty() {
+                    cfg.issues.push(Issue {
+                        file: file.into(),
+                        line,
+                        message: format!("`{key}` without an address"),
+                        fatal: false,
+                    });
+                    continue;
+                }
+                let target = rest.remove(0);
+                let mut mask = None;
+                if rest.first().is_some_and(|w| w == "mask") {
+                    rest.remove(0);
+                    if !rest.is_empty() {
+                        mask = Some(rest.remove(0));
+                    }
+                }
+                let flags = if key == "unrestrict" { vec![] } else { rest };
+                cfg.access.push(Access {
+                    target,
+                    mask,
+                    flags,
+                    allow: false,
+                    file: file.into(),
+                    line,
+                });
+            }
+            "includefile" => match rest.first() {
+                Some(p) => cfg.includes.push((p.clone(), file.into(), line)),
+                None => cfg.issues.push(Issue {
+                    file: file.into(),
+                    line,
+                    message: "`includefile` without a path".into(),
+                    fatal: false,
+                }),
+            },
+            k if NTP_KEYWORDS.contains(&k) => {
+                cfg.directives
+                    .push((k.to_string(), rest, file.into(), line))
+            }
+            k => cfg.issues.push(Issue {
+                file: file.into(),
+                line,
+                message: format!(
+                    "unknown directive `{k}` (ntpd ignores the line with a syntax error)"
+                ),
+                fatal: false,
+            }),
+        }
+    }
+}
+
+const CHRONY_KEYWORDS: &[&str] = &[
+    "server",
+    "pool",
+    "peer",
+    "allow",
+    "deny",
+    "cmdallow",
+    "cmddeny",
+    "port",
+    "bindaddress",
+    "bindacqaddress",
+    "bindcmdaddress",
+    "bindacqdevice",
+    "binddevice",
+    "bindcmddevice",
+    "makestep",
+    "include",
+    "confdir",
+    "sourcedir",
+    "driftfile",
+    "rtcsync",
+    "rtcfile",
+    "rtcdevice",
+    "rtconutc",
+    "rtcautotrim",
+    "local",
+    "cmdport",
+    "keyfile",
+    "logdir",
+    "log",
+    "leapsectz",
+    "leapsecmode",
+    "leapseclist",
+    "maxupdateskew",
+    "maxdistance",
+    "maxjitter",
+    "minsources",
+    "ntsdumpdir",
+    "ntsserverkey",
+    "ntsservercert",
+    "ntsport",
+    "ntstrustedcerts",
+    "nosystemcert",
+    "ratelimit",
+    "ntsratelimit",
+    "cmdratelimit",
+    "hwtimestamp",
+    "pidfile",
+    "user",
+    "lock_all",
+    "sched_priority",
+    "stratumweight",
+    "reselectdist",
+    "refclock",
+    "initstepslew",
+    "manual",
+    "maxchange",
+    "maxclockerror",
+    "maxdrift",
+    "maxslewrate",
+    "corrtimeratio",
+    "fallbackdrift",
+    "clientloglimit",
+    "noclientlog",
+    "dumpdir",
+    "acquisitionport",
+    "mailonchange",
+    "logbanner",
+    "logchange",
+    "combinelimit",
+    "smoothtime",
+    "tempcomp",
+    "hwclockfile",
+    "ptpport",
+    "ntpsigndsocket",
+    "authselectmode",
+    "dscp",
+    "maxsamples",
+    "minsamples",
+    "orphan",
+    "broadcast",
+    "clockprecision",
+    "ntsprocesses",
+    "ntsrefresh",
+    "ntscachedir",
+    "sourcedir",
+];
+
+/// Parses chrony.conf text. chronyd refuses to start on an unknown directive.
+pub fn parse_chrony(file: &str, text: &str, cfg: &mut Config) {
+    cfg.files.push(file.to_string());
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let t = raw.trim();
+        if t.is_empty() || t.starts_with(['#', '!', ';', '%']) {
+            continue;
+        }
+        let mut words = t.split_whitespace().map(str::to_string);
+        let key = words.next().unwrap_or_default().to_lowercase();
+        let rest: Vec<String> = words.collect();
+        match key.as_str() {
+            "server" | "pool" | "peer" => {
+                let kind = match key.as_str() {
+                    "server" => SourceKind::Server,
+                    "pool" => SourceKind::Pool,
+                    _ => SourceKind::Peer,
+                };
+                match rest.split_first() {
+                    Some((h, opts)) => cfg.sources.push(Source {
+                        kind,
+                        host: h.clone(),
+                        options: opts.to_vec(),
+                        file: file.into(),
+                        line,
+                    }),
+                    None => cfg.issues.push(Issue {
+                        file: file.into(),
+                        line,
+                        message: format!("`{key}` without an address"),
+                        fatal: true,
+                    }),
+                }
+            }
+            "allow" | "deny" => cfg.access.push(Access {
+                target: rest
+                    .iter()
+                    .find(|w| *w != "all")
+                    .cloned()
+                    .unwrap_or_else(|| "all".into()),
+                mask: None,
+                flags: rest.clone(),
+                allow: key == "allow",
+                file: file.into(),
+                line,
+            }),
+            "include" => match rest.first() {
+                Some(p) => cfg.includes.push((p.clone(), file.into(), line)),
+                None => cfg.issues.push(Issue {
+                    file: file.into(),
+                    line,
+                    message: "`include` without a path".into(),
+                    fatal: true,
+                }),
+            },
+            "confdir" | "sourcedir" => {
+                for d in &rest {
+                    cfg.dirs.push((d.clone(), file.into(), line));
+                }
+                cfg.directives.push((key, rest, file.into(), line));
+            }
+            k if CHRONY_KEYWORDS.contains(&k) => {
+                cfg.directives
+                    .push((k.to_string(), rest, file.into(), line))
+            }
+            k => cfg.issues.push(Issue {
+                file: file.into(),
+                line,
+                message: format!(
+                    "unknown directive `{k}`: chronyd exits with \"Invalid directive\""
+                ),
+                fatal: true,
+            }),
+        }
+    }
+}
+
+/// Parses systemd-timesyncd's `[Time]` section (`NTP=`, `FallbackNTP=`).
+pub fn parse_timesyncd(file: &str, text: &str, cfg: &mut Config) {
+    cfg.files.push(file.to_string());
+    for (i, raw) in text.lines().enumerate() {
+        let t = raw.trim();
+        if t.starts_with(['#', ';']) || t.is_empty() || t.starts_with('[') {
+            continue;
+        }
+        if let Some((k, v)) = t.split_once('=') {
+            let k = k.trim();
+            if k == "NTP" || k == "FallbackNTP" {
+                for h in v.split_whitespace() {
+                    cfg.sources.push(Source {
+                        kind: SourceKind::Server,
+                        host: h.to_string(),
+                        options: if k == "FallbackNTP" {
+                            vec!["fallback".into()]
+                        } else {
+                            vec![]
+                        },
+                        file: file.into(),
+                        line: i + 1,
+                    });
+                }
+            } else {
+                cfg.directives.push((
+                    k.to_string(),
+                    vec![v.trim().to_string()],
+                    file.into(),
+                    i + 1,
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The controller's config from the seed case (OpenStack install guide).
+    const SEED_CONTROLLER: &str = "driftfile /var/lib/ntp/drift\n#restrict default nomodify notrap nopeer noquery\nrestrict -4 default kod notrap nomodify\nrestrict -6 default kod notrap nomodify\nrestrict 127.0.0.1\nrestrict ::1\nserver 0.centos.pool.ntp.org iburst\nserver 1.centos.pool.ntp.org iburst\nincludefile /etc/ntp/crypto/pw\nkeys /etc/ntp/keys\ndisable monitor\n";
+
+    #[test]
+    fn seed_controller_config() {
+        let mut c = Config::new(Daemon::Ntpd);
+        parse_ntp("/etc/ntp.conf", SEED_CONTROLLER, &mut c);
+        assert_eq!(c.sources.len(), 2);
+        assert!(c.sources[0].has("iburst"));
+        assert_eq!(c.access.len(), 4);
+        assert_eq!(c.access[0].target, "default");
+        assert_eq!(c.access[0].flags, vec!["kod", "notrap", "nomodify"]);
+        assert_eq!(
+            c.includes,
+            vec![("/etc/ntp/crypto/pw".into(), "/etc/ntp.conf".into(), 9)]
+        );
+        assert_eq!(c.get("disable"), Some(&vec!["monitor".to_string()]));
+        assert!(c.issues.is_empty());
+    }
+
+    #[test]
+    fn ntp_odd_lines() {
+        let mut c = Config::new(Daemon::Ntpd);
+        parse_ntp(
+            "f",
+            "server\nrestrict\nbogus thing\nserver -4 controller iburst # comment\nrestrict 10.0.0.0 mask 255.0.0.0 ignore\n\u{0}\u{1}",
+            &mut c,
+        );
+        assert_eq!(c.issues.len(), 4, "{:?}", c.issues);
+        assert_eq!(c.sources[0].host, "controller");
+        assert_eq!(c.access[0].mask.as_deref(), Some("255.0.0.0"));
+        assert_eq!(c.access[0].flags, vec!["ignore"]);
+    }
+
+    #[test]
+    fn chrony_config() {
+        let mut c = Config::new(Daemon::Chrony);
+        parse_chrony(
+            "/etc/chrony/chrony.conf",
+            "pool 2.debian.pool.ntp.org iburst\nserver controller iburst\nallow 198.51.100.0/24\ndeny all\nconfdir /etc/chrony/conf.d\nmakestep 1 3\nsurely_wrong 1\n! comment\n",
+            &mut c,
+        );
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.access.len(), 2);
+        assert!(c.access[0].allow && !c.access[1].allow);
+        assert_eq!(c.dirs.len(), 1);
+        assert_eq!(
+            c.get("makestep"),
+            Some(&vec!["1".to_string(), "3".to_string()])
+        );
+        assert_eq!(c.issues.len(), 1);
+        assert!(c.issues[0].fatal && c.issues[0].line == 7);
+    }
+
+    #[test]
+    fn timesyncd_config() {
+        let mut c = Config::new(Daemon::Timesyncd);
+        parse_timesyncd(
+            "t",
+            "[Time]\nNTP=controller 198.51.100.1\n#FallbackNTP=x\nFallbackNTP=0.debian.pool.ntp.org\n",
+            &mut c,
+        );
+        assert_eq!(c.sources.len(), 3);
+        assert!(c.sources[2].has("fallback"));
+    }
+}

@@ -1,0 +1,462 @@
+//! A node's evidence → a ranked list of findings, the first being the
+//! verdict. Pure: the collectors fill [`NodeEvidence`]; nothing here reads a
+//! file or a socket.
+
+use std::net::SocketAddr;
+
+use super::conf::{Config, Daemon, Issue, Source};
+use super::paste::Explained;
+use crate::diagnose::{Cause, Class, Confidence, TargetEvidence, Verdict};
+
+/// A running time daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunningDaemon {
+    pub daemon: Daemon,
+    pub pid: u32,
+    pub comm: String,
+}
+
+/// A local firewall rule that concerns NTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallRule {
+    /// `iptables`, `ip6tables` or `nft`.
+    pub tool: String,
+    pub text: String,
+    /// Drops/rejects requests leaving (OUTPUT, dport 123).
+    pub blocks_out: bool,
+    /// Drops/rejects replies or requests arriving (INPUT, sport/dport 123).
+    pub blocks_in: bool,
+}
+
+/// Who holds udp/123 here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortHolder {
+    pub addr: String,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+}
+
+/// A configured server: its line, what its name resolved to, the probes.
+#[derive(Clone, Debug)]
+pub struct ServerEvidence {
+    pub source: Source,
+    pub resolved: Option<Result<Vec<SocketAddr>, String>>,
+    /// One probe per address, each with its verdict.
+    pub probes: Vec<(TargetEvidence, Verdict)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NodeEvidence {
+    pub configs: Vec<Config>,
+    pub daemons: Vec<RunningDaemon>,
+    /// What the local daemon says about itself (ntpq / chronyc output, explained).
+    pub daemon_view: Vec<Explained>,
+    pub kernel_unsynchronized: Option<bool>,
+    pub firewall: Vec<FirewallRule>,
+    /// None when the firewall could not be read.
+    pub firewall_read: Option<Vec<String>>,
+    pub port123: Option<Vec<PortHolder>>,
+    pub servers: Vec<ServerEvidence>,
+    /// Collectors that failed: (collector, what happened). Never fatal.
+    pub collector_errors: Vec<(String, String)>,
+    /// Probing was switched off (`--no-probe`).
+    pub no_probe: bool,
+}
+
+/// One finding: what it is about and the verdict.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub subject: String,
+    pub verdict: Verdict,
+}
+
+fn rank(c: Cause) -> u8 {
+    match c {
+        Cause::TwoDaemons => 0,
+        Cause::ConfigError => 1,
+        Cause::NoServersConfigured => 2,
+        Cause::DaemonNotRunning => 3,
+        Cause::Port123InUse => 4,
+        Cause::LocalFirewallBlocksNtp => 5,
+        Cause::ServerNameUnresolved | Cause::NameUnresolved => 6,
+        Cause::ClockStepNeeded => 8,
+        Cause::DaemonNotSynchronizedYet => 9,
+        Cause::RestrictBlocksClients => 10,
+        Cause::Ok => 20,
+        // Per-server probe verdicts.
+        _ => 7,
+    }
+}
+
+/// The daemon the configuration is for: the one running, else the first with a config.
+fn configured_daemon(ev: &NodeEvidence) -> Option<Daemon> {
+    ev.daemons
+        .first()
+        .map(|d| d.daemon)
+        .or_else(|| ev.configs.first().map(|c| c.daemon))
+}
+
+fn server_subject(s: &ServerEvidence) -> String {
+    format!(
+        "server {} ({}:{})",
+        s.source.host, s.source.file, s.source.line
+    )
+}
+
+/// All findings, most important first. Never empty: with nothing wrong, one `ok`.
+pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
+    let mut out: Vec<Finding> = vec![];
+    let mut push = |subject: String, v: Verdict| {
+        out.push(Finding {
+            subject,
+            verdict: v,
+        })
+    };
+
+    // Two daemons fighting over the clock.
+    let mut kinds: Vec<Daemon> = ev.daemons.iter().map(|d| d.daemon).collect();
+    kinds.dedup();
+    kinds.sort_by_key(|d| *d as u8);
+    kinds.dedup();
+    if kinds.len() > 1 {
+        let list: Vec<String> = ev
+            .daemons
+            .iter()
+            .map(|d| format!("{} (pid {})", d.comm, d.pid))
+            .collect();
+        push(
+            "time daemons".into(),
+            Verdict::new(Cause::TwoDaemons, format!("Two time daemons run at once: {}. They fight over the clock and port 123.", list.join(", ")), Confidence::High)
+                .evidence(format!("running: {}", list.join(", ")))
+                .fix("keep one: e.g. `systemctl disable --now chrony` or `systemctl disable --now systemd-timesyncd`"),
+        );
+    }
+
+    // Configuration errors.
+    let issues: Vec<&Issue> = ev.configs.iter().flat_map(|c| c.issues.iter()).collect();
+    for i in &issues {
+        let v = Verdict::new(
+            Cause::ConfigError,
+            format!("{}:{}: {}", i.file, i.line, i.message),
+            if i.fatal {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            },
+        )
+        .evidence(format!("{}, line {}", i.file, i.line))
+        .fix("correct or remove the line, then restart the daemon");
+        let v = if i.fatal {
+            v
+        } else {
+            v.note("the daemon skips this line and goes on: a problem only if the line mattered")
+        };
+        push(format!("{}:{}", i.file, i.line), v);
+    }
+
+    // Servers configured?
+    let net_sources: usize = ev.configs.iter().map(|c| c.network_sources().count()).sum();
+    let local_clock = ev.configs.iter().any(|c| {
+        c.get("local").is_some()
+            || c.sources.iter().any(|s| s.is_refclock())
+            || c.get("refclock").is_some()
+    });
+    if ev.configs.is_empty() {
+        push(
+            "configuration".into(),
+            Verdict::new(Cause::NoServersConfigured, "No NTP configuration found (ntp.conf, chrony.conf, timesyncd.conf).", Confidence::Medium)
+                .evidence("looked in /etc/ntpsec/ntp.conf, /etc/ntp.conf, /etc/chrony/chrony.conf, /etc/chrony.conf, /etc/systemd/timesyncd.conf")
+                .fix("install and configure a daemon: e.g. `apt-get install chrony` and a `server <host> iburst` line"),
+        );
+    } else if net_sources == 0 && !local_clock {
+        let files: Vec<&str> = ev
+            .configs
+            .iter()
+            .flat_map(|c| c.files.iter().map(String::as_str))
+            .collect();
+        push(
+            "configuration".into(),
+            Verdict::new(Cause::NoServersConfigured, "The configuration names no server, pool or peer: the daemon has nothing to synchronize to.", Confidence::High)
+                .evidence(format!("read {}", files.join(", ")))
+                .fix("add `server <host> iburst` (ntpd, chrony) or `NTP=<host>` (timesyncd)"),
+        );
+    }
+
+    // Daemon running?
+    if let Some(d) = ev.configs.first().map(|c| c.daemon)
+        && ev.daemons.is_empty()
+    {
+        let holders = ev.port123.clone().unwrap_or_default();
+        let other = holders.iter().find(|h| h.comm.is_some());
+        let mut v = Verdict::new(
+            Cause::DaemonNotRunning,
+            format!("{} is configured but not running.", d.name()),
+            Confidence::High,
+        )
+        .evidence(format!("no {} process in this network namespace", d.name()))
+        .fix(format!(
+            "start it: `systemctl enable --now {}`, and read why it stopped: `journalctl -u {}`",
+            unit(d),
+            unit(d)
+        ));
+        if let Some(h) = other {
+            v = v.evidence(format!(
+                "udp/123 is held by {} (pid {})",
+                h.comm.clone().unwrap_or_default(),
+                h.pid.unwrap_or(0)
+            ));
+        }
+        push(d.name().into(), v);
+    }
+
+    // Port 123 held by something that is not a time daemon (ntpd and chronyd
+    // must bind it to serve; timesyncd never does).
+    if let Some(holders) = &ev.port123
+        && let Some(d) = configured_daemon(ev).filter(|d| *d != Daemon::Timesyncd)
+        && let Some(h) = holders.iter().find(|h| {
+            h.comm
+                .as_deref()
+                .is_some_and(|c| !matches!(c, "ntpd" | "chronyd" | "systemd-timesyn"))
+        })
+    {
+        push(
+            "udp/123".into(),
+            Verdict::new(
+                Cause::Port123InUse,
+                format!(
+                    "udp/123 is held by {} (pid {}), which is not {}: the daemon cannot bind it.",
+                    h.comm.clone().unwrap_or_default(),
+                    h.pid.unwrap_or(0),
+                    d.name()
+                ),
+                Confidence::High,
+            )
+            .evidence(format!(
+                "{} bound to {}",
+                h.comm.clone().unwrap_or_default(),
+                h.addr
+            ))
+            .fix(format!("stop that process, then restart {}", d.name())),
+        );
+    }
+
+    // Local firewall.
+    for r in ev.firewall.iter().filter(|r| r.blocks_in || r.blocks_out) {
+        push(
+            "local firewall".into(),
+            Verdict::new(
+                Cause::LocalFirewallBlocksNtp,
+                format!("A local firewall rule blocks NTP {}: `{}`.", if r.blocks_out { "going out" } else { "coming in" }, r.text),
+                Confidence::High,
+            )
+            .evidence(format!("{}: {}", r.tool, r.text))
+            .fix("delete the rule, or accept udp/123 before it (`iptables -I INPUT -p udp --sport 123 -j ACCEPT`, `iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`)"),
+        );
+    }
+
+    // Each server: its name, then its probes.
+    for s in &ev.servers {
+        match &s.resolved {
+            Some(Err(e)) => push(
+                server_subject(s),
+                Verdict::new(
+                    Cause::ServerNameUnresolved,
+                    format!(
+                        "The configured server {} does not resolve: {e}.",
+                        s.source.host
+                    ),
+                    Confidence::High,
+                )
+                .evidence(format!(
+                    "{} line {}: {} {}",
+                    s.source.file,
+                    s.source.line,
+                    kind(s),
+                    s.source.host
+                ))
+                .fix(format!(
+                    "add it to /etc/hosts or DNS (`getent ahosts {}`), or use an address",
+                    s.source.host
+                )),
+            ),
+            _ => {
+                for (_, v) in &s.probes {
+                    let mut v = v.clone();
+                    v.evidence.push(format!(
+                        "configured at {}:{}: {} {} {}",
+                        s.source.file,
+                        s.source.line,
+                        kind(s),
+                        s.source.host,
+                        s.source.options.join(" ")
+                    ));
+                    push(server_subject(s), v);
+                }
+            }
+        }
+    }
+
+    // Clock far off: every answering server agrees it is beyond the panic threshold.
+    let offsets: Vec<&Verdict> = ev
+        .servers
+        .iter()
+        .flat_map(|s| s.probes.iter().map(|p| &p.1))
+        .collect();
+    if !offsets.is_empty() && offsets.iter().all(|v| v.cause == Cause::OffsetOverPanic) {
+        let makestep = ev.configs.iter().find_map(|c| c.get("makestep").cloned());
+        push(
+            "system clock".into(),
+            Verdict::new(Cause::ClockStepNeeded, "Every server says this clock is over 1000 s off: ntpd will not correct it without -g, chronyd only with makestep.", Confidence::High)
+                .evidence(format!("{} servers, all offset-over-panic", offsets.len()))
+                .evidence(match makestep {
+                    Some(m) => format!("chrony makestep {}", m.join(" ")),
+                    None => "no makestep in the chrony configuration".into(),
+                })
+                .fix("step once: `ntpd -gq`, or `chronyc makestep`; then the daemon keeps it"),
+        );
+    }
+
+    // The daemon's own view: synchronized?
+    let view_unsync = ev
+        .daemon_view
+        .iter()
+        .any(|e| e.verdict.cause == Cause::DaemonNotSynchronizedYet);
+    let servers_fine = !ev.servers.is_empty()
+        && ev
+            .servers
+            .iter()
+            .all(|s| s.probes.iter().all(|p| p.1.cause == Cause::Ok));
+    if view_unsync && (servers_fine || ev.no_probe) {
+        push(
+            "local daemon".into(),
+            Verdict::new(Cause::DaemonNotSynchronizedYet, "The daemon runs and its servers answer, but it has not selected one yet: normal for the first minutes.", Confidence::Medium)
+                .evidence(ev.daemon_view.iter().map(|e| format!("{}: {}", e.kind.title(), e.verdict.summary)).collect::<Vec<_>>().join("; "))
+                .fix("wait a few polls (ntpd ~5 min, chronyd with iburst ~10 s); if it stays so, see `ntpq -p` tally codes / `chronyc selectdata`"),
+        );
+    }
+
+    // Server side: does this node refuse the clients it should serve?
+    for c in &ev.configs {
+        for a in c.access.iter().filter(|a| a.is_default()) {
+            let blocks = match c.daemon {
+                Daemon::Ntpd => a.flags.iter().any(|f| f == "ignore" || f == "noserve"),
+                Daemon::Chrony => !a.allow,
+                Daemon::Timesyncd => false,
+            };
+            if blocks {
+                push(
+                    format!("{}:{}", a.file, a.line),
+                    Verdict::new(
+                        Cause::RestrictBlocksClients,
+                        format!("{}:{}: the default access rule refuses time service to clients ({}).", a.file, a.line, a.flags.join(" ")),
+                        Confidence::Medium,
+                    )
+                    .evidence(format!("default rule: {} {}", a.target, a.flags.join(" ")))
+                    .fix(match c.daemon {
+                        Daemon::Ntpd => "if this node serves others, allow their network: `restrict 198.51.100.0 mask 255.255.255.0 nomodify notrap` (no ignore/noserve)",
+                        _ => "if this node serves others, `allow <their subnet>`",
+                    }),
+                );
+            }
+            if c.daemon == Daemon::Ntpd && a.flags.iter().any(|f| f == "noquery") {
+                push(
+                    format!("{}:{}", a.file, a.line),
+                    Verdict::new(Cause::RestrictBlocksClients, format!("{}:{}: `noquery` on the default rule: clients are served time, but `ntpq` from them gets no answer.", a.file, a.line), Confidence::Low)
+                        .evidence(format!("default rule: {}", a.flags.join(" ")))
+                        .fix("only matters for remote `ntpq`; keep it unless you need that"),
+                );
+            }
+        }
+    }
+
+    // Collectors that failed are said, not hidden.
+    // A config error the daemon skips over ranks below the real findings.
+    out.sort_by_key(|f| {
+        if f.verdict.cause == Cause::ConfigError && f.verdict.confidence != Confidence::High {
+            11
+        } else {
+            rank(f.verdict.cause)
+        }
+    });
+    let problems = out
+        .iter()
+        .any(|f| f.verdict.cause != Cause::Ok && f.verdict.cause.class() != Class::Ok);
+    if !problems {
+        let mut v = Verdict::new(
+            Cause::Ok,
+            "Nothing wrong found: the configuration, the daemon and the servers all look fine.",
+            Confidence::Medium,
+        );
+        for (subject, f) in out.iter().map(|f| (&f.subject, &f.verdict)) {
+            v.evidence.push(format!("{subject}: {}", f.summary));
+        }
+        out.insert(
+            0,
+            Finding {
+                subject: "node".into(),
+                verdict: v,
+            },
+        );
+    }
+    // What was checked and found fine goes on the verdict, so that blaming the
+    // server also clears this node.
+    let fine = fine_checks(ev);
+    if let Some(first) = out.first_mut() {
+        for f in fine {
+            first.verdict.notes.push(f);
+        }
+        for (c, e) in &ev.collector_errors {
+            first
+                .verdict
+                .notes
+                .push(format!("could not check {c}: {e}"));
+        }
+    }
+    out
+}
+
+fn unit(d: Daemon) -> &'static str {
+    match d {
+        Daemon::Ntpd => "ntpsec",
+        Daemon::Chrony => "chrony",
+        Daemon::Timesyncd => "systemd-timesyncd",
+    }
+}
+
+fn kind(s: &ServerEvidence) -> &'static str {
+    match s.source.kind {
+        super::conf::SourceKind::Server => "server",
+        super::conf::SourceKind::Pool => "pool",
+        super::conf::SourceKind::Peer => "peer",
+    }
+}
+
+/// Checks that passed, in words.
+fn fine_checks(ev: &NodeEvidence) -> Vec<String> {
+    let mut v = vec![];
+    let fatal = ev.configs.iter().any(|c| c.issues.iter().any(|i| i.fatal));
+    if !ev.configs.is_empty() && !fatal {
+        let n: usize = ev.configs.iter().map(|c| c.network_sources().count()).sum();
+        v.push(format!(
+            "config fine: {} read, {n} server line(s)",
+            ev.configs
+                .iter()
+                .flat_map(|c| c.files.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if ev.daemons.len() == 1 {
+        v.push(format!(
+            "daemon fine: {} running (pid {})",
+            ev.daemons[0].comm, ev.daemons[0].pid
+        ));
+    }
+    if ev.firewall_read.is_some() && !ev.firewall.iter().any(|r| r.blocks_in || r.blocks_out) {
+        v.push("local firewall fine: no rule drops or rejects udp/123".into());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,205 @@
+//! `ntpdiag explain` end to end, in the seed's topology: a "controller"
+//! running real ntpsec ntpd, a "compute" node whose ntp.conf says
+//! `server controller iburst` (and whose ntpd runs), names from the compute
+//! node's /etc/hosts.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ntpdiag::cli::explain::ExplainReport;
+
+const NEEDS: &[&str] = &["ip", "ss", "ntpd", "ntpq", "iptables"];
+
+fn explain(ns: &Netns, root: &std::path::Path) -> (ExplainReport, i32) {
+    let o = run_bounded(
+        &mut ns.cmd(&[
+            ntpdiag(),
+            "explain",
+            "--json",
+            "--root",
+            root.to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let r: ExplainReport = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (r, o.status.code().unwrap_or(-1))
+}
+
+/// The compute node: its root with etc/ntpsec/ntp.conf, and its ntpd.
+fn compute(p: &Pair, root: &TempDir) -> Proc {
+    let etc = root.path().join("etc/ntpsec");
+    std::fs::create_dir_all(&etc).unwrap();
+    let conf = etc.join("ntp.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "driftfile {d}/ntp.drift\ndisable ntp\ndisable kernel\nrestrict default kod nomodify\nrestrict 127.0.0.1\nrestrict ::1\nserver controller iburst\n",
+            d = root.path().display()
+        ),
+    )
+    .unwrap();
+    p.client.add_host(SERVER, "controller");
+    let n = p.client.spawn(
+        &[
+            "ntpd",
+            "-n",
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            &format!("{}/ntpd.pid", root.path().display()),
+        ],
+        &root.path().join("ntpd.log"),
+    );
+    assert!(p.client.wait_udp_listen(123, Duration::from_secs(10)));
+    n
+}
+
+#[test]
+fn seed_case_controller_firewall_then_daemon_stopped_then_unsynchronized() {
+    if !require("explain seed case", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    let root = TempDir::new();
+    let _compute_ntpd = compute(&p, &root);
+
+    // 1. The controller's firewall drops udp/123.
+    let mut ctl = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+    ]);
+    let (r, code) = explain(&p.client, root.path());
+    let v = &r.verdict;
+    assert_eq!(v.cause, "no-reply", "{r:#?}");
+    assert_eq!(code, 3);
+    assert!(
+        r.findings[0].subject.starts_with("server controller"),
+        "{r:#?}"
+    );
+    assert!(v.summary.contains("the host is up"), "{v:?}");
+    assert!(
+        v.alternatives[0].cause.contains("firewall on the server"),
+        "{v:?}"
+    );
+    let notes = v.notes.join("\n");
+    assert!(
+        notes.contains("config fine") && notes.contains("daemon fine: ntpd running"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("local firewall fine"),
+        "the compute node's own firewall is not blamed: {notes}"
+    );
+    // The compute ntpd's own view was read (ntpq against it).
+    assert!(r.blocks.iter().any(|b| b.kind == "NtpqPeers"), "{r:#?}");
+    let text = run_bounded(
+        &mut p.client.cmd(&[
+            ntpdiag(),
+            "explain",
+            "--color",
+            "never",
+            "--root",
+            root.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    keep_fixture(
+        "explain-seed-controller-firewall",
+        &[("ntpdiag explain --root <compute root>", &text)],
+    );
+
+    // 2. Firewall off, ntpd stopped on the controller.
+    p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+    ctl.stop();
+    let (r, _) = explain(&p.client, root.path());
+    assert_eq!(r.verdict.cause, "port-unreachable", "{r:#?}");
+
+    // 3. The controller runs, but is not synchronized itself.
+    let dir2 = TempDir::new();
+    let _fresh = ntpd(&p.server, &dir2, "");
+    let (r, code) = explain(&p.client, root.path());
+    assert_eq!(r.verdict.cause, "upstream-unsynchronized", "{r:#?}");
+    assert_eq!(code, 6);
+    assert!(
+        r.verdict.evidence.iter().any(|e| e.contains("INIT")),
+        "{r:#?}"
+    );
+}
+
+/// Local problems on the node itself.
+#[test]
+fn local_firewall_two_daemons_and_missing_daemon() {
+    if !require(
+        "explain local problems",
+        &["ip", "ss", "ntpd", "iptables", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let root = TempDir::new();
+    let _c = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    // No daemon running on the compute node yet, config present.
+    let etc = root.path().join("etc/ntpsec");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("ntp.conf"),
+        format!("server {SERVER} iburst\nincludefile /etc/ntpsec/missing.conf\n"),
+    )
+    .unwrap();
+    let (r, code) = explain(&p.client, root.path());
+    assert_eq!(r.verdict.cause, "daemon-not-running", "{r:#?}");
+    assert_eq!(code, 7);
+    assert!(
+        r.findings.iter().any(
+            |f| f.verdict.cause == "config-error" && f.verdict.summary.contains("missing.conf")
+        ),
+        "{r:#?}"
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.verdict.cause == "ok" && f.subject.starts_with("server")),
+        "the server itself is fine: {r:#?}"
+    );
+    // A local OUTPUT rule.
+    p.client.exec_ok(&[
+        "iptables", "-A", "OUTPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+    ]);
+    let (r, _) = explain(&p.client, root.path());
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.verdict.cause == "local-firewall-blocks-ntp"),
+        "{r:#?}"
+    );
+    p.client.exec_ok(&["iptables", "-F", "OUTPUT"]);
+    // Two daemons: ntpd and chronyd both running on the node.
+    let d1 = TempDir::new();
+    let _n = ntpd(&p.client, &d1, "");
+    let d2 = TempDir::new();
+    let conf = d2.file("chrony.conf", &format!("pidfile {0}/c.pid\ndriftfile {0}/d\ncmdport 0\nbindcmdaddress {0}/c.sock\nport 0\nserver {1} iburst\n", d2.path().display(), SERVER));
+    let _c2 = p.client.spawn(
+        &[
+            &chronyd_path(),
+            "-f",
+            conf.to_str().unwrap(),
+            "-d",
+            "-x",
+            "-u",
+            "root",
+        ],
+        &d2.path().join("c.log"),
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let (r, _) = explain(&p.client, root.path());
+    assert_eq!(r.verdict.cause, "two-daemons", "{r:#?}");
+}
