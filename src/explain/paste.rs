@@ -738,7 +738,8 @@ fn explain_chrony_sources(text: &str) -> Option<Explained> {
                 if !"^=#".contains(m) {
                     return None;
                 }
-                let w: Vec<&str> = l[2..].split_whitespace().collect();
+                // After the two state characters, whatever their width.
+                let w: Vec<&str> = ch.as_str().split_whitespace().collect();
                 if w.len() < 5 {
                     return None;
                 }

@@ -572,3 +572,18 @@ pub fn keep_pcap(name: &str, file: &Path) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(file, dir.join(format!("{name}.pcap"))).unwrap();
 }
+
+/// chronyc beside chronyd (same unpacked package), or $NTPDIAG_CHRONYC.
+pub fn chronyc_path() -> String {
+    std::env::var("NTPDIAG_CHRONYC").unwrap_or_else(|_| "/opt/chrony/usr/bin/chronyc".into())
+}
+
+/// With NTPDIAG_UPDATE_FIXTURES=1, keeps a real tool's output in fixtures/outputs/.
+pub fn keep_output(name: &str, text: &str) {
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/outputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
+}

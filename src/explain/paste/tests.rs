@@ -156,3 +156,12 @@ fn arbitrary_text_never_panics() {
         let _ = overall(&e);
     }
 }
+
+/// Found by `cargo fuzz run explain_paste_any_text`: a chronyc sources row
+/// whose state column holds a multi-byte character made a byte slice panic.
+#[test]
+fn fuzz_regression_multibyte_chrony_row() {
+    let bytes = include_bytes!("fuzz-crash-chrony-multibyte.bin");
+    let _ = explain(&String::from_utf8_lossy(bytes));
+    let _ = explain("MS Name/IP address\n^\u{e9}é controller 0 6 0 - x\n");
+}

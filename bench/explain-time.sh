@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Wall time of `ntpdiag explain` on a node with four configured servers:
+# all healthy (chronyd, local stratum 8), all silent (iptables DROP), and
+# mixed (two of each). Collectors and probes run at once, so a silent set
+# should take about one probe timeout (1 s) plus the liveness check, not four.
+# Network namespaces created and removed here. Needs root and chronyd in
+# /opt/chrony (scripts/test installs it).
+# usage: sudo bash bench/explain-time.sh [RUNS]   (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}
+cargo build --release --quiet
+BIN=$PWD/target/release/ntpdiag
+C=ndec$$; S=ndes$$; TMP=$(mktemp -d)
+cleanup() {
+  [ -f "$TMP/chronyd.pid" ] && kill "$(cat "$TMP/chronyd.pid")" 2>/dev/null || true
+  ip netns del "$C" 2>/dev/null || true
+  ip netns del "$S" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+ip netns add "$C"; ip netns add "$S"
+ip link add "vc$$" netns "$C" type veth peer name "vs$$" netns "$S"
+ip -n "$C" addr add 198.51.100.20/24 dev "vc$$"
+for i in 1 2 3 4; do ip -n "$S" addr add "198.51.100.$i/24" dev "vs$$"; done
+for n in "$C" "$S"; do ip -n "$n" link set lo up; done
+ip -n "$C" link set "vc$$" up; ip -n "$S" link set "vs$$" up
+mkdir -p "$TMP/root/etc/ntpsec"
+printf 'server 198.51.100.%s iburst\n' 1 2 3 4 > "$TMP/root/etc/ntpsec/ntp.conf"
+cat > "$TMP/chrony.conf" <<CONF
+pidfile $TMP/chronyd.pid
+driftfile $TMP/drift
+bindcmdaddress $TMP/chronyd.sock
+cmdport 0
+local stratum 8
+allow all
+CONF
+ip netns exec "$S" "$CHRONYD" -f "$TMP/chrony.conf" -x -u root
+for _ in $(seq 50); do ip netns exec "$S" ss -Hunl 'sport = :123' | grep -q . && break; sleep 0.1; done
+
+measure() {
+  local best="" all=""
+  for _ in $(seq "$RUNS"); do
+    local s e t cause
+    s=$(date +%s%N)
+    ip netns exec "$C" "$BIN" explain --json --root "$TMP/root" > "$TMP/out.json" || true
+    e=$(date +%s%N)
+    t=$(awk -v a="$s" -v b="$e" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+    all="$all $t"
+    cause=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["verdict"]["cause"], "/", ", ".join(f["verdict"]["cause"] for f in r["findings"] if f["subject"].startswith("server")))' "$TMP/out.json")
+  done
+  printf '%-8s %s s   (verdict: %s)\n' "$1" "$all" "$cause"
+}
+printf 'ntpdiag explain, 4 configured servers, probe timeout 1 s; wall time of %s runs\n' "$RUNS"
+measure healthy
+ip netns exec "$S" iptables -A INPUT -p udp --dport 123 -d 198.51.100.3 -j DROP
+ip netns exec "$S" iptables -A INPUT -p udp --dport 123 -d 198.51.100.4 -j DROP
+measure mixed
+ip netns exec "$S" iptables -A INPUT -p udp --dport 123 -j DROP
+measure silent

@@ -1,0 +1,22 @@
+//! Any text as ntp.conf, chrony.conf and timesyncd.conf, then judged as a
+//! node's only evidence: no panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ntpdiag::explain::conf::{Config, Daemon, parse_chrony, parse_ntp, parse_timesyncd};
+use ntpdiag::explain::firewall::{parse_iptables, parse_nft};
+use ntpdiag::explain::node::{NodeEvidence, findings};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let mut a = Config::new(Daemon::Ntpd);
+    parse_ntp("f", &text, &mut a);
+    let mut b = Config::new(Daemon::Chrony);
+    parse_chrony("f", &text, &mut b);
+    let mut c = Config::new(Daemon::Timesyncd);
+    parse_timesyncd("f", &text, &mut c);
+    let mut fw = parse_iptables("iptables", &text);
+    fw.extend(parse_nft(&text));
+    let ev = NodeEvidence { configs: vec![a, b, c], firewall: fw, firewall_read: Some(vec![]), ..NodeEvidence::default() };
+    assert!(!findings(&ev).is_empty());
+});
