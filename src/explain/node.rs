@@ -452,6 +452,11 @@ fn fine_checks(ev: &NodeEvidence) -> Vec<String> {
             ev.daemons[0].comm, ev.daemons[0].pid
         ));
     }
+    match ev.kernel_unsynchronized {
+        Some(true) => v.push("kernel clock: marked unsynchronized (STA_UNSYNC): no daemon disciplines it".into()),
+        Some(false) => v.push("kernel clock: marked synchronized by a daemon".into()),
+        None => {}
+    }
     if ev.firewall_read.is_some() && !ev.firewall.iter().any(|r| r.blocks_in || r.blocks_out) {
         v.push("local firewall fine: no rule drops or rejects udp/123".into());
     }
