@@ -453,7 +453,9 @@ fn fine_checks(ev: &NodeEvidence) -> Vec<String> {
         ));
     }
     match ev.kernel_unsynchronized {
-        Some(true) => v.push("kernel clock: marked unsynchronized (STA_UNSYNC): no daemon disciplines it".into()),
+        Some(true) => v.push(
+            "kernel clock: marked unsynchronized (STA_UNSYNC): no daemon disciplines it".into(),
+        ),
         Some(false) => v.push("kernel clock: marked synchronized by a daemon".into()),
         None => {}
     }
