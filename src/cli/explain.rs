@@ -122,6 +122,21 @@ fn report(
     }
 }
 
+fn block_json(b: &paste::Explained) -> BlockJson {
+    BlockJson {
+        kind: format!("{:?}", b.kind),
+        notes: b
+            .notes
+            .iter()
+            .map(|n| NoteJson {
+                line: n.line.clone(),
+                meaning: n.meaning.clone(),
+            })
+            .collect(),
+        verdict: (&b.verdict).into(),
+    }
+}
+
 fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     let blocks = paste::explain(text);
     let Some(v) = paste::overall(&blocks) else {
@@ -132,21 +147,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     };
     let code = exit::for_classes([v.cause.class()]);
     if args.json {
-        let bj = blocks
-            .iter()
-            .map(|b| BlockJson {
-                kind: format!("{:?}", b.kind),
-                notes: b
-                    .notes
-                    .iter()
-                    .map(|n| NoteJson {
-                        line: n.line.clone(),
-                        meaning: n.meaning.clone(),
-                    })
-                    .collect(),
-                verdict: (&b.verdict).into(),
-            })
-            .collect();
+        let bj = blocks.iter().map(block_json).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&report("paste", (&v).into(), vec![], bj, code))?
@@ -208,22 +209,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
                 verdict: (&f.verdict).into(),
             })
             .collect();
-        let bj = ev
-            .daemon_view
-            .iter()
-            .map(|b| BlockJson {
-                kind: format!("{:?}", b.kind),
-                notes: b
-                    .notes
-                    .iter()
-                    .map(|n| NoteJson {
-                        line: n.line.clone(),
-                        meaning: n.meaning.clone(),
-                    })
-                    .collect(),
-                verdict: (&b.verdict).into(),
-            })
-            .collect();
+        let bj = ev.daemon_view.iter().map(block_json).collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&report("node", (&top.verdict).into(), fj, bj, code))?

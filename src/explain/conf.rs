@@ -130,6 +130,15 @@ impl Config {
     }
 }
 
+/// `server`, `pool` or `peer` (the caller matched one of them).
+fn source_kind(key: &str) -> SourceKind {
+    match key {
+        "server" => SourceKind::Server,
+        "pool" => SourceKind::Pool,
+        _ => SourceKind::Peer,
+    }
+}
+
 const NTP_KEYWORDS: &[&str] = &[
     "server",
     "pool",
@@ -196,11 +205,7 @@ pub fn parse_ntp(file: &str, text: &str, cfg: &mut Config) {
         let rest: Vec<String> = words.collect();
         match key.as_str() {
             "server" | "pool" | "peer" => {
-                let kind = match key.as_str() {
-                    "server" => SourceKind::Server,
-                    "pool" => SourceKind::Pool,
-                    _ => SourceKind::Peer,
-                };
+                let kind = source_kind(&key);
                 let mut it = rest.iter();
                 // Address-family flags come before the host.
                 let mut host = None;
@@ -392,11 +397,7 @@ pub fn parse_chrony(file: &str, text: &str, cfg: &mut Config) {
         let rest: Vec<String> = words.collect();
         match key.as_str() {
             "server" | "pool" | "peer" => {
-                let kind = match key.as_str() {
-                    "server" => SourceKind::Server,
-                    "pool" => SourceKind::Pool,
-                    _ => SourceKind::Peer,
-                };
+                let kind = source_kind(&key);
                 match rest.split_first() {
                     Some((h, opts)) => cfg.sources.push(Source {
                         kind,
