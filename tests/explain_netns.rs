@@ -186,19 +186,7 @@ fn local_firewall_two_daemons_and_missing_daemon() {
     let d1 = TempDir::new();
     let _n = ntpd(&p.client, &d1, "");
     let d2 = TempDir::new();
-    let conf = d2.file("chrony.conf", &format!("pidfile {0}/c.pid\ndriftfile {0}/d\ncmdport 0\nbindcmdaddress {0}/c.sock\nport 0\nserver {1} iburst\n", d2.path().display(), SERVER));
-    let _c2 = p.client.spawn(
-        &[
-            &chronyd_path(),
-            "-f",
-            conf.to_str().unwrap(),
-            "-d",
-            "-x",
-            "-u",
-            "root",
-        ],
-        &d2.path().join("c.log"),
-    );
+    let _c2 = chronyd_client(&p.client, &d2, &format!("port 0\nserver {SERVER} iburst"));
     std::thread::sleep(Duration::from_millis(800));
     let (r, _) = explain(&p.client, root.path());
     assert_eq!(r.verdict.cause, "two-daemons", "{r:#?}");

@@ -134,28 +134,12 @@ fn chronyc_outputs() {
         "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
     ]);
     let d = TempDir::new();
-    std::fs::set_permissions(
-        d.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
-    let sock = d.path().join("c.sock");
-    let conf = d.file(
-        "chrony.conf",
-        &format!("pidfile {0}/c.pid\ndriftfile {0}/d\ncmdport 0\nbindcmdaddress {1}\nserver {SERVER} iburst minpoll 0 maxpoll 0\n", d.path().display(), sock.display()),
+    let _cli = chronyd_client(
+        &p.client,
+        &d,
+        &format!("server {SERVER} iburst minpoll 0 maxpoll 0"),
     );
-    let _cli = p.client.spawn(
-        &[
-            &chronyd_path(),
-            "-f",
-            conf.to_str().unwrap(),
-            "-d",
-            "-x",
-            "-u",
-            "root",
-        ],
-        &d.path().join("c.log"),
-    );
+    let sock = d.path().join("chronyd.sock");
     std::thread::sleep(Duration::from_secs(3));
     let c = chronyc_path();
     let s = sock.to_str().unwrap();

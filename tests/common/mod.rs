@@ -404,9 +404,23 @@ pub fn ntpd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
 }
 
 /// Starts chronyd (`-x`: never touches the clock) in `ns` with the given
-/// config lines added to a private base config. Waits until it listens on 123.
+/// config lines added to a private base config (its command socket is
+/// `DIR/chronyd.sock`). Waits until it listens on 123.
 pub fn chronyd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
+    let p = chronyd_client(ns, dir, extra);
+    assert!(
+        ns.wait_udp_listen(123, Duration::from_secs(10)),
+        "chronyd did not start"
+    );
+    p
+}
+
+/// chronyd as a client (it may not listen on 123: `port 0`, or nothing to
+/// serve): started, not waited for. Same base config as [`chronyd`].
+pub fn chronyd_client(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
     let d = dir.path();
+    // chronyd insists on a private directory for its command socket.
+    let _ = std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700));
     let conf = dir.file(
         "chrony.conf",
         &format!(
@@ -414,7 +428,7 @@ pub fn chronyd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
             d = d.display()
         ),
     );
-    let p = ns.spawn(
+    ns.spawn(
         &[
             &chronyd_path(),
             "-f",
@@ -425,12 +439,7 @@ pub fn chronyd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
             "root",
         ],
         &d.join("chronyd.log"),
-    );
-    assert!(
-        ns.wait_udp_listen(123, Duration::from_secs(10)),
-        "chronyd did not start"
-    );
-    p
+    )
 }
 
 pub fn ntpdiag() -> &'static str {
