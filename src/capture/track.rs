@@ -198,10 +198,6 @@ impl Tracker {
         }
     }
 
-    pub fn open_count(&self) -> usize {
-        self.open.len()
-    }
-
     fn conv(&mut self, key: Key, at: At) -> &mut Conv {
         if self.open.len() >= self.max_open && !self.open.contains_key(&CKey::from(key)) {
             // Too many open: close the least recently active eighth early
@@ -491,15 +487,6 @@ impl Tracker {
         let mut all = self.closed;
         all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
         (all, self.stats)
-    }
-
-    /// Conversations judged so far and still open, without closing them
-    /// (for a summary on Ctrl-C).
-    pub fn snapshot(&self) -> Vec<(Key, Conv)> {
-        let mut all: Vec<(Key, Conv)> = self.closed.clone();
-        all.extend(self.open.values().map(|c| (key_of(c), c.clone())));
-        all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
-        all
     }
 }
 

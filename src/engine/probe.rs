@@ -168,7 +168,7 @@ enum Liveness {
     Disabled,
     Idle,
     Due,
-    Pending { deadline: Instant, nonce: u64 },
+    Pending { deadline: Instant },
     Done(Outcome),
 }
 
@@ -231,7 +231,6 @@ impl ProbeSession {
             payload.extend_from_slice(format!("{nonce:016x}").as_bytes());
             self.liveness = Liveness::Pending {
                 deadline: now + self.cfg.timeout,
-                nonce,
             };
             self.push(
                 now,
@@ -479,14 +478,6 @@ impl ProbeSession {
         self.next_sample_at().is_none()
             && self.sent.iter().all(|p| p.outcome.is_some())
             && !matches!(self.liveness, Liveness::Due | Liveness::Pending { .. })
-    }
-
-    /// The liveness nonce in flight, if any (for tests and logs).
-    pub fn liveness_nonce(&self) -> Option<u64> {
-        match self.liveness {
-            Liveness::Pending { nonce, .. } => Some(nonce),
-            _ => None,
-        }
     }
 
     pub fn finish(self) -> ProbeRecord {

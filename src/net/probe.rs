@@ -9,7 +9,6 @@ use rand::Rng;
 use super::udp::{NtpSocket, QueuedError, route_source};
 use super::{clock, neigh};
 use crate::diagnose::{SourcePort, TargetEvidence};
-use crate::engine::local::LocalError;
 use crate::engine::probe::{IcmpReport, ProbeConfig, ProbeSession};
 
 /// Probes one address from a random port or from `source`, and collects the
@@ -135,23 +134,5 @@ fn drain(sock: &NtpSocket, session: &mut ProbeSession, buf: &mut [u8]) {
             // The errno of a queued ICMP error: already read from the queue.
             Err(_) => continue,
         }
-    }
-}
-
-/// A local error as evidence, for callers that fail before probing.
-pub fn setup_failure(
-    host: &str,
-    addr: SocketAddr,
-    source: SourcePort,
-    e: LocalError,
-) -> TargetEvidence {
-    TargetEvidence {
-        host: host.to_string(),
-        address: addr,
-        source_port: source,
-        local_address: None,
-        setup_error: Some(e),
-        record: None,
-        neighbour: None,
     }
 }

@@ -55,8 +55,6 @@ pub struct ServerHandle {
     pub bound: Vec<(String, SocketAddr)>,
     /// Counters per profile, filled in as threads stop.
     totals: Arc<Mutex<Vec<(String, Counters)>>>,
-    /// Rate-table memory per thread (octets), for the operator.
-    pub rate_table_bytes: usize,
 }
 
 impl ServerHandle {
@@ -176,12 +174,10 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
     let stop = Arc::new(AtomicBool::new(false));
     let totals: Arc<Mutex<Vec<(String, Counters)>>> = Arc::new(Mutex::new(Vec::new()));
     let start = Instant::now();
-    let mut rate_table_bytes = 0;
     let handles = sockets
         .into_iter()
         .map(|(li, sock)| {
             let server = Server::new(listeners[li].profile.clone());
-            rate_table_bytes = rate_table_bytes.max(server.rate_table_bytes());
             let stop = stop.clone();
             let totals = totals.clone();
             std::thread::spawn(move || {
@@ -200,7 +196,6 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
         threads: handles,
         bound,
         totals,
-        rate_table_bytes,
     })
 }
 

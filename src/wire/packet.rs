@@ -400,10 +400,6 @@ impl Repr {
         Ok(Repr::parse(&Packet::new_checked(bytes)?))
     }
 
-    pub fn buffer_len(&self) -> usize {
-        HEADER_LEN
-    }
-
     /// Writes the header into the first 48 octets of the packet.
     pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, p: &mut Packet<T>) {
         p.set_li_vn_mode(self.leap, self.version, self.mode);
