@@ -20,7 +20,9 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 use std::net::{IpAddr, SocketAddr};
 
 use super::decode::{Decoded, IcmpQuote, NtpDatagram};
+use crate::diagnose::facts::AnswerKind;
 use crate::engine::exchange::{Judgement, ReplyClass, Request, Sample, UnsyncReason, judge_reply};
+use crate::engine::limits::DISCARD_MIN_INTERVAL;
 use crate::wire::icmp::IcmpError;
 use crate::wire::packet::{Mode, Packet};
 use crate::wire::{KissCode, NtpDate, NtpTimestamp, Repr};
@@ -74,8 +76,10 @@ pub struct Conv {
     /// Datagrams from the server side (replies of any kind).
     pub replies: u64,
     pub valid: u64,
+    /// The class of the first reply that answered a request.
+    pub first_answer: Option<AnswerKind>,
     pub best: Option<(Sample, At, Repr)>,
-    pub kiss: Option<(KissCode, At)>,
+    pub kiss: Option<(KissCode, At, Option<Repr>)>,
     pub kiss_n: u64,
     pub unsync: Option<(UnsyncReason, At, Repr)>,
     pub unsync_n: u64,
@@ -304,7 +308,7 @@ impl Tracker {
             let dt = at.ts.as_f64() - prev.as_f64();
             c.intervals += 1;
             c.interval_sum += dt;
-            if dt < 2.0 {
+            if dt < DISCARD_MIN_INTERVAL {
                 c.short_intervals += 1;
                 c.first_short.get_or_insert(at);
             }
@@ -419,6 +423,7 @@ impl Tracker {
         match &j.class {
             ReplyClass::Valid if !other_address => {
                 c.valid += 1;
+                c.first_answer.get_or_insert(AnswerKind::Valid);
                 if let (Some(s), Some(h)) = (j.sample, j.header)
                     && c.best.as_ref().is_none_or(|(b, _, _)| s.delay < b.delay)
                 {
@@ -428,10 +433,12 @@ impl Tracker {
             ReplyClass::Valid => {}
             ReplyClass::Kiss(k) => {
                 c.kiss_n += 1;
-                c.kiss.get_or_insert((*k, at));
+                c.first_answer.get_or_insert(AnswerKind::Kiss);
+                c.kiss.get_or_insert((*k, at, j.header));
             }
             ReplyClass::Unsynchronized(r) => {
                 c.unsync_n += 1;
+                c.first_answer.get_or_insert(AnswerKind::Unsynchronized);
                 if let Some(h) = j.header {
                     c.unsync.get_or_insert((*r, at, h));
                 }

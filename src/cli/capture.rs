@@ -34,7 +34,7 @@ where it stopped. Ctrl-C on a live capture prints the summary so far.";
 
 /// Analyses NTP traffic live or from a capture file: each conversation, its cause and evidence.
 #[derive(Args, Debug, Clone)]
-#[command(long_about = CAPTURE_HELP, after_help = exit::EXIT_HELP)]
+#[command(long_about = CAPTURE_HELP, after_help = exit::help())]
 pub struct CaptureArgs {
     /// Interface to capture on (live; needs root or CAP_NET_RAW).
     #[arg(

@@ -38,7 +38,7 @@ line), server-name-unresolved, clock-step-needed.";
 
 /// Explains why this node (or pasted ntpq/ntpdate/chronyc output) does not synchronize.
 #[derive(Args, Debug, Clone)]
-#[command(long_about = EXPLAIN_HELP, after_help = exit::EXIT_HELP)]
+#[command(long_about = EXPLAIN_HELP, after_help = exit::help())]
 pub struct ExplainArgs {
     /// A file of pasted tool output to explain ("-" for stdin).
     #[arg(value_name = "FILE", conflicts_with_all = ["root", "no_probe"])]
@@ -209,7 +209,10 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
                 verdict: (&f.verdict).into(),
             })
             .collect();
-        let bj = ev.daemon_view.iter().map(block_json).collect();
+        let bj = crate::explain::node::daemon_blocks(&ev)
+            .iter()
+            .map(block_json)
+            .collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&report("node", (&top.verdict).into(), fj, bj, code))?

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub mod capture;
+pub mod causes;
 pub mod demo;
 pub mod exit;
 pub mod explain;
@@ -18,7 +19,7 @@ pub mod serve;
 /// Finds out why NTP does not synchronize, and says so: the cause, the
 /// evidence, the fix.
 #[derive(Parser, Debug)]
-#[command(name = "ntpdiag", version, about, long_about = None, after_help = exit::EXIT_HELP)]
+#[command(name = "ntpdiag", version, about, long_about = None, after_help = exit::help())]
 pub struct Cli {
     /// When to color the output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
@@ -42,6 +43,7 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     Demo(demo::DemoArgs),
     Explain(explain::ExplainArgs),
+    Causes(causes::CausesArgs),
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
     Man {
@@ -82,6 +84,10 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => {
             set_color(cli.color, args.json);
             explain::run(&args)
+        }
+        Command::Causes(args) => {
+            set_color(cli.color, args.json);
+            causes::run(&args)
         }
         Command::Demo(args) => {
             set_color(cli.color, args.json);

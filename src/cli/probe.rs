@@ -22,17 +22,13 @@ nothing at all comes back, one datagram goes to a closed port of the same host
 only NTP is silent. ICMP errors end the wait at once and are named with the
 address that sent them.
 
-Causes, the `cause` field of --json (stable ids): ok, no-reply,
-port-unreachable, admin-prohibited, host-unreachable, net-unreachable,
-kod-<code> (kod-rate, kod-deny, kod-rstr, ...), upstream-unsynchronized,
-bogus-reply, reply-from-other-address, offset-over-panic, name-unresolved,
-local-port-in-use, malformed-reply, source-port-filtered,
-local-firewall-blocks-ntp, local-permission-denied, local-error. The JSON
-schema is described in doc/json.md.";
+The verdict names a cause by a stable id (the `cause` field of --json);
+`ntpdiag causes` lists every id with its class and exit status, `ntpdiag
+causes ID` explains one. The JSON schema is described in doc/json.md.";
 
 /// Probes NTP servers: every packet shown, then the cause, evidence, confidence and fix.
 #[derive(Args, Debug, Clone)]
-#[command(long_about = PROBE_HELP, after_help = exit::EXIT_HELP)]
+#[command(long_about = PROBE_HELP, after_help = exit::help())]
 pub struct ProbeArgs {
     /// Servers to probe: name, address, name:port or [IPv6]:port. Every address of a name is probed.
     #[arg(value_name = "HOST", required_unless_present = "builtin")]
@@ -145,7 +141,7 @@ fn probe_one(host: &str, addr: SocketAddr, cfg: &ProbeConfig, fixed: Option<u16>
         Some(port) => {
             let fix = probe::probe_address(host, addr, cfg, SourcePort::Fixed(port));
             let fv = diagnose(&fix);
-            let combined = compare_source_ports(&v, &fv, port, &addr.to_string());
+            let combined = compare_source_ports(&eph, &fix, port);
             (vec![(eph, v), (fix, fv)], combined)
         }
     }

@@ -1,12 +1,20 @@
-//! Evidence → verdict, as pure functions.
+//! Evidence → verdict, as pure functions. Judgement lives here and only here.
 //!
-//! - [`verdict`]: causes with stable ids, classes and exit codes, confidence;
-//! - [`evidence`]: what the edge collected about a target;
-//! - [`probe`]: the rules that turn a probe's evidence into a verdict.
+//! - [`cause`]: the cause table (ids, classes, exit codes, titles, meanings,
+//!   default fixes) and the one ranking;
+//! - [`facts`]: the one evidence type for a client–server exchange, which
+//!   probe, capture, pasted output (and later watch) fill through adapters;
+//! - [`rules`]: the one ordered rule table, facts → verdict;
+//! - [`evidence`]: what a probe collected, and its adapter ([`probe`]).
 
+pub mod cause;
 pub mod evidence;
+pub mod facts;
 pub mod probe;
+pub mod rules;
 pub mod verdict;
 
+pub use cause::{Cause, CauseInfo, Class};
 pub use evidence::{Neighbour, SourcePort, TargetEvidence};
-pub use verdict::{Alternative, Cause, Class, Confidence, Verdict};
+pub use facts::Exchange;
+pub use verdict::{Alternative, Confidence, Verdict};

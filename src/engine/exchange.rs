@@ -13,16 +13,7 @@ use crate::wire::packet::{Leap, Mode, Packet, Repr, Trailer};
 use crate::wire::timestamp::log2_secs;
 use crate::wire::{KissCode, NtpDuration, NtpTimestamp, WireError};
 
-/// Frequency tolerance PHI (s/s), RFC 5905 §7.2.
-pub const PHI: f64 = 15e-6;
-/// Minimum dispersion increment (s).
-pub const MINDISP: f64 = 0.005;
-/// Maximum dispersion (s): a root distance beyond this is unusable (test 7).
-pub const MAXDISP: f64 = 16.0;
-/// Largest offset ntpd corrects without `-g` (s): beyond it, ntpd exits ("panic").
-pub const PANIC_THRESHOLD: f64 = 1000.0;
-/// The highest stratum; 16 means unsynchronized.
-pub const MAXSTRAT: u8 = 16;
+use super::limits::{MAXDISP, MAXSTRAT, MINDISP, PHI};
 
 /// A request that was sent: what the reply must echo, and when it left.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

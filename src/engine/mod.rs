@@ -10,6 +10,7 @@
 pub mod acl;
 pub mod control;
 pub mod exchange;
+pub mod limits;
 pub mod local;
 pub mod probe;
 pub mod profile;

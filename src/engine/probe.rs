@@ -59,7 +59,7 @@ impl Default for ProbeConfig {
 }
 
 /// What a datagram we sent was for.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Purpose {
     /// NTP request number *n* (1-based).
     Sample(u32),
@@ -592,6 +592,52 @@ pub mod sim {
             session.handle_timeout(now);
         }
         session.finish()
+    }
+
+    /// A peer that answers as `engine::server`'s responder configured by
+    /// `cfg`, from `from`, its clock `shift` seconds off; it drops the
+    /// liveness datagram.
+    pub fn server(
+        cfg: crate::engine::server::ServerConfig,
+        from: SocketAddr,
+        shift: f64,
+    ) -> impl FnMut(&Transmit, NtpTimestamp) -> Vec<Response> {
+        use crate::engine::server::{Action, Responder};
+        let r = Responder::new(cfg);
+        move |tx, wall| {
+            if tx.purpose == Purpose::Liveness {
+                return vec![];
+            }
+            let w = wall + crate::wire::NtpDuration::from_secs_f64(shift);
+            let mut out = [0u8; 64];
+            match r.handle(&tx.payload, w, w, &mut out) {
+                Action::Reply(n) => vec![Response::Datagram {
+                    after: Duration::from_micros(400),
+                    from,
+                    bytes: out[..n].to_vec(),
+                }],
+                Action::Drop(_) => vec![],
+            }
+        }
+    }
+
+    /// A network that answers every datagram with this ICMP error from `offender`.
+    pub fn icmp(
+        err: crate::wire::icmp::IcmpError,
+        offender: &str,
+    ) -> impl FnMut(&Transmit, NtpTimestamp) -> Vec<Response> + use<> {
+        let offender: std::net::IpAddr = offender.parse().expect("an address");
+        move |tx, _| {
+            vec![Response::Icmp {
+                after: Duration::from_micros(300),
+                report: IcmpReport {
+                    error: err,
+                    offender: Some(offender),
+                    original_dest: Some(tx.dest),
+                    quoted: tx.payload.clone(),
+                },
+            }]
+        }
     }
 }
 

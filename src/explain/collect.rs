@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 use super::conf::{Config, Daemon, Issue, parse_chrony, parse_ntp, parse_timesyncd};
 use super::firewall::{parse_iptables, parse_nft};
 use super::node::{NodeEvidence, PortHolder, RunningDaemon, ServerEvidence};
-use super::paste;
 use crate::diagnose::SourcePort;
-use crate::diagnose::probe::diagnose;
 use crate::engine::probe::ProbeConfig;
 use crate::net::resolve::{Family, resolve};
 use crate::net::{kernel, probe};
@@ -328,7 +326,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         });
         let port = s.spawn(port123);
         let view = s.spawn(|| {
-            let mut blocks = vec![];
+            let mut outputs = vec![];
             let mut errors = vec![];
             if running.contains(&Daemon::Ntpd) {
                 match run(
@@ -339,19 +337,19 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                     Ok(t) if t.contains("timed out") || t.trim().is_empty() => errors.push(
                         "ntpq: the local ntpd did not answer (restrict noquery?)".to_string(),
                     ),
-                    Ok(t) => blocks.extend(paste::explain(&t)),
+                    Ok(t) => outputs.push(t),
                     Err(e) => errors.push(e),
                 }
             }
             if running.contains(&Daemon::Chrony) {
                 for sub in ["tracking", "sources"] {
                     match run("chronyc", &["-c", sub], Duration::from_secs(5)) {
-                        Ok(t) => blocks.extend(paste::explain(&t)),
+                        Ok(t) => outputs.push(t),
                         Err(e) => errors.push(e),
                     }
                 }
             }
-            (blocks, errors)
+            (outputs, errors)
         });
         let kernel = s.spawn(kernel::read);
         // Servers: resolve, then probe every address, all at once.
@@ -384,14 +382,12 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                                     .iter()
                                     .map(|a: &SocketAddr| {
                                         s2.spawn(move || {
-                                            let te = probe::probe_address(
+                                            probe::probe_address(
                                                 &src.host,
                                                 *a,
                                                 cfg,
                                                 SourcePort::Ephemeral,
-                                            );
-                                            let v = diagnose(&te);
-                                            (te, v)
+                                            )
                                         })
                                     })
                                     .collect();
@@ -426,8 +422,8 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                 .collector_errors
                 .push(("udp/123".into(), "collector failed".into())),
         }
-        if let Ok((blocks, errors)) = view.join() {
-            ev.daemon_view = blocks;
+        if let Ok((outputs, errors)) = view.join() {
+            ev.daemon_output = outputs;
             for e in errors {
                 ev.collector_errors
                     .push(("the local daemon's view".into(), e));

@@ -5,8 +5,11 @@
 use std::net::SocketAddr;
 
 use super::conf::{Config, Daemon, Issue, Source};
-use super::paste::Explained;
+use super::paste::{self, Explained};
+use crate::diagnose::probe::diagnose;
+use crate::diagnose::verdict::rank;
 use crate::diagnose::{Cause, Class, Confidence, TargetEvidence, Verdict};
+use crate::engine::limits::PANIC_THRESHOLD;
 
 /// A running time daemon.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,16 +44,16 @@ pub struct PortHolder {
 pub struct ServerEvidence {
     pub source: Source,
     pub resolved: Option<Result<Vec<SocketAddr>, String>>,
-    /// One probe per address, each with its verdict.
-    pub probes: Vec<(TargetEvidence, Verdict)>,
+    /// One probe per address: what was sent and what came back.
+    pub probes: Vec<TargetEvidence>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct NodeEvidence {
     pub configs: Vec<Config>,
     pub daemons: Vec<RunningDaemon>,
-    /// What the local daemon says about itself (ntpq / chronyc output, explained).
-    pub daemon_view: Vec<Explained>,
+    /// What the local daemon says about itself: ntpq / chronyc output as printed.
+    pub daemon_output: Vec<String>,
     pub kernel_unsynchronized: Option<bool>,
     pub firewall: Vec<FirewallRule>,
     /// None when the firewall could not be read.
@@ -70,22 +73,12 @@ pub struct Finding {
     pub verdict: Verdict,
 }
 
-fn rank(c: Cause) -> u8 {
-    match c {
-        Cause::TwoDaemons => 0,
-        Cause::ConfigError => 1,
-        Cause::NoServersConfigured => 2,
-        Cause::DaemonNotRunning => 3,
-        Cause::Port123InUse => 4,
-        Cause::LocalFirewallBlocksNtp => 5,
-        Cause::ServerNameUnresolved | Cause::NameUnresolved => 6,
-        Cause::ClockStepNeeded => 8,
-        Cause::DaemonNotSynchronizedYet => 9,
-        Cause::RestrictBlocksClients => 10,
-        Cause::Ok => 20,
-        // Per-server probe verdicts.
-        _ => 7,
-    }
+/// The local daemon's own output, explained by the paste adapters.
+pub fn daemon_blocks(ev: &NodeEvidence) -> Vec<Explained> {
+    ev.daemon_output
+        .iter()
+        .flat_map(|t| paste::explain(t))
+        .collect()
 }
 
 /// The daemon the configuration is for: the one running, else the first with a config.
@@ -105,6 +98,13 @@ fn server_subject(s: &ServerEvidence) -> String {
 
 /// All findings, most important first. Never empty: with nothing wrong, one `ok`.
 pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
+    // Each probe judged once, by the rule table.
+    let judged: Vec<Vec<Verdict>> = ev
+        .servers
+        .iter()
+        .map(|s| s.probes.iter().map(diagnose).collect())
+        .collect();
+    let probe_causes: Vec<Cause> = judged.iter().flatten().map(|v| v.cause).collect();
     let mut out: Vec<Finding> = vec![];
     let mut push = |subject: String, v: Verdict| {
         out.push(Finding {
@@ -255,7 +255,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
     }
 
     // Each server: its name, then its probes.
-    for s in &ev.servers {
+    for (s, verdicts) in ev.servers.iter().zip(&judged) {
         match &s.resolved {
             Some(Err(e)) => push(
                 server_subject(s),
@@ -280,7 +280,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
                 )),
             ),
             _ => {
-                for (_, v) in &s.probes {
+                for v in verdicts {
                     let mut v = v.clone();
                     v.evidence.push(format!(
                         "configured at {}:{}: {} {} {}",
@@ -297,16 +297,12 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
     }
 
     // Clock far off: every answering server agrees it is beyond the panic threshold.
-    let offsets: Vec<&Verdict> = ev
-        .servers
-        .iter()
-        .flat_map(|s| s.probes.iter().map(|p| &p.1))
-        .collect();
-    if !offsets.is_empty() && offsets.iter().all(|v| v.cause == Cause::OffsetOverPanic) {
+    let offsets = &probe_causes;
+    if !offsets.is_empty() && offsets.iter().all(|c| *c == Cause::OffsetOverPanic) {
         let makestep = ev.configs.iter().find_map(|c| c.get("makestep").cloned());
         push(
             "system clock".into(),
-            Verdict::new(Cause::ClockStepNeeded, "Every server says this clock is over 1000 s off: ntpd will not correct it without -g, chronyd only with makestep.", Confidence::High)
+            Verdict::new(Cause::ClockStepNeeded, format!("Every server says this clock is over {PANIC_THRESHOLD:.0} s off: ntpd will not correct it without -g, chronyd only with makestep."), Confidence::High)
                 .evidence(format!("{} servers, all offset-over-panic", offsets.len()))
                 .evidence(match makestep {
                     Some(m) => format!("chrony makestep {}", m.join(" ")),
@@ -317,20 +313,19 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
     }
 
     // The daemon's own view: synchronized?
-    let view_unsync = ev
-        .daemon_view
+    let view = daemon_blocks(ev);
+    let view_unsync = view
         .iter()
         .any(|e| e.verdict.cause == Cause::DaemonNotSynchronizedYet);
     let servers_fine = !ev.servers.is_empty()
-        && ev
-            .servers
+        && judged
             .iter()
-            .all(|s| s.probes.iter().all(|p| p.1.cause == Cause::Ok));
+            .all(|vs| vs.iter().all(|v| v.cause == Cause::Ok));
     if view_unsync && (servers_fine || ev.no_probe) {
         push(
             "local daemon".into(),
             Verdict::new(Cause::DaemonNotSynchronizedYet, "The daemon runs and its servers answer, but it has not selected one yet: normal for the first minutes.", Confidence::Medium)
-                .evidence(ev.daemon_view.iter().map(|e| format!("{}: {}", e.kind.title(), e.verdict.summary)).collect::<Vec<_>>().join("; "))
+                .evidence(view.iter().map(|e| format!("{}: {}", e.kind.title(), e.verdict.summary)).collect::<Vec<_>>().join("; "))
                 .fix("wait a few polls (ntpd ~5 min, chronyd with iburst ~10 s); if it stays so, see `ntpq -p` tally codes / `chronyc selectdata`"),
         );
     }
@@ -371,13 +366,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
 
     // Collectors that failed are said, not hidden.
     // A config error the daemon skips over ranks below the real findings.
-    out.sort_by_key(|f| {
-        if f.verdict.cause == Cause::ConfigError && f.verdict.confidence != Confidence::High {
-            11
-        } else {
-            rank(f.verdict.cause)
-        }
-    });
+    out.sort_by_key(|f| rank(&f.verdict));
     let problems = out
         .iter()
         .any(|f| f.verdict.cause != Cause::Ok && f.verdict.cause.class() != Class::Ok);

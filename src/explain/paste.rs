@@ -8,7 +8,14 @@
 
 use serde::Serialize;
 
-use crate::diagnose::{Cause, Confidence, Verdict};
+use crate::diagnose::facts::{
+    DaemonView, Exchange, Fact, Kiss, Local, Origin, SilentSource, Unsync, Vantage,
+};
+use crate::diagnose::{Verdict, rules};
+use crate::engine::exchange::UnsyncReason;
+use crate::engine::limits::PANIC_THRESHOLD;
+use crate::engine::local::{LocalError, LocalErrorKind};
+use crate::wire::KissCode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -47,11 +54,54 @@ pub struct Note {
     pub meaning: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Explained {
     pub kind: Kind,
     pub notes: Vec<Note>,
+    /// What the output says, as facts (each with its line).
+    pub facts: Exchange,
+    /// The rule table's verdict on those facts.
     pub verdict: Verdict,
+}
+
+impl Explained {
+    fn new(kind: Kind, notes: Vec<Note>, facts: Exchange) -> Explained {
+        let verdict = rules::decide(&facts);
+        Explained {
+            kind,
+            notes,
+            facts,
+            verdict,
+        }
+    }
+}
+
+/// Where `line` is in `text`: its number (1-based) and text.
+fn at_line(text: &str, line: &str) -> Origin {
+    let n = text.lines().position(|l| l == line).map_or(0, |i| i + 1);
+    Origin::Line {
+        n,
+        text: line.to_string(),
+    }
+}
+
+fn fact<T>(value: T, text: &str, line: &str) -> Fact<T> {
+    Fact::new(value, at_line(text, line))
+}
+
+fn view(daemon: &str) -> DaemonView {
+    DaemonView {
+        daemon: daemon.to_string(),
+        ..DaemonView::default()
+    }
+}
+
+fn silent(name: &str, why: &str, over_polls: bool) -> SilentSource {
+    SilentSource {
+        name: name.to_string(),
+        why: why.to_string(),
+        over_polls,
+    }
 }
 
 // ---------------------------------------------------------------- ntpq -p
@@ -140,7 +190,7 @@ pub fn parse_peers(text: &str) -> Option<(Vec<PeerRow>, Vec<String>)> {
     (!rows.is_empty()).then_some((rows, raw))
 }
 
-fn explain_peers(rows: &[PeerRow], raw: &[String]) -> Explained {
+fn explain_peers(text: &str, rows: &[PeerRow], raw: &[String]) -> Explained {
     let mut notes = vec![];
     for (r, l) in rows.iter().zip(raw) {
         let mut m = format!("{}: {}", r.remote, tally_meaning(r.tally));
@@ -179,10 +229,10 @@ fn explain_peers(rows: &[PeerRow], raw: &[String]) -> Explained {
             }
         }
         if let Some(o) = r.offset
-            && o.abs() > 1_000_000.0
+            && o.abs() / 1000.0 > PANIC_THRESHOLD
         {
             m.push_str(&format!(
-                "; offset {o} ms is beyond ntpd's 1000 s panic threshold"
+                "; offset {o} ms is beyond ntpd's {PANIC_THRESHOLD:.0} s panic threshold"
             ));
         }
         notes.push(Note {
@@ -190,75 +240,37 @@ fn explain_peers(rows: &[PeerRow], raw: &[String]) -> Explained {
             meaning: m,
         });
     }
-    let all_silent = rows.iter().all(|r| r.reach == 0);
-    let synced = rows.iter().any(|r| r.tally == '*' || r.tally == 'o');
-    let kod = rows
-        .iter()
-        .find(|r| matches!(r.refid.as_str(), ".RATE." | ".DENY." | ".RSTR."));
-    let unsync = rows.iter().find(|r| {
-        r.reach > 0 && (r.stratum >= 16 || matches!(r.refid.as_str(), ".INIT." | ".STEP."))
-    });
     let names: Vec<&str> = rows.iter().map(|r| r.remote.as_str()).collect();
-    let verdict = if synced {
-        let p = rows
-            .iter()
-            .find(|r| r.tally == '*' || r.tally == 'o')
-            .expect("checked");
-        Verdict::new(
-            Cause::Ok,
-            format!("ntpd is synchronized to {}.", p.remote),
-            Confidence::High,
-        )
-        .evidence(format!("{} is marked *", p.remote))
-    } else if let Some(k) = kod {
-        let code = crate::wire::KissCode::parse(k.refid.trim_matches('.'))
-            .unwrap_or(crate::wire::KissCode::Rate);
-        Verdict::new(
-            Cause::Kod(code),
-            format!("{} answers with a Kiss-o'-Death {}.", k.remote, k.refid),
-            Confidence::High,
-        )
-        .evidence(format!("refid {} for {}", k.refid, k.remote))
-        .fix(code.fix())
-    } else if all_silent {
-        Verdict::new(
-            Cause::NoReply,
-            format!("No server ever answered ({}): reach 0 everywhere. The .INIT./.XFAC. refids and stratum 16 are placeholders, not answers.", names.join(", ")),
-            Confidence::Medium,
-        )
-        .evidence(format!("{} associations, all with reach 0", rows.len()))
-        .alternative("a firewall drops udp/123 on the server, or on the way", "`ntpdiag probe <server>` from this node: its liveness check tells whether the host is up")
-        .alternative("the server is down, or its name resolves to the wrong address", "`getent ahosts <server>`, ping it")
-        .alternative("a local firewall drops the replies", "`ntpdiag capture any --duration 70s`: replies seen arriving mean a local drop")
-        .fix("run `ntpdiag probe <server>` (or `ntpdiag explain` on this node) to name which")
-    } else if let Some(u) = unsync {
-        Verdict::new(
-            Cause::UpstreamUnsynchronized,
-            format!(
-                "{} answers but is not synchronized itself (refid {}, stratum {}).",
-                u.remote, u.refid, u.stratum
-            ),
-            Confidence::High,
-        )
-        .evidence(format!(
-            "reach {:o}, refid {}, stratum {}",
-            u.reach, u.refid, u.stratum
-        ))
-        .fix("fix the server's own upstream (`ntpq -p` on it)")
-    } else {
-        Verdict::new(
-            Cause::DaemonNotSynchronizedYet,
-            "Servers answer but none has been selected yet: normal in the first minutes after ntpd starts.".to_string(),
-            Confidence::Medium,
-        )
-        .evidence(format!("{} associations, some reachable, none marked *", rows.len()))
-        .fix("wait a few polls; if it stays so, look at the tally codes (x falseticker, - outlier) and `ntpq -c rv <assoc>` flash bits")
-    };
-    Explained {
-        kind: Kind::NtpqPeers,
-        notes,
-        verdict,
+    let mut x = Exchange::new(Vantage::Paste("ntpq -p"), names.join(", "));
+    let mut d = view("ntpd");
+    d.sources = rows.len();
+    d.answering = rows.iter().filter(|r| r.reach > 0).count();
+    for (r, l) in rows.iter().zip(raw) {
+        if r.tally == '*' || r.tally == 'o' {
+            d.synchronized.get_or_insert(fact(true, text, l));
+            d.sys_peer.get_or_insert(r.remote.clone());
+        }
+        match r.refid.as_str() {
+            ".RATE." | ".DENY." | ".RSTR." => {
+                let code = KissCode::parse(r.refid.trim_matches('.')).unwrap_or(KissCode::Rate);
+                // ntpd only takes a kiss whose origin matches its request.
+                x.add_kiss(Kiss { code, header: None, origin_checked: true }, at_line(text, l));
+            }
+            _ if r.reach > 0 && (r.stratum >= 16 || matches!(r.refid.as_str(), ".INIT." | ".STEP.")) => x
+                .add_unsync(
+                    Unsync { reason: None, header: None, stratum: Some(r.stratum), refid: Some(r.refid.clone()) },
+                    at_line(text, l),
+                ),
+            _ if r.reach == 0 => x.silent_sources.push(fact(
+                silent(&r.remote, "reach 0: no reply in the last 8 polls (its refid and stratum are ntpd's placeholders)", true),
+                text,
+                l,
+            )),
+            _ => {}
+        }
     }
+    x.daemon = Some(d);
+    Explained::new(Kind::NtpqPeers, notes, x)
 }
 
 // ---------------------------------------------------------------- ntpq -c assoc
@@ -388,54 +400,54 @@ fn explain_assoc(text: &str) -> Option<Explained> {
     if statuses.is_empty() {
         return None;
     }
-    let verdict = if statuses.iter().any(|s| s.select >= 6) {
-        Verdict::new(
-            Cause::Ok,
-            "An association is the system peer.",
-            Confidence::High,
-        )
-        .evidence("condition sys.peer")
-    } else if statuses.iter().any(|s| s.event == 7) {
-        Verdict::new(
-            Cause::Kod(crate::wire::KissCode::Rate),
-            "A server answered with KoD RATE (event rate_exceeded).",
-            Confidence::High,
-        )
-        .evidence("last event rate_exceeded")
-        .fix(crate::wire::KissCode::Rate.fix())
-    } else if statuses.iter().any(|s| s.event == 8) {
-        Verdict::new(
-            Cause::Kod(crate::wire::KissCode::Deny),
-            "A server denied access (event access_denied).",
-            Confidence::High,
-        )
-        .evidence("last event access_denied")
-        .fix(crate::wire::KissCode::Deny.fix())
-    } else if statuses.iter().all(|s| !s.reachable) {
-        Verdict::new(
-            Cause::NoReply,
-            "No association is reachable: the configured servers never answered.",
-            Confidence::Medium,
-        )
-        .evidence(format!(
-            "{} associations, reach \"no\" in all",
-            statuses.len()
-        ))
-        .fix("run `ntpdiag probe <server>` to find out why (firewall, daemon, host)")
-    } else {
-        Verdict::new(
-            Cause::DaemonNotSynchronizedYet,
-            "Reachable associations, none selected yet.",
-            Confidence::Medium,
-        )
-        .evidence("no sys.peer")
-        .fix("wait a few polls; if it stays so, read the flash bits with `ntpq -c \"rv <assid>\"`")
-    };
-    Some(Explained {
-        kind: Kind::NtpqAssoc,
-        notes,
-        verdict,
-    })
+    let mut x = Exchange::new(Vantage::Paste("ntpq -c assoc"), "the associations");
+    let mut d = view("ntpd");
+    d.sources = statuses.len();
+    d.answering = statuses.iter().filter(|s| s.reachable).count();
+    for (s, n) in statuses.iter().zip(&notes) {
+        let at = at_line(text, &n.line);
+        if s.select >= 6 {
+            d.synchronized.get_or_insert(Fact::new(true, at.clone()));
+        }
+        match s.event {
+            7 => x.add_kiss(
+                Kiss {
+                    code: KissCode::Rate,
+                    header: None,
+                    origin_checked: true,
+                },
+                at,
+            ),
+            8 => x.add_kiss(
+                Kiss {
+                    code: KissCode::Deny,
+                    header: None,
+                    origin_checked: true,
+                },
+                at,
+            ),
+            _ if !s.reachable => x.silent_sources.push(Fact::new(
+                silent(
+                    n.line.split_whitespace().nth(1).unwrap_or("?"),
+                    "reach no: no reply in the last 8 polls",
+                    true,
+                ),
+                at,
+            )),
+            _ => {}
+        }
+    }
+    x.who = x
+        .silent_sources
+        .iter()
+        .map(|s| format!("association {}", s.value.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if x.who.is_empty() {
+        x.who = "the associations".into();
+    }
+    x.daemon = Some(d);
+    Some(Explained::new(Kind::NtpqAssoc, notes, x))
 }
 
 // ---------------------------------------------------------------- ntpq -c rv
@@ -505,40 +517,25 @@ fn explain_rv(text: &str) -> Option<Explained> {
         }
     }
     let unsync = leap == "11" || leap == "3" || stratum >= 16;
-    let verdict = if offset.abs() > 1_000_000.0 {
-        Verdict::new(
-            Cause::ClockStepNeeded,
-            format!(
-                "The clock is {:.0} s off: beyond ntpd's panic threshold.",
-                offset / 1000.0
-            ),
-            Confidence::High,
-        )
-        .evidence(format!("offset={offset} ms"))
-        .fix("step it once (`ntpd -gq`, `chronyc makestep`) then start the daemon")
-    } else if unsync {
-        Verdict::new(
-            Cause::DaemonNotSynchronizedYet,
-            format!(
-                "This daemon is not synchronized (leap {leap}, stratum {stratum}, refid {refid})."
-            ),
-            Confidence::Medium,
-        )
-        .evidence(format!("leap={leap}, stratum={stratum}, refid={refid}"))
-        .fix("if it just started, wait; otherwise see `ntpq -p` for why no server is selected")
-    } else {
-        Verdict::new(
-            Cause::Ok,
-            format!("Synchronized at stratum {stratum} to {refid}."),
-            Confidence::High,
-        )
-        .evidence(format!("leap={leap}, offset={offset} ms"))
+    let line_of = |key: &str| {
+        notes
+            .iter()
+            .find(|n| kv_pairs(&n.line).iter().any(|(k, _)| k == key))
+            .map_or(Origin::Unknown, |n| at_line(text, &n.line))
     };
-    Some(Explained {
-        kind: Kind::NtpqRv,
-        notes,
-        verdict,
-    })
+    let mut d = view("ntpd");
+    d.status = Some(format!(
+        "leap={leap}, stratum={stratum}, refid={refid}, offset={offset} ms"
+    ));
+    d.synchronized = Some(Fact::new(!unsync, line_of("leap")));
+    if !unsync {
+        d.sys_peer = Some(format!("{refid} at stratum {stratum}"));
+    }
+    // ntpq prints offsets in milliseconds.
+    d.clock_offset_s = Some(Fact::new(offset / 1000.0, line_of("offset")));
+    let mut x = Exchange::new(Vantage::Paste("ntpq -c rv"), "ntpd");
+    x.daemon = Some(d);
+    Some(Explained::new(Kind::NtpqRv, notes, x))
 }
 
 // ---------------------------------------------------------------- ntpdate -d, ntpdig -d
@@ -574,40 +571,65 @@ fn explain_ntpdate(text: &str) -> Option<Explained> {
             meaning: m,
         });
     }
-    let verdict = if text.contains("the NTP socket is in use") {
-        Verdict::new(
-            Cause::LocalPortInUse,
-            "ntpdate could not bind port 123: a local NTP daemon holds it.",
-            Confidence::High,
-        )
-        .evidence("\"the NTP socket is in use\"")
-        .fix("query the running daemon (`ntpq -p`, `chronyc sources`) or use `ntpdate -u`")
-    } else if text.contains("rate limit response") {
-        Verdict::new(
-            Cause::Kod(crate::wire::KissCode::Rate),
-            "The server rate-limits this client (KoD RATE).",
-            Confidence::High,
-        )
-        .evidence("\"rate limit response from server\"")
-        .fix(crate::wire::KissCode::Rate.fix())
-    } else if no_data || !text.contains("receive(") {
-        Verdict::new(
-            Cause::NoReply,
-            format!("Requests were sent ({}), nothing usable came back. ntpdate cannot tell why.", text.matches("transmit(").count()),
-            Confidence::Low,
-        )
-        .evidence("\"Server dropped: no data\"")
-        .alternative("the server's firewall drops udp/123 (the seed case)", "`ntpdiag probe <server>`: the liveness check shows whether the host answers other ports")
-        .alternative("no daemon on the server, or a REJECT rule", "`ntpdiag probe <server>` names ICMP port unreachable / admin prohibited")
-        .alternative("the host is down", "`ntpdiag probe` looks at the neighbour table")
-        .fix("run `ntpdiag probe <server>` from this node")
-    } else {
-        Verdict::new(Cause::Ok, "Replies arrived.", Confidence::Low).evidence("receive(...) lines")
-    };
-    Some(Explained {
-        kind: Kind::NtpdateDebug,
-        notes,
-        verdict,
+    let mut x = Exchange::new(Vantage::Paste("ntpdate -d"), "the server");
+    x.requests = text.matches("transmit(").count() as u64;
+    if let Some(name) = ntpdate_server(text) {
+        x.who = name;
+    }
+    for l in text.lines() {
+        let t = l.trim();
+        if t.contains("the NTP socket is in use") {
+            x.local.push(fact(
+                Local {
+                    error: LocalError {
+                        kind: LocalErrorKind::AddressInUse,
+                        op: "bind".into(),
+                        target: "udp/123".into(),
+                        errno: None,
+                        message: "the NTP socket is in use (ntpdate)".into(),
+                    },
+                    doing: "binding port 123",
+                },
+                text,
+                l,
+            ));
+        } else if t.contains("rate limit response") {
+            x.add_kiss(
+                Kiss {
+                    code: KissCode::Rate,
+                    header: None,
+                    origin_checked: true,
+                },
+                at_line(text, l),
+            );
+        } else if t.contains("Server dropped: no data") {
+            x.silent_sources.push(fact(
+                silent(&x.who.clone(), "no data: no usable reply", false),
+                text,
+                l,
+            ));
+        } else if t.starts_with("receive(") && !no_data {
+            x.valid += 1;
+            x.first_answer
+                .get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
+        }
+    }
+    Some(Explained::new(Kind::NtpdateDebug, notes, x))
+}
+
+/// The server an ntpdate -d paste is about: its `server NAME, port 123`
+/// line, else the first whole `transmit(NAME)`.
+fn ntpdate_server(text: &str) -> Option<String> {
+    let from_server = text.split("server ").skip(1).find_map(|rest| {
+        let (name, after) = rest.split_once(',')?;
+        (after.trim_start().starts_with("port") && !name.contains(char::is_whitespace))
+            .then(|| name.to_string())
+    });
+    from_server.or_else(|| {
+        text.split("transmit(").skip(1).find_map(|rest| {
+            let (name, _) = rest.split_once(')')?;
+            (!name.is_empty() && !name.contains(['(', ' '])).then(|| name.to_string())
+        })
     })
 }
 
@@ -616,52 +638,59 @@ fn explain_ntpdig(text: &str) -> Option<Explained> {
         return None;
     }
     let mut notes = vec![];
-    let mut verdict = None;
+    let mut x = Exchange::new(Vantage::Paste("ntpdig"), "the server");
+    let mut said = false;
     for l in text.lines() {
         let t = l.trim();
-        let (m, v): (String, Option<Verdict>) = if t.contains("probable KOD") {
-            (
-                "stratum 0 reply: ntpdig calls every stratum-0 reply a KoD, but a fresh ntpd sends stratum 0 + INIT (unsynchronized), not a refusal".into(),
-                Some(
-                    Verdict::new(Cause::UpstreamUnsynchronized, "The server answered with stratum 0: a Kiss-o'-Death or, most often, a server that is not synchronized yet (refid INIT).", Confidence::Medium)
-                        .evidence(t.to_string())
-                        .fix("`ntpdiag probe <server>` shows the refid: INIT/STEP = unsynchronized server, RATE/DENY/RSTR = refusal"),
-                ),
-            )
+        let m: String = if t.contains("probable KOD") {
+            said = true;
+            x.add_unsync(
+                Unsync {
+                    reason: None,
+                    header: None,
+                    stratum: Some(0),
+                    refid: None,
+                },
+                at_line(text, l),
+            );
+            "stratum 0 reply: ntpdig calls every stratum-0 reply a KoD, but a fresh ntpd sends stratum 0 + INIT (unsynchronized), not a refusal".into()
         } else if t.contains("stratum too high") {
-            (
-                "stratum 16: the server is unsynchronized".into(),
-                Some(
-                    Verdict::new(
-                        Cause::UpstreamUnsynchronized,
-                        "The server answers but is unsynchronized (stratum 16).",
-                        Confidence::High,
-                    )
-                    .evidence(t.to_string())
-                    .fix("fix the server's own upstream"),
-                ),
-            )
+            said = true;
+            x.add_unsync(
+                Unsync {
+                    reason: Some(UnsyncReason::Stratum16),
+                    header: None,
+                    stratum: Some(16),
+                    refid: None,
+                },
+                at_line(text, l),
+            );
+            "stratum 16: the server is unsynchronized".into()
         } else if t.contains("no eligible servers") {
-            (
-                "nothing usable: the same words for silence, refusal and unsynchronized servers".into(),
-                Some(
-                    Verdict::new(Cause::NoReply, "ntpdig got nothing usable from any server.", Confidence::Low)
-                        .evidence(t.to_string())
-                        .fix("run `ntpdiag probe <server>` to tell silence, refusal and bad replies apart"),
-                ),
-            )
+            said = true;
+            let who = x.who.clone();
+            x.silent_sources.push(fact(
+                silent(&who, "no eligible servers: nothing usable", false),
+                text,
+                l,
+            ));
+            "nothing usable: the same words for silence, refusal and unsynchronized servers".into()
         } else if t.contains(" s")
             && (t.contains(" no-leap") || t.contains(" add-leap") || t.contains(" del-leap"))
         {
-            (
-                "an offset measurement: the server answered".into(),
-                Some(
-                    Verdict::new(Cause::Ok, "ntpdig measured an offset.", Confidence::Medium)
-                        .evidence(t.to_string()),
-                ),
-            )
-        } else if t.contains("querying") {
-            ("the request went out".into(), None)
+            said = true;
+            x.valid += 1;
+            x.first_answer
+                .get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
+            "an offset measurement: the server answered".into()
+        } else if let Some(q) = t.strip_prefix("ntpdig: querying ") {
+            x.requests += 1;
+            x.who = q
+                .split_whitespace()
+                .next()
+                .unwrap_or("the server")
+                .to_string();
+            "the request went out".into()
         } else {
             continue;
         };
@@ -669,18 +698,8 @@ fn explain_ntpdig(text: &str) -> Option<Explained> {
             line: l.to_string(),
             meaning: m,
         });
-        if let Some(v) = v
-            && (verdict.is_none() || v.cause != Cause::NoReply)
-        {
-            verdict = Some(v);
-        }
     }
-    let verdict = verdict?;
-    Some(Explained {
-        kind: Kind::NtpdigDebug,
-        notes,
-        verdict,
-    })
+    said.then(|| Explained::new(Kind::NtpdigDebug, notes, x))
 }
 
 // ---------------------------------------------------------------- chronyc
@@ -773,31 +792,26 @@ fn explain_chrony_sources(text: &str) -> Option<Explained> {
             ),
         })
         .collect();
-    let verdict = if rows.iter().any(|r| r.0 == '*') {
-        Verdict::new(Cause::Ok, "chronyd is synchronized.", Confidence::High)
-            .evidence("a source is marked *")
-    } else if rows.iter().all(|r| r.3 == 0) {
-        Verdict::new(
-            Cause::NoReply,
-            "No source ever answered chronyd (reach 0 everywhere).",
-            Confidence::Medium,
-        )
-        .evidence(format!("{} sources, all reach 0", rows.len()))
-        .fix("run `ntpdiag probe <server>` for each to find out why")
-    } else {
-        Verdict::new(
-            Cause::DaemonNotSynchronizedYet,
-            "Sources answer but none is selected yet.",
-            Confidence::Medium,
-        )
-        .evidence("no source marked *")
-        .fix("wait a few polls; `chronyc selectdata` gives the reason letters")
-    };
-    Some(Explained {
-        kind,
-        notes,
-        verdict,
-    })
+    let names: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let mut x = Exchange::new(Vantage::Paste("chronyc sources"), names.join(", "));
+    let mut d = view("chronyd");
+    d.sources = rows.len();
+    d.answering = rows.iter().filter(|r| r.3 > 0).count();
+    for (state, name, _, reach, l) in &rows {
+        if *state == '*' {
+            d.synchronized.get_or_insert(fact(true, text, l));
+            d.sys_peer.get_or_insert(name.clone());
+        }
+        if *reach == 0 {
+            x.silent_sources.push(fact(
+                silent(name, "reach 0: no reply in the last 8 polls", true),
+                text,
+                l,
+            ));
+        }
+    }
+    x.daemon = Some(d);
+    Some(Explained::new(kind, notes, x))
 }
 
 fn explain_tracking(text: &str) -> Option<Explained> {
@@ -805,7 +819,7 @@ fn explain_tracking(text: &str) -> Option<Explained> {
         return None;
     }
     let mut notes = vec![];
-    let mut unsync = false;
+    let mut d = view("chronyd");
     for l in text.lines() {
         let Some((k, v)) = l.split_once(':') else {
             continue;
@@ -815,13 +829,19 @@ fn explain_tracking(text: &str) -> Option<Explained> {
             "Reference ID" if v.starts_with("00000000") => {
                 "no reference: chronyd has not selected any source".to_string()
             }
-            "Reference ID" => format!("synchronized to {v}"),
+            "Reference ID" => {
+                d.sys_peer = Some(v.to_string());
+                format!("synchronized to {v}")
+            }
             "Stratum" if v == "0" => "stratum 0: not synchronized".to_string(),
             "Leap status" if v.contains("Not synchronised") => {
-                unsync = true;
+                d.synchronized = Some(fact(false, text, l));
                 "not synchronised".to_string()
             }
-            "Leap status" => format!("leap status {v}"),
+            "Leap status" => {
+                d.synchronized = Some(fact(true, text, l));
+                format!("leap status {v}")
+            }
             "System time" => format!("the system clock is {v} of NTP time"),
             _ => continue,
         };
@@ -830,19 +850,12 @@ fn explain_tracking(text: &str) -> Option<Explained> {
             meaning: m,
         });
     }
-    let verdict = if unsync {
-        Verdict::new(Cause::DaemonNotSynchronizedYet, "chronyd is not synchronised.", Confidence::Medium)
-            .evidence("Leap status: Not synchronised")
-            .fix("see `chronyc sources`: reach 0 means no reply (run `ntpdiag probe`), `?` means not selectable yet")
-    } else {
-        Verdict::new(Cause::Ok, "chronyd is synchronised.", Confidence::High)
-            .evidence("Leap status: Normal")
-    };
-    Some(Explained {
-        kind: Kind::ChronycTracking,
-        notes,
-        verdict,
-    })
+    if d.synchronized.as_ref().is_some_and(|s| !s.value) {
+        d.sys_peer = None;
+    }
+    let mut x = Exchange::new(Vantage::Paste("chronyc tracking"), "chronyd");
+    x.daemon = Some(d);
+    Some(Explained::new(Kind::ChronycTracking, notes, x))
 }
 
 fn explain_timesync(text: &str) -> Option<Explained> {
@@ -852,21 +865,45 @@ fn explain_timesync(text: &str) -> Option<Explained> {
         return None;
     }
     let mut notes = vec![];
-    let mut packets = None;
-    let mut leap_unsync = false;
+    let mut x = Exchange::new(Vantage::Paste("timedatectl timesync-status"), "the server");
     for l in text.lines() {
         let Some((k, v)) = l.split_once(':') else {
             continue;
         };
         let (k, v) = (k.trim(), v.trim());
         let m = match k {
-            "Server" => format!("polling {v}"),
+            "Server" => {
+                x.who = v.to_string();
+                format!("polling {v}")
+            }
             "Packet count" => {
-                packets = v.parse::<u64>().ok();
+                match v.parse::<u64>() {
+                    Ok(0) => {
+                        let who = x.who.clone();
+                        x.silent_sources
+                            .push(fact(silent(&who, "Packet count: 0", true), text, l));
+                    }
+                    Ok(n) => {
+                        x.valid = n;
+                        x.first_answer
+                            .get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
+                    }
+                    Err(_) => {}
+                }
                 format!("{v} replies received")
             }
             "Leap" => {
-                leap_unsync = v.contains("not synchronized");
+                if v.contains("not synchronized") {
+                    x.add_unsync(
+                        Unsync {
+                            reason: Some(UnsyncReason::LeapAlarm),
+                            header: None,
+                            stratum: None,
+                            refid: None,
+                        },
+                        at_line(text, l),
+                    );
+                }
                 format!("leap: {v}")
             }
             _ => continue,
@@ -876,42 +913,19 @@ fn explain_timesync(text: &str) -> Option<Explained> {
             meaning: m,
         });
     }
-    let verdict = if packets == Some(0) {
-        Verdict::new(
-            Cause::NoReply,
-            "systemd-timesyncd has received no reply from its server.",
-            Confidence::Medium,
-        )
-        .evidence("Packet count: 0")
-        .fix("run `ntpdiag probe <server>`")
-    } else if leap_unsync {
-        Verdict::new(
-            Cause::UpstreamUnsynchronized,
-            "The server answers but is not synchronized.",
-            Confidence::Medium,
-        )
-        .evidence("Leap: not synchronized")
-        .fix("fix the server's upstream")
-    } else {
-        Verdict::new(
-            Cause::Ok,
-            "systemd-timesyncd receives replies.",
-            Confidence::Medium,
-        )
-        .evidence("Packet count > 0")
-    };
-    Some(Explained {
-        kind: Kind::TimedatectlTimesync,
-        notes,
-        verdict,
-    })
+    // "Packet count: 0" with a leap line: the leap is timesyncd's default.
+    if !x.silent_sources.is_empty() {
+        x.unsync = None;
+        x.unsync_count = 0;
+    }
+    Some(Explained::new(Kind::TimedatectlTimesync, notes, x))
 }
 
 /// Every recognised block in `text`, explained.
 pub fn explain(text: &str) -> Vec<Explained> {
     let mut out = vec![];
     if let Some((rows, raw)) = parse_peers(text) {
-        out.push(explain_peers(&rows, &raw));
+        out.push(explain_peers(text, &rows, &raw));
     }
     out.extend(explain_assoc(text));
     out.extend(explain_rv(text));
@@ -923,26 +937,14 @@ pub fn explain(text: &str) -> Vec<Explained> {
     out
 }
 
-/// One verdict over several blocks: the most specific one wins (a KoD or an
-/// unsynchronized server over plain silence, silence over "not yet", any
-/// failure over ok).
+/// One verdict over several blocks: the first by the one ranking
+/// ([`crate::diagnose::verdict::rank`]: a KoD or an unsynchronized server
+/// over plain silence, silence over "not yet", any failure over ok), with
+/// the others' summaries as evidence.
 pub fn overall(blocks: &[Explained]) -> Option<Verdict> {
-    let rank = |c: Cause| match c {
-        Cause::Kod(_) | Cause::LocalPortInUse | Cause::ClockStepNeeded => 0,
-        Cause::UpstreamUnsynchronized => 1,
-        Cause::NoReply => 2,
-        Cause::DaemonNotSynchronizedYet => 3,
-        Cause::Ok => 5,
-        _ => 4,
-    };
-    let mut best: Option<&Explained> = None;
-    for b in blocks {
-        // Evidence that a server answered outranks a "nothing came" elsewhere only when it is about the same thing; keep it simple and ordered.
-        if best.is_none_or(|x| rank(b.verdict.cause) < rank(x.verdict.cause)) {
-            best = Some(b);
-        }
-    }
-    let b = best?;
+    let b = blocks
+        .iter()
+        .min_by_key(|b| crate::diagnose::verdict::rank(&b.verdict))?;
     let mut v = b.verdict.clone();
     for other in blocks.iter().filter(|o| !std::ptr::eq(*o, b)) {
         v.evidence

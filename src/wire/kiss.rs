@@ -151,37 +151,6 @@ impl KissCode {
             _ => KissAction::None,
         }
     }
-
-    /// What an operator should do about it.
-    pub fn fix(self) -> &'static str {
-        match self {
-            KissCode::Deny | KissCode::Rstr => {
-                "the server's access control refuses this client: on the server, allow this \
-                 client's address (ntpd: a `restrict` line without `ignore`/`noserve` for it; \
-                 chrony: `allow <subnet>`), or use another server"
-            }
-            KissCode::Rate => {
-                "this client polls too often for the server's rate limit: poll less often \
-                 (ntpd `minpoll` ≥ 6, no `burst`; chrony `minpoll`), stop scripts that query in \
-                 a loop, or relax the server's limit (ntpd `discard`/`limited`, chrony `ratelimit`)"
-            }
-            KissCode::Auth | KissCode::Cryp | KissCode::Nkey | KissCode::Auto => {
-                "authentication failed: make the key id and secret (ntpd `keys`/`trustedkey`, \
-                 chrony `key` + keyfile) or the NTS setup agree on client and server"
-            }
-            KissCode::Init | KissCode::Step => {
-                "the server is not synchronized itself: fix the server's own upstream, or wait \
-                 for it to synchronize"
-            }
-            KissCode::Drop | KissCode::Rmot | KissCode::Acst | KissCode::Bcst | KissCode::Mcst => {
-                "informational for the association mode; check that client and server agree on \
-                 the mode (server/peer/broadcast)"
-            }
-            KissCode::Unknown(_) => {
-                "an unrecognised code must be ignored (RFC 5905 §7.4); ask the server's operator"
-            }
-        }
-    }
 }
 
 impl fmt::Display for KissCode {
@@ -214,7 +183,7 @@ mod tests {
             assert_eq!(KissCode::from_bytes(c.bytes()), c);
             assert_eq!(KissCode::parse(&c.text().to_lowercase()), Some(c));
             assert!(KissCode::looks_like_code(c.bytes()));
-            assert!(!c.meaning().is_empty() && !c.fix().is_empty());
+            assert!(!c.meaning().is_empty());
         }
     }
 

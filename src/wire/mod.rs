@@ -3,7 +3,7 @@
 //! - [`packet`]: the NTP header (RFC 5905 §7.3), extension fields and MAC.
 //! - [`timestamp`]: 64-bit timestamps, 32-bit short format, era-aware dates.
 //! - [`refid`]: the reference id, read as its stratum requires.
-//! - [`kiss`]: Kiss-o'-Death codes with meaning and fix.
+//! - [`kiss`]: Kiss-o'-Death codes with their RFC meaning and the action RFC 5905 requires.
 
 pub mod icmp;
 pub mod kiss;

@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::diagnose::SourcePort;
 use crate::diagnose::evidence::Neighbour;
+use crate::diagnose::{Cause, Confidence};
+use crate::engine::local::LocalError;
 use crate::engine::probe::sim::{Response, run};
 use crate::engine::probe::{IcmpReport, ProbeConfig, ProbeRecord, ProbeSession, Transmit};
-use crate::engine::server::{Action, Responder, ServerConfig};
+use crate::engine::server::ServerConfig;
+use crate::wire::KissCode;
 use crate::wire::icmp::IcmpError;
-use crate::wire::{NtpDate, NtpDuration, NtpTimestamp, ReferenceId};
+use crate::wire::{NtpDate, NtpTimestamp, ReferenceId};
 
 fn target() -> SocketAddr {
     "198.51.100.1:123".parse().unwrap()
@@ -43,38 +46,10 @@ fn evidence(rec: ProbeRecord) -> TargetEvidence {
 
 /// A server answering from `cfg`, its clock shifted by `shift` seconds.
 fn server(cfg: ServerConfig, shift: f64) -> impl FnMut(&Transmit, NtpTimestamp) -> Vec<Response> {
-    let r = Responder::new(cfg);
-    move |tx, wall| {
-        if tx.purpose == Purpose::Liveness {
-            return vec![];
-        }
-        let w = wall + NtpDuration::from_secs_f64(shift);
-        let mut out = [0u8; 64];
-        match r.handle(&tx.payload, w, w, &mut out) {
-            Action::Reply(n) => vec![Response::Datagram {
-                after: Duration::from_micros(400),
-                from: target(),
-                bytes: out[..n].to_vec(),
-            }],
-            Action::Drop(_) => vec![],
-        }
-    }
+    crate::engine::probe::sim::server(cfg, target(), shift)
 }
 
-fn icmp(err: IcmpError, offender: &str) -> impl FnMut(&Transmit, NtpTimestamp) -> Vec<Response> {
-    let offender: std::net::IpAddr = offender.parse().unwrap();
-    move |tx, _| {
-        vec![Response::Icmp {
-            after: Duration::from_micros(300),
-            report: IcmpReport {
-                error: err,
-                offender: Some(offender),
-                original_dest: Some(tx.dest),
-                quoted: tx.payload.clone(),
-            },
-        }]
-    }
-}
+use crate::engine::probe::sim::icmp;
 
 fn verdict_of(rec: ProbeRecord) -> Verdict {
     let v = diagnose(&evidence(rec));
@@ -376,13 +351,13 @@ fn local_failures() {
 
 #[test]
 fn source_port_filtered() {
-    let ok = verdict_of(record(server(ServerConfig::default(), 0.0)));
-    let silent = verdict_of(record(|_, _| vec![]));
-    let v = compare_source_ports(&ok, &silent, 123, "controller");
+    let ok = evidence(record(server(ServerConfig::default(), 0.0)));
+    let silent = evidence(record(|_, _| vec![]));
+    let v = compare_source_ports(&ok, &silent, 123);
     assert_eq!(v.cause, Cause::SourcePortFiltered);
     // Both silent: plain no-reply.
     assert_eq!(
-        compare_source_ports(&silent, &silent, 123, "x").cause,
+        compare_source_ports(&silent, &silent, 123).cause,
         Cause::NoReply
     );
     // Port in use: the local verdict wins, the other is kept as a note.
@@ -392,9 +367,27 @@ fn source_port_filtered() {
         "0.0.0.0:123",
         &std::io::Error::from_raw_os_error(libc::EADDRINUSE),
     ));
-    let v = compare_source_ports(&ok, &diagnose(&ev), 123, "x");
+    let v = compare_source_ports(&ok, &ev, 123);
     assert_eq!(v.cause, Cause::LocalPortInUse);
     assert!(v.notes[0].contains("ok"));
+}
+
+/// Nothing listens on udp/123 (port unreachable from a random port) and a
+/// firewall also drops source port 123: nothing answers NTP from any port,
+/// so the verdict is the refusal, with the drop as a further finding.
+#[test]
+fn refused_host_that_also_drops_source_port_123_is_port_unreachable() {
+    let refused = evidence(record(icmp(IcmpError::v4(3, 3), "198.51.100.1")));
+    let silent = evidence(record(|_, _| vec![]));
+    let v = compare_source_ports(&refused, &silent, 123);
+    assert_eq!(v.cause, Cause::PortUnreachable);
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("source port 123") && n.contains("dropped")),
+        "{:?}",
+        v.notes
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 use super::*;
 use crate::diagnose::SourcePort;
 use crate::explain::conf::{parse_chrony, parse_ntp};
+use crate::wire::KissCode;
+use crate::wire::icmp::IcmpError;
 
 fn ntp(text: &str) -> Config {
     let mut c = Config::new(Daemon::Ntpd);
@@ -18,35 +20,96 @@ fn running(d: Daemon, pid: u32) -> RunningDaemon {
     }
 }
 
-fn probed(cfg: &Config, cause: Cause) -> Vec<ServerEvidence> {
+/// What the network and the server do with the probe's datagrams.
+#[derive(Clone, Copy)]
+enum Peer {
+    Healthy,
+    /// Nothing comes back, not even for the liveness check.
+    Silent,
+    /// Every datagram draws this ICMP (type, code) from the server.
+    Icmp(u8, u8),
+    /// Leap 3, stratum 16, refid INIT.
+    Unsync,
+    Kod(KissCode),
+    /// A healthy server whose clock is this many seconds off.
+    ClockOff(f64),
+}
+
+/// Raw probe evidence: the real probe session run against a simulated peer.
+fn probe_of(host: &str, peer: Peer) -> TargetEvidence {
+    use crate::engine::probe::sim::{icmp, run, server};
+    use crate::engine::probe::{ProbeConfig, ProbeSession};
+    use crate::engine::server::ServerConfig;
+    use crate::wire::NtpDate;
+    let addr: SocketAddr = "198.51.100.1:123".parse().unwrap();
+    let start = std::time::Instant::now();
+    let wall0 = NtpDate::from_unix(1_764_000_000, 0).timestamp();
+    let session = ProbeSession::new(ProbeConfig::default(), addr, start);
+    let record = match peer {
+        Peer::Healthy => run(
+            session,
+            start,
+            wall0,
+            server(ServerConfig::default(), addr, 0.0),
+        ),
+        Peer::Silent => run(session, start, wall0, |_, _| vec![]),
+        Peer::Icmp(t, c) => run(
+            session,
+            start,
+            wall0,
+            icmp(IcmpError::v4(t, c), "198.51.100.1"),
+        ),
+        Peer::Unsync => run(
+            session,
+            start,
+            wall0,
+            server(ServerConfig::unsynchronized(), addr, 0.0),
+        ),
+        Peer::Kod(k) => run(
+            session,
+            start,
+            wall0,
+            server(
+                ServerConfig {
+                    kiss: Some(k),
+                    ..ServerConfig::default()
+                },
+                addr,
+                0.0,
+            ),
+        ),
+        Peer::ClockOff(s) => run(
+            session,
+            start,
+            wall0,
+            server(ServerConfig::default(), addr, s),
+        ),
+    };
+    TargetEvidence {
+        host: host.to_string(),
+        address: addr,
+        source_port: SourcePort::Ephemeral,
+        local_address: Some("198.51.100.2:40000".parse().unwrap()),
+        setup_error: None,
+        record: Some(record),
+        neighbour: None,
+    }
+}
+
+fn probed(cfg: &Config, peer: Peer) -> Vec<ServerEvidence> {
     cfg.network_sources()
-        .map(|s| {
-            let addr: SocketAddr = "198.51.100.1:123".parse().unwrap();
-            let te = TargetEvidence {
-                host: s.host.clone(),
-                address: addr,
-                source_port: SourcePort::Ephemeral,
-                local_address: None,
-                setup_error: None,
-                record: None,
-                neighbour: None,
-            };
-            let v = Verdict::new(cause, format!("{} verdict", cause.id()), Confidence::High)
-                .evidence("seen")
-                .fix("the probe's fix");
-            ServerEvidence {
-                source: s.clone(),
-                resolved: Some(Ok(vec![addr])),
-                probes: vec![(te, v)],
-            }
+        .map(|s| ServerEvidence {
+            source: s.clone(),
+            resolved: Some(Ok(vec!["198.51.100.1:123".parse().unwrap()])),
+            probes: vec![probe_of(&s.host, peer)],
         })
         .collect()
 }
 
-fn base(cause: Cause) -> NodeEvidence {
+fn base(peer: Peer) -> NodeEvidence {
     let c = ntp("server controller iburst\ndriftfile /var/lib/ntpsec/ntp.drift\n");
     NodeEvidence {
-        servers: probed(&c, cause),
+        servers: probed(&c, peer),
         configs: vec![c],
         daemons: vec![running(Daemon::Ntpd, 100)],
         firewall_read: Some(vec![]),
@@ -78,7 +141,7 @@ fn first(ev: &NodeEvidence) -> Finding {
 /// The seed: the compute node is fine, the controller never answers.
 #[test]
 fn seed_case_blames_the_controller_and_clears_the_node() {
-    let f = first(&base(Cause::NoReply));
+    let f = first(&base(Peer::Silent));
     assert_eq!(f.verdict.cause, Cause::NoReply);
     assert!(f.subject.starts_with("server controller"));
     let notes = f.verdict.notes.join("\n");
@@ -92,25 +155,42 @@ fn seed_case_blames_the_controller_and_clears_the_node() {
 
 #[test]
 fn healthy_node_is_ok() {
-    let f = first(&base(Cause::Ok));
+    let f = first(&base(Peer::Healthy));
     assert_eq!(f.verdict.cause, Cause::Ok);
 }
 
+/// Each server's raw probe is judged by the rule table; the expected causes
+/// come from the RFCs' meaning of what the peer sent: ICMP type 3 code 3 is
+/// port unreachable (RFC 792), code 13 communication administratively
+/// prohibited (RFC 1812 §5.2.7.1), leap 3 is "clock unsynchronized" (RFC 5905
+/// §7.3), and a stratum-0 reply with refid RATE a rate kiss (RFC 5905 §7.4).
 #[test]
-fn per_server_probe_causes_pass_through() {
-    for c in [
-        Cause::PortUnreachable,
-        Cause::AdminProhibited,
-        Cause::UpstreamUnsynchronized,
-        Cause::Kod(crate::wire::KissCode::Rate),
+fn per_server_raw_probes_are_judged() {
+    for (peer, want) in [
+        (Peer::Icmp(3, 3), "port-unreachable"),
+        (Peer::Icmp(3, 13), "admin-prohibited"),
+        (Peer::Icmp(3, 1), "host-unreachable"),
+        (Peer::Unsync, "upstream-unsynchronized"),
+        (Peer::Kod(KissCode::Rate), "kod-rate"),
+        (Peer::Kod(KissCode::Deny), "kod-deny"),
+        (Peer::Healthy, "ok"),
     ] {
-        assert_eq!(first(&base(c)).verdict.cause, c);
+        let f = first(&base(peer));
+        assert_eq!(f.verdict.cause.id(), want);
+        if want != "ok" {
+            assert!(f.subject.starts_with("server controller"), "{}", f.subject);
+            assert!(
+                f.verdict.evidence.iter().any(|e| e.contains("ntp.conf:1")),
+                "{:?}",
+                f.verdict.evidence
+            );
+        }
     }
 }
 
 #[test]
 fn no_servers_configured() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     ev.configs = vec![ntp("driftfile /x\n")];
     ev.servers.clear();
     assert_eq!(first(&ev).verdict.cause, Cause::NoServersConfigured);
@@ -120,7 +200,7 @@ fn no_servers_configured() {
 
 #[test]
 fn daemon_not_running() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     ev.daemons.clear();
     ev.port123 = Some(vec![]);
     let f = first(&ev);
@@ -130,16 +210,16 @@ fn daemon_not_running() {
 
 #[test]
 fn daemon_not_synchronized_yet() {
-    let mut ev = base(Cause::Ok);
-    ev.daemon_view = crate::explain::paste::explain(
-        "associd=0 status=c016 leap_alarm, sync_unspec, 1 event, restart,\nleap=11, stratum=16, precision=-24, refid=INIT, offset=0.0\n",
-    );
+    let mut ev = base(Peer::Healthy);
+    ev.daemon_output = vec![
+        "associd=0 status=c016 leap_alarm, sync_unspec, 1 event, restart,\nleap=11, stratum=16, precision=-24, refid=INIT, offset=0.0\n".into(),
+    ];
     assert_eq!(first(&ev).verdict.cause, Cause::DaemonNotSynchronizedYet);
 }
 
 #[test]
 fn local_firewall() {
-    let mut ev = base(Cause::NoReply);
+    let mut ev = base(Peer::Silent);
     ev.firewall = vec![FirewallRule {
         tool: "iptables".into(),
         text: "-A OUTPUT -p udp --dport 123 -j DROP".into(),
@@ -158,7 +238,7 @@ fn local_firewall() {
 
 #[test]
 fn restrict_blocks_clients() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     ev.configs = vec![ntp("server controller iburst\nrestrict default ignore\n")];
     let all = findings(&ev);
     assert!(
@@ -167,13 +247,13 @@ fn restrict_blocks_clients() {
     );
     // Only a server-side finding: it does not outrank a real client problem.
     let mut ev2 = ev.clone();
-    ev2.servers = probed(&ev.configs[0], Cause::NoReply);
+    ev2.servers = probed(&ev.configs[0], Peer::Silent);
     assert_eq!(first(&ev2).verdict.cause, Cause::NoReply);
 }
 
 #[test]
 fn port_123_in_use() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     ev.daemons.clear();
     ev.port123 = Some(vec![PortHolder {
         addr: "0.0.0.0:123".into(),
@@ -187,14 +267,14 @@ fn port_123_in_use() {
 
 #[test]
 fn two_daemons() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     ev.daemons.push(running(Daemon::Chrony, 200));
     assert_eq!(first(&ev).verdict.cause, Cause::TwoDaemons);
 }
 
 #[test]
 fn config_error_with_file_and_line() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     let mut c = Config::new(Daemon::Chrony);
     parse_chrony(
         "/etc/chrony/chrony.conf",
@@ -213,7 +293,7 @@ fn config_error_with_file_and_line() {
 
 #[test]
 fn server_name_unresolved() {
-    let mut ev = base(Cause::Ok);
+    let mut ev = base(Peer::Healthy);
     ev.servers[0].resolved = Some(Err("Name or service not known".into()));
     ev.servers[0].probes.clear();
     assert_eq!(first(&ev).verdict.cause, Cause::ServerNameUnresolved);
@@ -221,20 +301,24 @@ fn server_name_unresolved() {
 
 #[test]
 fn clock_step_needed() {
-    let mut ev = base(Cause::OffsetOverPanic);
+    let mut ev = base(Peer::ClockOff(5000.0));
     let c = ntp("server a iburst\nserver b iburst\n");
-    ev.servers = probed(&c, Cause::OffsetOverPanic);
+    ev.servers = probed(&c, Peer::ClockOff(5000.0));
     ev.configs = vec![c];
     let all = findings(&ev);
-    assert!(
+    // The node-level conclusion first, each server's offset-over-panic after.
+    assert_eq!(all[0].verdict.cause, Cause::ClockStepNeeded);
+    assert_eq!(
         all.iter()
-            .any(|f| f.verdict.cause == Cause::ClockStepNeeded)
+            .filter(|f| f.verdict.cause == Cause::OffsetOverPanic)
+            .count(),
+        2
     );
 }
 
 #[test]
 fn collector_failures_are_reported_not_fatal() {
-    let mut ev = base(Cause::NoReply);
+    let mut ev = base(Peer::Silent);
     ev.collector_errors
         .push(("firewall".into(), "iptables-save: not found".into()));
     ev.firewall_read = None;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::diagnose::Cause;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(

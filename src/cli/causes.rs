@@ -1,0 +1,137 @@
+//! `ntpdiag causes [ID]`: every cause id from the cause table, or one
+//! explained in full (like `rustc --explain`).
+
+use clap::Args;
+use colored::Colorize;
+use serde::{Deserialize, Serialize};
+
+use super::{exit, json};
+use crate::diagnose::{Cause, CauseInfo};
+
+const CAUSES_HELP: &str = "\
+Without ID: every cause id ntpdiag can name (probe, capture, explain), with
+its class and exit status. With ID: what it means, how ntpdiag tells it apart
+from the causes it resembles, and the default fix. Kiss-o'-Death ids are
+kod-<code> (kod-rate, kod-deny, ...); any code is accepted.";
+
+/// Lists every cause id, or explains one.
+#[derive(Args, Debug, Clone)]
+#[command(long_about = CAUSES_HELP, after_help = exit::help())]
+pub struct CausesArgs {
+    /// A cause id, e.g. no-reply, kod-rate.
+    #[arg(value_name = "ID")]
+    pub id: Option<String>,
+
+    /// One JSON document on stdout (schema in doc/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One row of `causes --json`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CauseJson {
+    pub id: String,
+    pub class: String,
+    pub exit_code: u8,
+    pub title: String,
+    pub means: String,
+    pub tell_apart: String,
+    pub fix: String,
+    pub emitted_by: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CausesReport {
+    pub schema_version: u32,
+    pub tool: String,
+    pub version: String,
+    pub command: String,
+    pub causes: Vec<CauseJson>,
+    /// Set when ID is not a cause id.
+    pub error: Option<String>,
+    pub exit_code: u8,
+}
+
+impl From<&CauseInfo> for CauseJson {
+    fn from(i: &CauseInfo) -> CauseJson {
+        CauseJson {
+            id: i.id.clone(),
+            class: i.class.id().into(),
+            exit_code: i.class.exit_code(),
+            title: i.title.clone(),
+            means: i.means.clone(),
+            tell_apart: i.tell.clone(),
+            fix: i.fix.clone(),
+            emitted_by: i.emitted_by.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+fn explain(i: &CauseInfo) -> String {
+    format!(
+        "{} [{}]\n  class: {} (exit status {}); named by: {}\n\n  what it means:\n    {}\n\n  how ntpdiag tells it apart:\n    {}\n\n  fix:\n    {}\n",
+        i.title.bold(),
+        i.id,
+        i.class.id(),
+        i.class.exit_code(),
+        i.emitted_by.join(", "),
+        i.means,
+        i.tell,
+        i.fix
+    )
+}
+
+pub fn run(args: &CausesArgs) -> anyhow::Result<u8> {
+    let table = Cause::table();
+    let (rows, error, code): (Vec<CauseInfo>, Option<String>, u8) = match &args.id {
+        None => (table, None, exit::OK),
+        Some(id) => match Cause::from_id(id.trim()) {
+            Some(c) => (vec![c.info()], None, exit::OK),
+            None => {
+                let near: Vec<String> = table
+                    .iter()
+                    .filter(|i| i.id.contains(id.trim()) || id.contains(&i.id))
+                    .map(|i| i.id.clone())
+                    .collect();
+                let msg = if near.is_empty() {
+                    format!("{id:?} is not a cause id; `ntpdiag causes` lists them")
+                } else {
+                    format!(
+                        "{id:?} is not a cause id; did you mean {}?",
+                        near.join(", ")
+                    )
+                };
+                (vec![], Some(msg), exit::USAGE)
+            }
+        },
+    };
+    if args.json {
+        let doc = CausesReport {
+            schema_version: json::SCHEMA_VERSION,
+            tool: "ntpdiag".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            command: "causes".into(),
+            causes: rows.iter().map(CauseJson::from).collect(),
+            error,
+            exit_code: code,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(code);
+    }
+    if let Some(e) = error {
+        eprintln!("ntpdiag: {e}");
+        return Ok(code);
+    }
+    if args.id.is_some() {
+        print!("{}", explain(&rows[0]));
+        return Ok(code);
+    }
+    let w = rows.iter().map(|i| i.id.len()).max().unwrap_or(0);
+    println!("{:w$}  {:<12} MEANING", "CAUSE", "CLASS(EXIT)");
+    for i in &rows {
+        let class = format!("{}({})", i.class.id(), i.class.exit_code());
+        println!("{:w$}  {:<12} {}", i.id, class, i.means);
+    }
+    println!("\n`ntpdiag causes ID` explains one: how ntpdiag tells it apart, and the fix.");
+    Ok(code)
+}

@@ -1,0 +1,524 @@
+//! The cause table: every cause id ntpdiag can emit, in one place, with its
+//! class, exit code, title, meaning, how ntpdiag tells it apart, and its
+//! default fix. The ids are a public interface (`--json`, scripts): never
+//! rename one.
+//!
+//! `--help`'s exit-status text, `ntpdiag causes`, and the id list in
+//! `doc/json.md` come from (or are checked against) this table. Kiss codes
+//! are one entry each (`kod-rate`, …), generated from [`KISS`].
+
+use std::fmt;
+
+use crate::wire::KissCode;
+
+/// Verdict classes; each has one exit code.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub enum Class {
+    Ok,
+    /// Nothing came back (or only on some source ports).
+    Silence,
+    /// An ICMP error came back.
+    Refused,
+    /// The server answered with a Kiss-o'-Death.
+    Kiss,
+    /// The server answered, but its answer is unusable.
+    Unusable,
+    /// The problem is on this machine (name resolution, ports, firewall).
+    Local,
+}
+
+impl Class {
+    pub const ALL: [Class; 6] = [
+        Class::Ok,
+        Class::Silence,
+        Class::Refused,
+        Class::Kiss,
+        Class::Unusable,
+        Class::Local,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Class::Ok => "ok",
+            Class::Silence => "silence",
+            Class::Refused => "refused",
+            Class::Kiss => "kiss",
+            Class::Unusable => "unusable",
+            Class::Local => "local",
+        }
+    }
+
+    /// The process exit code for this class (documented in `--help` and the man page).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Class::Ok => 0,
+            Class::Silence => 3,
+            Class::Refused => 4,
+            Class::Kiss => 5,
+            Class::Unusable => 6,
+            Class::Local => 7,
+        }
+    }
+
+    /// What the class means, for the exit-status help.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Class::Ok => "every target gave usable time",
+            Class::Silence => "nothing came back",
+            Class::Refused => "an ICMP error came back",
+            Class::Kiss => "the server sent a Kiss-o'-Death",
+            Class::Unusable => "the server answered but its time cannot be used",
+            Class::Local => "the problem is on this machine",
+        }
+    }
+}
+
+/// One row of the cause table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CauseInfo {
+    pub cause: Cause,
+    pub id: String,
+    pub class: Class,
+    /// Short, upper case: the verdict's headline.
+    pub title: String,
+    /// What it means, in a sentence or two.
+    pub means: String,
+    /// What ntpdiag saw that tells it apart from the causes it resembles.
+    pub tell: String,
+    /// The default fix.
+    pub fix: String,
+    /// Which commands can emit it: probe, capture, explain.
+    pub emitted_by: &'static [&'static str],
+    /// Where it ranks when several findings compete for the first screen
+    /// (lower first). One ranking for explain's findings and pasted blocks.
+    pub rank: u8,
+}
+
+const P: &[&str] = &["probe", "capture", "explain"];
+const PE: &[&str] = &["probe", "explain"];
+const PO: &[&str] = &["probe"];
+const C: &[&str] = &["capture"];
+const E: &[&str] = &["explain"];
+
+macro_rules! causes {
+    ($(
+        $(#[$m:meta])*
+        $var:ident = $id:literal, $class:ident, $rank:literal, $by:ident, $title:literal,
+            means $means:literal
+            tell $tell:literal
+            fix $fix:literal;
+    )*) => {
+        /// Every cause ntpdiag can name. `id()` is the stable string.
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub enum Cause {
+            $( $(#[$m])* $var, )*
+            /// A genuine Kiss-o'-Death (origin matched); INIT and STEP are
+            /// [`Cause::UpstreamUnsynchronized`].
+            Kod(KissCode),
+        }
+
+        impl Cause {
+            /// Every cause but the kiss codes, in table order.
+            pub const FIXED: &'static [Cause] = &[$(Cause::$var,)*];
+
+            fn fixed_info(self) -> Option<CauseInfo> {
+                match self {
+                    $(Cause::$var => Some(CauseInfo {
+                        cause: self,
+                        id: $id.to_string(),
+                        class: Class::$class,
+                        title: $title.to_string(),
+                        means: $means.to_string(),
+                        tell: $tell.to_string(),
+                        fix: $fix.to_string(),
+                        emitted_by: $by,
+                        rank: $rank,
+                    }),)*
+                    Cause::Kod(_) => None,
+                }
+            }
+        }
+    };
+}
+
+causes! {
+    Ok = "ok", Ok, 90, P, "OK",
+        means "The server gives usable time (or, for a node, nothing wrong was found)."
+        tell "a reply whose origin is our transmit, leap not 3, stratum 1-15, root distance and offset within the daemons' limits"
+        fix "nothing to do";
+    NoReply = "no-reply", Silence, 13, P, "NO REPLY",
+        means "Requests left and nothing came back: no NTP reply and no ICMP error."
+        tell "no datagram and no ICMP error for any request; the liveness check (a datagram to a closed port of the same host) and the neighbour table then tell a firewall that drops udp/123 from a host that is down"
+        fix "start with the server's firewall (`iptables -S INPUT` there), then `restrict … ignore` in its ntp.conf, then whether the host is up";
+    SourcePortFiltered = "source-port-filtered", Silence, 12, PO, "SOURCE PORT 123 FILTERED",
+        means "The server answers requests from a random source port but nothing comes back from source port 123, the port ntpd sends from."
+        tell "the same server probed from a random port answers NTP; from --source-port 123 it is silent"
+        fix "allow udp source port 123 on the path (anti-amplification filters, NAT), or use a client that sends from random ports (chrony)";
+    AsymmetricPath = "asymmetric-path", Silence, 12, C, "ASYMMETRIC PATH",
+        means "Replies leave the server but do not reach the client."
+        tell "a capture holding both sides sees each request twice (leaving the client, reaching the server) and each reply once"
+        fix "the path back drops the replies: a firewall or NAT between the two (stateful rules, asymmetric routing)";
+    PortUnreachable = "port-unreachable", Refused, 12, P, "PORT UNREACHABLE",
+        means "An ICMP port unreachable came back: nothing listens on udp/123 there, or a REJECT rule answers for it."
+        tell "ICMP type 3 code 3 (ICMPv6 1/4) quoting our request; the sender's address says whether the server or a firewall on the path sent it"
+        fix "start the NTP daemon on the server and check it listens on this address, or remove the REJECT rule for udp/123";
+    AdminProhibited = "admin-prohibited", Refused, 12, P, "ADMINISTRATIVELY PROHIBITED",
+        means "A firewall rejects udp/123 and says so with ICMP administratively prohibited."
+        tell "ICMP type 3 code 9, 10 or 13 (ICMPv6 1/1, 1/5, 1/6) quoting our request, from the server or a router"
+        fix "allow udp/123 on the firewall that sent the error (`firewall-cmd --add-service=ntp`, `iptables -I INPUT -p udp --dport 123 -j ACCEPT`)";
+    HostUnreachable = "host-unreachable", Refused, 12, P, "HOST UNREACHABLE",
+        means "The server's host cannot be reached: no ARP/ND answer on its link, or an `unreachable` route."
+        tell "ICMP host unreachable from a router or from this host (after ARP fails), or EHOSTUNREACH on send"
+        fix "check that the server is up at that address; `ip route get` and `ip neigh show` on the host that sent the error";
+    NetUnreachable = "net-unreachable", Refused, 12, P, "NETWORK UNREACHABLE",
+        means "There is no route to the server's network."
+        tell "ICMP net unreachable (or time exceeded) from a router, or ENETUNREACH on send"
+        fix "fix routing on the host that sent the error (`ip route get <server>` there), or use a reachable server";
+    UpstreamUnsynchronized = "upstream-unsynchronized", Unusable, 11, P, "SERVER NOT SYNCHRONIZED",
+        means "The server answers, but says it has no good time itself: its own upstream is the problem."
+        tell "a genuine reply (origin matched) with leap 3, stratum 0 without a kiss code, INIT/STEP, stratum 16, or a root distance too large for the daemons"
+        fix "on the server, see why it is not synchronized (`ntpq -p` / `chronyc sources` there); a server meant to serve its own clock needs `tos orphan` / `local stratum`";
+    BogusReply = "bogus-reply", Unusable, 12, P, "BOGUS REPLIES",
+        means "Replies arrive, but they do not answer our requests: every NTP client discards them."
+        tell "their origin timestamp is not the transmit timestamp of any request we sent (RFC 5905 test 2)"
+        fix "a server that does not copy the client's transmit timestamp into origin is broken: fix or replace it; behind NAT, make sure each client's replies go back to it alone";
+    ReplyFromOtherAddress = "reply-from-other-address", Unusable, 12, P, "REPLY FROM ANOTHER ADDRESS",
+        means "Genuine replies come back from an address other than the one asked: clients that match replies by address drop them."
+        tell "the reply's origin is our transmit timestamp, but its source address is not the server's"
+        fix "make the daemon answer from the address clients use (ntpd `interface listen`, chrony `bindaddress`), or fix the NAT";
+    OffsetOverPanic = "offset-over-panic", Unusable, 12, P, "OFFSET OVER PANIC THRESHOLD",
+        means "The server gives time, but the clocks differ by more than the 1000 s panic threshold: ntpd exits rather than correct it."
+        tell "a valid reply whose offset exceeds 1000 s (RFC 5905 PANICT)"
+        fix "step the wrong clock once (`ntpd -gq`, `chronyc makestep`, `ntpdig -S`), then let the daemon keep it";
+    MalformedReply = "malformed-reply", Unusable, 12, P, "MALFORMED REPLIES",
+        means "Datagrams come back that are not valid NTP server replies."
+        tell "too short, wrong mode or version, or zero receive/transmit timestamps"
+        fix "check that the server runs an NTP server on port 123 and not another UDP service";
+    NameUnresolved = "name-unresolved", Local, 7, PE, "NAME DOES NOT RESOLVE",
+        means "The host name does not resolve to an address: nothing could be sent."
+        tell "the resolver (getaddrinfo) failed for the name"
+        fix "check the name (`getent ahosts NAME`); add it to /etc/hosts or DNS";
+    LocalPortInUse = "local-port-in-use", Local, 6, PE, "LOCAL PORT IN USE",
+        means "The source port (usually 123) is already held by another socket on this host."
+        tell "bind() failed with EADDRINUSE, or ntpdate says the NTP socket is in use"
+        fix "see who holds it (`ss -ulpn 'sport = :123'`); probe from a random port, or query the local daemon";
+    LocalFirewallBlocksNtp = "local-firewall-blocks-ntp", Local, 5, PE, "LOCAL FIREWALL BLOCKS NTP",
+        means "A firewall rule on this host drops or rejects NTP."
+        tell "sendto() failed with EPERM (an OUTPUT rule), or this host's iptables/nft rules drop udp/123"
+        fix "list the rules (`iptables -S OUTPUT`, `nft list ruleset`) and accept udp/123 before the blocking rule";
+    LocalPermissionDenied = "local-permission-denied", Local, 7, PE, "PERMISSION DENIED",
+        means "This host did not allow the operation: ports below 1024 need root or CAP_NET_BIND_SERVICE."
+        tell "bind() or sendto() failed with EACCES"
+        fix "run as root, grant CAP_NET_BIND_SERVICE, or probe from a random port";
+    LocalError = "local-error", Local, 7, PE, "LOCAL ERROR",
+        means "Another failure on this machine kept the probe from running (no IPv6, no address, …)."
+        tell "a socket call failed with an errno that names no other cause"
+        fix "see the error in the evidence";
+    ClientPollsTooFast = "client-polls-too-fast", Local, 12, C, "CLIENT POLLS TOO FAST",
+        means "The client polls faster than servers allow: expect KoD RATE or dropped requests from rate-limiting servers."
+        tell "request intervals under 2 s (3 or more, over 8 requests) or a mean under 8 s over 10 or more (ntpd's `discard minimum 1`/`average 3`)"
+        fix "poll less often: ntpd `minpoll` ≥ 6 without `burst`, chrony `minpoll`; stop scripts that query in a loop";
+    ReplyIgnored = "reply-ignored", Local, 12, C, "REPLIES IGNORED",
+        means "Replies reach the client's host, but the client does not take them."
+        tell "the client's host answers replies with ICMP port unreachable, or a client that echoed earlier replies' transmit timestamps (classic ntpd) stops doing so"
+        fix "the client closed its socket too early or something on the client drops the replies (`iptables -S INPUT`, `ss -ulpn`)";
+    TwoDaemons = "two-daemons", Local, 0, E, "TWO TIME DAEMONS",
+        means "Two time daemons run at once and fight over the clock and port 123."
+        tell "two different time daemons (ntpd, chronyd, systemd-timesyncd) are running in this network namespace"
+        fix "keep one: e.g. `systemctl disable --now chrony`";
+    ConfigError = "config-error", Local, 1, E, "CONFIGURATION ERROR",
+        means "A configuration file has an error (with file and line)."
+        tell "the file names an unknown directive, a bad value, or an include that does not exist"
+        fix "correct or remove the line, then restart the daemon";
+    NoServersConfigured = "no-servers-configured", Local, 2, E, "NO SERVERS CONFIGURED",
+        means "No server, pool or peer is configured: the daemon has nothing to synchronize to."
+        tell "no configuration file, or one without server/pool/peer lines and without a local clock"
+        fix "add `server <host> iburst` (ntpd, chrony) or `NTP=<host>` (timesyncd)";
+    DaemonNotRunning = "daemon-not-running", Local, 3, E, "DAEMON NOT RUNNING",
+        means "A time daemon is configured but not running."
+        tell "a configuration exists but no time daemon process runs in this network namespace"
+        fix "start it (`systemctl enable --now ntpsec`) and read why it stopped (`journalctl -u ntpsec`)";
+    Port123InUse = "port-123-in-use", Local, 4, E, "PORT 123 IN USE",
+        means "Another process holds udp/123: the time daemon cannot bind it."
+        tell "/proc/net/udp lists port 123 held by a process that is not a time daemon"
+        fix "stop that process, then restart the time daemon";
+    ServerNameUnresolved = "server-name-unresolved", Local, 7, E, "SERVER NAME DOES NOT RESOLVE",
+        means "A configured server's name does not resolve."
+        tell "the resolver fails for a name on a server/pool/peer line"
+        fix "add it to /etc/hosts or DNS, or use an address";
+    ClockStepNeeded = "clock-step-needed", Unusable, 9, E, "CLOCK STEP NEEDED",
+        means "This clock is further off than the daemon will correct (over the 1000 s panic threshold)."
+        tell "every answering server gives an offset over 1000 s, or the daemon's own offset says so"
+        fix "step once (`ntpd -gq`, `chronyc makestep`); then the daemon keeps it";
+    DaemonNotSynchronizedYet = "daemon-not-synchronized-yet", Local, 15, E, "NOT SYNCHRONIZED YET",
+        means "The daemon runs and hears its servers but has not selected one yet: normal for the first minutes."
+        tell "the daemon's own view: sources reachable, none selected, leap 3 / stratum 16 locally"
+        fix "wait a few polls; if it stays so, read the tally codes (`ntpq -p`) or `chronyc selectdata`";
+    RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
+        means "This node's default access rule refuses the clients it should serve."
+        tell "the default `restrict` carries ignore/noserve (ntpd), or chrony allows no client"
+        fix "allow the clients' network (`restrict <net> mask <mask> nomodify notrap`, chrony `allow <subnet>`)";
+}
+
+/// The RFC 5905 §7.4 kiss codes ntpdiag documents as causes of their own,
+/// with what an operator should do. INIT and STEP are states, not refusals:
+/// they are [`Cause::UpstreamUnsynchronized`].
+pub const KISS: &[(KissCode, &str)] = &[
+    (
+        KissCode::Rate,
+        "this client polls too often for the server's rate limit: poll less often (ntpd `minpoll` ≥ 6, no `burst`; chrony `minpoll`), stop scripts that query in a loop, or relax the server's limit (ntpd `discard`/`limited`, chrony `ratelimit`)",
+    ),
+    (KissCode::Deny, DENY_FIX),
+    (KissCode::Rstr, DENY_FIX),
+    (KissCode::Auth, AUTH_FIX),
+    (KissCode::Cryp, AUTH_FIX),
+    (KissCode::Nkey, AUTH_FIX),
+    (KissCode::Auto, AUTH_FIX),
+    (KissCode::Drop, MODE_FIX),
+    (KissCode::Rmot, MODE_FIX),
+    (KissCode::Acst, MODE_FIX),
+    (KissCode::Bcst, MODE_FIX),
+    (KissCode::Mcst, MODE_FIX),
+];
+
+const DENY_FIX: &str = "the server's access control refuses this client: on the server, allow this client's address (ntpd: a `restrict` line without `ignore`/`noserve` for it; chrony: `allow <subnet>`), or use another server";
+const AUTH_FIX: &str = "authentication failed: make the key id and secret (ntpd `keys`/`trustedkey`, chrony `key` + keyfile) or the NTS setup agree on client and server";
+const MODE_FIX: &str = "informational for the association mode; check that client and server agree on the mode (server/peer/broadcast)";
+const UNKNOWN_KISS_FIX: &str =
+    "an unrecognised code must be ignored (RFC 5905 §7.4); ask the server's operator";
+
+/// What to do about a kiss code.
+pub fn kiss_fix(code: KissCode) -> &'static str {
+    KISS.iter()
+        .find(|(c, _)| *c == code)
+        .map_or(UNKNOWN_KISS_FIX, |(_, f)| f)
+}
+
+impl Cause {
+    /// This cause's row of the table.
+    pub fn info(self) -> CauseInfo {
+        if let Some(i) = self.fixed_info() {
+            return i;
+        }
+        let Cause::Kod(code) = self else {
+            unreachable!("fixed_info covers every other variant")
+        };
+        CauseInfo {
+            cause: self,
+            id: format!("kod-{}", kiss_id(code)),
+            class: Class::Kiss,
+            title: format!("KISS-O'-DEATH {}", code.text()),
+            means: format!(
+                "The server refuses service with a Kiss-o'-Death {}: {}.",
+                code.text(),
+                code.meaning()
+            ),
+            tell: "a reply with stratum 0 and this code as refid whose origin is our transmit timestamp (a spoofed KoD is bogus, RFC 8633 §5.4)".into(),
+            fix: kiss_fix(code).into(),
+            emitted_by: P,
+            rank: 10,
+        }
+    }
+
+    pub fn id(self) -> String {
+        self.info().id
+    }
+
+    pub fn class(self) -> Class {
+        self.info().class
+    }
+
+    pub fn title(self) -> String {
+        self.info().title
+    }
+
+    /// Every documented cause: the fixed ones, then one per kiss code.
+    pub fn all() -> Vec<Cause> {
+        let mut v = Cause::FIXED.to_vec();
+        v.extend(KISS.iter().map(|(c, _)| Cause::Kod(*c)));
+        v
+    }
+
+    /// Every documented cause's row, in table order.
+    pub fn table() -> Vec<CauseInfo> {
+        Cause::all().into_iter().map(Cause::info).collect()
+    }
+
+    /// The cause with this id: a table id, or `kod-` with any code.
+    pub fn from_id(id: &str) -> Option<Cause> {
+        if let Some(c) = Cause::FIXED.iter().find(|c| c.id() == id) {
+            return Some(*c);
+        }
+        let code = KissCode::parse(id.strip_prefix("kod-")?)?;
+        let cause = Cause::Kod(code);
+        (cause.id() == id && !matches!(code, KissCode::Init | KissCode::Step)).then_some(cause)
+    }
+}
+
+/// `kod-` suffix: the code in lowercase; octets that are not letters or
+/// digits become `_` so the id stays one token.
+fn kiss_id(c: KissCode) -> String {
+    let b = c.bytes();
+    let end = b.iter().rposition(|&x| x != 0).map_or(0, |p| p + 1);
+    b[..end]
+        .iter()
+        .map(|&x| {
+            if x.is_ascii_alphanumeric() {
+                x.to_ascii_lowercase() as char
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id())
+    }
+}
+
+/// The exit-status text of `--help` and the man pages, from the table.
+pub fn exit_help() -> String {
+    let mut s = String::from("Exit status:\n");
+    let line = |class: Class| {
+        let mut ids: Vec<String> = Cause::FIXED
+            .iter()
+            .filter(|c| c.class() == class)
+            .map(|c| c.id())
+            .collect();
+        if class == Class::Kiss {
+            ids.push("kod-<code>: kod-rate, kod-deny, kod-rstr, ...".into());
+        }
+        let head = format!("  {}  ", class.exit_code());
+        let body = format!("{}: {} ({})", class.id(), class.meaning(), ids.join(", "));
+        wrap(&head, &body, 79, 5)
+    };
+    s.push_str(&line(Class::Ok));
+    s.push_str("  1  error: ntpdiag itself failed\n  2  usage: bad command line\n");
+    for class in Class::ALL.into_iter().filter(|c| *c != Class::Ok) {
+        s.push_str(&line(class));
+    }
+    s.push_str(
+        "With several targets, the status is that of the first target (in command-line\norder) whose verdict is not ok. `ntpdiag causes` explains every cause id.",
+    );
+    s
+}
+
+/// `head` then `body` wrapped at spaces to `width`, continuation lines
+/// indented by `indent`.
+fn wrap(head: &str, body: &str, width: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut cur = head.to_string();
+    for w in body.split(' ').filter(|w| !w.is_empty()) {
+        if !cur.trim().is_empty() && cur.len() + 1 + w.len() > width && cur.len() > indent {
+            out.push_str(&cur);
+            out.push('\n');
+            cur = " ".repeat(indent);
+        } else if !cur.ends_with(' ') {
+            cur.push(' ');
+        }
+        cur.push_str(w);
+    }
+    out.push_str(&cur);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_round_trip() {
+        let t = Cause::table();
+        let mut ids: Vec<&str> = t.iter().map(|i| i.id.as_str()).collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate cause ids");
+        for i in &t {
+            assert_eq!(Cause::from_id(&i.id), Some(i.cause), "{}", i.id);
+            assert!(!i.means.is_empty() && !i.tell.is_empty() && !i.fix.is_empty());
+            assert_eq!(i.id, i.id.to_ascii_lowercase());
+            assert!(!i.id.contains(' '));
+        }
+        // A code outside the table still has an id, one token.
+        assert_eq!(Cause::Kod(KissCode::Unknown(*b"X\x01\0\0")).id(), "kod-x_");
+        assert_eq!(Cause::from_id("kod-init"), None);
+        assert_eq!(Cause::from_id("nonsense"), None);
+    }
+
+    /// doc/json.md's cause table lists exactly the table's ids, each with
+    /// its class and exit status.
+    #[test]
+    fn doc_json_lists_every_cause_and_nothing_else() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/doc/json.md")).unwrap();
+        let rows: Vec<(String, String)> = doc
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split(" | ").collect();
+                let id = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
+                Some((id.to_string(), cells.get(1)?.to_string()))
+            })
+            .collect();
+        let table = Cause::table();
+        for i in &table {
+            let want = format!("{} ({})", i.class.id(), i.class.exit_code());
+            assert!(
+                rows.iter().any(|(id, c)| *id == i.id && *c == want),
+                "doc/json.md lacks `{}` | {want}",
+                i.id
+            );
+        }
+        for (id, _) in &rows {
+            assert!(
+                table.iter().any(|i| i.id == *id),
+                "doc/json.md lists unknown `{id}`"
+            );
+        }
+    }
+
+    #[test]
+    fn classes_have_distinct_exit_codes() {
+        let mut codes: Vec<u8> = Class::ALL.iter().map(|c| c.exit_code()).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), Class::ALL.len());
+        assert!(
+            !codes.contains(&1) && !codes.contains(&2),
+            "1 and 2 are errors and usage"
+        );
+    }
+
+    #[test]
+    fn exit_help_names_every_cause_under_its_class() {
+        let h = exit_help();
+        assert!(h.lines().all(|l| l.len() <= 80), "{h}");
+        // One block per class: its line and the indented lines after it.
+        let mut blocks: Vec<(String, String)> = vec![];
+        for l in h.lines() {
+            if l.starts_with("     ") {
+                let last = blocks.last_mut().unwrap();
+                last.1.push(' ');
+                last.1.push_str(l.trim());
+            } else if let Some(rest) = l.strip_prefix("  ") {
+                blocks.push((rest.split(':').next().unwrap().to_string(), l.to_string()));
+            }
+        }
+        for i in Cause::table() {
+            if matches!(i.cause, Cause::Kod(_)) {
+                continue;
+            }
+            let head = format!("{}  {}", i.class.exit_code(), i.class.id());
+            let block = blocks.iter().find(|b| b.0 == head).unwrap();
+            assert!(
+                block.1.split([' ', ',', '(', ')']).any(|w| w == i.id),
+                "{} not under {head}: {}",
+                i.id,
+                block.1
+            );
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The one evidence type for a client–server exchange: [`Exchange`].
+//!
+//! Probe ([`super::probe::facts`]), capture (`capture::judge`) and pasted
+//! tool output (`explain::paste`) each fill it through a small adapter; the
+//! rule table ([`super::rules`]) reads nothing else. Every fact carries where
+//! it came from ([`Origin`]): a request number and time, a packet number and
+//! time, or the pasted line.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use super::evidence::Neighbour;
+use crate::engine::exchange::{Sample, UnsyncReason};
+use crate::engine::local::LocalError;
+use crate::wire::icmp::IcmpError;
+use crate::wire::{KissCode, Repr};
+
+/// Where a fact came from.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Origin {
+    /// A probe's request (1-based) and when its answer came, in ms since the
+    /// probe started.
+    Request { n: u32, at_ms: f64 },
+    /// A moment of a probe not tied to a request, in ms since it started.
+    ProbeTime { at_ms: f64 },
+    /// A captured packet: its number in the capture and the time of day (UTC).
+    Packet { no: u64, time: String },
+    /// A pasted line: its number (1-based) and text.
+    Line { n: usize, text: String },
+    #[default]
+    Unknown,
+}
+
+/// Milliseconds as the probe prints them.
+pub fn fmt_ms(v: f64) -> String {
+    if v < 1.0 {
+        format!("{v:.3} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
+impl Origin {
+    /// The short name: "request 2", "packet #17", "line 4".
+    pub fn label(&self) -> String {
+        match self {
+            Origin::Request { n, .. } => format!("request {n}"),
+            Origin::ProbeTime { at_ms } => fmt_ms(*at_ms),
+            Origin::Packet { no, .. } => format!("packet #{no}"),
+            Origin::Line { n, .. } => format!("line {n}"),
+            Origin::Unknown => "?".into(),
+        }
+    }
+
+    pub fn request(&self) -> Option<u32> {
+        match self {
+            Origin::Request { n, .. } => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Request { n, at_ms } => write!(f, "request {n} at {}", fmt_ms(*at_ms)),
+            Origin::ProbeTime { at_ms } => f.write_str(&fmt_ms(*at_ms)),
+            Origin::Packet { no, time } => write!(f, "packet #{no} at {time}"),
+            Origin::Line { n, .. } => write!(f, "line {n}"),
+            Origin::Unknown => f.write_str("?"),
+        }
+    }
+}
+
+/// A fact and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fact<T> {
+    pub value: T,
+    pub at: Origin,
+}
+
+impl<T> Fact<T> {
+    pub fn new(value: T, at: Origin) -> Fact<T> {
+        Fact { value, at }
+    }
+}
+
+/// Who made the requests, and so what the evidence can mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Vantage {
+    /// ntpdiag's own probe: a short burst it sent itself.
+    Probe,
+    /// A capture: a real client's traffic, seen on the wire.
+    Capture,
+    /// A tool's output, pasted: what that tool saw.
+    Paste(&'static str),
+}
+
+/// The probe's settings, when ntpdiag sent the requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeSettings {
+    pub samples: u32,
+    pub version: u8,
+    pub timeout_s: f64,
+    pub interval_ms: u128,
+    pub liveness_port: u16,
+}
+
+/// The class of the first answer that provably answered a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind {
+    Valid,
+    Kiss,
+    Unsynchronized,
+}
+
+/// The best (smallest-delay) valid sample and the header it came with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Best {
+    pub sample: Sample,
+    pub header: Option<Repr>,
+}
+
+/// A genuine Kiss-o'-Death.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kiss {
+    pub code: KissCode,
+    pub header: Option<Repr>,
+    /// The origin was checked against the request's transmit (not a spoof).
+    pub origin_checked: bool,
+}
+
+/// A genuine answer from a server with no good time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unsync {
+    /// The reason when known from the packet; `None` when a tool only said
+    /// "stratum 0" (which may also be a kiss).
+    pub reason: Option<UnsyncReason>,
+    pub header: Option<Repr>,
+    /// As the tool printed it, when there is no header.
+    pub stratum: Option<u32>,
+    pub refid: Option<String>,
+}
+
+/// A datagram that failed the origin test.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bogus {
+    pub from: Option<SocketAddr>,
+    pub detail: String,
+}
+
+/// A datagram that is not an NTP server reply.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Malformed {
+    pub from: Option<SocketAddr>,
+    pub len: Option<usize>,
+    pub detail: String,
+}
+
+/// Who sent an ICMP error, relative to the exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sender {
+    Server,
+    /// This host, or the client's host in a capture.
+    ClientHost,
+    Router,
+    Unknown,
+}
+
+/// An ICMP error that quoted one of the requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Icmp {
+    pub error: IcmpError,
+    pub offender: Option<IpAddr>,
+    pub sender: Sender,
+    /// How long after its request it came (ms), when known.
+    pub rtt_ms: Option<f64>,
+}
+
+/// The liveness check: one datagram to a closed port of the same host.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Liveness {
+    /// An ICMP error came back.
+    Icmp {
+        error: IcmpError,
+        offender: Option<IpAddr>,
+    },
+    /// A datagram came back from that port.
+    Replied,
+    /// Nothing came back.
+    Silent,
+    /// It could not be sent.
+    SendFailed(String),
+}
+
+/// A local failure and what ntpdiag (or the pasted tool) was doing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Local {
+    pub error: LocalError,
+    pub doing: &'static str,
+}
+
+/// Polling behaviour of an observed client (capture).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Polling {
+    pub intervals: u64,
+    pub mean_interval_s: f64,
+    pub short_intervals: u64,
+    pub first_short: Option<Origin>,
+}
+
+/// What only a capture shows.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Wire {
+    /// Datagrams from the server side, of any kind.
+    pub replies: u64,
+    pub unanswered: u64,
+    pub first_request: Option<Origin>,
+    pub last_request: Option<Origin>,
+    pub polling: Polling,
+    /// Most times one request / one reply was seen (two-sided captures).
+    pub request_sightings_max: u32,
+    pub reply_sightings_max: u32,
+    /// ICMP errors the client's host sent back for replies.
+    pub reply_bounced: Option<Fact<Icmp>>,
+    pub reply_bounced_count: u64,
+    /// Requests after a reply that did not echo it, from a client that
+    /// echoed before (classic ntpd).
+    pub echo_missing: Option<Fact<u64>>,
+    /// Replies the capture's snap length cut too short to read.
+    pub replies_cut: u64,
+}
+
+/// A source a daemon polls that never answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SilentSource {
+    pub name: String,
+    /// What the tool says: "reach 0", "Packet count: 0", "no data".
+    pub why: String,
+    /// Silent over several polls (a daemon's view), not one exchange.
+    pub over_polls: bool,
+}
+
+/// A daemon's own view of its sources, from its tools' output.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct DaemonView {
+    pub daemon: String,
+    /// Whether the daemon says it is synchronized, and to what.
+    pub synchronized: Option<Fact<bool>>,
+    pub sys_peer: Option<String>,
+    pub sources: usize,
+    pub answering: usize,
+    /// The local clock's offset from the daemon's reference (s).
+    pub clock_offset_s: Option<Fact<f64>>,
+    /// leap/stratum/refid as the daemon states its own status.
+    pub status: Option<String>,
+}
+
+/// Everything known about one client–server exchange (or, from a daemon's
+/// tools, the exchanges of one daemon with its sources).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exchange {
+    pub vantage: Vantage,
+    /// How the exchange is named in prose: "controller (198.51.100.1:123)".
+    pub who: String,
+    pub server: Option<SocketAddr>,
+    pub client: Option<SocketAddr>,
+    pub probe: Option<ProbeSettings>,
+    /// Requests sent (probe) or seen (capture); 0 when the tool did not say.
+    pub requests: u64,
+    /// The name did not resolve.
+    pub unresolved: Option<String>,
+    /// Local failures: socket setup, sends.
+    pub local: Vec<Fact<Local>>,
+
+    // Answers.
+    pub first_answer: Option<AnswerKind>,
+    pub valid: u64,
+    pub best: Option<Fact<Best>>,
+    pub kiss: Option<Fact<Kiss>>,
+    pub kiss_count: u64,
+    pub unsync: Option<Fact<Unsync>>,
+    pub unsync_count: u64,
+    /// Genuine answers that came from another address, first one each.
+    pub other_address: Vec<Fact<SocketAddr>>,
+    pub other_address_count: u64,
+    pub bogus: Option<Fact<Bogus>>,
+    pub bogus_count: u64,
+    /// The first few.
+    pub malformed: Vec<Fact<Malformed>>,
+    pub malformed_count: u64,
+    /// Datagrams that were read and answered nothing (duplicates, strays).
+    pub unrelated: u64,
+
+    // Refusal and silence.
+    pub icmp: Option<Fact<Icmp>>,
+    pub icmp_count: u64,
+    pub liveness: Option<Fact<Liveness>>,
+    pub neighbour: Option<Neighbour>,
+    pub silent_sources: Vec<Fact<SilentSource>>,
+
+    pub wire: Option<Wire>,
+    pub daemon: Option<DaemonView>,
+}
+
+impl Exchange {
+    pub fn new(vantage: Vantage, who: impl Into<String>) -> Exchange {
+        Exchange {
+            vantage,
+            who: who.into(),
+            server: None,
+            client: None,
+            probe: None,
+            requests: 0,
+            unresolved: None,
+            local: vec![],
+            first_answer: None,
+            valid: 0,
+            best: None,
+            kiss: None,
+            kiss_count: 0,
+            unsync: None,
+            unsync_count: 0,
+            other_address: vec![],
+            other_address_count: 0,
+            bogus: None,
+            bogus_count: 0,
+            malformed: vec![],
+            malformed_count: 0,
+            unrelated: 0,
+            icmp: None,
+            icmp_count: 0,
+            liveness: None,
+            neighbour: None,
+            silent_sources: vec![],
+            wire: None,
+            daemon: None,
+        }
+    }
+
+    /// Genuine answers: replies whose origin matched a request.
+    pub fn answered(&self) -> u64 {
+        self.valid + self.kiss_count + self.unsync_count
+    }
+
+    /// Anything at all came back from the server side.
+    pub fn heard(&self) -> bool {
+        self.answered() > 0
+            || self.other_address_count > 0
+            || self.bogus_count > 0
+            || self.malformed_count > 0
+            || self.icmp_count > 0
+    }
+
+    /// Records a valid sample, keeping the one with the smallest delay.
+    pub fn add_valid(&mut self, sample: Sample, header: Option<Repr>, at: Origin) {
+        self.valid += 1;
+        self.first_answer.get_or_insert(AnswerKind::Valid);
+        if self
+            .best
+            .as_ref()
+            .is_none_or(|b| sample.delay < b.value.sample.delay)
+        {
+            self.best = Some(Fact::new(Best { sample, header }, at));
+        }
+    }
+
+    pub fn add_kiss(&mut self, kiss: Kiss, at: Origin) {
+        self.kiss_count += 1;
+        self.first_answer.get_or_insert(AnswerKind::Kiss);
+        self.kiss.get_or_insert(Fact::new(kiss, at));
+    }
+
+    pub fn add_unsync(&mut self, u: Unsync, at: Origin) {
+        self.unsync_count += 1;
+        self.first_answer.get_or_insert(AnswerKind::Unsynchronized);
+        self.unsync.get_or_insert(Fact::new(u, at));
+    }
+
+    pub fn add_other_address(&mut self, from: SocketAddr, at: Origin) {
+        self.other_address_count += 1;
+        if !self.other_address.iter().any(|f| f.value == from) {
+            self.other_address.push(Fact::new(from, at));
+        }
+    }
+
+    pub fn add_bogus(&mut self, b: Bogus, at: Origin) {
+        self.bogus_count += 1;
+        self.bogus.get_or_insert(Fact::new(b, at));
+    }
+
+    pub fn add_malformed(&mut self, m: Malformed, at: Origin) {
+        self.malformed_count += 1;
+        if self.malformed.len() < 4 {
+            self.malformed.push(Fact::new(m, at));
+        }
+    }
+
+    pub fn add_icmp(&mut self, i: Icmp, at: Origin) {
+        self.icmp_count += 1;
+        self.icmp.get_or_insert(Fact::new(i, at));
+    }
+}
