@@ -334,6 +334,36 @@ fn source_port_123_filtered() {
     );
 }
 
+/// Nothing listens on udp/123 and the firewall also drops requests from
+/// source port 123: the random port draws the kernel's ICMP port
+/// unreachable, port 123 draws nothing. Nothing answers NTP from any port,
+/// so the verdict is port-unreachable, with the drop as a further finding.
+#[test]
+fn no_daemon_and_source_port_123_dropped_is_port_unreachable() {
+    if !require(
+        "no_daemon_and_source_port_123_dropped_is_port_unreachable",
+        &["ip", "ss", "iptables"],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--sport", "123", "--dport", "123", "-j", "DROP",
+    ]);
+    let (r, code) = probe_json(&p.client, &[SERVER, "--source-port", "123"]);
+    let v = verdict(&r);
+    assert_eq!(v.cause, "port-unreachable", "{v:?}");
+    assert_eq!(code, 4);
+    assert_eq!(r.targets[0].probes[0].verdict.cause, "port-unreachable");
+    assert_eq!(r.targets[0].probes[1].verdict.cause, "no-reply");
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("source port 123") && n.contains("dropped")),
+        "{v:?}"
+    );
+}
+
 #[test]
 fn local_port_in_use_and_local_firewall() {
     if !require("local_port_in_use_and_local_firewall", NEEDS) {

@@ -150,3 +150,6 @@ pub fn facts(c: &Conv) -> Exchange {
 pub fn judge(c: &Conv) -> Verdict {
     rules::decide(&facts(c))
 }
+
+#[cfg(test)]
+mod tests;

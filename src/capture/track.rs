@@ -99,6 +99,8 @@ pub struct Conv {
     pub reply_bounced_n: u64,
     /// Replies the capture's snap length cut too short to read.
     pub replies_cut: u64,
+    /// Replies in a conversation whose requests are not in the capture.
+    pub unpaired: u64,
     /// Request intervals: how many, their sum, how many under 2 s.
     pub intervals: u64,
     pub interval_sum: f64,
@@ -409,6 +411,13 @@ impl Tracker {
             version: pk.version().clamp(1, 4),
             local_precision: -20,
         };
+        if pos.is_none() && c.requests == 0 && !other_address {
+            // No request of this conversation is in the capture (it began
+            // mid-conversation, or holds one direction): the origin test
+            // cannot be applied, so the reply is not judged at all.
+            c.unpaired += 1;
+            return;
+        }
         let j: Judgement = judge_reply(&request, p.payload, at.ts.ntp(), None);
         if other_address {
             c.other_n += 1;

@@ -162,13 +162,60 @@ mod tests {
         );
     }
 
+    /// Every (family, type, code) against the RFCs' own lists: RFC 792 and
+    /// RFC 1122 §3.2.2.1 (type 3 codes 0-12), RFC 1812 §5.2.7.1 (13-15),
+    /// RFC 4443 §3.1-3.4 for ICMPv6. Written out here, not derived from
+    /// `kind()`.
     #[test]
-    fn every_pair_is_classified_and_named() {
+    fn every_pair_is_classified_as_the_rfcs_say() {
+        use IcmpKind::*;
+        let v4_unreach = [
+            NetUnreachable,      // 0 net unreachable
+            HostUnreachable,     // 1 host unreachable
+            ProtocolUnreachable, // 2 protocol unreachable
+            PortUnreachable,     // 3 port unreachable
+            FragmentationNeeded, // 4 fragmentation needed and DF set
+            Other,               // 5 source route failed
+            NetUnreachable,      // 6 destination network unknown
+            HostUnreachable,     // 7 destination host unknown
+            HostUnreachable,     // 8 source host isolated
+            AdminProhibited,     // 9 network administratively prohibited
+            AdminProhibited,     // 10 host administratively prohibited
+            NetUnreachable,      // 11 network unreachable for type of service
+            HostUnreachable,     // 12 host unreachable for type of service
+            AdminProhibited,     // 13 communication administratively prohibited
+            Other,               // 14 host precedence violation
+            Other,               // 15 precedence cutoff in effect
+        ];
+        let v6_unreach = [
+            NetUnreachable,  // 0 no route to destination
+            AdminProhibited, // 1 administratively prohibited
+            Other,           // 2 beyond scope of source address
+            HostUnreachable, // 3 address unreachable
+            PortUnreachable, // 4 port unreachable
+            AdminProhibited, // 5 source address failed ingress/egress policy
+            AdminProhibited, // 6 reject route to destination
+        ];
         for t in 0..=255u8 {
             for c in 0..=255u8 {
-                for e in [IcmpError::v4(t, c), IcmpError::v6(t, c)] {
-                    let _ = e.kind();
+                let want4 = match t {
+                    3 => v4_unreach.get(c as usize).copied().unwrap_or(Other),
+                    11 => TimeExceeded,
+                    _ => Other,
+                };
+                let want6 = match (t, c) {
+                    (1, _) => v6_unreach.get(c as usize).copied().unwrap_or(Other),
+                    (2, _) => FragmentationNeeded,
+                    (3, _) => TimeExceeded,
+                    (4, 1) => ProtocolUnreachable,
+                    _ => Other,
+                };
+                let (e4, e6) = (IcmpError::v4(t, c), IcmpError::v6(t, c));
+                assert_eq!(e4.kind(), want4, "ICMP {t}/{c}");
+                assert_eq!(e6.kind(), want6, "ICMPv6 {t}/{c}");
+                for e in [e4, e6] {
                     assert!(!e.name().is_empty());
+                    assert!(e.to_string().contains(&format!("type {t} code {c}")));
                 }
             }
         }

@@ -1,0 +1,406 @@
+//! The tracker and the capture adapter on constructed packets: every verdict
+//! branch, with the expected values taken from RFC 5905 (tests 2 and 3, the
+//! offset and delay formulas of §8, the kiss codes of §7.4, leap 3), RFC 792 /
+//! RFC 1812 for the ICMP codes, and ntpsec's `tos maxdist` (1.5 s).
+
+use std::net::SocketAddr;
+
+use super::*;
+use crate::capture::decode::{Decoded, IcmpQuote, NtpDatagram};
+use crate::capture::track::{Conv, Tracker, Ts};
+use crate::diagnose::Cause;
+use crate::wire::icmp::IcmpError;
+use crate::wire::packet::{Leap, Mode};
+use crate::wire::{NtpShort, NtpTimestamp, ReferenceId, Repr};
+
+const CLIENT: &str = "198.51.100.2:40000";
+const SERVER: &str = "198.51.100.1:123";
+const BASE: i64 = 1_764_000_000;
+
+fn a(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn ts(t: f64) -> Ts {
+    Ts {
+        secs: BASE + t.floor() as i64,
+        nanos: ((t - t.floor()) * 1e9).round() as u32,
+    }
+}
+
+fn request(xmt: u64, org: u64) -> [u8; 48] {
+    Repr {
+        leap: Leap::Unsynchronized,
+        version: 4,
+        mode: Mode::Client,
+        stratum: 0,
+        poll: 6,
+        precision: -20,
+        root_delay: NtpShort(0),
+        root_dispersion: NtpShort(0),
+        reference_id: ReferenceId([0; 4]),
+        reference_ts: NtpTimestamp::ZERO,
+        origin_ts: NtpTimestamp(org),
+        receive_ts: NtpTimestamp::ZERO,
+        transmit_ts: NtpTimestamp(xmt),
+    }
+    .to_bytes()
+}
+
+/// A server reply as RFC 5905 §9.2 builds it: origin = the request's
+/// transmit, receive T2 and transmit T3 from the server's clock.
+fn reply(org: u64, t2: f64, t3: f64) -> Repr {
+    Repr {
+        leap: Leap::NoWarning,
+        version: 4,
+        mode: Mode::Server,
+        stratum: 2,
+        poll: 6,
+        precision: -20,
+        root_delay: NtpShort::from_secs_f64(0.001),
+        root_dispersion: NtpShort::from_secs_f64(0.001),
+        reference_id: ReferenceId(*b"LOCL"),
+        reference_ts: ts(t2 - 10.0).ntp(),
+        origin_ts: NtpTimestamp(org),
+        receive_ts: ts(t2).ntp(),
+        transmit_ts: ts(t3).ntp(),
+    }
+}
+
+/// A capture being written: packets numbered from 1.
+struct Cap {
+    t: Tracker,
+    no: u64,
+}
+
+impl Cap {
+    fn new() -> Cap {
+        Cap {
+            t: Tracker::new(120.0, 1000),
+            no: 0,
+        }
+    }
+
+    fn ntp(&mut self, at: f64, src: &str, dst: &str, payload: &[u8]) {
+        self.no += 1;
+        let d = Decoded::Ntp(NtpDatagram {
+            src: a(src),
+            dst: a(dst),
+            payload,
+            truncated: false,
+        });
+        self.t.push(self.no, ts(at), &d);
+    }
+
+    fn req(&mut self, at: f64, xmt: u64, org: u64) {
+        self.ntp(at, CLIENT, SERVER, &request(xmt, org));
+    }
+
+    fn rep(&mut self, at: f64, from: &str, r: Repr) {
+        self.ntp(at, from, CLIENT, &r.to_bytes());
+    }
+
+    fn icmp(&mut self, at: f64, offender: &str, error: IcmpError, quoted: &[u8], to_server: bool) {
+        self.no += 1;
+        let (qs, qd) = if to_server {
+            (a(CLIENT), a(SERVER))
+        } else {
+            (a(SERVER), a(CLIENT))
+        };
+        let d = Decoded::Icmp(IcmpQuote {
+            offender: offender.parse().unwrap(),
+            to: qs.ip(),
+            error,
+            quoted_src: qs,
+            quoted_dst: qd,
+            quoted_payload: quoted,
+        });
+        self.t.push(self.no, ts(at), &d);
+    }
+
+    fn convs(self) -> Vec<Conv> {
+        self.t.finish().0.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// The conversation client → SERVER.
+    fn main(self) -> Conv {
+        self.convs()
+            .into_iter()
+            .find(|c| c.server == Some(a(SERVER)))
+            .expect("a conversation with the server")
+    }
+}
+
+#[test]
+fn good_reply_gives_ok_with_the_rfc_offset_and_delay() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    // Server clock 0.5 s ahead: T2 = 0.005 + 0.5, T3 = 0.006 + 0.5, T4 = 0.010.
+    c.rep(0.010, SERVER, reply(0xA1, 0.505, 0.506));
+    let conv = c.main();
+    assert_eq!((conv.requests, conv.answered, conv.valid), (1, 1, 1));
+    let x = facts(&conv);
+    let s = x.best.as_ref().unwrap().value.sample;
+    // RFC 5905 §8: θ = ((T2 − T1) + (T3 − T4)) / 2, δ = (T4 − T1) − (T3 − T2).
+    let (t1, t2, t3, t4) = (0.0, 0.505, 0.506, 0.010);
+    assert!(
+        (s.offset - ((t2 - t1) + (t3 - t4)) / 2.0).abs() < 1e-6,
+        "{s:?}"
+    );
+    assert!((s.delay - ((t4 - t1) - (t3 - t2))).abs() < 1e-6, "{s:?}");
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::Ok);
+    assert!(v.evidence[0].contains("packet #2"), "{:?}", v.evidence);
+}
+
+#[test]
+fn replies_are_paired_by_origin_not_by_order() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.req(64.0, 0xB2, 0);
+    c.rep(64.01, SERVER, reply(0xB2, 64.005, 64.006));
+    c.rep(64.02, SERVER, reply(0xA1, 64.015, 64.016));
+    let conv = c.main();
+    assert_eq!((conv.requests, conv.answered, conv.valid), (2, 2, 2));
+    assert_eq!(conv.unanswered(), 0);
+}
+
+#[test]
+fn unanswered_requests_are_counted_and_memory_stays_bounded() {
+    let mut c = Cap::new();
+    for i in 0..200u64 {
+        c.req(i as f64 * 64.0 / 100.0, 0x1000 + i, 0);
+    }
+    let conv = c.main();
+    assert_eq!(conv.requests, 200);
+    assert_eq!(conv.unanswered(), 200);
+    assert_eq!(judge(&conv).cause, Cause::NoReply);
+}
+
+#[test]
+fn reply_from_another_address() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.rep(0.01, "198.51.100.9:123", reply(0xA1, 0.005, 0.006));
+    let convs = c.convs();
+    let main = convs.iter().find(|c| c.server == Some(a(SERVER))).unwrap();
+    let v = judge(main);
+    assert_eq!(v.cause, Cause::ReplyFromOtherAddress);
+    assert!(v.summary.contains("198.51.100.9:123"), "{}", v.summary);
+    // The other address's own conversation holds only server-side traffic.
+    let other = convs
+        .iter()
+        .find(|c| c.server == Some(a("198.51.100.9:123")))
+        .unwrap();
+    assert_eq!(judge(other).cause, Cause::Ok);
+}
+
+#[test]
+fn offset_over_the_1000_s_panic_threshold() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.rep(0.01, SERVER, reply(0xA1, 2000.005, 2000.006));
+    assert_eq!(judge(&c.main()).cause, Cause::OffsetOverPanic);
+    // Just under the threshold it is still usable time.
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.rep(0.01, SERVER, reply(0xA1, 999.005, 999.006));
+    assert_eq!(judge(&c.main()).cause, Cause::Ok);
+}
+
+#[test]
+fn bogus_origin_fails_test_2() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.rep(0.01, SERVER, reply(0xA2, 0.005, 0.006));
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::BogusReply);
+    // A spoofed KoD (wrong origin) is bogus too, never a kiss (RFC 8633 §5.4).
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    let mut k = reply(0xA2, 0.005, 0.006);
+    k.stratum = 0;
+    k.reference_id = ReferenceId(*b"DENY");
+    c.rep(0.01, SERVER, k);
+    assert_eq!(judge(&c.main()).cause, Cause::BogusReply);
+}
+
+#[test]
+fn malformed_replies() {
+    // RFC 5905 test 3: a zero transmit timestamp is not a reply.
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    let mut r = reply(0xA1, 0.005, 0.006);
+    r.transmit_ts = NtpTimestamp::ZERO;
+    c.rep(0.01, SERVER, r);
+    assert_eq!(judge(&c.main()).cause, Cause::MalformedReply);
+    // Too short for an NTP header.
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.ntp(0.01, SERVER, CLIENT, &[0x24; 20]);
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::MalformedReply);
+    assert!(v.evidence.iter().any(|e| e.contains("20 octets")), "{v:?}");
+}
+
+#[test]
+fn icmp_from_a_router_names_the_router() {
+    for (code, want) in [(1, Cause::HostUnreachable), (0, Cause::NetUnreachable)] {
+        let mut c = Cap::new();
+        let q = request(0xA1, 0);
+        c.req(0.0, 0xA1, 0);
+        c.icmp(3.0, "203.0.113.1", IcmpError::v4(3, code), &q, true);
+        let conv = c.main();
+        assert_eq!(conv.unanswered(), 0, "the error answers the request");
+        let v = judge(&conv);
+        assert_eq!(v.cause, want, "code {code}");
+        assert!(v.summary.contains("router 203.0.113.1"), "{}", v.summary);
+    }
+    // From the server itself: port unreachable, said so.
+    let mut c = Cap::new();
+    let q = request(0xA1, 0);
+    c.req(0.0, 0xA1, 0);
+    c.icmp(0.001, "198.51.100.1", IcmpError::v4(3, 3), &q, true);
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::PortUnreachable);
+    assert!(v.summary.contains("server itself"), "{}", v.summary);
+}
+
+#[test]
+fn root_distance_over_ntpsec_maxdist() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    let mut r = reply(0xA1, 0.005, 0.006);
+    r.root_dispersion = NtpShort::from_secs_f64(2.0);
+    c.rep(0.01, SERVER, r);
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::UpstreamUnsynchronized);
+    assert!(v.summary.contains("root distance"), "{}", v.summary);
+}
+
+#[test]
+fn kiss_and_unsynchronized_replies() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    let mut k = reply(0xA1, 0.005, 0.006);
+    k.stratum = 0;
+    k.leap = Leap::Unsynchronized;
+    k.reference_id = ReferenceId(*b"RATE");
+    c.rep(0.01, SERVER, k);
+    assert_eq!(judge(&c.main()).cause.id(), "kod-rate");
+
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    let mut u = reply(0xA1, 0.005, 0.006);
+    u.leap = Leap::Unsynchronized;
+    u.stratum = 16;
+    u.reference_id = ReferenceId(*b"INIT");
+    c.rep(0.01, SERVER, u);
+    assert_eq!(judge(&c.main()).cause, Cause::UpstreamUnsynchronized);
+}
+
+/// A client that echoes each reply's transmit in its next request's origin
+/// (classic ntpd) and then stops: the replies reach the capture but not it.
+#[test]
+fn reply_ignored_when_the_client_stops_echoing() {
+    let mut c = Cap::new();
+    let mut org = 0;
+    for i in 0..6u64 {
+        let t = i as f64 * 64.0;
+        let xmt = 0x100 + i;
+        // The first two follow-ups echo, the later ones do not.
+        c.req(t, xmt, if i <= 2 { org } else { 0xDEAD });
+        let r = reply(xmt, t + 0.005, t + 0.006);
+        org = r.transmit_ts.0;
+        c.rep(t + 0.01, SERVER, r);
+    }
+    let conv = c.main();
+    assert!(conv.echo_yes >= 2 && conv.echo_no >= 2, "{conv:?}");
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::ReplyIgnored);
+    assert!(v.summary.contains("never received"), "{}", v.summary);
+}
+
+/// A client that never echoed (ntpsec, chrony send zero origins): no
+/// reply-ignored from missing echoes.
+#[test]
+fn clients_that_never_echo_are_not_blamed() {
+    let mut c = Cap::new();
+    for i in 0..6u64 {
+        let t = i as f64 * 64.0;
+        c.req(t, 0x100 + i, 0);
+        c.rep(t + 0.01, SERVER, reply(0x100 + i, t + 0.005, t + 0.006));
+    }
+    assert_eq!(judge(&c.main()).cause, Cause::Ok);
+}
+
+#[test]
+fn reply_bounced_by_the_clients_host() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    let r = reply(0xA1, 0.005, 0.006);
+    c.rep(0.01, SERVER, r);
+    c.icmp(
+        0.011,
+        "198.51.100.2",
+        IcmpError::v4(3, 3),
+        &r.to_bytes(),
+        false,
+    );
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::ReplyIgnored);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("from the client 198.51.100.2")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn both_sides_in_one_capture_request_twice_reply_once_is_asymmetric() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.req(0.0001, 0xA1, 0); // the same request, seen again past the router
+    c.rep(0.01, SERVER, reply(0xA1, 0.005, 0.006));
+    let conv = c.main();
+    assert_eq!(
+        (
+            conv.requests,
+            conv.request_sightings_max,
+            conv.reply_sightings_max
+        ),
+        (1, 2, 1)
+    );
+    assert_eq!(judge(&conv).cause, Cause::AsymmetricPath);
+}
+
+/// ntpd's `limited` defaults (ntp.conf(5)): `discard minimum 1` (2 s) and
+/// `average 3` (8 s).
+#[test]
+fn polling_faster_than_ntpd_discard_defaults() {
+    let mut c = Cap::new();
+    for i in 0..12u64 {
+        let t = i as f64 * 1.0;
+        c.req(t, 0x100 + i, 0);
+        c.rep(t + 0.01, SERVER, reply(0x100 + i, t + 0.005, t + 0.006));
+    }
+    assert_eq!(judge(&c.main()).cause, Cause::ClientPollsTooFast);
+    // Every 16 s is within both limits.
+    let mut c = Cap::new();
+    for i in 0..12u64 {
+        let t = i as f64 * 16.0;
+        c.req(t, 0x100 + i, 0);
+        c.rep(t + 0.01, SERVER, reply(0x100 + i, t + 0.005, t + 0.006));
+    }
+    assert_eq!(judge(&c.main()).cause, Cause::Ok);
+}
+
+#[test]
+fn a_capture_with_only_replies_is_not_judged_as_a_failure() {
+    let mut c = Cap::new();
+    c.rep(0.01, SERVER, reply(0xA1, 0.005, 0.006));
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::Ok);
+    assert_eq!(v.confidence, crate::diagnose::Confidence::Low);
+}
