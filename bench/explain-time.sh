@@ -5,8 +5,10 @@
 # should take about one probe timeout (1 s) plus the liveness check, not four.
 # Network namespaces created and removed here. Needs root and chronyd in
 # /opt/chrony (scripts/test installs it).
-# usage: sudo bash bench/explain-time.sh [RUNS]   (default 3)
+# usage: bash bench/explain-time.sh [RUNS]   (default 3)
 set -euo pipefail
+# Namespaces need root: as a normal user, run again under sudo.
+[ "$(id -u)" -eq 0 ] || exec sudo bash "$0" "$@"
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}

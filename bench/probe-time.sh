@@ -4,8 +4,10 @@
 # Targets: healthy (chronyd, local stratum 8), refused (no daemon: ICMP port
 # unreachable), silent (iptables DROP on udp/123). Both tools wait 1 s per
 # request. Needs root, chronyd in /opt/chrony (scripts/test installs it).
-# Usage: sudo bash bench/probe-time.sh [RUNS]   (default 5)
+# Usage: bash bench/probe-time.sh [RUNS]   (default 5)
 set -euo pipefail
+# Namespaces need root: as a normal user, run again under sudo.
+[ "$(id -u)" -eq 0 ] || exec sudo bash "$0" "$@"
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}

@@ -18,8 +18,10 @@
 # times and then goes quiet. Writing `restrict default kod nomodify` replaces
 # those flags, so ntpd serves the generator like the others.
 #
-# usage: sudo bash bench/serve-rate.sh [SECONDS-PER-RUN] [ROUNDS] [DISTINCT]
+# usage: bash bench/serve-rate.sh [SECONDS-PER-RUN] [ROUNDS] [DISTINCT]
 set -euo pipefail
+# Namespaces need root: as a normal user, run again under sudo.
+[ "$(id -u)" -eq 0 ] || exec sudo bash "$0" "$@"
 cd "$(dirname "$0")/.."
 SECS=${1:-5}; ROUNDS=${2:-3}; DISTINCT=${3:-1000000}
 CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}

@@ -16,7 +16,10 @@ kod-<code> (kod-rate, kod-deny, ...); any code is accepted.";
 
 /// Lists every cause id, or explains one.
 #[derive(Args, Debug, Clone)]
-#[command(long_about = CAUSES_HELP, after_help = exit::help())]
+#[command(
+    long_about = CAUSES_HELP,
+    after_help = "Exit status:\n  0  listed, or explained\n  2  usage: ID is not a cause id (the message names the nearest ones)"
+)]
 pub struct CausesArgs {
     /// A cause id, e.g. no-reply, kod-rate.
     #[arg(value_name = "ID")]

@@ -272,6 +272,10 @@ pub fn probe(ev: &TargetEvidence, v: &Verdict, pivot: NtpDate) -> ProbeJson {
                     j.len = Some(*len);
                     j.nonce = nonce.map(|n| n.hex());
                 }
+                EventKind::SocketError { error } => {
+                    j.kind = "socket-error".into();
+                    j.error = Some(error.to_string());
+                }
                 EventKind::SendFailed { purpose: p, error } => {
                     j.kind = "send-error".into();
                     (j.purpose, j.request) = purpose(*p);

@@ -170,6 +170,9 @@ pub fn events(ev: &TargetEvidence, pivot: NtpDate) -> String {
                     "{at}  → liveness check to {dest} (a closed port: expect ICMP port unreachable)"
                 );
             }
+            EventKind::SocketError { error } => {
+                let _ = writeln!(s, "{at}  {} socket: {error}", "!".yellow());
+            }
             EventKind::SendFailed { purpose, error } => {
                 let what = match purpose {
                     Purpose::Sample(n) => format!("request {n}"),

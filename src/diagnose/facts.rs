@@ -301,6 +301,8 @@ pub struct Exchange {
 
     pub wire: Option<Wire>,
     pub daemon: Option<DaemonView>,
+    /// Errors the socket reported that belong to no one datagram.
+    pub socket_errors: Vec<Fact<String>>,
 }
 
 impl Exchange {
@@ -335,6 +337,7 @@ impl Exchange {
             silent_sources: vec![],
             wire: None,
             daemon: None,
+            socket_errors: vec![],
         }
     }
 

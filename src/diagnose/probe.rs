@@ -159,6 +159,10 @@ pub fn facts(ev: &TargetEvidence) -> Exchange {
                     Origin::Request { n: *n, at_ms },
                 );
             }
+            EventKind::SocketError { error } => x.socket_errors.push(super::facts::Fact::new(
+                error.to_string(),
+                Origin::ProbeTime { at_ms },
+            )),
             _ => {}
         }
     }

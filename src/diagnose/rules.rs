@@ -212,6 +212,12 @@ pub fn decide(e: &Exchange) -> Verdict {
         .find(|r| (r.when)(e))
         .expect("the last rule of a step always applies");
     let mut v = (rule.say)(e);
+    for f in &e.socket_errors {
+        v.notes.push(format!(
+            "the socket reported an error at {}: {} (the verdict may miss what it hid)",
+            f.at, f.value
+        ));
+    }
     if let Some(w) = &e.wire {
         v.evidence.push(format!(
             "{} requests, {} answered, {} replies, {} ICMP errors, {} unanswered",

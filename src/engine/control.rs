@@ -3,16 +3,16 @@
 //! READSTAT (opcode 1) and READVAR (opcode 2). Every other opcode is
 //! answered with an error ("unknown opcode"); nothing can be written.
 //!
-//! Header (12 octets): LI/VN/mode | R E M opcode | sequence | status |
-//! association id | offset | count, then `count` octets of data padded to a
-//! multiple of 4. Responses longer than 468 octets of data are fragmented
-//! (M bit, offsets), as ntpd does.
+//! The header is [`ControlHeader`] (the wire type shared with the paste
+//! parser). Responses longer than 468 octets of data are fragmented (M bit,
+//! offsets), as ntpd does.
 
 use std::fmt::Write as _;
 
+use crate::wire::control::{ControlHeader, HEADER_LEN};
+
 /// Largest data part of one response fragment (ntpd's CTL_MAX_DATA_LEN).
 pub const MAX_DATA: usize = 468;
-pub const HEADER_LEN: usize = 12;
 
 pub const OP_READSTAT: u8 = 1;
 pub const OP_READVAR: u8 = 2;
@@ -36,16 +36,16 @@ pub struct Request<'a> {
 /// Parses a mode-6 request; `None` when it is not one (a response, wrong
 /// mode, too short, or a count that runs past the end).
 pub fn parse(bytes: &[u8]) -> Option<Request<'_>> {
-    if bytes.len() < HEADER_LEN || bytes[0] & 7 != 6 || bytes[1] & 0x80 != 0 {
+    let h = ControlHeader::parse(bytes)?;
+    if h.response {
         return None;
     }
-    let count = u16::from_be_bytes([bytes[10], bytes[11]]) as usize;
-    let data = bytes.get(HEADER_LEN..HEADER_LEN + count)?;
+    let data = bytes.get(HEADER_LEN..HEADER_LEN + h.count as usize)?;
     Some(Request {
-        version: (bytes[0] >> 3) & 7,
-        opcode: bytes[1] & 0x1f,
-        sequence: u16::from_be_bytes([bytes[2], bytes[3]]),
-        assoc: u16::from_be_bytes([bytes[6], bytes[7]]),
+        version: h.version,
+        opcode: h.opcode,
+        sequence: h.sequence,
+        assoc: h.assoc,
         data,
     })
 }
@@ -129,21 +129,19 @@ pub fn respond(req: &Request, snap: &Snapshot) -> Vec<Vec<u8>> {
     for (i, chunk) in chunks.into_iter().enumerate() {
         let more = i + 1 < n;
         let mut p = Vec::with_capacity(HEADER_LEN + chunk.len() + 3);
-        p.push((req.version.clamp(1, 4) << 3) | 6);
-        let mut b1 = 0x80 | (req.opcode & 0x1f);
-        if error.is_some() {
-            b1 |= 0x40;
-        }
-        if more {
-            b1 |= 0x20;
-        }
-        p.push(b1);
-        p.extend_from_slice(&req.sequence.to_be_bytes());
-        let st = error.map_or(status, |e| e << 8);
-        p.extend_from_slice(&st.to_be_bytes());
-        p.extend_from_slice(&req.assoc.to_be_bytes());
-        p.extend_from_slice(&(offset as u16).to_be_bytes());
-        p.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+        let header = ControlHeader {
+            version: req.version.clamp(1, 4),
+            response: true,
+            error: error.is_some(),
+            more,
+            opcode: req.opcode,
+            sequence: req.sequence,
+            status: error.map_or(status, |e| e << 8),
+            assoc: req.assoc,
+            offset: offset as u16,
+            count: chunk.len() as u16,
+        };
+        p.extend_from_slice(&header.emit());
         p.extend_from_slice(chunk);
         while p.len() % 4 != 0 {
             p.push(0);

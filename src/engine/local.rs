@@ -1,5 +1,6 @@
-//! Local failures as domain values: the edge maps `errno` to these at the
-//! boundary so that the core and the diagnosis never see raw OS codes alone.
+//! Local failures as domain values: the edge (`net::errno`) maps `errno` to
+//! these at the boundary so that the core and the diagnosis never see raw OS
+//! codes alone.
 
 use std::fmt;
 
@@ -35,34 +36,6 @@ pub struct LocalError {
     pub target: String,
     pub errno: Option<i32>,
     pub message: String,
-}
-
-impl LocalErrorKind {
-    pub fn from_errno(errno: i32) -> LocalErrorKind {
-        match errno {
-            libc::EPERM => LocalErrorKind::SendNotPermitted,
-            libc::EACCES => LocalErrorKind::PermissionDenied,
-            libc::EADDRINUSE => LocalErrorKind::AddressInUse,
-            libc::EADDRNOTAVAIL => LocalErrorKind::AddressNotAvailable,
-            libc::ENETUNREACH => LocalErrorKind::NetworkUnreachable,
-            libc::EHOSTUNREACH => LocalErrorKind::HostUnreachable,
-            libc::EAFNOSUPPORT | libc::EPROTONOSUPPORT => LocalErrorKind::FamilyNotSupported,
-            _ => LocalErrorKind::Other,
-        }
-    }
-}
-
-impl LocalError {
-    pub fn from_io(op: &str, target: impl fmt::Display, e: &std::io::Error) -> LocalError {
-        let errno = e.raw_os_error();
-        LocalError {
-            kind: errno.map_or(LocalErrorKind::Other, LocalErrorKind::from_errno),
-            op: op.to_string(),
-            target: target.to_string(),
-            errno,
-            message: e.to_string(),
-        }
-    }
 }
 
 impl fmt::Display for LocalError {

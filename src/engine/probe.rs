@@ -118,6 +118,12 @@ pub enum EventKind {
     Timeout {
         purpose: Purpose,
     },
+    /// An error the socket reported that belongs to no one datagram (a
+    /// failed wait or read, a locally generated error on the queue): kept
+    /// as evidence, never dropped.
+    SocketError {
+        error: LocalError,
+    },
 }
 
 /// One thing that happened, `at` after the session started.
@@ -472,6 +478,11 @@ impl ProbeSession {
             }
             Purpose::Liveness => self.liveness = Liveness::Done(Outcome::SendFailed(ev)),
         }
+    }
+
+    /// Records an error the edge met while waiting or reading.
+    pub fn handle_socket_error(&mut self, now: Instant, error: LocalError) {
+        self.push(now, EventKind::SocketError { error });
     }
 
     pub fn is_finished(&self) -> bool {

@@ -24,6 +24,7 @@ use super::acl::{Acl, Cidr, DenyAction};
 use super::control;
 use super::ratelimit::{Decision, RateConfig, RateTable};
 use super::server::{Action as CoreAction, Responder, ServerConfig};
+use crate::wire::control::PeerStatus;
 use crate::wire::packet::{Mode, Packet};
 use crate::wire::{KissCode, NtpDuration, NtpTimestamp};
 
@@ -366,7 +367,20 @@ impl Server {
             ("clk_wander".into(), "0.000".into()),
             ("profile".into(), format!("\"{}\"", self.profile.name)),
         ];
-        let peer_status: u16 = if unsync { 0x8011 } else { 0x961a };
+        // Unsynchronized: configured, not reachable, reject, 1 event "mobilize"
+        // (the seed's 8011); else configured, reachable, sys.peer, 1 event
+        // "sys_peer" (961a).
+        let peer_status = PeerStatus {
+            configured: true,
+            auth_enabled: false,
+            auth_ok: false,
+            reachable: !unsync,
+            broadcast: false,
+            select: if unsync { 0 } else { 6 },
+            count: 1,
+            event: if unsync { 1 } else { 10 },
+        }
+        .word();
         let peer = control::Association {
             id: 1,
             status: peer_status,

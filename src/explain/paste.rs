@@ -16,6 +16,7 @@ use crate::engine::exchange::UnsyncReason;
 use crate::engine::limits::PANIC_THRESHOLD;
 use crate::engine::local::{LocalError, LocalErrorKind};
 use crate::wire::KissCode;
+use crate::wire::control::PeerStatus;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -275,67 +276,6 @@ fn explain_peers(text: &str, rows: &[PeerRow], raw: &[String]) -> Explained {
 
 // ---------------------------------------------------------------- ntpq -c assoc
 
-/// The peer status word decoded (RFC 5905 / ntpsec decode.adoc).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeerStatus {
-    pub configured: bool,
-    pub auth_enabled: bool,
-    pub auth_ok: bool,
-    pub reachable: bool,
-    pub broadcast: bool,
-    pub select: u8,
-    pub count: u8,
-    pub event: u8,
-}
-
-pub fn decode_peer_status(w: u16) -> PeerStatus {
-    let hi = (w >> 8) as u8;
-    PeerStatus {
-        configured: hi & 0x80 != 0,
-        auth_enabled: hi & 0x40 != 0,
-        auth_ok: hi & 0x20 != 0,
-        reachable: hi & 0x10 != 0,
-        broadcast: hi & 0x08 != 0,
-        select: hi & 7,
-        count: ((w >> 4) & 0xf) as u8,
-        event: (w & 0xf) as u8,
-    }
-}
-
-pub fn select_name(s: u8) -> &'static str {
-    [
-        "reject",
-        "falsetick",
-        "excess",
-        "outlier",
-        "candidate",
-        "backup",
-        "sys.peer",
-        "pps.peer",
-    ][s as usize & 7]
-}
-
-pub fn event_name(e: u8) -> &'static str {
-    [
-        "unspecified",
-        "mobilize",
-        "demobilize",
-        "unreachable",
-        "reachable",
-        "restart",
-        "no_reply",
-        "rate_exceeded",
-        "access_denied",
-        "leap_armed",
-        "sys_peer",
-        "clock_event",
-        "bad_auth",
-        "popcorn",
-        "interleave_mode",
-        "interleave_error",
-    ][e as usize & 15]
-}
-
 fn explain_assoc(text: &str) -> Option<Explained> {
     let lines: Vec<&str> = text.lines().collect();
     let h = lines.iter().position(|l| {
@@ -358,7 +298,7 @@ fn explain_assoc(text: &str) -> Option<Explained> {
         let Ok(word) = u16::from_str_radix(w[2], 16) else {
             break;
         };
-        let s = decode_peer_status(word);
+        let s = PeerStatus::from_word(word);
         let mut m = format!(
             "status {:04x}: {}, {}, {}, condition {}, last event {} ({} since)",
             word,
@@ -377,8 +317,8 @@ fn explain_assoc(text: &str) -> Option<Explained> {
             } else {
                 "no auth"
             },
-            select_name(s.select),
-            event_name(s.event),
+            s.select_name(),
+            s.event_name(),
             s.count
         );
         match (s.reachable, s.event) {

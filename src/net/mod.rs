@@ -3,6 +3,7 @@
 //! domain types at the boundary; everything above it is pure.
 
 pub mod clock;
+pub mod errno;
 pub mod kernel;
 pub mod mmsg;
 pub mod neigh;

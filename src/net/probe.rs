@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use super::errno::local_error;
 use super::udp::{NtpSocket, QueuedError, route_source};
 use super::{clock, neigh};
 use crate::diagnose::{SourcePort, TargetEvidence};
@@ -88,20 +89,43 @@ fn drive(
             break;
         }
         let wake = session.poll_timeout().unwrap_or(now).min(hard_stop);
-        let ready = sock
-            .wait(wake.saturating_duration_since(Instant::now()))
-            .unwrap_or(false);
+        let ready = match sock.wait(wake.saturating_duration_since(Instant::now())) {
+            Ok(r) => r,
+            Err(e) => {
+                session.handle_socket_error(Instant::now(), local_error("poll", addr, &e));
+                // Do not spin on a broken socket: the session's timers still run.
+                std::thread::sleep(wake.saturating_duration_since(Instant::now()));
+                false
+            }
+        };
         if ready {
-            drain(sock, &mut session, &mut buf);
+            drain(sock, addr, &mut session, &mut buf);
         }
         session.handle_timeout(Instant::now());
     }
     session.finish()
 }
 
+/// The errnos a queued ICMP error makes the next read return (Linux
+/// `icmp_err_convert`, `icmpv6_err_convert`).
+fn from_icmp(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::ECONNREFUSED
+            | libc::EHOSTUNREACH
+            | libc::ENETUNREACH
+            | libc::EACCES
+            | libc::EPROTO
+            | libc::EMSGSIZE
+            | libc::ENOPROTOOPT
+            | libc::EOPNOTSUPP
+            | libc::EHOSTDOWN
+    )
+}
+
 /// Reads everything pending: the error queue first (so an ICMP error is seen
 /// even when the read below fails with its errno), then datagrams.
-fn drain(sock: &NtpSocket, session: &mut ProbeSession, buf: &mut [u8]) {
+fn drain(sock: &NtpSocket, addr: SocketAddr, session: &mut ProbeSession, buf: &mut [u8]) {
     for _ in 0..64 {
         match sock.recv_error() {
             Ok(Some(QueuedError::Icmp {
@@ -120,8 +144,25 @@ fn drain(sock: &NtpSocket, session: &mut ProbeSession, buf: &mut [u8]) {
                     },
                 );
             }
-            Ok(Some(QueuedError::Local { .. })) => {}
-            Ok(None) | Err(_) => break,
+            Ok(Some(QueuedError::Local {
+                errno,
+                original_dest,
+            })) => session.handle_socket_error(
+                Instant::now(),
+                local_error(
+                    "error queue",
+                    original_dest.map_or("?".to_string(), |d| d.to_string()),
+                    &std::io::Error::from_raw_os_error(errno),
+                ),
+            ),
+            Ok(None) => break,
+            Err(e) => {
+                session.handle_socket_error(
+                    Instant::now(),
+                    local_error("recvmsg(MSG_ERRQUEUE)", addr, &e),
+                );
+                break;
+            }
         }
     }
     for _ in 0..64 {
@@ -131,8 +172,13 @@ fn drain(sock: &NtpSocket, session: &mut ProbeSession, buf: &mut [u8]) {
                 session.handle_datagram(Instant::now(), d.from, t4, &buf[..d.len]);
             }
             Ok(None) => break,
-            // The errno of a queued ICMP error: already read from the queue.
-            Err(_) => continue,
+            // The errno of a queued ICMP error: already read from the queue
+            // above, as the ICMP error itself.
+            Err(e) if e.raw_os_error().is_some_and(from_icmp) => continue,
+            Err(e) => {
+                session.handle_socket_error(Instant::now(), local_error("recvmsg", addr, &e));
+                break;
+            }
         }
     }
 }

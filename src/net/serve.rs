@@ -23,6 +23,7 @@ use rand::Rng;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::clock;
+use super::errno::local_error;
 use super::mmsg::{Batch, OutMsg, enable_recv_meta, steer_by_source};
 use crate::engine::local::LocalError;
 use crate::engine::profile::{Action, Counters, Profile, Server};
@@ -113,21 +114,21 @@ fn bind_one(addr: SocketAddr, reuse: bool) -> Result<Socket, LocalError> {
         Domain::IPV6
     };
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
-        .map_err(|e| LocalError::from_io("socket", addr, &e))?;
+        .map_err(|e| local_error("socket", addr, &e))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)
-            .map_err(|e| LocalError::from_io("setsockopt(IPV6_V6ONLY)", addr, &e))?;
+            .map_err(|e| local_error("setsockopt(IPV6_V6ONLY)", addr, &e))?;
     }
     if reuse {
         s.set_reuse_port(true)
-            .map_err(|e| LocalError::from_io("setsockopt(SO_REUSEPORT)", addr, &e))?;
+            .map_err(|e| local_error("setsockopt(SO_REUSEPORT)", addr, &e))?;
     }
     s.set_nonblocking(true)
-        .map_err(|e| LocalError::from_io("fcntl(O_NONBLOCK)", addr, &e))?;
+        .map_err(|e| local_error("fcntl(O_NONBLOCK)", addr, &e))?;
     s.bind(&addr.into())
-        .map_err(|e| LocalError::from_io("bind", addr, &e))?;
+        .map_err(|e| local_error("bind", addr, &e))?;
     enable_recv_meta(s.as_raw_fd(), addr.is_ipv6(), addr.ip().is_unspecified())
-        .map_err(|e| LocalError::from_io("setsockopt(PKTINFO)", addr, &e))?;
+        .map_err(|e| local_error("setsockopt(PKTINFO)", addr, &e))?;
     Ok(s)
 }
 
@@ -157,9 +158,8 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
                 .unwrap_or(*a);
             if threads > 1 {
                 // One source address, one socket: per-client state stays whole.
-                steer_by_source(first.as_raw_fd(), threads as u32, a.is_ipv6()).map_err(|e| {
-                    LocalError::from_io("setsockopt(SO_ATTACH_REUSEPORT_CBPF)", a, &e)
-                })?;
+                steer_by_source(first.as_raw_fd(), threads as u32, a.is_ipv6())
+                    .map_err(|e| local_error("setsockopt(SO_ATTACH_REUSEPORT_CBPF)", a, &e))?;
             }
             sockets.push((li, first));
             for _ in 1..threads {
@@ -199,6 +199,21 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
     })
 }
 
+/// Counts `n` datagrams lost at the edge under `why` (shown with the other
+/// drop reasons when the server stops).
+fn count(c: &mut Counters, why: String, n: u64) {
+    *c.dropped.entry(why).or_default() += n;
+}
+
+/// Counts what a send left unsent: an error for all of them, or a short count.
+fn account(c: &mut Counters, r: std::io::Result<usize>, wanted: usize) {
+    match r {
+        Ok(k) if k >= wanted => {}
+        Ok(k) => count(c, "send incomplete".into(), (wanted - k) as u64),
+        Err(e) => count(c, format!("send failed: {e}"), wanted as u64),
+    }
+}
+
 fn merge(into: &mut Counters, c: &Counters) {
     into.received += c.received;
     into.replied += c.replied;
@@ -211,11 +226,11 @@ fn merge(into: &mut Counters, c: &Counters) {
 
 fn drop_privileges(user: &str) -> Result<(), LocalError> {
     use nix::unistd::{User, setgid, setgroups, setuid};
-    let err = |op: &str, e: nix::Error| LocalError::from_io(op, user, &std::io::Error::from(e));
+    let err = |op: &str, e: nix::Error| local_error(op, user, &std::io::Error::from(e));
     let u = User::from_name(user)
         .map_err(|e| err("getpwnam", e))?
         .ok_or_else(|| {
-            LocalError::from_io(
+            local_error(
                 "getpwnam",
                 user,
                 &std::io::Error::new(std::io::ErrorKind::NotFound, "no such user"),
@@ -277,15 +292,22 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
             nix::poll::PollFlags::POLLIN,
         )];
         let ms = wait.as_millis() as u16;
-        let _ = nix::poll::poll(
+        if let Err(e) = nix::poll::poll(
             &mut fds,
             nix::poll::PollTimeout::from(if wait.is_zero() { 0 } else { ms.max(1) }),
-        );
+        ) && e != nix::errno::Errno::EINTR
+        {
+            count(&mut server.counters, format!("poll failed: {e}"), 1);
+        }
         // Read and answer until the socket is empty (bounded per wake-up so
         // held replies and the stop flag are still looked at).
         for _ in 0..64 {
             let n = match rx.recv(fd) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => break,
+                Err(e) => {
+                    count(&mut server.counters, format!("receive failed: {e}"), 1);
+                    break;
+                }
                 Ok(n) => n,
             };
             let now_ms = start.elapsed().as_millis() as u64;
@@ -312,7 +334,9 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                                 server.stamp(&mut out[slot][..len], clock::now());
                             }
                             sends.push((m.from, source, slot, len));
-                        } else if held.len() < DELAY_QUEUE_MAX {
+                        } else if held.len() >= DELAY_QUEUE_MAX {
+                            count(&mut server.counters, "delay queue full".into(), 1);
+                        } else {
                             seq += 1;
                             held.push(Reverse(Held {
                                 due: Instant::now() + r.delay,
@@ -327,7 +351,7 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                     }
                     Action::Control(frags) => {
                         for f in &frags {
-                            let _ = tx.send(
+                            let r = tx.send(
                                 fd,
                                 &[OutMsg {
                                     dest: m.from,
@@ -335,6 +359,7 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                                     payload: f,
                                 }],
                             );
+                            account(&mut server.counters, r, 1);
                         }
                     }
                     Action::Drop(_) => {}
@@ -349,7 +374,8 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                         payload: &out[*slot][..*len],
                     })
                     .collect();
-                let _ = tx.send(fd, &msgs);
+                let r = tx.send(fd, &msgs);
+                account(&mut server.counters, r, msgs.len());
             }
             if n < rx.capacity() {
                 break;
@@ -362,7 +388,7 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
             if h.stamp {
                 server.stamp(&mut h.bytes[..h.len], clock::now());
             }
-            let _ = tx.send(
+            let r = tx.send(
                 fd,
                 &[OutMsg {
                     dest: h.dest,
@@ -370,6 +396,7 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                     payload: &h.bytes[..h.len],
                 }],
             );
+            account(&mut server.counters, r, 1);
         }
     }
     server.counters.clone()

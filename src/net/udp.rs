@@ -24,6 +24,7 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::errno::local_error;
 use crate::engine::local::LocalError;
 use crate::wire::icmp::IcmpError;
 
@@ -79,22 +80,22 @@ impl NtpSocket {
             Domain::IPV6
         };
         let sock = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
-            .map_err(|e| LocalError::from_io("socket", local, &e))?;
+            .map_err(|e| local_error("socket", local, &e))?;
         if local.is_ipv6() {
             sock.set_only_v6(true)
-                .map_err(|e| LocalError::from_io("setsockopt(IPV6_V6ONLY)", local, &e))?;
+                .map_err(|e| local_error("setsockopt(IPV6_V6ONLY)", local, &e))?;
             setsockopt(&sock, sockopt::Ipv6RecvErr, &true)
-                .map_err(|e| LocalError::from_io("setsockopt(IPV6_RECVERR)", local, &e.into()))?;
+                .map_err(|e| local_error("setsockopt(IPV6_RECVERR)", local, &e.into()))?;
         } else {
             setsockopt(&sock, sockopt::Ipv4RecvErr, &true)
-                .map_err(|e| LocalError::from_io("setsockopt(IP_RECVERR)", local, &e.into()))?;
+                .map_err(|e| local_error("setsockopt(IP_RECVERR)", local, &e.into()))?;
         }
         // Receive timestamps are a nicety: carry on without them.
         let _ = setsockopt(&sock, sockopt::ReceiveTimestampns, &true);
         sock.set_nonblocking(true)
-            .map_err(|e| LocalError::from_io("fcntl(O_NONBLOCK)", local, &e))?;
+            .map_err(|e| local_error("fcntl(O_NONBLOCK)", local, &e))?;
         sock.bind(&local.into())
-            .map_err(|e| LocalError::from_io("bind", local, &e))?;
+            .map_err(|e| local_error("bind", local, &e))?;
         Ok(NtpSocket { sock })
     }
 
@@ -105,7 +106,7 @@ impl NtpSocket {
     pub fn send_to(&self, buf: &[u8], dest: SocketAddr) -> Result<(), LocalError> {
         match self.sock.send_to(buf, &dest.into()) {
             Ok(_) => Ok(()),
-            Err(e) => Err(LocalError::from_io("sendto", dest, &e)),
+            Err(e) => Err(local_error("sendto", dest, &e)),
         }
     }
 

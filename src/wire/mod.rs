@@ -5,6 +5,7 @@
 //! - [`refid`]: the reference id, read as its stratum requires.
 //! - [`kiss`]: Kiss-o'-Death codes with their RFC meaning and the action RFC 5905 requires.
 
+pub mod control;
 pub mod icmp;
 pub mod kiss;
 pub mod packet;

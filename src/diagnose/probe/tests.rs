@@ -9,7 +9,6 @@ use super::*;
 use crate::diagnose::SourcePort;
 use crate::diagnose::evidence::Neighbour;
 use crate::diagnose::{Cause, Confidence};
-use crate::engine::local::LocalError;
 use crate::engine::probe::sim::{Response, run};
 use crate::engine::probe::{IcmpReport, ProbeConfig, ProbeRecord, ProbeSession, Transmit};
 use crate::engine::server::ServerConfig;
@@ -318,13 +317,13 @@ fn no_reply_and_no_arp_answer_means_host_down() {
 fn local_failures() {
     let mut ev = evidence(record(|_, _| vec![]));
     ev.record = None;
-    ev.setup_error = Some(LocalError::from_io(
+    ev.setup_error = Some(crate::net::errno::local_error(
         "bind",
         "0.0.0.0:123",
         &std::io::Error::from_raw_os_error(libc::EADDRINUSE),
     ));
     assert_eq!(diagnose(&ev).cause, Cause::LocalPortInUse);
-    ev.setup_error = Some(LocalError::from_io(
+    ev.setup_error = Some(crate::net::errno::local_error(
         "bind",
         "0.0.0.0:123",
         &std::io::Error::from_raw_os_error(libc::EACCES),
@@ -337,7 +336,7 @@ fn local_failures() {
     s.handle_send_error(
         start,
         tx.purpose,
-        LocalError::from_io(
+        crate::net::errno::local_error(
             "sendto",
             target(),
             &std::io::Error::from_raw_os_error(libc::EPERM),
@@ -362,7 +361,7 @@ fn source_port_filtered() {
     );
     // Port in use: the local verdict wins, the other is kept as a note.
     let mut ev = evidence(record(|_, _| vec![]));
-    ev.setup_error = Some(LocalError::from_io(
+    ev.setup_error = Some(crate::net::errno::local_error(
         "bind",
         "0.0.0.0:123",
         &std::io::Error::from_raw_os_error(libc::EADDRINUSE),
@@ -398,4 +397,31 @@ fn name_unresolved_verdict() {
     );
     assert_eq!(v.cause, Cause::NameUnresolved);
     assert_eq!(v.cause.class().exit_code(), 7);
+}
+
+/// An error the socket reported outside any one datagram is kept: it shows
+/// in the verdict's notes, not dropped.
+#[test]
+fn socket_errors_are_reported() {
+    let start = Instant::now();
+    let mut s = ProbeSession::new(ProbeConfig::default(), target(), start);
+    s.handle_socket_error(
+        start,
+        crate::net::errno::local_error(
+            "recvmsg",
+            target(),
+            &std::io::Error::from_raw_os_error(libc::ENOMEM),
+        ),
+    );
+    let wall0 = NtpDate::from_unix(1_764_000_000, 0).timestamp();
+    let rec = run(s, start, wall0, server(ServerConfig::default(), 0.0));
+    let v = diagnose(&evidence(rec));
+    assert_eq!(v.cause, Cause::Ok);
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("recvmsg") && n.contains("socket reported")),
+        "{:?}",
+        v.notes
+    );
 }

@@ -74,22 +74,16 @@ fn seed_controller_is_synchronized() {
 
 #[test]
 fn status_words() {
-    let s = decode_peer_status(0x961a);
+    let s = PeerStatus::from_word(0x961a);
     assert!(s.configured && s.reachable && !s.auth_enabled);
     assert_eq!(
-        (select_name(s.select), event_name(s.event), s.count),
+        (s.select_name(), s.event_name(), s.count),
         ("sys.peer", "sys_peer", 1)
     );
-    let s = decode_peer_status(0x8011);
+    let s = PeerStatus::from_word(0x8011);
     assert!(s.configured && !s.reachable);
-    assert_eq!(
-        (select_name(s.select), event_name(s.event)),
-        ("reject", "mobilize")
-    );
-    assert_eq!(
-        event_name(decode_peer_status(0x8017).event),
-        "rate_exceeded"
-    );
+    assert_eq!((s.select_name(), s.event_name()), ("reject", "mobilize"));
+    assert_eq!(PeerStatus::from_word(0x8017).event_name(), "rate_exceeded");
 }
 
 #[test]
