@@ -45,7 +45,7 @@ fn icmp(c: &Conv, error: IcmpError, offender: std::net::IpAddr) -> Icmp {
 /// The facts of one conversation.
 pub fn facts(c: &Conv) -> Exchange {
     let who = match (c.client, c.server) {
-        (Some(cl), Some(s)) => format!("{cl} → {s}"),
+        (Some(cl), Some(s)) => format!("{s} (asked by {cl})"),
         _ => "?".into(),
     };
     let mut x = Exchange::new(Vantage::Capture, who);

@@ -480,6 +480,26 @@ mod tests {
         }
     }
 
+    /// The table's prose is literal text: it must name the thresholds the
+    /// rules use (engine::limits), not other numbers.
+    #[test]
+    fn table_prose_names_the_thresholds_in_force() {
+        use crate::engine::limits::*;
+        let panic = format!("{PANIC_THRESHOLD:.0} s");
+        for c in [Cause::OffsetOverPanic, Cause::ClockStepNeeded] {
+            assert!(c.info().means.contains(&panic), "{c:?}");
+        }
+        let fast = Cause::ClientPollsTooFast.info().tell;
+        assert!(
+            fast.contains(&format!("under {DISCARD_MIN_INTERVAL:.0} s")),
+            "{fast}"
+        );
+        assert!(
+            fast.contains(&format!("under {DISCARD_AVG_INTERVAL:.0} s")),
+            "{fast}"
+        );
+    }
+
     #[test]
     fn classes_have_distinct_exit_codes() {
         let mut codes: Vec<u8> = Class::ALL.iter().map(|c| c.exit_code()).collect();

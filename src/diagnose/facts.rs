@@ -126,7 +126,8 @@ pub struct Best {
 pub struct Kiss {
     pub code: KissCode,
     pub header: Option<Repr>,
-    /// The origin was checked against the request's transmit (not a spoof).
+    /// ntpdiag checked the origin against the request's transmit (probe,
+    /// capture); a pasted tool's word is taken as it is.
     pub origin_checked: bool,
 }
 

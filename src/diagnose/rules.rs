@@ -503,7 +503,11 @@ fn kiss(e: &Exchange) -> Verdict {
         None => v.evidence(format!("kiss code {}{}", code.text(), at_suffix(&k.at))),
     };
     if k.value.origin_checked {
-        v = v.evidence("its origin timestamp equals our transmit nonce: a genuine KoD, not a spoofed one (RFC 8633 §5.4)");
+        v = v.evidence(if e.vantage == Vantage::Probe {
+            "its origin timestamp equals our transmit nonce: a genuine KoD, not a spoofed one (RFC 8633 §5.4)"
+        } else {
+            "its origin timestamp equals the request's transmit timestamp: a genuine KoD, not a spoofed one (RFC 8633 §5.4)"
+        });
     }
     if e.requests > 0 {
         v = v.evidence(format!("{} drew this code", of_requests(e.kiss_count, e)));

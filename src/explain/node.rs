@@ -145,7 +145,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
             },
         )
         .evidence(format!("{}, line {}", i.file, i.line))
-        .fix("correct or remove the line, then restart the daemon");
+        .fix(Cause::ConfigError.info().fix);
         let v = if i.fatal {
             v
         } else {

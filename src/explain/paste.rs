@@ -255,7 +255,7 @@ fn explain_peers(text: &str, rows: &[PeerRow], raw: &[String]) -> Explained {
             ".RATE." | ".DENY." | ".RSTR." => {
                 let code = KissCode::parse(r.refid.trim_matches('.')).unwrap_or(KissCode::Rate);
                 // ntpd only takes a kiss whose origin matches its request.
-                x.add_kiss(Kiss { code, header: None, origin_checked: true }, at_line(text, l));
+                x.add_kiss(Kiss { code, header: None, origin_checked: false }, at_line(text, l));
             }
             _ if r.reach > 0 && (r.stratum >= 16 || matches!(r.refid.as_str(), ".INIT." | ".STEP.")) => x
                 .add_unsync(
@@ -354,7 +354,7 @@ fn explain_assoc(text: &str) -> Option<Explained> {
                 Kiss {
                     code: KissCode::Rate,
                     header: None,
-                    origin_checked: true,
+                    origin_checked: false,
                 },
                 at,
             ),
@@ -362,7 +362,7 @@ fn explain_assoc(text: &str) -> Option<Explained> {
                 Kiss {
                     code: KissCode::Deny,
                     header: None,
-                    origin_checked: true,
+                    origin_checked: false,
                 },
                 at,
             ),
@@ -538,7 +538,7 @@ fn explain_ntpdate(text: &str) -> Option<Explained> {
                 Kiss {
                     code: KissCode::Rate,
                     header: None,
-                    origin_checked: true,
+                    origin_checked: false,
                 },
                 at_line(text, l),
             );

@@ -23,6 +23,29 @@ fn seed_compute_peers() {
     );
 }
 
+/// The facts carry the pasted line they came from, and the verdict names it.
+#[test]
+fn facts_name_their_pasted_line() {
+    let text = fixture("seed-compute-peers.txt");
+    let e = explain(&text);
+    let row = text
+        .lines()
+        .position(|l| l.contains(" controller "))
+        .unwrap()
+        + 1;
+    let s = &e[0].facts.silent_sources[0];
+    assert_eq!(s.value.name, "controller");
+    assert!(matches!(&s.at, crate::diagnose::facts::Origin::Line { n, .. } if *n == row));
+    assert!(
+        e[0].verdict
+            .evidence
+            .iter()
+            .any(|x| x.contains(&format!("(line {row})"))),
+        "{:?}",
+        e[0].verdict.evidence
+    );
+}
+
 #[test]
 fn seed_compute_assoc_8011() {
     let e = explain(&fixture("seed-compute-assoc.txt"));
