@@ -1,5 +1,5 @@
 //! Any text as ntp.conf, chrony.conf and timesyncd.conf, then judged as a
-//! node's only evidence: no panic.
+//! node's only evidence (and as the local daemon's own output): no panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,6 +17,12 @@ fuzz_target!(|data: &[u8]| {
     parse_timesyncd("f", &text, &mut c);
     let mut fw = parse_iptables("iptables", &text);
     fw.extend(parse_nft(&text));
-    let ev = NodeEvidence { configs: vec![a, b, c], firewall: fw, firewall_read: Some(vec![]), ..NodeEvidence::default() };
+    let ev = NodeEvidence {
+        configs: vec![a, b, c],
+        firewall: fw,
+        firewall_read: Some(vec![]),
+        daemon_output: vec![text.to_string()],
+        ..NodeEvidence::default()
+    };
     assert!(!findings(&ev).is_empty());
 });
