@@ -8,6 +8,7 @@
 //! - [`local`]: local failures as domain values.
 
 pub mod acl;
+pub mod client;
 pub mod control;
 pub mod exchange;
 pub mod limits;

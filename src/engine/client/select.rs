@@ -1,0 +1,253 @@
+//! Selection, cluster and combine (RFC 5905 §11.2; ENGINE.md §5-6): which
+//! candidates are truechimers under each rule, which survivors the cluster
+//! algorithm keeps, the system peer, and the combined offset and jitter.
+//! Pure functions over [`Candidate`]s.
+
+use super::rules::Selection;
+
+/// A source that passed the fit tests: its correctness interval is
+/// `offset ± distance`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    pub offset: f64,
+    /// Root distance λ (s).
+    pub distance: f64,
+    pub stratum: u8,
+    /// Peer jitter ψ (s).
+    pub jitter: f64,
+    pub prefer: bool,
+}
+
+impl Candidate {
+    fn lo(&self) -> f64 {
+        self.offset - self.distance
+    }
+    fn hi(&self) -> f64 {
+        self.offset + self.distance
+    }
+}
+
+/// The outcome of the intersection: the interval found (if any) and, per
+/// candidate, whether it is a truechimer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Intersection {
+    pub interval: Option<(f64, f64)>,
+    pub truechimer: Vec<bool>,
+    /// Falsetickers the rule allowed for (RFC, ntpd), or the best depth (chrony).
+    pub allow: usize,
+}
+
+/// Endpoint types, sorted lows first at equal values (touching intervals
+/// overlap).
+const LOW: i8 = -1;
+const MID: i8 = 0;
+const HIGH: i8 = 1;
+
+fn endpoints(c: &[Candidate], midpoints: bool) -> Vec<(f64, i8)> {
+    let mut e = Vec::with_capacity(c.len() * 3);
+    for x in c {
+        e.push((x.lo(), LOW));
+        if midpoints {
+            e.push((x.offset, MID));
+        }
+        e.push((x.hi(), HIGH));
+    }
+    e.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    e
+}
+
+/// The intersection by `rule`.
+pub fn intersect(rule: Selection, c: &[Candidate]) -> Intersection {
+    let n = c.len();
+    let none = Intersection {
+        interval: None,
+        truechimer: vec![false; n],
+        allow: 0,
+    };
+    if n == 0 {
+        return none;
+    }
+    match rule {
+        Selection::RfcMidpoint | Selection::NtpdOverlap => {
+            let mids = rule == Selection::RfcMidpoint;
+            let e = endpoints(c, mids);
+            let mut allow = 0;
+            while 2 * allow < n {
+                let need = (n - allow) as i64;
+                let mut found = 0;
+                let mut chime = 0i64;
+                let mut l = f64::INFINITY;
+                for &(v, t) in &e {
+                    chime -= t as i64;
+                    if chime >= need {
+                        l = v;
+                        break;
+                    }
+                    if t == MID {
+                        found += 1;
+                    }
+                }
+                chime = 0;
+                let mut u = f64::NEG_INFINITY;
+                for &(v, t) in e.iter().rev() {
+                    chime += t as i64;
+                    if chime >= need {
+                        u = v;
+                        break;
+                    }
+                    if t == MID {
+                        found += 1;
+                    }
+                }
+                // Erratum 6207: compare against `allow`, not `found`.
+                if (!mids || found <= allow) && l < u {
+                    let truechimer = c
+                        .iter()
+                        .map(|x| {
+                            if mids {
+                                x.offset >= l && x.offset <= u
+                            } else {
+                                x.lo() <= u && x.hi() >= l
+                            }
+                        })
+                        .collect();
+                    return Intersection {
+                        interval: Some((l, u)),
+                        truechimer,
+                        allow,
+                    };
+                }
+                allow += 1;
+            }
+            none
+        }
+        Selection::ChronyContain => {
+            let e = endpoints(c, false);
+            let (mut depth, mut best) = (0usize, 0usize);
+            let (mut lo, mut hi) = (0.0, 0.0);
+            for &(v, t) in &e {
+                if t == LOW {
+                    depth += 1;
+                    if depth > best {
+                        best = depth;
+                        lo = v;
+                    }
+                } else {
+                    if depth == best {
+                        hi = v;
+                    }
+                    depth -= 1;
+                }
+            }
+            if best <= n / 2 {
+                return Intersection {
+                    allow: best,
+                    ..none
+                };
+            }
+            let truechimer = c
+                .iter()
+                .map(|x| (x.lo() <= lo && x.hi() >= hi) || (x.lo() >= lo && x.hi() <= hi))
+                .collect();
+            Intersection {
+                interval: Some((lo, hi)),
+                truechimer,
+                allow: best,
+            }
+        }
+    }
+}
+
+/// RFC 5905 §11.2.2 sort key: stratum · MAXDIST + λ.
+fn metric(c: &Candidate, maxdist: f64) -> f64 {
+    c.stratum as f64 * maxdist + c.distance
+}
+
+/// What the cluster algorithm made of the survivors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clustered {
+    /// Kept, best first: the first is the system peer.
+    pub kept: Vec<usize>,
+    /// Dropped as outliers (`-`).
+    pub outliers: Vec<usize>,
+    /// Beyond maxclock (`#`).
+    pub backups: Vec<usize>,
+}
+
+/// Orders the truechimers `idx` by the metric, keeps at most `maxclock`,
+/// then drops the one with the largest selection jitter while that jitter
+/// is not below the smallest peer jitter and more than `minclock` remain;
+/// a `prefer` candidate is never dropped.
+pub fn cluster(
+    c: &[Candidate],
+    idx: &[usize],
+    maxdist: f64,
+    minclock: usize,
+    maxclock: usize,
+) -> Clustered {
+    let mut s: Vec<usize> = idx.to_vec();
+    s.sort_by(|a, b| metric(&c[*a], maxdist).total_cmp(&metric(&c[*b], maxdist)));
+    let backups = if s.len() > maxclock {
+        s.split_off(maxclock)
+    } else {
+        vec![]
+    };
+    let mut outliers = vec![];
+    while s.len() > minclock.max(1) {
+        let n = s.len() as f64;
+        let phi = |i: usize| -> f64 {
+            (s.iter()
+                .map(|j| (c[i].offset - c[*j].offset).powi(2))
+                .sum::<f64>()
+                / (n - 1.0))
+                .sqrt()
+        };
+        let (worst, max_phi) = s
+            .iter()
+            .filter(|i| !c[**i].prefer)
+            .map(|i| (*i, phi(*i)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((usize::MAX, 0.0));
+        let min_psi = s.iter().map(|i| c[*i].jitter).fold(f64::INFINITY, f64::min);
+        if worst == usize::MAX || max_phi < min_psi {
+            break;
+        }
+        s.retain(|i| *i != worst);
+        outliers.push(worst);
+    }
+    // A prefer peer among the survivors is the system peer (ntpsec).
+    if let Some(p) = s.iter().position(|i| c[*i].prefer) {
+        let p = s.remove(p);
+        s.insert(0, p);
+    }
+    Clustered {
+        kept: s,
+        outliers,
+        backups,
+    }
+}
+
+/// Combined offset Σ(θ/λ)/Σ(1/λ) over `kept`, and system jitter
+/// √(ψs² + ψp²) where ψs is the weighted RMS of the survivors' offsets
+/// from the system peer's (RFC 5905 §11.2.3).
+pub fn combine(c: &[Candidate], kept: &[usize]) -> (f64, f64) {
+    let Some(&peer) = kept.first() else {
+        return (0.0, 0.0);
+    };
+    let w: f64 = kept.iter().map(|i| 1.0 / c[*i].distance.max(1e-9)).sum();
+    let offset = kept
+        .iter()
+        .map(|i| c[*i].offset / c[*i].distance.max(1e-9))
+        .sum::<f64>()
+        / w;
+    let psi_s = (kept
+        .iter()
+        .map(|i| (c[*i].offset - c[peer].offset).powi(2) / c[*i].distance.max(1e-9))
+        .sum::<f64>()
+        / w)
+        .sqrt();
+    (offset, (psi_s.powi(2) + c[peer].jitter.powi(2)).sqrt())
+}
+
+#[cfg(test)]
+mod tests;
