@@ -1,8 +1,497 @@
 //! The RFC 5905 client engine, sans-IO: associations with their poll
-//! process, reach registers and clock filters; selection, cluster and
-//! combine under a rule profile; the clock update a daemon would make,
-//! computed and never applied. Time and randomness come in as parameters.
+//! process, reach registers and clock filters ([`assoc`]); selection,
+//! cluster and combine under a rule profile ([`select`], [`rules`]); the
+//! clock update a daemon would make, computed and never applied. Time and
+//! randomness come in as parameters (quinn-proto's shape:
+//! `poll_transmit`, `handle_*`, `poll_timeout`); what it reports are facts
+//! ([`Status`], [`SysStatus`]) — the words are `diagnose::watch`'s.
 
+pub mod assoc;
 pub mod filter;
 pub mod rules;
 pub mod select;
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+pub use assoc::{Association, Mark, ServerSpec, Transmit};
+pub use rules::{Profile, Rules, Selection};
+use select::{Candidate, cluster, combine, intersect};
+
+use crate::engine::limits::{MAXSTRAT, PHI};
+use crate::engine::local::LocalError;
+use crate::wire::icmp::IcmpError;
+use crate::wire::packet::Leap;
+use crate::wire::{KissCode, NtpTimestamp};
+
+/// Why a source is (not) used: the fact, with its numbers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// No usable reply in the reach register; the last poll's mark says
+    /// what came instead.
+    Unreachable,
+    /// A genuine KoD DENY/RSTR stopped the association.
+    Stopped(KissCode),
+    /// It answers, but says it is unsynchronized (leap 3 or stratum ≥ 16).
+    Unsynchronized {
+        leap: u8,
+        stratum: u8,
+    },
+    /// Root distance over the select threshold.
+    TooFar {
+        distance: f64,
+        threshold: f64,
+    },
+    /// Its reference is this host.
+    Loop,
+    /// Configured `noselect`.
+    Noselect,
+    /// Outside the intersection.
+    Falseticker,
+    /// Dropped by the cluster algorithm.
+    Outlier,
+    /// A survivor beyond maxclock.
+    Backup,
+    /// Combined with the system peer.
+    Candidate,
+    SystemPeer,
+}
+
+impl Status {
+    /// The tally code, as `ntpq -p` prints it.
+    pub fn tally(&self) -> char {
+        match self {
+            Status::Falseticker => 'x',
+            Status::Outlier => '-',
+            Status::Backup => '#',
+            Status::Candidate => '+',
+            Status::SystemPeer => '*',
+            _ => ' ',
+        }
+    }
+}
+
+/// The system's state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SysStatus {
+    Synchronized,
+    /// No source passed the fit tests.
+    NoCandidates,
+    /// Candidates, but no majority agrees.
+    NoMajority,
+}
+
+/// What a daemon would do to the clock now (computed, never applied).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockAction {
+    None,
+    Slew(f64),
+    Step(f64),
+    /// Beyond the panic threshold: ntpd exits unless started with -g.
+    Panic(f64),
+}
+
+/// One source as the engine sees it now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceView {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub status: Status,
+    pub tally: char,
+    pub reach: u8,
+    pub heard: u8,
+    pub polls: u64,
+    pub received: u64,
+    pub usable: u64,
+    pub hpoll: i8,
+    /// Seconds since the last usable reply.
+    pub when: Option<f64>,
+    pub stratum: Option<u8>,
+    pub leap: Option<u8>,
+    pub refid: Option<String>,
+    pub offset: f64,
+    pub delay: f64,
+    pub jitter: f64,
+    pub root_distance: f64,
+    pub flash: u16,
+    pub strip: Vec<Mark>,
+    pub last_mark: Option<Mark>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemView {
+    pub status: SysStatus,
+    pub peer: Option<usize>,
+    pub offset: f64,
+    pub jitter: f64,
+    pub candidates: usize,
+    pub truechimers: usize,
+    pub interval: Option<(f64, f64)>,
+    pub action: ClockAction,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub rules: Profile,
+    /// Seconds since the engine started.
+    pub t: f64,
+    pub sources: Vec<SourceView>,
+    pub system: SystemView,
+}
+
+/// A state change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Source {
+        t: f64,
+        index: usize,
+        from: Status,
+        to: Status,
+    },
+    SystemPeer {
+        t: f64,
+        from: Option<usize>,
+        to: Option<usize>,
+    },
+}
+
+pub struct Engine {
+    pub rules: Rules,
+    start: Instant,
+    /// log2 precision of the local clock, as seconds.
+    precision: f64,
+    assocs: Vec<Association>,
+    status: Vec<Status>,
+    system: SystemView,
+    events: VecDeque<Event>,
+    /// Refids (IPv4 addresses) of this host, for the loop test.
+    pub local_refids: Vec<[u8; 4]>,
+}
+
+impl Engine {
+    pub fn new(rules: Rules, start: Instant, precision_log2: i8) -> Engine {
+        Engine {
+            rules,
+            start,
+            precision: 2f64.powi(precision_log2 as i32),
+            assocs: vec![],
+            status: vec![],
+            system: SystemView {
+                status: SysStatus::NoCandidates,
+                peer: None,
+                offset: 0.0,
+                jitter: 0.0,
+                candidates: 0,
+                truechimers: 0,
+                interval: None,
+                action: ClockAction::None,
+            },
+            events: VecDeque::new(),
+            local_refids: vec![],
+        }
+    }
+
+    /// Adds a server; its first poll is after `first_delay` (spread them
+    /// so that a thousand do not leave at once).
+    pub fn add(&mut self, spec: ServerSpec, now: Instant, first_delay: Duration) -> usize {
+        self.assocs
+            .push(Association::new(spec, &self.rules, now, first_delay));
+        self.status.push(Status::Unreachable);
+        self.assocs.len() - 1
+    }
+
+    pub fn associations(&self) -> &[Association] {
+        &self.assocs
+    }
+
+    fn t(&self, now: Instant) -> f64 {
+        now.saturating_duration_since(self.start).as_secs_f64()
+    }
+
+    /// The next request to send, if one is due.
+    pub fn poll_transmit(
+        &mut self,
+        now: Instant,
+        wall: NtpTimestamp,
+        rand: u64,
+    ) -> Option<Transmit> {
+        let at = assoc::At {
+            now,
+            wall,
+            rand,
+            t: self.t(now),
+        };
+        let mut sent = None;
+        for (i, a) in self.assocs.iter_mut().enumerate() {
+            if let Some(tx) = a.transmit(i, &at, &self.rules, self.precision) {
+                sent = Some(tx);
+                break;
+            }
+        }
+        if sent.is_some() {
+            self.reselect(now);
+        }
+        sent
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.assocs.iter().filter_map(|a| a.next_send()).min()
+    }
+
+    /// A datagram from `from`, received at wall time `t4`.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        t4: NtpTimestamp,
+        bytes: &[u8],
+    ) {
+        let t = self.t(now);
+        let org = crate::wire::Packet::new_checked(bytes)
+            .map(|p| p.origin_ts())
+            .ok();
+        let by_addr = self.assocs.iter().position(|a| a.spec.addr == from);
+        let by_origin = org.and_then(|o| self.assocs.iter().position(|a| a.owns(o)));
+        match (by_addr, by_origin) {
+            (Some(i), _) => {
+                self.assocs[i].receive(bytes, t4, t, self.precision);
+            }
+            // Answers one of our requests, from another address.
+            (None, Some(i)) => self.assocs[i].other_address(from),
+            (None, None) => return,
+        }
+        self.reselect(now);
+    }
+
+    /// An ICMP error quoting a request to `dest`.
+    pub fn handle_icmp(
+        &mut self,
+        now: Instant,
+        dest: SocketAddr,
+        error: IcmpError,
+        from: Option<IpAddr>,
+    ) {
+        if let Some(a) = self.assocs.iter_mut().find(|a| a.spec.addr == dest) {
+            a.icmp(error, from);
+        }
+        self.reselect(now);
+    }
+
+    pub fn handle_send_error(&mut self, now: Instant, assoc: usize, error: LocalError) {
+        if let Some(a) = self.assocs.get_mut(assoc) {
+            a.send_failed(error);
+        }
+        self.reselect(now);
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The fit tests (RFC 5905 §11.2 fit(), ntpsec's peer flash bits):
+    /// `Ok(candidate)` or why not.
+    fn fit(&self, a: &Association, t: f64) -> Result<Candidate, Status> {
+        if let Some(k) = a.stopped {
+            return Err(Status::Stopped(k));
+        }
+        if a.reach == 0 || a.filter.t.is_none() {
+            return Err(Status::Unreachable);
+        }
+        let h = a.header.expect("a usable reply sets the header");
+        if h.leap == Leap::Unsynchronized || h.stratum >= MAXSTRAT || h.stratum == 0 {
+            return Err(Status::Unsynchronized {
+                leap: h.leap.bits(),
+                stratum: h.stratum,
+            });
+        }
+        let distance = a.root_distance(t);
+        let threshold = if self.rules.maxdist_grows_with_poll {
+            self.rules.maxdist + PHI * 2f64.powi(a.hpoll as i32)
+        } else {
+            self.rules.maxdist
+        };
+        if distance > threshold {
+            return Err(Status::TooFar {
+                distance,
+                threshold,
+            });
+        }
+        if h.stratum > 1 && self.local_refids.contains(&h.reference_id.0) {
+            return Err(Status::Loop);
+        }
+        if a.spec.noselect {
+            return Err(Status::Noselect);
+        }
+        Ok(Candidate {
+            offset: a.filter.offset,
+            distance,
+            stratum: h.stratum,
+            jitter: a.filter.jitter,
+            prefer: a.spec.prefer,
+        })
+    }
+
+    /// Selection, cluster, combine: new statuses, the system peer, and the
+    /// events for what changed.
+    fn reselect(&mut self, now: Instant) {
+        let t = self.t(now);
+        let mut status: Vec<Status> = Vec::with_capacity(self.assocs.len());
+        let mut cands: Vec<Candidate> = vec![];
+        let mut cand_of: Vec<usize> = vec![];
+        for (i, a) in self.assocs.iter().enumerate() {
+            match self.fit(a, t) {
+                Ok(c) => {
+                    cands.push(c);
+                    cand_of.push(i);
+                    status.push(Status::Falseticker);
+                }
+                Err(s) => status.push(s),
+            }
+        }
+        let x = intersect(self.rules.selection, &cands);
+        let true_idx: Vec<usize> = (0..cands.len()).filter(|i| x.truechimer[*i]).collect();
+        let mut sys = SystemView {
+            status: SysStatus::NoCandidates,
+            peer: None,
+            offset: 0.0,
+            jitter: 0.0,
+            candidates: cands.len(),
+            truechimers: true_idx.len(),
+            interval: x.interval,
+            action: ClockAction::None,
+        };
+        if !cands.is_empty() {
+            sys.status = SysStatus::NoMajority;
+        }
+        if !true_idx.is_empty() && true_idx.len() >= self.rules.minsane {
+            let kept = if self.rules.cluster {
+                let c = cluster(
+                    &cands,
+                    &true_idx,
+                    self.rules.maxdist,
+                    self.rules.minclock,
+                    self.rules.maxclock,
+                );
+                for o in &c.outliers {
+                    status[cand_of[*o]] = Status::Outlier;
+                }
+                for b in &c.backups {
+                    status[cand_of[*b]] = Status::Backup;
+                }
+                c.kept
+            } else {
+                // chrony: the best by distance (plus 1 ms per stratum,
+                // `stratumweight`), the others combined with it.
+                let min_st = true_idx
+                    .iter()
+                    .map(|i| cands[*i].stratum)
+                    .min()
+                    .unwrap_or(0);
+                let mut k = true_idx.clone();
+                let score =
+                    |i: &usize| cands[*i].distance + 0.001 * (cands[*i].stratum - min_st) as f64;
+                k.sort_by(|a, b| score(a).total_cmp(&score(b)));
+                if let Some(p) = k.iter().position(|i| cands[*i].prefer) {
+                    let p = k.remove(p);
+                    k.insert(0, p);
+                }
+                k
+            };
+            for (n, i) in kept.iter().enumerate() {
+                status[cand_of[*i]] = if n == 0 {
+                    Status::SystemPeer
+                } else {
+                    Status::Candidate
+                };
+            }
+            let (offset, jitter) = combine(&cands, &kept);
+            sys.status = SysStatus::Synchronized;
+            sys.peer = kept.first().map(|i| cand_of[*i]);
+            sys.offset = offset;
+            sys.jitter = jitter;
+            sys.action = match (self.rules.panic, self.rules.step) {
+                (Some(p), _) if offset.abs() > p => ClockAction::Panic(offset),
+                (_, Some(s)) if offset.abs() > s => ClockAction::Step(offset),
+                _ => ClockAction::Slew(offset),
+            };
+        }
+        for (i, s) in status.iter().enumerate() {
+            if self.status[i] != *s {
+                self.events.push_back(Event::Source {
+                    t,
+                    index: i,
+                    from: self.status[i].clone(),
+                    to: s.clone(),
+                });
+            }
+        }
+        if self.system.peer != sys.peer {
+            self.events.push_back(Event::SystemPeer {
+                t,
+                from: self.system.peer,
+                to: sys.peer,
+            });
+        }
+        // Bounded: a consumer that never reads does not grow memory.
+        while self.events.len() > 4096 {
+            self.events.pop_front();
+        }
+        self.status = status;
+        self.system = sys;
+    }
+
+    pub fn snapshot(&self, now: Instant) -> Snapshot {
+        let t = self.t(now);
+        let sources = self
+            .assocs
+            .iter()
+            .zip(&self.status)
+            .map(|(a, s)| SourceView {
+                name: a.spec.name.clone(),
+                addr: a.spec.addr,
+                status: s.clone(),
+                tally: s.tally(),
+                reach: a.reach,
+                heard: a.heard,
+                polls: a.polls,
+                received: a.received,
+                usable: a.usable,
+                hpoll: a.hpoll,
+                when: a.last_sample.map(|x| t - x),
+                stratum: a.header.map(|h| h.stratum),
+                leap: a.header.map(|h| h.leap.bits()),
+                refid: a.header.map(|h| h.reference_id.display(h.stratum)),
+                offset: a.filter.offset,
+                delay: a.filter.delay,
+                jitter: a.filter.jitter,
+                root_distance: a.root_distance(t),
+                flash: a.flash
+                    | match s {
+                        Status::Unreachable => assoc::flash::PEER_UNREACH,
+                        Status::Unsynchronized { .. } => assoc::flash::PEER_STRATUM,
+                        Status::TooFar { .. } => assoc::flash::PEER_DIST,
+                        Status::Loop => assoc::flash::PEER_LOOP,
+                        _ => 0,
+                    },
+                strip: a.strip.iter().cloned().collect(),
+                last_mark: a.last_mark().cloned(),
+            })
+            .collect();
+        Snapshot {
+            rules: self.rules.profile,
+            t,
+            sources,
+            system: self.system.clone(),
+        }
+    }
+
+    /// What the other profiles would say of source `i`'s root distance:
+    /// `(profile, threshold)` pairs, for "chrony would accept it (3 s)".
+    pub fn thresholds() -> [(Profile, f64); 3] {
+        [Profile::Ntpd, Profile::Chrony, Profile::Rfc].map(|p| (p, Rules::of(p).maxdist))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -69,6 +69,9 @@ pub struct Rules {
     /// The rest of the burst is sent only once the first request was
     /// answered (ntpsec).
     pub burst_after_reply: bool,
+    /// iburst on every poll while unreachable (ntpd, RFC), or only on the
+    /// first (chrony).
+    pub burst_while_unreachable: bool,
     /// Push a dummy sample into the filter on a poll when: ntpsec, once the
     /// reach register is 0; RFC, when the last three polls got nothing.
     pub dummy_mask: u8,
@@ -102,6 +105,7 @@ impl Rules {
                 unreach: 10,
                 iburst: 6,
                 burst_after_reply: true,
+                burst_while_unreachable: true,
                 dummy_mask: 0xff,
                 selection: Selection::NtpdOverlap,
                 cluster: true,
@@ -123,6 +127,7 @@ impl Rules {
                 unreach: 8,
                 iburst: 4,
                 burst_after_reply: false,
+                burst_while_unreachable: false,
                 dummy_mask: 0,
                 selection: Selection::ChronyContain,
                 cluster: false,
@@ -144,6 +149,7 @@ impl Rules {
                 unreach: 24,
                 iburst: 8,
                 burst_after_reply: false,
+                burst_while_unreachable: true,
                 dummy_mask: 0x07,
                 selection: Selection::RfcMidpoint,
                 cluster: true,
