@@ -15,6 +15,7 @@ pub mod man;
 pub mod probe;
 pub mod render;
 pub mod serve;
+pub mod watch;
 
 /// Finds out why NTP does not synchronize, and says so: the cause, the
 /// evidence, the fix.
@@ -44,6 +45,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     Explain(explain::ExplainArgs),
     Causes(causes::CausesArgs),
+    Watch(watch::WatchArgs),
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
     Man {
@@ -84,6 +86,10 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => {
             set_color(cli.color, args.json);
             explain::run(&args)
+        }
+        Command::Watch(args) => {
+            set_color(cli.color, args.json);
+            watch::run_watch(&args)
         }
         Command::Causes(args) => {
             set_color(cli.color, args.json);

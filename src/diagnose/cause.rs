@@ -99,6 +99,7 @@ const PE: &[&str] = &["probe", "explain"];
 const PO: &[&str] = &["probe"];
 const C: &[&str] = &["capture"];
 const E: &[&str] = &["explain"];
+const W: &[&str] = &["watch"];
 
 macro_rules! causes {
     ($(
@@ -254,6 +255,26 @@ causes! {
         means "The daemon runs and hears its servers but has not selected one yet: normal for the first minutes."
         tell "the daemon's own view: sources reachable, none selected, leap 3 / stratum 16 locally"
         fix "wait a few polls; if it stays so, read the tally codes (`ntpq -p`) or `chronyc selectdata`";
+    Falseticker = "falseticker", Unusable, 11, W, "FALSETICKER",
+        means "The source gives time, but it disagrees with the other sources: its interval (offset ± root distance) falls outside the intersection the selection found."
+        tell "the engine's selection under the chosen rules (ntpd: the interval overlaps the intersection; chrony: it contains the best interval or lies inside it; RFC: its midpoint lies inside) leaves it out"
+        fix "check that source's own clock and upstream; with two sources there is no majority: configure four or more";
+    NoMajority = "no-majority", Unusable, 11, W, "NO MAJORITY",
+        means "Sources answer with usable time, but no group of more than half of them agrees: no system peer can be chosen."
+        tell "candidates passed the fit tests, and the selection found no intersection that a majority meets"
+        fix "add sources (four or more) or fix the ones that disagree; `ntpdiag watch` shows each one's interval";
+    SyncLoop = "sync-loop", Unusable, 11, W, "SYNCHRONIZATION LOOP",
+        means "The source is synchronized to this host: using it would be a loop."
+        tell "its reference id is one of this host's addresses and its stratum is above 1"
+        fix "break the loop: the two hosts must not use each other as servers (use `peer` or a common upstream)";
+    Outlier = "outlier", Ok, 80, W, "OUTLIER",
+        means "The source agrees with the majority, but the cluster algorithm left it out of the combination."
+        tell "a truechimer whose offset adds the most selection jitter, dropped while more than minclock survivors remain"
+        fix "nothing to do: it is kept as a candidate for later";
+    Noselect = "noselect", Ok, 80, W, "NOSELECT",
+        means "The source is configured `noselect`: it is polled and shown, never used."
+        tell "the configuration line carries `noselect`"
+        fix "remove `noselect` if it should be used";
     RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
         means "This node's default access rule refuses the clients it should serve."
         tell "the default `restrict` carries ignore/noserve (ntpd), or chrony allows no client"

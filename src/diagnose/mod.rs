@@ -13,6 +13,7 @@ pub mod facts;
 pub mod probe;
 pub mod rules;
 pub mod verdict;
+pub mod watch;
 
 pub use cause::{Cause, CauseInfo, Class};
 pub use evidence::{Neighbour, SourcePort, TargetEvidence};

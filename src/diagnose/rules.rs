@@ -375,6 +375,28 @@ fn name_unresolved(e: &Exchange) -> Verdict {
     .fix("in an OpenStack-style setup every node needs the controller's name in /etc/hosts")
 }
 
+/// The cause a local error stands for.
+pub fn local_cause(kind: LocalErrorKind) -> Cause {
+    match kind {
+        LocalErrorKind::AddressInUse => Cause::LocalPortInUse,
+        LocalErrorKind::PermissionDenied => Cause::LocalPermissionDenied,
+        LocalErrorKind::SendNotPermitted => Cause::LocalFirewallBlocksNtp,
+        LocalErrorKind::NetworkUnreachable => Cause::NetUnreachable,
+        LocalErrorKind::HostUnreachable => Cause::HostUnreachable,
+        _ => Cause::LocalError,
+    }
+}
+
+/// The cause an ICMP error quoting a request stands for.
+pub fn icmp_cause(kind: IcmpKind) -> Cause {
+    match kind {
+        IcmpKind::PortUnreachable => Cause::PortUnreachable,
+        IcmpKind::AdminProhibited => Cause::AdminProhibited,
+        IcmpKind::HostUnreachable => Cause::HostUnreachable,
+        _ => Cause::NetUnreachable,
+    }
+}
+
 fn local_failure(e: &Exchange) -> Verdict {
     let Some(Fact {
         value: Local { error, doing },
@@ -392,8 +414,8 @@ fn local_failure(e: &Exchange) -> Verdict {
     let dest = e
         .server
         .map_or_else(|| "<server>".to_string(), |a| a.ip().to_string());
-    match error.kind {
-        LocalErrorKind::AddressInUse => Verdict::new(
+    match local_cause(error.kind) {
+        Cause::LocalPortInUse => Verdict::new(
             Cause::LocalPortInUse,
             format!("Cannot send from {}: the port is already held by another socket on this host.", error.target),
             Confidence::High,
@@ -402,14 +424,14 @@ fn local_failure(e: &Exchange) -> Verdict {
         .evidence("EADDRINUSE: typically a local ntpd or chronyd owns udp/123")
         .fix("see who holds it: `ss -ulpn 'sport = :123'`")
         .fix("probe from a random port (drop --source-port), or query the local daemon (`ntpq -p`, `chronyc sources`)"),
-        LocalErrorKind::PermissionDenied => Verdict::new(
+        Cause::LocalPermissionDenied => Verdict::new(
             Cause::LocalPermissionDenied,
             format!("Not allowed to {} {}: ports below 1024 need root or CAP_NET_BIND_SERVICE.", error.op, error.target),
             Confidence::High,
         )
         .evidence(seen)
         .fix(Cause::LocalPermissionDenied.info().fix),
-        LocalErrorKind::SendNotPermitted => Verdict::new(
+        Cause::LocalFirewallBlocksNtp => Verdict::new(
             Cause::LocalFirewallBlocksNtp,
             format!("This host's firewall refused to send to {w}: sendto() returned EPERM."),
             Confidence::High,
@@ -418,7 +440,7 @@ fn local_failure(e: &Exchange) -> Verdict {
         .evidence("EPERM on a UDP send comes from a local netfilter rule (OUTPUT chain) that drops or rejects it")
         .fix("list the rules: `iptables -S OUTPUT`, `ip6tables -S OUTPUT`, `nft list ruleset`")
         .fix("allow NTP out: `iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`"),
-        LocalErrorKind::NetworkUnreachable => Verdict::new(
+        Cause::NetUnreachable => Verdict::new(
             Cause::NetUnreachable,
             format!("This host has no route to {w} (ENETUNREACH): the request never left."),
             Confidence::High,
@@ -426,7 +448,7 @@ fn local_failure(e: &Exchange) -> Verdict {
         .evidence(seen)
         .fix(format!("check the routing table: `ip route get {dest}`"))
         .fix("add a default route or a route to the server's network"),
-        LocalErrorKind::HostUnreachable => Verdict::new(
+        Cause::HostUnreachable => Verdict::new(
             Cause::HostUnreachable,
             format!("This host cannot reach {w} (EHOSTUNREACH): no neighbour answer, or an `unreachable` route."),
             Confidence::High,

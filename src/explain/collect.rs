@@ -97,7 +97,8 @@ fn expand(root: &Path, pattern: &str) -> Vec<PathBuf> {
 }
 
 /// Reads a configuration and everything it includes (depth ≤ 4, ≤ 64 files).
-fn load(root: &Path, main: &str, daemon: Daemon) -> Option<Config> {
+/// One daemon's configuration from `main` under `root`, with its includes.
+pub fn load(root: &Path, main: &str, daemon: Daemon) -> Option<Config> {
     let path = under(root, main);
     if !path.exists() {
         return None;

@@ -11,3 +11,4 @@ pub mod probe;
 pub mod resolve;
 pub mod serve;
 pub mod udp;
+pub mod watch;

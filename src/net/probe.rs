@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::errno::local_error;
-use super::udp::{NtpSocket, QueuedError, route_source};
+use super::udp::{Inbox, NtpSocket, drain, route_source};
 use super::{clock, neigh};
 use crate::diagnose::{SourcePort, TargetEvidence};
+use crate::engine::local::LocalError;
 use crate::engine::probe::{IcmpReport, ProbeConfig, ProbeSession};
+use crate::wire::NtpTimestamp;
 
 /// Probes one address from a random port or from `source`, and collects the
 /// evidence: the session's record, the local address, and (when nothing came
@@ -106,79 +108,14 @@ fn drive(
     session.finish()
 }
 
-/// The errnos a queued ICMP error makes the next read return (Linux
-/// `icmp_err_convert`, `icmpv6_err_convert`).
-fn from_icmp(errno: i32) -> bool {
-    matches!(
-        errno,
-        libc::ECONNREFUSED
-            | libc::EHOSTUNREACH
-            | libc::ENETUNREACH
-            | libc::EACCES
-            | libc::EPROTO
-            | libc::EMSGSIZE
-            | libc::ENOPROTOOPT
-            | libc::EOPNOTSUPP
-            | libc::EHOSTDOWN
-    )
-}
-
-/// Reads everything pending: the error queue first (so an ICMP error is seen
-/// even when the read below fails with its errno), then datagrams.
-fn drain(sock: &NtpSocket, addr: SocketAddr, session: &mut ProbeSession, buf: &mut [u8]) {
-    for _ in 0..64 {
-        match sock.recv_error() {
-            Ok(Some(QueuedError::Icmp {
-                error,
-                offender,
-                original_dest,
-                quoted,
-            })) => {
-                session.handle_icmp(
-                    Instant::now(),
-                    IcmpReport {
-                        error,
-                        offender,
-                        original_dest,
-                        quoted,
-                    },
-                );
-            }
-            Ok(Some(QueuedError::Local {
-                errno,
-                original_dest,
-            })) => session.handle_socket_error(
-                Instant::now(),
-                local_error(
-                    "error queue",
-                    original_dest.map_or("?".to_string(), |d| d.to_string()),
-                    &std::io::Error::from_raw_os_error(errno),
-                ),
-            ),
-            Ok(None) => break,
-            Err(e) => {
-                session.handle_socket_error(
-                    Instant::now(),
-                    local_error("recvmsg(MSG_ERRQUEUE)", addr, &e),
-                );
-                break;
-            }
-        }
+impl Inbox for ProbeSession {
+    fn icmp(&mut self, report: IcmpReport) {
+        self.handle_icmp(Instant::now(), report);
     }
-    for _ in 0..64 {
-        match sock.recv(buf) {
-            Ok(Some(d)) => {
-                let t4 = d.kernel_time.map_or_else(clock::now, clock::from_unix);
-                session.handle_datagram(Instant::now(), d.from, t4, &buf[..d.len]);
-            }
-            Ok(None) => break,
-            // The errno of a queued ICMP error: already read from the queue
-            // above, as the ICMP error itself.
-            Err(e) if e.raw_os_error().is_some_and(from_icmp) => continue,
-            Err(e) => {
-                session.handle_socket_error(Instant::now(), local_error("recvmsg", addr, &e));
-                break;
-            }
-        }
+    fn datagram(&mut self, from: SocketAddr, t4: NtpTimestamp, bytes: &[u8]) {
+        self.handle_datagram(Instant::now(), from, t4, bytes);
+    }
+    fn socket_error(&mut self, e: LocalError) {
+        self.handle_socket_error(Instant::now(), e);
     }
 }

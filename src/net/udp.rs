@@ -24,8 +24,11 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::clock;
 use super::errno::local_error;
 use crate::engine::local::LocalError;
+use crate::engine::probe::IcmpReport;
+use crate::wire::NtpTimestamp;
 use crate::wire::icmp::IcmpError;
 
 /// Values of `sock_extended_err.ee_origin` (linux/errqueue.h); 1 is LOCAL.
@@ -255,6 +258,107 @@ pub fn route_source(dest: SocketAddr) -> Option<IpAddr> {
     let s = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP)).ok()?;
     s.connect(&dest.into()).ok()?;
     s.local_addr().ok()?.as_socket().map(|a| a.ip())
+}
+
+/// Where [`drain`] delivers what a socket holds.
+pub trait Inbox {
+    fn icmp(&mut self, report: IcmpReport);
+    fn datagram(&mut self, from: SocketAddr, t4: NtpTimestamp, bytes: &[u8]);
+    /// An error that belongs to no one datagram: kept, never dropped.
+    fn socket_error(&mut self, e: LocalError);
+}
+
+/// The errnos a queued ICMP error makes the next read return (Linux
+/// `icmp_err_convert`, `icmpv6_err_convert`).
+fn from_icmp(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::ECONNREFUSED
+            | libc::EHOSTUNREACH
+            | libc::ENETUNREACH
+            | libc::EACCES
+            | libc::EPROTO
+            | libc::EMSGSIZE
+            | libc::ENOPROTOOPT
+            | libc::EOPNOTSUPP
+            | libc::EHOSTDOWN
+    )
+}
+
+/// Reads everything pending on `sock` (talking to `addr`), bounded: the
+/// error queue first (so an ICMP error is seen even when the read below
+/// fails with its errno), then datagrams.
+pub fn drain(sock: &NtpSocket, addr: SocketAddr, inbox: &mut impl Inbox, buf: &mut [u8]) {
+    for _ in 0..64 {
+        match sock.recv_error() {
+            Ok(Some(QueuedError::Icmp {
+                error,
+                offender,
+                original_dest,
+                quoted,
+            })) => inbox.icmp(IcmpReport {
+                error,
+                offender,
+                original_dest,
+                quoted,
+            }),
+            Ok(Some(QueuedError::Local {
+                errno,
+                original_dest,
+            })) => inbox.socket_error(local_error(
+                "error queue",
+                original_dest.map_or("?".to_string(), |d| d.to_string()),
+                &io::Error::from_raw_os_error(errno),
+            )),
+            Ok(None) => break,
+            Err(e) => {
+                inbox.socket_error(local_error("recvmsg(MSG_ERRQUEUE)", addr, &e));
+                break;
+            }
+        }
+    }
+    for _ in 0..64 {
+        match sock.recv(buf) {
+            Ok(Some(d)) => {
+                let t4 = d.kernel_time.map_or_else(clock::now, clock::from_unix);
+                inbox.datagram(d.from, t4, &buf[..d.len]);
+            }
+            Ok(None) => break,
+            // The errno of a queued ICMP error: already read from the queue
+            // above, as the ICMP error itself.
+            Err(e) if e.raw_os_error().is_some_and(from_icmp) => continue,
+            Err(e) => {
+                inbox.socket_error(local_error("recvmsg", addr, &e));
+                break;
+            }
+        }
+    }
+}
+
+/// Waits until any of `socks` is readable or `timeout` passes; returns the
+/// indices of the ready ones.
+pub fn wait_any(socks: &[&NtpSocket], timeout: Duration) -> io::Result<Vec<usize>> {
+    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+    let ms = if timeout > Duration::ZERO && ms == 0 {
+        1
+    } else {
+        ms
+    };
+    let mut fds: Vec<PollFd> = socks
+        .iter()
+        .map(|s| PollFd::new(s.sock.as_fd(), PollFlags::POLLIN))
+        .collect();
+    let to = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, to) {
+        Ok(0) | Err(Errno::EINTR) => Ok(vec![]),
+        Ok(_) => Ok(fds
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(i, _)| i)
+            .collect()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,8 @@ pub struct SourceView {
     pub jitter: f64,
     pub root_distance: f64,
     pub flash: u16,
+    /// Valid samples in the clock filter (of 8).
+    pub samples: usize,
     pub strip: Vec<Mark>,
     pub last_mark: Option<Mark>,
 }
@@ -417,7 +419,8 @@ impl Engine {
             };
         }
         for (i, s) in status.iter().enumerate() {
-            if self.status[i] != *s {
+            // A change of state, not of the numbers it carries.
+            if std::mem::discriminant(&self.status[i]) != std::mem::discriminant(s) {
                 self.events.push_back(Event::Source {
                     t,
                     index: i,
@@ -474,6 +477,7 @@ impl Engine {
                         Status::Loop => assoc::flash::PEER_LOOP,
                         _ => 0,
                     },
+                samples: a.filter.samples(),
                 strip: a.strip.iter().cloned().collect(),
                 last_mark: a.last_mark().cloned(),
             })

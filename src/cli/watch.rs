@@ -1,0 +1,539 @@
+//! `ntpdiag watch [SERVER…]`: the client engine polling real servers, and
+//! for every source whether it is used and why not, over time.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use colored::Colorize;
+use serde::{Deserialize, Serialize};
+
+use super::exit;
+use crate::diagnose::watch as judge;
+use crate::diagnose::{Cause, Class};
+use crate::engine::client::{
+    Engine, Event, Mark, Profile, Rules, ServerSpec, Snapshot, SourceView, Status,
+};
+use crate::explain::conf::{Config, Daemon, SourceKind};
+use crate::net::clock;
+use crate::net::resolve::{Family, HostSpec, resolve};
+use crate::net::watch::{Limits, Report, run};
+
+const WATCH_HELP: &str = "\
+Polls each server as a daemon would (RFC 5905's client: poll intervals, reach,
+clock filter, packet tests, selection, cluster, combine) and shows, for every
+source, whether it is used and why not: the value that failed next to the
+threshold it failed, under the rules of ntpd (ntpsec, the default), chrony or
+the RFC text. Nothing here touches the clock: the update a daemon would make
+is computed and shown.
+
+The table is ntpq -p's (tally, refid, st, when, poll, reach, delay, offset,
+jitter) plus a strip of the last polls (+ answered, r rejected by a packet
+test, k Kiss-o'-Death, ! ICMP error, a reply from another address, m not NTP,
+e not sent, . silent) and WHY: a cause id (`ntpdiag causes ID`) and its
+numbers. The reach register counts usable replies, as ntpd and chronyd do;
+`heard` counts every reply, so a server that answers unsynchronized shows
+reach 0 but heard 377.";
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum RulesArg {
+    Ntpd,
+    Chrony,
+    Rfc,
+}
+
+/// Watches NTP sources over time: which are used, and why not.
+#[derive(Args, Debug, Clone)]
+#[command(
+    long_about = WATCH_HELP,
+    after_help = "Exit status:\n  0  a system peer was chosen\n  1  error\n  2  usage\n  3-7  no system peer: the class of the system's reason (see `ntpdiag --help`)"
+)]
+pub struct WatchArgs {
+    /// Servers: name, address, name:port or [IPv6]:port.
+    #[arg(value_name = "SERVER")]
+    pub servers: Vec<String>,
+
+    /// Take the servers and their options (iburst, minpoll, maxpoll, prefer,
+    /// noselect, pool) from ntp.conf, chrony.conf or timesyncd.conf; without
+    /// FILE, this node's.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub config: Option<String>,
+
+    /// Whose rules to apply.
+    #[arg(long, value_enum, default_value_t = RulesArg::Ntpd)]
+    pub rules: RulesArg,
+
+    /// Stop after this long (e.g. 10m); default: until Ctrl-C.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+
+    /// Stop after this many snapshots (poll rounds).
+    #[arg(long)]
+    pub count: Option<u64>,
+
+    /// Poll no faster than 2^N s (3-17).
+    #[arg(long, value_parser = clap::value_parser!(i8).range(3..=17))]
+    pub minpoll: Option<i8>,
+
+    /// Poll no slower than 2^N s (3-17).
+    #[arg(long, value_parser = clap::value_parser!(i8).range(3..=17))]
+    pub maxpoll: Option<i8>,
+
+    /// Servers given on the command line start without iburst.
+    #[arg(long)]
+    pub no_iburst: bool,
+
+    /// -4 / -6: only that address family.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// JSON lines on stdout, each with "type": event, snapshot, unresolved, end.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RulesArg {
+    fn profile(self) -> Profile {
+        match self {
+            RulesArg::Ntpd => Profile::Ntpd,
+            RulesArg::Chrony => Profile::Chrony,
+            RulesArg::Rfc => Profile::Rfc,
+        }
+    }
+}
+
+/// One source in a snapshot line.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SourceJson {
+    pub address: String,
+    pub name: String,
+    pub tally: String,
+    /// Octal, as ntpq prints it: usable replies.
+    pub reach: String,
+    /// Octal: every reply.
+    pub heard: String,
+    pub cause: String,
+    pub why: String,
+    pub offset_s: f64,
+    pub delay_s: f64,
+    pub jitter_s: f64,
+    pub root_distance_s: f64,
+    pub stratum: Option<u8>,
+    pub refid: Option<String>,
+    pub poll: i8,
+    pub when_s: Option<f64>,
+    pub polls: u64,
+    pub received: u64,
+    pub usable: u64,
+    /// ntpsec's flash bits, and their names.
+    pub flash: u16,
+    pub flash_names: Vec<String>,
+    /// The last polls, oldest first, one character each (see --help).
+    pub strip: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SystemJson {
+    pub peer: Option<String>,
+    pub offset_s: f64,
+    pub jitter_s: f64,
+    pub cause: String,
+    pub why: String,
+    /// What a daemon would do now: none | slew | step | panic.
+    pub action: String,
+    pub candidates: usize,
+    pub truechimers: usize,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SnapshotJson {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub t_s: f64,
+    pub rules: String,
+    pub sources: Vec<SourceJson>,
+    pub system: SystemJson,
+}
+
+fn octal(r: u8) -> String {
+    format!("{r:o}")
+}
+
+fn strip(s: &SourceView) -> String {
+    s.strip.iter().map(Mark::symbol).collect()
+}
+
+fn source_json(s: &SourceView, rules: &Rules, snap: &Snapshot) -> SourceJson {
+    let (cause, why) = judge::source(s, rules, snap);
+    SourceJson {
+        address: s.addr.to_string(),
+        name: s.name.clone(),
+        tally: s.tally.to_string(),
+        reach: octal(s.reach),
+        heard: octal(s.heard),
+        cause: cause.id(),
+        why,
+        offset_s: s.offset,
+        delay_s: s.delay,
+        jitter_s: s.jitter,
+        root_distance_s: s.root_distance,
+        stratum: s.stratum,
+        refid: s.refid.clone(),
+        poll: s.hpoll,
+        when_s: s.when,
+        polls: s.polls,
+        received: s.received,
+        usable: s.usable,
+        flash: s.flash,
+        flash_names: crate::engine::client::assoc::flash::names(s.flash)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        strip: strip(s),
+    }
+}
+
+pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
+    let (cause, why) = judge::system(snap, rules);
+    SnapshotJson {
+        kind: "snapshot".into(),
+        t_s: snap.t,
+        rules: rules.profile.id().into(),
+        sources: snap
+            .sources
+            .iter()
+            .map(|s| source_json(s, rules, snap))
+            .collect(),
+        system: SystemJson {
+            peer: snap
+                .system
+                .peer
+                .and_then(|i| snap.sources.get(i))
+                .map(|s| s.name.clone()),
+            offset_s: snap.system.offset,
+            jitter_s: snap.system.jitter,
+            cause: cause.id(),
+            why,
+            action: match snap.system.action {
+                crate::engine::client::ClockAction::None => "none",
+                crate::engine::client::ClockAction::Slew(_) => "slew",
+                crate::engine::client::ClockAction::Step(_) => "step",
+                crate::engine::client::ClockAction::Panic(_) => "panic",
+            }
+            .into(),
+            candidates: snap.system.candidates,
+            truechimers: snap.system.truechimers,
+        },
+    }
+}
+
+fn fmt_ms(v: f64) -> String {
+    format!("{:.3}", v * 1000.0)
+}
+
+/// A filter value in ms, or "-" before the first usable sample.
+fn num(s: &SourceView, v: f64) -> String {
+    if s.usable == 0 { "-".into() } else { fmt_ms(v) }
+}
+
+/// The table, as ntpq -p with the strip and WHY.
+pub fn table(snap: &Snapshot, rules: &Rules) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<17}{:<16}{:>3} {:>5} {:>4} {:>4} {:>4} {:>9} {:>9} {:>8}  {:<16} WHY\n",
+        "     remote",
+        "refid",
+        "st",
+        "when",
+        "poll",
+        "rch",
+        "hrd",
+        "delay",
+        "offset",
+        "jitter",
+        "strip"
+    ));
+    for s in &snap.sources {
+        let (cause, why) = judge::source(s, rules, snap);
+        let name: String = s.name.chars().take(15).collect();
+        let line = format!(
+            "{}{:<16}{:<16}{:>3} {:>5} {:>4} {:>4} {:>4} {:>9} {:>9} {:>8}  {:<16} {}: {}",
+            s.tally,
+            name,
+            s.refid.clone().unwrap_or_else(|| ".INIT.".into()),
+            s.stratum.unwrap_or(16),
+            s.when.map_or("-".into(), |w| format!("{w:.0}")),
+            1u64 << s.hpoll.clamp(0, 17),
+            octal(s.reach),
+            octal(s.heard),
+            num(s, s.delay),
+            num(s, s.offset),
+            num(s, s.jitter),
+            strip(s),
+            cause.id(),
+            why
+        );
+        let line = match cause.class() {
+            Class::Ok => line.normal(),
+            Class::Silence | Class::Refused => line.red(),
+            _ => line.yellow(),
+        };
+        out.push_str(&format!("{line}\n"));
+    }
+    let (cause, why) = judge::system(snap, rules);
+    out.push_str(&format!(
+        "system ({} rules): offset {} ms, jitter {} ms — {} [{}]\n",
+        rules.profile.id(),
+        fmt_ms(snap.system.offset),
+        fmt_ms(snap.system.jitter),
+        why,
+        cause.id()
+    ));
+    out
+}
+
+fn status_word(s: &Status) -> String {
+    match s {
+        Status::Unreachable => "unreachable".into(),
+        Status::Stopped(k) => format!("stopped by KoD {}", k.text()),
+        Status::Unsynchronized { .. } => "unsynchronized".into(),
+        Status::TooFar { .. } => "too far".into(),
+        Status::Loop => "loop".into(),
+        Status::Noselect => "noselect".into(),
+        Status::Falseticker => "falseticker".into(),
+        Status::Outlier => "outlier".into(),
+        Status::Backup => "backup".into(),
+        Status::Candidate => "candidate".into(),
+        Status::SystemPeer => "system peer".into(),
+    }
+}
+
+fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Value {
+    match ev {
+        Event::Source { t, index, from, to } => {
+            let s = &snap.sources[*index];
+            let (cause, why) = judge::source(s, rules, snap);
+            serde_json::json!({
+                "type": "event", "t_s": t, "source": s.name, "address": s.addr.to_string(),
+                "from": {"tally": from.tally().to_string(), "state": status_word(from)},
+                "to": {"tally": to.tally().to_string(), "state": status_word(to)},
+                "cause": cause.id(), "why": why,
+            })
+        }
+        Event::SystemPeer { t, from, to } => {
+            let name =
+                |i: &Option<usize>| i.and_then(|i| snap.sources.get(i)).map(|s| s.name.clone());
+            let (cause, why) = judge::system(snap, rules);
+            serde_json::json!({
+                "type": "event", "t_s": t, "system": true,
+                "peer_from": name(from), "peer_to": name(to), "cause": cause.id(), "why": why,
+            })
+        }
+    }
+}
+
+fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
+    match ev {
+        Event::Source { t, index, from, to } => {
+            let s = &snap.sources[*index];
+            let (cause, why) = judge::source(s, rules, snap);
+            format!(
+                "+{t:.1}s {}: {} → {} [{}] {why}",
+                s.name,
+                status_word(from),
+                status_word(to),
+                cause.id()
+            )
+        }
+        Event::SystemPeer { t, from, to } => {
+            let name = |i: &Option<usize>| {
+                i.and_then(|i| snap.sources.get(i))
+                    .map_or("none".to_string(), |s| s.name.clone())
+            };
+            format!("+{t:.1}s system peer: {} → {}", name(from), name(to))
+        }
+    }
+}
+
+/// The servers from a configuration file (or this node's), with options.
+fn from_config(file: &str) -> anyhow::Result<Vec<(String, crate::explain::conf::Source)>> {
+    let cfgs: Vec<Config> = if file.is_empty() {
+        crate::explain::collect::configs(Path::new("/"), false)
+    } else {
+        let path =
+            std::fs::canonicalize(file).map_err(|e| anyhow::anyhow!("--config {file}: {e}"))?;
+        let shown = path.display().to_string();
+        let daemon = if shown.contains("chrony") {
+            Daemon::Chrony
+        } else if shown.contains("timesyncd") {
+            Daemon::Timesyncd
+        } else {
+            Daemon::Ntpd
+        };
+        vec![
+            crate::explain::collect::load(Path::new("/"), &shown, daemon)
+                .ok_or_else(|| anyhow::anyhow!("--config {file}: cannot read it"))?,
+        ]
+    };
+    let sources: Vec<_> = cfgs
+        .iter()
+        .flat_map(|c| {
+            c.network_sources()
+                .map(|s| (c.daemon.name().to_string(), s.clone()))
+        })
+        .collect();
+    if sources.is_empty() {
+        anyhow::bail!("no server, pool or peer line found in the configuration");
+    }
+    Ok(sources)
+}
+
+fn opt_i8(s: &crate::explain::conf::Source, key: &str) -> Option<i8> {
+    let i = s.options.iter().position(|o| o == key)?;
+    s.options.get(i + 1)?.parse().ok()
+}
+
+pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
+    let profile = args.rules.profile();
+    let rules = Rules::of(profile);
+    let family = if args.ipv4 {
+        Family::V4
+    } else if args.ipv6 {
+        Family::V6
+    } else {
+        Family::Any
+    };
+    // (label, host, port, spec options, addresses wanted)
+    let mut wanted: Vec<(String, ServerSpec, usize)> = vec![];
+    let mut unresolved: Vec<(String, String)> = vec![];
+    let mut push =
+        |label: String, host: &str, port: u16, mut base: ServerSpec, many: usize| match resolve(
+            host,
+            port,
+            family,
+            Duration::from_secs(5),
+        ) {
+            Ok(addrs) => {
+                for a in addrs.into_iter().take(many) {
+                    base.addr = a;
+                    wanted.push((label.clone(), base.clone(), many));
+                }
+            }
+            Err(e) => unresolved.push((label, e)),
+        };
+    let placeholder: SocketAddr = "0.0.0.0:123".parse().expect("an address");
+    for h in &args.servers {
+        let spec = HostSpec::parse(h).map_err(|e| anyhow::anyhow!("{h}: {e}"))?;
+        let mut s = ServerSpec::new(h.clone(), placeholder);
+        s.iburst = !args.no_iburst;
+        s.minpoll = args.minpoll;
+        s.maxpoll = args.maxpoll;
+        push(h.clone(), &spec.host, spec.port.unwrap_or(123), s, 1);
+    }
+    if let Some(file) = &args.config {
+        for (_, src) in from_config(file)? {
+            let mut s = ServerSpec::new(src.host.clone(), placeholder);
+            s.iburst = src.has("iburst");
+            s.prefer = src.has("prefer");
+            s.noselect = src.has("noselect");
+            s.minpoll = args.minpoll.or(opt_i8(&src, "minpoll"));
+            s.maxpoll = args.maxpoll.or(opt_i8(&src, "maxpoll"));
+            let many = if src.kind == SourceKind::Pool { 4 } else { 1 };
+            push(src.host.clone(), &src.host, 123, s, many);
+        }
+    }
+    let json = args.json;
+    let mut out = std::io::stdout().lock();
+    for (name, e) in &unresolved {
+        let why = format!("{name} does not resolve: {e}");
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"type": "unresolved", "name": name, "cause": Cause::NameUnresolved.id(), "why": why})
+            )?;
+        } else {
+            writeln!(out, "{name}: [{}] {why}", Cause::NameUnresolved.id())?;
+        }
+    }
+    if wanted.is_empty() {
+        if args.servers.is_empty() && args.config.is_none() {
+            eprintln!("ntpdiag watch: name servers to watch, or --config");
+            return Ok(exit::USAGE);
+        }
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"type": "end", "exit_code": 7})
+            )?;
+        }
+        return Ok(Cause::NameUnresolved.class().exit_code());
+    }
+    let start = Instant::now();
+    let mut engine = Engine::new(rules.clone(), start, clock::precision());
+    let n = wanted.len().max(1);
+    for (i, (_, spec, _)) in wanted.into_iter().enumerate() {
+        // Spread the first polls over the first second.
+        engine.add(spec, start, Duration::from_millis((i * 1000 / n) as u64));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())?;
+    }
+    let limits = Limits {
+        duration: args.duration,
+        count: args.count,
+        stop: &stop,
+    };
+    let tty = std::io::stdout().is_terminal() && !json;
+    let last = run(&mut engine, &limits, |r| {
+        let line = match r {
+            Report::Event(ev, snap) => {
+                if json {
+                    event_json(ev, snap, &rules).to_string()
+                } else {
+                    event_text(ev, snap, &rules)
+                }
+            }
+            Report::Snapshot(snap) => {
+                if json {
+                    serde_json::to_string(&snapshot_json(snap, &rules)).unwrap_or_default()
+                } else if tty {
+                    format!("\x1b[2J\x1b[H{}", table(snap, &rules))
+                } else {
+                    table(snap, &rules)
+                }
+            }
+        };
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
+    });
+    let (cause, _) = judge::system(&last, &rules);
+    let code = if last.system.peer.is_some() {
+        exit::OK
+    } else {
+        cause.class().exit_code()
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&snapshot_json(&last, &rules))?
+        )?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"type": "end", "exit_code": code})
+        )?;
+    } else {
+        writeln!(out, "\nlast snapshot:\n{}", table(&last, &rules))?;
+    }
+    Ok(code)
+}

@@ -1,0 +1,149 @@
+//! Drives the client [`Engine`] over real UDP sockets: one socket per
+//! association on a random port (RFC 9109), with IP_RECVERR so that ICMP
+//! errors reach the association they concern. The only place `watch`
+//! touches the network and the clock.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::clock;
+use super::udp::{Inbox, NtpSocket, drain, wait_any};
+use crate::engine::client::{Engine, Event, Snapshot};
+use crate::engine::local::LocalError;
+use crate::engine::probe::IcmpReport;
+use crate::wire::NtpTimestamp;
+
+/// What the driver hands out as it goes.
+pub enum Report<'a> {
+    Event(&'a Event, &'a Snapshot),
+    Snapshot(&'a Snapshot),
+}
+
+/// When to stop: after `duration`, after `count` snapshots, or when `stop`
+/// is set (Ctrl-C). Every loop is bounded by one of them or by the flag.
+pub struct Limits<'a> {
+    pub duration: Option<Duration>,
+    pub count: Option<u64>,
+    pub stop: &'a AtomicBool,
+}
+
+struct AssocInbox<'a> {
+    engine: &'a mut Engine,
+    index: usize,
+    addr: SocketAddr,
+}
+
+impl Inbox for AssocInbox<'_> {
+    fn icmp(&mut self, r: IcmpReport) {
+        self.engine
+            .handle_icmp(Instant::now(), self.addr, r.error, r.offender);
+    }
+    fn datagram(&mut self, from: SocketAddr, t4: NtpTimestamp, bytes: &[u8]) {
+        self.engine.handle_datagram(Instant::now(), from, t4, bytes);
+    }
+    fn socket_error(&mut self, e: LocalError) {
+        self.engine.handle_send_error(Instant::now(), self.index, e);
+    }
+}
+
+/// A snapshot this long after the last request of a round, so that its
+/// replies are in.
+const SETTLE: Duration = Duration::from_millis(1500);
+
+/// Runs until a limit is reached; returns the last snapshot.
+pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report)) -> Snapshot {
+    let start = Instant::now();
+    let addrs: Vec<SocketAddr> = engine.associations().iter().map(|a| a.spec.addr).collect();
+    let socks: Vec<Result<NtpSocket, LocalError>> = addrs
+        .iter()
+        .map(|a| {
+            let any: IpAddr = if a.is_ipv4() {
+                Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                Ipv6Addr::UNSPECIFIED.into()
+            };
+            NtpSocket::bind(SocketAddr::new(any, 0))
+        })
+        .collect();
+    let mut rng = rand::rng();
+    let mut buf = [0u8; 2048];
+    let mut snapshot_due: Option<Instant> = None;
+    let mut snapshots = 0u64;
+    loop {
+        let now = Instant::now();
+        while let Some(tx) = engine.poll_transmit(now, clock::now(), rng.next_u64()) {
+            match &socks[tx.assoc] {
+                Ok(s) => {
+                    if let Err(e) = s.send_to(&tx.payload, tx.dest) {
+                        engine.handle_send_error(Instant::now(), tx.assoc, e);
+                    }
+                }
+                Err(e) => engine.handle_send_error(Instant::now(), tx.assoc, e.clone()),
+            }
+            snapshot_due.get_or_insert(Instant::now() + SETTLE);
+        }
+        let snap = engine.snapshot(Instant::now());
+        while let Some(ev) = engine.poll_event() {
+            report(Report::Event(&ev, &snap));
+        }
+        if snapshot_due.is_some_and(|d| Instant::now() >= d) {
+            snapshot_due = None;
+            snapshots += 1;
+            report(Report::Snapshot(&engine.snapshot(Instant::now())));
+        }
+        let done = limits.stop.load(Ordering::Relaxed)
+            || limits.duration.is_some_and(|d| start.elapsed() >= d)
+            || limits.count.is_some_and(|c| snapshots >= c);
+        if done {
+            break;
+        }
+        // Wake for the next request, the next snapshot, the end, or at
+        // least every 200 ms to look at the stop flag.
+        let mut wake = Instant::now() + Duration::from_millis(200);
+        for t in [
+            engine.poll_timeout(),
+            snapshot_due,
+            limits.duration.map(|d| start + d),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            wake = wake.min(t);
+        }
+        let open: Vec<(usize, &NtpSocket)> = socks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().ok().map(|s| (i, s)))
+            .collect();
+        let refs: Vec<&NtpSocket> = open.iter().map(|(_, s)| *s).collect();
+        let timeout = wake.saturating_duration_since(Instant::now());
+        match wait_any(&refs, timeout) {
+            Ok(ready) => {
+                for r in ready {
+                    let (i, s) = open[r];
+                    let mut inbox = AssocInbox {
+                        engine,
+                        index: i,
+                        addr: addrs[i],
+                    };
+                    drain(s, addrs[i], &mut inbox, &mut buf);
+                }
+            }
+            Err(e) => {
+                // Keep it, and do not spin on a broken poll.
+                for (i, a) in addrs.iter().enumerate() {
+                    engine.handle_send_error(
+                        Instant::now(),
+                        i,
+                        super::errno::local_error("poll", a, &e),
+                    );
+                }
+                std::thread::sleep(timeout);
+            }
+        }
+    }
+    engine.snapshot(Instant::now())
+}
