@@ -1,0 +1,243 @@
+//! Live differential test: the same servers polled by real ntpsec `ntpd`
+//! (`disable ntp`, `disable kernel`), real `chronyd -x`, and `ntpdiag watch`
+//! under `--rules ntpd` and `--rules chrony`, in network namespaces. The
+//! oracles are `ntpq -pn` and `chronyc -c selectdata`; nothing touches the
+//! clock (a wrong server clock is `serve --offset`).
+//!
+//! Servers on the server namespace's link:
+//! - .11 .12 .13  one healthy `ntpdiag serve` (stratum 2)
+//! - .14          `serve --offset 1s`: a falseticker
+//! - .15          `serve --unsynchronized`: leap 3, stratum 16
+//! - .16          `serve --silent`: reads and drops
+//! - .17          nothing listens: ICMP port unreachable
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const GOOD: [&str; 3] = ["198.51.100.11", "198.51.100.12", "198.51.100.13"];
+const OFF: &str = "198.51.100.14";
+const UNSYNC: &str = "198.51.100.15";
+const SILENT: &str = "198.51.100.16";
+const REFUSING: &str = "198.51.100.17";
+
+fn all() -> Vec<&'static str> {
+    let mut v = GOOD.to_vec();
+    v.extend([OFF, UNSYNC, SILENT, REFUSING]);
+    v
+}
+
+fn serve(ns: &Netns, dir: &TempDir, addrs: &[&str], extra: &[&str]) -> Proc {
+    let mut args = vec![ntpdiag(), "serve"];
+    let listen: Vec<String> = addrs.iter().map(|a| format!("{a}:123")).collect();
+    for l in &listen {
+        args.extend(["--listen", l.as_str()]);
+    }
+    args.extend_from_slice(extra);
+    let log = dir.path().join(format!("serve-{}.log", unique("s")));
+    let mut p = ns.spawn(&args, &log);
+    if !ns.wait_udp_listen(123, Duration::from_secs(5)) {
+        p.stop();
+        panic!("serve did not start: {}", p.log_text());
+    }
+    p
+}
+
+/// address → tally, from `ntpq -pn`.
+fn ntpq_tallies(out: &str) -> BTreeMap<String, char> {
+    out.lines()
+        .filter_map(|l| {
+            let tally = l.chars().next()?;
+            let addr = l.get(1..)?.split_whitespace().next()?;
+            addr.starts_with("198.51.100.")
+                .then(|| (addr.to_string(), tally))
+        })
+        .collect()
+}
+
+/// address → state letter, from `chronyc -c -n selectdata`.
+fn chrony_states(out: &str) -> BTreeMap<String, char> {
+    out.lines()
+        .filter_map(|l| {
+            let mut f = l.split(',');
+            let state = f.next()?.chars().next()?;
+            let addr = f.next()?;
+            addr.starts_with("198.51.100.")
+                .then(|| (addr.to_string(), state))
+        })
+        .collect()
+}
+
+/// Runs `watch` with `rules` in the client namespace; its last snapshot.
+fn watch(p: &Pair, rules: &str, secs: u64) -> std::process::Child {
+    let mut args = vec![
+        "ip".to_string(),
+        "netns".into(),
+        "exec".into(),
+        p.client.name.clone(),
+        ntpdiag().into(),
+        "watch".into(),
+        "--rules".into(),
+        rules.into(),
+        "--minpoll".into(),
+        "3".into(),
+        "--maxpoll".into(),
+        "3".into(),
+        "--duration".into(),
+        format!("{secs}s"),
+        "--json".into(),
+    ];
+    args.extend(all().iter().map(|s| s.to_string()));
+    std::process::Command::new(&args[0])
+        .args(&args[1..])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn watch")
+}
+
+fn last_snapshot(child: std::process::Child) -> (serde_json::Value, i32) {
+    let o = child.wait_with_output().expect("watch output");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let snap = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "snapshot")
+        .last()
+        .unwrap_or_else(|| {
+            panic!(
+                "no snapshot: {text}\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+    (snap, o.status.code().unwrap_or(-1))
+}
+
+fn source<'a>(snap: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
+    snap["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["address"] == format!("{addr}:123"))
+        .unwrap_or_else(|| panic!("{addr} not in {snap}"))
+}
+
+#[test]
+fn watch_agrees_with_ntpd_and_chronyd() {
+    if !require(
+        "watch_agrees_with_ntpd_and_chronyd",
+        &["ip", "ss", "ntpd", "ntpq", &chronyd_path(), &chronyc_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    for a in all() {
+        p.server
+            .exec_ok(&["ip", "addr", "add", &format!("{a}/24"), "dev", &p.server_if]);
+    }
+    let _good = serve(&p.server, &p.dir, &GOOD, &[]);
+    let _off = serve(&p.server, &p.dir, &[OFF], &["--offset", "1s"]);
+    let _unsync = serve(&p.server, &p.dir, &[UNSYNC], &["--unsynchronized"]);
+    let _silent = serve(&p.server, &p.dir, &[SILENT], &["--silent"]);
+
+    let servers = |opts: &str| -> String {
+        all()
+            .iter()
+            .map(|a| format!("server {a} iburst {opts}\n"))
+            .collect()
+    };
+    let ndir = TempDir::new();
+    let _ntpd = ntpd(&p.client, &ndir, &servers("minpoll 3 maxpoll 3"));
+    let cdir = TempDir::new();
+    let _chronyd = chronyd_client(
+        &p.client,
+        &cdir,
+        &format!("port 0\n{}", servers("minpoll 0 maxpoll 0")),
+    );
+    let w_ntpd = watch(&p, "ntpd", 75);
+    let w_chrony = watch(&p, "chrony", 75);
+    let (snap, code) = last_snapshot(w_ntpd);
+    let (csnap, _) = last_snapshot(w_chrony);
+
+    // ntpd has had as long; give it a little more to settle if needed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut peers = String::new();
+    while Instant::now() < deadline {
+        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
+        let t = ntpq_tallies(&peers);
+        if t.values().any(|c| *c == '*') && t.get(OFF) == Some(&'x') {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let ntpq = ntpq_tallies(&peers);
+    let ours: BTreeMap<String, char> = all()
+        .iter()
+        .map(|a| {
+            let t = source(&snap, a)["tally"].as_str().unwrap();
+            (a.to_string(), t.chars().next().unwrap())
+        })
+        .collect();
+    let used = |c: char| matches!(c, '*' | '+' | '-' | '#');
+    for a in all() {
+        let (n, o) = (ntpq[a], ours[a]);
+        // Three identical good servers: which one is '*' depends on
+        // microseconds of delay; used-or-not and 'x' must agree exactly.
+        assert_eq!(
+            (used(n), n == 'x'),
+            (used(o), o == 'x'),
+            "{a}: ntpq '{n}' vs watch '{o}'\n{peers}\n{snap}"
+        );
+    }
+    assert_eq!(ntpq[OFF], 'x', "{peers}");
+    assert_eq!(ntpq.values().filter(|c| **c == '*').count(), 1, "{peers}");
+    assert_eq!(ours.values().filter(|c| **c == '*').count(), 1, "{snap}");
+    assert_eq!(code, 0, "a system peer was chosen");
+
+    // What ntpq shows the same way (reach 0), watch tells apart.
+    for a in [UNSYNC, SILENT, REFUSING] {
+        let line = peers.lines().find(|l| l.contains(a)).unwrap();
+        assert_eq!(line.split_whitespace().nth(6), Some("0"), "{line}");
+    }
+    let s = source(&snap, UNSYNC);
+    assert_eq!(s["cause"], "upstream-unsynchronized", "{s}");
+    assert_eq!(s["reach"], "0");
+    assert_ne!(s["heard"], "0", "it answers: {s}");
+    assert!(
+        s["why"]
+            .as_str()
+            .unwrap()
+            .contains("answers, but unsynchronized")
+    );
+    assert_eq!(source(&snap, SILENT)["cause"], "no-reply");
+    assert_eq!(source(&snap, REFUSING)["cause"], "port-unreachable");
+    assert_eq!(source(&snap, OFF)["cause"], "falseticker");
+
+    // chrony: the +1 s server is a falseticker for chronyd and for watch
+    // under chrony's rules; the good ones are selectable for both.
+    let sel = peer_output(
+        &p.client,
+        &[
+            &chronyc_path(),
+            "-h",
+            cdir.path().join("chronyd.sock").to_str().unwrap(),
+            "-c",
+            "-n",
+            "selectdata",
+        ],
+    );
+    let chrony = chrony_states(&sel);
+    eprintln!("ntpq -pn:\n{peers}\nchronyc -c -n selectdata:\n{sel}\nwatch (ntpd rules): {ours:?}");
+    assert_eq!(chrony.get(OFF), Some(&'x'), "{sel}");
+    assert_eq!(source(&csnap, OFF)["tally"], "x", "{csnap}");
+    for a in GOOD {
+        assert!(matches!(chrony[a], '*' | '+' | '-'), "{a}: {sel}");
+        assert!(
+            matches!(source(&csnap, a)["tally"].as_str(), Some("*" | "+")),
+            "{csnap}"
+        );
+    }
+}
