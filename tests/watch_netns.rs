@@ -104,9 +104,9 @@ fn last_snapshot(child: std::process::Child) -> (serde_json::Value, i32) {
     let text = String::from_utf8_lossy(&o.stdout);
     let snap = text
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["type"] == "snapshot")
-        .last()
+        .find(|v| v["type"] == "snapshot")
         .unwrap_or_else(|| {
             panic!(
                 "no snapshot: {text}\n{}",
