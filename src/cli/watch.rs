@@ -93,7 +93,13 @@ pub struct WatchArgs {
     #[arg(short = '6')]
     pub ipv6: bool,
 
-    /// JSON lines on stdout, each with "type": event, snapshot, unresolved, end.
+    /// Serve OpenMetrics (Prometheus) on ADDR, e.g. 127.0.0.1:9123 (port 0:
+    /// any free port, named on stderr and in a {"type":"metrics"} line).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
+
+    /// JSON lines on stdout, each with "type": event, snapshot, unresolved,
+    /// metrics, end.
     #[arg(long)]
     pub json: bool,
 }
@@ -492,6 +498,24 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         count: args.count,
         stop: &stop,
     };
+    let metrics = std::sync::Arc::new(std::sync::Mutex::new(crate::net::metrics::Metrics::new()));
+    let _endpoint = match args.metrics {
+        Some(a) => {
+            let ep = crate::net::metrics::serve(a, metrics.clone())
+                .map_err(|e| anyhow::anyhow!("--metrics {a}: {e}"))?;
+            eprintln!("ntpdiag watch: metrics on http://{}/metrics", ep.addr);
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"type": "metrics", "address": ep.addr.to_string()})
+                )?;
+            }
+            Some(ep)
+        }
+        None => None,
+    };
+    drop(out);
     let tty = std::io::stdout().is_terminal() && !json;
     let last = run(&mut engine, &limits, |r| {
         let line = match r {
@@ -503,6 +527,9 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 }
             }
             Report::Snapshot(snap) => {
+                if let Ok(m) = metrics.lock() {
+                    m.update(snap);
+                }
                 if json {
                     serde_json::to_string(&snapshot_json(snap, &rules)).unwrap_or_default()
                 } else if tty {

@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod errno;
 pub mod kernel;
+pub mod metrics;
 pub mod mmsg;
 pub mod neigh;
 pub mod probe;

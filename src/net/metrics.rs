@@ -1,0 +1,252 @@
+//! `watch --metrics ADDR`: OpenMetrics text for Prometheus
+//! (`prometheus-client`), served over plain HTTP. Labels are the configured
+//! sources' names and addresses (low cardinality); nothing is resolved at
+//! scrape time: the gauges are set when a snapshot is taken.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::engine::client::{Snapshot, Status, SysStatus};
+
+type Labels = Vec<(String, String)>;
+type F64 = Gauge<f64, AtomicU64>;
+
+/// Every state a source can be in (one gauge each, 0 or 1).
+pub const STATES: [&str; 11] = [
+    "unreachable",
+    "stopped",
+    "unsynchronized",
+    "too_far",
+    "loop",
+    "noselect",
+    "falseticker",
+    "outlier",
+    "backup",
+    "candidate",
+    "system_peer",
+];
+
+fn state_id(s: &Status) -> &'static str {
+    match s {
+        Status::Unreachable => "unreachable",
+        Status::Stopped(_) => "stopped",
+        Status::Unsynchronized { .. } => "unsynchronized",
+        Status::TooFar { .. } => "too_far",
+        Status::Loop => "loop",
+        Status::Noselect => "noselect",
+        Status::Falseticker => "falseticker",
+        Status::Outlier => "outlier",
+        Status::Backup => "backup",
+        Status::Candidate => "candidate",
+        Status::SystemPeer => "system_peer",
+    }
+}
+
+#[derive(Default)]
+struct Gauges {
+    state: Family<Labels, Gauge>,
+    reach: Family<Labels, Gauge>,
+    heard: Family<Labels, Gauge>,
+    offset: Family<Labels, F64>,
+    delay: Family<Labels, F64>,
+    jitter: Family<Labels, F64>,
+    root_distance: Family<Labels, F64>,
+    sys_synchronized: Gauge,
+    sys_offset: F64,
+    sys_jitter: F64,
+    sys_candidates: Gauge,
+    sys_truechimers: Gauge,
+}
+
+/// The registry and its gauges.
+pub struct Metrics {
+    registry: Registry,
+    g: Gauges,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let g = Gauges::default();
+        let mut r = Registry::with_prefix("ntpdiag");
+        r.register(
+            "source_state",
+            "1 for the state the source is in",
+            g.state.clone(),
+        );
+        r.register(
+            "source_reach",
+            "reach register (usable replies, as ntpd keeps it)",
+            g.reach.clone(),
+        );
+        r.register(
+            "source_heard",
+            "reach register counting every reply",
+            g.heard.clone(),
+        );
+        r.register(
+            "source_offset_seconds",
+            "clock filter offset",
+            g.offset.clone(),
+        );
+        r.register(
+            "source_delay_seconds",
+            "clock filter delay",
+            g.delay.clone(),
+        );
+        r.register(
+            "source_jitter_seconds",
+            "clock filter jitter",
+            g.jitter.clone(),
+        );
+        r.register(
+            "source_root_distance_seconds",
+            "root distance",
+            g.root_distance.clone(),
+        );
+        r.register(
+            "system_synchronized",
+            "1 when a system peer is chosen",
+            g.sys_synchronized.clone(),
+        );
+        r.register(
+            "system_offset_seconds",
+            "combined offset",
+            g.sys_offset.clone(),
+        );
+        r.register(
+            "system_jitter_seconds",
+            "system jitter",
+            g.sys_jitter.clone(),
+        );
+        r.register(
+            "system_candidates",
+            "sources that passed the fit tests",
+            g.sys_candidates.clone(),
+        );
+        r.register(
+            "system_truechimers",
+            "candidates in the intersection",
+            g.sys_truechimers.clone(),
+        );
+        Metrics { registry: r, g }
+    }
+
+    /// Sets every gauge from a snapshot.
+    pub fn update(&self, s: &Snapshot) {
+        for src in &s.sources {
+            let l: Labels = vec![
+                ("source".into(), src.name.clone()),
+                ("address".into(), src.addr.to_string()),
+            ];
+            let now = state_id(&src.status);
+            for st in STATES {
+                let mut ls = l.clone();
+                ls.push(("state".into(), st.into()));
+                self.g.state.get_or_create(&ls).set(i64::from(st == now));
+            }
+            self.g.reach.get_or_create(&l).set(i64::from(src.reach));
+            self.g.heard.get_or_create(&l).set(i64::from(src.heard));
+            self.g.offset.get_or_create(&l).set(src.offset);
+            self.g.delay.get_or_create(&l).set(src.delay);
+            self.g.jitter.get_or_create(&l).set(src.jitter);
+            self.g
+                .root_distance
+                .get_or_create(&l)
+                .set(src.root_distance);
+        }
+        self.g
+            .sys_synchronized
+            .set(i64::from(s.system.status == SysStatus::Synchronized));
+        self.g.sys_offset.set(s.system.offset);
+        self.g.sys_jitter.set(s.system.jitter);
+        self.g.sys_candidates.set(s.system.candidates as i64);
+        self.g.sys_truechimers.set(s.system.truechimers as i64);
+    }
+
+    /// The OpenMetrics text.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut s, &self.registry);
+        s
+    }
+}
+
+/// A running metrics endpoint.
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves `metrics` on `addr` (port 0: any free port; see `Endpoint::addr`),
+/// one connection at a time, each bounded by a 2 s read/write timeout.
+pub fn serve(addr: SocketAddr, metrics: Arc<Mutex<Metrics>>) -> std::io::Result<Endpoint> {
+    let l = TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
+    let bound = l.local_addr()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let thread = std::thread::spawn(move || {
+        while !s2.load(Ordering::Relaxed) {
+            match l.accept() {
+                Ok((mut c, _)) => {
+                    let _ = c.set_nonblocking(false);
+                    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                    let _ = c.set_write_timeout(Some(Duration::from_secs(2)));
+                    let mut req = [0u8; 8192];
+                    let n = c.read(&mut req).unwrap_or(0);
+                    let get = req[..n].starts_with(b"GET ");
+                    let body = if get {
+                        metrics.lock().map(|m| m.text()).unwrap_or_default()
+                    } else {
+                        String::new()
+                    };
+                    let head = if get {
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                    } else {
+                        "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+                    };
+                    let _ = c.write_all(head.as_bytes());
+                    let _ = c.write_all(body.as_bytes());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    });
+    Ok(Endpoint {
+        addr: bound,
+        stop,
+        thread: Some(thread),
+    })
+}
