@@ -480,6 +480,34 @@ impl ProbeSession {
         }
     }
 
+    /// The kernel's transmit time of the `id`-th datagram sent (from 0,
+    /// counting every send of this session): it replaces the T1 read
+    /// before sending, while that request is still unanswered.
+    pub fn handle_tx_timestamp(&mut self, id: u32, t1: NtpTimestamp) {
+        let Some(ev) = self
+            .events
+            .iter_mut()
+            .filter(|e| matches!(e.kind, EventKind::Sent { .. }))
+            .nth(id as usize)
+        else {
+            return;
+        };
+        let EventKind::Sent {
+            purpose: Purpose::Sample(n),
+            t1: ev_t1,
+            ..
+        } = &mut ev.kind
+        else {
+            return;
+        };
+        if let Some(p) = self.sent.get_mut(*n as usize - 1)
+            && p.outcome.is_none()
+        {
+            p.request.t1 = t1;
+            *ev_t1 = t1;
+        }
+    }
+
     /// Records an error the edge met while waiting or reading.
     pub fn handle_socket_error(&mut self, now: Instant, error: LocalError) {
         self.push(now, EventKind::SocketError { error });

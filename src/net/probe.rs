@@ -118,4 +118,7 @@ impl Inbox for ProbeSession {
     fn socket_error(&mut self, e: LocalError) {
         self.handle_socket_error(Instant::now(), e);
     }
+    fn tx_timestamp(&mut self, id: u32, t1: NtpTimestamp) {
+        self.handle_tx_timestamp(id, t1);
+    }
 }

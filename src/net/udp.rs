@@ -34,6 +34,7 @@ use crate::wire::icmp::IcmpError;
 /// Values of `sock_extended_err.ee_origin` (linux/errqueue.h); 1 is LOCAL.
 const SO_EE_ORIGIN_ICMP: u8 = 2;
 const SO_EE_ORIGIN_ICMP6: u8 = 3;
+const SO_EE_ORIGIN_TIMESTAMPING: u8 = 4;
 
 pub struct NtpSocket {
     sock: Socket,
@@ -58,6 +59,9 @@ pub enum QueuedError {
         original_dest: Option<SocketAddr>,
         quoted: Vec<u8>,
     },
+    /// A software transmit timestamp: the `id`-th datagram sent on this
+    /// socket (from 0) left at `at` (Unix seconds, nanoseconds).
+    TxTimestamp { id: u32, at: (i64, u32) },
     /// A locally generated error (e.g. EMSGSIZE), with errno.
     Local {
         errno: i32,
@@ -95,6 +99,21 @@ impl NtpSocket {
         }
         // Receive timestamps are a nicety: carry on without them.
         let _ = setsockopt(&sock, sockopt::ReceiveTimestampns, &true);
+        // Software transmit timestamps (T1 as the kernel hands the datagram
+        // to the device), each tagged with the send's number (OPT_ID),
+        // read back from the error queue. NTPDIAG_NO_TX_TIMESTAMPS=1 turns
+        // them off (the benchmark compares both).
+        if std::env::var_os("NTPDIAG_NO_TX_TIMESTAMPS").is_none() {
+            use nix::sys::socket::TimestampingFlag as F;
+            let _ = setsockopt(
+                &sock,
+                sockopt::Timestamping,
+                &(F::SOF_TIMESTAMPING_TX_SOFTWARE
+                    | F::SOF_TIMESTAMPING_SOFTWARE
+                    | F::SOF_TIMESTAMPING_OPT_ID
+                    | F::SOF_TIMESTAMPING_OPT_TSONLY),
+            );
+        }
         sock.set_nonblocking(true)
             .map_err(|e| local_error("fcntl(O_NONBLOCK)", local, &e))?;
         sock.bind(&local.into())
@@ -137,7 +156,7 @@ impl NtpSocket {
     /// (ECONNREFUSED, EHOSTUNREACH, …); that is reported as `Err`, and the
     /// details are in the error queue.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<Datagram>> {
-        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+        let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec, [libc::timespec; 3]);
         let mut iov = [IoSliceMut::new(buf)];
         let r = recvmsg::<SockaddrStorage>(
             self.sock.as_raw_fd(),
@@ -153,8 +172,17 @@ impl NtpSocket {
         let mut kernel_time = None;
         if let Ok(cmsgs) = msg.cmsgs() {
             for c in cmsgs {
-                if let ControlMessageOwned::ScmTimestampns(ts) = c {
-                    kernel_time = Some((ts.tv_sec(), ts.tv_nsec() as u32));
+                match c {
+                    ControlMessageOwned::ScmTimestampns(ts) => {
+                        kernel_time = Some((ts.tv_sec(), ts.tv_nsec() as u32));
+                    }
+                    ControlMessageOwned::ScmTimestampsns(ts) if kernel_time.is_none() => {
+                        let t = ts.system;
+                        if t.tv_sec() != 0 {
+                            kernel_time = Some((t.tv_sec(), t.tv_nsec() as u32));
+                        }
+                    }
+                    _ => {}
                 }
             }
         }
@@ -171,9 +199,13 @@ impl NtpSocket {
     /// Reads one entry of the error queue; `Ok(None)` when it is empty.
     pub fn recv_error(&self) -> io::Result<Option<QueuedError>> {
         let mut buf = [0u8; 1500];
+        // Room for everything one error-queue message carries: the error
+        // with its offender, a SO_TIMESTAMPING stamp and a SO_TIMESTAMPNS
+        // one (too small a buffer silently drops the last, MSG_CTRUNC).
         let mut cmsg = nix::cmsg_space!(
             libc::sock_extended_err,
             libc::sockaddr_in6,
+            [libc::timespec; 3],
             nix::sys::time::TimeSpec
         );
         let mut iov = [IoSliceMut::new(&mut buf)];
@@ -189,10 +221,16 @@ impl NtpSocket {
             Err(e) => return Err(e.into()),
         };
         let len = msg.bytes;
+        let truncated = msg.flags.contains(MsgFlags::MSG_CTRUNC);
         let original_dest = msg.address.as_ref().and_then(to_std);
         let mut found = None;
+        let mut stamp = None;
         if let Ok(cmsgs) = msg.cmsgs() {
             for c in cmsgs {
+                if let ControlMessageOwned::ScmTimestampsns(ts) = c {
+                    stamp = Some((ts.system.tv_sec(), ts.system.tv_nsec() as u32));
+                    continue;
+                }
                 let (ee, offender) = match c {
                     ControlMessageOwned::Ipv4RecvErr(ee, addr) => (
                         ee,
@@ -219,6 +257,10 @@ impl NtpSocket {
                         original_dest,
                         quoted: Vec::new(),
                     },
+                    SO_EE_ORIGIN_TIMESTAMPING => QueuedError::TxTimestamp {
+                        id: ee.ee_data,
+                        at: (0, 0),
+                    },
                     _ => QueuedError::Local {
                         errno: ee.ee_errno as i32,
                         original_dest,
@@ -238,9 +280,21 @@ impl NtpSocket {
                 original_dest,
                 quoted: buf[..len.min(buf.len())].to_vec(),
             },
+            Some(QueuedError::TxTimestamp { id, .. }) => match stamp {
+                Some(at) => QueuedError::TxTimestamp { id, at },
+                None => QueuedError::Local {
+                    errno: 0,
+                    original_dest,
+                },
+            },
             Some(other) => other,
+            // Nothing readable: say why rather than "success".
             None => QueuedError::Local {
-                errno: 0,
+                errno: if truncated {
+                    libc::ENOBUFS
+                } else {
+                    libc::ENOMSG
+                },
                 original_dest,
             },
         }))
@@ -266,6 +320,8 @@ pub trait Inbox {
     fn datagram(&mut self, from: SocketAddr, t4: NtpTimestamp, bytes: &[u8]);
     /// An error that belongs to no one datagram: kept, never dropped.
     fn socket_error(&mut self, e: LocalError);
+    /// The kernel's transmit time of the `id`-th datagram sent (from 0).
+    fn tx_timestamp(&mut self, id: u32, t1: NtpTimestamp);
 }
 
 /// The errnos a queued ICMP error makes the next read return (Linux
@@ -302,6 +358,9 @@ pub fn drain(sock: &NtpSocket, addr: SocketAddr, inbox: &mut impl Inbox, buf: &m
                 original_dest,
                 quoted,
             }),
+            Ok(Some(QueuedError::TxTimestamp { id, at })) => {
+                inbox.tx_timestamp(id, clock::from_unix(at))
+            }
             Ok(Some(QueuedError::Local {
                 errno,
                 original_dest,
@@ -380,9 +439,17 @@ mod tests {
         let mut got = None;
         for _ in 0..50 {
             sock.wait(Duration::from_millis(100)).unwrap();
-            if let Some(e) = sock.recv_error().unwrap() {
-                got = Some(e);
-                break;
+            match sock.recv_error().unwrap() {
+                // The send's own transmit timestamp comes first.
+                Some(QueuedError::TxTimestamp { id, at }) => {
+                    assert_eq!(id, 0);
+                    assert!(at.0 > 1_700_000_000, "{at:?}");
+                }
+                Some(e) => {
+                    got = Some(e);
+                    break;
+                }
+                None => {}
             }
         }
         match got {

@@ -47,6 +47,9 @@ impl Inbox for AssocInbox<'_> {
     fn socket_error(&mut self, e: LocalError) {
         self.engine.handle_send_error(Instant::now(), self.index, e);
     }
+    fn tx_timestamp(&mut self, id: u32, t1: NtpTimestamp) {
+        self.engine.handle_tx_timestamp(self.index, id, t1);
+    }
 }
 
 /// A snapshot this long after the last request of a round, so that its

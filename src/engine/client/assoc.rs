@@ -181,6 +181,8 @@ pub struct Association {
     /// The same register counting every reply from the server.
     pub heard: u8,
     pub polls: u64,
+    /// Requests sent (burst ones too): the kernel numbers them from 0.
+    pub sent: u64,
     pub received: u64,
     pub usable: u64,
     outstanding: Option<Outstanding>,
@@ -222,6 +224,7 @@ impl Association {
             reach: 0,
             heard: 0,
             polls: 0,
+            sent: 0,
             received: 0,
             usable: 0,
             outstanding: None,
@@ -338,6 +341,7 @@ impl Association {
     fn request(&mut self, id: usize, wall: NtpTimestamp, rand: u64) -> Transmit {
         let nonce = NtpTimestamp(rand | 1);
         self.outstanding = Some(Outstanding { nonce, t1: wall });
+        self.sent += 1;
         Transmit {
             assoc: id,
             dest: self.spec.addr,
@@ -435,6 +439,16 @@ impl Association {
         self.last_sample = Some(t);
         self.filter
             .add(s.offset, s.delay, s.dispersion, t, precision)
+    }
+
+    /// The kernel's transmit time of the `id`-th request (from 0): it
+    /// replaces T1 while that request is the one outstanding.
+    pub fn tx_timestamp(&mut self, id: u32, t1: NtpTimestamp) {
+        if u64::from(id) + 1 == self.sent
+            && let Some(o) = &mut self.outstanding
+        {
+            o.t1 = t1;
+        }
     }
 
     pub fn other_address(&mut self, from: SocketAddr) {

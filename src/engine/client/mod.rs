@@ -280,6 +280,13 @@ impl Engine {
         self.reselect(now);
     }
 
+    /// The kernel's transmit time of association `assoc`'s `id`-th request.
+    pub fn handle_tx_timestamp(&mut self, assoc: usize, id: u32, t1: NtpTimestamp) {
+        if let Some(a) = self.assocs.get_mut(assoc) {
+            a.tx_timestamp(id, t1);
+        }
+    }
+
     pub fn handle_send_error(&mut self, now: Instant, assoc: usize, error: LocalError) {
         if let Some(a) = self.assocs.get_mut(assoc) {
             a.send_failed(error);
