@@ -150,7 +150,13 @@ fn watch_agrees_with_ntpd_and_chronyd() {
             .collect()
     };
     let ndir = TempDir::new();
-    let _ntpd = ntpd(&p.client, &ndir, &servers("minpoll 3 maxpoll 3"));
+    // rawstats/peerstats for the replay fixtures (fixtures/replay/).
+    let stats = "statistics rawstats peerstats\nfilegen rawstats file rawstats type none enable\nfilegen peerstats file peerstats type none enable\n";
+    let _ntpd = ntpd(
+        &p.client,
+        &ndir,
+        &format!("{stats}{}", servers("minpoll 3 maxpoll 3")),
+    );
     let cdir = TempDir::new();
     let _chronyd = chronyd_client(
         &p.client,
@@ -196,6 +202,19 @@ fn watch_agrees_with_ntpd_and_chronyd() {
     assert_eq!(ntpq.values().filter(|c| **c == '*').count(), 1, "{peers}");
     assert_eq!(ours.values().filter(|c| **c == '*').count(), 1, "{snap}");
     assert_eq!(code, 0, "a system peer was chosen");
+
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() == Ok("1") {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["rawstats", "peerstats"] {
+            std::fs::copy(
+                ndir.path().join(f),
+                dir.join(format!("ntpd-3good-1off.{f}")),
+            )
+            .unwrap();
+        }
+        std::fs::write(dir.join("ntpd-3good-1off.ntpq"), &peers).unwrap();
+    }
 
     // What ntpq shows the same way (reach 0), watch tells apart.
     for a in [UNSYNC, SILENT, REFUSING] {

@@ -356,7 +356,14 @@ impl Association {
 
     /// A datagram from this association's server. Returns true when it gave
     /// a new usable sample.
-    pub fn receive(&mut self, bytes: &[u8], t4: NtpTimestamp, t: f64, precision: f64) -> bool {
+    pub fn receive(
+        &mut self,
+        bytes: &[u8],
+        t4: NtpTimestamp,
+        t: f64,
+        precision: f64,
+        sort: bool,
+    ) -> bool {
         self.received += 1;
         self.heard |= 1;
         let Some(out) = self.outstanding else {
@@ -438,7 +445,27 @@ impl Association {
         self.note(Mark::Answered);
         self.last_sample = Some(t);
         self.filter
-            .add(s.offset, s.delay, s.dispersion, t, precision)
+            .add_sorted(s.offset, s.delay, s.dispersion, t, precision, sort)
+    }
+
+    /// Replays one reply as a daemon logged it (ntpsec `rawstats`): a poll
+    /// whose request left at `t1`, and `reply` (with origin `t1`) received at
+    /// `t4`, engine time `t`. Returns whether it gave a new sample.
+    pub fn replay(
+        &mut self,
+        reply: &[u8],
+        t1: NtpTimestamp,
+        t4: NtpTimestamp,
+        t: f64,
+        precision: f64,
+        sort: bool,
+    ) -> bool {
+        self.close_poll();
+        self.polls += 1;
+        self.reach <<= 1;
+        self.heard <<= 1;
+        self.outstanding = Some(Outstanding { nonce: t1, t1 });
+        self.receive(reply, t4, t, precision, sort)
     }
 
     /// The kernel's transmit time of the `id`-th request (from 0): it
@@ -464,14 +491,14 @@ impl Association {
         self.note(Mark::NotSent(e));
     }
 
-    /// Root distance λ at `t` (RFC 5905 A.5.5.2): max(MINDISP, root delay +
+    /// Root distance λ at `t` (RFC 5905 A.5.5.2): max(mindist, root delay +
     /// delay)/2 + root dispersion + dispersion + PHI·age + jitter.
-    pub fn root_distance(&self, t: f64) -> f64 {
-        use crate::engine::limits::{MINDISP, PHI};
+    pub fn root_distance(&self, t: f64, mindist: f64) -> f64 {
+        use crate::engine::limits::PHI;
         let (rd, rdisp) = self.header.map_or((0.0, 0.0), |h| {
             (h.root_delay.as_secs_f64(), h.root_dispersion.as_secs_f64())
         });
-        (rd + self.filter.delay).max(MINDISP) / 2.0
+        (rd + self.filter.delay).max(mindist) / 2.0
             + rdisp
             + self.filter.disp
             + PHI * (t - self.filter.t.unwrap_or(t)).max(0.0)

@@ -55,6 +55,22 @@ impl ClockFilter {
     /// `precision` (s) floors the jitter. Returns whether offset and delay
     /// were updated (a new, not older, lowest-delay sample).
     pub fn add(&mut self, offset: f64, delay: f64, disp: f64, t: f64, precision: f64) -> bool {
+        self.add_sorted(offset, delay, disp, t, precision, true)
+    }
+
+    /// [`ClockFilter::add`]; with `sort` false the stages keep their
+    /// arrival order (newest first), as ntpsec's clock_filter does until its
+    /// loop has a frequency (`freq_cnt == 0`): the newest sample then gives
+    /// the peer offset and delay.
+    pub fn add_sorted(
+        &mut self,
+        offset: f64,
+        delay: f64,
+        disp: f64,
+        t: f64,
+        precision: f64,
+        sort: bool,
+    ) -> bool {
         self.stages.rotate_right(1);
         self.stages[0] = Stage {
             offset,
@@ -72,11 +88,13 @@ impl ClockFilter {
                 ..*x
             })
             .collect();
-        s.sort_by(|a, b| {
-            let ka = if a.disp >= MAXDISP { f64::MAX } else { a.delay };
-            let kb = if b.disp >= MAXDISP { f64::MAX } else { b.delay };
-            ka.total_cmp(&kb)
-        });
+        if sort {
+            s.sort_by(|a, b| {
+                let ka = if a.disp >= MAXDISP { f64::MAX } else { a.delay };
+                let kb = if b.disp >= MAXDISP { f64::MAX } else { b.delay };
+                ka.total_cmp(&kb)
+            });
+        }
         self.disp = s
             .iter()
             .enumerate()

@@ -8,6 +8,7 @@
 
 pub mod assoc;
 pub mod filter;
+pub mod replay;
 pub mod rules;
 pub mod select;
 
@@ -23,7 +24,7 @@ use crate::engine::limits::{MAXSTRAT, PHI};
 use crate::engine::local::LocalError;
 use crate::wire::icmp::IcmpError;
 use crate::wire::packet::Leap;
-use crate::wire::{KissCode, NtpTimestamp};
+use crate::wire::{KissCode, NtpTimestamp, Repr};
 
 /// Why a source is (not) used: the fact, with its numbers.
 #[derive(Clone, Debug, PartialEq)]
@@ -257,7 +258,7 @@ impl Engine {
         let by_origin = org.and_then(|o| self.assocs.iter().position(|a| a.owns(o)));
         match (by_addr, by_origin) {
             (Some(i), _) => {
-                self.assocs[i].receive(bytes, t4, t, self.precision);
+                self.assocs[i].receive(bytes, t4, t, self.precision, self.rules.filter_sorts);
             }
             // Answers one of our requests, from another address.
             (None, Some(i)) => self.assocs[i].other_address(from),
@@ -298,6 +299,27 @@ impl Engine {
         self.events.pop_front()
     }
 
+    /// Replays a reply a daemon logged (ntpsec `rawstats`: T1-T4 and the
+    /// header) at engine time `t` (s): the association whose address is
+    /// `from` takes it as its poll's answer, then the system process runs.
+    /// Returns the association, or `None` when no association has `from`.
+    pub fn replay(
+        &mut self,
+        t: f64,
+        from: SocketAddr,
+        reply: &Repr,
+        t1: NtpTimestamp,
+        t4: NtpTimestamp,
+    ) -> Option<usize> {
+        let i = self.assocs.iter().position(|a| a.spec.addr == from)?;
+        let mut h = *reply;
+        h.origin_ts = t1;
+        let sort = self.rules.filter_sorts;
+        self.assocs[i].replay(&h.to_bytes(), t1, t4, t, self.precision, sort);
+        self.reselect_at(t);
+        Some(i)
+    }
+
     /// The fit tests (RFC 5905 §11.2 fit(), ntpsec's peer flash bits):
     /// `Ok(candidate)` or why not.
     fn fit(&self, a: &Association, t: f64) -> Result<Candidate, Status> {
@@ -314,7 +336,7 @@ impl Engine {
                 stratum: h.stratum,
             });
         }
-        let distance = a.root_distance(t);
+        let distance = a.root_distance(t, self.rules.mindist);
         let threshold = if self.rules.maxdist_grows_with_poll {
             self.rules.maxdist + PHI * 2f64.powi(a.hpoll as i32)
         } else {
@@ -344,7 +366,10 @@ impl Engine {
     /// Selection, cluster, combine: new statuses, the system peer, and the
     /// events for what changed.
     fn reselect(&mut self, now: Instant) {
-        let t = self.t(now);
+        self.reselect_at(self.t(now));
+    }
+
+    fn reselect_at(&mut self, t: f64) {
         let mut status: Vec<Status> = Vec::with_capacity(self.assocs.len());
         let mut cands: Vec<Candidate> = vec![];
         let mut cand_of: Vec<usize> = vec![];
@@ -452,7 +477,11 @@ impl Engine {
     }
 
     pub fn snapshot(&self, now: Instant) -> Snapshot {
-        let t = self.t(now);
+        self.snapshot_at(self.t(now))
+    }
+
+    /// The snapshot at engine time `t` (s).
+    pub fn snapshot_at(&self, t: f64) -> Snapshot {
         let sources = self
             .assocs
             .iter()
@@ -475,7 +504,7 @@ impl Engine {
                 offset: a.filter.offset,
                 delay: a.filter.delay,
                 jitter: a.filter.jitter,
-                root_distance: a.root_distance(t),
+                root_distance: a.root_distance(t, self.rules.mindist),
                 flash: a.flash
                     | match s {
                         Status::Unreachable => assoc::flash::PEER_UNREACH,

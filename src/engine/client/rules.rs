@@ -76,6 +76,14 @@ pub struct Rules {
     /// reach register is 0; RFC, when the last three polls got nothing.
     pub dummy_mask: u8,
     pub selection: Selection,
+    /// The clock filter orders its stages by delay. ntpsec does so only once
+    /// its clock loop has a frequency (`freq_cnt == 0` in clock_filter);
+    /// before that (no drift file, or `disable ntp`) the newest sample is
+    /// used.
+    pub filter_sorts: bool,
+    /// The floor of root delay + delay in the root distance (RFC MINDISP
+    /// 0.005 s; ntpsec `tos mindist` 0.001 s).
+    pub mindist: f64,
     /// Run the cluster algorithm (ntpd, RFC); chrony combines every
     /// selectable source instead.
     pub cluster: bool,
@@ -108,6 +116,8 @@ impl Rules {
                 burst_while_unreachable: true,
                 dummy_mask: 0xff,
                 selection: Selection::NtpdOverlap,
+                filter_sorts: true,
+                mindist: 0.001,
                 cluster: true,
                 step: Some(STEP_THRESHOLD),
                 panic: Some(PANIC_THRESHOLD),
@@ -130,6 +140,8 @@ impl Rules {
                 burst_while_unreachable: false,
                 dummy_mask: 0,
                 selection: Selection::ChronyContain,
+                filter_sorts: true,
+                mindist: 0.001,
                 cluster: false,
                 step: None,
                 panic: None,
@@ -152,6 +164,8 @@ impl Rules {
                 burst_while_unreachable: true,
                 dummy_mask: 0x07,
                 selection: Selection::RfcMidpoint,
+                filter_sorts: true,
+                mindist: crate::engine::limits::MINDISP,
                 cluster: true,
                 step: Some(0.125),
                 panic: Some(PANIC_THRESHOLD),
