@@ -394,29 +394,47 @@ pub fn drain(sock: &NtpSocket, addr: SocketAddr, inbox: &mut impl Inbox, buf: &m
     }
 }
 
-/// Waits until any of `socks` is readable or `timeout` passes; returns the
-/// indices of the ready ones.
-pub fn wait_any(socks: &[&NtpSocket], timeout: Duration) -> io::Result<Vec<usize>> {
-    let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
-    let ms = if timeout > Duration::ZERO && ms == 0 {
-        1
-    } else {
-        ms
-    };
-    let mut fds: Vec<PollFd> = socks
-        .iter()
-        .map(|s| PollFd::new(s.sock.as_fd(), PollFlags::POLLIN))
-        .collect();
-    let to = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
-    match poll(&mut fds, to) {
-        Ok(0) | Err(Errno::EINTR) => Ok(vec![]),
-        Ok(_) => Ok(fds
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(i, _)| i)
-            .collect()),
-        Err(e) => Err(e.into()),
+/// Many sockets waited on at once (epoll: registered once, each wait costs
+/// what is ready, not what is open — a thousand associations stay cheap).
+pub struct Poller {
+    epoll: nix::sys::epoll::Epoll,
+    events: Vec<nix::sys::epoll::EpollEvent>,
+}
+
+impl Poller {
+    pub fn new() -> io::Result<Poller> {
+        use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent};
+        Ok(Poller {
+            epoll: Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?,
+            events: vec![EpollEvent::empty(); 256],
+        })
+    }
+
+    /// Watches `sock` for data and queued errors; `token` names it.
+    pub fn add(&self, sock: &NtpSocket, token: u64) -> io::Result<()> {
+        use nix::sys::epoll::{EpollEvent, EpollFlags};
+        self.epoll.add(
+            sock.sock.as_fd(),
+            EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLERR, token),
+        )?;
+        Ok(())
+    }
+
+    /// Waits until a watched socket is ready or `timeout` passes; the
+    /// tokens of the ready ones.
+    pub fn wait(&mut self, timeout: Duration) -> io::Result<Vec<u64>> {
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        let ms = if timeout > Duration::ZERO && ms == 0 {
+            1
+        } else {
+            ms
+        };
+        let to = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+        match self.epoll.wait(&mut self.events, to) {
+            Ok(n) => Ok(self.events[..n].iter().map(|e| e.data()).collect()),
+            Err(Errno::EINTR) => Ok(vec![]),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::clock;
-use super::udp::{Inbox, NtpSocket, drain, wait_any};
+use super::udp::{Inbox, NtpSocket, Poller, drain};
 use crate::engine::client::{Engine, Event, Snapshot};
 use crate::engine::local::LocalError;
 use crate::engine::probe::IcmpReport;
@@ -52,6 +52,9 @@ impl Inbox for AssocInbox<'_> {
     }
 }
 
+/// How often selection runs while datagrams come in.
+const SELECT_EVERY: Duration = Duration::from_millis(100);
+
 /// A snapshot this long after the last request of a round, so that its
 /// replies are in.
 const SETTLE: Duration = Duration::from_millis(1500);
@@ -71,9 +74,38 @@ pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report))
             NtpSocket::bind(SocketAddr::new(any, 0))
         })
         .collect();
+    // One epoll set for every socket; without it (it cannot fail in
+    // practice) each association's error says why.
+    let mut poller = match Poller::new() {
+        Ok(p) => {
+            for (i, s) in socks.iter().enumerate() {
+                if let Ok(s) = s
+                    && let Err(e) = p.add(s, i as u64)
+                {
+                    engine.handle_send_error(
+                        Instant::now(),
+                        i,
+                        super::errno::local_error("epoll_ctl", addrs[i], &e),
+                    );
+                }
+            }
+            Some(p)
+        }
+        Err(e) => {
+            for (i, a) in addrs.iter().enumerate() {
+                engine.handle_send_error(
+                    Instant::now(),
+                    i,
+                    super::errno::local_error("epoll_create", a, &e),
+                );
+            }
+            None
+        }
+    };
     let mut rng = rand::rng();
     let mut buf = [0u8; 2048];
     let mut snapshot_due: Option<Instant> = None;
+    let mut next_select = Instant::now();
     let mut snapshots = 0u64;
     loop {
         let now = Instant::now();
@@ -88,9 +120,21 @@ pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report))
             }
             snapshot_due.get_or_insert(Instant::now() + SETTLE);
         }
-        let snap = engine.snapshot(Instant::now());
-        while let Some(ev) = engine.poll_event() {
-            report(Report::Event(&ev, &snap));
+        // Selection and the events it finds run at most every 100 ms (each
+        // run costs what the number of sources costs); the snapshot the
+        // events are told against is built only when there are events.
+        let mut events = vec![];
+        if Instant::now() >= next_select {
+            next_select = Instant::now() + SELECT_EVERY;
+            while let Some(ev) = engine.poll_event() {
+                events.push(ev);
+            }
+        }
+        if !events.is_empty() {
+            let snap = engine.snapshot(Instant::now());
+            for ev in &events {
+                report(Report::Event(ev, &snap));
+            }
         }
         if snapshot_due.is_some_and(|d| Instant::now() >= d) {
             snapshot_due = None;
@@ -109,6 +153,7 @@ pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report))
         for t in [
             engine.poll_timeout(),
             snapshot_due,
+            engine.is_dirty().then_some(next_select),
             limits.duration.map(|d| start + d),
         ]
         .into_iter()
@@ -116,26 +161,23 @@ pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report))
         {
             wake = wake.min(t);
         }
-        let open: Vec<(usize, &NtpSocket)> = socks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.as_ref().ok().map(|s| (i, s)))
-            .collect();
-        let refs: Vec<&NtpSocket> = open.iter().map(|(_, s)| *s).collect();
         let timeout = wake.saturating_duration_since(Instant::now());
-        match wait_any(&refs, timeout) {
-            Ok(ready) => {
-                for r in ready {
-                    let (i, s) = open[r];
-                    let mut inbox = AssocInbox {
-                        engine,
-                        index: i,
-                        addr: addrs[i],
-                    };
-                    drain(s, addrs[i], &mut inbox, &mut buf);
+        match poller.as_mut().map(|p| p.wait(timeout)) {
+            Some(Ok(ready)) => {
+                for token in ready {
+                    let i = token as usize;
+                    if let Some(Ok(s)) = socks.get(i) {
+                        let mut inbox = AssocInbox {
+                            engine,
+                            index: i,
+                            addr: addrs[i],
+                        };
+                        drain(s, addrs[i], &mut inbox, &mut buf);
+                    }
                 }
             }
-            Err(e) => {
+            None => std::thread::sleep(timeout),
+            Some(Err(e)) => {
                 // Keep it, and do not spin on a broken poll.
                 for (i, a) in addrs.iter().enumerate() {
                     engine.handle_send_error(

@@ -168,6 +168,10 @@ pub struct Engine {
     status: Vec<Status>,
     system: SystemView,
     events: VecDeque<Event>,
+    /// Something changed at this time; selection has not run since.
+    dirty: Option<Instant>,
+    /// Where `poll_transmit` looks first.
+    cursor: usize,
     /// Refids (IPv4 addresses) of this host, for the loop test.
     pub local_refids: Vec<[u8; 4]>,
 }
@@ -191,6 +195,8 @@ impl Engine {
                 action: ClockAction::None,
             },
             events: VecDeque::new(),
+            dirty: None,
+            cursor: 0,
             local_refids: vec![],
         }
     }
@@ -225,15 +231,20 @@ impl Engine {
             rand,
             t: self.t(now),
         };
+        // Resume where the last call stopped: draining every due request
+        // stays linear in the number of associations.
+        let n = self.assocs.len();
         let mut sent = None;
-        for (i, a) in self.assocs.iter_mut().enumerate() {
-            if let Some(tx) = a.transmit(i, &at, &self.rules, self.precision) {
+        for k in 0..n {
+            let i = (self.cursor + k) % n;
+            if let Some(tx) = self.assocs[i].transmit(i, &at, &self.rules, self.precision) {
+                self.cursor = i;
                 sent = Some(tx);
                 break;
             }
         }
         if sent.is_some() {
-            self.reselect(now);
+            self.dirty = Some(now);
         }
         sent
     }
@@ -264,7 +275,7 @@ impl Engine {
             (None, Some(i)) => self.assocs[i].other_address(from),
             (None, None) => return,
         }
-        self.reselect(now);
+        self.dirty = Some(now);
     }
 
     /// An ICMP error quoting a request to `dest`.
@@ -278,7 +289,7 @@ impl Engine {
         if let Some(a) = self.assocs.iter_mut().find(|a| a.spec.addr == dest) {
             a.icmp(error, from);
         }
-        self.reselect(now);
+        self.dirty = Some(now);
     }
 
     /// The kernel's transmit time of association `assoc`'s `id`-th request.
@@ -292,11 +303,27 @@ impl Engine {
         if let Some(a) = self.assocs.get_mut(assoc) {
             a.send_failed(error);
         }
-        self.reselect(now);
+        self.dirty = Some(now);
     }
 
+    /// The next state change. Selection runs here (once for everything
+    /// that happened since the last call), not on every datagram: with a
+    /// thousand sources that is the difference that matters.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.update();
         self.events.pop_front()
+    }
+
+    /// Whether something changed since selection last ran.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty.is_some()
+    }
+
+    /// Runs selection if anything changed since it last ran.
+    pub fn update(&mut self) {
+        if let Some(now) = self.dirty.take() {
+            self.reselect(now);
+        }
     }
 
     /// Replays a reply a daemon logged (ntpsec `rawstats`: T1-T4 and the
@@ -476,7 +503,9 @@ impl Engine {
         self.system = sys;
     }
 
-    pub fn snapshot(&self, now: Instant) -> Snapshot {
+    /// The state at `now`, selection brought up to date first.
+    pub fn snapshot(&mut self, now: Instant) -> Snapshot {
+        self.update();
         self.snapshot_at(self.t(now))
     }
 

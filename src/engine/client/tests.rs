@@ -76,10 +76,11 @@ fn run(profile: Profile, peers: Vec<Peer>, secs: u64, iburst: bool) -> (Engine, 
             e.handle_datagram(now, from, wall(now), &b);
         }
     }
+    e.update();
     (e, now)
 }
 
-fn tallies(e: &Engine, now: Instant) -> String {
+fn tallies(e: &mut Engine, now: Instant) -> String {
     e.snapshot(now).sources.iter().map(|s| s.tally).collect()
 }
 
@@ -92,13 +93,13 @@ fn three_good_and_one_at_plus_one_second_is_a_falseticker() {
             server(ServerConfig::default(), -0.0005),
             server(ServerConfig::default(), 1.0),
         ];
-        let (e, now) = run(profile, peers, 300, true);
+        let (mut e, now) = run(profile, peers, 300, true);
         let s = e.snapshot(now);
         assert_eq!(
             s.sources[3].status,
             Status::Falseticker,
             "{profile:?}: {}",
-            tallies(&e, now)
+            tallies(&mut e, now)
         );
         assert_eq!(s.system.status, SysStatus::Synchronized, "{profile:?}");
         assert!(s.system.peer.is_some_and(|p| p < 3));
@@ -116,13 +117,13 @@ fn the_majority_wins_even_when_it_is_wrong() {
         server(d(), 0.0),
         server(d(), 0.0002),
     ];
-    let (e, now) = run(Profile::Ntpd, peers, 300, true);
+    let (mut e, now) = run(Profile::Ntpd, peers, 300, true);
     let s = e.snapshot(now);
     assert_eq!(
-        tallies(&e, now).chars().filter(|c| *c == 'x').count(),
+        tallies(&mut e, now).chars().filter(|c| *c == 'x').count(),
         2,
         "{}",
-        tallies(&e, now)
+        tallies(&mut e, now)
     );
     assert_eq!(s.sources[3].status, Status::Falseticker);
     assert_eq!(s.sources[4].status, Status::Falseticker);
@@ -144,7 +145,7 @@ fn root_dispersion_2s_is_too_far_for_ntpd_not_for_chrony() {
             server(far.clone(), 0.0),
         ]
     };
-    let (e, now) = run(Profile::Ntpd, mk(), 300, true);
+    let (mut e, now) = run(Profile::Ntpd, mk(), 300, true);
     let s = e.snapshot(now);
     match s.sources[3].status {
         Status::TooFar {
@@ -159,7 +160,7 @@ fn root_dispersion_2s_is_too_far_for_ntpd_not_for_chrony() {
         s.sources[3].flash & assoc::flash::PEER_DIST,
         assoc::flash::PEER_DIST
     );
-    let (e, now) = run(Profile::Chrony, mk(), 300, true);
+    let (mut e, now) = run(Profile::Chrony, mk(), 300, true);
     let st = &e.snapshot(now).sources[3].status;
     assert!(
         matches!(
@@ -173,7 +174,7 @@ fn root_dispersion_2s_is_too_far_for_ntpd_not_for_chrony() {
 
 #[test]
 fn unsynchronized_server_answers_but_reach_stays_zero() {
-    let (e, now) = run(
+    let (mut e, now) = run(
         Profile::Ntpd,
         vec![server(ServerConfig::unsynchronized(), 0.0)],
         200,
@@ -197,9 +198,9 @@ fn unsynchronized_server_answers_but_reach_stays_zero() {
 
 #[test]
 fn silent_server_is_unreachable_and_backs_off() {
-    let (e, now) = run(Profile::Ntpd, vec![silent()], 3 * 3600, false);
-    let a = &e.associations()[0];
+    let (mut e, now) = run(Profile::Ntpd, vec![silent()], 3 * 3600, false);
     let s = &e.snapshot(now).sources[0];
+    let a = &e.associations()[0];
     assert_eq!(s.status, Status::Unreachable);
     assert_eq!((s.reach, s.heard), (0, 0));
     assert!(s.strip.iter().all(|m| *m == Mark::Silent));
@@ -222,7 +223,7 @@ fn kiss_codes_rate_backs_off_deny_stops() {
         kiss: Some(KissCode::Deny),
         ..ServerConfig::default()
     };
-    let (e, now) = run(Profile::Ntpd, vec![server(deny, 0.0)], 2000, false);
+    let (mut e, now) = run(Profile::Ntpd, vec![server(deny, 0.0)], 2000, false);
     assert_eq!(
         e.snapshot(now).sources[0].status,
         Status::Stopped(KissCode::Deny)
@@ -235,15 +236,15 @@ fn eleven_good_servers_leave_backups_under_ntpd() {
     let peers: Vec<Peer> = (0..11)
         .map(|i| server(ServerConfig::default(), i as f64 * 1e-5))
         .collect();
-    let (e, now) = run(Profile::Ntpd, peers, 300, true);
-    let t = tallies(&e, now);
+    let (mut e, now) = run(Profile::Ntpd, peers, 300, true);
+    let t = tallies(&mut e, now);
     assert!(t.contains('#'), "{t}");
     assert_eq!(t.matches('*').count(), 1, "{t}");
     let peers: Vec<Peer> = (0..11)
         .map(|i| server(ServerConfig::default(), i as f64 * 1e-5))
         .collect();
-    let (e, now) = run(Profile::Chrony, peers, 300, true);
-    let t = tallies(&e, now);
+    let (mut e, now) = run(Profile::Chrony, peers, 300, true);
+    let t = tallies(&mut e, now);
     assert!(!t.contains('#') && t.matches('*').count() == 1, "{t}");
 }
 
@@ -253,7 +254,7 @@ fn clock_update_slew_step_panic() {
         let peers: Vec<Peer> = (0..3)
             .map(|_| server(ServerConfig::default(), shift))
             .collect();
-        let (e, now) = run(Profile::Ntpd, peers, 200, true);
+        let (mut e, now) = run(Profile::Ntpd, peers, 200, true);
         let got = match e.snapshot(now).system.action {
             ClockAction::Slew(_) => "slew",
             ClockAction::Step(_) => "step",
