@@ -57,6 +57,12 @@ pub struct ProfileSpec {
     pub silent: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<String>,
+    /// Root dispersion to announce (a duration, below 65536 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_dispersion: Option<String>,
+    /// Root delay to announce (a duration, below 65536 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub root_delay: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delay: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -207,6 +213,19 @@ impl ProfileSpec {
                     ),
                 )
             })?);
+        }
+        for (field, value, slot) in [
+            (
+                "root-dispersion",
+                &self.root_dispersion,
+                &mut server.root_dispersion,
+            ),
+            ("root-delay", &self.root_delay, &mut server.root_delay),
+        ] {
+            if let Some(v) = value {
+                let d = duration(field, v, Duration::from_secs(65_535))?;
+                *slot = crate::wire::NtpShort::from_secs_f64(d.as_secs_f64());
+            }
         }
         let mut faults = Faults {
             silent: self.silent,

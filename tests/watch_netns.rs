@@ -71,8 +71,8 @@ fn chrony_states(out: &str) -> BTreeMap<String, char> {
         .collect()
 }
 
-/// Runs `watch` with `rules` in the client namespace; its last snapshot.
-fn watch(p: &Pair, rules: &str, secs: u64) -> std::process::Child {
+/// Runs `watch` with `rules` in the client namespace over `servers`.
+fn watch_on(p: &Pair, rules: &str, secs: u64, servers: &[&str]) -> std::process::Child {
     let mut args = vec![
         "ip".to_string(),
         "netns".into(),
@@ -90,13 +90,17 @@ fn watch(p: &Pair, rules: &str, secs: u64) -> std::process::Child {
         format!("{secs}s"),
         "--json".into(),
     ];
-    args.extend(all().iter().map(|s| s.to_string()));
+    args.extend(servers.iter().map(|s| s.to_string()));
     std::process::Command::new(&args[0])
         .args(&args[1..])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn watch")
+}
+
+fn watch(p: &Pair, rules: &str, secs: u64) -> std::process::Child {
+    watch_on(p, rules, secs, &all())
 }
 
 fn last_snapshot(child: std::process::Child) -> (serde_json::Value, i32) {
@@ -259,4 +263,142 @@ fn watch_agrees_with_ntpd_and_chronyd() {
             "{csnap}"
         );
     }
+}
+
+const WRONG: [&str; 3] = ["198.51.100.21", "198.51.100.22", "198.51.100.23"];
+const RIGHT: [&str; 2] = ["198.51.100.24", "198.51.100.25"];
+const FAR: &str = "198.51.100.26";
+
+/// Three servers agree at +1 s, two are right, one announces a root
+/// dispersion of 2 s: ntpd and chronyd follow the wrong majority and mark
+/// the right ones `x`; ntpd rejects the far one (tos maxdist 1.5 s) while
+/// chrony accepts it (maxdistance 3 s). watch says the same under each
+/// daemon's rules, that the system would step by +1 s, and why the far one
+/// is out under ntpd's rules but not chrony's.
+#[test]
+fn watch_agrees_on_a_wrong_majority_and_a_far_server() {
+    if !require(
+        "watch_agrees_on_a_wrong_majority_and_a_far_server",
+        &["ip", "ss", "ntpd", "ntpq", &chronyd_path(), &chronyc_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let mut set: Vec<&str> = WRONG.to_vec();
+    set.extend(RIGHT);
+    set.push(FAR);
+    for a in &set {
+        p.server
+            .exec_ok(&["ip", "addr", "add", &format!("{a}/24"), "dev", &p.server_if]);
+    }
+    let _wrong = serve(&p.server, &p.dir, &WRONG, &["--offset", "1s"]);
+    let _right = serve(&p.server, &p.dir, &RIGHT, &[]);
+    let _far = serve(&p.server, &p.dir, &[FAR], &["--root-dispersion", "2s"]);
+    let lines = |opts: &str| -> String {
+        set.iter()
+            .map(|a| format!("server {a} iburst {opts}\n"))
+            .collect()
+    };
+    let ndir = TempDir::new();
+    let _ntpd = ntpd(&p.client, &ndir, &lines("minpoll 3 maxpoll 3"));
+    let cdir = TempDir::new();
+    let _chronyd = chronyd_client(
+        &p.client,
+        &cdir,
+        &format!("port 0\n{}", lines("minpoll 0 maxpoll 0")),
+    );
+    let w_ntpd = watch_on(&p, "ntpd", 75, &set);
+    let w_chrony = watch_on(&p, "chrony", 75, &set);
+    let (snap, _) = last_snapshot(w_ntpd);
+    let (csnap, _) = last_snapshot(w_chrony);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut peers = String::new();
+    while Instant::now() < deadline {
+        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
+        let t = ntpq_tallies(&peers);
+        if t.values().any(|c| *c == '*') && RIGHT.iter().all(|a| t.get(*a) == Some(&'x')) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let ntpq = ntpq_tallies(&peers);
+    let sel = peer_output(
+        &p.client,
+        &[
+            &chronyc_path(),
+            "-h",
+            cdir.path().join("chronyd.sock").to_str().unwrap(),
+            "-c",
+            "-n",
+            "selectdata",
+        ],
+    );
+    let chrony = chrony_states(&sel);
+    eprintln!("ntpq -pn:\n{peers}\nchronyc -c -n selectdata:\n{sel}");
+    let used = |c: char| matches!(c, '*' | '+' | '-' | '#');
+    // The daemons, first: the oracle is what they do.
+    for a in RIGHT {
+        assert_eq!(ntpq[a], 'x', "{peers}");
+        assert_eq!(chrony[a], 'x', "{sel}");
+    }
+    for a in WRONG {
+        assert!(used(ntpq[a]), "{peers}");
+        assert!(matches!(chrony[a], '*' | '+' | '-'), "{sel}");
+    }
+    assert_eq!(ntpq[FAR], ' ', "ntpd rejects the far one: {peers}");
+    let far_line = peers.lines().find(|l| l.contains(FAR)).unwrap();
+    assert_ne!(
+        far_line.split_whitespace().nth(6),
+        Some("0"),
+        "it answers: {far_line}"
+    );
+    // Selectable for chrony (not x, not d), though too distant to combine
+    // with the selected source: D (combinelimit).
+    assert!(
+        matches!(chrony[FAR], '*' | '+' | '-' | 'D'),
+        "chrony accepts it: {sel}"
+    );
+
+    // watch under each daemon's rules says the same.
+    for a in RIGHT {
+        assert_eq!(source(&snap, a)["tally"], "x", "{snap}");
+        assert_eq!(source(&snap, a)["cause"], "falseticker");
+        assert_eq!(source(&csnap, a)["tally"], "x", "{csnap}");
+    }
+    for a in WRONG {
+        assert!(
+            used(
+                source(&snap, a)["tally"]
+                    .as_str()
+                    .unwrap()
+                    .chars()
+                    .next()
+                    .unwrap()
+            ),
+            "{snap}"
+        );
+    }
+    let far = source(&snap, FAR);
+    assert_eq!(far["tally"], " ", "{far}");
+    assert_eq!(far["cause"], "upstream-unsynchronized");
+    let why = far["why"].as_str().unwrap();
+    assert!(
+        why.contains("root distance")
+            && why.contains("> 1.5 s")
+            && why.contains("chrony would accept"),
+        "{why}"
+    );
+    let cfar = source(&csnap, FAR);
+    assert!(
+        matches!(cfar["tally"].as_str(), Some("*" | "+" | "-")),
+        "{csnap}"
+    );
+    if chrony[FAR] == 'D' {
+        assert_eq!(cfar["tally"], "-", "not combined, as chronyd: {cfar}");
+    }
+    // The system follows the majority: a daemon would step by about +1 s.
+    let off = snap["system"]["offset_s"].as_f64().unwrap();
+    assert!((off - 1.0).abs() < 0.01, "{off}");
+    assert_eq!(snap["system"]["action"], "step");
 }

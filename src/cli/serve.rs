@@ -69,7 +69,7 @@ pub struct ServeArgs {
     pub listen: Vec<String>,
 
     /// Several servers from a TOML file (see fixtures/scenarios/); excludes the profile flags.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["listen", "stratum", "refid", "leap", "unsynchronized", "kod", "silent", "offset", "delay", "drop", "bogus_origin", "reply_from", "ntp_version", "allow", "deny", "rate_limit"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["listen", "stratum", "refid", "leap", "unsynchronized", "kod", "silent", "offset", "root_dispersion", "root_delay", "delay", "drop", "bogus_origin", "reply_from", "ntp_version", "allow", "deny", "rate_limit"])]
     pub scenario: Option<std::path::PathBuf>,
 
     /// Stratum to announce (1-16).
@@ -99,6 +99,15 @@ pub struct ServeArgs {
     /// Serve a clock shifted by DURATION (e.g. 2000s, -1h).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub offset: Option<String>,
+
+    /// Announce this root dispersion (e.g. 2s): a server whose own
+    /// synchronization is poor.
+    #[arg(long, value_name = "DURATION")]
+    pub root_dispersion: Option<String>,
+
+    /// Announce this root delay.
+    #[arg(long, value_name = "DURATION")]
+    pub root_delay: Option<String>,
 
     /// Hold each reply for DURATION (at most 60s).
     #[arg(long, value_name = "DURATION")]
@@ -174,6 +183,8 @@ impl ServeArgs {
             kod: self.kod.clone(),
             silent: self.silent,
             offset: self.offset.clone(),
+            root_dispersion: self.root_dispersion.clone(),
+            root_delay: self.root_delay.clone(),
             delay: self.delay.clone(),
             drop: self.drop,
             bogus_origin: self.bogus_origin,

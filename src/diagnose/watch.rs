@@ -159,10 +159,24 @@ pub fn source(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String)
         ),
         Status::Outlier => (
             Cause::Outlier,
-            format!(
-                "a truechimer left out by the cluster algorithm ({rid} rules, minclock {})",
-                rules.minclock
-            ),
+            match rules.combine_limit {
+                Some(l) => {
+                    let best = snap
+                        .system
+                        .peer
+                        .and_then(|i| snap.sources.get(i))
+                        .map_or(0.0, |p| p.root_distance);
+                    format!(
+                        "selectable, not combined: root distance {} ≥ {l} × the selected source's {} ({rid} combinelimit)",
+                        ms(s.root_distance),
+                        ms(best)
+                    )
+                }
+                None => format!(
+                    "a truechimer left out by the cluster algorithm ({rid} rules, minclock {})",
+                    rules.minclock
+                ),
+            },
         ),
         Status::Backup => (
             Cause::Ok,

@@ -457,6 +457,20 @@ impl Engine {
                     let p = k.remove(p);
                     k.insert(0, p);
                 }
+                // combinelimit: too distant to combine ('D' in selectdata,
+                // '-' in chronyc sources).
+                if let (Some(limit), Some(&best)) = (self.rules.combine_limit, k.first()) {
+                    let max = cands[best].distance * limit;
+                    let mut keep = vec![];
+                    for (n, i) in k.iter().enumerate() {
+                        if n == 0 || cands[*i].distance < max {
+                            keep.push(*i);
+                        } else {
+                            status[cand_of[*i]] = Status::Outlier;
+                        }
+                    }
+                    k = keep;
+                }
                 k
             };
             for (n, i) in kept.iter().enumerate() {

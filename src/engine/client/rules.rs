@@ -84,6 +84,9 @@ pub struct Rules {
     /// The floor of root delay + delay in the root distance (RFC MINDISP
     /// 0.005 s; ntpsec `tos mindist` 0.001 s).
     pub mindist: f64,
+    /// chrony's `combinelimit` (3): a selectable source is combined only
+    /// when its distance is below this times the selected source's.
+    pub combine_limit: Option<f64>,
     /// Run the cluster algorithm (ntpd, RFC); chrony combines every
     /// selectable source instead.
     pub cluster: bool,
@@ -118,6 +121,7 @@ impl Rules {
                 selection: Selection::NtpdOverlap,
                 filter_sorts: true,
                 mindist: 0.001,
+                combine_limit: None,
                 cluster: true,
                 step: Some(STEP_THRESHOLD),
                 panic: Some(PANIC_THRESHOLD),
@@ -142,6 +146,7 @@ impl Rules {
                 selection: Selection::ChronyContain,
                 filter_sorts: true,
                 mindist: 0.001,
+                combine_limit: Some(3.0),
                 cluster: false,
                 step: None,
                 panic: None,
@@ -166,6 +171,7 @@ impl Rules {
                 selection: Selection::RfcMidpoint,
                 filter_sorts: true,
                 mindist: crate::engine::limits::MINDISP,
+                combine_limit: None,
                 cluster: true,
                 step: Some(0.125),
                 panic: Some(PANIC_THRESHOLD),
