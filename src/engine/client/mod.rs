@@ -433,6 +433,7 @@ impl Engine {
                     self.rules.maxdist,
                     self.rules.minclock,
                     self.rules.maxclock,
+                    self.rules.cluster_weighted,
                 );
                 for o in &c.outliers {
                     status[cand_of[*o]] = Status::Outlier;

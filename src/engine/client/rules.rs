@@ -87,6 +87,9 @@ pub struct Rules {
     /// chrony's `combinelimit` (3): a selectable source is combined only
     /// when its distance is below this times the selected source's.
     pub combine_limit: Option<f64>,
+    /// The cluster algorithm weights selection jitter by root distance
+    /// (ntpsec) or not (RFC 5905 §11.2.2).
+    pub cluster_weighted: bool,
     /// Run the cluster algorithm (ntpd, RFC); chrony combines every
     /// selectable source instead.
     pub cluster: bool,
@@ -122,6 +125,7 @@ impl Rules {
                 filter_sorts: true,
                 mindist: 0.001,
                 combine_limit: None,
+                cluster_weighted: true,
                 cluster: true,
                 step: Some(STEP_THRESHOLD),
                 panic: Some(PANIC_THRESHOLD),
@@ -147,6 +151,7 @@ impl Rules {
                 filter_sorts: true,
                 mindist: 0.001,
                 combine_limit: Some(3.0),
+                cluster_weighted: false,
                 cluster: false,
                 step: None,
                 panic: None,
@@ -172,6 +177,7 @@ impl Rules {
                 filter_sorts: true,
                 mindist: crate::engine::limits::MINDISP,
                 combine_limit: None,
+                cluster_weighted: false,
                 cluster: true,
                 step: Some(0.125),
                 panic: Some(PANIC_THRESHOLD),

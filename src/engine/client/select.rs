@@ -174,48 +174,53 @@ pub struct Clustered {
     pub backups: Vec<usize>,
 }
 
-/// Orders the truechimers `idx` by the metric, keeps at most `maxclock`,
-/// then drops the one with the largest selection jitter while that jitter
-/// is not below the smallest peer jitter and more than `minclock` remain;
-/// a `prefer` candidate is never dropped.
+/// The cluster algorithm over the truechimers `idx`, as ntpsec runs it
+/// (`ntp_proto.c` clock_select): while more than max(1, `minclock`)
+/// survive, find the survivor whose selection jitter — weighted by its
+/// root distance when `weighted` (ntpsec), plain in the RFC — is worst; stop
+/// when its selection jitter is not above the smallest peer jitter, or it
+/// is a `prefer` peer; otherwise drop it: as a backup (`#`) while more than
+/// `maxclock` survive, else as an outlier (`-`). The survivors are ordered
+/// by stratum · MAXDIST + λ (RFC 5905 §11.2.2); the first is the system peer
+/// (a `prefer` survivor first).
 pub fn cluster(
     c: &[Candidate],
     idx: &[usize],
     maxdist: f64,
     minclock: usize,
     maxclock: usize,
+    weighted: bool,
 ) -> Clustered {
     let mut s: Vec<usize> = idx.to_vec();
-    s.sort_by(|a, b| metric(&c[*a], maxdist).total_cmp(&metric(&c[*b], maxdist)));
-    let backups = if s.len() > maxclock {
-        s.split_off(maxclock)
-    } else {
-        vec![]
-    };
     let mut outliers = vec![];
+    let mut backups = vec![];
     while s.len() > minclock.max(1) {
         let n = s.len() as f64;
-        let phi = |i: usize| -> f64 {
-            (s.iter()
+        let min_psi = s.iter().map(|i| c[*i].jitter).fold(f64::INFINITY, f64::min);
+        let (mut worst, mut worst_metric, mut worst_phi) = (s[0], f64::NEG_INFINITY, 0.0);
+        for &i in &s {
+            let phi = (s
+                .iter()
                 .map(|j| (c[i].offset - c[*j].offset).powi(2))
                 .sum::<f64>()
                 / (n - 1.0))
-                .sqrt()
-        };
-        let (worst, max_phi) = s
-            .iter()
-            .filter(|i| !c[**i].prefer)
-            .map(|i| (*i, phi(*i)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or((usize::MAX, 0.0));
-        let min_psi = s.iter().map(|i| c[*i].jitter).fold(f64::INFINITY, f64::min);
-        if worst == usize::MAX || max_phi < min_psi {
+                .sqrt();
+            let m = if weighted { phi * c[i].distance } else { phi };
+            if m > worst_metric {
+                (worst, worst_metric, worst_phi) = (i, m, phi);
+            }
+        }
+        if worst_phi <= min_psi || c[worst].prefer {
             break;
         }
+        if s.len() > maxclock {
+            backups.push(worst);
+        } else {
+            outliers.push(worst);
+        }
         s.retain(|i| *i != worst);
-        outliers.push(worst);
     }
-    // A prefer peer among the survivors is the system peer (ntpsec).
+    s.sort_by(|a, b| metric(&c[*a], maxdist).total_cmp(&metric(&c[*b], maxdist)));
     if let Some(p) = s.iter().position(|i| c[*i].prefer) {
         let p = s.remove(p);
         s.insert(0, p);

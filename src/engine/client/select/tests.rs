@@ -71,16 +71,22 @@ fn cluster_drops_the_outlier_and_keeps_minclock() {
     for x in &mut v {
         x.jitter = 0.0005;
     }
-    let k = cluster(&v, &[0, 1, 2, 3], 1.5, 3, 10);
+    let k = cluster(&v, &[0, 1, 2, 3], 1.5, 3, 10, true);
     assert_eq!(k.outliers, [3]);
     assert_eq!(k.kept.len(), 3);
-    // Eleven equal survivors, maxclock 10: one backup.
-    let w: Vec<Candidate> = (0..11)
-        .map(|i| c(i as f64 * 1e-6, 0.01 + i as f64 * 1e-4))
-        .collect();
+    // Eleven survivors spread in offset, maxclock 10: the first one dropped
+    // (the worst selection jitter, at an end) is a backup, the next ones
+    // outliers, down to minclock.
+    let mut w: Vec<Candidate> = (0..11).map(|i| c(i as f64 * 1e-3, 0.01)).collect();
+    for x in &mut w {
+        x.jitter = 1e-5;
+    }
     let idx: Vec<usize> = (0..11).collect();
-    let k = cluster(&w, &idx, 1.5, 3, 10);
-    assert_eq!(k.backups, [10], "the farthest is the backup");
+    let k = cluster(&w, &idx, 1.5, 3, 10, true);
+    assert_eq!(k.backups.len(), 1, "{k:?}");
+    assert!(k.backups[0] == 0 || k.backups[0] == 10, "{k:?}");
+    assert_eq!(k.kept.len(), 3, "{k:?}");
+    assert_eq!(k.outliers.len(), 7);
     // Combine: equal distances give the mean.
     let (o, _) = combine(&v, &[0, 1, 2]);
     assert!((o - 0.001).abs() < 1e-12, "{o}");
