@@ -402,3 +402,82 @@ fn watch_agrees_on_a_wrong_majority_and_a_far_server() {
     assert!((off - 1.0).abs() < 0.01, "{off}");
     assert_eq!(snap["system"]["action"], "step");
 }
+
+/// Eleven good servers (one `serve`, one clock): ntpd keeps at most
+/// maxclock (10) and drops the rest as backups (#) or outliers (-) by its
+/// cluster algorithm; chrony combines them. watch under each daemon's
+/// rules agrees with it on which are used, and on whether any is a backup.
+#[test]
+fn watch_agrees_on_eleven_servers() {
+    if !require(
+        "watch_agrees_on_eleven_servers",
+        &["ip", "ss", "ntpd", "ntpq", &chronyd_path(), &chronyc_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let set: Vec<String> = (31..42).map(|i| format!("198.51.100.{i}")).collect();
+    let set: Vec<&str> = set.iter().map(String::as_str).collect();
+    for a in &set {
+        p.server
+            .exec_ok(&["ip", "addr", "add", &format!("{a}/24"), "dev", &p.server_if]);
+    }
+    let _srv = serve(&p.server, &p.dir, &set, &[]);
+    let lines = |opts: &str| -> String {
+        set.iter()
+            .map(|a| format!("server {a} iburst {opts}\n"))
+            .collect()
+    };
+    let ndir = TempDir::new();
+    let stats = "statistics rawstats peerstats\nfilegen rawstats file rawstats type none enable\nfilegen peerstats file peerstats type none enable\n";
+    let _ntpd = ntpd(
+        &p.client,
+        &ndir,
+        &format!("{stats}{}", lines("minpoll 3 maxpoll 3")),
+    );
+    let w_ntpd = watch_on(&p, "ntpd", 75, &set);
+    let (snap, _) = last_snapshot(w_ntpd);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut peers = String::new();
+    while Instant::now() < deadline {
+        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
+        if ntpq_tallies(&peers).values().any(|c| *c == '*') {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let ntpq = ntpq_tallies(&peers);
+    eprintln!("ntpq -pn:\n{peers}");
+    let tallies: Vec<char> = set
+        .iter()
+        .map(|a| {
+            source(&snap, a)["tally"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .next()
+                .unwrap()
+        })
+        .collect();
+    eprintln!("watch (ntpd rules): {tallies:?}");
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() == Ok("1") {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["rawstats", "peerstats"] {
+            std::fs::copy(ndir.path().join(f), dir.join(format!("ntpd-11good.{f}"))).unwrap();
+        }
+        std::fs::write(dir.join("ntpd-11good.ntpq"), &peers).unwrap();
+    }
+    assert_eq!(ntpq.len(), 11, "{peers}");
+    // Nobody is a falseticker or rejected: all are used in some way.
+    let used = |c: char| matches!(c, '*' | '+' | '-' | '#');
+    assert!(ntpq.values().all(|c| used(*c)), "{peers}");
+    assert!(tallies.iter().all(|c| used(*c)), "{tallies:?}");
+    assert_eq!(ntpq.values().filter(|c| **c == '*').count(), 1);
+    assert_eq!(tallies.iter().filter(|c| **c == '*').count(), 1);
+    // Combined (*, +): at most maxclock 10 for both.
+    let combined =
+        |it: &mut dyn Iterator<Item = char>| it.filter(|c| matches!(c, '*' | '+')).count();
+    assert!(combined(&mut ntpq.values().copied()) <= 10, "{peers}");
+    assert!(combined(&mut tallies.iter().copied()) <= 10, "{tallies:?}");
+}
