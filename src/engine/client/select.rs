@@ -194,17 +194,21 @@ pub fn cluster(
     let mut s: Vec<usize> = idx.to_vec();
     let mut outliers = vec![];
     let mut backups = vec![];
+    // Σθ and Σθ² over the survivors: each selection jitter is then O(1),
+    // Σj (θi − θj)² = n·θi² − 2·θi·Σθ + Σθ², and a round O(n). Offsets are
+    // taken from a reference among them, so that large offsets (1000 s)
+    // do not cancel away microsecond differences.
+    let base = s.first().map_or(0.0, |i| c[*i].offset);
+    let th = |i: usize| c[i].offset - base;
+    let mut sum: f64 = s.iter().map(|i| th(*i)).sum();
+    let mut sum2: f64 = s.iter().map(|i| th(*i).powi(2)).sum();
     while s.len() > minclock.max(1) {
         let n = s.len() as f64;
         let min_psi = s.iter().map(|i| c[*i].jitter).fold(f64::INFINITY, f64::min);
         let (mut worst, mut worst_metric, mut worst_phi) = (s[0], f64::NEG_INFINITY, 0.0);
         for &i in &s {
-            let phi = (s
-                .iter()
-                .map(|j| (c[i].offset - c[*j].offset).powi(2))
-                .sum::<f64>()
-                / (n - 1.0))
-                .sqrt();
+            let o = th(i);
+            let phi = ((n * o * o - 2.0 * o * sum + sum2).max(0.0) / (n - 1.0)).sqrt();
             let m = if weighted { phi * c[i].distance } else { phi };
             if m > worst_metric {
                 (worst, worst_metric, worst_phi) = (i, m, phi);
@@ -219,6 +223,8 @@ pub fn cluster(
             outliers.push(worst);
         }
         s.retain(|i| *i != worst);
+        sum -= th(worst);
+        sum2 -= th(worst).powi(2);
     }
     s.sort_by(|a, b| metric(&c[*a], maxdist).total_cmp(&metric(&c[*b], maxdist)));
     if let Some(p) = s.iter().position(|i| c[*i].prefer) {

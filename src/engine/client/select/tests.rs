@@ -87,6 +87,15 @@ fn cluster_drops_the_outlier_and_keeps_minclock() {
     assert!(k.backups[0] == 0 || k.backups[0] == 10, "{k:?}");
     assert_eq!(k.kept.len(), 3, "{k:?}");
     assert_eq!(k.outliers.len(), 7);
+    // The same survivors 1000 s off: the same decisions (no cancellation).
+    let far: Vec<Candidate> = v
+        .iter()
+        .map(|x| Candidate {
+            offset: x.offset + 1000.0,
+            ..*x
+        })
+        .collect();
+    assert_eq!(cluster(&far, &[0, 1, 2, 3], 1.5, 3, 10, true).outliers, [3]);
     // Combine: equal distances give the mean.
     let (o, _) = combine(&v, &[0, 1, 2]);
     assert!((o - 0.001).abs() < 1e-12, "{o}");
