@@ -120,6 +120,36 @@ fn last_snapshot(child: std::process::Child) -> (serde_json::Value, i32) {
     (snap, o.status.code().unwrap_or(-1))
 }
 
+/// `ntpq -pn` in the client namespace, polled (at most 30 s) until `done`
+/// holds for its tallies; the last output.
+fn ntpq_until(p: &Pair, done: impl Fn(&BTreeMap<String, char>) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut peers = String::new();
+    while Instant::now() < deadline {
+        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
+        if done(&ntpq_tallies(&peers)) {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    peers
+}
+
+/// `chronyc -c -n selectdata` against the chronyd whose directory is `dir`.
+fn selectdata(p: &Pair, dir: &TempDir) -> String {
+    peer_output(
+        &p.client,
+        &[
+            &chronyc_path(),
+            "-h",
+            dir.path().join("chronyd.sock").to_str().unwrap(),
+            "-c",
+            "-n",
+            "selectdata",
+        ],
+    )
+}
+
 fn source<'a>(snap: &'a serde_json::Value, addr: &str) -> &'a serde_json::Value {
     snap["sources"]
         .as_array()
@@ -173,16 +203,9 @@ fn watch_agrees_with_ntpd_and_chronyd() {
     let (csnap, _) = last_snapshot(w_chrony);
 
     // ntpd has had as long; give it a little more to settle if needed.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut peers = String::new();
-    while Instant::now() < deadline {
-        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
-        let t = ntpq_tallies(&peers);
-        if t.values().any(|c| *c == '*') && t.get(OFF) == Some(&'x') {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    let peers = ntpq_until(&p, |t| {
+        t.values().any(|c| *c == '*') && t.get(OFF) == Some(&'x')
+    });
     let ntpq = ntpq_tallies(&peers);
     let ours: BTreeMap<String, char> = all()
         .iter()
@@ -241,17 +264,7 @@ fn watch_agrees_with_ntpd_and_chronyd() {
 
     // chrony: the +1 s server is a falseticker for chronyd and for watch
     // under chrony's rules; the good ones are selectable for both.
-    let sel = peer_output(
-        &p.client,
-        &[
-            &chronyc_path(),
-            "-h",
-            cdir.path().join("chronyd.sock").to_str().unwrap(),
-            "-c",
-            "-n",
-            "selectdata",
-        ],
-    );
+    let sel = selectdata(&p, &cdir);
     let chrony = chrony_states(&sel);
     eprintln!("ntpq -pn:\n{peers}\nchronyc -c -n selectdata:\n{sel}\nwatch (ntpd rules): {ours:?}");
     assert_eq!(chrony.get(OFF), Some(&'x'), "{sel}");
@@ -312,28 +325,11 @@ fn watch_agrees_on_a_wrong_majority_and_a_far_server() {
     let (snap, _) = last_snapshot(w_ntpd);
     let (csnap, _) = last_snapshot(w_chrony);
 
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut peers = String::new();
-    while Instant::now() < deadline {
-        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
-        let t = ntpq_tallies(&peers);
-        if t.values().any(|c| *c == '*') && RIGHT.iter().all(|a| t.get(*a) == Some(&'x')) {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    let peers = ntpq_until(&p, |t| {
+        t.values().any(|c| *c == '*') && RIGHT.iter().all(|a| t.get(*a) == Some(&'x'))
+    });
     let ntpq = ntpq_tallies(&peers);
-    let sel = peer_output(
-        &p.client,
-        &[
-            &chronyc_path(),
-            "-h",
-            cdir.path().join("chronyd.sock").to_str().unwrap(),
-            "-c",
-            "-n",
-            "selectdata",
-        ],
-    );
+    let sel = selectdata(&p, &cdir);
     let chrony = chrony_states(&sel);
     eprintln!("ntpq -pn:\n{peers}\nchronyc -c -n selectdata:\n{sel}");
     let used = |c: char| matches!(c, '*' | '+' | '-' | '#');
@@ -437,15 +433,7 @@ fn watch_agrees_on_eleven_servers() {
     );
     let w_ntpd = watch_on(&p, "ntpd", 75, &set);
     let (snap, _) = last_snapshot(w_ntpd);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut peers = String::new();
-    while Instant::now() < deadline {
-        peers = peer_output(&p.client, &["ntpq", "-pn", "127.0.0.1"]);
-        if ntpq_tallies(&peers).values().any(|c| *c == '*') {
-            break;
-        }
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    let peers = ntpq_until(&p, |t| t.values().any(|c| *c == '*'));
     let ntpq = ntpq_tallies(&peers);
     eprintln!("ntpq -pn:\n{peers}");
     let tallies: Vec<char> = set
