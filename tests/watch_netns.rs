@@ -469,3 +469,93 @@ fn watch_agrees_on_eleven_servers() {
     assert!(combined(&mut ntpq.values().copied()) <= 10, "{peers}");
     assert!(combined(&mut tallies.iter().copied()) <= 10, "{tallies:?}");
 }
+
+/// A server that vanishes and comes back: watch's strip shows the polls it
+/// missed (ICMP port unreachable from the host, nothing listens), the
+/// cause says so while it is gone, and the source is used again after.
+#[test]
+fn a_server_that_vanishes_and_comes_back() {
+    if !require("a_server_that_vanishes_and_comes_back", &["ip", "ss"]) {
+        return;
+    }
+    let ns = Netns::new();
+    let dir = TempDir::new();
+    let start_serve = || {
+        let log = dir.path().join(format!("serve-{}.log", unique("s")));
+        let mut p = ns.spawn(&[ntpdiag(), "serve", "--listen", "127.0.0.1:123"], &log);
+        if !ns.wait_udp_listen(123, Duration::from_secs(5)) {
+            p.stop();
+            panic!("serve did not start: {}", p.log_text());
+        }
+        p
+    };
+    let mut srv = start_serve();
+    let mut child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            ntpdiag(),
+            "watch",
+            "--json",
+            "--minpoll",
+            "3",
+            "--maxpoll",
+            "3",
+            "--duration",
+            "70s",
+            "127.0.0.1",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let (mut gone_at, mut back_at) = (None, None);
+    let mut saw_gone = None;
+    let mut saw_back = None;
+    let t0 = Instant::now();
+    for line in lines.take(500) {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["type"] != "snapshot" {
+            continue;
+        }
+        let s = &v["sources"][0];
+        let t = t0.elapsed();
+        if gone_at.is_none() && s["tally"] == "*" && t > Duration::from_secs(10) {
+            srv.stop();
+            gone_at = Some(t);
+        } else if gone_at.is_some()
+            && back_at.is_none()
+            && s["strip"].as_str().unwrap().ends_with("!!")
+        {
+            saw_gone = Some(v.clone());
+            srv = start_serve();
+            back_at = Some(t);
+        } else if back_at.is_some()
+            && s["strip"].as_str().unwrap().ends_with('+')
+            && s["tally"] == "*"
+        {
+            saw_back = Some(v.clone());
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(srv);
+    let gone = saw_gone.expect("a snapshot naming the vanished server");
+    assert!(
+        gone["sources"][0]["strip"].as_str().unwrap().contains('!'),
+        "{gone}"
+    );
+    assert!(
+        gone["sources"][0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("port unreachable"),
+        "{gone}"
+    );
+    let back = saw_back.expect("the source used again");
+    let strip = back["sources"][0]["strip"].as_str().unwrap();
+    assert!(strip.contains('!') && strip.ends_with('+'), "{strip}");
+}

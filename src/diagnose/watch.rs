@@ -81,8 +81,35 @@ fn other_profiles(d: f64, rules: &Rules) -> String {
     others.join("; ")
 }
 
-/// A source's cause and WHY.
+/// A source's cause and WHY; for a source still in use, what its latest
+/// polls missed (the reach register keeps it usable for 8 polls).
 pub fn source(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String) {
+    let (c, why) = state(s, rules, snap);
+    if s.reach == 0 {
+        return (c, why);
+    }
+    let missed: Vec<&Mark> = s
+        .strip
+        .iter()
+        .rev()
+        .take_while(|m| !matches!(m, Mark::Answered))
+        .collect();
+    match missed.first() {
+        Some(m) => {
+            let (_, what) = mark_cause(m);
+            (
+                c,
+                format!(
+                    "{why}; the last {} poll(s) got no usable reply: {what}",
+                    missed.len()
+                ),
+            )
+        }
+        None => (c, why),
+    }
+}
+
+fn state(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String) {
     let rid = rules.profile.id();
     match &s.status {
         Status::Unreachable => {
