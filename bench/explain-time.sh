@@ -14,32 +14,13 @@ RUNS=${1:-3}
 CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}
 cargo build --release --quiet
 BIN=$PWD/target/release/ntpdiag
-C=ndec$$; S=ndes$$; TMP=$(mktemp -d)
-cleanup() {
-  [ -f "$TMP/chronyd.pid" ] && kill "$(cat "$TMP/chronyd.pid")" 2>/dev/null || true
-  ip netns del "$C" 2>/dev/null || true
-  ip netns del "$S" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-ip netns add "$C"; ip netns add "$S"
-ip link add "vc$$" netns "$C" type veth peer name "vs$$" netns "$S"
-ip -n "$C" addr add 198.51.100.20/24 dev "vc$$"
-for i in 1 2 3 4; do ip -n "$S" addr add "198.51.100.$i/24" dev "vs$$"; done
-for n in "$C" "$S"; do ip -n "$n" link set lo up; done
-ip -n "$C" link set "vc$$" up; ip -n "$S" link set "vs$$" up
+. bench/lib.sh
+C=ndec$$; S=ndes$$
+netns_pair "$C" "$S" 198.51.100.20 198.51.100.1
+for i in 2 3 4; do ip -n "$S" addr add "198.51.100.$i/24" dev "vs$$"; done
 mkdir -p "$TMP/root/etc/ntpsec"
 printf 'server 198.51.100.%s iburst\n' 1 2 3 4 > "$TMP/root/etc/ntpsec/ntp.conf"
-cat > "$TMP/chrony.conf" <<CONF
-pidfile $TMP/chronyd.pid
-driftfile $TMP/drift
-bindcmdaddress $TMP/chronyd.sock
-cmdport 0
-local stratum 8
-allow all
-CONF
-ip netns exec "$S" "$CHRONYD" -f "$TMP/chrony.conf" -x -u root
-for _ in $(seq 50); do ip netns exec "$S" ss -Hunl 'sport = :123' | grep -q . && break; sleep 0.1; done
+chrony_server "$S"
 
 measure() {
   local best="" all=""

@@ -15,30 +15,10 @@ CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}
 cargo build --release --quiet
 BIN=$PWD/target/release/ntpdiag
 
-C=ndoc$$; S=ndos$$; TMP=$(mktemp -d)
-cleanup() {
-  [ -f "$TMP/chronyd.pid" ] && kill "$(cat "$TMP/chronyd.pid")" 2>/dev/null || true
-  ip netns del "$C" 2>/dev/null || true
-  ip netns del "$S" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-ip netns add "$C"; ip netns add "$S"
-ip link add "vc$$" netns "$C" type veth peer name "vs$$" netns "$S"
-ip -n "$C" addr add 198.51.100.2/24 dev "vc$$"; ip -n "$S" addr add 198.51.100.1/24 dev "vs$$"
-for n in "$C" "$S"; do ip -n "$n" link set lo up; done
-ip -n "$C" link set "vc$$" up; ip -n "$S" link set "vs$$" up
-
-cat > "$TMP/chrony.conf" <<CONF
-pidfile $TMP/chronyd.pid
-driftfile $TMP/drift
-bindcmdaddress $TMP/chronyd.sock
-cmdport 0
-local stratum 8
-allow all
-CONF
-ip netns exec "$S" "$CHRONYD" -f "$TMP/chrony.conf" -x -u root >/dev/null 2>&1
-sleep 1
+. bench/lib.sh
+C=ndoc$$; S=ndos$$
+netns_pair "$C" "$S" 198.51.100.2 198.51.100.1
+chrony_server "$S"
 
 best_us() { # ntpdiag probe's best sample offset, in µs
   ip netns exec "$C" "$@" probe --json --no-liveness -n 16 --interval 50ms 198.51.100.1 \

@@ -14,19 +14,9 @@ CHRONYD=${NTPDIAG_CHRONYD:-/opt/chrony/usr/sbin/chronyd}
 cargo build --release --quiet
 BIN=$PWD/target/release/ntpdiag
 
-C=ndbc$$; S=ndbs$$; TMP=$(mktemp -d)
-cleanup() {
-  [ -f "$TMP/chronyd.pid" ] && kill "$(cat "$TMP/chronyd.pid")" 2>/dev/null || true
-  ip netns del "$C" 2>/dev/null || true
-  ip netns del "$S" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-ip netns add "$C"; ip netns add "$S"
-ip link add "vc$$" netns "$C" type veth peer name "vs$$" netns "$S"
-ip -n "$C" addr add 198.51.100.2/24 dev "vc$$"; ip -n "$S" addr add 198.51.100.1/24 dev "vs$$"
-for n in "$C" "$S"; do ip -n "$n" link set lo up; done
-ip -n "$C" link set "vc$$" up; ip -n "$S" link set "vs$$" up
+. bench/lib.sh
+C=ndbc$$; S=ndbs$$
+netns_pair "$C" "$S" 198.51.100.2 198.51.100.1
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -50,16 +40,7 @@ scenario() { # name
 # refused: nothing listens on 123
 scenario refused
 # healthy: chronyd
-cat > "$TMP/chrony.conf" <<CONF
-pidfile $TMP/chronyd.pid
-driftfile $TMP/drift
-bindcmdaddress $TMP/chronyd.sock
-cmdport 0
-local stratum 8
-allow all
-CONF
-ip netns exec "$S" "$CHRONYD" -f "$TMP/chrony.conf" -x -u root
-for _ in $(seq 50); do ip netns exec "$S" ss -Hunl 'sport = :123' | grep -q . && break; sleep 0.1; done
+chrony_server "$S"
 scenario healthy
 # silent: DROP udp/123
 ip netns exec "$S" iptables -A INPUT -p udp --dport 123 -j DROP

@@ -16,20 +16,9 @@ DUR=${2:-64}
 cargo build --release --quiet --examples
 BIN=$PWD/target/release/ntpdiag
 
-C=ndwc$$; S=ndws$$; TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$TMP/ntpd.pid" ] && kill "$(cat "$TMP/ntpd.pid")" 2>/dev/null || true
-  ip netns del "$C" 2>/dev/null || true
-  ip netns del "$S" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-ip netns add "$C"; ip netns add "$S"
-ip link add "vc$$" netns "$C" type veth peer name "vs$$" netns "$S"
-for n in "$C" "$S"; do ip -n "$n" link set lo up; done
-ip -n "$C" link set "vc$$" up; ip -n "$S" link set "vs$$" up
+. bench/lib.sh
+C=ndwc$$; S=ndws$$
+netns_pair "$C" "$S" 198.51.100.2 198.51.100.1
 ip -n "$C" -6 addr add 2001:db8::2/64 dev "vc$$" nodad
 ip -n "$S" -6 addr add 2001:db8::1/64 dev "vs$$" nodad
 ip -n "$C" -6 route add 2001:db8::1:0/112 via 2001:db8::1
@@ -37,7 +26,7 @@ addr() { printf '2001:db8::1:%x' "$1"; }
 for i in $(seq 1 "$N"); do echo "addr add $(addr "$i")/128 dev vs$$ nodad"; done > "$TMP/addrs"
 ip -n "$S" -batch "$TMP/addrs"
 ip netns exec "$S" "$BIN" serve --listen '[::]:123' >/dev/null 2>&1 &
-PIDS+=($!)
+on_exit "kill $!"
 sleep 1
 
 cpu_rss() { # pid → "cpu_seconds rss_kB"
@@ -50,7 +39,7 @@ SERVERS=()
 for i in $(seq 1 "$N"); do SERVERS+=("[$(addr "$i")]:123"); done
 ip netns exec "$C" "$BIN" watch --json --minpoll 3 --maxpoll 3 --no-iburst \
   --duration "$((DUR + 5))s" "${SERVERS[@]}" > "$TMP/watch.jsonl" 2>/dev/null &
-W=$!; PIDS+=($W)
+W=$!; on_exit "kill $W"
 sleep "$DUR"
 read -r WCPU WRSS < <(cpu_rss "$W")
 wait "$W" || true
@@ -66,7 +55,7 @@ print(sum(1 for s in d["sources"] if s["reach"] != "0"), "of", len(d["sources"])
   for i in $(seq 1 "$N"); do echo "server $(addr "$i") minpoll 3 maxpoll 3"; done
 } > "$TMP/ntp.conf"
 ip netns exec "$C" ntpd -n -c "$TMP/ntp.conf" -p "$TMP/ntpd.pid" >/dev/null 2>&1 &
-NP=$!; PIDS+=($NP)
+NP=$!; on_exit "kill $NP"
 sleep "$DUR"
 read -r NCPU NRSS < <(cpu_rss "$NP")
 NREACH=$(ip netns exec "$C" ntpq -pn 127.0.0.1 2>/dev/null | awk 'NR > 2 && $7 != "0"' | wc -l)
