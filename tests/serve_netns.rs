@@ -50,7 +50,7 @@ fn every_profile_is_named_and_the_demo_tells_the_truth_about_ntpdig() {
         let a = addr(i);
         let dig = peer_output(&ns, &["ntpdig", "-t", "1", &a]);
         assert!(
-            dig.contains(c.peer_check),
+            c.peer_check.split('|').any(|x| dig.contains(x)),
             "{}: ntpdig said {dig:?}, the demo claims {:?}",
             c.name,
             c.peer_says
