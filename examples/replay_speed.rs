@@ -4,10 +4,10 @@
 //! and a full selection), beside the rate of parsing the rawstats text.
 //! Usage: cargo run --release --example replay_speed [REPEATS]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use ntpdiag::engine::client::replay::{addr, rawstats};
-use ntpdiag::engine::client::{Engine, Profile, Rules, ServerSpec};
+use ntpdiag::engine::client::replay::{addr, engine_for, rawstats};
+use ntpdiag::engine::client::{Profile, Rules};
 
 fn main() {
     let repeats: usize = std::env::args()
@@ -32,18 +32,7 @@ fn main() {
 
     // The engine: one association per source; the trace repeated, shifted
     // in time so that every sample is new.
-    let start = Instant::now();
-    let mut e = Engine::new(Rules::of(Profile::Ntpd), start, -24);
-    let mut srcs: Vec<_> = raw.iter().map(|r| r.src).collect();
-    srcs.sort();
-    srcs.dedup();
-    for s in &srcs {
-        e.add(
-            ServerSpec::new(s.to_string(), addr(*s)),
-            start,
-            Duration::ZERO,
-        );
-    }
+    let mut e = engine_for(&raw, Rules::of(Profile::Ntpd));
     let t0 = raw[0].t;
     let t = Instant::now();
     let mut n = 0usize;

@@ -120,6 +120,31 @@ fn last_snapshot(child: std::process::Child) -> (serde_json::Value, i32) {
     (snap, o.status.code().unwrap_or(-1))
 }
 
+/// `server` lines for ntp.conf / chrony.conf, iburst, with `opts`.
+fn server_lines(set: &[&str], opts: &str) -> String {
+    set.iter()
+        .map(|a| format!("server {a} iburst {opts}\n"))
+        .collect()
+}
+
+/// ntpd's config lines that write rawstats and peerstats (the replay
+/// fixtures are made of them).
+const STATS: &str = "statistics rawstats peerstats\nfilegen rawstats file rawstats type none enable\nfilegen peerstats file peerstats type none enable\n";
+
+/// With NTPDIAG_UPDATE_FIXTURES=1, keeps ntpd's trace (from `ndir`) and
+/// ntpq's view as fixtures/replay/`name`.{rawstats,peerstats,ntpq}.
+fn keep_trace(ndir: &TempDir, name: &str, peers: &str) {
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["rawstats", "peerstats"] {
+        std::fs::copy(ndir.path().join(f), dir.join(format!("{name}.{f}"))).unwrap();
+    }
+    std::fs::write(dir.join(format!("{name}.ntpq")), peers).unwrap();
+}
+
 /// `ntpq -pn` in the client namespace, polled (at most 30 s) until `done`
 /// holds for its tallies; the last output.
 fn ntpq_until(p: &Pair, done: impl Fn(&BTreeMap<String, char>) -> bool) -> String {
@@ -177,25 +202,17 @@ fn watch_agrees_with_ntpd_and_chronyd() {
     let _unsync = serve(&p.server, &p.dir, &[UNSYNC], &["--unsynchronized"]);
     let _silent = serve(&p.server, &p.dir, &[SILENT], &["--silent"]);
 
-    let servers = |opts: &str| -> String {
-        all()
-            .iter()
-            .map(|a| format!("server {a} iburst {opts}\n"))
-            .collect()
-    };
     let ndir = TempDir::new();
-    // rawstats/peerstats for the replay fixtures (fixtures/replay/).
-    let stats = "statistics rawstats peerstats\nfilegen rawstats file rawstats type none enable\nfilegen peerstats file peerstats type none enable\n";
     let _ntpd = ntpd(
         &p.client,
         &ndir,
-        &format!("{stats}{}", servers("minpoll 3 maxpoll 3")),
+        &format!("{STATS}{}", server_lines(&all(), "minpoll 3 maxpoll 3")),
     );
     let cdir = TempDir::new();
     let _chronyd = chronyd_client(
         &p.client,
         &cdir,
-        &format!("port 0\n{}", servers("minpoll 0 maxpoll 0")),
+        &format!("port 0\n{}", server_lines(&all(), "minpoll 0 maxpoll 0")),
     );
     let w_ntpd = watch(&p, "ntpd", 75);
     let w_chrony = watch(&p, "chrony", 75);
@@ -230,18 +247,7 @@ fn watch_agrees_with_ntpd_and_chronyd() {
     assert_eq!(ours.values().filter(|c| **c == '*').count(), 1, "{snap}");
     assert_eq!(code, 0, "a system peer was chosen");
 
-    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() == Ok("1") {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay");
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in ["rawstats", "peerstats"] {
-            std::fs::copy(
-                ndir.path().join(f),
-                dir.join(format!("ntpd-3good-1off.{f}")),
-            )
-            .unwrap();
-        }
-        std::fs::write(dir.join("ntpd-3good-1off.ntpq"), &peers).unwrap();
-    }
+    keep_trace(&ndir, "ntpd-3good-1off", &peers);
 
     // What ntpq shows the same way (reach 0), watch tells apart.
     for a in [UNSYNC, SILENT, REFUSING] {
@@ -307,18 +313,13 @@ fn watch_agrees_on_a_wrong_majority_and_a_far_server() {
     let _wrong = serve(&p.server, &p.dir, &WRONG, &["--offset", "1s"]);
     let _right = serve(&p.server, &p.dir, &RIGHT, &[]);
     let _far = serve(&p.server, &p.dir, &[FAR], &["--root-dispersion", "2s"]);
-    let lines = |opts: &str| -> String {
-        set.iter()
-            .map(|a| format!("server {a} iburst {opts}\n"))
-            .collect()
-    };
     let ndir = TempDir::new();
-    let _ntpd = ntpd(&p.client, &ndir, &lines("minpoll 3 maxpoll 3"));
+    let _ntpd = ntpd(&p.client, &ndir, &server_lines(&set, "minpoll 3 maxpoll 3"));
     let cdir = TempDir::new();
     let _chronyd = chronyd_client(
         &p.client,
         &cdir,
-        &format!("port 0\n{}", lines("minpoll 0 maxpoll 0")),
+        &format!("port 0\n{}", server_lines(&set, "minpoll 0 maxpoll 0")),
     );
     let w_ntpd = watch_on(&p, "ntpd", 75, &set);
     let w_chrony = watch_on(&p, "chrony", 75, &set);
@@ -419,17 +420,11 @@ fn watch_agrees_on_eleven_servers() {
             .exec_ok(&["ip", "addr", "add", &format!("{a}/24"), "dev", &p.server_if]);
     }
     let _srv = serve(&p.server, &p.dir, &set, &[]);
-    let lines = |opts: &str| -> String {
-        set.iter()
-            .map(|a| format!("server {a} iburst {opts}\n"))
-            .collect()
-    };
     let ndir = TempDir::new();
-    let stats = "statistics rawstats peerstats\nfilegen rawstats file rawstats type none enable\nfilegen peerstats file peerstats type none enable\n";
     let _ntpd = ntpd(
         &p.client,
         &ndir,
-        &format!("{stats}{}", lines("minpoll 3 maxpoll 3")),
+        &format!("{STATS}{}", server_lines(&set, "minpoll 3 maxpoll 3")),
     );
     let w_ntpd = watch_on(&p, "ntpd", 75, &set);
     let (snap, _) = last_snapshot(w_ntpd);
@@ -448,14 +443,7 @@ fn watch_agrees_on_eleven_servers() {
         })
         .collect();
     eprintln!("watch (ntpd rules): {tallies:?}");
-    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() == Ok("1") {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/replay");
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in ["rawstats", "peerstats"] {
-            std::fs::copy(ndir.path().join(f), dir.join(format!("ntpd-11good.{f}"))).unwrap();
-        }
-        std::fs::write(dir.join("ntpd-11good.ntpq"), &peers).unwrap();
-    }
+    keep_trace(&ndir, "ntpd-11good", &peers);
     assert_eq!(ntpq.len(), 11, "{peers}");
     // Nobody is a falseticker or rejected: all are used in some way.
     let used = |c: char| matches!(c, '*' | '+' | '-' | '#');

@@ -51,13 +51,6 @@ impl Origin {
             Origin::Unknown => "?".into(),
         }
     }
-
-    pub fn request(&self) -> Option<u32> {
-        match self {
-            Origin::Request { n, .. } => Some(*n),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Origin {

@@ -131,11 +131,6 @@ impl ClockFilter {
         self.add(0.0, 0.0, MAXDISP, t, precision);
     }
 
-    /// The dispersion aged to `now`.
-    pub fn disp_at(&self, now: f64) -> f64 {
-        (self.disp + PHI * (now - self.t.unwrap_or(now)).max(0.0)).min(MAXDISP)
-    }
-
     /// Valid (not dummy, not empty) stages.
     pub fn samples(&self) -> usize {
         self.stages.iter().filter(|x| x.disp < MAXDISP).count()

@@ -140,5 +140,28 @@ pub fn addr(ip: IpAddr) -> SocketAddr {
     SocketAddr::new(ip, 123)
 }
 
+/// An engine with one association per source of the trace, in address
+/// order, ready for [`crate::engine::client::Engine::replay`] (local
+/// precision 2^-24, as the recording ntpd's).
+pub fn engine_for(
+    raw: &[Raw],
+    rules: crate::engine::client::Rules,
+) -> crate::engine::client::Engine {
+    use crate::engine::client::{Engine, ServerSpec};
+    let start = std::time::Instant::now();
+    let mut e = Engine::new(rules, start, -24);
+    let mut srcs: Vec<IpAddr> = raw.iter().map(|r| r.src).collect();
+    srcs.sort();
+    srcs.dedup();
+    for s in srcs {
+        e.add(
+            ServerSpec::new(s.to_string(), addr(s)),
+            start,
+            std::time::Duration::ZERO,
+        );
+    }
+    e
+}
+
 #[cfg(test)]
 mod tests;

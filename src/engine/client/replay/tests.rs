@@ -3,7 +3,7 @@
 //! in fixtures/replay/ with NTPDIAG_UPDATE_FIXTURES=1).
 
 use super::*;
-use crate::engine::client::{Engine, Profile, Rules, ServerSpec};
+use crate::engine::client::{Profile, Rules};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
@@ -50,7 +50,6 @@ fn replay_trace(name: &str) -> Vec<(String, char)> {
     let (peer, bad_peer) = peerstats(&fixture(&format!("{name}.peerstats")));
     assert_eq!((bad_raw, bad_peer), (0, 0));
     assert!(raw.len() >= 40, "{}", raw.len());
-    let start = std::time::Instant::now();
     // This ntpd ran with `disable ntp` and no drift file: its clock loop
     // never gets a frequency, so its clock_filter never sorts by delay
     // (ntp_proto.c: `if (freq_cnt == 0)` guards the sort).
@@ -58,17 +57,7 @@ fn replay_trace(name: &str) -> Vec<(String, char)> {
         filter_sorts: false,
         ..Rules::of(Profile::Ntpd)
     };
-    let mut e = Engine::new(rules, start, -24);
-    let mut srcs: Vec<IpAddr> = raw.iter().map(|r| r.src).collect();
-    srcs.sort();
-    srcs.dedup();
-    for s in &srcs {
-        e.add(
-            ServerSpec::new(s.to_string(), addr(*s)),
-            start,
-            std::time::Duration::ZERO,
-        );
-    }
+    let mut e = engine_for(&raw, rules);
     let t0 = raw[0].t;
     let mut seen: std::collections::HashMap<IpAddr, usize> = Default::default();
     let (mut lines, mut tally_same) = (0, 0);
