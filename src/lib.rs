@@ -17,6 +17,7 @@ pub mod cli;
 pub mod diagnose;
 pub mod engine;
 pub mod explain;
+pub mod lab;
 pub mod net;
 pub mod scenario;
 pub mod wire;

@@ -341,6 +341,7 @@ impl ProfileSpec {
             rate,
             query_allow,
             symmetric,
+            live: None,
         };
         Ok((profile, listen))
     }
@@ -368,27 +369,7 @@ pub fn parse_scenario(
     file: &str,
     text: &str,
 ) -> Result<Vec<(Profile, Vec<SocketAddr>)>, ScenarioError> {
-    let sc: Scenario = toml::from_str(text).map_err(|e| {
-        let start = e.span().map_or(0, |s| s.start.min(text.len()));
-        let line = text[..start].matches('\n').count() + 1;
-        // Name the field when the error sits on a `key = value` line.
-        let key = text
-            .lines()
-            .nth(line - 1)
-            .and_then(|l| l.split_once('='))
-            .map(|(k, _)| k.trim().to_string());
-        let message = match key {
-            Some(k) if !k.is_empty() && !k.starts_with('[') => {
-                format!("field `{k}`: {}", e.message())
-            }
-            _ => e.message().to_string(),
-        };
-        ScenarioError {
-            file: file.into(),
-            line,
-            message,
-        }
-    })?;
+    let sc: Scenario = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     if sc.server.is_empty() {
         return Err(ScenarioError {
             file: file.into(),
@@ -411,7 +392,7 @@ pub fn parse_scenario(
             Err(fe) => {
                 return Err(ScenarioError {
                     file: file.into(),
-                    line: field_line(text, i, fe.field),
+                    line: field_line(text, "[[server]]", i, fe.field),
                     message: format!(
                         "[[server]] #{} ({name}): field `{}`: {}",
                         i + 1,
@@ -425,14 +406,45 @@ pub fn parse_scenario(
     Ok(out)
 }
 
-/// The line of `field = …` inside the `index`-th `[[server]]` table (1-based;
-/// the table's own line if the field is not found).
-fn field_line(text: &str, index: usize, field: &str) -> usize {
+/// A TOML syntax or type error as `file:line: field `key`: message`.
+pub fn toml_error(file: &str, text: &str, e: &toml::de::Error) -> ScenarioError {
+    let start = e.span().map_or(0, |s| s.start.min(text.len()));
+    let line = text[..start].matches('\n').count() + 1;
+    // Name the field when the error sits on a `key = value` line.
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().to_string());
+    let message = match key {
+        Some(k) if !k.is_empty() && !k.starts_with('[') => {
+            format!("field `{k}`: {}", e.message())
+        }
+        _ => e.message().to_string(),
+    };
+    ScenarioError {
+        file: file.into(),
+        line,
+        message,
+    }
+}
+
+/// The line of `field = …` inside the `index`-th table whose header line
+/// starts with `header` (`[[server]]`), counting from 0; the table's own line
+/// if the field is not found (1 if there is no such table). A field in a
+/// sub-table of it (`[node.serve]`) is found too.
+pub fn field_line(text: &str, header: &str, index: usize, field: &str) -> usize {
     let mut table = None;
     let mut table_line = 1;
     for (n, line) in text.lines().enumerate() {
         let t = line.trim();
-        if t.starts_with("[[server]]") {
+        if t.starts_with("[[") && !t.starts_with(header) {
+            if table == Some(index) {
+                break;
+            }
+            continue;
+        }
+        if t.starts_with(header) {
             table = Some(table.map_or(0, |x: usize| x + 1));
             if table == Some(index) {
                 table_line = n + 1;

@@ -49,7 +49,7 @@ pub struct ExplainArgs {
     pub paste: bool,
 
     /// Read the node's files (etc/...) under this directory instead of /.
-    #[arg(long, value_name = "DIR", default_value = "/")]
+    #[arg(long, value_name = "DIR", default_value = "/", env = "NTPDIAG_ROOT")]
     pub root: PathBuf,
 
     /// Do not resolve or probe the configured servers (offline).

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod exit;
 pub mod explain;
 pub mod json;
+pub mod lab;
 pub mod man;
 pub mod probe;
 pub mod render;
@@ -46,6 +47,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     Causes(causes::CausesArgs),
     Watch(watch::WatchArgs),
+    Lab(lab::LabArgs),
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
     Man {
@@ -90,6 +92,10 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => {
             set_color(cli.color, args.json);
             watch::run_watch(&args)
+        }
+        Command::Lab(args) => {
+            set_color(cli.color, args.json());
+            lab::run(&args)
         }
         Command::Causes(args) => {
             set_color(cli.color, args.json);

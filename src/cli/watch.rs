@@ -304,7 +304,8 @@ pub fn table(snap: &Snapshot, rules: &Rules) -> String {
     out
 }
 
-fn status_word(s: &Status) -> String {
+/// A status in a word or two, as events print it.
+pub fn status_word(s: &Status) -> String {
     match s {
         Status::Unreachable => "unreachable".into(),
         Status::Stopped(k) => format!("stopped by KoD {}", k.text()),
@@ -405,6 +406,24 @@ fn opt_i8(s: &crate::explain::conf::Source, key: &str) -> Option<i8> {
     s.options.get(i + 1)?.parse().ok()
 }
 
+/// A configured source as an engine association (its address still to be
+/// filled in), and how many addresses it takes (4 for a pool, as ntpd's
+/// first round). `minpoll`/`maxpoll` override the line's.
+pub fn source_spec(
+    src: &crate::explain::conf::Source,
+    minpoll: Option<i8>,
+    maxpoll: Option<i8>,
+) -> (ServerSpec, usize) {
+    let mut s = ServerSpec::new(src.host.clone(), "0.0.0.0:123".parse().expect("an address"));
+    s.iburst = src.has("iburst");
+    s.prefer = src.has("prefer");
+    s.noselect = src.has("noselect");
+    s.minpoll = minpoll.or(opt_i8(src, "minpoll"));
+    s.maxpoll = maxpoll.or(opt_i8(src, "maxpoll"));
+    let many = if src.kind == SourceKind::Pool { 4 } else { 1 };
+    (s, many)
+}
+
 pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     let profile = args.rules.profile();
     let rules = Rules::of(profile);
@@ -444,13 +463,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     }
     if let Some(file) = &args.config {
         for (_, src) in from_config(file)? {
-            let mut s = ServerSpec::new(src.host.clone(), placeholder);
-            s.iburst = src.has("iburst");
-            s.prefer = src.has("prefer");
-            s.noselect = src.has("noselect");
-            s.minpoll = args.minpoll.or(opt_i8(&src, "minpoll"));
-            s.maxpoll = args.maxpoll.or(opt_i8(&src, "maxpoll"));
-            let many = if src.kind == SourceKind::Pool { 4 } else { 1 };
+            let (s, many) = source_spec(&src, args.minpoll, args.maxpoll);
             push(src.host.clone(), &src.host, 123, s, many);
         }
     }

@@ -263,6 +263,10 @@ causes! {
         means "Sources answer with usable time, but no group of more than half of them agrees: no system peer can be chosen."
         tell "candidates passed the fit tests, and the selection found no intersection that a majority meets"
         fix "add sources (four or more) or fix the ones that disagree; `ntpdiag watch` shows each one's interval";
+    AsymmetricDelay = "asymmetric-delay", Unusable, 11, E, "ASYMMETRIC DELAY",
+        means "The way to a server and the way back take different times: its offset is wrong by half the difference, and no NTP exchange with it alone can show it."
+        tell "another server on a symmetric path disagrees with it by about half the extra delay it has (offset difference within 0.3-1.2 × half the delay difference, over 2 ms)"
+        fix "do not prefer a server behind an asymmetric route (check `traceroute` both ways, `ip route get` on each end); use servers with short, symmetric paths";
     SyncLoop = "sync-loop", Unusable, 11, W, "SYNCHRONIZATION LOOP",
         means "The source is synchronized to this host: using it would be a loop."
         tell "its reference id is one of this host's addresses and its stratum is above 1"

@@ -244,6 +244,8 @@ pub struct DaemonView {
     pub sys_peer: Option<String>,
     pub sources: usize,
     pub answering: usize,
+    /// Answering sources the daemon marks falsetickers (`x`).
+    pub falsetickers: usize,
     /// The local clock's offset from the daemon's reference (s).
     pub clock_offset_s: Option<Fact<f64>>,
     /// leap/stratum/refid as the daemon states its own status.

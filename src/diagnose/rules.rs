@@ -172,6 +172,17 @@ pub static STEPS: &[Step] = &[
         applies: ALWAYS,
         rules: &[
             Rule {
+                names: "no-majority",
+                when: |e| {
+                    e.daemon.as_ref().is_some_and(|d| {
+                        d.answering >= 2
+                            && d.falsetickers * 2 >= d.answering
+                            && d.synchronized.as_ref().is_none_or(|s| !s.value)
+                    })
+                },
+                say: no_majority,
+            },
+            Rule {
                 names: "daemon-not-synchronized-yet",
                 when: |e| {
                     e.daemon.as_ref().is_some_and(|d| {
@@ -1097,6 +1108,24 @@ fn not_synchronized_yet(e: &Exchange) -> Verdict {
         v = v.evidence(st.clone());
     }
     v.fix(Cause::DaemonNotSynchronizedYet.info().fix)
+}
+
+fn no_majority(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    Verdict::new(
+        Cause::NoMajority,
+        format!(
+            "{} hears {} sources, but marks {} of them falsetickers: no majority agrees, so it selects none (the intersection needs more than half of the sources to agree).",
+            d.daemon, d.answering, d.falsetickers
+        ),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "{} sources, {} answering, {} marked x (falseticker)",
+        d.sources, d.answering, d.falsetickers
+    ))
+    .fix(Cause::NoMajority.info().fix)
+    .fix("compare each server's offset directly (`ntpdiag probe SERVER` for each): the ones that disagree with the others are wrong, or this is the truth and the others are")
 }
 
 fn replies_cut(e: &Exchange) -> Verdict {

@@ -95,6 +95,18 @@ pub fn source(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String)
         .take_while(|m| !matches!(m, Mark::Answered))
         .collect();
     match missed.first() {
+        // Refused with a kiss since its last answer, and not in use: the
+        // kiss is why (a RATE keeps the filter from filling).
+        Some(m @ Mark::Kod(_)) if c.class() != crate::diagnose::Class::Ok => {
+            let (kc, what) = mark_cause(m);
+            (
+                kc,
+                format!(
+                    "{what} ({} of the last polls); {why}",
+                    missed.iter().filter(|x| matches!(x, Mark::Kod(_))).count()
+                ),
+            )
+        }
         Some(m) => {
             let (_, what) = mark_cause(m);
             (

@@ -74,6 +74,37 @@ pub struct Profile {
     /// Sources allowed mode 6 queries (default: loopback).
     pub query_allow: Vec<Cidr>,
     pub symmetric: SymmetricPolicy,
+    /// A presentation that changes while serving (see [`Live`]).
+    pub live: Option<Live>,
+}
+
+/// What a server that synchronizes while it serves presents now: the lab's
+/// client nodes answer leap 3 / stratum 16 until their engine has a system
+/// peer, then the peer's stratum + 1, as ntpd does; `ntpq` sees the
+/// engine's associations. Written by the node, read per request.
+#[derive(Clone, Debug, Default)]
+pub struct Live(pub std::sync::Arc<std::sync::RwLock<Presentation>>);
+
+#[derive(Clone, Debug, Default)]
+pub struct Presentation {
+    pub server: Option<ServerConfig>,
+    pub control: Option<control::Snapshot>,
+}
+
+impl Live {
+    pub fn set(&self, p: Presentation) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = p;
+    }
+
+    pub fn get(&self) -> Presentation {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl PartialEq for Live {
+    fn eq(&self, o: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &o.0)
+    }
 }
 
 impl Default for Profile {
@@ -86,6 +117,7 @@ impl Default for Profile {
             rate: None,
             query_allow: Cidr::loopback().to_vec(),
             symmetric: SymmetricPolicy::default(),
+            live: None,
         }
     }
 }
@@ -235,7 +267,17 @@ impl Server {
         }
         let f = &self.profile.faults;
         let shifted = recv_ts + f.offset;
-        let len = match self.responder.handle(request, shifted, shifted, out) {
+        let live = self
+            .profile
+            .live
+            .as_ref()
+            .and_then(|l| l.get().server)
+            .map(Responder::new);
+        let len = match live
+            .as_ref()
+            .unwrap_or(&self.responder)
+            .handle(request, shifted, shifted, out)
+        {
             CoreAction::Reply(n) => n,
             CoreAction::Drop(_) => return self.drop(DropReason::Malformed),
         };
@@ -305,7 +347,11 @@ impl Server {
             return self.drop(DropReason::ControlNotAllowed);
         }
         self.counters.control_answered += 1;
-        Action::Control(control::respond(req, &self.snapshot(wall)))
+        let snap = match self.profile.live.as_ref().and_then(|l| l.get().control) {
+            Some(s) => s,
+            None => self.snapshot(wall),
+        };
+        Action::Control(control::respond(req, &snap))
     }
 
     /// The variables `ntpq` sees.

@@ -216,7 +216,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
         && let Some(h) = holders.iter().find(|h| {
             h.comm
                 .as_deref()
-                .is_some_and(|c| !matches!(c, "ntpd" | "chronyd" | "systemd-timesyn"))
+                .is_some_and(|c| crate::explain::collect::daemon_for(c).is_none())
         })
     {
         push(
@@ -321,7 +321,12 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
         && judged
             .iter()
             .all(|vs| vs.iter().all(|v| v.cause == Cause::Ok));
-    if view_unsync && (servers_fine || ev.no_probe) {
+    // A daemon that hears its sources and still cannot choose one says why
+    // in its own output (falsetickers): that verdict, ranked over the
+    // blocks as a paste would be.
+    if let Some(v) = paste::overall(&view).filter(|v| v.cause == Cause::NoMajority) {
+        push("local daemon".into(), v);
+    } else if view_unsync && (servers_fine || ev.no_probe) {
         push(
             "local daemon".into(),
             Verdict::new(Cause::DaemonNotSynchronizedYet, "The daemon runs and its servers answer, but it has not selected one yet: normal for the first minutes.", Confidence::Medium)

@@ -246,6 +246,10 @@ fn explain_peers(text: &str, rows: &[PeerRow], raw: &[String]) -> Explained {
     let mut d = view("ntpd");
     d.sources = rows.len();
     d.answering = rows.iter().filter(|r| r.reach > 0).count();
+    d.falsetickers = rows
+        .iter()
+        .filter(|r| r.reach > 0 && r.tally == 'x')
+        .count();
     for (r, l) in rows.iter().zip(raw) {
         if r.tally == '*' || r.tally == 'o' {
             d.synchronized.get_or_insert(fact(true, text, l));
@@ -658,7 +662,8 @@ fn chrony_state(c: char) -> &'static str {
 /// A chronyc source row: state, name, stratum, reach, the line.
 type SourceRow = (char, String, u32, u32, String);
 
-fn explain_chrony_sources(text: &str) -> Option<Explained> {
+/// The rows of `chronyc sources` (text or `-c`), and which form it was.
+fn chrony_source_rows(text: &str) -> Option<(Kind, Vec<SourceRow>)> {
     let csv: Vec<&str> = text
         .lines()
         .filter(|l| {
@@ -666,7 +671,7 @@ fn explain_chrony_sources(text: &str) -> Option<Explained> {
             f.len() >= 10 && matches!(f[0], "^" | "=" | "#") && f[1].len() == 1
         })
         .collect();
-    let (kind, rows): (Kind, Vec<SourceRow>) = if !csv.is_empty() {
+    Some(if !csv.is_empty() {
         (
             Kind::ChronycSourcesCsv,
             csv.iter()
@@ -715,7 +720,18 @@ fn explain_chrony_sources(text: &str) -> Option<Explained> {
             return None;
         }
         (Kind::ChronycSources, rows)
-    };
+    })
+}
+
+/// `chronyc sources` rows: state character, name or address, reach.
+pub fn chrony_rows(text: &str) -> Vec<(char, String, u32)> {
+    chrony_source_rows(text)
+        .map(|(_, rows)| rows.into_iter().map(|(s, n, _, r, _)| (s, n, r)).collect())
+        .unwrap_or_default()
+}
+
+fn explain_chrony_sources(text: &str) -> Option<Explained> {
+    let (kind, rows) = chrony_source_rows(text)?;
     let notes = rows
         .iter()
         .map(|(s, name, _st, reach, l)| Note {
@@ -737,6 +753,7 @@ fn explain_chrony_sources(text: &str) -> Option<Explained> {
     let mut d = view("chronyd");
     d.sources = rows.len();
     d.answering = rows.iter().filter(|r| r.3 > 0).count();
+    d.falsetickers = rows.iter().filter(|r| r.3 > 0 && r.0 == 'x').count();
     for (state, name, _, reach, l) in &rows {
         if *state == '*' {
             d.synchronized.get_or_insert(fact(true, text, l));

@@ -60,7 +60,18 @@ const SELECT_EVERY: Duration = Duration::from_millis(100);
 const SETTLE: Duration = Duration::from_millis(1500);
 
 /// Runs until a limit is reached; returns the last snapshot.
-pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report)) -> Snapshot {
+pub fn run(engine: &mut Engine, limits: &Limits, report: impl FnMut(Report)) -> Snapshot {
+    run_with(engine, limits, report, |_, _| {})
+}
+
+/// [`run`], calling `tick` at least every 200 ms with the engine (a lab
+/// node disciplines its own clock there).
+pub fn run_with(
+    engine: &mut Engine,
+    limits: &Limits,
+    mut report: impl FnMut(Report),
+    mut tick: impl FnMut(&mut Engine, Instant),
+) -> Snapshot {
     let start = Instant::now();
     let addrs: Vec<SocketAddr> = engine.associations().iter().map(|a| a.spec.addr).collect();
     let socks: Vec<Result<NtpSocket, LocalError>> = addrs
@@ -108,6 +119,7 @@ pub fn run(engine: &mut Engine, limits: &Limits, mut report: impl FnMut(Report))
     let mut next_select = Instant::now();
     let mut snapshots = 0u64;
     loop {
+        tick(engine, Instant::now());
         let now = Instant::now();
         while let Some(tx) = engine.poll_transmit(now, clock::now(), rng.next_u64()) {
             match &socks[tx.assoc] {

@@ -131,6 +131,18 @@ impl ClockFilter {
         self.add(0.0, 0.0, MAXDISP, t, precision);
     }
 
+    /// The local clock moved by `by` seconds (stepped or slewed forward
+    /// when positive): every sample's offset is restated against the moved
+    /// clock, as if it had been taken with it (offset = server − local).
+    pub fn shift(&mut self, by: f64) {
+        for x in self.stages.iter_mut().filter(|x| x.disp < MAXDISP) {
+            x.offset -= by;
+        }
+        if self.t.is_some() {
+            self.offset -= by;
+        }
+    }
+
     /// Valid (not dummy, not empty) stages.
     pub fn samples(&self) -> usize {
         self.stages.iter().filter(|x| x.disp < MAXDISP).count()

@@ -314,6 +314,17 @@ impl Engine {
         self.events.pop_front()
     }
 
+    /// The local clock was moved by `by` seconds (a step, or one slice of a
+    /// slew): every association's samples are restated against it, and
+    /// selection runs again. The engine never moves a clock itself; a
+    /// driver that keeps its own clock (the lab's virtual clocks) calls this.
+    pub fn clock_adjusted(&mut self, now: Instant, by: f64) {
+        for a in &mut self.assocs {
+            a.filter.shift(by);
+        }
+        self.dirty = Some(now);
+    }
+
     /// Whether something changed since selection last ran.
     pub fn is_dirty(&self) -> bool {
         self.dirty.is_some()

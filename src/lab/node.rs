@@ -1,0 +1,414 @@
+//! The process that runs one built-in lab node, inside its namespace
+//! (`ntpdiag lab node`, started by `lab up`): a server (`serve` nodes), or
+//! the client engine on the node's own clock, disciplined as RFC 5905 says,
+//! answering `ntpq` (mode 6) on loopback and, for `client.serve`, serving
+//! that clock to the lab.
+//!
+//! It writes, in its node folder: `clock` (the virtual clock, which
+//! `lab exec` hands to the commands it runs), `billboard.json` (what
+//! `lab status` shows, every second) and `events.jsonl` (state changes,
+//! for `lab run`'s timeline).
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use super::topology::{NodeSpec, Role, Topology};
+use super::vclock::{Correction, VClock};
+use super::{Paths, present};
+use crate::cli::watch::{SnapshotJson, snapshot_json, source_spec, table};
+use crate::engine::client::{Engine, Event, Profile as Rules_, Rules};
+use crate::engine::profile::{Live, Presentation, Profile};
+use crate::engine::server::ServerConfig;
+use crate::explain::conf::{Config, Daemon};
+use crate::net::clock;
+use crate::net::resolve::{Family, resolve};
+use crate::net::serve::{Listener, Options, ServerHandle, start};
+use crate::net::watch::{Limits, Report, run_with};
+
+/// How long after the last new sample the clock is updated.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// What `lab status` reads for a built-in node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Billboard {
+    pub name: String,
+    pub role: Role,
+    /// Seconds this node's clock is ahead of true time (the host clock).
+    pub clock_offset_s: f64,
+    pub synchronized: bool,
+    pub steps: u32,
+    pub panics: u32,
+    /// The discipline's frequency correction.
+    pub freq_ppm: f64,
+    /// What it serves: leap, stratum, refid (servers and client-servers).
+    pub serving: Option<String>,
+    /// The engine's snapshot (client nodes).
+    pub snapshot: Option<SnapshotJson>,
+    /// The same, as `watch` prints it.
+    pub table: Option<String>,
+    /// Configured names that did not resolve.
+    pub unresolved: Vec<(String, String)>,
+    /// Unix time written.
+    pub written: f64,
+}
+
+/// One line of events.jsonl.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NodeEvent {
+    /// Unix time.
+    pub t: f64,
+    pub node: String,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Writes `contents` to `path` whole (a reader never sees half of it).
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents)?;
+    std::fs::rename(&tmp, path)
+}
+
+struct Out {
+    dir: PathBuf,
+    name: String,
+}
+
+impl Out {
+    fn event(&self, text: String, cause: Option<String>) {
+        let e = NodeEvent {
+            t: unix_now(),
+            node: self.name.clone(),
+            text,
+            cause,
+        };
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("events.jsonl"))
+            && let Ok(line) = serde_json::to_string(&e)
+        {
+            let _ = writeln!(f, "{line}");
+        }
+    }
+
+    fn billboard(&self, b: &Billboard) {
+        if let Ok(j) = serde_json::to_vec_pretty(b) {
+            let _ = write_atomic(&self.dir.join("billboard.json"), &j);
+        }
+    }
+
+    fn clock(&self, c: &VClock) {
+        let _ = write_atomic(&self.dir.join("clock"), c.skew().to_line().as_bytes());
+    }
+}
+
+/// Names the process so that `explain` (and `ps`) see a time daemon.
+fn set_process_name() {
+    let _ = nix::sys::prctl::set_name(c"ntpdiag-lab");
+}
+
+/// A node of a `lab run` goes when the run goes (even killed): the kernel
+/// sends SIGTERM when the parent dies. Returns false if it already has.
+pub fn follow_parent() -> bool {
+    let parent = nix::unistd::getppid();
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM);
+    nix::unistd::getppid() == parent && parent.as_raw() != 1
+}
+
+fn listeners(profile: Profile, node: &NodeSpec, network: bool) -> Listener {
+    let mut addrs: Vec<SocketAddr> = vec![
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 123),
+        SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 123),
+    ];
+    if network {
+        addrs.extend(node.ips().into_iter().map(|ip| SocketAddr::new(ip, 123)));
+    }
+    Listener { profile, addrs }
+}
+
+fn start_server(l: Listener) -> anyhow::Result<ServerHandle> {
+    start(
+        vec![l],
+        &Options {
+            threads: 1,
+            user: None,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn serving_line(c: &ServerConfig) -> String {
+    format!(
+        "leap {}, stratum {}, refid {}",
+        c.leap.bits(),
+        c.stratum,
+        c.reference_id.display(c.stratum)
+    )
+}
+
+/// Runs node `name` of the lab in `paths` until `stop` is set.
+pub fn run(paths: &Paths, topo: &Topology, name: &str, stop: &AtomicBool) -> anyhow::Result<()> {
+    let node = topo
+        .node
+        .iter()
+        .find(|n| n.name == name)
+        .with_context(|| format!("no node {name} in the lab"))?;
+    set_process_name();
+    colored::control::set_override(false);
+    let out = Out {
+        dir: paths.node(name),
+        name: name.into(),
+    };
+    let spec = node.clock.clone().unwrap_or_default();
+    let offset = match &spec.offset {
+        Some(o) => crate::scenario::parse_signed_duration(o)
+            .map_err(|e| anyhow::anyhow!("clock offset: {e}"))?
+            .as_secs_f64(),
+        None => 0.0,
+    };
+    let vclock = VClock::new(offset, spec.freq_ppm, spec.slew_ppm, clock::monotonic_ns());
+    clock::set_skew(Some(vclock.skew()));
+    out.clock(&vclock);
+    match node.role() {
+        Role::Server => run_server(node, &out, &vclock, stop),
+        Role::Client | Role::ClientServer => run_client(node, &out, vclock, stop),
+        r => anyhow::bail!(
+            "node {name} is a {} node: it has no built-in process",
+            r.id()
+        ),
+    }
+}
+
+fn run_server(
+    node: &NodeSpec,
+    out: &Out,
+    vclock: &VClock,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let spec = node.serve.clone().unwrap_or_default();
+    let (profile, _) = crate::scenario::ProfileSpec {
+        name: Some(node.name.clone()),
+        ..spec
+    }
+    .build()
+    .map_err(|e| anyhow::anyhow!("serve: field `{}`: {}", e.field, e.message))?;
+    let serving = serving_line(&profile.server);
+    let server = start_server(listeners(profile, node, true))?;
+    out.event(format!("serving: {serving}"), None);
+    while !stop.load(Ordering::SeqCst) {
+        out.billboard(&Billboard {
+            name: node.name.clone(),
+            role: Role::Server,
+            clock_offset_s: vclock.offset_at(clock::monotonic_ns()),
+            synchronized: true,
+            steps: 0,
+            panics: 0,
+            freq_ppm: 0.0,
+            serving: Some(serving.clone()),
+            snapshot: None,
+            table: None,
+            unresolved: vec![],
+            written: unix_now(),
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        // The skew is constant: nothing to discipline.
+        clock::set_skew(Some(vclock.skew()));
+    }
+    server.stop();
+    Ok(())
+}
+
+fn rules_of(node: &NodeSpec) -> Rules {
+    let p = match node.client.as_ref().and_then(|c| c.rules.as_deref()) {
+        Some("chrony") => Rules_::Chrony,
+        Some("rfc") => Rules_::Rfc,
+        _ => Rules_::Ntpd,
+    };
+    Rules::of(p)
+}
+
+fn run_client(
+    node: &NodeSpec,
+    out: &Out,
+    mut vclock: VClock,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let client = node.client.clone().unwrap_or_default();
+    let role = node.role();
+    let rules = rules_of(node);
+    let mut cfg = Config::new(Daemon::Ntpd);
+    crate::explain::conf::parse_ntp("ntp.conf", &client.conf, &mut cfg);
+    let start_t = Instant::now();
+    let mut engine = Engine::new(rules.clone(), start_t, clock::precision());
+    engine.local_refids = node
+        .ips()
+        .iter()
+        .filter_map(|ip| match ip {
+            IpAddr::V4(a) => Some(a.octets()),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    let mut unresolved = vec![];
+    for src in cfg.network_sources() {
+        let (spec, many) = source_spec(src, None, None);
+        match resolve(&src.host, 123, Family::Any, Duration::from_secs(3)) {
+            Ok(addrs) => {
+                for a in addrs.into_iter().take(many) {
+                    let mut s = spec.clone();
+                    s.addr = a;
+                    engine.add(s, start_t, Duration::from_millis(100));
+                }
+            }
+            Err(e) => {
+                out.event(
+                    format!("{}: does not resolve: {e}", src.host),
+                    Some("server-name-unresolved".into()),
+                );
+                unresolved.push((src.host.clone(), e));
+            }
+        }
+    }
+    let live = Live::default();
+    let unsync = ServerConfig::unsynchronized();
+    let precision = unsync.precision;
+    live.set(Presentation {
+        server: Some(unsync.clone()),
+        control: None,
+    });
+    let profile = Profile {
+        name: node.name.clone(),
+        server: unsync.clone(),
+        live: Some(live.clone()),
+        ..Profile::default()
+    };
+    let server = start_server(listeners(profile, node, role == Role::ClientServer))?;
+    let mut served = unsync;
+    let mut samples = 0u64;
+    let mut pending: Option<Instant> = None;
+    let mut next_board = Instant::now();
+    let limits = Limits {
+        duration: None,
+        count: None,
+        stop,
+    };
+    let rules2 = rules.clone();
+    run_with(
+        &mut engine,
+        &limits,
+        |r| {
+            if let Report::Event(ev, snap) = r {
+                let (text, cause) = match ev {
+                    Event::Source { index, .. } => {
+                        let s = &snap.sources[*index];
+                        let (cause, why) = crate::diagnose::watch::source(s, &rules2, snap);
+                        (
+                            format!(
+                                "{}: {} [{}] {why}",
+                                s.name,
+                                crate::cli::watch::status_word(&s.status),
+                                cause.id()
+                            ),
+                            Some(cause.id()),
+                        )
+                    }
+                    Event::SystemPeer { to, .. } => (
+                        format!(
+                            "system peer: {}",
+                            to.and_then(|i| snap.sources.get(i))
+                                .map_or("none".to_string(), |s| s.name.clone())
+                        ),
+                        None,
+                    ),
+                };
+                out.event(text, cause);
+            }
+        },
+        |engine, now| {
+            let mono = clock::monotonic_ns();
+            let slewed = vclock.advance(mono);
+            if slewed != 0.0 {
+                engine.clock_adjusted(now, slewed);
+            }
+            let snap = engine.snapshot(now);
+            let total: u64 = snap.sources.iter().map(|s| s.usable).sum();
+            if total > samples {
+                samples = total;
+                pending = Some(now);
+            }
+            // Replies of one round arrive within milliseconds of each other:
+            // judge them together, not the first one alone.
+            let settled = pending.is_some_and(|t| now.duration_since(t) >= SETTLE);
+            if settled && snap.system.peer.is_some() {
+                pending = None;
+                match vclock.update(mono, snap.system.offset) {
+                    Correction::Step(by) => {
+                        engine.clock_adjusted(now, by);
+                        out.event(format!("clock stepped by {by:+.6} s"), None);
+                    }
+                    Correction::Panic(by) => out.event(
+                        format!(
+                            "offset {by:+.3} s is past the 1000 s panic threshold: the clock is left alone (ntpd would exit)"
+                        ),
+                        Some("clock-step-needed".into()),
+                    ),
+                    Correction::Slew(_) => {}
+                }
+            }
+            clock::set_skew(Some(vclock.skew()));
+            out.clock(&vclock);
+            let snap = engine.snapshot(now);
+            if vclock.synchronized
+                && let Some(c) = present::synchronized(&snap, engine.associations(), precision)
+            {
+                if served.leap != c.leap || served.stratum != c.stratum {
+                    out.event(format!("serving: {}", serving_line(&c)), None);
+                }
+                served = c;
+            }
+            live.set(Presentation {
+                server: Some(served.clone()),
+                control: Some(present::control(
+                    &snap,
+                    engine.associations(),
+                    &served,
+                    clock::now(),
+                    vclock.freq_corr * 1e6,
+                )),
+            });
+            if Instant::now() >= next_board {
+                next_board = Instant::now() + Duration::from_secs(1);
+                out.billboard(&Billboard {
+                    name: node.name.clone(),
+                    role,
+                    clock_offset_s: vclock.offset_at(mono),
+                    // Set once, and a system peer now.
+                    synchronized: vclock.synchronized && snap.system.peer.is_some(),
+                    steps: vclock.steps,
+                    panics: vclock.panics,
+                    freq_ppm: vclock.freq_corr * 1e6,
+                    serving: (role == Role::ClientServer).then(|| serving_line(&served)),
+                    snapshot: Some(snapshot_json(&snap, &rules)),
+                    table: Some(table(&snap, &rules)),
+                    unresolved: unresolved.clone(),
+                    written: unix_now(),
+                });
+            }
+        },
+    );
+    server.stop();
+    Ok(())
+}
