@@ -123,6 +123,23 @@ pub fn source(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String)
 
 fn state(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String) {
     let rid = rules.profile.id();
+    // Stratum 0 with a kiss code for a reference: the last reply was a
+    // Kiss-o'-Death that does not stop the association (RATE).
+    if let Status::Unsynchronized { stratum: 0, .. } = s.status
+        && let Some(k) = s
+            .refid
+            .as_deref()
+            .and_then(|r| crate::wire::KissCode::parse(r.trim_matches('.')))
+    {
+        return (
+            Cause::Kod(k),
+            format!(
+                "its last reply was a Kiss-o'-Death {}: {}",
+                k.text(),
+                k.meaning()
+            ),
+        );
+    }
     match &s.status {
         Status::Unreachable => {
             if s.polls == 0 {

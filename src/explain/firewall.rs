@@ -14,6 +14,8 @@ pub fn parse_iptables(tool: &str, text: &str) -> Vec<FirewallRule> {
     let mut out = vec![];
     let mut input_policy_drop = false;
     let mut input_accepts_replies = false;
+    let mut output_policy_drop = false;
+    let mut output_accepts_established = false;
     let mut in_filter = false;
     for l in text.lines() {
         let t = l.trim();
@@ -28,6 +30,9 @@ pub fn parse_iptables(tool: &str, text: &str) -> Vec<FirewallRule> {
             let w: Vec<&str> = p.split_whitespace().collect();
             if w.len() >= 2 && w[0] == "INPUT" && w[1] == "DROP" {
                 input_policy_drop = true;
+            }
+            if w.len() >= 2 && w[0] == "OUTPUT" && w[1] == "DROP" {
+                output_policy_drop = true;
             }
             continue;
         }
@@ -50,6 +55,15 @@ pub fn parse_iptables(tool: &str, text: &str) -> Vec<FirewallRule> {
         {
             input_accepts_replies = true;
         }
+        // Established traffic out: replies to clients, and every request
+        // after the first of a flow (a daemon polls from one socket).
+        let everything = w.len() == 3 && w[1] == "-j";
+        if chain == "OUTPUT"
+            && target == "ACCEPT"
+            && (rule.contains("ESTABLISHED") || (udp && ntp) || everything)
+        {
+            output_accepts_established = true;
+        }
         if udp && ntp && matches!(target, "DROP" | "REJECT") {
             out.push(FirewallRule {
                 tool: tool.into(),
@@ -66,6 +80,14 @@ pub fn parse_iptables(tool: &str, text: &str) -> Vec<FirewallRule> {
                 .into(),
             blocks_out: false,
             blocks_in: true,
+        });
+    }
+    if output_policy_drop && !output_accepts_established {
+        out.push(FirewallRule {
+            tool: tool.into(),
+            text: ":OUTPUT DROP (policy), and no rule lets established traffic out: replies to this node's clients, and its own requests after the first of each flow, are dropped".into(),
+            blocks_out: true,
+            blocks_in: false,
         });
     }
     out
@@ -140,6 +162,19 @@ pub fn parse_nft(text: &str) -> Vec<FirewallRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_policy_drop_without_established() {
+        let only_new = "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT DROP [0:0]\n\
+             -A OUTPUT -o lo -j ACCEPT\n-A OUTPUT -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n";
+        let r = parse_iptables("iptables", only_new);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].blocks_out && r[0].text.contains("OUTPUT DROP"));
+        let fine = only_new.replace("--ctstate NEW", "--ctstate NEW,RELATED,ESTABLISHED");
+        assert!(parse_iptables("iptables", &fine).is_empty());
+        let open = only_new.replace(":OUTPUT DROP", ":OUTPUT ACCEPT");
+        assert!(parse_iptables("iptables", &open).is_empty());
+    }
 
     #[test]
     fn iptables_rules() {

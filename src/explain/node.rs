@@ -81,6 +81,74 @@ pub fn daemon_blocks(ev: &NodeEvidence) -> Vec<Explained> {
         .collect()
 }
 
+/// Thresholds of the asymmetric-delay test: the offset difference must be
+/// over 2 ms and within 0.3-1.2 × half the extra round trip.
+const ASYM_MIN: f64 = 0.002;
+const ASYM_LOW: f64 = 0.3;
+const ASYM_HIGH: f64 = 1.2;
+
+/// Among servers that give good time, (server, offset, round trip): the
+/// one whose offset differs from the lowest-delay server's by about half
+/// the extra round trip it has. An offset error from path asymmetry is at
+/// most half the round trip, and no exchange with that server alone shows
+/// it; a server on a short, symmetric path does.
+fn asymmetric_delay<'a>(
+    good: &[(&'a ServerEvidence, f64, f64)],
+) -> Option<(&'a ServerEvidence, Verdict, String)> {
+    let (rs, r_off, r_del) = *good.iter().min_by(|a, b| a.2.total_cmp(&b.2))?;
+    good.iter()
+        .filter(|(s, _, _)| !std::ptr::eq(*s, rs))
+        .filter_map(|(s, off, del)| {
+            let half = (del - r_del) / 2.0;
+            let diff = off - r_off;
+            (diff.abs() > ASYM_MIN && diff.abs() >= ASYM_LOW * half && diff.abs() <= ASYM_HIGH * half)
+                .then_some((*s, *off, *del, diff, half))
+        })
+        .max_by(|a, b| a.3.abs().total_cmp(&b.3.abs()))
+        .map(|(s, off, del, diff, half)| {
+            let ms = |x: f64| format!("{:+.1} ms", x * 1000.0);
+            let preferred = if s.source.has("prefer") {
+                " It is configured `prefer`, so this clock follows it."
+            } else {
+                ""
+            };
+            let v = Verdict::new(
+                Cause::AsymmetricDelay,
+                format!(
+                    "{} is {} off from {}, about half of the {:.1} ms more round trip it has: its path is asymmetric, and its offset is wrong by about that much.{preferred}",
+                    s.source.host,
+                    ms(diff),
+                    rs.source.host,
+                    (del - r_del) * 1000.0
+                ),
+                Confidence::Medium,
+            )
+            .evidence(format!(
+                "{}: offset {}, round trip {:.3} ms",
+                s.source.host,
+                ms(off),
+                del * 1000.0
+            ))
+            .evidence(format!(
+                "{}: offset {}, round trip {:.3} ms",
+                rs.source.host,
+                ms(r_off),
+                r_del * 1000.0
+            ))
+            .evidence(format!(
+                "difference {}; half the extra round trip {}",
+                ms(diff),
+                ms(half)
+            ))
+            .fix(Cause::AsymmetricDelay.info().fix)
+            .alternative(
+                Cause::Falseticker.id(),
+                "a server with a wrong clock differs by any amount, not by half its extra delay; probe both again from another host",
+            );
+            (s, v, rs.source.host.clone())
+        })
+}
+
 /// The daemon the configuration is for: the one running, else the first with a config.
 fn configured_daemon(ev: &NodeEvidence) -> Option<Daemon> {
     ev.daemons
@@ -312,6 +380,27 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
         );
     }
 
+    // Servers that give good time but disagree by about half the extra
+    // delay one of them has: that one sits behind an asymmetric path.
+    let good: Vec<(&ServerEvidence, f64, f64)> = ev
+        .servers
+        .iter()
+        .zip(&judged)
+        .filter_map(|(s, vs)| {
+            let i = vs.iter().position(|v| v.cause == Cause::Ok)?;
+            let b = crate::diagnose::probe::facts(s.probes.get(i)?).best?;
+            Some((s, b.value.sample.offset, b.value.sample.delay))
+        })
+        .collect();
+    if let Some((s, f, sym)) = asymmetric_delay(&good) {
+        push(
+            server_subject(s),
+            f.fix(format!(
+                "{sym} is on a symmetric path; compare with it after any change"
+            )),
+        );
+    }
+
     // The daemon's own view: synchronized?
     let view = daemon_blocks(ev);
     let view_unsync = view
@@ -324,7 +413,44 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
     // A daemon that hears its sources and still cannot choose one says why
     // in its own output (falsetickers): that verdict, ranked over the
     // blocks as a paste would be.
-    if let Some(v) = paste::overall(&view).filter(|v| v.cause == Cause::NoMajority) {
+    let daemon_view = paste::overall(&view);
+    let real_ntpd = ev.daemons.iter().any(|d| d.comm == "ntpd");
+    if let Some(v) = daemon_view
+        .clone()
+        .filter(|v| v.cause == Cause::NoReply && real_ntpd && servers_fine && !ev.no_probe)
+    {
+        // ntpd sends from port 123; this probe sent from a random port and
+        // was answered: the path drops what ntpd sends, or its answers.
+        push(
+            "local daemon".into(),
+            Verdict::new(
+                Cause::SourcePortFiltered,
+                "ntpd hears nothing from its servers, yet they answer a request from a random source port: something on the path drops udp from port 123, the port ntpd sends from.",
+                Confidence::Medium,
+            )
+            .evidence(format!("ntpd's view: {}", v.summary))
+            .evidence(
+                judged
+                    .iter()
+                    .flatten()
+                    .map(|v| v.summary.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .fix(Cause::SourcePortFiltered.info().fix)
+            .alternative(
+                Cause::NoReply.id(),
+                "a firewall on this host or the server that treats port 123 apart: `iptables -S` on both",
+            ),
+        );
+    } else if let Some(v) = daemon_view.filter(|v| {
+        !matches!(
+            v.cause,
+            Cause::Ok | Cause::DaemonNotSynchronizedYet | Cause::NoReply
+        ) && v.cause.class() != crate::diagnose::Class::Local
+    }) {
+        // What the daemon's own tools say is wrong (falsetickers, a kiss,
+        // an unsynchronized server), ranked over its blocks.
         push("local daemon".into(), v);
     } else if view_unsync && (servers_fine || ev.no_probe) {
         push(

@@ -100,7 +100,7 @@ pub enum LabError {
     },
     #[error("lab {0} is being run by `ntpdiag lab run` (pid {1}); pick another --name")]
     Busy(String, u32),
-    #[error("{0}")]
+    #[error(transparent)]
     Topology(#[from] crate::scenario::ScenarioError),
     #[error("setting up the lab: {0}")]
     Setup(String),

@@ -251,7 +251,9 @@ pub fn up(topo: &Topology, lab: &str, owned: bool) -> Result<(Paths, State), Lab
     let mut state = State {
         lab: lab.into(),
         topology: topo.name.clone(),
-        created: 0.0,
+        created: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64()),
         owner: owned.then(me),
         builder: Some(me()),
         namespaces: std::iter::once(paths.hub())
@@ -271,9 +273,6 @@ pub fn up(topo: &Topology, lab: &str, owned: bool) -> Result<(Paths, State), Lab
     match build(topo, &paths, &mut state) {
         Ok(()) => {
             state.builder = None;
-            state.created = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
             state
                 .save(&paths)
                 .map_err(|e| LabError::Setup(e.to_string()))?;

@@ -317,7 +317,7 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, ScenarioError> {
             .map_or(1, |n| n + 1),
         message: format!("field `{field}`: {message}"),
     };
-    check_name(&t.name).map_err(|m| top_err("name", m))?;
+    super::check_lab_name(&t.name).map_err(|m| top_err("name", m))?;
     if let Some(d) = &t.duration {
         humantime::parse_duration(d.trim())
             .map_err(|e| top_err("duration", format!("{d:?}: {e} (expected e.g. 30s, 2m)")))?;
