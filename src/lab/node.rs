@@ -270,7 +270,11 @@ fn run_client(
                 for a in addrs.into_iter().take(many) {
                     let mut s = spec.clone();
                     s.addr = a;
-                    engine.add(s, start_t, Duration::from_millis(100));
+                    engine.add(
+                        s,
+                        start_t,
+                        Duration::from_millis(100) + client.start_after(),
+                    );
                 }
             }
             Err(e) => {

@@ -102,6 +102,19 @@ pub struct ClientSpec {
     /// Whose selection rules: ntpd (default), chrony or rfc.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules: Option<String>,
+    /// Wait this long before the first poll (a node that boots after its
+    /// servers): `8s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+}
+
+impl ClientSpec {
+    pub fn start_after(&self) -> Duration {
+        self.start
+            .as_deref()
+            .and_then(|d| humantime::parse_duration(d.trim()).ok())
+            .unwrap_or(Duration::ZERO)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -512,6 +525,15 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, ScenarioError> {
                 && !["ntpd", "chrony", "rfc"].contains(&r.as_str())
             {
                 return Err(e("rules", format!("{r:?}: expected ntpd, chrony or rfc")));
+            }
+            if let Some(d) = &c.start {
+                match humantime::parse_duration(d.trim()) {
+                    Ok(x) if x <= Duration::from_secs(3600) => {}
+                    Ok(_) => return Err(e("start", format!("{d:?}: at most 1h"))),
+                    Err(er) => {
+                        return Err(e("start", format!("{d:?}: {er} (expected e.g. 8s)")));
+                    }
+                }
             }
             let mut cfg = crate::explain::conf::Config::new(crate::explain::conf::Daemon::Ntpd);
             crate::explain::conf::parse_ntp("conf", &c.conf, &mut cfg);

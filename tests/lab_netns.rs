@@ -1,0 +1,441 @@
+//! `ntpdiag lab` end to end, as root: the seed fails as production fails
+//! (real `ntpq -p` inside compute shows the controller `.INIT.`, stratum 16,
+//! reach 0, and `explain` inside it names the controller's firewall), its
+//! fix converges, every gallery topology reproduces its failure and
+//! `explain` inside the failing node names it, and labs are taken down on
+//! exit and after a crash. Each test's lab has its own name (the test
+//! process's id), so they run in parallel.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use ntpdiag::lab::report::{LabJson, NodeJson};
+
+const NEEDS: &[&str] = &["ip", "tc", "iptables", "ip6tables", "ntpq"];
+
+fn lab(args: &[&str], limit: Duration) -> std::process::Output {
+    run_bounded(Command::new(ntpdiag()).arg("lab").args(args), limit)
+}
+
+/// `lab run NAME --json`, parsed.
+fn run_json(name: &str, extra: &[&str]) -> (LabJson, i32) {
+    let mut args = vec!["run", name, "--json"];
+    args.extend_from_slice(extra);
+    let o = lab(&args, Duration::from_secs(240));
+    let r: LabJson = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "lab run {name}: {e}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (r, o.status.code().unwrap_or(-1))
+}
+
+fn node<'a>(r: &'a LabJson, name: &str) -> &'a NodeJson {
+    r.nodes
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("no node {name} in {r:?}"))
+}
+
+fn cause(r: &LabJson, name: &str) -> String {
+    node(r, name)
+        .verdict
+        .as_ref()
+        .map_or("(none)".into(), |v| v.cause.clone())
+}
+
+/// Namespaces of lab `lab` still present.
+fn namespaces(lab: &str) -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str().map(String::from))
+                .filter(|n| n.starts_with(&format!("ndl-{lab}-")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs a gallery topology and checks that `explain` in each node its file
+/// names gives the cause the file promises; returns the report.
+fn gallery(name: &str) -> LabJson {
+    let text = ntpdiag::lab::builtin::get(name).expect("a built-in");
+    let topo = ntpdiag::lab::topology::parse(name, text).expect("it parses");
+    let (r, code) = run_json(name, &[]);
+    let want: BTreeMap<String, String> = topo.expect.clone();
+    let got: BTreeMap<String, String> = want.keys().map(|n| (n.clone(), cause(&r, n))).collect();
+    let views: Vec<String> = r
+        .nodes
+        .iter()
+        .map(|n| format!("{}: {}\n{}", n.name, cause(&r, &n.name), n.view))
+        .collect();
+    assert_eq!(got, want, "{name}:\n{}", views.join("\n"));
+    assert!(namespaces(&r.lab).is_empty(), "torn down");
+    let worst = r
+        .nodes
+        .iter()
+        .filter_map(|n| n.verdict.as_ref())
+        .map(|v| v.exit_code)
+        .max()
+        .unwrap_or(0);
+    assert_eq!(code, worst as i32, "the exit status is the worst verdict's");
+    r
+}
+
+#[test]
+fn seed_run_fails_as_production_and_explain_names_the_firewall() {
+    if !require("seed_run", NEEDS) {
+        return;
+    }
+    let r = gallery("seed");
+    for c in ["compute1", "compute2"] {
+        let n = node(&r, c);
+        let v = n.verdict.as_ref().unwrap();
+        assert!(
+            v.summary.contains("drops udp/123"),
+            "the controller is up but drops udp/123: {v:?}"
+        );
+        assert_eq!(n.synchronized, Some(false));
+        assert_eq!(n.sources.len(), 1, "{:?}", n.sources);
+        assert_eq!(n.sources[0].reach, "0");
+        assert_eq!(n.sources[0].cause, "no-reply");
+    }
+    // The controller itself synchronized upstream, and its own explain
+    // finds its INPUT rule.
+    let c = node(&r, "controller");
+    assert_eq!(c.synchronized, Some(true), "{}", c.view);
+    assert_eq!(cause(&r, "controller"), "local-firewall-blocks-ntp");
+    assert!(
+        r.timeline
+            .iter()
+            .any(|e| e.node == "controller" && e.text.contains("system peer: upstream")),
+        "{:?}",
+        r.timeline
+    );
+}
+
+#[test]
+fn seed_up_exec_status_down_with_real_ntpq() {
+    if !require("seed_up", NEEDS) {
+        return;
+    }
+    let name = unique("lt");
+    let o = lab(&["up", "seed", "--name", &name], Duration::from_secs(60));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Down whatever happens below.
+    struct Down(String);
+    impl Drop for Down {
+        fn drop(&mut self) {
+            lab(&["down", &self.0], Duration::from_secs(60));
+        }
+    }
+    let _down = Down(name.clone());
+    assert_eq!(namespaces(&name).len(), 5, "hub and four nodes");
+    std::thread::sleep(Duration::from_secs(10));
+    // Real ntpq, inside compute1, against the built-in engine's mode 6.
+    let o = lab(
+        &[
+            "exec",
+            "--lab",
+            &name,
+            "compute1",
+            "--",
+            "ntpq",
+            "-p",
+            "127.0.0.1",
+        ],
+        Duration::from_secs(30),
+    );
+    let peers = String::from_utf8_lossy(&o.stdout).to_string();
+    let row: Vec<&str> = peers
+        .lines()
+        .find(|l| l.contains("controller"))
+        .unwrap_or_else(|| panic!("no controller row: {peers}"))
+        .split_whitespace()
+        .collect();
+    // remote refid st t when poll reach …
+    assert_eq!(row[1], ".INIT.", "{peers}");
+    assert_eq!(row[2], "16", "{peers}");
+    assert_eq!(row[3], "u", "{peers}");
+    assert_eq!(row[5], "64", "poll: {peers}");
+    assert_eq!(row[6], "0", "reach: {peers}");
+    // ntpq -c assoc: the seed's 8011 … reject mobilize.
+    let o = lab(
+        &[
+            "exec",
+            "--lab",
+            &name,
+            "compute1",
+            "--",
+            "ntpq",
+            "-c",
+            "assoc",
+            "127.0.0.1",
+        ],
+        Duration::from_secs(30),
+    );
+    let assoc = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        assoc.contains("8011") && assoc.contains("reject") && assoc.contains("mobilize"),
+        "{assoc}"
+    );
+    // explain inside compute1, as a user would run it there.
+    let o = lab(
+        &[
+            "exec",
+            "--lab",
+            &name,
+            "compute1",
+            "--",
+            ntpdiag(),
+            "explain",
+            "--json",
+        ],
+        Duration::from_secs(60),
+    );
+    let ex: ntpdiag::cli::explain::ExplainReport = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    assert_eq!(ex.verdict.cause, "no-reply", "{:?}", ex.verdict);
+    assert_eq!(o.status.code(), Some(3));
+    // Status: every node, with the contract's fields.
+    let o = lab(
+        &["status", "--lab", &name, "--json"],
+        Duration::from_secs(90),
+    );
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let nodes = st["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 4);
+    for n in nodes {
+        for k in ["name", "role", "clock_offset_s", "sources", "verdict"] {
+            assert!(n.get(k).is_some(), "{k} in {n}");
+        }
+    }
+    let c1 = nodes.iter().find(|n| n["name"] == "compute1").unwrap();
+    assert_eq!(c1["role"], "client");
+    assert!(
+        (c1["clock_offset_s"].as_f64().unwrap() - 0.25).abs() < 0.01,
+        "{c1}"
+    );
+    let s = &c1["sources"][0];
+    for k in ["address", "tally", "reach", "cause"] {
+        assert!(s.get(k).is_some(), "{k} in {s}");
+    }
+    assert_eq!(c1["verdict"]["cause"], "no-reply");
+    // A second lab of the same topology, at the same time, under another name.
+    let other = unique("lt");
+    let o = lab(&["up", "seed", "--name", &other], Duration::from_secs(60));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(namespaces(&other).len(), 5);
+    let o = lab(&["down", &other], Duration::from_secs(60));
+    assert!(o.status.success());
+    assert!(namespaces(&other).is_empty());
+    assert_eq!(namespaces(&name).len(), 5, "the first lab is untouched");
+    // Down.
+    let o = lab(&["down", &name], Duration::from_secs(60));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(namespaces(&name).is_empty());
+    assert!(
+        !std::path::Path::new("/run/ntpdiag/lab")
+            .join(&name)
+            .exists()
+    );
+}
+
+#[test]
+fn seed_fixed_converges_within_1ms() {
+    if !require("seed_fixed", NEEDS) {
+        return;
+    }
+    let r = gallery("seed-fixed");
+    let ctl = node(&r, "controller").clock_offset_s;
+    for c in ["compute1", "compute2"] {
+        let n = node(&r, c);
+        assert_eq!(n.synchronized, Some(true), "{}", n.view);
+        let d = n.clock_offset_s - ctl;
+        assert!(
+            d.abs() < 0.001,
+            "{c} is {:.3} ms from the controller:\n{}",
+            d * 1000.0,
+            n.view
+        );
+        assert_eq!(n.sources[0].tally, "*");
+    }
+    assert!(
+        r.timeline
+            .iter()
+            .any(|e| e.node == "compute1" && e.text.contains("clock stepped")),
+        "250 ms is past the step threshold: {:?}",
+        r.timeline
+    );
+}
+
+#[test]
+fn gallery_no_majority() {
+    if require("no_majority", NEEDS) {
+        let r = gallery("no-majority");
+        assert!(node(&r, "client").sources.iter().all(|s| s.tally == "x"));
+    }
+}
+
+#[test]
+fn gallery_no_upstream() {
+    if require("no_upstream", NEEDS) {
+        let r = gallery("no-upstream");
+        assert!(
+            node(&r, "controller")
+                .serving
+                .as_deref()
+                .is_some_and(|s| s.contains("leap 3") && s.contains("stratum 16")),
+            "{:?}",
+            node(&r, "controller")
+        );
+    }
+}
+
+#[test]
+fn gallery_rate_limited() {
+    if require("rate_limited", NEEDS) {
+        gallery("rate-limited");
+    }
+}
+
+#[test]
+fn gallery_asymmetric() {
+    if require("asymmetric", NEEDS) {
+        let r = gallery("asymmetric");
+        // Ground truth the node cannot see: its clock follows the
+        // preferred far server, off by about half the 40 ms asymmetry.
+        let off = node(&r, "compute").clock_offset_s;
+        assert!(off < -0.004, "compute's clock: {off}");
+    }
+}
+
+#[test]
+fn gallery_stateful_firewall() {
+    if require("stateful_firewall", NEEDS) {
+        gallery("stateful-firewall");
+    }
+}
+
+#[test]
+fn gallery_source_port_123() {
+    if require("source_port_123", &["ip", "tc", "iptables", "ntpd", "ntpq"]) {
+        let r = gallery("source-port-123");
+        assert_eq!(node(&r, "compute").role.id(), "ntpd");
+    }
+}
+
+#[test]
+fn gallery_unresolvable() {
+    if require("unresolvable", NEEDS) {
+        gallery("unresolvable");
+    }
+}
+
+#[test]
+fn not_root_file_errors_and_a_crashed_run() {
+    if !require("lab_safety", NEEDS) {
+        return;
+    }
+    // As a normal user: a clear message, no namespace.
+    let o = run_bounded(
+        Command::new("setpriv").args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            ntpdiag(),
+            "lab",
+            "up",
+            "seed",
+            "--name",
+            "nobodylab",
+        ]),
+        Duration::from_secs(30),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("needs root"), "{err}");
+    assert!(namespaces("nobodylab").is_empty());
+    // A file with an error: file:line, the field, what was expected.
+    let dir = TempDir::new();
+    let f = dir.file(
+        "lab.toml",
+        "name = \"x\"\n[[link]]\nname = \"lan\"\n\n[[node]]\nname = \"a\"\naddresses = { lan = [\"10.1.1.1/24\"] }\n",
+    );
+    let o = lab(&["run", f.to_str().unwrap()], Duration::from_secs(30));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("lab.toml:7:")
+            && err.contains("field `addresses`")
+            && err.contains("documentation ranges"),
+        "{err}"
+    );
+    // A `lab run` killed outright: its built-in nodes go with it, and the
+    // next `lab down` removes what is left.
+    let name = unique("lc");
+    let mut child = Command::new(ntpdiag())
+        .args(["lab", "run", "seed", "--duration", "120s", "--name", &name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = std::path::Path::new("/run/ntpdiag/lab")
+        .join(&name)
+        .join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let up = loop {
+        if let Ok(t) = std::fs::read_to_string(&state)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+            && v["builder"].is_null()
+        {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the lab did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pids: Vec<u32> = up["procs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["what"] == "ntpdiag-lab")
+        .map(|p| p["pid"].as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(pids.len(), 4);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pids
+        .iter()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in &pids {
+        let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty() || stat.contains(") Z "),
+            "node process {p} outlived its lab run: {stat}"
+        );
+    }
+    assert_eq!(namespaces(&name).len(), 5, "left behind by the crash");
+    let o = lab(&["down", &name], Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // Another test's `lab up` may have removed it first; either way it is gone.
+    assert!(
+        out.contains(&format!("removed leftovers of {name}")) || namespaces(&name).is_empty(),
+        "{out}"
+    );
+    assert!(namespaces(&name).is_empty());
+    assert!(
+        !std::path::Path::new("/run/ntpdiag/lab")
+            .join(&name)
+            .exists()
+    );
+}
