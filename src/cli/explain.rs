@@ -48,9 +48,10 @@ pub struct ExplainArgs {
     #[arg(long, conflicts_with = "file")]
     pub paste: bool,
 
-    /// Read the node's files (etc/...) under this directory instead of /.
-    #[arg(long, value_name = "DIR", default_value = "/", env = "NTPDIAG_ROOT")]
-    pub root: PathBuf,
+    /// Read the node's files (etc/...) under this directory instead of /
+    /// (default: $NTPDIAG_ROOT, which `lab exec` sets, else /).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
 
     /// Do not resolve or probe the configured servers (offline).
     #[arg(long)]
@@ -188,7 +189,11 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
         return run_paste(args, &String::from_utf8_lossy(&bytes));
     }
     let opts = Options {
-        root: args.root.clone(),
+        root: args
+            .root
+            .clone()
+            .or_else(|| std::env::var_os("NTPDIAG_ROOT").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("/")),
         no_probe: args.no_probe,
         probe: ProbeConfig {
             timeout: args.timeout,

@@ -96,10 +96,10 @@ pub struct CauseInfo {
 
 const P: &[&str] = &["probe", "capture", "explain"];
 const PE: &[&str] = &["probe", "explain"];
-const PO: &[&str] = &["probe"];
 const C: &[&str] = &["capture"];
 const E: &[&str] = &["explain"];
 const W: &[&str] = &["watch"];
+const WE: &[&str] = &["watch", "explain"];
 
 macro_rules! causes {
     ($(
@@ -151,9 +151,9 @@ causes! {
         means "Requests left and nothing came back: no NTP reply and no ICMP error."
         tell "no datagram and no ICMP error for any request; the liveness check (a datagram to a closed port of the same host) and the neighbour table then tell a firewall that drops udp/123 from a host that is down"
         fix "start with the server's firewall (`iptables -S INPUT` there), then `restrict … ignore` in its ntp.conf, then whether the host is up";
-    SourcePortFiltered = "source-port-filtered", Silence, 12, PO, "SOURCE PORT 123 FILTERED",
+    SourcePortFiltered = "source-port-filtered", Silence, 12, PE, "SOURCE PORT 123 FILTERED",
         means "The server answers requests from a random source port but nothing comes back from source port 123, the port ntpd sends from."
-        tell "the same server probed from a random port answers NTP; from --source-port 123 it is silent"
+        tell "the same server probed from a random port answers NTP; from --source-port 123 it is silent (explain: ntpd, which sends from port 123, hears nothing while a probe from a random port is answered)"
         fix "allow udp source port 123 on the path (anti-amplification filters, NAT), or use a client that sends from random ports (chrony)";
     AsymmetricPath = "asymmetric-path", Silence, 12, C, "ASYMMETRIC PATH",
         means "Replies leave the server but do not reach the client."
@@ -259,9 +259,9 @@ causes! {
         means "The source gives time, but it disagrees with the other sources: its interval (offset ± root distance) falls outside the intersection the selection found."
         tell "the engine's selection under the chosen rules (ntpd: the interval overlaps the intersection; chrony: it contains the best interval or lies inside it; RFC: its midpoint lies inside) leaves it out"
         fix "check that source's own clock and upstream; with two sources there is no majority: configure four or more";
-    NoMajority = "no-majority", Unusable, 11, W, "NO MAJORITY",
+    NoMajority = "no-majority", Unusable, 11, WE, "NO MAJORITY",
         means "Sources answer with usable time, but no group of more than half of them agrees: no system peer can be chosen."
-        tell "candidates passed the fit tests, and the selection found no intersection that a majority meets"
+        tell "candidates passed the fit tests, and the selection found no intersection that a majority meets (explain: the daemon marks half or more of its answering sources `x`)"
         fix "add sources (four or more) or fix the ones that disagree; `ntpdiag watch` shows each one's interval";
     AsymmetricDelay = "asymmetric-delay", Unusable, 11, E, "ASYMMETRIC DELAY",
         means "The way to a server and the way back take different times: its offset is wrong by half the difference, and no NTP exchange with it alone can show it."

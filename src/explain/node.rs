@@ -318,7 +318,11 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
                 Confidence::High,
             )
             .evidence(format!("{}: {}", r.tool, r.text))
-            .fix("delete the rule, or accept udp/123 before it (`iptables -I INPUT -p udp --sport 123 -j ACCEPT`, `iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`)"),
+            .fix(if r.blocks_out {
+                "delete the rule, or let NTP out before it: requests (`iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`) and replies to this node's clients (`iptables -I OUTPUT -p udp --sport 123 -j ACCEPT`, or `-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`)"
+            } else {
+                "delete the rule, or let NTP in before it: replies to this node (`iptables -I INPUT -p udp --sport 123 -j ACCEPT`) and, if it serves, requests from its clients (`iptables -I INPUT -p udp --dport 123 -j ACCEPT`)"
+            }),
         );
     }
 

@@ -286,6 +286,26 @@ fn run_client(
             }
         }
     }
+    let names: Vec<String> = engine
+        .associations()
+        .iter()
+        .map(|a| format!("{} ({})", a.spec.name, a.spec.addr))
+        .collect();
+    if !names.is_empty() {
+        let after = client.start_after();
+        out.event(
+            format!(
+                "polls {}{}",
+                names.join(", "),
+                if after.is_zero() {
+                    String::new()
+                } else {
+                    format!(" from +{}", humantime::format_duration(after))
+                }
+            ),
+            None,
+        );
+    }
     let live = Live::default();
     let unsync = ServerConfig::unsynchronized();
     let precision = unsync.precision;

@@ -46,13 +46,17 @@ pub struct State {
     pub procs: Vec<ProcRec>,
 }
 
-/// A process's start time, if it lives.
+/// A process's start time, if it lives (a zombie does not).
 pub fn proc_start(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command name in parentheses (which may hold spaces).
     let rest = &stat[stat.rfind(')')? + 2..];
-    // Field 22 overall; field 3 (state) is the first after the name.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    let mut w = rest.split_whitespace();
+    // Field 3 (state) is the first after the name; 22 (start time) the 20th.
+    if matches!(w.next(), Some("Z" | "X")) {
+        return None;
+    }
+    w.nth(18)?.parse().ok()
 }
 
 fn me() -> (u32, u64) {
@@ -509,6 +513,23 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
             }
             Role::Router | Role::Host => continue,
         };
+        let after = n
+            .ntpd
+            .as_ref()
+            .or(n.chronyd.as_ref())
+            .map_or(Duration::ZERO, |d| d.start_after());
+        let args = if after.is_zero() {
+            args
+        } else {
+            // The shell execs the daemon after the wait: the PID stays.
+            let mut v = vec![
+                "sh".to_string(),
+                "-c".into(),
+                format!("sleep {}; exec \"$0\" \"$@\"", after.as_secs_f64()),
+            ];
+            v.extend(args);
+            v
+        };
         spawn(paths, state, &n.name, what, &args, &dir.join("log"))?;
     }
     // Ready: every built-in node has written its billboard.
@@ -711,11 +732,16 @@ pub fn remove_leftovers() -> Vec<String> {
 }
 
 /// Replaces this process with `cmd` run inside `node` of the lab, on the
-/// node's clock and with its configuration root (for `ntpdiag` commands),
-/// and with the lab's chrony on PATH.
+/// node's clock and with its configuration root (for `ntpdiag` commands,
+/// `ntpdiag` being this program), and with the lab's chrony on PATH.
 pub fn exec(paths: &Paths, node: &str, cmd: &[String]) -> std::io::Error {
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", &paths.netns(node)]).args(cmd);
+    c.args(["netns", "exec", &paths.netns(node)]);
+    // `ntpdiag` is this very program, installed or not.
+    match (cmd.first().map(String::as_str), std::env::current_exe()) {
+        (Some("ntpdiag"), Ok(me)) => c.arg(me).args(&cmd[1..]),
+        _ => c.args(cmd),
+    };
     c.env("NTPDIAG_CLOCK", paths.node(node).join("clock"))
         .env("NTPDIAG_ROOT", paths.root(node));
     if let Some(ch) = chronyd_path() {

@@ -110,10 +110,7 @@ pub struct ClientSpec {
 
 impl ClientSpec {
     pub fn start_after(&self) -> Duration {
-        self.start
-            .as_deref()
-            .and_then(|d| humantime::parse_duration(d.trim()).ok())
-            .unwrap_or(Duration::ZERO)
+        parse_start(&self.start)
     }
 }
 
@@ -122,6 +119,21 @@ impl ClientSpec {
 pub struct DaemonSpec {
     /// Lines added to the daemon's configuration (servers, restrict, …).
     pub conf: String,
+    /// Start the daemon this long after the lab comes up: `8s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+}
+
+fn parse_start(s: &Option<String>) -> Duration {
+    s.as_deref()
+        .and_then(|d| humantime::parse_duration(d.trim()).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+impl DaemonSpec {
+    pub fn start_after(&self) -> Duration {
+        parse_start(&self.start)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -520,20 +532,25 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, ScenarioError> {
             }
             spec.build().map_err(|fe| e(fe.field, fe.message))?;
         }
+        for start in [
+            n.client.as_ref().and_then(|c| c.start.as_ref()),
+            n.ntpd.as_ref().and_then(|c| c.start.as_ref()),
+            n.chronyd.as_ref().and_then(|c| c.start.as_ref()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            match humantime::parse_duration(start.trim()) {
+                Ok(x) if x <= Duration::from_secs(3600) => {}
+                Ok(_) => return Err(e("start", format!("{start:?}: at most 1h"))),
+                Err(er) => return Err(e("start", format!("{start:?}: {er} (expected e.g. 8s)"))),
+            }
+        }
         if let Some(c) = &n.client {
             if let Some(r) = &c.rules
                 && !["ntpd", "chrony", "rfc"].contains(&r.as_str())
             {
                 return Err(e("rules", format!("{r:?}: expected ntpd, chrony or rfc")));
-            }
-            if let Some(d) = &c.start {
-                match humantime::parse_duration(d.trim()) {
-                    Ok(x) if x <= Duration::from_secs(3600) => {}
-                    Ok(_) => return Err(e("start", format!("{d:?}: at most 1h"))),
-                    Err(er) => {
-                        return Err(e("start", format!("{d:?}: {er} (expected e.g. 8s)")));
-                    }
-                }
             }
             let mut cfg = crate::explain::conf::Config::new(crate::explain::conf::Daemon::Ntpd);
             crate::explain::conf::parse_ntp("conf", &c.conf, &mut cfg);

@@ -42,8 +42,8 @@ pub struct VClock {
     /// Phase still to slew out (s; positive: the clock must go forward).
     pub phase_left: f64,
     pub slew_max: f64,
-    /// Monotonic time and phase left at the last update.
-    last_update: Option<(i64, f64)>,
+    /// Monotonic time of the last update.
+    last_update: Option<i64>,
     pub steps: u32,
     pub panics: u32,
     /// Set once an update was applied.
@@ -114,21 +114,23 @@ impl VClock {
             self.offset += theta;
             self.phase_left = 0.0;
             self.steps += 1;
-            self.last_update = Some((now_ns, 0.0));
+            self.last_update = Some(now_ns);
             return Correction::Step(theta);
         }
-        // What this offset adds to the phase that was still to slew is
-        // drift since the last update: the frequency error left.
-        if let Some((t0, left0)) = self.last_update {
+        // The engine's samples are restated by every slice slewed, so a new
+        // offset is the phase still to slew plus the drift since the last
+        // update: what it differs from the phase left is the frequency
+        // error left (θ = left − drift·dt).
+        if let Some(t0) = self.last_update {
             let dt = (now_ns - t0) as f64 * 1e-9;
             if dt >= 1.0 {
-                let residual = -(theta - left0) / dt;
+                let drift = (self.phase_left - theta) / dt;
                 let gain = dt / (dt + 16.0);
-                self.freq_corr = (self.freq_corr + gain * residual).clamp(-MAXFREQ, MAXFREQ);
+                self.freq_corr = (self.freq_corr + gain * drift).clamp(-MAXFREQ, MAXFREQ);
             }
         }
         self.phase_left = theta;
-        self.last_update = Some((now_ns, theta));
+        self.last_update = Some(now_ns);
         Correction::Slew(theta)
     }
 }
@@ -175,6 +177,24 @@ mod tests {
         let (c, off) = converge(0.01, 50.0, 16, 2000);
         assert!((c.freq_corr - 50e-6).abs() < 1e-6, "{}", c.freq_corr);
         assert!(off.abs() < 1e-4, "{off}");
+    }
+
+    #[test]
+    fn a_slew_in_progress_is_not_taken_for_a_frequency_error() {
+        // 100 ms to slew at 500 ppm takes 200 s; measured every 16 s, the
+        // frequency correction must stay near the true error (0), not chase
+        // the slew.
+        let mut c = VClock::new(0.1, 0.0, None, 0);
+        let mut t = 0;
+        while t < 100 * S {
+            t += S / 4;
+            c.advance(t);
+            if t % (16 * S) == 0 {
+                let theta = -c.offset_at(t);
+                c.update(t, theta);
+            }
+        }
+        assert!(c.freq_corr.abs() < 1e-7, "{}", c.freq_corr);
     }
 
     #[test]
