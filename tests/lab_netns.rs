@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use ntpdiag::lab::report::{LabJson, NodeJson};
 
-const NEEDS: &[&str] = &["ip", "tc", "iptables", "ip6tables", "ntpq"];
+const NEEDS: &[&str] = &["ip", "sysctl", "iptables", "ip6tables", "setpriv", "ntpq"];
 
 fn lab(args: &[&str], limit: Duration) -> std::process::Output {
     run_bounded(Command::new(ntpdiag()).arg("lab").args(args), limit)
@@ -325,7 +325,7 @@ fn gallery_stateful_firewall() {
 
 #[test]
 fn gallery_source_port_123() {
-    if require("source_port_123", &["ip", "tc", "iptables", "ntpd", "ntpq"]) {
+    if require("source_port_123", &["ip", "sysctl", "iptables", "ntpd", "ntpq"]) {
         let r = gallery("source-port-123");
         assert_eq!(node(&r, "compute").role.id(), "ntpd");
     }
@@ -433,6 +433,115 @@ fn not_root_file_errors_and_a_crashed_run() {
         "{out}"
     );
     assert!(namespaces(&name).is_empty());
+    assert!(
+        !std::path::Path::new("/run/ntpdiag/lab")
+            .join(&name)
+            .exists()
+    );
+}
+
+/// Real ntpd and chronyd as client nodes of the built-in controller (which
+/// synchronizes upstream and serves its own clock): both take its time, and
+/// `explain` inside each finds nothing wrong. The daemons are the oracle
+/// that what the built-in node serves is NTP they accept.
+#[test]
+fn real_ntpd_and_chronyd_synchronize_to_a_builtin_controller() {
+    let chronyd = chronyd_path();
+    if !require(
+        "lab_daemons",
+        &["ip", "sysctl", "iptables", "ntpd", "ntpq", &chronyd],
+    ) {
+        return;
+    }
+    let seed = ntpdiag::lab::builtin::get("seed-fixed").unwrap();
+    let mut t = seed[..seed.find("[[node]]\nname = \"compute1\"").unwrap()]
+        .replace("name = \"seed-fixed\"", "name = \"daemons\"")
+        .replace("duration = \"40s\"", "duration = \"35s\"");
+    // The expectations are this test's, below.
+    t = t
+        .replace("compute1 = \"ok\"\n", "")
+        .replace("compute2 = \"ok\"\n", "")
+        .replace("[expect]\n", "");
+    for (d, n) in [("ntpd", 21), ("chronyd", 22)] {
+        t.push_str(&format!(
+            "\n[[node]]\nname = \"c-{d}\"\naddresses = {{ lan = [\"198.51.100.{n}/24\"] }}\n[node.{d}]\nconf = \"server controller iburst\"\nstart = \"8s\"\n"
+        ));
+    }
+    let dir = TempDir::new();
+    let f = dir.file("daemons.toml", &t);
+    let (r, code) = run_json(f.to_str().unwrap(), &[]);
+    let show: Vec<String> = r
+        .nodes
+        .iter()
+        .map(|n| {
+            format!(
+                "{} {:?}:\n{}",
+                n.name,
+                n.verdict.as_ref().map(|v| &v.summary),
+                n.view
+            )
+        })
+        .collect();
+    for d in ["c-ntpd", "c-chronyd"] {
+        let n = node(&r, d);
+        assert_eq!(n.sources.len(), 1, "{}", show.join("\n"));
+        assert_eq!(
+            n.sources[0].tally,
+            "*",
+            "{d} selects the controller:\n{}",
+            show.join("\n")
+        );
+        assert_eq!(cause(&r, d), "ok", "{}", show.join("\n"));
+    }
+    assert_eq!(code, 0, "{}", show.join("\n"));
+}
+
+#[test]
+fn ctrl_c_takes_a_running_lab_down() {
+    if !require("lab_ctrl_c", NEEDS) {
+        return;
+    }
+    let name = unique("li");
+    let child = Command::new(ntpdiag())
+        .args([
+            "lab",
+            "run",
+            "no-upstream",
+            "--duration",
+            "120s",
+            "--name",
+            &name,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = std::path::Path::new("/run/ntpdiag/lab")
+        .join(&name)
+        .join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&state)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v["builder"].is_null())
+    {
+        assert!(Instant::now() < deadline, "the lab did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(namespaces(&name).len(), 3);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(60), "it ended on SIGINT");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("timeline"),
+        "it reports what it saw"
+    );
+    assert!(namespaces(&name).is_empty(), "torn down");
     assert!(
         !std::path::Path::new("/run/ntpdiag/lab")
             .join(&name)

@@ -110,14 +110,12 @@ pub enum LabCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delays, jitters and drops a node's outgoing packets where the kernel
-    /// has no netem (started by `lab up` inside the node).
+    /// Delays, jitters and drops frames on the lab's links (started by
+    /// `lab up` in the lab's hub namespace).
     #[command(hide = true)]
     Shape {
         #[arg(long)]
         lab: String,
-        #[arg(long)]
-        node: String,
         #[arg(long)]
         owned: bool,
     },
@@ -384,24 +382,19 @@ pub fn run(args: &LabArgs) -> anyhow::Result<u8> {
             name,
             json,
         } => run_lab(topology, *duration, name.as_deref(), *json),
-        LabCommand::Shape { lab, node, owned } => {
+        LabCommand::Shape { lab, owned } => {
             if *owned && !crate::lab::node::follow_parent() {
                 return Ok(exit::OK);
             }
             let paths = Paths::new(lab);
             let topo = running_topology(&paths)?;
-            let spec = topo
-                .node
-                .iter()
-                .find(|n| &n.name == node)
-                .ok_or_else(|| anyhow::anyhow!("no node {node}"))?;
-            let ifaces = crate::lab::shaper::shaped(&topo, spec);
+            let ports = crate::lab::shaper::ports(&topo);
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, stop.clone())?;
             }
-            let ready = paths.node(node).join("shaper.ready");
-            crate::lab::shaper::run(&ifaces, &stop, || {
+            let ready = paths.node("hub").join("shaper.ready");
+            crate::lab::shaper::run(&ports, &stop, || {
                 let _ = std::fs::write(&ready, "");
             })?;
             Ok(exit::OK)

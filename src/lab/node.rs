@@ -321,7 +321,7 @@ fn run_client(
     };
     let server = start_server(listeners(profile, node, role == Role::ClientServer))?;
     let mut served = unsync;
-    let mut samples = 0u64;
+    let mut last_used: Option<f64> = None;
     let mut pending: Option<Instant> = None;
     let mut next_board = Instant::now();
     let limits = Limits {
@@ -368,19 +368,28 @@ fn run_client(
                 engine.clock_adjusted(now, slewed);
             }
             let snap = engine.snapshot(now);
-            let total: u64 = snap.sources.iter().map(|s| s.usable).sum();
-            if total > samples {
-                samples = total;
+            // ntpd's rule: the clock is updated from a system peer sample
+            // newer than the last one used, never twice from the same one.
+            let newest = snap
+                .system
+                .peer
+                .and_then(|i| engine.associations().get(i))
+                .and_then(|a| a.filter.t);
+            if newest.is_some_and(|t| last_used.is_none_or(|u| t > u)) && pending.is_none() {
                 pending = Some(now);
             }
             // Replies of one round arrive within milliseconds of each other:
             // judge them together, not the first one alone.
             let settled = pending.is_some_and(|t| now.duration_since(t) >= SETTLE);
-            if settled && snap.system.peer.is_some() {
+            if settled {
                 pending = None;
+            }
+            if settled && snap.system.peer.is_some() {
+                last_used = newest;
                 match vclock.update(mono, snap.system.offset) {
                     Correction::Step(by) => {
-                        engine.clock_adjusted(now, by);
+                        engine.clock_stepped(now);
+                        last_used = None;
                         out.event(format!("clock stepped by {by:+.6} s"), None);
                     }
                     Correction::Panic(by) => out.event(

@@ -66,11 +66,9 @@ pub struct LabJson {
 /// Runs `args` inside the node (bounded), with the node's clock and root.
 pub fn in_node(paths: &Paths, node: &str, args: &[&str], limit: Duration) -> Option<String> {
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", &paths.netns(node)])
-        .args(args)
-        .env("NTPDIAG_CLOCK", paths.node(node).join("clock"))
-        .env("NTPDIAG_ROOT", paths.root(node))
-        .stdin(Stdio::null())
+    c.args(["netns", "exec", &paths.netns(node)]).args(args);
+    super::setup::node_env(&mut c, paths, node);
+    c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = c.spawn().ok()?;

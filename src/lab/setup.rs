@@ -337,7 +337,17 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
         }
     }
     ip_batch(Some(&hub), &hub_lines)?;
-    let mut shaped: Vec<String> = vec![];
+    // Bridged frames through iptables, so that the shaper can hold them.
+    run(&mut in_ns(
+        &hub,
+        &[
+            "sysctl",
+            "-q",
+            "-w",
+            "net.bridge.bridge-nf-call-iptables=1",
+            "net.bridge.bridge-nf-call-ip6tables=1",
+        ],
+    ))?;
     for n in &topo.node {
         let ns = paths.netns(&n.name);
         let mut lines = vec!["link set lo up".to_string()];
@@ -355,21 +365,6 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
             lines.push(format!("route add {r}"));
         }
         ip_batch(Some(&ns), &lines)?;
-        for (link, v) in super::shaper::shaped(topo, n) {
-            let mut args = vec!["-n".to_string(), ns.clone()];
-            args.extend(["qdisc", "add", "dev", &link, "root", "netem"].map(String::from));
-            args.extend(v.args());
-            match run(Command::new("tc").args(&args)) {
-                Ok(_) => {}
-                // No netem in this kernel: ntpdiag's own shaper (NFQUEUE).
-                Err(LabError::Setup(e)) if e.contains("unknown") || e.contains("not supported") => {
-                    if !shaped.contains(&n.name) {
-                        shaped.push(n.name.clone());
-                    }
-                }
-                Err(e) => return Err(e),
-            }
-        }
         // Name resolution never leaves the node: the lab's hosts file and
         // a resolver on the node's own loopback (nothing listens there).
         let etc = etc_netns(&ns);
@@ -389,10 +384,10 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
         }
     }
     // Processes last, once every address and rule is in place; the link
-    // shapers first, so that the nodes start on shaped links.
+    // shaper first, so that the nodes start on shaped links.
     let exe = std::env::current_exe().map_err(|e| LabError::Setup(format!("own path: {e}")))?;
-    for name in &shaped {
-        let dir = paths.node(name);
+    if !super::shaper::ports(topo).is_empty() {
+        let dir = paths.node("hub");
         std::fs::create_dir_all(&dir)
             .map_err(|e| LabError::Setup(format!("{}: {e}", dir.display())))?;
         let args = vec![
@@ -401,13 +396,11 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
             "shape".into(),
             "--lab".into(),
             paths.lab.clone(),
-            "--node".into(),
-            name.clone(),
         ];
         spawn(
             paths,
             state,
-            name,
+            "hub",
             "ntpdiag-shaper",
             &args,
             &dir.join("shaper.log"),
@@ -419,7 +412,7 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
             if proc_start(p).is_none() || Instant::now() > deadline {
                 let log = std::fs::read_to_string(dir.join("shaper.log")).unwrap_or_default();
                 return Err(LabError::Setup(format!(
-                    "node {name}: the link shaper did not start: {}",
+                    "the link shaper did not start: {}",
                     log.lines().last().unwrap_or("(no log)")
                 )));
             }
@@ -742,6 +735,13 @@ pub fn exec(paths: &Paths, node: &str, cmd: &[String]) -> std::io::Error {
         (Some("ntpdiag"), Ok(me)) => c.arg(me).args(&cmd[1..]),
         _ => c.args(cmd),
     };
+    node_env(&mut c, paths, node);
+    c.exec()
+}
+
+/// What a command run inside a node gets: the node's clock and root (for
+/// `ntpdiag`), and PATH with the chrony the lab runs (chronyc beside it).
+pub fn node_env(c: &mut Command, paths: &Paths, node: &str) {
     c.env("NTPDIAG_CLOCK", paths.node(node).join("clock"))
         .env("NTPDIAG_ROOT", paths.root(node));
     if let Some(ch) = chronyd_path() {
@@ -759,5 +759,4 @@ pub fn exec(paths: &Paths, node: &str, cmd: &[String]) -> std::io::Error {
             c.env("PATH", j);
         }
     }
-    c.exec()
 }

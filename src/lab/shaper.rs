@@ -1,11 +1,18 @@
-//! Link delay, jitter and loss where the kernel has no `netem` qdisc: the
-//! node's packets leaving an interface go to an NFQUEUE (iptables mangle
-//! POSTROUTING, IPv4 and IPv6), and this process gives each its verdict
-//! when its delay is over (ACCEPT), or at once for a lost one (DROP). The
-//! kernel holds a queued packet until its verdict, so delaying the verdict
-//! delays the packet, as netem does (jitter may reorder, as netem's does).
+//! Link delay, jitter and loss, in the lab's switch. Frames a node sends
+//! into a link are held in the hub namespace, between the two nodes'
+//! interfaces: the bridge hands them to iptables (br_netfilter), a mangle
+//! FORWARD rule per bridge port (`-m physdev --physdev-in`) sends them to an
+//! NFQUEUE, and this process gives each its verdict when its delay is over
+//! (ACCEPT), or at once for a lost one (DROP). The kernel holds a queued
+//! frame until its verdict, so delaying the verdict delays the frame;
+//! jitter may reorder, as netem's does.
 //!
-//! `lab up` uses `tc netem` when the kernel has it, and this otherwise.
+//! Why not `tc netem` on the node's interface: its delay comes before the
+//! sender's kernel transmit timestamp (taken as the frame leaves the veth),
+//! so a daemon stamping in the kernel would not see it, and one-way delay
+//! would vanish from its measurements. On the wire, between the two
+//! stamps, it is seen as a real link's is. (Nor does every kernel have
+//! netem.)
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -14,21 +21,30 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, RngExt};
 
-use super::topology::{NetemValues, NodeSpec, Topology};
+use super::topology::{NetemValues, Topology};
 
-/// Interfaces of `node` with a delay, jitter or loss, with their values.
-pub fn shaped(topo: &Topology, node: &NodeSpec) -> Vec<(String, NetemValues)> {
-    node.addresses
-        .keys()
-        .filter_map(|link| {
-            let v = match node.egress.get(link) {
-                Some(e) => e.values(),
-                None => topo.link.iter().find(|l| &l.name == link)?.netem.values(),
+/// The hub's bridge ports with a delay, jitter or loss: one per node and
+/// link, for what the node sends into the link (its `egress` for that link,
+/// else the link's). The port of node `ni` on link `li` is `n{ni}l{li}`.
+pub fn ports(topo: &Topology) -> Vec<(String, NetemValues)> {
+    let mut v = vec![];
+    for (ni, node) in topo.node.iter().enumerate() {
+        for (li, link) in topo.link.iter().enumerate() {
+            if !node.addresses.contains_key(&link.name) {
+                continue;
             }
-            .ok()?;
-            (!v.is_none()).then(|| (link.clone(), v))
-        })
-        .collect()
+            let values = match node.egress.get(&link.name) {
+                Some(e) => e.values(),
+                None => link.netem.values(),
+            };
+            if let Ok(x) = values
+                && !x.is_none()
+            {
+                v.push((format!("n{ni}l{li}"), x));
+            }
+        }
+    }
+    v
 }
 
 /// When a packet seen at `now` leaves, or `None` if it is lost.
@@ -69,7 +85,7 @@ impl Ord for Held {
     }
 }
 
-fn rule(tool: &str, op: &str, iface: &str, queue: u16) -> std::io::Result<()> {
+fn rule(tool: &str, op: &str, port: &str, queue: u16) -> std::io::Result<()> {
     let q = queue.to_string();
     let st = std::process::Command::new(tool)
         .args([
@@ -77,9 +93,11 @@ fn rule(tool: &str, op: &str, iface: &str, queue: u16) -> std::io::Result<()> {
             "-t",
             "mangle",
             op,
-            "POSTROUTING",
-            "-o",
-            iface,
+            "FORWARD",
+            "-m",
+            "physdev",
+            "--physdev-in",
+            port,
             "-j",
             "NFQUEUE",
             "--queue-num",
@@ -91,18 +109,25 @@ fn rule(tool: &str, op: &str, iface: &str, queue: u16) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::other(format!(
-            "{tool} {op} POSTROUTING -o {iface}: {st}"
+            "{tool} {op} FORWARD --physdev-in {port}: {st}"
         )))
     }
 }
 
-/// Shapes `ifaces` until `stop`; `ready` is called once the rules are in.
+/// Shapes the hub's `ifaces` (bridge ports) until `stop`; `ready` is called
+/// once the rules are in. Runs in the hub namespace.
 pub fn run(
     ifaces: &[(String, NetemValues)],
     stop: &AtomicBool,
     ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
+    // The crate keeps its netlink socket to itself: it is the socket that
+    // opening the queue added, and waiting on it means no busy loop.
+    let before = crate::net::fdwait::open_sockets();
     let mut q = nfq::Queue::open()?;
+    let fd = crate::net::fdwait::open_sockets()
+        .into_iter()
+        .find(|f| !before.contains(f));
     for (i, _) in ifaces.iter().enumerate() {
         q.bind(i as u16)?;
         // Only the verdict matters: copy no more than the headers.
@@ -118,14 +143,12 @@ pub fn run(
     let mut held: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
     let mut rng = rand::rng();
     let mut seq = 0u64;
-    let mut idle = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         // Everything waiting, then every verdict that is due.
         loop {
             match q.recv() {
                 Ok(mut msg) => {
                     let now = Instant::now();
-                    idle = now;
                     let v = ifaces
                         .get(msg.get_queue_num() as usize)
                         .map_or(NetemValues::default(), |(_, v)| *v);
@@ -151,17 +174,19 @@ pub fn run(
                 let _ = q.verdict(h.msg);
             }
         }
-        // The queue's socket is not exposed to poll: sleep in short steps
-        // while packets are about, longer when idle.
-        let step = if !held.is_empty() || idle.elapsed() < Duration::from_millis(200) {
-            Duration::from_micros(50)
-        } else {
-            Duration::from_micros(500)
-        };
-        let until_due = held.peek().map_or(step, |Reverse(h)| {
-            h.due.saturating_duration_since(Instant::now())
-        });
-        std::thread::sleep(step.min(until_due).max(Duration::from_micros(20)));
+        // Until the next packet or the next release (200 ms at most, to
+        // look at the stop flag).
+        let wait = held
+            .peek()
+            .map_or(Duration::from_millis(200), |Reverse(h)| {
+                h.due.saturating_duration_since(Instant::now())
+            });
+        match fd {
+            Some(fd) => {
+                crate::net::fdwait::readable(fd, wait)?;
+            }
+            None => std::thread::sleep(wait.min(Duration::from_micros(50))),
+        }
     }
     // Let what is held go, and take the rules out.
     while let Some(Reverse(mut h)) = held.pop() {

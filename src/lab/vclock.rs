@@ -5,7 +5,9 @@
 //! (0.128 s) the clock is stepped; otherwise it is slewed, at most
 //! `slew_max` (500 ppm: the kernel's and RFC 5905's limit), the phase taken
 //! out with a time constant of 16 s. A frequency-locked loop estimates the
-//! frequency error from what each new offset adds to the phase left over.
+//! frequency error from what each new offset adds to the phase left over,
+//! over intervals of 16 s or more. After a step the driver restarts the
+//! engine's associations, as ntpd does.
 //!
 //! Time is CLOCK_MONOTONIC nanoseconds, handed in. Every correction is
 //! returned, so that the driver can restate the engine's samples
@@ -16,6 +18,8 @@ use crate::net::clock::Skew;
 
 /// Time constant of the phase slew, seconds.
 const TAU: f64 = 16.0;
+/// Shortest interval between updates the frequency loop uses, seconds.
+const FLL_MIN: f64 = 16.0;
 /// Largest frequency correction (RFC 5905 MAXFREQ, 500 ppm).
 const MAXFREQ: f64 = 500e-6;
 
@@ -123,7 +127,9 @@ impl VClock {
         // error left (θ = left − drift·dt).
         if let Some(t0) = self.last_update {
             let dt = (now_ns - t0) as f64 * 1e-9;
-            if dt >= 1.0 {
+            // Over short intervals (a burst) measurement noise would pass
+            // for frequency: the loop listens from 16 s on.
+            if dt >= FLL_MIN {
                 let drift = (self.phase_left - theta) / dt;
                 let gain = dt / (dt + 16.0);
                 self.freq_corr = (self.freq_corr + gain * drift).clamp(-MAXFREQ, MAXFREQ);

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod errno;
+pub mod fdwait;
 pub mod kernel;
 pub mod metrics;
 pub mod mmsg;

@@ -96,6 +96,26 @@ fn parse_port(whole: &str, p: &str) -> Result<u16, String> {
 /// Resolves every address (A and AAAA) of `host`, filtered by family,
 /// deduplicated, in resolver order. Bounded by `timeout`: a resolver that
 /// hangs is abandoned (its thread ends when the system call returns).
+/// Whether this host has a non-loopback IPv4 and IPv6 address.
+pub fn local_families() -> (bool, bool) {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return (true, true);
+    };
+    let mut v4 = false;
+    let mut v6 = false;
+    for a in addrs {
+        let Some(addr) = a.address else { continue };
+        if let Some(s) = addr.as_sockaddr_in() {
+            v4 |= !s.ip().is_loopback();
+        } else if let Some(s) = addr.as_sockaddr_in6() {
+            let ip = s.ip();
+            // Link-local addresses do not reach a server either.
+            v6 |= !ip.is_loopback() && (ip.segments()[0] & 0xffc0) != 0xfe80;
+        }
+    }
+    (v4, v6)
+}
+
 pub fn resolve(
     host: &str,
     port: u16,
@@ -136,6 +156,13 @@ pub fn resolve(
         if !out.contains(&a) {
             out.push(a);
         }
+    }
+    // As getaddrinfo's AI_ADDRCONFIG (which ntpd and chronyd ask for): a
+    // family this host has no address of is dropped, if the name has
+    // addresses of the other. Loopback does not count.
+    let (v4, v6) = local_families();
+    if out.iter().any(|a| a.is_ipv4()) && out.iter().any(|a| a.is_ipv6()) && v4 != v6 {
+        out.retain(|a| if a.is_ipv4() { v4 } else { v6 });
     }
     if out.is_empty() {
         return Err(format!(

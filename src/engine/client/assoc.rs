@@ -239,6 +239,22 @@ impl Association {
         }
     }
 
+    /// What ntpd does to every association when it steps the clock
+    /// (`peer_clear(peer, "STEP")`): the samples go (they were taken with
+    /// the old clock), the reach register is cleared, polling starts over
+    /// at minpoll — with a burst, for `iburst` — one second from now.
+    pub fn clear_after_step(&mut self, now: Instant) {
+        self.filter = ClockFilter::default();
+        self.reach = 0;
+        self.unreach = 0;
+        self.hpoll = self.minpoll;
+        self.burst = 0;
+        self.outstanding = None;
+        if self.stopped.is_none() {
+            self.next = now + Duration::from_secs(1);
+        }
+    }
+
     pub fn next_send(&self) -> Option<Instant> {
         (self.stopped.is_none()).then_some(self.next)
     }

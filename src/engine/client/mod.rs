@@ -325,6 +325,15 @@ impl Engine {
         self.dirty = Some(now);
     }
 
+    /// The local clock was stepped (by a driver that keeps its own clock):
+    /// every association starts over, as ntpd's do after a step.
+    pub fn clock_stepped(&mut self, now: Instant) {
+        for a in &mut self.assocs {
+            a.clear_after_step(now);
+        }
+        self.dirty = Some(now);
+    }
+
     /// Whether something changed since selection last ran.
     pub fn is_dirty(&self) -> bool {
         self.dirty.is_some()
