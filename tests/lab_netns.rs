@@ -325,7 +325,10 @@ fn gallery_stateful_firewall() {
 
 #[test]
 fn gallery_source_port_123() {
-    if require("source_port_123", &["ip", "sysctl", "iptables", "ntpd", "ntpq"]) {
+    if require(
+        "source_port_123",
+        &["ip", "sysctl", "iptables", "ntpd", "ntpq"],
+    ) {
         let r = gallery("source-port-123");
         assert_eq!(node(&r, "compute").role.id(), "ntpd");
     }

@@ -410,9 +410,12 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
     // A daemon that has chosen a system peer (`*` in its peers) has
     // synchronized in its own sense, even if its leap stays 3 (ntpd with
     // `disable ntp` never sets the clock, nor its leap).
-    let has_sys_peer = view
-        .iter()
-        .any(|e| e.facts.daemon.as_ref().is_some_and(|d| d.sys_peer.is_some()));
+    let has_sys_peer = view.iter().any(|e| {
+        e.facts
+            .daemon
+            .as_ref()
+            .is_some_and(|d| d.sys_peer.is_some())
+    });
     let view_unsync = !has_sys_peer
         && view
             .iter()

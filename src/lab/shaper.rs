@@ -35,7 +35,7 @@ pub fn ports(topo: &Topology) -> Vec<(String, NetemValues)> {
             }
             let values = match node.egress.get(&link.name) {
                 Some(e) => e.values(),
-                None => link.netem.values(),
+                None => link.netem().values(),
             };
             if let Ok(x) = values
                 && !x.is_none()

@@ -73,8 +73,24 @@ pub struct Netem {
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     pub name: String,
-    #[serde(flatten)]
-    pub netem: Netem,
+    /// One-way delay a frame sent into the link gets: `200us`, `20ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<String>,
+    /// Percent of frames lost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<f64>,
+}
+
+impl LinkSpec {
+    pub fn netem(&self) -> Netem {
+        Netem {
+            delay: self.delay.clone(),
+            jitter: self.jitter.clone(),
+            loss: self.loss,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -356,7 +372,7 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, ScenarioError> {
                 "a second link of this name".into(),
             ));
         }
-        l.netem
+        l.netem()
             .values()
             .map_err(|(f, m)| link_err(i, &l.name, f, m))?;
     }
@@ -602,7 +618,7 @@ conf = "server a iburst"
         assert_eq!(t.node[1].role(), Role::Client);
         assert_eq!(t.node[0].ips().len(), 2);
         assert_eq!(
-            t.link[0].netem.values().unwrap().delay,
+            t.link[0].netem().values().unwrap().delay,
             Duration::from_millis(1)
         );
     }
