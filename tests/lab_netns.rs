@@ -21,6 +21,22 @@ fn lab(args: &[&str], limit: Duration) -> std::process::Output {
     run_bounded(Command::new(ntpdiag()).arg("lab").args(args), limit)
 }
 
+/// Nothing of lab `name` is left: no namespace, no state folder.
+fn assert_gone(name: &str) {
+    assert!(namespaces(name).is_empty(), "{name}: namespaces left");
+    assert!(
+        !std::path::Path::new("/run/ntpdiag/lab").join(name).exists(),
+        "{name}: state left"
+    );
+}
+
+/// `lab exec --lab LAB NODE -- CMD…`.
+fn exec_in(lab_name: &str, node: &str, cmd: &[&str]) -> std::process::Output {
+    let mut args = vec!["exec", "--lab", lab_name, node, "--"];
+    args.extend_from_slice(cmd);
+    lab(&args, Duration::from_secs(60))
+}
+
 /// `lab run NAME --json`, parsed.
 fn run_json(name: &str, extra: &[&str]) -> (LabJson, i32) {
     let mut args = vec!["run", name, "--json"];
@@ -139,19 +155,7 @@ fn seed_up_exec_status_down_with_real_ntpq() {
     assert_eq!(namespaces(&name).len(), 5, "hub and four nodes");
     std::thread::sleep(Duration::from_secs(10));
     // Real ntpq, inside compute1, against the built-in engine's mode 6.
-    let o = lab(
-        &[
-            "exec",
-            "--lab",
-            &name,
-            "compute1",
-            "--",
-            "ntpq",
-            "-p",
-            "127.0.0.1",
-        ],
-        Duration::from_secs(30),
-    );
+    let o = exec_in(&name, "compute1", &["ntpq", "-p", "127.0.0.1"]);
     let peers = String::from_utf8_lossy(&o.stdout).to_string();
     let row: Vec<&str> = peers
         .lines()
@@ -166,39 +170,14 @@ fn seed_up_exec_status_down_with_real_ntpq() {
     assert_eq!(row[5], "64", "poll: {peers}");
     assert_eq!(row[6], "0", "reach: {peers}");
     // ntpq -c assoc: the seed's 8011 … reject mobilize.
-    let o = lab(
-        &[
-            "exec",
-            "--lab",
-            &name,
-            "compute1",
-            "--",
-            "ntpq",
-            "-c",
-            "assoc",
-            "127.0.0.1",
-        ],
-        Duration::from_secs(30),
-    );
+    let o = exec_in(&name, "compute1", &["ntpq", "-c", "assoc", "127.0.0.1"]);
     let assoc = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
         assoc.contains("8011") && assoc.contains("reject") && assoc.contains("mobilize"),
         "{assoc}"
     );
     // explain inside compute1, as a user would run it there.
-    let o = lab(
-        &[
-            "exec",
-            "--lab",
-            &name,
-            "compute1",
-            "--",
-            ntpdiag(),
-            "explain",
-            "--json",
-        ],
-        Duration::from_secs(60),
-    );
+    let o = exec_in(&name, "compute1", &[ntpdiag(), "explain", "--json"]);
     let ex: ntpdiag::cli::explain::ExplainReport = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
     assert_eq!(ex.verdict.cause, "no-reply", "{:?}", ex.verdict);
@@ -239,12 +218,7 @@ fn seed_up_exec_status_down_with_real_ntpq() {
     // Down.
     let o = lab(&["down", &name], Duration::from_secs(60));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(namespaces(&name).is_empty());
-    assert!(
-        !std::path::Path::new("/run/ntpdiag/lab")
-            .join(&name)
-            .exists()
-    );
+    assert_gone(&name);
 }
 
 #[test]
@@ -435,12 +409,7 @@ fn not_root_file_errors_and_a_crashed_run() {
         out.contains(&format!("removed leftovers of {name}")) || namespaces(&name).is_empty(),
         "{out}"
     );
-    assert!(namespaces(&name).is_empty());
-    assert!(
-        !std::path::Path::new("/run/ntpdiag/lab")
-            .join(&name)
-            .exists()
-    );
+    assert_gone(&name);
 }
 
 /// Real ntpd and chronyd as client nodes of the built-in controller (which
@@ -544,10 +513,5 @@ fn ctrl_c_takes_a_running_lab_down() {
         String::from_utf8_lossy(&out.stdout).contains("timeline"),
         "it reports what it saw"
     );
-    assert!(namespaces(&name).is_empty(), "torn down");
-    assert!(
-        !std::path::Path::new("/run/ntpdiag/lab")
-            .join(&name)
-            .exists()
-    );
+    assert_gone(&name);
 }

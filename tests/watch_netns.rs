@@ -451,11 +451,12 @@ fn watch_agrees_on_eleven_servers() {
     assert!(tallies.iter().all(|c| used(*c)), "{tallies:?}");
     assert_eq!(ntpq.values().filter(|c| **c == '*').count(), 1);
     assert_eq!(tallies.iter().filter(|c| **c == '*').count(), 1);
-    // Combined (*, +): at most maxclock 10 for both.
-    let combined =
-        |it: &mut dyn Iterator<Item = char>| it.filter(|c| matches!(c, '*' | '+')).count();
-    assert!(combined(&mut ntpq.values().copied()) <= 10, "{peers}");
-    assert!(combined(&mut tallies.iter().copied()) <= 10, "{tallies:?}");
+    // No "at most maxclock (10) combined" here: ntpsec's cluster loop
+    // (ntp_proto.c clock_select) stops as soon as the worst selection
+    // jitter is not above the smallest peer jitter, whatever the count —
+    // "what remains is a list usually not greater than sys_minclock" — so
+    // eleven sources that agree closely may all be combined, by ntpd as by
+    // watch (a CI run saw watch keep all eleven while ntpd dropped six).
 }
 
 /// A server that vanishes and comes back: watch's strip shows the polls it

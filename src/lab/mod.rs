@@ -106,10 +106,11 @@ pub enum LabError {
     Setup(String),
 }
 
-/// A lab name: what `--name` takes (it becomes part of namespace names).
-pub fn check_lab_name(s: &str) -> Result<(), String> {
+/// A name that becomes part of interface or namespace names: 1 to `max`
+/// characters a-z, 0-9 and '-', starting with a letter.
+pub fn check_name(s: &str, max: usize) -> Result<(), String> {
     let ok = !s.is_empty()
-        && s.len() <= 40
+        && s.len() <= max
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && s.starts_with(|c: char| c.is_ascii_lowercase());
@@ -117,7 +118,12 @@ pub fn check_lab_name(s: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{s:?}: expected 1-40 characters a-z, 0-9 and '-', starting with a letter"
+            "{s:?}: expected 1-{max} characters a-z, 0-9 and '-', starting with a letter"
         ))
     }
+}
+
+/// A lab name: what `--name` takes (it becomes part of namespace names).
+pub fn check_lab_name(s: &str) -> Result<(), String> {
+    check_name(s, 40)
 }

@@ -14,14 +14,13 @@
 //! stamps, it is seen as a real link's is. (Nor does every kernel have
 //! netem.)
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, RngExt};
 
 use super::topology::{NetemValues, Topology};
+use crate::net::due::DueQueue;
 
 /// The hub's bridge ports with a delay, jitter or loss: one per node and
 /// link, for what the node sends into the link (its `egress` for that link,
@@ -60,29 +59,6 @@ pub fn schedule(v: &NetemValues, now: Instant, rng: &mut impl Rng) -> Option<Ins
         d
     };
     Some(now + Duration::from_secs_f64(jittered.max(0.0)))
-}
-
-struct Held {
-    due: Instant,
-    seq: u64,
-    msg: nfq::Message,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.due, self.seq) == (o.due, o.seq)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.due, self.seq).cmp(&(o.due, o.seq))
-    }
 }
 
 fn rule(tool: &str, op: &str, port: &str, queue: u16) -> std::io::Result<()> {
@@ -140,9 +116,8 @@ pub fn run(
         rule("ip6tables", "-A", iface, i as u16)?;
     }
     ready();
-    let mut held: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
+    let mut held: DueQueue<nfq::Message> = DueQueue::default();
     let mut rng = rand::rng();
-    let mut seq = 0u64;
     while !stop.load(Ordering::Relaxed) {
         // Everything waiting, then every verdict that is due.
         loop {
@@ -153,10 +128,7 @@ pub fn run(
                         .get(msg.get_queue_num() as usize)
                         .map_or(NetemValues::default(), |(_, v)| *v);
                     match schedule(&v, now, &mut rng) {
-                        Some(due) => {
-                            seq += 1;
-                            held.push(Reverse(Held { due, seq, msg }));
-                        }
+                        Some(due) => held.push(due, msg),
                         None => {
                             msg.set_verdict(nfq::Verdict::Drop);
                             let _ = q.verdict(msg);
@@ -168,19 +140,15 @@ pub fn run(
             }
         }
         let now = Instant::now();
-        while held.peek().is_some_and(|Reverse(h)| h.due <= now) {
-            if let Some(Reverse(mut h)) = held.pop() {
-                h.msg.set_verdict(nfq::Verdict::Accept);
-                let _ = q.verdict(h.msg);
-            }
+        while let Some(mut msg) = held.pop_due(now) {
+            msg.set_verdict(nfq::Verdict::Accept);
+            let _ = q.verdict(msg);
         }
         // Until the next packet or the next release (200 ms at most, to
         // look at the stop flag).
-        let wait = held
-            .peek()
-            .map_or(Duration::from_millis(200), |Reverse(h)| {
-                h.due.saturating_duration_since(Instant::now())
-            });
+        let wait = held.next_due().map_or(Duration::from_millis(200), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         match fd {
             Some(fd) => {
                 crate::net::fdwait::readable(fd, wait)?;
@@ -189,9 +157,9 @@ pub fn run(
         }
     }
     // Let what is held go, and take the rules out.
-    while let Some(Reverse(mut h)) = held.pop() {
-        h.msg.set_verdict(nfq::Verdict::Accept);
-        let _ = q.verdict(h.msg);
+    while let Some(mut msg) = held.pop() {
+        msg.set_verdict(nfq::Verdict::Accept);
+        let _ = q.verdict(msg);
     }
     for (i, (iface, _)) in ifaces.iter().enumerate() {
         let _ = rule("iptables", "-D", iface, i as u16);

@@ -69,6 +69,8 @@ pub struct Netem {
 }
 
 /// A segment (a bridge): every node with an address on it is a member.
+/// Its delay, jitter and loss are [`Netem`]'s fields, written out rather
+/// than `#[serde(flatten)]`ed: with flatten, an unknown field loses its line.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
@@ -316,21 +318,9 @@ fn in_doc_range(ip: IpAddr) -> bool {
     documentation_ranges().iter().any(|c| c.contains(ip))
 }
 
-/// A node or link name: a short lowercase word (it names interfaces and
-/// namespaces).
+/// A node or link name: a short lowercase word (it names interfaces).
 fn check_name(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty()
-        && s.len() <= 15
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && s.starts_with(|c: char| c.is_ascii_lowercase());
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{s:?}: expected a name of 1-15 characters a-z, 0-9 and '-', starting with a letter"
-        ))
-    }
+    super::check_name(s, 15)
 }
 
 /// Parses and checks a topology; `file` names it in errors.

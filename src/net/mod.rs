@@ -3,6 +3,7 @@
 //! domain types at the boundary; everything above it is pure.
 
 pub mod clock;
+pub mod due;
 pub mod errno;
 pub mod fdwait;
 pub mod kernel;

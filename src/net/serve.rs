@@ -10,8 +10,6 @@
 //! All sockets are bound before any privileges are dropped (`--user`).
 //! A shared stop flag ends every loop within 200 ms.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +21,7 @@ use rand::Rng;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::clock;
+use super::due::DueQueue;
 use super::errno::local_error;
 use super::mmsg::{Batch, OutMsg, enable_recv_meta, steer_by_source};
 use crate::engine::local::LocalError;
@@ -242,31 +241,13 @@ fn drop_privileges(user: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
+/// A reply held for `--delay`.
 struct Held {
-    due: Instant,
-    seq: u64,
     dest: SocketAddr,
     source: Option<IpAddr>,
     bytes: [u8; 48],
     len: usize,
     stamp: bool,
-}
-
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        (self.due, self.seq) == (o.due, o.seq)
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.due, self.seq).cmp(&(o.due, o.seq))
-    }
 }
 
 fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Instant) -> Counters {
@@ -275,16 +256,15 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
     let mut tx = Batch::new(BATCH);
     let mut out = vec![[0u8; 48]; BATCH];
     let mut sends: Vec<(SocketAddr, Option<IpAddr>, usize, usize)> = Vec::with_capacity(BATCH);
-    let mut held: BinaryHeap<Reverse<Held>> = BinaryHeap::new();
-    let mut seq = 0u64;
+    let mut held: DueQueue<Held> = DueQueue::default();
     let mut rng = rand::rng();
     let mut ctl_buf = [0u8; 512];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let wait = held
-            .peek()
-            .map_or(Duration::from_millis(200), |Reverse(h)| {
-                h.due.saturating_duration_since(now)
+            .next_due()
+            .map_or(Duration::from_millis(200), |d| {
+                d.saturating_duration_since(now)
             })
             .min(Duration::from_millis(200));
         let mut fds = [nix::poll::PollFd::new(
@@ -337,16 +317,16 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                         } else if held.len() >= DELAY_QUEUE_MAX {
                             count(&mut server.counters, "delay queue full".into(), 1);
                         } else {
-                            seq += 1;
-                            held.push(Reverse(Held {
-                                due: Instant::now() + r.delay,
-                                seq,
-                                dest: m.from,
-                                source,
-                                bytes: out[slot],
-                                len,
-                                stamp: r.stamp,
-                            }));
+                            held.push(
+                                Instant::now() + r.delay,
+                                Held {
+                                    dest: m.from,
+                                    source,
+                                    bytes: out[slot],
+                                    len,
+                                    stamp: r.stamp,
+                                },
+                            );
                         }
                     }
                     Action::Control(frags) => {
@@ -383,8 +363,7 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
         }
         // Release held replies that are due.
         let now = Instant::now();
-        while held.peek().is_some_and(|Reverse(h)| h.due <= now) {
-            let Reverse(mut h) = held.pop().expect("peeked");
+        while let Some(mut h) = held.pop_due(now) {
             if h.stamp {
                 server.stamp(&mut h.bytes[..h.len], clock::now());
             }
