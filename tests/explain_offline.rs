@@ -109,28 +109,61 @@ fn seed_paste_through_stdin() {
     }
 }
 
+/// Text that holds no tool output still gets one verdict (and with --json
+/// one document): `unrecognized-input`, exit 2; binary data and an empty
+/// paste too. A missing file is ntpdiag's error (1).
 #[test]
-fn unknown_text_and_missing_files() {
+fn unknown_text_binary_empty_and_missing_files() {
     let dir = TempDir::new();
+    let run = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut c = Command::new(ntpdiag());
+        c.arg("explain").args(args);
+        match stdin {
+            None => run_bounded(&mut c, Duration::from_secs(10)),
+            Some(bytes) => {
+                let mut child = c
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                child.stdin.take().unwrap().write_all(bytes).unwrap();
+                child.wait_with_output().unwrap()
+            }
+        }
+    };
+    let json = |o: &std::process::Output| -> ExplainReport {
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    };
     let f = dir.file("x.txt", "Lorem ipsum dolor sit amet\n");
-    let o = run_bounded(
-        Command::new(ntpdiag()).args(["explain", f.to_str().unwrap()]),
-        Duration::from_secs(10),
+    let o = run(&[f.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("unrecognized-input") && out.contains("Lorem ipsum"),
+        "{out}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("explain reads ntpq -p"));
+    let o = run(&["--json", "--no-probe", f.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    let r = json(&o);
+    assert_eq!(r.verdict.cause, "unrecognized-input");
+    assert_eq!(r.verdict.class, "input");
+    assert_eq!(r.exit_code, 2);
+    // Binary, through stdin, with --paste --no-probe.
+    let o = run(
+        &["--json", "--paste", "--no-probe"],
+        Some(&[0xff, 0xfe, 0, 1, 2, 3]),
     );
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("none of the known outputs"));
-    let o = run_bounded(
-        Command::new(ntpdiag()).args(["explain", "/nonexistent"]),
-        Duration::from_secs(10),
-    );
+    let r = json(&o);
+    assert!(r.verdict.summary.contains("binary"), "{:?}", r.verdict);
+    // Empty.
+    let o = run(&["--json", "-"], Some(b""));
+    assert_eq!(json(&o).verdict.summary, "The input is empty.");
+    let o = run(&["/nonexistent"], None);
     assert_eq!(o.status.code(), Some(1));
-    let bin = dir.file("bin", "");
-    std::fs::write(&bin, [0xffu8, 0xfe, 0, 1, 2, 3]).unwrap();
-    let o = run_bounded(
-        Command::new(ntpdiag()).args(["explain", bin.to_str().unwrap()]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(o.status.code(), Some(2));
 }
 
 /// A copied /etc, read offline: bad files give findings, the rest still comes.

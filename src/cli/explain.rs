@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::json::VerdictJson;
 use super::{exit, render};
+use crate::diagnose::{Cause, Confidence, Verdict};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::explain::collect::{self, Options};
 use crate::explain::node::findings;
@@ -41,7 +42,7 @@ line), server-name-unresolved, clock-step-needed.";
 #[command(long_about = EXPLAIN_HELP, after_help = exit::help())]
 pub struct ExplainArgs {
     /// A file of pasted tool output to explain ("-" for stdin).
-    #[arg(value_name = "FILE", conflicts_with_all = ["root", "no_probe"])]
+    #[arg(value_name = "FILE", conflicts_with = "root")]
     pub file: Option<PathBuf>,
 
     /// Read pasted tool output from stdin.
@@ -53,7 +54,8 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Do not resolve or probe the configured servers (offline).
+    /// Do not resolve or probe the configured servers (offline). Accepted
+    /// with FILE and --paste, which never probe.
     #[arg(long)]
     pub no_probe: bool,
 
@@ -138,13 +140,63 @@ fn block_json(b: &paste::Explained) -> BlockJson {
     }
 }
 
+/// What explain reads when it is given pasted output.
+const RECOGNISED: &str = "explain reads ntpq -p / -c peers, ntpq -c assoc, ntpq -c rv, ntpdate -d, ntpdig -d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl timesync-status.";
+
+/// The verdict on a text that holds none of them: what it was.
+fn unrecognized(text: &str) -> Verdict {
+    let binary = text.contains('\0')
+        || text
+            .chars()
+            .filter(|c| c.is_control() && !c.is_whitespace())
+            .count()
+            * 10
+            > text.chars().count().max(1);
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let first: String = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect();
+    let what = if text.trim().is_empty() {
+        "The input is empty.".to_string()
+    } else if binary {
+        format!(
+            "The input is binary data ({} octets), not a tool's output.",
+            text.len()
+        )
+    } else {
+        format!("None of the {lines} line(s) given is output of a tool explain reads.")
+    };
+    let mut v = Verdict::new(Cause::UnrecognizedInput, what, Confidence::High)
+        .evidence(format!("{} octets, {lines} non-empty line(s)", text.len()))
+        .fix(Cause::UnrecognizedInput.info().fix)
+        .note(RECOGNISED);
+    if !first.is_empty() && !binary {
+        v = v.evidence(format!("first line: {first}"));
+    }
+    v
+}
+
 fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     let blocks = paste::explain(text);
     let Some(v) = paste::overall(&blocks) else {
-        eprintln!(
-            "ntpdiag: none of the known outputs found in the input. Recognised: ntpq -p / -c peers, ntpq -c assoc, ntpq -c rv, ntpdate -d, ntpdig -d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl timesync-status."
-        );
-        return Ok(exit::USAGE);
+        // Still one verdict (and with --json one document): what was given.
+        let v = unrecognized(text);
+        let code = v.cause.class().exit_code();
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report("paste", (&v).into(), vec![], vec![], code))?
+            );
+        } else {
+            print!("{}", render::verdict("pasted output", &v));
+        }
+        eprintln!("ntpdiag: {RECOGNISED}");
+        return Ok(code);
     };
     let code = exit::for_classes([v.cause.class()]);
     if args.json {
@@ -177,9 +229,11 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
     if args.paste || args.file.as_ref().is_some_and(|f| f.as_os_str() == "-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        return run_paste(args, &s);
+        // Bytes, not a String: a binary or mis-encoded paste is judged, not
+        // refused.
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b)?;
+        return run_paste(args, &String::from_utf8_lossy(&b));
     }
     if let Some(f) = &args.file {
         let bytes = match std::fs::read(f) {

@@ -25,16 +25,19 @@ pub enum Class {
     Unusable,
     /// The problem is on this machine (name resolution, ports, firewall).
     Local,
+    /// What ntpdiag was given is not something it reads (explain's paste).
+    Input,
 }
 
 impl Class {
-    pub const ALL: [Class; 6] = [
+    pub const ALL: [Class; 7] = [
         Class::Ok,
         Class::Silence,
         Class::Refused,
         Class::Kiss,
         Class::Unusable,
         Class::Local,
+        Class::Input,
     ];
 
     pub fn id(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Class {
             Class::Kiss => "kiss",
             Class::Unusable => "unusable",
             Class::Local => "local",
+            Class::Input => "input",
         }
     }
 
@@ -57,6 +61,8 @@ impl Class {
             Class::Kiss => 5,
             Class::Unusable => 6,
             Class::Local => 7,
+            // The usage error's status: the input, not the network, is wrong.
+            Class::Input => 2,
         }
     }
 
@@ -69,6 +75,7 @@ impl Class {
             Class::Kiss => "the server sent a Kiss-o'-Death",
             Class::Unusable => "the server answered but its time cannot be used",
             Class::Local => "the problem is on this machine",
+            Class::Input => "the input holds nothing ntpdiag reads (also a usage error)",
         }
     }
 }
@@ -279,6 +286,10 @@ causes! {
         means "The source is configured `noselect`: it is polled and shown, never used."
         tell "the configuration line carries `noselect`"
         fix "remove `noselect` if it should be used";
+    UnrecognizedInput = "unrecognized-input", Input, 95, E, "UNRECOGNIZED INPUT",
+        means "The text given to explain holds none of the tool outputs it reads."
+        tell "no line matches a header, table row or message of ntpq, ntpdate, ntpdig, chronyc or timedatectl that explain knows (binary data, another tool's output, an empty paste)"
+        fix "paste the whole output of one of those tools, from its first line (the table header) to its last";
     RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
         means "This node's default access rule refuses the clients it should serve."
         tell "the default `restrict` carries ignore/noserve (ntpd), or chrony allows no client"
@@ -421,7 +432,11 @@ pub fn exit_help() -> String {
     };
     s.push_str(&line(Class::Ok));
     s.push_str("  1  error: ntpdiag itself failed\n  2  usage: bad command line\n");
-    for class in Class::ALL.into_iter().filter(|c| *c != Class::Ok) {
+    s.push_str(&line(Class::Input));
+    for class in Class::ALL
+        .into_iter()
+        .filter(|c| !matches!(c, Class::Ok | Class::Input))
+    {
         s.push_str(&line(class));
     }
     s.push_str(
@@ -527,14 +542,20 @@ mod tests {
 
     #[test]
     fn classes_have_distinct_exit_codes() {
-        let mut codes: Vec<u8> = Class::ALL.iter().map(|c| c.exit_code()).collect();
+        // Input is a usage error by another name: it shares 2 on purpose.
+        let verdicts: Vec<Class> = Class::ALL
+            .into_iter()
+            .filter(|c| *c != Class::Input)
+            .collect();
+        let mut codes: Vec<u8> = verdicts.iter().map(|c| c.exit_code()).collect();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), Class::ALL.len());
+        assert_eq!(codes.len(), verdicts.len());
         assert!(
             !codes.contains(&1) && !codes.contains(&2),
             "1 and 2 are errors and usage"
         );
+        assert_eq!(Class::Input.exit_code(), 2);
     }
 
     #[test]
