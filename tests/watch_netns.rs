@@ -197,6 +197,11 @@ fn watch_agrees_with_ntpd_and_chronyd() {
         p.server
             .exec_ok(&["ip", "addr", "add", &format!("{a}/24"), "dev", &p.server_if]);
     }
+    // Three clients on one host poll the refusing address (chronyd every
+    // second): the kernel's per-host ICMP rate limit (1/s) would starve
+    // some of them of their port unreachable, by timing alone.
+    p.server
+        .exec_ok(&["sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0"]);
     let _good = serve(&p.server, &p.dir, &GOOD, &[]);
     let _off = serve(&p.server, &p.dir, &[OFF], &["--offset", "1s"]);
     let _unsync = serve(&p.server, &p.dir, &[UNSYNC], &["--unsynchronized"]);
