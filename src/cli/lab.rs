@@ -18,12 +18,34 @@ use crate::lab::{LabError, Paths, builtin};
 
 const LAB_HELP: &str = "\
 Rebuilds an NTP setup on this machine: every node a network namespace, links
-between them (bridges, with tc netem delay, jitter and loss), routers,
-firewall rules run inside the nodes, and on each node the built-in server
-(any `serve` fault), the built-in client engine on the node's own clock
-(offset and frequency error from the file, disciplined as RFC 5905 says:
-step past 0.128 s, panic past 1000 s, slew otherwise), or a real ntpd or
-chronyd started so that it never touches the host clock.
+between them (bridges in the lab's own switch namespace, with delay, jitter
+and loss applied between the nodes' interfaces), routers, firewall rules run
+inside the nodes, and on each node the built-in server (any `serve` fault),
+the built-in client engine on the node's own clock (offset and frequency
+error from the file, disciplined as RFC 5905 says: step past 0.128 s, panic
+past 1000 s, slew otherwise; it answers ntpq and may serve that clock), or a
+real ntpd or chronyd started so that it never touches the host clock.
+
+A topology file (TOML; `ntpdiag lab show seed` prints a complete one):
+
+  name = \"mylab\"
+  [[link]]
+  name = \"lan\"
+  delay = \"200us\"          # also jitter = \"20us\", loss = 0.5 (%)
+  [[node]]
+  name = \"controller\"
+  addresses = { lan = [\"198.51.100.1/24\", \"2001:db8:100::1/64\"] }
+  firewall = [\"iptables -A INPUT -p udp --dport 123 -j DROP\"]
+  clock = { offset = \"20ms\", freq-ppm = 3.0 }
+  # one of [node.client], [node.serve] (serve's faults), [node.ntpd],
+  # [node.chronyd]; also router = true, routes, egress, hosts
+  [node.client]
+  conf = \"server upstream iburst\"
+  serve = true
+  [expect]                 # the cause explain must name, per node
+  compute1 = \"no-reply\"
+
+Errors in the file give file:line, the field and what was expected.
 
 Addresses come from the documentation ranges only (198.51.100.0/24,
 203.0.113.0/24, 2001:db8::/32) and the namespaces have no way out: traffic
