@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::json::VerdictJson;
 use super::{exit, render};
-use crate::diagnose::{Cause, Confidence, Verdict};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::explain::collect::{self, Options};
 use crate::explain::node::findings;
@@ -140,52 +139,11 @@ fn block_json(b: &paste::Explained) -> BlockJson {
     }
 }
 
-/// What explain reads when it is given pasted output.
-const RECOGNISED: &str = "explain reads ntpq -p / -c peers, ntpq -c assoc, ntpq -c rv, ntpdate -d, ntpdig -d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl timesync-status.";
-
-/// The verdict on a text that holds none of them: what it was.
-fn unrecognized(text: &str) -> Verdict {
-    let binary = text.contains('\0')
-        || text
-            .chars()
-            .filter(|c| c.is_control() && !c.is_whitespace())
-            .count()
-            * 10
-            > text.chars().count().max(1);
-    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
-    let first: String = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(80)
-        .collect();
-    let what = if text.trim().is_empty() {
-        "The input is empty.".to_string()
-    } else if binary {
-        format!(
-            "The input is binary data ({} octets), not a tool's output.",
-            text.len()
-        )
-    } else {
-        format!("None of the {lines} line(s) given is output of a tool explain reads.")
-    };
-    let mut v = Verdict::new(Cause::UnrecognizedInput, what, Confidence::High)
-        .evidence(format!("{} octets, {lines} non-empty line(s)", text.len()))
-        .fix(Cause::UnrecognizedInput.info().fix)
-        .note(RECOGNISED);
-    if !first.is_empty() && !binary {
-        v = v.evidence(format!("first line: {first}"));
-    }
-    v
-}
-
 fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     let blocks = paste::explain(text);
     let Some(v) = paste::overall(&blocks) else {
         // Still one verdict (and with --json one document): what was given.
-        let v = unrecognized(text);
+        let v = paste::unrecognized(text);
         let code = v.cause.class().exit_code();
         if args.json {
             println!(
@@ -195,7 +153,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
         } else {
             print!("{}", render::verdict("pasted output", &v));
         }
-        eprintln!("ntpdiag: {RECOGNISED}");
+        eprintln!("ntpdiag: {}", paste::RECOGNISED);
         return Ok(code);
     };
     let code = exit::for_classes([v.cause.class()]);

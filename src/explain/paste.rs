@@ -894,6 +894,54 @@ pub fn explain(text: &str) -> Vec<Explained> {
     out
 }
 
+/// What explain reads when it is given pasted output.
+pub const RECOGNISED: &str = "explain reads ntpq -p / -c peers, ntpq -c assoc, ntpq -c rv, ntpdate -d, ntpdig -d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl timesync-status.";
+
+/// The verdict on a text that holds none of them: what it was.
+pub fn unrecognized(text: &str) -> Verdict {
+    let binary = text.contains('\0')
+        || text
+            .chars()
+            .filter(|c| c.is_control() && !c.is_whitespace())
+            .count()
+            * 10
+            > text.chars().count().max(1);
+    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
+    let first: String = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(80)
+        .collect();
+    let what = if text.trim().is_empty() {
+        "The input is empty.".to_string()
+    } else if binary {
+        format!(
+            "The input is binary data ({} characters as read), not a tool's output.",
+            text.chars().count()
+        )
+    } else {
+        format!("None of the {lines} line(s) given is output of a tool explain reads.")
+    };
+    let mut v = Verdict::new(
+        crate::diagnose::Cause::UnrecognizedInput,
+        what,
+        crate::diagnose::Confidence::High,
+    )
+    .evidence(format!(
+        "{} characters, {lines} non-empty line(s)",
+        text.chars().count()
+    ))
+    .fix(crate::diagnose::Cause::UnrecognizedInput.info().fix)
+    .note(RECOGNISED);
+    if !first.is_empty() && !binary {
+        v = v.evidence(format!("first line: {first}"));
+    }
+    v
+}
+
 /// One verdict over several blocks: the first by the one ranking
 /// ([`crate::diagnose::verdict::rank`]: a KoD or an unsynchronized server
 /// over plain silence, silence over "not yet", any failure over ok), with
