@@ -30,6 +30,24 @@ fn assert_gone(name: &str) {
     );
 }
 
+/// Waits (60 s at most) until lab `name` is up: its state has no builder.
+fn wait_up(name: &str) -> serde_json::Value {
+    let state = std::path::Path::new("/run/ntpdiag/lab")
+        .join(name)
+        .join("state.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(&state)
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
+            && v["builder"].is_null()
+        {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "lab {name} did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// `lab exec --lab LAB NODE -- CMD…`.
 fn exec_in(lab_name: &str, node: &str, cmd: &[&str]) -> std::process::Output {
     let mut args = vec!["exec", "--lab", lab_name, node, "--"];
@@ -362,20 +380,7 @@ fn not_root_file_errors_and_a_crashed_run() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let state = std::path::Path::new("/run/ntpdiag/lab")
-        .join(&name)
-        .join("state.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let up = loop {
-        if let Ok(t) = std::fs::read_to_string(&state)
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&t)
-            && v["builder"].is_null()
-        {
-            break v;
-        }
-        assert!(Instant::now() < deadline, "the lab did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let up = wait_up(&name);
     child.kill().unwrap();
     child.wait().unwrap();
     let pids: Vec<u32> = up["procs"]
@@ -488,18 +493,7 @@ fn ctrl_c_takes_a_running_lab_down() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let state = std::path::Path::new("/run/ntpdiag/lab")
-        .join(&name)
-        .join("state.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !std::fs::read_to_string(&state)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["builder"].is_null())
-    {
-        assert!(Instant::now() < deadline, "the lab did not come up");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_up(&name);
     assert_eq!(namespaces(&name).len(), 3);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
