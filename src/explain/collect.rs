@@ -28,43 +28,64 @@ pub struct Options {
     pub probe: ProbeConfig,
 }
 
-/// Runs a command with a time bound; `Err` with a reason when it cannot be
-/// run or overruns.
-pub fn run(cmd: &str, args: &[&str], limit: Duration) -> Result<String, String> {
-    let mut child = Command::new(cmd)
-        .args(args)
+/// What a bounded command gave.
+pub struct Ran {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `cmd` with a time bound, reading its output while it runs (a
+/// chatty command cannot block on a full pipe); `Err` with a reason when it
+/// cannot be started or overruns (then it is killed).
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> Result<Ran, String> {
+    let name = cmd.get_program().to_string_lossy().into_owned();
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    let mut out = child.stdout.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
+        .map_err(|e| format!("{name}: {e}"))?;
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            String::from_utf8_lossy(&b).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("piped")));
+    let err = read(Box::new(child.stderr.take().expect("piped")));
     let deadline = Instant::now() + limit;
     loop {
         match child.try_wait() {
-            Ok(Some(st)) => {
-                let s = reader.join().unwrap_or_default();
-                return if st.success() || !s.is_empty() {
-                    Ok(s)
-                } else {
-                    Err(format!("{cmd} exited with {st}"))
-                };
+            Ok(Some(status)) => {
+                return Ok(Ran {
+                    status,
+                    stdout: out.join().unwrap_or_default(),
+                    stderr: err.join().unwrap_or_default(),
+                });
             }
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "{cmd} did not finish within {}",
+                    "{name} did not finish within {}",
                     humantime::format_duration(limit)
                 ));
             }
         }
+    }
+}
+
+/// Runs a command with a time bound; `Err` with a reason when it cannot be
+/// run or overruns.
+pub fn run(cmd: &str, args: &[&str], limit: Duration) -> Result<String, String> {
+    let r = run_bounded(Command::new(cmd).args(args), limit)?;
+    if r.status.success() || !r.stdout.is_empty() {
+        Ok(r.stdout)
+    } else {
+        Err(format!("{cmd} exited with {}", r.status))
     }
 }
 

@@ -4,8 +4,8 @@
 //! adds no judgement of its own.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,29 +63,15 @@ pub struct LabJson {
     pub exit_code: u8,
 }
 
-/// Runs `args` inside the node (bounded), with the node's clock and root.
+/// Runs `args` inside the node (bounded), with the node's clock and root;
+/// its standard output.
 pub fn in_node(paths: &Paths, node: &str, args: &[&str], limit: Duration) -> Option<String> {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", &paths.netns(node)]).args(args);
     super::setup::node_env(&mut c, paths, node);
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().ok()?;
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let out = child.wait_with_output().ok()?;
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::explain::collect::run_bounded(&mut c, limit)
+        .ok()
+        .map(|r| r.stdout)
 }
 
 fn chronyc() -> String {

@@ -84,37 +84,15 @@ impl State {
     }
 }
 
-/// Runs a command to completion (bounded), failing with its stderr.
+/// Runs a command to completion (30 s at most), failing with its stderr.
 fn run(cmd: &mut Command) -> Result<String, LabError> {
     let shown = format!("{cmd:?}").replace('"', "");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
+    let r = crate::explain::collect::run_bounded(cmd, Duration::from_secs(30))
         .map_err(|e| LabError::Setup(format!("{shown}: {e}")))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(LabError::Setup(format!("{shown}: no answer within 30 s")));
-            }
-        }
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| LabError::Setup(format!("{shown}: {e}")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    if r.status.success() {
+        Ok(r.stdout)
     } else {
-        Err(LabError::Setup(format!(
-            "{shown}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+        Err(LabError::Setup(format!("{shown}: {}", r.stderr.trim())))
     }
 }
 
