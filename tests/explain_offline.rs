@@ -144,7 +144,7 @@ fn unknown_text_binary_empty_and_missing_files() {
         out.contains("unrecognized-input") && out.contains("Lorem ipsum"),
         "{out}"
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("explain reads ntpq -p"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("explain reads ntpq (peers"));
     let o = run(&["--json", "--no-probe", f.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(2));
     let r = json(&o);

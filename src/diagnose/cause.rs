@@ -286,6 +286,10 @@ causes! {
         means "The source is configured `noselect`: it is polled and shown, never used."
         tell "the configuration line carries `noselect`"
         fix "remove `noselect` if it should be used";
+    LocalClockOnly = "local-clock-only", Unusable, 10, E, "ONLY ITS OWN CLOCK",
+        means "The daemon's selected source is its own undisciplined local clock (127.127.1.0, refid LOCL): it follows no real time, and its clients follow it."
+        tell "ntpq shows the local clock driver (127.127.1.u, `.LOCL.`, type l) as the system peer; the real servers have reach 0, or answer and lose to it"
+        fix "make the real servers reachable (firewall, names, routes: see their own findings), then drop `server 127.127.1.0`/`fudge` and use `tos orphan 10` (ntpd) or `local stratum 10` (chrony) for a server that must keep serving when cut off";
     UnrecognizedInput = "unrecognized-input", Input, 95, E, "UNRECOGNIZED INPUT",
         means "The text given to explain holds none of the tool outputs it reads."
         tell "no line matches a header, table row or message of ntpq, ntpdate, ntpdig, chronyc or timedatectl that explain knows (binary data, another tool's output, an empty paste)"

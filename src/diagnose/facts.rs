@@ -250,6 +250,15 @@ pub struct DaemonView {
     pub clock_offset_s: Option<Fact<f64>>,
     /// leap/stratum/refid as the daemon states its own status.
     pub status: Option<String>,
+    /// The daemon's own tool could not reach it on this host (ntpq's
+    /// "Connection refused", chronyc's "506 Cannot talk to daemon").
+    pub unreachable: Option<Fact<String>>,
+    /// The daemon says it has no source at all (ntpq's "No association IDs
+    /// returned", chronyc's empty sources table).
+    pub no_sources: Option<Origin>,
+    /// The source it selected is its own undisciplined local clock
+    /// (127.127.1.u, refid LOCL): synchronized to no real time.
+    pub local_clock: Option<Fact<String>>,
 }
 
 /// Everything known about one client–server exchange (or, from a daemon's

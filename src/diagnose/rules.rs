@@ -68,9 +68,27 @@ pub static STEPS: &[Step] = &[
             e.daemon.as_ref().is_some_and(|d| {
                 d.synchronized.as_ref().is_some_and(|s| s.value)
                     || over_panic(d.clock_offset_s.as_ref())
+                    || d.unreachable.is_some()
+                    || d.no_sources.is_some()
+                    || d.local_clock.is_some()
             })
         },
         rules: &[
+            Rule {
+                names: "daemon-not-running",
+                when: |e| e.daemon.as_ref().is_some_and(|d| d.unreachable.is_some()),
+                say: daemon_unreachable,
+            },
+            Rule {
+                names: "no-servers-configured",
+                when: |e| e.daemon.as_ref().is_some_and(|d| d.no_sources.is_some()),
+                say: daemon_without_sources,
+            },
+            Rule {
+                names: "local-clock-only",
+                when: |e| e.daemon.as_ref().is_some_and(|d| d.local_clock.is_some()),
+                say: local_clock_only,
+            },
             Rule {
                 names: "clock-step-needed",
                 when: |e| {
@@ -491,6 +509,54 @@ fn clock_step_needed(e: &Exchange) -> Verdict {
     )
     .evidence(format!("offset {:+.3} s{}", o.value, at_suffix(&o.at)))
     .fix(prose::STEP_ONCE)
+}
+
+fn daemon_unreachable(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let u = d.unreachable.as_ref().expect("checked");
+    Verdict::new(
+        Cause::DaemonNotRunning,
+        format!("{} does not run on this host: its own tool cannot reach it.", d.daemon),
+        Confidence::High,
+    )
+    .evidence(format!("{}{}", u.value, at_suffix(&u.at)))
+    .fix(Cause::DaemonNotRunning.info().fix)
+}
+
+fn daemon_without_sources(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let at = d.no_sources.as_ref().expect("checked");
+    Verdict::new(
+        Cause::NoServersConfigured,
+        format!("{} runs but has no time source at all: nothing to synchronize to.", d.daemon),
+        Confidence::High,
+    )
+    .evidence(format!("the daemon lists no source{}", at_suffix(at)))
+    .fix(Cause::NoServersConfigured.info().fix)
+}
+
+fn local_clock_only(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let l = d.local_clock.as_ref().expect("checked");
+    let real = d.sources;
+    let summary = if d.answering == 0 {
+        format!(
+            "{} is synchronized to its own local clock ({}), which follows no real time: none of its {real} real server(s) answers.",
+            d.daemon, l.value
+        )
+    } else {
+        format!(
+            "{} is synchronized to its own local clock ({}), which follows no real time, although {} real server(s) answer.",
+            d.daemon, l.value, d.answering
+        )
+    };
+    let mut v = Verdict::new(Cause::LocalClockOnly, summary, Confidence::High)
+        .evidence(format!("system peer: the local clock driver{}", at_suffix(&l.at)));
+    for s in &e.silent_sources {
+        v = v.evidence(format!("{}: {}{}", s.value.name, s.value.why, at_suffix(&s.at)));
+    }
+    v.fix(Cause::LocalClockOnly.info().fix)
+        .note("its clients see a synchronized server at the local clock's fudged stratum and follow a free-running clock")
 }
 
 fn daemon_synchronized(e: &Exchange) -> Verdict {

@@ -19,6 +19,33 @@ pub fn kind(errno: i32) -> LocalErrorKind {
     }
 }
 
+/// The kind of local failure a printed error stands for: a tool's
+/// `strerror()` text (glibc's words), or Python's `[Errno N] …`.
+pub fn kind_of_message(msg: &str) -> LocalErrorKind {
+    if let Some(n) = msg
+        .split("[Errno ")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .and_then(|n| n.trim().parse::<i32>().ok())
+    {
+        return kind(n);
+    }
+    const WORDS: [(&str, i32); 8] = [
+        ("Operation not permitted", libc::EPERM),
+        ("Permission denied", libc::EACCES),
+        ("Address already in use", libc::EADDRINUSE),
+        ("Cannot assign requested address", libc::EADDRNOTAVAIL),
+        ("Network is unreachable", libc::ENETUNREACH),
+        ("No route to host", libc::EHOSTUNREACH),
+        ("Address family not supported", libc::EAFNOSUPPORT),
+        ("Protocol not supported", libc::EPROTONOSUPPORT),
+    ];
+    WORDS
+        .iter()
+        .find(|(w, _)| msg.contains(w))
+        .map_or(LocalErrorKind::Other, |(_, n)| kind(*n))
+}
+
 /// A failed operation `op` on `target`, from the OS's error.
 pub fn local_error(op: &str, target: impl fmt::Display, e: &std::io::Error) -> LocalError {
     let errno = e.raw_os_error();

@@ -1,5 +1,6 @@
 use super::*;
 use crate::diagnose::Cause;
+use crate::wire::control::PeerStatus;
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
