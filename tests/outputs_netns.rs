@@ -187,3 +187,221 @@ fn chronyc_outputs() {
         Cause::Ok,
     );
 }
+
+/// The tools' error words and the rarer reports, from the real tools:
+/// ntpq with no ntpd, ntpq against `restrict … noquery`, ntpd whose only
+/// usable source is its local clock driver, ntpdig's `Response dropped:`
+/// reasons, its lookup failure and socket error, `-j`, ntpsec's ntpdate -q,
+/// and chronyc's other reports and its "506 Cannot talk to daemon".
+#[test]
+fn error_words_and_other_reports() {
+    if !require(
+        "tool error outputs",
+        &["ip", "ss", "ntpd", "ntpq", "ntpdig", "ntpdate", "iptables"],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    // ntpq on a host where no ntpd runs.
+    let out = peer_output(&p.client, &["ntpq", "-p", "127.0.0.1"]);
+    check(
+        "real-ntpq-no-daemon",
+        &out,
+        Kind::NtpqError,
+        Cause::DaemonNotRunning,
+    );
+    // ntpq to a server that does not answer queries (`restrict default noquery`).
+    {
+        let d = TempDir::new();
+        let _srv = ntpd(
+            &p.server,
+            &d,
+            "restrict 198.51.100.0 mask 255.255.255.0 noquery\ntos orphan 5 orphanwait 1",
+        );
+        let out = peer_output(&p.client, &["ntpq", "-p", SERVER]);
+        check(
+            "real-ntpq-noquery-timeout",
+            &out,
+            Kind::NtpqError,
+            Cause::NoReply,
+        );
+    }
+    // ntpd whose only usable source is its local clock; the real server is dropped.
+    {
+        p.server.exec_ok(&[
+            "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+        ]);
+        let _srv = ntpd(&p.server, &TempDir::new(), "tos orphan 5 orphanwait 1");
+        let d = TempDir::new();
+        let _cli = ntpd(
+            &p.client,
+            &d,
+            &format!(
+                "server {SERVER} iburst minpoll 3 maxpoll 4\nserver 127.127.1.0 minpoll 3 maxpoll 4\nfudge 127.127.1.0 stratum 10"
+            ),
+        );
+        // ntpsec polls its local clock driver (reach 377) but, unlike
+        // classic ntpd, does not select it while the server is silent: the
+        // finding is the silent server.
+        let out = wait_for(
+            &p.client,
+            &["ntpq", "-pn", "127.0.0.1"],
+            |o| o.contains(".LOCL.") && o.lines().any(|l| l.contains(" 377 ")),
+            Duration::from_secs(30),
+        );
+        check(
+            "real-ntpq-peers-local-clock-unselected",
+            &out,
+            Kind::NtpqPeers,
+            Cause::NoReply,
+        );
+        p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+    }
+    // ntpdig's Response dropped reasons, against ntpdiag serve's faults (the
+    // words are ntpdig's; what the packet was is set by the fault).
+    let serve = |args: &[&str]| {
+        let log = p.dir.path().join(format!(
+            "serve-{}.log",
+            args.join("_").replace(['/', ' '], "")
+        ));
+        let mut a = vec![ntpdiag(), "serve", "--listen", "198.51.100.1:123"];
+        a.extend_from_slice(args);
+        let proc_ = p.server.spawn(&a, &log);
+        assert!(p.server.wait_udp_listen(123, Duration::from_secs(10)));
+        proc_
+    };
+    for (args, name, cause) in [
+        (
+            &["--unsynchronized"][..],
+            "real-ntpdig-stratum-too-high",
+            Cause::UpstreamUnsynchronized,
+        ),
+        (
+            &["--leap", "3", "--stratum", "2"][..],
+            "real-ntpdig-leap-not-in-sync",
+            Cause::UpstreamUnsynchronized,
+        ),
+        (
+            &["--kod", "RATE"][..],
+            "real-ntpdig-kod",
+            Cause::UpstreamUnsynchronized,
+        ),
+        (
+            &["--version", "7"][..],
+            "real-ntpdig-version-too-new",
+            Cause::MalformedReply,
+        ),
+    ] {
+        let mut s = serve(args);
+        let out = peer_output(&p.client, &["ntpdig", "-d", "-t", "1", SERVER]);
+        check(name, &out, Kind::NtpdigDebug, cause);
+        s.stop();
+    }
+    {
+        let _s = serve(&[]);
+        let out = wait_for(
+            &p.client,
+            &["ntpdig", "-j", "-t", "1", SERVER],
+            |o| o.contains("\"offset\""),
+            Duration::from_secs(10),
+        );
+        check("real-ntpdig-json", &out, Kind::NtpdigJson, Cause::Ok);
+        let out = peer_output(&p.client, &["ntpdate", "-q", SERVER]);
+        check("real-ntpdate-shim-q", &out, Kind::NtpdigDebug, Cause::Ok);
+    }
+    // A name that does not resolve; a destination with no route.
+    let out = peer_output(
+        &p.client,
+        &["ntpdig", "-d", "-t", "1", "nosuchhost.invalid"],
+    );
+    check(
+        "real-ntpdig-lookup-failed",
+        &out,
+        Kind::NtpdigDebug,
+        Cause::NameUnresolved,
+    );
+    let out = peer_output(&p.client, &["ntpdig", "-d", "-t", "1", "203.0.113.77"]);
+    check(
+        "real-ntpdig-network-unreachable",
+        &out,
+        Kind::NtpdigDebug,
+        Cause::NetUnreachable,
+    );
+}
+
+#[test]
+fn chronyc_other_reports() {
+    if !require(
+        "chronyc reports",
+        &["ip", "ss", &chronyd_path(), &chronyc_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let c = chronyc_path();
+    // No chronyd behind the socket.
+    let nosock = p.dir.path().join("none.sock");
+    let out = peer_output(&p.client, &[&c, "-h", nosock.to_str().unwrap(), "tracking"]);
+    check(
+        "real-chronyc-cannot-talk",
+        &out,
+        Kind::ChronycError,
+        Cause::DaemonNotRunning,
+    );
+    let _srv = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    let d = TempDir::new();
+    let _cli = chronyd_client(
+        &p.client,
+        &d,
+        &format!(
+            "server {SERVER} iburst minpoll 0 maxpoll 0\nserver 203.0.113.9 iburst minpoll 0 maxpoll 0"
+        ),
+    );
+    let sock = d.path().join("chronyd.sock");
+    let s = sock.to_str().unwrap();
+    let out = wait_for(
+        &p.client,
+        &[&c, "-h", s, "sources"],
+        |o| o.lines().any(|l| l.starts_with("^*")),
+        Duration::from_secs(30),
+    );
+    assert!(out.contains("^*"), "{out}");
+    check(
+        "real-chronyc-tracking-csv",
+        &peer_output(&p.client, &[&c, "-h", s, "-c", "tracking"]),
+        Kind::ChronycTracking,
+        Cause::Ok,
+    );
+    check(
+        "real-chronyc-sourcestats",
+        &peer_output(&p.client, &[&c, "-h", s, "sourcestats"]),
+        Kind::ChronycSourcestats,
+        Cause::NoReply,
+    );
+    check(
+        "real-chronyc-selectdata",
+        &peer_output(&p.client, &[&c, "-h", s, "selectdata"]),
+        Kind::ChronycSelectdata,
+        Cause::Ok,
+    );
+    check(
+        "real-chronyc-ntpdata",
+        &peer_output(&p.client, &[&c, "-h", s, "ntpdata", SERVER]),
+        Kind::ChronycNtpdata,
+        Cause::Ok,
+    );
+    check(
+        "real-chronyc-ntpdata-silent",
+        &peer_output(&p.client, &[&c, "-h", s, "ntpdata", "203.0.113.9"]),
+        Kind::ChronycNtpdata,
+        Cause::NoReply,
+    );
+    keep_output(
+        "real-chronyc-activity",
+        &peer_output(&p.client, &[&c, "-h", s, "activity"]),
+    );
+    keep_output(
+        "real-chronyc-authdata",
+        &peer_output(&p.client, &[&c, "-h", s, "authdata"]),
+    );
+}

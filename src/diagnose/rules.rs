@@ -516,7 +516,10 @@ fn daemon_unreachable(e: &Exchange) -> Verdict {
     let u = d.unreachable.as_ref().expect("checked");
     Verdict::new(
         Cause::DaemonNotRunning,
-        format!("{} does not run on this host: its own tool cannot reach it.", d.daemon),
+        format!(
+            "{} does not run on this host: its own tool cannot reach it.",
+            d.daemon
+        ),
         Confidence::High,
     )
     .evidence(format!("{}{}", u.value, at_suffix(&u.at)))
@@ -528,7 +531,10 @@ fn daemon_without_sources(e: &Exchange) -> Verdict {
     let at = d.no_sources.as_ref().expect("checked");
     Verdict::new(
         Cause::NoServersConfigured,
-        format!("{} runs but has no time source at all: nothing to synchronize to.", d.daemon),
+        format!(
+            "{} runs but has no time source at all: nothing to synchronize to.",
+            d.daemon
+        ),
         Confidence::High,
     )
     .evidence(format!("the daemon lists no source{}", at_suffix(at)))
@@ -550,10 +556,17 @@ fn local_clock_only(e: &Exchange) -> Verdict {
             d.daemon, l.value, d.answering
         )
     };
-    let mut v = Verdict::new(Cause::LocalClockOnly, summary, Confidence::High)
-        .evidence(format!("system peer: the local clock driver{}", at_suffix(&l.at)));
+    let mut v = Verdict::new(Cause::LocalClockOnly, summary, Confidence::High).evidence(format!(
+        "system peer: the local clock driver{}",
+        at_suffix(&l.at)
+    ));
     for s in &e.silent_sources {
-        v = v.evidence(format!("{}: {}{}", s.value.name, s.value.why, at_suffix(&s.at)));
+        v = v.evidence(format!(
+            "{}: {}{}",
+            s.value.name,
+            s.value.why,
+            at_suffix(&s.at)
+        ));
     }
     v.fix(Cause::LocalClockOnly.info().fix)
         .note("its clients see a synchronized server at the local clock's fudged stratum and follow a free-running clock")

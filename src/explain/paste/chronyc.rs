@@ -43,12 +43,14 @@ struct SourceRow<'a> {
 
 fn csv_source_row(l: &Line) -> Option<SourceRow<'_>> {
     let f: Vec<&str> = l.text.trim().split(',').collect();
-    (f.len() >= 10 && matches!(f[0], "^" | "=" | "#") && f[1].chars().count() == 1).then(|| SourceRow {
-        mode: f[0].chars().next().unwrap_or('^'),
-        state: f[1].chars().next().unwrap_or('?'),
-        name: f[2].to_string(),
-        reach: u32::from_str_radix(f[5], 8).unwrap_or(0),
-        line: l,
+    (f.len() >= 10 && matches!(f[0], "^" | "=" | "#") && f[1].chars().count() == 1).then(|| {
+        SourceRow {
+            mode: f[0].chars().next().unwrap_or('^'),
+            state: f[1].chars().next().unwrap_or('?'),
+            name: f[2].to_string(),
+            reach: u32::from_str_radix(f[5], 8).unwrap_or(0),
+            line: l,
+        }
     })
 }
 
@@ -114,7 +116,11 @@ pub fn chrony_rows(text: &str) -> Vec<(char, String, u32)> {
     source_tables(&lines)
         .into_iter()
         .next()
-        .map(|(_, _, rows)| rows.into_iter().map(|r| (r.state, r.name, r.reach)).collect())
+        .map(|(_, _, rows)| {
+            rows.into_iter()
+                .map(|r| (r.state, r.name, r.reach))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -151,10 +157,12 @@ fn sources(lines: &[Line]) -> Vec<Explained> {
             d.answering = net.iter().filter(|r| r.reach > 0).count();
             d.falsetickers = net.iter().filter(|r| r.reach > 0 && r.state == 'x').count();
             if rows.is_empty() {
-                d.no_sources = Some(lines.iter().find(|l| l.n == first).map_or(
-                    crate::diagnose::facts::Origin::Unknown,
-                    Line::origin,
-                ));
+                d.no_sources = Some(
+                    lines
+                        .iter()
+                        .find(|l| l.n == first)
+                        .map_or(crate::diagnose::facts::Origin::Unknown, Line::origin),
+                );
             }
             for r in &rows {
                 if r.state == '*' {
@@ -179,15 +187,14 @@ fn sources(lines: &[Line]) -> Vec<Explained> {
 
 /// `sourcestats`: NP samples, NR runs, span, frequency, skew, offset, std dev.
 fn sourcestats(lines: &[Line]) -> Vec<Explained> {
-    let Some(h) = lines
-        .iter()
-        .position(|l| l.text.trim_start().starts_with("Name/IP Address") && l.text.contains(" NP "))
-    else {
+    let Some(h) = lines.iter().position(|l| {
+        l.text.trim_start().starts_with("Name/IP Address") && l.text.contains(" NP ")
+    }) else {
         return vec![];
     };
     let mut notes = vec![];
     let mut x = Exchange::new(Vantage::Paste("chronyc sourcestats"), "chronyd's sources");
-    let mut d = view("chronyd");
+    let mut d = crate::diagnose::facts::DaemonView::default();
     for l in lines.iter().skip(h + 1) {
         if l.text.starts_with("==") {
             continue;
@@ -201,7 +208,10 @@ fn sourcestats(lines: &[Line]) -> Vec<Explained> {
         if np == 0 {
             x.silent_sources
                 .push(l.fact(silent(w[0], "no sample kept (NP 0)", true)));
-            notes.push(l.note(format!("{}: no measurement yet: it never answered, or its replies were unusable", w[0])));
+            notes.push(l.note(format!(
+                "{}: no measurement yet: it never answered, or its replies were unusable",
+                w[0]
+            )));
         } else {
             d.answering += 1;
             notes.push(l.note(format!(
@@ -212,14 +222,24 @@ fn sourcestats(lines: &[Line]) -> Vec<Explained> {
                 w[7],
                 w[4],
                 w[5],
-                if np < 4 { "; too few samples to be selected yet (chrony wants several)" } else { "" }
+                if np < 4 {
+                    "; too few samples to be selected yet (chrony wants several)"
+                } else {
+                    ""
+                }
             )));
         }
     }
     if notes.is_empty() {
         return vec![];
     }
-    x.daemon = Some(d);
+    // Samples kept are replies that passed chronyd's tests; the table does
+    // not say which source is selected, so no daemon view. A source without
+    // samples is the finding, before the others' good time.
+    if x.silent_sources.is_empty() {
+        x.valid = d.answering as u64;
+        x.first_answer = Some(crate::diagnose::facts::AnswerKind::Valid);
+    }
     let mut e = Explained::new(Kind::ChronycSourcestats, notes, x);
     e.first_line = lines[h].n;
     vec![e]
@@ -249,10 +269,9 @@ fn select_letter(c: char) -> &'static str {
 }
 
 fn selectdata(lines: &[Line]) -> Vec<Explained> {
-    let Some(h) = lines
-        .iter()
-        .position(|l| l.text.trim_start().starts_with("S Name/IP Address") && l.text.contains("COpts"))
-    else {
+    let Some(h) = lines.iter().position(|l| {
+        l.text.trim_start().starts_with("S Name/IP Address") && l.text.contains("COpts")
+    }) else {
         return vec![];
     };
     let mut notes = vec![];
@@ -276,18 +295,40 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
                 d.sys_peer.get_or_insert(name.to_string());
                 d.answering += 1;
             }
+            // No reply yet: chronyd shows `s` with leap `?` (unknown).
+            's' if w.last() == Some(&"?") => {
+                x.silent_sources
+                    .push(l.fact(silent(name, "no data yet (state s, leap ?)", true)))
+            }
             's' => {
                 d.answering += 1;
                 x.add_unsync(
-                    Unsync { reason: Some(UnsyncReason::LeapAlarm), header: None, stratum: None, refid: None },
+                    Unsync {
+                        reason: Some(UnsyncReason::LeapAlarm),
+                        header: None,
+                        stratum: None,
+                        refid: None,
+                    },
                     l.origin(),
                 );
             }
             'd' => {
                 d.answering += 1;
-                x.add_unsync(Unsync { reason: None, header: None, stratum: None, refid: None }, l.origin());
+                x.add_unsync(
+                    Unsync {
+                        reason: None,
+                        header: None,
+                        stratum: None,
+                        refid: None,
+                    },
+                    l.origin(),
+                );
             }
-            'S' => x.silent_sources.push(l.fact(silent(name, "stale: no reply for too long (S)", true))),
+            'S' => x.silent_sources.push(l.fact(silent(
+                name,
+                "stale: no reply for too long (S)",
+                true,
+            ))),
             'x' => {
                 d.answering += 1;
                 d.falsetickers += 1;
@@ -335,7 +376,8 @@ fn tracking(lines: &[Line]) -> Vec<Explained> {
                 "no reference: chronyd has not selected any source".to_string()
             }
             "Reference ID" if v.starts_with(LOCAL_REFID) => {
-                d.local_clock = Some(l.fact("its own clock (`local` directive, refid 7F7F0101)".into()));
+                d.local_clock =
+                    Some(l.fact("its own clock (`local` directive, refid 7F7F0101)".into()));
                 "the local reference: chronyd serves its own clock (`local stratum`), no source is selected".to_string()
             }
             "Reference ID" => {
@@ -350,7 +392,11 @@ fn tracking(lines: &[Line]) -> Vec<Explained> {
             }
             "Ref time (UTC)" => format!("last update of the reference: {v}"),
             "System time" => {
-                if let Some(s) = v.split_whitespace().next().and_then(|s| s.parse::<f64>().ok()) {
+                if let Some(s) = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse::<f64>().ok())
+                {
                     let sign = if v.contains("slow") { -1.0 } else { 1.0 };
                     d.clock_offset_s = Some(l.fact(sign * s));
                 }
@@ -363,8 +409,19 @@ fn tracking(lines: &[Line]) -> Vec<Explained> {
             "Skew" => format!("estimated error bound of the frequency: {v}"),
             "Root delay" => format!("total round trip to the stratum-1 source: {v}"),
             "Root dispersion" => {
-                let big = v.split_whitespace().next().and_then(|s| s.parse::<f64>().ok()).is_some_and(|s| s > 1.0);
-                format!("accumulated dispersion: {v}{}", if big { " — large: the reference is old or poor" } else { "" })
+                let big = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .is_some_and(|s| s > 1.0);
+                format!(
+                    "accumulated dispersion: {v}{}",
+                    if big {
+                        " — large: the reference is old or poor"
+                    } else {
+                        ""
+                    }
+                )
             }
             "Update interval" => format!("time between the last two updates: {v}"),
             "Leap status" if leap_unsync(v) => {
@@ -404,7 +461,10 @@ fn tracking_csv(lines: &[Line]) -> Vec<Explained> {
         if f.len() != 14
             || f[0].len() != 8
             || !f[0].chars().all(|c| c.is_ascii_hexdigit())
-            || !matches!(f[13], "Normal" | "Insert second" | "Delete second" | "Not synchronised")
+            || !matches!(
+                f[13],
+                "Normal" | "Insert second" | "Delete second" | "Not synchronised"
+            )
         {
             continue;
         }
@@ -412,7 +472,8 @@ fn tracking_csv(lines: &[Line]) -> Vec<Explained> {
         let unsync = leap_unsync(f[13]) || f[0] == "00000000";
         d.synchronized = Some(l.fact(!unsync));
         if f[0] == LOCAL_REFID {
-            d.local_clock = Some(l.fact("its own clock (`local` directive, refid 7F7F0101)".into()));
+            d.local_clock =
+                Some(l.fact("its own clock (`local` directive, refid 7F7F0101)".into()));
         } else if !unsync {
             d.sys_peer = Some(format!("{} ({})", f[0], f[1]));
         }
@@ -447,7 +508,7 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
             .trim()
             .strip_prefix("Remote address")
             .and_then(|r| r.split_once(':'))
-            .map(|(_, v)| v.trim().split_whitespace().next().unwrap_or("").to_string())
+            .map(|(_, v)| v.split_whitespace().next().unwrap_or("").to_string())
         else {
             i += 1;
             continue;
@@ -465,7 +526,9 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
         let mut j = i;
         while j < lines.len() {
             let l = &lines[j];
-            let Some((k, v)) = l.text.split_once(':') else { break };
+            let Some((k, v)) = l.text.split_once(':') else {
+                break;
+            };
             let (k, v) = (k.trim(), v.trim());
             if j > i && k == "Remote address" {
                 break;
@@ -477,7 +540,14 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
                 }
                 "Stratum" => {
                     stratum = v.parse().ok();
-                    format!("stratum {v}{}", if v == "0" || v == "16" { ": unsynchronized" } else { "" })
+                    format!(
+                        "stratum {v}{}",
+                        if v == "0" || v == "16" {
+                            ": unsynchronized"
+                        } else {
+                            ""
+                        }
+                    )
                 }
                 "NTP tests" => {
                     tests = Some((l, v.to_string()));
@@ -509,25 +579,46 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
         }
         i = j.max(i + 1);
         x.requests = tx;
-        match rx {
-            Some((l, 0)) if tx > 0 => x.silent_sources.push(l.fact(silent(&addr, "Total RX 0: no reply at all", false))),
-            _ => {}
+        if let Some((l, 0)) = rx {
+            // Nothing received: the other fields are chronyd's zeroes.
+            let why = if tx > 0 {
+                "Total RX 0: no reply at all"
+            } else {
+                "Total TX 0, Total RX 0: no request has gone out yet (no route or address, the source is offline, or it was just added)"
+            };
+            x.silent_sources.push(l.fact(silent(&addr, why, false)));
+            let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
+            e.first_line = first;
+            out.push(e);
+            continue;
         }
         if let Some((l, t)) = &tests {
             let bits: Vec<char> = t.chars().filter(|c| *c == '0' || *c == '1').collect();
             if bits.get(1) == Some(&'0') {
-                x.add_bogus(Bogus { from: None, detail: "NTP test 2 failed: the origin is not our transmit".into() }, l.origin());
+                x.add_bogus(
+                    Bogus {
+                        from: None,
+                        detail: "NTP test 2 failed: the origin is not our transmit".into(),
+                    },
+                    l.origin(),
+                );
             }
         }
         if leap_bad.is_some() || stratum.is_some_and(|s| s == 0 || s >= 16) {
             let at = leap_bad.map_or_else(|| crate::diagnose::facts::Origin::Unknown, Line::origin);
             x.add_unsync(
-                Unsync { reason: Some(UnsyncReason::LeapAlarm), header: None, stratum, refid: None },
+                Unsync {
+                    reason: Some(UnsyncReason::LeapAlarm),
+                    header: None,
+                    stratum,
+                    refid: None,
+                },
                 at,
             );
         } else if good > 0 || valid > 0 {
             x.valid = good.max(valid);
-            x.first_answer.get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
+            x.first_answer
+                .get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
         }
         let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
         e.first_line = first;
@@ -569,7 +660,9 @@ fn activity(lines: &[Line]) -> Vec<Explained> {
     let mut found: Vec<(&Line, u64, &str)> = vec![];
     for l in lines {
         let t = l.text.trim();
-        let Some((n, rest)) = t.split_once(' ') else { continue };
+        let Some((n, rest)) = t.split_once(' ') else {
+            continue;
+        };
         let Ok(n) = n.parse::<u64>() else { continue };
         if rest.starts_with("sources online")
             || rest.starts_with("sources offline")
@@ -591,7 +684,9 @@ fn activity(lines: &[Line]) -> Vec<Explained> {
         let m = match *what {
             w if w.starts_with("sources online") => format!("{n} source(s) polled"),
             w if w.starts_with("sources offline") => {
-                format!("{n} source(s) offline: not polled until `chronyc online` (or NetworkManager's dispatcher) says the network is up")
+                format!(
+                    "{n} source(s) offline: not polled until `chronyc online` (or NetworkManager's dispatcher) says the network is up"
+                )
             }
             w if w.starts_with("sources with unknown address") => {
                 if *n > 0 && x.unresolved.is_none() {
@@ -618,10 +713,9 @@ fn activity(lines: &[Line]) -> Vec<Explained> {
 }
 
 fn authdata(lines: &[Line]) -> Vec<Explained> {
-    let Some(h) = lines
-        .iter()
-        .position(|l| l.text.trim_start().starts_with("Name/IP address") && l.text.contains("KeyID"))
-    else {
+    let Some(h) = lines.iter().position(|l| {
+        l.text.trim_start().starts_with("Name/IP address") && l.text.contains("KeyID")
+    }) else {
         return vec![];
     };
     let mut notes = vec![];
@@ -645,12 +739,22 @@ fn authdata(lines: &[Line]) -> Vec<Explained> {
                     &format!("NTS: no cookie after {atmp} key-exchange attempt(s): NTS-KE (TCP 4460) fails"),
                     false,
                 )));
-                format!("{name}: NTS without cookies: the key exchange has not succeeded ({atmp} attempt(s)); no NTP request is sent without one")
+                format!(
+                    "{name}: NTS without cookies: the key exchange has not succeeded ({atmp} attempt(s)); no NTP request is sent without one"
+                )
             }
             "NTS" if nak != "0" => {
                 problem = true;
-                x.add_bogus(Bogus { from: None, detail: format!("{nak} NTS NAK(s): the server rejected our cookies") }, l.origin());
-                format!("{name}: {nak} NAK(s): the server could not use our cookies (its keys rotated or it restarted)")
+                x.add_bogus(
+                    Bogus {
+                        from: None,
+                        detail: format!("{nak} NTS NAK(s): the server rejected our cookies"),
+                    },
+                    l.origin(),
+                );
+                format!(
+                    "{name}: {nak} NAK(s): the server could not use our cookies (its keys rotated or it restarted)"
+                )
             }
             "NTS" => format!("{name}: NTS established, {cook} cookie(s)"),
             "SK" => format!("{name}: symmetric key {}", w[2]),
@@ -670,7 +774,9 @@ fn errors(lines: &[Line]) -> Vec<Explained> {
     let mut out = vec![];
     for l in lines {
         let t = l.text.trim();
-        if t.starts_with("506 Cannot talk to daemon") || t.starts_with("Could not open connection to daemon") {
+        if t.starts_with("506 Cannot talk to daemon")
+            || t.starts_with("Could not open connection to daemon")
+        {
             let mut d = view("chronyd");
             d.unreachable = Some(l.fact(format!("chronyc on this host: {t}")));
             let mut x = Exchange::new(Vantage::Paste("chronyc"), "chronyd");

@@ -250,9 +250,11 @@ pub fn command_of(line: &str) -> Option<String> {
             }
             let prefix = before.trim_end();
             // Only the start of the line, or a prompt, or a path to the tool.
-            let path = before.ends_with('/')
-                && !before.contains(' ')
-                || before.rsplit(' ').next().is_some_and(|w| w.ends_with('/') && w.starts_with('/'));
+            let path = before.ends_with('/') && !before.contains(' ')
+                || before
+                    .rsplit(' ')
+                    .next()
+                    .is_some_and(|w| w.ends_with('/') && w.starts_with('/'));
             let prompt = prefix.is_empty()
                 || prefix.ends_with('$')
                 || prefix.ends_with('#')
@@ -309,10 +311,19 @@ pub const MAX_SEGMENTS: usize = 1000;
 /// The host a command addressed: its last argument that is not an option
 /// (ntpq's, ntpdate's, ntpdig's positional host).
 pub fn command_host(command: &str) -> Option<String> {
-    let mut words = command.split_whitespace().skip(1).peekable();
+    let mut words = command.split_whitespace();
+    let tool = words.next()?.rsplit('/').next()?;
+    // The options that take an argument, per tool's getopt string.
+    let with_arg: &[&str] = match tool {
+        "ntpq" => &["-c", "-D", "-l", "-a", "-k"],
+        "ntpdate" => &["-a", "-e", "-k", "-o", "-p", "-t"],
+        "ntpdig" | "sntp" => &["-a", "-c", "-D", "-g", "-l", "-p", "-t", "-k", "-M"],
+        _ => &[],
+    };
+    let mut words = words.peekable();
     let mut host = None;
     while let Some(w) = words.next() {
-        if w == "-c" || w == "-t" || w == "-p" || w == "-k" || w == "-a" || w == "-o" || w == "-e" {
+        if with_arg.contains(&w) {
             words.next();
             continue;
         }

@@ -10,7 +10,9 @@
 use std::collections::BTreeMap;
 
 use super::{Explained, Kind, Line, Note, Segment, silent};
-use crate::diagnose::facts::{AnswerKind, Bogus, Exchange, Kiss, Local, Malformed, Unsync, Vantage};
+use crate::diagnose::facts::{
+    AnswerKind, Bogus, Exchange, Kiss, Local, Malformed, Unsync, Vantage,
+};
 use crate::engine::exchange::{Sample, UnsyncReason};
 use crate::engine::local::{LocalError, LocalErrorKind};
 use crate::net::errno::kind_of_message;
@@ -19,13 +21,37 @@ use crate::wire::KissCode;
 /// Why `clock_select()` dropped a server, and what that means.
 fn dropped(reason: &str) -> (&'static str, &'static str) {
     const REASONS: [(&str, &str, &str); 7] = [
-        ("no data", "no-data", "no usable reply was kept: ntpdate says this for a firewall DROP, a REJECT, no daemon, a dead host and replies it threw away alike"),
-        ("strata too high", "stratum", "the server answered with stratum 0 or 16: it is not synchronized (or sent a Kiss-o'-Death)"),
+        (
+            "no data",
+            "no-data",
+            "no usable reply was kept: ntpdate says this for a firewall DROP, a REJECT, no daemon, a dead host and replies it threw away alike",
+        ),
+        (
+            "strata too high",
+            "stratum",
+            "the server answered with stratum 0 or 16: it is not synchronized (or sent a Kiss-o'-Death)",
+        ),
         ("server too far away", "far", "the round trip took over 8 s"),
-        ("leap not in sync", "leap", "the server answered with leap 3: it is not synchronized"),
-        ("server is very broken", "broken", "the server's reference time is later than its transmit time: its clock or its state is broken"),
-        ("server has gone too long without sync", "stale", "the server last synchronized over a day ago (NTP_MAXAGE)"),
-        ("server is untrusted", "untrusted", "the reply failed authentication (-a key)"),
+        (
+            "leap not in sync",
+            "leap",
+            "the server answered with leap 3: it is not synchronized",
+        ),
+        (
+            "server is very broken",
+            "broken",
+            "the server's reference time is later than its transmit time: its clock or its state is broken",
+        ),
+        (
+            "server has gone too long without sync",
+            "stale",
+            "the server last synchronized over a day ago (NTP_MAXAGE)",
+        ),
+        (
+            "server is untrusted",
+            "untrusted",
+            "the reply failed authentication (-a key)",
+        ),
     ];
     let r = reason.trim().to_ascii_lowercase();
     REASONS
@@ -68,15 +94,16 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     let mut current: Option<String> = None;
     let mut last_receive: Option<String> = None;
     let mut ours = false;
-    let srv = |name: &str, n: usize, servers: &mut BTreeMap<String, Server>, order: &mut Vec<String>| {
-        if !servers.contains_key(name) {
-            order.push(name.to_string());
-        }
-        let s = servers.entry(name.to_string()).or_default();
-        if s.first == 0 {
-            s.first = n;
-        }
-    };
+    let srv =
+        |name: &str, n: usize, servers: &mut BTreeMap<String, Server>, order: &mut Vec<String>| {
+            if !servers.contains_key(name) {
+                order.push(name.to_string());
+            }
+            let s = servers.entry(name.to_string()).or_default();
+            if s.first == 0 {
+                s.first = n;
+            }
+        };
     for l in seg.lines {
         let t = l.text.trim();
         // ntpdate's syslog/stderr prefix: "ntpdate[1234]: …" (after a date).
@@ -122,7 +149,9 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 if let Some(w) = &who {
                     servers.get_mut(w).expect("seen").bad_packets.push(l);
                 }
-                format!("thrown away: not a server reply ({why}; ntpdate wants mode 4 or 2 and a stratum below 16 on the wire)")
+                format!(
+                    "thrown away: not a server reply ({why}; ntpdate wants mode 4 or 2 and a stratum below 16 on the wire)"
+                )
             } else if why.starts_with("packet length") {
                 if let Some(w) = &who {
                     servers.get_mut(w).expect("seen").bad_packets.push(l);
@@ -225,32 +254,58 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                     _ => {}
                 }
             }
-            say(Some(&c), "the best sample's delay, dispersion and offset".into());
+            say(
+                Some(&c),
+                "the best sample's delay, dispersion and offset".into(),
+            );
         } else if t.starts_with("transmitted ") && t.contains("in filter") {
             let Some(c) = current.clone() else { continue };
             say(Some(&c), "requests sent and replies kept differ: some requests went unanswered or their replies were thrown away".into());
-        } else if let Some(rest) = body.strip_prefix("adjust time server ").or_else(|| body.strip_prefix("step time server ")) {
+        } else if let Some(rest) = body
+            .strip_prefix("adjust time server ")
+            .or_else(|| body.strip_prefix("step time server "))
+        {
             ours = true;
             let w: Vec<&str> = rest.split_whitespace().collect();
             if let (Some(a), Some(o)) = (w.first(), w.get(2).and_then(|o| o.parse::<f64>().ok())) {
                 srv(a, l.n, &mut servers, &mut order);
                 servers.get_mut(*a).expect("added").offset = Some((o, l));
-                say(Some(a), format!("ntpdate chose {a}: the clock is {o:+} s off from it ({})", if body.starts_with("step") { "stepped, or would be with -q" } else { "slewed, or would be with -q" }));
+                say(
+                    Some(a),
+                    format!(
+                        "ntpdate chose {a}: the clock is {o:+} s off from it ({})",
+                        if body.starts_with("step") {
+                            "stepped, or would be with -q"
+                        } else {
+                            "slewed, or would be with -q"
+                        }
+                    ),
+                );
             }
         } else if body.contains("no server suitable for synchronization found") {
             ours = true;
             none_suitable = Some(l);
-            say(None, "no server gave a usable reply: see each server's reason".into());
+            say(
+                None,
+                "no server gave a usable reply: see each server's reason".into(),
+            );
         } else if body.contains("the NTP socket is in use") {
             ours = true;
-            local.push((l, LocalErrorKind::AddressInUse, "the NTP socket is in use (ntpdate)".into()));
+            local.push((
+                l,
+                LocalErrorKind::AddressInUse,
+                "the NTP socket is in use (ntpdate)".into(),
+            ));
             say(None, "a local daemon holds port 123: use -u, or ask the daemon (ntpq -p, chronyc sources)".into());
         } else if body.starts_with("bind() fails") {
             ours = true;
             let kind = kind_of_message(body);
             local.push((l, kind, body.to_string()));
             say(None, "ntpdate could not bind port 123".into());
-        } else if let Some(rest) = body.strip_prefix("Error resolving ").or_else(|| body.strip_prefix("Can't find host ")) {
+        } else if let Some(rest) = body
+            .strip_prefix("Error resolving ")
+            .or_else(|| body.strip_prefix("Can't find host "))
+        {
             ours = true;
             let name = rest.split(':').next().unwrap_or(rest).trim().to_string();
             say(None, format!("the name {name} does not resolve"));
@@ -258,11 +313,21 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         } else if body.contains("name server cannot be used") {
             ours = true;
             unresolved.push((l, "the servers' names".into()));
-            say(None, "the resolver itself failed (no DNS server answers): ntpdate gave up".into());
+            say(
+                None,
+                "the resolver itself failed (no DNS server answers): ntpdate gave up".into(),
+            );
         } else if body.contains("no servers can be used, exiting") {
             ours = true;
-            say(None, "no server was left to ask: every name failed to resolve or no route leads to it".into());
-        } else if let Some(name) = t.strip_prefix("Looking for host ").and_then(|r| r.split(" and service").next()) {
+            say(
+                None,
+                "no server was left to ask: every name failed to resolve or no route leads to it"
+                    .into(),
+            );
+        } else if let Some(name) = t
+            .strip_prefix("Looking for host ")
+            .and_then(|r| r.split(" and service").next())
+        {
             say(None, format!("looking up {name}"));
         } else if let Some(rest) = t.strip_prefix("host found : ") {
             say(None, format!("{rest} resolved"));
@@ -271,7 +336,10 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             if let Some(a) = first_word_addr(body).or_else(|| body.split_whitespace().next()) {
                 srv(a, l.n, &mut servers, &mut order);
                 servers.get_mut(a).expect("added").kiss = Some(l);
-                say(Some(a), "KoD RATE: the server rate-limits this client".into());
+                say(
+                    Some(a),
+                    "KoD RATE: the server rate-limits this client".into(),
+                );
             }
         } else if let Some(rest) = body.strip_prefix("sendto(") {
             ours = true;
@@ -285,12 +353,21 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         return vec![];
     }
     let mut out = vec![];
-    let debug = seg.lines.iter().any(|l| l.text.contains("transmit(") || l.text.contains("Server dropped"));
-    let kind = if debug { Kind::NtpdateDebug } else { Kind::NtpdateResult };
+    let debug = seg
+        .lines
+        .iter()
+        .any(|l| l.text.contains("transmit(") || l.text.contains("Server dropped"));
+    let kind = if debug {
+        Kind::NtpdateDebug
+    } else {
+        Kind::NtpdateResult
+    };
     // In a whole -d run every server asked gets a `Server dropped:` line or
     // a result; one seen only in `transmit(…)` is a cut or mistyped paste
     // when others have more.
-    let settled = |s: &Server| s.dropped.is_some() || s.offset.is_some() || s.receives > 0 || s.kiss.is_some();
+    let settled = |s: &Server| {
+        s.dropped.is_some() || s.offset.is_some() || s.receives > 0 || s.kiss.is_some()
+    };
     if order.iter().any(|n| settled(&servers[n])) {
         order.retain(|n| settled(&servers[n]));
     }
@@ -326,7 +403,11 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             let Some(l) = none_suitable else {
                 return vec![];
             };
-            x.silent_sources.push(l.fact(silent("the servers", "no server suitable for synchronization found", false)));
+            x.silent_sources.push(l.fact(silent(
+                "the servers",
+                "no server suitable for synchronization found",
+                false,
+            )));
         }
         let mut e = Explained::new(kind, run_notes, x);
         e.first_line = seg.lines.first().map_or(0, |l| l.n);
@@ -334,7 +415,9 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     } else {
         for (_, name) in &unresolved {
             if let Some(e) = out.first_mut() {
-                e.verdict.notes.push(format!("ntpdate could not resolve {name}"));
+                e.verdict
+                    .notes
+                    .push(format!("ntpdate could not resolve {name}"));
             }
         }
     }
@@ -356,54 +439,85 @@ fn local_error(kind: LocalErrorKind, msg: &str) -> Local {
 
 /// The facts one server's lines give.
 fn judge(x: &mut Exchange, s: &Server, name: &str) {
-    let kiss_refid = s
-        .refid
-        .as_deref()
-        .and_then(|r| match r {
-            "RATE" | "DENY" | "RSTR" => KissCode::parse(r),
-            _ => None,
-        });
+    let kiss_refid = s.refid.as_deref().and_then(|r| match r {
+        "RATE" | "DENY" | "RSTR" => KissCode::parse(r),
+        _ => None,
+    });
     if let Some(l) = s.kiss {
-        x.add_kiss(Kiss { code: KissCode::Rate, header: None, origin_checked: true }, l.origin());
+        x.add_kiss(
+            Kiss {
+                code: KissCode::Rate,
+                header: None,
+                origin_checked: true,
+            },
+            l.origin(),
+        );
         return;
     }
     match s.dropped {
         Some(("stratum", l)) if kiss_refid.is_some() => x.add_kiss(
-            Kiss { code: kiss_refid.expect("checked"), header: None, origin_checked: true },
+            Kiss {
+                code: kiss_refid.expect("checked"),
+                header: None,
+                origin_checked: true,
+            },
             l.origin(),
         ),
-        Some(("stratum", l)) | Some(("leap", l)) | Some(("broken", l)) | Some(("stale", l)) | Some(("far", l)) => {
+        Some(("stratum", l)) | Some(("leap", l)) | Some(("broken", l)) | Some(("stale", l))
+        | Some(("far", l)) => {
             let reason = match s.dropped.map(|d| d.0) {
                 Some("leap") => Some(UnsyncReason::LeapAlarm),
                 Some("stratum") => Some(UnsyncReason::Stratum16),
                 _ => None,
             };
             x.add_unsync(
-                Unsync { reason, header: None, stratum: s.stratum, refid: s.refid.clone() },
+                Unsync {
+                    reason,
+                    header: None,
+                    stratum: s.stratum,
+                    refid: s.refid.clone(),
+                },
                 l.origin(),
             );
         }
         Some(("untrusted", l)) => x.add_bogus(
-            Bogus { from: None, detail: "the reply failed authentication (ntpdate -a)".into() },
+            Bogus {
+                from: None,
+                detail: "the reply failed authentication (ntpdate -a)".into(),
+            },
             l.origin(),
         ),
         Some(("no-data", l)) => {
             if !s.org_differ.is_empty() {
                 for d in &s.org_differ {
                     x.add_bogus(
-                        Bogus { from: None, detail: "its origin is not our transmit (pkt.org and peer.xmt differ)".into() },
+                        Bogus {
+                            from: None,
+                            detail: "its origin is not our transmit (pkt.org and peer.xmt differ)"
+                                .into(),
+                        },
                         d.origin(),
                     );
                 }
             } else if !s.bad_packets.is_empty() {
                 for d in &s.bad_packets {
                     x.add_malformed(
-                        Malformed { from: None, len: None, detail: d.text.trim().to_string() },
+                        Malformed {
+                            from: None,
+                            len: None,
+                            detail: d.text.trim().to_string(),
+                        },
                         d.origin(),
                     );
                 }
             } else if let Some(u) = s.untrusted {
-                x.add_bogus(Bogus { from: None, detail: "the reply failed authentication".into() }, u.origin());
+                x.add_bogus(
+                    Bogus {
+                        from: None,
+                        detail: "the reply failed authentication".into(),
+                    },
+                    u.origin(),
+                );
             } else {
                 x.silent_sources.push(l.fact(silent(
                     name,
@@ -420,7 +534,12 @@ fn judge(x: &mut Exchange, s: &Server, name: &str) {
             if let Some((o, l)) = s.offset {
                 let delay = s.delay.unwrap_or(0.0).max(0.0);
                 x.add_valid(
-                    Sample { offset: o, delay, dispersion: 0.0, root_distance: delay / 2.0 },
+                    Sample {
+                        offset: o,
+                        delay,
+                        dispersion: 0.0,
+                        root_distance: delay / 2.0,
+                    },
                     None,
                     l.origin(),
                 );

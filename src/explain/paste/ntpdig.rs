@@ -12,11 +12,14 @@ use crate::engine::exchange::{Sample, UnsyncReason};
 use crate::engine::local::LocalError;
 use crate::net::errno::kind_of_message;
 
+/// The result: host, offset (s), error (s), stratum, leap.
+type Result = (String, f64, f64, Option<u32>, Option<String>);
+
 #[derive(Default)]
 struct Server<'a> {
     queried: u64,
     dropped: Vec<(&'a Line, String)>,
-    result: Option<(&'a Line, f64, f64, Option<u32>, Option<String>)>,
+    result: Option<(&'a Line, Result)>,
     unresolved: Option<&'a Line>,
     send_error: Option<(&'a Line, String)>,
     untrusted: Option<&'a Line>,
@@ -46,7 +49,7 @@ fn dropped_meaning(reason: &str) -> String {
 }
 
 /// The result line: `DATE TIME (TZ) +OFFSET +/- ERR HOST [IP] sN LEAP`.
-fn result_line(t: &str) -> Option<(String, f64, f64, Option<u32>, Option<String>)> {
+fn result_line(t: &str) -> Option<Result> {
     let w: Vec<&str> = t.split_whitespace().collect();
     let pm = w.iter().position(|x| *x == "+/-")?;
     if pm < 1 || w.len() < pm + 3 {
@@ -107,7 +110,16 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 json = true;
                 let name = j.host.clone();
                 let s = entry(&mut servers, &mut order, &name, l.n);
-                s.result = Some((l, j.offset, j.precision.unwrap_or(0.0), j.stratum, j.leap.clone()));
+                s.result = Some((
+                    l,
+                    (
+                        name.clone(),
+                        j.offset,
+                        j.precision.unwrap_or(0.0),
+                        j.stratum,
+                        j.leap.clone(),
+                    ),
+                ));
                 notes.entry(name).or_default().push(l.note(format!(
                     "ntpdig -j: {} ({}) offset {:+} s, stratum {}, {}",
                     j.host,
@@ -119,13 +131,28 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             }
             continue;
         }
-        let Some(msg) = t.strip_prefix("ntpdig: ").or_else(|| t.strip_prefix("sntp: ")) else {
+        let Some(msg) = t
+            .strip_prefix("ntpdig: ")
+            .or_else(|| t.strip_prefix("sntp: "))
+        else {
             if let Some((host, o, e, st, leap)) = result_line(t)
-                && (t.ends_with("no-leap") || t.ends_with("add-leap") || t.ends_with("del-leap") || t.ends_with("unsync"))
+                && (t.ends_with("no-leap")
+                    || t.ends_with("add-leap")
+                    || t.ends_with("del-leap")
+                    || t.ends_with("unsync"))
             {
                 ours = true;
                 let s = entry(&mut servers, &mut order, &host, l.n);
-                s.result = Some((l, o, e, st, Some(leap.clone().unwrap_or_default())));
+                s.result = Some((
+                    l,
+                    (
+                        host.clone(),
+                        o,
+                        e,
+                        st,
+                        Some(leap.clone().unwrap_or_default()),
+                    ),
+                ));
                 notes.entry(host.clone()).or_default().push(l.note(format!(
                     "the result: {host} is {o:+} s from this clock (± {e} s), stratum {}, {}",
                     st.map_or("?".into(), |s| s.to_string()),
@@ -138,7 +165,10 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         if let Some(rest) = msg.strip_prefix("lookup of ") {
             let name = rest.split(" failed").next().unwrap_or(rest).to_string();
             entry(&mut servers, &mut order, &name, l.n).unresolved = Some(l);
-            notes.entry(name.clone()).or_default().push(l.note(format!("the name {name} does not resolve")));
+            notes
+                .entry(name.clone())
+                .or_default()
+                .push(l.note(format!("the name {name} does not resolve")));
         } else if let Some(rest) = msg.strip_prefix("querying ") {
             // "querying ADDR (NAME)"
             let name = rest
@@ -148,14 +178,25 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             let addr = rest.split_whitespace().next().unwrap_or("").to_string();
             entry(&mut servers, &mut order, &name, l.n).queried += 1;
             last_host = Some(name.clone());
-            notes.entry(name).or_default().push(l.note(format!("a request to {addr} went out")));
+            notes
+                .entry(name)
+                .or_default()
+                .push(l.note(format!("a request to {addr} went out")));
         } else if let Some(err) = msg.strip_prefix("socket error on transmission: ") {
             let who = last_host.clone().unwrap_or_else(|| "the server".into());
             entry(&mut servers, &mut order, &who, l.n).send_error = Some((l, err.to_string()));
-            notes.entry(who).or_default().push(l.note(format!("sending failed on this host: {err}")));
+            notes
+                .entry(who)
+                .or_default()
+                .push(l.note(format!("sending failed on this host: {err}")));
         } else if let Some((host, reason)) = msg.split_once(": Response dropped: ") {
-            entry(&mut servers, &mut order, host, l.n).dropped.push((l, reason.to_string()));
-            notes.entry(host.to_string()).or_default().push(l.note(dropped_meaning(reason)));
+            entry(&mut servers, &mut order, host, l.n)
+                .dropped
+                .push((l, reason.to_string()));
+            notes
+                .entry(host.to_string())
+                .or_default()
+                .push(l.note(dropped_meaning(reason)));
         } else if msg.starts_with("no eligible servers") {
             none_eligible = Some(l);
             run_notes.push(l.note("nothing usable: ntpdig's same words for silence, refusal, an unsynchronized server and a failed lookup"));
@@ -164,7 +205,10 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 let a = rest.split_whitespace().next().unwrap_or("").to_string();
                 let who = last_host.clone().unwrap_or(a);
                 entry(&mut servers, &mut order, &who, l.n).untrusted = Some(l);
-                notes.entry(who).or_default().push(l.note("the reply's MAC did not verify"));
+                notes
+                    .entry(who)
+                    .or_default()
+                    .push(l.note("the reply's MAC did not verify"));
             }
         } else if msg.starts_with("impossible packet length")
             || msg.starts_with("Packet is a runt")
@@ -172,7 +216,10 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         {
             let who = last_host.clone().unwrap_or_else(|| "the server".into());
             entry(&mut servers, &mut order, &who, l.n).malformed.push(l);
-            notes.entry(who).or_default().push(l.note("a reply that is not a valid NTP packet"));
+            notes
+                .entry(who)
+                .or_default()
+                .push(l.note("a reply that is not a valid NTP packet"));
         } else if msg.starts_with("no MAC on reply") {
             run_notes.push(l.note("the reply carries no MAC although a key was given"));
         } else if msg.starts_with("authenticating with") {
@@ -182,7 +229,11 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     if !ours {
         return vec![];
     }
-    let kind = if json { Kind::NtpdigJson } else { Kind::NtpdigDebug };
+    let kind = if json {
+        Kind::NtpdigJson
+    } else {
+        Kind::NtpdigDebug
+    };
     let mut out = vec![];
     for name in &order {
         let s = &servers[name];
@@ -204,7 +255,10 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             }));
         }
         for (l, reason) in &s.dropped {
-            if reason.starts_with("stratum too high") || reason.starts_with("leap not in sync") || reason.starts_with("stratum 0") {
+            if reason.starts_with("stratum too high")
+                || reason.starts_with("leap not in sync")
+                || reason.starts_with("stratum 0")
+            {
                 x.add_unsync(
                     Unsync {
                         reason: if reason.starts_with("leap") {
@@ -215,32 +269,74 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                             None
                         },
                         header: None,
-                        stratum: Some(if reason.starts_with("stratum 0") { 0 } else { 16 }),
+                        stratum: Some(if reason.starts_with("stratum 0") {
+                            0
+                        } else {
+                            16
+                        }),
                         refid: None,
                     },
                     l.origin(),
                 );
-            } else if reason.starts_with("unexpected response timestamp") || reason.starts_with("request was authenticated") {
-                x.add_bogus(Bogus { from: None, detail: dropped_meaning(reason) }, l.origin());
+            } else if reason.starts_with("unexpected response timestamp")
+                || reason.starts_with("request was authenticated")
+            {
+                x.add_bogus(
+                    Bogus {
+                        from: None,
+                        detail: dropped_meaning(reason),
+                    },
+                    l.origin(),
+                );
             } else {
-                x.add_malformed(Malformed { from: None, len: None, detail: dropped_meaning(reason) }, l.origin());
+                x.add_malformed(
+                    Malformed {
+                        from: None,
+                        len: None,
+                        detail: dropped_meaning(reason),
+                    },
+                    l.origin(),
+                );
             }
         }
         if let Some(l) = s.untrusted {
-            x.add_bogus(Bogus { from: None, detail: "the reply's MAC did not verify".into() }, l.origin());
+            x.add_bogus(
+                Bogus {
+                    from: None,
+                    detail: "the reply's MAC did not verify".into(),
+                },
+                l.origin(),
+            );
         }
         for l in &s.malformed {
-            x.add_malformed(Malformed { from: None, len: None, detail: l.text.trim().to_string() }, l.origin());
+            x.add_malformed(
+                Malformed {
+                    from: None,
+                    len: None,
+                    detail: l.text.trim().to_string(),
+                },
+                l.origin(),
+            );
         }
-        if let Some((l, o, e, _, leap)) = &s.result {
+        if let Some((l, (_, o, e, _, leap))) = &s.result {
             if leap.as_deref() == Some("unsync") {
                 x.add_unsync(
-                    Unsync { reason: Some(UnsyncReason::LeapAlarm), header: None, stratum: None, refid: None },
+                    Unsync {
+                        reason: Some(UnsyncReason::LeapAlarm),
+                        header: None,
+                        stratum: None,
+                        refid: None,
+                    },
                     l.origin(),
                 );
             } else {
                 x.add_valid(
-                    Sample { offset: *o, delay: 0.0, dispersion: 0.0, root_distance: e.abs() },
+                    Sample {
+                        offset: *o,
+                        delay: 0.0,
+                        dispersion: 0.0,
+                        root_distance: e.abs(),
+                    },
                     None,
                     l.origin(),
                 );
@@ -249,7 +345,11 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         if !x.heard() && x.unresolved.is_none() && x.local.is_empty() {
             let at = none_eligible.map_or(Origin::Unknown, |l| l.origin());
             x.silent_sources.push(crate::diagnose::facts::Fact::new(
-                silent(name, "no reply came back (ntpdig: no eligible servers)", false),
+                silent(
+                    name,
+                    "no reply came back (ntpdig: no eligible servers)",
+                    false,
+                ),
                 at,
             ));
         }
@@ -267,7 +367,8 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         && let Some(l) = none_eligible
     {
         let mut x = Exchange::new(Vantage::Paste("ntpdig"), "the server");
-        x.silent_sources.push(l.fact(silent("the server", "no eligible servers", false)));
+        x.silent_sources
+            .push(l.fact(silent("the server", "no eligible servers", false)));
         let mut e = Explained::new(kind, run_notes, x);
         e.first_line = l.n;
         out.push(e);

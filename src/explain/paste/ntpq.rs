@@ -3,7 +3,9 @@
 //! rows that wrap), `associations`, `rv`/`readlist` (system and peer
 //! variables, with the flash bits decoded), and every error message.
 
-use super::{Explained, Kind, Line, Note, Segment, command_host, is_local_host, kv_pairs, silent, view};
+use super::{
+    Explained, Kind, Line, Note, Segment, command_host, is_local_host, kv_pairs, silent, view,
+};
 use crate::diagnose::facts::{Exchange, Fact, Icmp, Kiss, Origin, Sender, Unsync, Vantage};
 use crate::engine::exchange::UnsyncReason;
 use crate::engine::limits::PANIC_THRESHOLD;
@@ -40,7 +42,7 @@ impl PeerRow {
     /// ntpsec's pool prototype (`t` p, refid POOL): it finds servers, it is
     /// not one; its reach stays 0.
     pub fn is_pool_prototype(&self) -> bool {
-        self.t == "p" && self.refid == ".POOL." || self.refid == ".POOL."
+        self.refid == ".POOL."
     }
 
     /// A reference clock (`t` l, 127.127.t.u, `NAME(u)`).
@@ -61,7 +63,8 @@ fn is_clock_name(s: &str) -> bool {
     s.ends_with(')')
         && s.split_once('(').is_some_and(|(n, u)| {
             !n.is_empty()
-                && n.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                && n.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
                 && u.trim_end_matches(')').chars().all(|c| c.is_ascii_digit())
         })
 }
@@ -142,7 +145,10 @@ fn ms(v: &str) -> Option<f64> {
     } else {
         (v, 1.0)
     };
-    num.parse::<f64>().ok().map(|x| x * scale).filter(|x| x.is_finite())
+    num.parse::<f64>()
+        .ok()
+        .map(|x| x * scale)
+        .filter(|x| x.is_finite())
 }
 
 fn is_peers_header(l: &str) -> Option<bool> {
@@ -152,7 +158,7 @@ fn is_peers_header(l: &str) -> Option<bool> {
         && (w[1] == "refid" || w[1] == "local")
         && w.contains(&"st")
         && w.contains(&"reach"))
-        .then(|| w[1] == "refid" && w.get(2) == Some(&"assid"))
+    .then(|| w[1] == "refid" && w.get(2) == Some(&"assid"))
 }
 
 /// The rows of every peers table in the lines: the rows and their lines.
@@ -310,7 +316,10 @@ fn explain_peers(rows: &[PeerRow], raw: &[Line]) -> Explained {
         .collect();
     let names: Vec<&str> = network.iter().map(|(r, _)| r.remote.as_str()).collect();
     let who = if names.is_empty() {
-        rows.iter().map(|r| r.remote.as_str()).collect::<Vec<_>>().join(", ")
+        rows.iter()
+            .map(|r| r.remote.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     } else {
         names.join(", ")
     };
@@ -433,7 +442,11 @@ fn status_meaning(word: u16, s: &PeerStatus) -> String {
     let mut m = format!(
         "status {:04x}: {}, {}, {}, condition {}, last event {} ({} since)",
         word,
-        if s.configured { "configured" } else { "ephemeral" },
+        if s.configured {
+            "configured"
+        } else {
+            "ephemeral"
+        },
         if bcst {
             "broadcast/pool (reach not tracked)"
         } else if s.reachable {
@@ -528,17 +541,29 @@ const SOURCES: [&str; 10] = [
 /// The flash bits of a peer (`pylib/util.py` tstflagnames; RFC 5905 tests).
 const FLASH: [(&str, &str); 13] = [
     ("pkt_dup", "a duplicate packet"),
-    ("pkt_bogus", "a bogus packet: its origin is not our transmit"),
-    ("pkt_unsync", "the server is unsynchronized (leap 3 or a bad header)"),
+    (
+        "pkt_bogus",
+        "a bogus packet: its origin is not our transmit",
+    ),
+    (
+        "pkt_unsync",
+        "the server is unsynchronized (leap 3 or a bad header)",
+    ),
     ("pkt_denied", "access denied by a restrict line"),
     ("pkt_auth", "authentication failed"),
     ("pkt_stratum", "the server's stratum is out of range"),
     ("pkt_header", "bad header values (root delay/dispersion)"),
     ("pkt_autokey", "autokey failed"),
     ("pkt_crypto", "crypto failed"),
-    ("peer_stratum", "the peer's stratum is above `tos maxstrat` or unsynchronized"),
+    (
+        "peer_stratum",
+        "the peer's stratum is above `tos maxstrat` or unsynchronized",
+    ),
     ("peer_dist", "root distance over `tos maxdist` (1.5 s)"),
-    ("peer_loop", "a synchronization loop: the peer is synchronized to this host"),
+    (
+        "peer_loop",
+        "a synchronization loop: the peer is synchronized to this host",
+    ),
     ("peer_unreach", "unreachable: no reply in the last 8 polls"),
 ];
 
@@ -607,7 +632,9 @@ fn leap_alarm(v: &str) -> bool {
 
 fn explain_system_vars(kv: &Kv, used: &[&Line]) -> Explained {
     let leap = get(kv, "leap").map_or("", |(v, _)| v);
-    let stratum: u32 = get(kv, "stratum").and_then(|(s, _)| s.parse().ok()).unwrap_or(0);
+    let stratum: u32 = get(kv, "stratum")
+        .and_then(|(s, _)| s.parse().ok())
+        .unwrap_or(0);
     let refid = get(kv, "refid").map_or("?", |(v, _)| v);
     let offset: f64 = get(kv, "offset").and_then(|(s, _)| ms(s)).unwrap_or(0.0);
     let mut notes: Vec<Note> = used.iter().map(|l| l.note("")).collect();
@@ -644,7 +671,10 @@ fn explain_system_vars(kv: &Kv, used: &[&Line]) -> Explained {
     if !unsync {
         d.sys_peer = Some(format!("{refid} at stratum {stratum}"));
         if refid == "LOCL" || refid == ".LOCL." {
-            d.local_clock = Some(Fact::new("the local clock driver (refid LOCL)".into(), at("refid")));
+            d.local_clock = Some(Fact::new(
+                "the local clock driver (refid LOCL)".into(),
+                at("refid"),
+            ));
         }
     }
     // ntpq prints offsets in milliseconds.
@@ -669,7 +699,10 @@ fn explain_peer_vars(kv: &Kv, used: &[&Line]) -> Explained {
                 "srcadr" => m.push(format!("the peer {v}")),
                 "reach" => m.push(match reach {
                     Some(0) => "reach 0: no reply in the last 8 polls".to_string(),
-                    Some(r) => format!("reach {r:o}: {} of the last 8 polls answered", r.count_ones()),
+                    Some(r) => format!(
+                        "reach {r:o}: {} of the last 8 polls answered",
+                        r.count_ones()
+                    ),
                     None => format!("reach {v}"),
                 }),
                 "flash" => {
@@ -755,45 +788,95 @@ enum Said {
 
 fn error_meaning(t: &str) -> Option<(Said, &'static str)> {
     let t = t.trim();
-    Some(if t.contains("Connection refused") || t.contains("Socket error; probably ntpd is not running") {
-        (Said::Refused, "nothing answers ntpq's queries on udp/123 of that host: ntpd is not running there (ICMP port unreachable came back)")
-    } else if t.contains("Request timed out") || t.contains("timed out, nothing received") {
-        (Said::TimedOut, "no answer to the query: ntpd ignores mode 6 from this address (`restrict … noquery` or `ignore`), a firewall drops udp/123, or no host answers")
-    } else if t.contains("No association IDs returned") || t.contains("No association ID's returned") {
-        (Said::NoAssociations, "ntpd answers but has no association: no server, pool or peer line is in use")
-    } else if t.contains("Server disallowed request") || t.contains("Server reports a bad opcode") {
-        (Said::Denied, "ntpd refused the query (a restrict line without query rights, or a command that needs a key)")
-    } else if t.contains("Can't find host") || t.contains("Name or service not known") || t.contains("No host open") || t.contains("Temporary failure in name resolution") {
-        (Said::NoHost, "the host to query was not found: its name does not resolve")
-    } else if t.contains("Response from server was incomplete") {
-        (Said::Other, "the answer came in fragments and some were lost (a busy server, or a firewall dropping fragments)")
-    } else if t.contains("***Association ID") && t.contains("unknown to server") {
-        (Said::Other, "that association no longer exists (ntpd replaced it)")
-    } else if t.contains("No response, probably high-traffic server") {
-        (Said::Other, "the MRU list did not come back: a busy server with a low MRU limit")
-    } else if t.contains("***No information returned for association") {
-        (Said::Other, "ntpd gave nothing for that association (it was removed while ntpq read it)")
-    } else if t.starts_with("***Server returned an unspecified error")
-        || t.starts_with("***Server reports a bad format")
-        || t.starts_with("***A request variable unknown")
-        || t.starts_with("***Server indicates a request variable was bad")
-        || t.starts_with("***Server error code")
-    {
-        (Said::Other, "ntpd did not accept the query as sent (an old ntpq or a misspelt variable)")
-    } else if t.starts_with("***Invalid key identifier") || t.starts_with("***Key not found") || t.starts_with("***Invalid password") || t.starts_with("***No credentials") || t.starts_with("***No trusted keys") || t.contains("Can't read control key") {
-        (Said::Other, "the query needed a control key that ntpq does not have (only for changing commands or mrulist)")
-    } else {
-        return None;
-    })
+    Some(
+        if t.contains("Connection refused")
+            || t.contains("Socket error; probably ntpd is not running")
+        {
+            (
+                Said::Refused,
+                "nothing answers ntpq's queries on udp/123 of that host: ntpd is not running there (ICMP port unreachable came back)",
+            )
+        } else if t.contains("Request timed out") || t.contains("timed out, nothing received") {
+            (
+                Said::TimedOut,
+                "no answer to the query: ntpd ignores mode 6 from this address (`restrict … noquery` or `ignore`), a firewall drops udp/123, or no host answers",
+            )
+        } else if t.contains("No association IDs returned")
+            || t.contains("No association ID's returned")
+        {
+            (
+                Said::NoAssociations,
+                "ntpd answers but has no association: no server, pool or peer line is in use",
+            )
+        } else if t.contains("Server disallowed request")
+            || t.contains("Server reports a bad opcode")
+        {
+            (
+                Said::Denied,
+                "ntpd refused the query (a restrict line without query rights, or a command that needs a key)",
+            )
+        } else if t.contains("Can't find host")
+            || t.contains("Name or service not known")
+            || t.contains("No host open")
+            || t.contains("Temporary failure in name resolution")
+        {
+            (
+                Said::NoHost,
+                "the host to query was not found: its name does not resolve",
+            )
+        } else if t.contains("Response from server was incomplete") {
+            (
+                Said::Other,
+                "the answer came in fragments and some were lost (a busy server, or a firewall dropping fragments)",
+            )
+        } else if t.contains("***Association ID") && t.contains("unknown to server") {
+            (
+                Said::Other,
+                "that association no longer exists (ntpd replaced it)",
+            )
+        } else if t.contains("No response, probably high-traffic server") {
+            (
+                Said::Other,
+                "the MRU list did not come back: a busy server with a low MRU limit",
+            )
+        } else if t.contains("***No information returned for association") {
+            (
+                Said::Other,
+                "ntpd gave nothing for that association (it was removed while ntpq read it)",
+            )
+        } else if t.starts_with("***Server returned an unspecified error")
+            || t.starts_with("***Server reports a bad format")
+            || t.starts_with("***A request variable unknown")
+            || t.starts_with("***Server indicates a request variable was bad")
+            || t.starts_with("***Server error code")
+        {
+            (
+                Said::Other,
+                "ntpd did not accept the query as sent (an old ntpq or a misspelt variable)",
+            )
+        } else if t.starts_with("***Invalid key identifier")
+            || t.starts_with("***Key not found")
+            || t.starts_with("***Invalid password")
+            || t.starts_with("***No credentials")
+            || t.starts_with("***No trusted keys")
+            || t.contains("Can't read control key")
+        {
+            (
+                Said::Other,
+                "the query needed a control key that ntpq does not have (only for changing commands or mrulist)",
+            )
+        } else {
+            return None;
+        },
+    )
 }
 
 fn errors(seg: &Segment) -> Vec<Explained> {
     let host = seg.command.as_deref().and_then(command_host);
     let local = host.as_deref().is_none_or(is_local_host);
-    let hosts_to_ntpq = seg
-        .command
-        .as_deref()
-        .is_none_or(|c| c.starts_with("ntpq") || c.starts_with("ntpdc") || c.starts_with("ntpstat"));
+    let hosts_to_ntpq = seg.command.as_deref().is_none_or(|c| {
+        c.starts_with("ntpq") || c.starts_with("ntpdc") || c.starts_with("ntpstat")
+    });
     if !hosts_to_ntpq {
         return vec![];
     }

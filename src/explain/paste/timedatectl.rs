@@ -91,7 +91,9 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                     if missing(&name) {
                         "no server at all: timesyncd has none configured or found (NTP=, FallbackNTP=, or DHCP)".to_string()
                     } else {
-                        format!("{name}: no address in use — (null)/n/a is how timedatectl prints a missing address: the name has not resolved, or timesyncd has not contacted it yet")
+                        format!(
+                            "{name}: no address in use — (null)/n/a is how timedatectl prints a missing address: the name has not resolved, or timesyncd has not contacted it yet"
+                        )
                     }
                 } else {
                     format!("polling {}", x.who)
@@ -109,7 +111,11 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 stratum = v.parse().ok();
                 format!(
                     "stratum {v}{}",
-                    if v == "0" || v == "16" { ": unsynchronized" } else { "" }
+                    if v == "0" || v == "16" {
+                        ": unsynchronized"
+                    } else {
+                        ""
+                    }
                 )
             }
             "Reference" => format!("the server's reference: {v}"),
@@ -124,7 +130,9 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                     distance = Some((d, max));
                 }
                 match (d, max) {
-                    (Some(d), Some(m)) if d > m => format!("root distance {v}: over timesyncd's maximum (RootDistanceMaxSec): it will not use this server"),
+                    (Some(d), Some(m)) if d > m => format!(
+                        "root distance {v}: over timesyncd's maximum (RootDistanceMaxSec): it will not use this server"
+                    ),
                     _ => format!("root distance {v}"),
                 }
             }
