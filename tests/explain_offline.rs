@@ -210,3 +210,175 @@ fn offline_root_with_broken_configs() {
         "chronyd will not start with an unknown directive: {r:#?}"
     );
 }
+
+/// `explain --root R --no-probe --json` lists every source of real configs:
+/// Debian's own ntpsec ntp.conf and chrony.conf (as installed here), with
+/// the kinds the daemons' documentation names added: reference clocks
+/// (127.127.t.u with fudge, ntpsec `refclock`, chrony `refclock SHM/PPS/
+/// SOCK`), manycastclient, broadcastclient, `nts`, chrony's sourcedir and
+/// confdir, and an include loop (read once, said).
+#[test]
+fn root_lists_every_source_of_real_configs() {
+    let ntp_conf = std::fs::read_to_string("/etc/ntpsec/ntp.conf");
+    let chrony_conf = std::fs::read_to_string("/opt/chrony/usr/share/chrony/chrony.conf");
+    let (Ok(ntp_conf), Ok(chrony_conf)) = (ntp_conf, chrony_conf) else {
+        assert!(
+            !common::in_ci(),
+            "ntpsec's and chrony's configs must be installed in CI"
+        );
+        eprintln!("skipped: /etc/ntpsec/ntp.conf or chrony's packaged chrony.conf is missing");
+        return;
+    };
+    // Every line that names a source, counted from the text itself.
+    let count = |text: &str, keys: &[&str]| {
+        text.lines()
+            .filter(|l| {
+                let w = l.split_whitespace().next().unwrap_or("");
+                keys.contains(&w)
+            })
+            .count()
+    };
+    let dir = TempDir::new();
+    let ntp = format!(
+        "{ntp_conf}\nserver 127.127.1.0\nfudge 127.127.1.0 stratum 10\nrefclock shm unit 0 refid GPS\nmanycastclient 239.255.254.254 key 42\nbroadcastclient novolley\nserver time.cloudflare.com nts iburst\nincludefile /etc/ntpsec/more.conf\n"
+    );
+    dir.file("etc/ntpsec/ntp.conf", &ntp);
+    dir.file(
+        "etc/ntpsec/more.conf",
+        "server 198.51.100.1 iburst prefer\nincludefile /etc/ntpsec/ntp.conf\n",
+    );
+    let chrony = format!(
+        "{chrony_conf}\nrefclock SHM 0 refid GPS poll 3\nrefclock PPS /dev/pps0 lock GPS\nrefclock SOCK /run/chrony.ttyS0.sock\nserver nts.example nts iburst\ninclude /etc/chrony/chrony.conf\n"
+    );
+    dir.file("etc/chrony/chrony.conf", &chrony);
+    dir.file(
+        "etc/chrony/sources.d/local.sources",
+        "server 203.0.113.5 iburst\npool pool.example iburst maxsources 2\n",
+    );
+    dir.file(
+        "etc/chrony/conf.d/extra.conf",
+        "peer 203.0.113.6\nallow 198.51.100.0/24\n",
+    );
+    let o = run_bounded(
+        Command::new(ntpdiag()).args([
+            "explain",
+            "--json",
+            "--no-probe",
+            "--root",
+            dir.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    let r: ExplainReport = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let all: Vec<&ntpdiag::cli::explain::ConfigJson> =
+        r.config.iter().chain(r.other_configs.iter()).collect();
+    let ntpd = all
+        .iter()
+        .find(|c| c.daemon == "ntpd")
+        .expect("ntpd's config");
+    let chronyd = all
+        .iter()
+        .find(|c| c.daemon == "chronyd")
+        .expect("chrony's config");
+    let keys = [
+        "server",
+        "pool",
+        "peer",
+        "refclock",
+        "manycastclient",
+        "broadcastclient",
+    ];
+    assert_eq!(
+        ntpd.sources.len(),
+        count(&ntp, &keys) + count("server 198.51.100.1 iburst prefer", &keys),
+        "{:#?}",
+        ntpd.sources
+    );
+    let chrony_keys = ["server", "pool", "peer", "refclock"];
+    assert_eq!(
+        chronyd.sources.len(),
+        count(&chrony, &chrony_keys) + 3,
+        "{:#?}",
+        chronyd.sources
+    );
+    let kind_of = |c: &ntpdiag::cli::explain::ConfigJson, host: &str| {
+        c.sources
+            .iter()
+            .find(|s| s.host == host)
+            .map(|s| (s.kind.clone(), s.options.clone(), s.file.clone(), s.line))
+    };
+    assert_eq!(kind_of(ntpd, "127.127.1.0").unwrap().0, "refclock");
+    assert_eq!(kind_of(ntpd, "shm").unwrap().0, "refclock");
+    assert_eq!(
+        kind_of(ntpd, "239.255.254.254").unwrap().0,
+        "manycastclient"
+    );
+    assert_eq!(kind_of(ntpd, "").unwrap().0, "broadcastclient");
+    let nts = kind_of(ntpd, "time.cloudflare.com").unwrap();
+    assert!(nts.1.contains(&"nts".to_string()), "{nts:?}");
+    let pool = kind_of(ntpd, "0.debian.pool.ntp.org").unwrap();
+    assert_eq!(
+        (pool.0.as_str(), pool.2.as_str()),
+        ("pool", "/etc/ntpsec/ntp.conf")
+    );
+    assert_eq!(
+        ntp.lines()
+            .nth(pool.3 - 1)
+            .unwrap()
+            .split_whitespace()
+            .nth(1),
+        Some("0.debian.pool.ntp.org")
+    );
+    assert_eq!(
+        kind_of(ntpd, "198.51.100.1").unwrap().2,
+        "/etc/ntpsec/more.conf"
+    );
+    assert!(
+        ntpd.access
+            .iter()
+            .any(|a| a.target == "default" && a.flags.contains(&"noquery".to_string()))
+    );
+    assert!(
+        ntpd.issues
+            .iter()
+            .any(|i| i.message.contains("include loop") && !i.fatal),
+        "{:#?}",
+        ntpd.issues
+    );
+    assert_eq!(kind_of(chronyd, "SHM 0").unwrap().0, "refclock");
+    assert_eq!(kind_of(chronyd, "PPS /dev/pps0").unwrap().0, "refclock");
+    assert_eq!(
+        kind_of(chronyd, "SOCK /run/chrony.ttyS0.sock").unwrap().0,
+        "refclock"
+    );
+    assert_eq!(
+        kind_of(chronyd, "203.0.113.5").unwrap().2,
+        "/etc/chrony/sources.d/local.sources"
+    );
+    assert_eq!(kind_of(chronyd, "203.0.113.6").unwrap().0, "peer");
+    assert!(
+        chronyd
+            .issues
+            .iter()
+            .any(|i| i.message.contains("include loop")),
+        "{:#?}",
+        chronyd.issues
+    );
+    // The text shows what was read under the verdict.
+    let o = run_bounded(
+        Command::new(ntpdiag()).args([
+            "explain",
+            "--no-probe",
+            "--root",
+            dir.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(t.contains("read: ntpd (/etc/ntpsec/ntp.conf"), "{t}");
+    assert!(
+        t.contains("manycastclient  239.255.254.254 key 42  (/etc/ntpsec/ntp.conf:"),
+        "{t}"
+    );
+}

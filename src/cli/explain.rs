@@ -90,6 +90,90 @@ pub struct BlockJson {
     pub verdict: VerdictJson,
 }
 
+/// A time source line of the configuration.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SourceJson {
+    pub host: String,
+    /// server, pool, peer, refclock, manycastclient, broadcastclient, multicastclient.
+    pub kind: String,
+    pub options: Vec<String>,
+    pub file: String,
+    pub line: usize,
+}
+
+/// An access line: ntpd `restrict`, chrony `allow`/`deny`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AccessJson {
+    pub target: String,
+    pub mask: Option<String>,
+    pub flags: Vec<String>,
+    /// chrony allow (true) / deny (false); ntpd restrict: false.
+    pub allow: bool,
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConfigIssueJson {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+    /// The daemon refuses to start on it (else it skips the line).
+    pub fatal: bool,
+}
+
+/// What explain read of the node's configuration.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConfigJson {
+    pub daemon: String,
+    pub files: Vec<String>,
+    pub sources: Vec<SourceJson>,
+    pub access: Vec<AccessJson>,
+    pub issues: Vec<ConfigIssueJson>,
+}
+
+impl From<&crate::explain::conf::Config> for ConfigJson {
+    fn from(c: &crate::explain::conf::Config) -> ConfigJson {
+        ConfigJson {
+            daemon: c.daemon.name().into(),
+            files: c.files.clone(),
+            sources: c
+                .sources
+                .iter()
+                .map(|s| SourceJson {
+                    host: s.host.clone(),
+                    kind: s.kind.name().into(),
+                    options: s.options.clone(),
+                    file: s.file.clone(),
+                    line: s.line,
+                })
+                .collect(),
+            access: c
+                .access
+                .iter()
+                .map(|a| AccessJson {
+                    target: a.target.clone(),
+                    mask: a.mask.clone(),
+                    flags: a.flags.clone(),
+                    allow: a.allow,
+                    file: a.file.clone(),
+                    line: a.line,
+                })
+                .collect(),
+            issues: c
+                .issues
+                .iter()
+                .map(|i| ConfigIssueJson {
+                    file: i.file.clone(),
+                    line: i.line,
+                    message: i.message.clone(),
+                    fatal: i.fatal,
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ExplainReport {
     pub schema_version: u32,
@@ -101,6 +185,13 @@ pub struct ExplainReport {
     pub verdict: VerdictJson,
     pub findings: Vec<FindingJson>,
     pub blocks: Vec<BlockJson>,
+    /// The configuration of the daemon in use (node mode; null when none
+    /// was found or for pasted output).
+    #[serde(default)]
+    pub config: Option<ConfigJson>,
+    /// Every other daemon's configuration found.
+    #[serde(default)]
+    pub other_configs: Vec<ConfigJson>,
     pub exit_code: u8,
 }
 
@@ -120,6 +211,8 @@ fn report(
         verdict,
         findings,
         blocks,
+        config: None,
+        other_configs: vec![],
         exit_code: code,
     }
 }
@@ -230,10 +323,11 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             .iter()
             .map(block_json)
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report("node", (&top.verdict).into(), fj, bj, code))?
-        );
+        let mut r = report("node", (&top.verdict).into(), fj, bj, code);
+        let (main, others) = primary_config(&ev);
+        r.config = main.map(ConfigJson::from);
+        r.other_configs = others.into_iter().map(ConfigJson::from).collect();
+        println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(code);
     }
     print!("{}", render::verdict(&top.subject, &top.verdict));
@@ -254,5 +348,92 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    let (main, others) = primary_config(&ev);
+    for c in main.into_iter().chain(others) {
+        print!("{}", config_text(c));
+    }
     Ok(code)
+}
+
+/// The configuration of the daemon that runs (else the first found), and
+/// the others.
+fn primary_config(
+    ev: &crate::explain::node::NodeEvidence,
+) -> (
+    Option<&crate::explain::conf::Config>,
+    Vec<&crate::explain::conf::Config>,
+) {
+    let running =
+        |c: &&crate::explain::conf::Config| ev.daemons.iter().any(|d| d.daemon == c.daemon);
+    let main = ev.configs.iter().find(running).or(ev.configs.first());
+    let others = ev
+        .configs
+        .iter()
+        .filter(|c| main.is_none_or(|m| !std::ptr::eq(*c, m)))
+        .collect();
+    (main, others)
+}
+
+/// "What explain read": the daemon, its files, each source with its kind
+/// and options, and the access lines.
+fn config_text(c: &crate::explain::conf::Config) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{} {} ({})",
+        "read:".bold(),
+        c.daemon.name(),
+        c.files.join(", ")
+    );
+    for src in &c.sources {
+        let _ = writeln!(
+            s,
+            "  {:<15} {}{}  ({}:{})",
+            src.kind.name(),
+            if src.host.is_empty() { "-" } else { &src.host },
+            if src.options.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", src.options.join(" "))
+            },
+            src.file,
+            src.line
+        );
+    }
+    if c.sources.is_empty() {
+        let _ = writeln!(s, "  no time source");
+    }
+    for a in &c.access {
+        let word = match (c.daemon, a.allow) {
+            (crate::explain::conf::Daemon::Chrony, true) => "allow",
+            (crate::explain::conf::Daemon::Chrony, false) => "deny",
+            _ => "restrict",
+        };
+        let _ = writeln!(
+            s,
+            "  {:<15} {}{} {}  ({}:{})",
+            word,
+            a.target,
+            a.mask
+                .as_deref()
+                .map(|m| format!(" mask {m}"))
+                .unwrap_or_default(),
+            a.flags.join(" "),
+            a.file,
+            a.line
+        );
+    }
+    for i in &c.issues {
+        let _ = writeln!(
+            s,
+            "  {} {}:{}: {}",
+            if i.fatal { "error" } else { "warning" },
+            i.file,
+            i.line,
+            i.message
+        );
+    }
+    s
 }

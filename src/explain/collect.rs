@@ -127,7 +127,21 @@ pub fn load(root: &Path, main: &str, daemon: Daemon) -> Option<Config> {
     let mut cfg = Config::new(daemon);
     let mut queue: Vec<(PathBuf, String, usize, usize)> = vec![(path, main.to_string(), 0, 0)];
     let mut seen = 0;
+    let mut read: Vec<PathBuf> = vec![];
     while let Some((p, shown, depth, _)) = queue.pop() {
+        // A file read before: an include loop, or the same file twice.
+        let canon = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+        if read.contains(&canon) {
+            cfg.issues.push(Issue {
+                file: shown,
+                line: 0,
+                message: "included again (an include loop or a duplicate include): read once"
+                    .into(),
+                fatal: false,
+            });
+            continue;
+        }
+        read.push(canon);
         seen += 1;
         if seen > 64 {
             cfg.issues.push(Issue {

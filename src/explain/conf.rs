@@ -33,6 +33,29 @@ pub enum SourceKind {
     Server,
     Pool,
     Peer,
+    /// A reference clock: ntpd `server 127.127.t.u` or `refclock NAME`,
+    /// chrony `refclock DRIVER PARAM`.
+    Refclock,
+    /// ntpd `manycastclient ADDRESS`: finds servers by multicast.
+    Manycastclient,
+    /// ntpd `broadcastclient`: takes time from broadcast servers.
+    Broadcastclient,
+    /// ntpd `multicastclient [ADDRESS]`.
+    Multicastclient,
+}
+
+impl SourceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceKind::Server => "server",
+            SourceKind::Pool => "pool",
+            SourceKind::Peer => "peer",
+            SourceKind::Refclock => "refclock",
+            SourceKind::Manycastclient => "manycastclient",
+            SourceKind::Broadcastclient => "broadcastclient",
+            SourceKind::Multicastclient => "multicastclient",
+        }
+    }
 }
 
 /// A `server`/`pool`/`peer` line.
@@ -52,7 +75,15 @@ impl Source {
 
     /// A reference clock (ntpd 127.127.t.u pseudo-addresses), not a network server.
     pub fn is_refclock(&self) -> bool {
-        self.host.starts_with("127.127.")
+        self.kind == SourceKind::Refclock || self.host.starts_with("127.127.")
+    }
+
+    /// A unicast server, pool or peer that can be asked directly.
+    pub fn is_unicast(&self) -> bool {
+        matches!(
+            self.kind,
+            SourceKind::Server | SourceKind::Pool | SourceKind::Peer
+        ) && !self.is_refclock()
     }
 }
 
@@ -126,7 +157,7 @@ impl Config {
 
     /// Network servers (not reference clocks).
     pub fn network_sources(&self) -> impl Iterator<Item = &Source> {
-        self.sources.iter().filter(|s| !s.is_refclock())
+        self.sources.iter().filter(|s| s.is_unicast())
     }
 }
 
@@ -223,7 +254,11 @@ pub fn parse_ntp(file: &str, text: &str, cfg: &mut Config) {
                 }
                 match host {
                     Some(h) => cfg.sources.push(Source {
-                        kind,
+                        kind: if h.starts_with("127.127.") {
+                            SourceKind::Refclock
+                        } else {
+                            kind
+                        },
                         host: h,
                         options,
                         file: file.into(),
@@ -279,6 +314,37 @@ pub fn parse_ntp(file: &str, text: &str, cfg: &mut Config) {
                     fatal: false,
                 }),
             },
+            "refclock" | "manycastclient" | "broadcastclient" | "multicastclient" => {
+                let kind = match key.as_str() {
+                    "refclock" => SourceKind::Refclock,
+                    "manycastclient" => SourceKind::Manycastclient,
+                    "broadcastclient" => SourceKind::Broadcastclient,
+                    _ => SourceKind::Multicastclient,
+                };
+                // broadcastclient takes no address (`novolley` is an option).
+                let (host, options) = match (kind, rest.split_first()) {
+                    (SourceKind::Broadcastclient, _) => (String::new(), rest.clone()),
+                    (_, Some((h, o))) if !h.starts_with('-') => (h.clone(), o.to_vec()),
+                    (SourceKind::Multicastclient, _) => ("224.0.1.1".into(), rest.clone()),
+                    _ => {
+                        cfg.issues.push(Issue {
+                            file: file.into(),
+                            line,
+                            message: format!("`{key}` without an address"),
+                            fatal: false,
+                        });
+                        continue;
+                    }
+                };
+                cfg.sources.push(Source {
+                    kind,
+                    host,
+                    options,
+                    file: file.into(),
+                    line,
+                });
+                cfg.directives.push((key.clone(), rest, file.into(), line));
+            }
             k if NTP_KEYWORDS.contains(&k) => {
                 cfg.directives
                     .push((k.to_string(), rest, file.into(), line))
@@ -414,6 +480,31 @@ pub fn parse_chrony(file: &str, text: &str, cfg: &mut Config) {
                     }),
                 }
             }
+            "refclock" => match rest.split_first() {
+                Some((driver, more)) => {
+                    let (param, opts) = more
+                        .split_first()
+                        .map_or((None, more), |(p, o)| (Some(p), o));
+                    cfg.sources.push(Source {
+                        kind: SourceKind::Refclock,
+                        host: match param {
+                            Some(p) => format!("{driver} {p}"),
+                            None => driver.clone(),
+                        },
+                        options: opts.to_vec(),
+                        file: file.into(),
+                        line,
+                    });
+                    cfg.directives
+                        .push((key.clone(), rest.clone(), file.into(), line));
+                }
+                None => cfg.issues.push(Issue {
+                    file: file.into(),
+                    line,
+                    message: "`refclock` without a driver".into(),
+                    fatal: true,
+                }),
+            },
             "allow" | "deny" => cfg.access.push(Access {
                 target: rest
                     .iter()

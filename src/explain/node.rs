@@ -558,11 +558,7 @@ fn unit(d: Daemon) -> &'static str {
 }
 
 fn kind(s: &ServerEvidence) -> &'static str {
-    match s.source.kind {
-        super::conf::SourceKind::Server => "server",
-        super::conf::SourceKind::Pool => "pool",
-        super::conf::SourceKind::Peer => "peer",
-    }
+    s.source.kind.name()
 }
 
 /// Checks that passed, in words.

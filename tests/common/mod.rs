@@ -358,8 +358,12 @@ impl TempDir {
         &self.0
     }
 
+    /// Writes `name` (which may name subdirectories) under the directory.
     pub fn file(&self, name: &str, contents: &str) -> PathBuf {
         let p = self.0.join(name);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
         std::fs::write(&p, contents).unwrap();
         p
     }
