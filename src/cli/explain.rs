@@ -26,15 +26,19 @@ chronyc), the kernel clock state, local firewall rules for udp/123
 configured server, all at once — and names the cause, ranked with the other
 findings. Every collector that fails is reported, never fatal.
 
-With FILE or --paste (stdin), explains pasted output instead: ntpq -p / -c
-peers, ntpq -c assoc (status words decoded), ntpq -c rv, ntpdate -d, ntpdig
--d, chronyc sources (text, -v, -c), chronyc tracking, timedatectl
-timesync-status; line by line, then as a whole.
+With FILE or --paste (stdin), explains pasted output instead, read as the
+tools' own sources print it: ntpq (peers, opeers, apeers, assoc, rv, its
+errors, interactive sessions), classic ntpdate (-d, -q, its syslog lines),
+ntpdig and ntpsec's ntpdate (every Response dropped reason, -j), chronyc
+(sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata,
+text and -c), timedatectl timesync-status; one block per command prompt and
+per table, line by line, then as a whole. Below the verdict on a node, what
+was read: each time source with its kind and options, and the access lines.
 
 Causes, besides the probe's per server: no-servers-configured,
 daemon-not-running, daemon-not-synchronized-yet, local-firewall-blocks-ntp,
 restrict-blocks-clients, port-123-in-use, two-daemons, config-error (file and
-line), server-name-unresolved, clock-step-needed.";
+line), server-name-unresolved, clock-step-needed, local-clock-only.";
 
 /// Explains why this node (or pasted ntpq/ntpdate/chronyc output) does not synchronize.
 #[derive(Args, Debug, Clone)]
@@ -86,6 +90,12 @@ pub struct NoteJson {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct BlockJson {
     pub kind: String,
+    /// The command that printed it, when the paste shows its prompt.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Where the block starts in the paste (1-based).
+    #[serde(default)]
+    pub first_line: usize,
     pub notes: Vec<NoteJson>,
     pub verdict: VerdictJson,
 }
@@ -220,6 +230,8 @@ fn report(
 fn block_json(b: &paste::Explained) -> BlockJson {
     BlockJson {
         kind: format!("{:?}", b.kind),
+        command: b.command.clone(),
+        first_line: b.first_line,
         notes: b
             .notes
             .iter()
