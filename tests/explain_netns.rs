@@ -191,3 +191,55 @@ fn local_firewall_two_daemons_and_missing_daemon() {
     let (r, _) = explain(&p.client, root.path());
     assert_eq!(r.verdict.cause, "two-daemons", "{r:#?}");
 }
+
+/// The case: no daemon on the compute node *and* a silent
+/// controller (a DROP rule on real ntpd there). Both block synchronization,
+/// both are on the first screen with their evidence and fix, ranked: start
+/// the daemon, then open the controller's firewall.
+#[test]
+fn no_daemon_and_silent_controller_both_on_the_first_screen() {
+    if !require("explain blockers", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    let _ctl = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+    ]);
+    let root = TempDir::new();
+    root.file("etc/ntpsec/ntp.conf", "server controller iburst\n");
+    p.client.add_host(SERVER, "controller");
+    let (r, code) = explain(&p.client, root.path());
+    let blocking: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .filter(|f| f.blocks)
+        .map(|f| (f.subject.as_str(), f.verdict.cause.as_str()))
+        .collect();
+    assert_eq!(code, 7, "{r:#?}");
+    assert_eq!(blocking.len(), 2, "{blocking:?}");
+    assert_eq!(blocking[0], ("ntpd", "daemon-not-running"));
+    assert!(
+        blocking[1].0.starts_with("server controller") && blocking[1].1 == "no-reply",
+        "{blocking:?}"
+    );
+    let o = run_bounded(
+        &mut p.client.cmd(&[
+            ntpdiag(),
+            "explain",
+            "--root",
+            root.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let t = String::from_utf8_lossy(&o.stdout);
+    let first = t.find("daemon-not-running").expect("first");
+    let second = t.find("also blocking").expect("second block");
+    assert!(first < second, "{t}");
+    let rest = &t[second..];
+    assert!(
+        rest.contains("2. server controller") && rest.contains("[no-reply]"),
+        "{t}"
+    );
+    assert!(rest.contains("fix: "), "{t}");
+}

@@ -79,6 +79,10 @@ pub struct ExplainArgs {
 pub struct FindingJson {
     pub subject: String,
     pub verdict: VerdictJson,
+    /// It keeps the node from synchronizing (shown on the first screen),
+    /// as opposed to a remark (a skipped config line, an outlier).
+    #[serde(default)]
+    pub blocks: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -329,6 +333,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             .map(|f| FindingJson {
                 subject: f.subject.clone(),
                 verdict: (&f.verdict).into(),
+                blocks: blocks(&f.verdict),
             })
             .collect();
         let bj = crate::explain::node::daemon_blocks(&ev)
@@ -344,19 +349,47 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
     }
     print!("{}", render::verdict(&top.subject, &top.verdict));
     if all.len() > 1 {
-        println!();
-        println!("{}", "other findings, in order:".bold());
-        for f in &all[1..] {
-            if args.verbose {
-                println!();
-                print!("{}", render::verdict(&f.subject, &f.verdict));
-            } else {
+        let (blocking, remarks): (Vec<_>, Vec<_>) =
+            all[1..].iter().partition(|f| blocks(&f.verdict));
+        if !blocking.is_empty() {
+            println!();
+            println!("{}", "also blocking, in the order to fix them:".bold());
+            for (i, f) in blocking.iter().enumerate() {
+                if args.verbose {
+                    println!();
+                    print!("{}", render::verdict(&f.subject, &f.verdict));
+                    continue;
+                }
                 println!(
-                    "  • {} [{}] {}",
+                    "  {}. {} [{}] {}",
+                    i + 2,
                     f.subject,
                     f.verdict.cause.id(),
                     f.verdict.summary
                 );
+                if let Some(e) = f.verdict.evidence.first() {
+                    println!("     evidence: {e}");
+                }
+                if let Some(x) = f.verdict.fix.first() {
+                    println!("     fix: {x}");
+                }
+            }
+        }
+        if !remarks.is_empty() {
+            println!();
+            println!("{}", "also noted:".bold());
+            for f in remarks {
+                if args.verbose {
+                    println!();
+                    print!("{}", render::verdict(&f.subject, &f.verdict));
+                } else {
+                    println!(
+                        "  • {} [{}] {}",
+                        f.subject,
+                        f.verdict.cause.id(),
+                        f.verdict.summary
+                    );
+                }
             }
         }
     }
@@ -365,6 +398,12 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
         print!("{}", config_text(c));
     }
     Ok(code)
+}
+
+/// A finding that keeps the node from synchronizing: any cause but `ok`
+/// (and the watch-only remarks), and not a config line the daemon skips.
+fn blocks(v: &crate::diagnose::Verdict) -> bool {
+    v.cause.class() != crate::diagnose::Class::Ok && crate::diagnose::verdict::rank(v) < 17
 }
 
 /// The configuration of the daemon that runs (else the first found), and
