@@ -83,6 +83,9 @@ pub struct FindingJson {
     /// as opposed to a remark (a skipped config line, an outlier).
     #[serde(default)]
     pub blocks: bool,
+    /// The configured server it is about (host as written), if any.
+    #[serde(default)]
+    pub server: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -196,6 +199,9 @@ pub struct ExplainReport {
     pub command: String,
     /// `node` or `paste`.
     pub mode: String,
+    /// The machine that printed it (for `ntpdiag fleet`).
+    #[serde(default)]
+    pub node: Option<super::json::NodeJson>,
     pub verdict: VerdictJson,
     pub findings: Vec<FindingJson>,
     pub blocks: Vec<BlockJson>,
@@ -222,6 +228,7 @@ fn report(
         version: env!("CARGO_PKG_VERSION").into(),
         command: "explain".into(),
         mode: mode.into(),
+        node: Some(super::json::NodeJson::here()),
         verdict,
         findings,
         blocks,
@@ -334,6 +341,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
                 subject: f.subject.clone(),
                 verdict: (&f.verdict).into(),
                 blocks: blocks(&f.verdict),
+                server: f.server.clone(),
             })
             .collect();
         let bj = crate::explain::node::daemon_blocks(&ev)

@@ -19,8 +19,30 @@ pub struct ProbeReport {
     pub tool: String,
     pub version: String,
     pub command: String,
+    /// The machine that printed it (for `ntpdiag fleet`).
+    #[serde(default)]
+    pub node: Option<NodeJson>,
     pub targets: Vec<TargetReport>,
     pub exit_code: u8,
+}
+
+/// The machine a document comes from: its host name and the addresses of
+/// its interfaces (loopback and link-local left out).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct NodeJson {
+    pub hostname: String,
+    pub addresses: Vec<String>,
+}
+
+impl NodeJson {
+    /// This machine.
+    pub fn here() -> NodeJson {
+        let (hostname, addresses) = crate::net::node::identity();
+        NodeJson {
+            hostname,
+            addresses,
+        }
+    }
 }
 
 /// One target: a host's address (or a host that did not resolve), the

@@ -10,6 +10,7 @@ pub mod causes;
 pub mod demo;
 pub mod exit;
 pub mod explain;
+pub mod fleet;
 pub mod json;
 pub mod lab;
 pub mod man;
@@ -45,6 +46,7 @@ pub enum Command {
     Capture(capture::CaptureArgs),
     Demo(demo::DemoArgs),
     Explain(explain::ExplainArgs),
+    Fleet(fleet::FleetArgs),
     Causes(causes::CausesArgs),
     Watch(watch::WatchArgs),
     Lab(lab::LabArgs),
@@ -92,6 +94,10 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => {
             set_color(cli.color, args.json);
             watch::run_watch(&args)
+        }
+        Command::Fleet(args) => {
+            set_color(cli.color, args.json);
+            fleet::run(&args)
         }
         Command::Lab(args) => {
             set_color(cli.color, args.json());

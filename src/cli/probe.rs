@@ -276,6 +276,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     let code = exit::for_classes(classes);
     if args.json {
         let doc = json::ProbeReport {
+            node: Some(json::NodeJson::here()),
             schema_version: json::SCHEMA_VERSION,
             tool: "ntpdiag".into(),
             version: env!("CARGO_PKG_VERSION").into(),

@@ -161,6 +161,9 @@ pub struct SystemJson {
 pub struct SnapshotJson {
     #[serde(rename = "type")]
     pub kind: String,
+    /// The machine that printed it (for `ntpdiag fleet`).
+    #[serde(default)]
+    pub node: Option<super::json::NodeJson>,
     pub t_s: f64,
     pub rules: String,
     pub sources: Vec<SourceJson>,
@@ -209,6 +212,7 @@ pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
     let (cause, why) = judge::system(snap, rules);
     SnapshotJson {
         kind: "snapshot".into(),
+        node: Some(super::json::NodeJson::here()),
         t_s: snap.t,
         rules: rules.profile.id().into(),
         sources: snap

@@ -10,6 +10,7 @@
 pub mod cause;
 pub mod evidence;
 pub mod facts;
+pub mod fleet;
 pub mod probe;
 pub mod rules;
 pub mod verdict;

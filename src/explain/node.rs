@@ -71,6 +71,8 @@ pub struct NodeEvidence {
 pub struct Finding {
     pub subject: String,
     pub verdict: Verdict,
+    /// The configured server it is about, if any (host as written).
+    pub server: Option<String>,
 }
 
 /// The local daemon's own output, explained by the paste adapters.
@@ -178,6 +180,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
         out.push(Finding {
             subject,
             verdict: v,
+            server: None,
         })
     };
 
@@ -509,6 +512,14 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
         }
     }
 
+    // Which findings are about a configured server.
+    for f in &mut out {
+        f.server = ev
+            .servers
+            .iter()
+            .find(|s| server_subject(s) == f.subject)
+            .map(|s| s.source.host.clone());
+    }
     // Collectors that failed are said, not hidden.
     // A config error the daemon skips over ranks below the real findings.
     out.sort_by_key(|f| rank(&f.verdict));
@@ -529,6 +540,7 @@ pub fn findings(ev: &NodeEvidence) -> Vec<Finding> {
             Finding {
                 subject: "node".into(),
                 verdict: v,
+                server: None,
             },
         );
     }

@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod metrics;
 pub mod mmsg;
 pub mod neigh;
+pub mod node;
 pub mod probe;
 pub mod resolve;
 pub mod serve;
