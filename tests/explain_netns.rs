@@ -243,3 +243,62 @@ fn no_daemon_and_silent_controller_both_on_the_first_screen() {
     );
     assert!(rest.contains("fix: "), "{t}");
 }
+
+/// `explain --paste --probe`: the seed's `ntpq -p` (controller, reach 0)
+/// pasted on a compute node whose controller REJECTs NTP. The paste alone
+/// can only say "no reply"; probing the silent server from here names the
+/// refusal and who sent it.
+#[test]
+fn paste_probe_splits_the_silence() {
+    if !require("explain --probe", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    let _ctl = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "REJECT",
+    ]);
+    p.client.add_host(SERVER, "controller");
+    let paste = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/outputs/seed-compute-peers.txt"),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let mut c = p.client.cmd(&[ntpdiag(), "explain", "--json", "--paste"]);
+        c.args(extra)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(paste.as_bytes())
+                .unwrap();
+        }
+        let o = child.wait_with_output().unwrap();
+        let r: ExplainReport = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+        (r, o.status.code().unwrap_or(-1))
+    };
+    let (r, code) = run(&[]);
+    assert_eq!((r.verdict.cause.as_str(), code), ("no-reply", 3));
+    let (r, code) = run(&["--probe", "-t", "500ms"]);
+    assert_eq!(
+        (r.verdict.cause.as_str(), code),
+        ("port-unreachable", 4),
+        "{r:#?}"
+    );
+    assert!(
+        r.verdict
+            .summary
+            .starts_with("controller, probed from here:"),
+        "{}",
+        r.verdict.summary
+    );
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].server.as_deref(), Some("controller"));
+}

@@ -62,6 +62,12 @@ pub struct ExplainArgs {
     #[arg(long)]
     pub no_probe: bool,
 
+    /// With FILE or --paste: probe, from this node, each server that the
+    /// pasted output shows silent (reach 0, no data), to tell what the
+    /// silence is (a firewall, a refusal, a dead host).
+    #[arg(long, conflicts_with = "no_probe")]
+    pub probe: bool,
+
     /// How long each probe request waits.
     #[arg(short = 't', long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
@@ -272,13 +278,46 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
         eprintln!("ntpdiag: {}", paste::RECOGNISED);
         return Ok(code);
     };
+    // --probe: the silent servers, probed from here; their verdicts rank
+    // with the pasted blocks' (a probe that names the silence wins).
+    let probed = if args.probe {
+        probe_silent(&blocks, args.timeout)
+    } else {
+        vec![]
+    };
+    let mut v = v;
+    if let Some((host, top)) = probed
+        .iter()
+        .filter(|(_, pv)| pv.cause.class() != crate::diagnose::Class::Ok)
+        .min_by_key(|(_, pv)| crate::diagnose::verdict::rank(pv))
+        && crate::diagnose::verdict::rank(top) <= crate::diagnose::verdict::rank(&v)
+    {
+        let pasted = v.summary.clone();
+        v = top.clone();
+        v.summary = format!("{host}, probed from here: {}", v.summary);
+        v.evidence.push(format!("the paste: {pasted}"));
+    }
+    for (host, pv) in &probed {
+        v.notes.push(format!(
+            "probed {host} from here: [{}] {}",
+            pv.cause.id(),
+            pv.summary
+        ));
+    }
     let code = exit::for_classes([v.cause.class()]);
     if args.json {
         let bj = blocks.iter().map(block_json).collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report("paste", (&v).into(), vec![], bj, code))?
-        );
+        let mut r = report("paste", (&v).into(), vec![], bj, code);
+        r.findings = probed
+            .iter()
+            .map(|(host, pv)| FindingJson {
+                subject: format!("server {host} (probed from here)"),
+                verdict: pv.into(),
+                blocks: blocking(pv),
+                server: Some(host.clone()),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(code);
     }
     for b in &blocks {
@@ -299,6 +338,58 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     }
     print!("{}", render::verdict("pasted output", &v));
     Ok(code)
+}
+
+/// The servers a paste shows silent, each resolved and probed from this
+/// node (at most 16, all at once): (host, verdict).
+fn probe_silent(
+    blocks: &[paste::Explained],
+    timeout: Duration,
+) -> Vec<(String, crate::diagnose::Verdict)> {
+    let mut hosts: Vec<String> = vec![];
+    for b in blocks.iter().filter(|b| b.kind != paste::Kind::NtpqError) {
+        for s in &b.facts.silent_sources {
+            let h = &s.value.name;
+            let plausible = !h.is_empty()
+                && !h.contains(char::is_whitespace)
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_:[]%".contains(c));
+            if plausible && !hosts.contains(h) && hosts.len() < 16 {
+                hosts.push(h.clone());
+            }
+        }
+    }
+    let cfg = ProbeConfig {
+        timeout,
+        local_precision: clock::precision(),
+        liveness_port: Some(LIVENESS_PORT),
+        ..ProbeConfig::default()
+    };
+    std::thread::scope(|s| {
+        let hs: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                let cfg = &cfg;
+                s.spawn(move || {
+                    let host = h.trim_matches(['[', ']']);
+                    let (resolved, probes) =
+                        collect::resolve_and_probe(host, crate::net::resolve::Family::Any, cfg);
+                    let v = match resolved {
+                        Err(e) => crate::diagnose::probe::name_unresolved(host, &e),
+                        Ok(_) => probes
+                            .iter()
+                            .map(crate::diagnose::probe::diagnose)
+                            .min_by_key(crate::diagnose::verdict::rank)
+                            .unwrap_or_else(|| {
+                                crate::diagnose::probe::name_unresolved(host, "no address")
+                            }),
+                    };
+                    (h.clone(), v)
+                })
+            })
+            .collect();
+        hs.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
 }
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
@@ -340,7 +431,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             .map(|f| FindingJson {
                 subject: f.subject.clone(),
                 verdict: (&f.verdict).into(),
-                blocks: blocks(&f.verdict),
+                blocks: blocking(&f.verdict),
                 server: f.server.clone(),
             })
             .collect();
@@ -358,7 +449,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
     print!("{}", render::verdict(&top.subject, &top.verdict));
     if all.len() > 1 {
         let (blocking, remarks): (Vec<_>, Vec<_>) =
-            all[1..].iter().partition(|f| blocks(&f.verdict));
+            all[1..].iter().partition(|f| blocking(&f.verdict));
         if !blocking.is_empty() {
             println!();
             println!("{}", "also blocking, in the order to fix them:".bold());
@@ -410,7 +501,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
 
 /// A finding that keeps the node from synchronizing: any cause but `ok`
 /// (and the watch-only remarks), and not a config line the daemon skips.
-fn blocks(v: &crate::diagnose::Verdict) -> bool {
+fn blocking(v: &crate::diagnose::Verdict) -> bool {
     v.cause.class() != crate::diagnose::Class::Ok && crate::diagnose::verdict::rank(v) < 17
 }
 

@@ -325,6 +325,31 @@ pub fn port123() -> Result<Vec<PortHolder>, String> {
     Ok(out)
 }
 
+/// Resolves `host` and probes every address it has, all at once.
+pub fn resolve_and_probe(
+    host: &str,
+    family: Family,
+    cfg: &ProbeConfig,
+) -> (
+    Result<Vec<SocketAddr>, String>,
+    Vec<crate::diagnose::TargetEvidence>,
+) {
+    let resolved = resolve(host, 123, family, Duration::from_secs(5));
+    let probes = match &resolved {
+        Ok(addrs) => std::thread::scope(|s| {
+            let hs: Vec<_> = addrs
+                .iter()
+                .map(|a: &SocketAddr| {
+                    s.spawn(move || probe::probe_address(host, *a, cfg, SourcePort::Ephemeral))
+                })
+                .collect();
+            hs.into_iter().filter_map(|h| h.join().ok()).collect()
+        }),
+        Err(_) => vec![],
+    };
+    (resolved, probes)
+}
+
 /// Collects everything, concurrently.
 pub fn collect(opts: &Options) -> NodeEvidence {
     let mut ev = NodeEvidence {
@@ -420,26 +445,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                         } else {
                             Family::Any
                         };
-                        let resolved = resolve(&src.host, 123, family, Duration::from_secs(5));
-                        let probes = match &resolved {
-                            Ok(addrs) => std::thread::scope(|s2| {
-                                let hs: Vec<_> = addrs
-                                    .iter()
-                                    .map(|a: &SocketAddr| {
-                                        s2.spawn(move || {
-                                            probe::probe_address(
-                                                &src.host,
-                                                *a,
-                                                cfg,
-                                                SourcePort::Ephemeral,
-                                            )
-                                        })
-                                    })
-                                    .collect();
-                                hs.into_iter().filter_map(|h| h.join().ok()).collect()
-                            }),
-                            Err(_) => vec![],
-                        };
+                        let (resolved, probes) = resolve_and_probe(&src.host, family, cfg);
                         ServerEvidence {
                             source: src.clone(),
                             resolved: Some(resolved),
