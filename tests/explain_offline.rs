@@ -382,3 +382,50 @@ fn root_lists_every_source_of_real_configs() {
         "{t}"
     );
 }
+
+/// A 20 MB paste of mixed encodings, CRLF line ends, colour codes, binary
+/// junk and one real table in the middle: one JSON document, the table
+/// found at its line, every junk line left alone.
+#[test]
+fn huge_mixed_paste_gives_one_document() {
+    let table = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/outputs/real-ntpq-peers-silent.txt"),
+    )
+    .unwrap();
+    let mut b: Vec<u8> = Vec::with_capacity(21 << 20);
+    let mut i = 0u32;
+    while b.len() < 10 << 20 {
+        match i % 4 {
+            0 => b.extend_from_slice(b"\x1b[31mlog line \xff\xfe latin1 caf\xe9\x1b[0m\r\n"),
+            1 => b.extend_from_slice(&[0, 1, 2, 3, 0x80, b'\n']),
+            2 => b.extend_from_slice("unicode é 時刻 ✓\r\n".as_bytes()),
+            _ => b.extend_from_slice(b"{\"not\": \"ntp\"}\n"),
+        }
+        i += 1;
+    }
+    let table_line = b.iter().filter(|c| **c == b'\n').count() + 1;
+    b.extend_from_slice(table.replace('\n', "\r\n").as_bytes());
+    while b.len() < 20 << 20 {
+        b.extend_from_slice(b"\x1b]0;title\x07more junk\r\n");
+    }
+    let dir = TempDir::new();
+    let f = dir.path().join("big.txt");
+    std::fs::write(&f, &b).unwrap();
+    let o = run_bounded(
+        Command::new(ntpdiag()).args(["explain", "--json", "--no-probe", f.to_str().unwrap()]),
+        Duration::from_secs(120),
+    );
+    let r: ExplainReport = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stderr)));
+    assert_eq!(
+        (r.verdict.cause.as_str(), o.status.code()),
+        ("no-reply", Some(3))
+    );
+    assert_eq!(
+        r.blocks.len(),
+        1,
+        "{:?}",
+        r.blocks.iter().map(|b| &b.kind).collect::<Vec<_>>()
+    );
+    assert_eq!(r.blocks[0].first_line, table_line);
+}

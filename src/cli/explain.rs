@@ -268,10 +268,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
         let v = paste::unrecognized(text);
         let code = v.cause.class().exit_code();
         if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&report("paste", (&v).into(), vec![], vec![], code))?
-            );
+            super::json::print_pretty(&report("paste", (&v).into(), vec![], vec![], code))?;
         } else {
             print!("{}", render::verdict("pasted output", &v));
         }
@@ -317,7 +314,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
                 server: Some(host.clone()),
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        super::json::print_pretty(&r)?;
         return Ok(code);
     }
     for b in &blocks {
@@ -443,7 +440,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
         let (main, others) = primary_config(&ev);
         r.config = main.map(ConfigJson::from);
         r.other_configs = others.into_iter().map(ConfigJson::from).collect();
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        super::json::print_pretty(&r)?;
         return Ok(code);
     }
     print!("{}", render::verdict(&top.subject, &top.verdict));

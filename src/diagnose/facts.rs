@@ -235,6 +235,9 @@ pub struct SilentSource {
     pub over_polls: bool,
 }
 
+/// How many silent sources an exchange keeps with their lines.
+pub const SILENT_KEPT: usize = 256;
+
 /// A daemon's own view of its sources, from its tools' output.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DaemonView {
@@ -303,6 +306,8 @@ pub struct Exchange {
     pub liveness: Option<Fact<Liveness>>,
     pub neighbour: Option<Neighbour>,
     pub silent_sources: Vec<Fact<SilentSource>>,
+    /// Silent sources beyond the first [`SILENT_KEPT`], counted only.
+    pub silent_more: u64,
 
     pub wire: Option<Wire>,
     pub daemon: Option<DaemonView>,
@@ -340,6 +345,7 @@ impl Exchange {
             liveness: None,
             neighbour: None,
             silent_sources: vec![],
+            silent_more: 0,
             wire: None,
             daemon: None,
             socket_errors: vec![],
@@ -401,6 +407,15 @@ impl Exchange {
         self.malformed_count += 1;
         if self.malformed.len() < 4 {
             self.malformed.push(Fact::new(m, at));
+        }
+    }
+
+    /// Records a silent source; past [`SILENT_KEPT`] they are counted.
+    pub fn add_silent(&mut self, s: Fact<SilentSource>) {
+        if self.silent_sources.len() < SILENT_KEPT {
+            self.silent_sources.push(s);
+        } else {
+            self.silent_more += 1;
         }
     }
 

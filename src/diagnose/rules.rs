@@ -541,6 +541,27 @@ fn daemon_without_sources(e: &Exchange) -> Verdict {
     .fix(Cause::NoServersConfigured.info().fix)
 }
 
+/// One evidence line per silent source, the first [`SILENT_SHOWN`]; the
+/// rest counted (a pasted table of a million rows gives a verdict, not a
+/// million lines).
+fn silent_evidence(mut v: Verdict, e: &Exchange) -> Verdict {
+    for s in e.silent_sources.iter().take(SILENT_SHOWN) {
+        v = v.evidence(format!(
+            "{}: {}{}",
+            s.value.name,
+            s.value.why,
+            at_suffix(&s.at)
+        ));
+    }
+    let more = (e.silent_sources.len().saturating_sub(SILENT_SHOWN)) as u64 + e.silent_more;
+    if more > 0 {
+        v = v.evidence(format!("… and {more} more silent sources"));
+    }
+    v
+}
+
+pub const SILENT_SHOWN: usize = 32;
+
 fn local_clock_only(e: &Exchange) -> Verdict {
     let d = e.daemon.as_ref().expect("checked");
     let l = d.local_clock.as_ref().expect("checked");
@@ -560,14 +581,7 @@ fn local_clock_only(e: &Exchange) -> Verdict {
         "system peer: the local clock driver{}",
         at_suffix(&l.at)
     ));
-    for s in &e.silent_sources {
-        v = v.evidence(format!(
-            "{}: {}{}",
-            s.value.name,
-            s.value.why,
-            at_suffix(&s.at)
-        ));
-    }
+    v = silent_evidence(v, e);
     v.fix(Cause::LocalClockOnly.info().fix)
         .note("its clients see a synchronized server at the local clock's fudged stratum and follow a free-running clock")
 }
@@ -1265,14 +1279,7 @@ fn no_reply(e: &Exchange) -> Verdict {
             ))
             .evidence(polling_line(e));
     }
-    for s in &e.silent_sources {
-        v = v.evidence(format!(
-            "{}: {}{}",
-            s.value.name,
-            s.value.why,
-            at_suffix(&s.at)
-        ));
-    }
+    v = silent_evidence(v, e);
     if e.unrelated > 0 {
         v = v.evidence(format!(
             "{} unrelated datagram(s) arrived and were ignored",

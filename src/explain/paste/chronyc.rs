@@ -170,7 +170,7 @@ fn sources(lines: &[Line]) -> Vec<Explained> {
                     d.sys_peer.get_or_insert(r.name.clone());
                 }
                 if r.reach == 0 && r.mode != '#' {
-                    x.silent_sources.push(r.line.fact(silent(
+                    x.add_silent(r.line.fact(silent(
                         &r.name,
                         "reach 0: no reply in the last 8 polls",
                         true,
@@ -206,8 +206,7 @@ fn sourcestats(lines: &[Line]) -> Vec<Explained> {
         let Ok(np) = w[1].parse::<u32>() else { break };
         d.sources += 1;
         if np == 0 {
-            x.silent_sources
-                .push(l.fact(silent(w[0], "no sample kept (NP 0)", true)));
+            x.add_silent(l.fact(silent(w[0], "no sample kept (NP 0)", true)));
             notes.push(l.note(format!(
                 "{}: no measurement yet: it never answered, or its replies were unusable",
                 w[0]
@@ -297,8 +296,7 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
             }
             // No reply yet: chronyd shows `s` with leap `?` (unknown).
             's' if w.last() == Some(&"?") => {
-                x.silent_sources
-                    .push(l.fact(silent(name, "no data yet (state s, leap ?)", true)))
+                x.add_silent(l.fact(silent(name, "no data yet (state s, leap ?)", true)))
             }
             's' => {
                 d.answering += 1;
@@ -324,11 +322,7 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
                     l.origin(),
                 );
             }
-            'S' => x.silent_sources.push(l.fact(silent(
-                name,
-                "stale: no reply for too long (S)",
-                true,
-            ))),
+            'S' => x.add_silent(l.fact(silent(name, "stale: no reply for too long (S)", true))),
             'x' => {
                 d.answering += 1;
                 d.falsetickers += 1;
@@ -586,7 +580,7 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
             } else {
                 "Total TX 0, Total RX 0: no request has gone out yet (no route or address, the source is offline, or it was just added)"
             };
-            x.silent_sources.push(l.fact(silent(&addr, why, false)));
+            x.add_silent(l.fact(silent(&addr, why, false)));
             let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
             e.first_line = first;
             out.push(e);
@@ -734,7 +728,7 @@ fn authdata(lines: &[Line]) -> Vec<Explained> {
         let m = match mode {
             "NTS" if cook == "0" => {
                 problem = true;
-                x.silent_sources.push(l.fact(silent(
+                x.add_silent(l.fact(silent(
                     name,
                     &format!("NTS: no cookie after {atmp} key-exchange attempt(s): NTS-KE (TCP 4460) fails"),
                     false,

@@ -403,7 +403,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             let Some(l) = none_suitable else {
                 return vec![];
             };
-            x.silent_sources.push(l.fact(silent(
+            x.add_silent(l.fact(silent(
                 "the servers",
                 "no server suitable for synchronization found",
                 false,
@@ -519,7 +519,7 @@ fn judge(x: &mut Exchange, s: &Server, name: &str) {
                     u.origin(),
                 );
             } else {
-                x.silent_sources.push(l.fact(silent(
+                x.add_silent(l.fact(silent(
                     name,
                     if s.receives > 0 {
                         "no data: every datagram was thrown away"
@@ -547,7 +547,7 @@ fn judge(x: &mut Exchange, s: &Server, name: &str) {
                 x.valid += 1;
                 x.first_answer.get_or_insert(AnswerKind::Valid);
             } else if s.transmits > 0 {
-                x.silent_sources.push(crate::diagnose::facts::Fact::new(
+                x.add_silent(crate::diagnose::facts::Fact::new(
                     silent(name, "requests sent, no reply seen", false),
                     crate::diagnose::facts::Origin::Unknown,
                 ));

@@ -344,7 +344,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         }
         if !x.heard() && x.unresolved.is_none() && x.local.is_empty() {
             let at = none_eligible.map_or(Origin::Unknown, |l| l.origin());
-            x.silent_sources.push(crate::diagnose::facts::Fact::new(
+            x.add_silent(crate::diagnose::facts::Fact::new(
                 silent(
                     name,
                     "no reply came back (ntpdig: no eligible servers)",
@@ -367,8 +367,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         && let Some(l) = none_eligible
     {
         let mut x = Exchange::new(Vantage::Paste("ntpdig"), "the server");
-        x.silent_sources
-            .push(l.fact(silent("the server", "no eligible servers", false)));
+        x.add_silent(l.fact(silent("the server", "no eligible servers", false)));
         let mut e = Explained::new(kind, run_notes, x);
         e.first_line = l.n;
         out.push(e);

@@ -162,7 +162,7 @@ fn is_peers_header(l: &str) -> Option<bool> {
 }
 
 /// The rows of every peers table in the lines: the rows and their lines.
-fn tables(lines: &[Line]) -> Vec<(usize, Vec<PeerRow>, Vec<Line>)> {
+fn tables(lines: &[Line]) -> Vec<(usize, Vec<PeerRow>, Vec<&Line>)> {
     let mut out = vec![];
     let mut i = 0;
     while i < lines.len() {
@@ -224,7 +224,7 @@ fn tables(lines: &[Line]) -> Vec<(usize, Vec<PeerRow>, Vec<Line>)> {
                 reach: u32::from_str_radix(rest[5], 8).unwrap_or(0),
                 offset: rest.get(7).and_then(|x| ms(x)),
             });
-            raw.push(l.clone());
+            raw.push(l);
             i += 1;
         }
         if !rows.is_empty() {
@@ -240,7 +240,7 @@ pub fn parse_peers(text: &str) -> Option<(Vec<PeerRow>, Vec<String>)> {
     tables(&lines)
         .into_iter()
         .next()
-        .map(|(_, rows, raw)| (rows, raw.into_iter().map(|l| l.text).collect()))
+        .map(|(_, rows, raw)| (rows, raw.into_iter().map(|l| l.text.clone()).collect()))
 }
 
 fn peers_tables(seg: &Segment) -> Vec<Explained> {
@@ -303,13 +303,13 @@ fn row_meaning(r: &PeerRow) -> String {
     m
 }
 
-fn explain_peers(rows: &[PeerRow], raw: &[Line]) -> Explained {
+fn explain_peers(rows: &[PeerRow], raw: &[&Line]) -> Explained {
     let notes = rows
         .iter()
         .zip(raw)
         .map(|(r, l)| l.note(row_meaning(r)))
         .collect();
-    let network: Vec<(&PeerRow, &Line)> = rows
+    let network: Vec<(&PeerRow, &&Line)> = rows
         .iter()
         .zip(raw)
         .filter(|(r, _)| !r.is_pool_prototype() && !r.is_refclock())
@@ -372,7 +372,7 @@ fn explain_peers(rows: &[PeerRow], raw: &[Line]) -> Explained {
                 x.unresolved.get_or_insert(r.remote.clone());
             }
         } else if r.reach == 0 {
-            x.silent_sources.push(l.fact(silent(
+            x.add_silent(l.fact(silent(
                 &r.remote,
                 "reach 0: no reply in the last 8 polls (its refid and stratum are ntpd's placeholders)",
                 true,
@@ -499,7 +499,7 @@ fn explain_assoc(notes: Vec<Note>, rows: &[(PeerStatus, u16, &Line)]) -> Explain
         match s.event {
             7 => x.add_kiss(kiss(KissCode::Rate), l.origin()),
             8 => x.add_kiss(kiss(KissCode::Deny), l.origin()),
-            _ if !s.reachable && word & 0x0800 == 0 => x.silent_sources.push(l.fact(silent(
+            _ if !s.reachable && word & 0x0800 == 0 => x.add_silent(l.fact(silent(
                 &format!(
                     "association {}",
                     l.text.split_whitespace().nth(1).unwrap_or("?")
@@ -741,7 +741,7 @@ fn explain_peer_vars(kv: &Kv, used: &[&Line]) -> Explained {
             at("refid"),
         );
     } else if reach == Some(0) {
-        x.silent_sources.push(Fact::new(
+        x.add_silent(Fact::new(
             silent(&src, "reach 0: no reply in the last 8 polls", true),
             at("reach"),
         ));
@@ -916,7 +916,7 @@ fn errors(seg: &Segment) -> Vec<Explained> {
             }
             Said::TimedOut => {
                 x.requests = 1;
-                x.silent_sources.push(l.fact(silent(
+                x.add_silent(l.fact(silent(
                     &who,
                     "ntpq's mode 6 query got no answer (ntpd ignores queries under `restrict … noquery`, while it may still serve time)",
                     false,

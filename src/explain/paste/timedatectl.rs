@@ -173,7 +173,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     } else if packets.is_none_or(|(n, _)| n == 0) {
         let at = packets.map_or(lines[h].origin(), |(_, l)| l.origin());
         let who = x.who.clone();
-        x.silent_sources.push(crate::diagnose::facts::Fact::new(
+        x.add_silent(crate::diagnose::facts::Fact::new(
             silent(&who, "Packet count: 0", true),
             at,
         ));
