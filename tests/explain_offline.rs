@@ -29,6 +29,7 @@ fn explain_file(name: &str) -> (ExplainReport, i32) {
 
 #[test]
 fn every_output_fixture_is_read() {
+    let mut listed = vec![];
     for (name, kind, cause) in [
         ("real-ntpq-peers-silent", "NtpqPeers", "no-reply"),
         ("real-ntpq-peers-synced", "NtpqPeers", "ok"),
@@ -65,6 +66,54 @@ fn every_output_fixture_is_read() {
         ("seed-compute-ntpdate", "NtpdateDebug", "no-reply"),
         ("seed-controller-peers", "NtpqPeers", "ok"),
         ("seed-controller-assoc", "NtpqAssoc", "ok"),
+        // The tools' error words and other reports (outputs_netns records
+        // them; the expected verdicts are what the tools' sources say the
+        // lines mean).
+        ("real-ntpq-no-daemon", "NtpqError", "daemon-not-running"),
+        ("real-ntpq-noquery-timeout", "NtpqError", "no-reply"),
+        (
+            "real-ntpq-peers-local-clock-unselected",
+            "NtpqPeers",
+            "no-reply",
+        ),
+        (
+            "real-ntpdig-stratum-too-high",
+            "NtpdigDebug",
+            "upstream-unsynchronized",
+        ),
+        (
+            "real-ntpdig-leap-not-in-sync",
+            "NtpdigDebug",
+            "upstream-unsynchronized",
+        ),
+        ("real-ntpdig-kod", "NtpdigDebug", "upstream-unsynchronized"),
+        (
+            "real-ntpdig-version-too-new",
+            "NtpdigDebug",
+            "malformed-reply",
+        ),
+        ("real-ntpdig-json", "NtpdigJson", "ok"),
+        ("real-ntpdate-shim-q", "NtpdigDebug", "ok"),
+        (
+            "real-ntpdig-lookup-failed",
+            "NtpdigDebug",
+            "name-unresolved",
+        ),
+        (
+            "real-ntpdig-network-unreachable",
+            "NtpdigDebug",
+            "net-unreachable",
+        ),
+        (
+            "real-chronyc-cannot-talk",
+            "ChronycError",
+            "daemon-not-running",
+        ),
+        ("real-chronyc-tracking-csv", "ChronycTracking", "ok"),
+        ("real-chronyc-sourcestats", "ChronycSourcestats", "no-reply"),
+        ("real-chronyc-selectdata", "ChronycSelectdata", "ok"),
+        ("real-chronyc-ntpdata", "ChronycNtpdata", "ok"),
+        ("real-chronyc-ntpdata-silent", "ChronycNtpdata", "no-reply"),
     ] {
         let (r, code) = explain_file(name);
         assert_eq!(r.mode, "paste");
@@ -76,6 +125,22 @@ fn every_output_fixture_is_read() {
         assert_eq!(b.verdict.cause, cause, "{name}: {b:#?}");
         assert!(!b.notes.is_empty());
         assert_eq!(code as u8, r.exit_code);
+        listed.push(format!("{name}.txt"));
+    }
+    // Every fixture is listed above (activity and a healthy authdata hold
+    // nothing to judge: only which sources are polled, and their keys).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/outputs");
+    for f in std::fs::read_dir(dir).unwrap() {
+        let n = f.unwrap().file_name().to_string_lossy().into_owned();
+        let judged_elsewhere = [
+            "seed-compute-all.txt",
+            "real-chronyc-activity.txt",
+            "real-chronyc-authdata.txt",
+        ];
+        assert!(
+            listed.contains(&n) || judged_elsewhere.contains(&n.as_str()),
+            "fixtures/outputs/{n} has no expected verdict here"
+        );
     }
 }
 
@@ -428,4 +493,17 @@ fn huge_mixed_paste_gives_one_document() {
         r.blocks.iter().map(|b| &b.kind).collect::<Vec<_>>()
     );
     assert_eq!(r.blocks[0].first_line, table_line);
+}
+
+/// Reports that hold nothing to judge are said to be read, not unknown.
+#[test]
+fn activity_and_healthy_authdata_are_read_not_judged() {
+    for (name, what) in [
+        ("real-chronyc-activity", "chronyc activity"),
+        ("real-chronyc-authdata", "chronyc authdata"),
+    ] {
+        let (r, code) = explain_file(name);
+        assert_eq!((r.verdict.cause.as_str(), code), ("unrecognized-input", 2));
+        assert!(r.verdict.summary.contains(what), "{}", r.verdict.summary);
+    }
 }

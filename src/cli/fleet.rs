@@ -168,26 +168,56 @@ fn cause(id: &str) -> Cause {
     Cause::from_id(id).unwrap_or(Cause::UnrecognizedInput)
 }
 
+/// One input: its name and its bytes, or why it could not be read.
+pub struct Input {
+    pub name: String,
+    pub bytes: Result<Vec<u8>, String>,
+}
+
 pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
-    let mut inputs = vec![];
-    let mut docs: Vec<(Doc, String)> = vec![];
+    let mut given = vec![];
     for f in &args.files {
-        let (shown, bytes) = if f.as_os_str() == "-" {
+        given.push(if f.as_os_str() == "-" {
             let mut b = vec![];
             std::io::Read::read_to_end(&mut std::io::stdin(), &mut b)?;
-            ("-".to_string(), b)
+            Input {
+                name: "-".into(),
+                bytes: Ok(b),
+            }
         } else {
-            match std::fs::read(f) {
-                Ok(b) => (f.display().to_string(), b),
-                Err(e) => {
-                    inputs.push(FleetInputJson {
-                        file: f.display().to_string(),
-                        documents: 0,
-                        ignored: 0,
-                        errors: vec![format!("cannot read: {e}")],
-                    });
-                    continue;
-                }
+            Input {
+                name: f.display().to_string(),
+                bytes: std::fs::read(f).map_err(|e| format!("cannot read: {e}")),
+            }
+        });
+    }
+    let (r, j) = report(given);
+    let code = r.exit_code;
+    if args.json {
+        super::json::print_pretty(&r)?;
+        return Ok(code);
+    }
+    text(&r, &j, args.verbose);
+    Ok(code)
+}
+
+/// The fleet's report from its inputs: pure, total (any bytes give a
+/// report; fuzz target `fleet_any_input`).
+pub fn report(given: Vec<Input>) -> (FleetReport, fleet::Judgement) {
+    let mut inputs = vec![];
+    let mut docs: Vec<(Doc, String)> = vec![];
+    for input in given {
+        let shown = input.name;
+        let bytes = match input.bytes {
+            Ok(b) => b,
+            Err(e) => {
+                inputs.push(FleetInputJson {
+                    file: shown,
+                    documents: 0,
+                    ignored: 0,
+                    errors: vec![e],
+                });
+                continue;
             }
         };
         let text = String::from_utf8_lossy(&bytes);
@@ -329,24 +359,24 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
             other: s.other.clone(),
         })
         .collect();
-    if args.json {
-        let r = FleetReport {
-            schema_version: super::json::SCHEMA_VERSION,
-            tool: "ntpdiag".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            command: "fleet".into(),
-            verdict: (&j.verdict).into(),
-            servers,
-            nodes: nodes.into_values().collect(),
-            inputs,
-            exit_code: code,
-        };
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(code);
-    }
+    let r = FleetReport {
+        schema_version: super::json::SCHEMA_VERSION,
+        tool: "ntpdiag".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        command: "fleet".into(),
+        verdict: (&j.verdict).into(),
+        servers,
+        nodes: nodes.into_values().collect(),
+        inputs,
+        exit_code: code,
+    };
+    (r, j)
+}
+
+fn text(r: &FleetReport, j: &fleet::Judgement, verbose: bool) {
     print!(
         "{}",
-        render::verdict(&format!("fleet of {} node(s)", nodes.len()), &j.verdict)
+        render::verdict(&format!("fleet of {} node(s)", r.nodes.len()), &j.verdict)
     );
     println!();
     println!("{}", "servers:".bold());
@@ -362,7 +392,7 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
             s.other.len(),
             s.verdict.summary
         );
-        if args.verbose {
+        if verbose {
             for e in &s.verdict.evidence {
                 println!("      {e}");
             }
@@ -370,7 +400,7 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
     }
     println!();
     println!("{}", "nodes:".bold());
-    for n in nodes.values() {
+    for n in &r.nodes {
         let said: Vec<String> = n
             .servers
             .iter()
@@ -384,7 +414,7 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
             said.join("; ")
         );
     }
-    for i in &inputs {
+    for i in &r.inputs {
         for e in &i.errors {
             eprintln!("ntpdiag: {}: {e}", i.file);
         }
@@ -395,5 +425,4 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(code)
 }

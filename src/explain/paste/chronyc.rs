@@ -650,6 +650,26 @@ fn test_meaning(v: &str) -> String {
     }
 }
 
+/// Reports read that hold nothing to judge: `activity` with every source
+/// polled and resolved, `authdata` with no key problem.
+pub fn read_but_not_judged(lines: &[Line]) -> Option<&'static str> {
+    if lines
+        .iter()
+        .any(|l| l.text.trim_start().starts_with("Name/IP address") && l.text.contains("KeyID"))
+    {
+        return Some("chronyc authdata (every source's authentication, no problem in it)");
+    }
+    let activity = lines
+        .iter()
+        .filter(|l| {
+            l.text
+                .split_once(' ')
+                .is_some_and(|(n, r)| n.parse::<u64>().is_ok() && r.starts_with("sources "))
+        })
+        .count();
+    (activity >= 2).then_some("chronyc activity (which sources are polled, all of them resolved)")
+}
+
 fn activity(lines: &[Line]) -> Vec<Explained> {
     let mut found: Vec<(&Line, u64, &str)> = vec![];
     for l in lines {

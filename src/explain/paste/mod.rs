@@ -435,6 +435,10 @@ pub fn unrecognized(text: &str) -> Verdict {
             "The input is binary data ({} characters as read), not a tool's output.",
             text.chars().count()
         )
+    } else if let Some(what) = chronyc::read_but_not_judged(&clean(text)) {
+        format!(
+            "The input is {what}: read, but it says nothing of whether time works. Paste `chronyc sources` and `chronyc tracking` with it."
+        )
     } else {
         format!("None of the {lines} line(s) given is output of a tool explain reads.")
     };
