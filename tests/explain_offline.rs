@@ -114,6 +114,13 @@ fn every_output_fixture_is_read() {
         ("real-chronyc-selectdata", "ChronycSelectdata", "ok"),
         ("real-chronyc-ntpdata", "ChronycNtpdata", "ok"),
         ("real-chronyc-ntpdata-silent", "ChronycNtpdata", "no-reply"),
+        (
+            "real-chronyc-csv-sourcestats",
+            "ChronycSourcestats",
+            "no-reply",
+        ),
+        ("real-chronyc-csv-selectdata", "ChronycSelectdata", "ok"),
+        ("real-chronyc-csv-ntpdata", "ChronycNtpdata", "ok"),
     ] {
         let (r, code) = explain_file(name);
         assert_eq!(r.mode, "paste");
@@ -136,6 +143,8 @@ fn every_output_fixture_is_read() {
             "seed-compute-all.txt",
             "real-chronyc-activity.txt",
             "real-chronyc-authdata.txt",
+            "real-chronyc-csv-activity.txt",
+            "real-chronyc-csv-authdata.txt",
         ];
         assert!(
             listed.contains(&n) || judged_elsewhere.contains(&n.as_str()),
@@ -501,6 +510,8 @@ fn activity_and_healthy_authdata_are_read_not_judged() {
     for (name, what) in [
         ("real-chronyc-activity", "chronyc activity"),
         ("real-chronyc-authdata", "chronyc authdata"),
+        ("real-chronyc-csv-activity", "chronyc activity"),
+        ("real-chronyc-csv-authdata", "chronyc authdata"),
     ] {
         let (r, code) = explain_file(name);
         assert_eq!((r.verdict.cause.as_str(), code), ("unrecognized-input", 2));

@@ -396,6 +396,37 @@ fn chronyc_other_reports() {
         Kind::ChronycNtpdata,
         Cause::NoReply,
     );
+    // The -c forms, kept with their prompt: without it, a line of bare
+    // numbers is no report of any one kind.
+    let csv = |sub: &[&str]| {
+        let mut a = vec![c.as_str(), "-h", s, "-c"];
+        a.extend_from_slice(sub);
+        format!(
+            "$ chronyc -c {}\n{}",
+            sub.join(" "),
+            peer_output(&p.client, &a)
+        )
+    };
+    check(
+        "real-chronyc-csv-sourcestats",
+        &csv(&["sourcestats"]),
+        Kind::ChronycSourcestats,
+        Cause::NoReply,
+    );
+    check(
+        "real-chronyc-csv-selectdata",
+        &csv(&["selectdata"]),
+        Kind::ChronycSelectdata,
+        Cause::Ok,
+    );
+    check(
+        "real-chronyc-csv-ntpdata",
+        &csv(&["ntpdata", SERVER]),
+        Kind::ChronycNtpdata,
+        Cause::Ok,
+    );
+    keep_output("real-chronyc-csv-activity", &csv(&["activity"]));
+    keep_output("real-chronyc-csv-authdata", &csv(&["authdata"]));
     keep_output(
         "real-chronyc-activity",
         &peer_output(&p.client, &[&c, "-h", s, "activity"]),

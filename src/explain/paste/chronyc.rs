@@ -10,12 +10,15 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     let mut out = vec![];
     out.extend(sources(seg.lines));
     out.extend(sourcestats(seg.lines));
+    out.extend(sourcestats_csv(seg.lines, seg.command.as_deref()));
+    out.extend(selectdata_csv(seg.lines));
+    out.extend(ntpdata_csv(seg.lines));
     out.extend(selectdata(seg.lines));
     out.extend(tracking(seg.lines));
     out.extend(tracking_csv(seg.lines));
     out.extend(ntpdata(seg.lines));
-    out.extend(activity(seg.lines));
-    out.extend(authdata(seg.lines));
+    out.extend(activity(seg.lines, seg.command.as_deref()));
+    out.extend(authdata(seg.lines, seg.command.as_deref()));
     out.extend(errors(seg.lines));
     out
 }
@@ -204,6 +207,49 @@ fn sourcestats(lines: &[Line]) -> Vec<Explained> {
             break;
         }
         let Ok(np) = w[1].parse::<u32>() else { break };
+        sourcestats_row(&mut x, &mut d, &mut notes, l, &w, np);
+    }
+    finish_sourcestats(x, d, notes, lines[h].n)
+}
+
+/// `chronyc -c sourcestats`: name,NP,NR,span,frequency,skew,offset,std dev.
+fn sourcestats_csv(lines: &[Line], command: Option<&str>) -> Vec<Explained> {
+    if !command.is_some_and(|c| c.contains("sourcestats")) {
+        return vec![];
+    }
+    let mut notes = vec![];
+    let mut x = Exchange::new(
+        Vantage::Paste("chronyc -c sourcestats"),
+        "chronyd's sources",
+    );
+    let mut d = crate::diagnose::facts::DaemonView::default();
+    let mut first = None;
+    for l in lines {
+        let w: Vec<&str> = l.text.trim().split(',').collect();
+        if w.len() != 8 {
+            continue;
+        }
+        let Ok(np) = w[1].parse::<u32>() else {
+            continue;
+        };
+        first.get_or_insert(l.n);
+        sourcestats_row(&mut x, &mut d, &mut notes, l, &w, np);
+    }
+    match first {
+        Some(n) => finish_sourcestats(x, d, notes, n),
+        None => vec![],
+    }
+}
+
+fn sourcestats_row(
+    x: &mut Exchange,
+    d: &mut crate::diagnose::facts::DaemonView,
+    notes: &mut Vec<Note>,
+    l: &Line,
+    w: &[&str],
+    np: u32,
+) {
+    {
         d.sources += 1;
         if np == 0 {
             x.add_silent(l.fact(silent(w[0], "no sample kept (NP 0)", true)));
@@ -229,6 +275,14 @@ fn sourcestats(lines: &[Line]) -> Vec<Explained> {
             )));
         }
     }
+}
+
+fn finish_sourcestats(
+    mut x: Exchange,
+    d: crate::diagnose::facts::DaemonView,
+    notes: Vec<Note>,
+    first: usize,
+) -> Vec<Explained> {
     if notes.is_empty() {
         return vec![];
     }
@@ -240,7 +294,7 @@ fn sourcestats(lines: &[Line]) -> Vec<Explained> {
         x.first_answer = Some(crate::diagnose::facts::AnswerKind::Valid);
     }
     let mut e = Explained::new(Kind::ChronycSourcestats, notes, x);
-    e.first_line = lines[h].n;
+    e.first_line = first;
     vec![e]
 }
 
@@ -249,7 +303,7 @@ fn select_letter(c: char) -> &'static str {
     match c {
         'N' => "noselect: configured never to be selected",
         'M' => "not enough measurements yet",
-        's' => "not synchronised: the source says it has no good time",
+        's' => "not synchronised: it says it has no good time, or has not answered yet",
         'r' => "stratum outside minstratum/maxstratum",
         'd' => "root distance over maxdistance (3 s)",
         'D' => "distance too large to be combined (combinelimit)",
@@ -273,9 +327,7 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
     }) else {
         return vec![];
     };
-    let mut notes = vec![];
-    let mut x = Exchange::new(Vantage::Paste("chronyc selectdata"), "chronyd's sources");
-    let mut d = view("chronyd");
+    let mut rows = vec![];
     for l in lines.iter().skip(h + 1) {
         if l.text.starts_with("==") {
             continue;
@@ -284,8 +336,42 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
         if w.len() < 5 || w[0].chars().count() != 1 {
             break;
         }
-        let c = w[0].chars().next().unwrap_or('?');
-        let name = w[1];
+        rows.push((l, w[0].chars().next().unwrap_or('?'), w[1].to_string()));
+    }
+    judge_selectdata(&rows, lines[h].n)
+}
+
+/// `chronyc -c selectdata`: state,name,auth,5 configured and 5 effective
+/// option letters,last,score,low,high,leap.
+fn selectdata_csv(lines: &[Line]) -> Vec<Explained> {
+    let rows: Vec<(&Line, char, String)> = lines
+        .iter()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.text.trim().split(',').collect();
+            (w.len() == 18
+                && w[0].chars().count() == 1
+                && matches!(
+                    w[17],
+                    "Normal" | "Insert second" | "Delete second" | "Not synchronised"
+                ))
+            .then(|| (l, w[0].chars().next().unwrap_or('?'), w[1].to_string()))
+        })
+        .collect();
+    match rows.first() {
+        Some((l, _, _)) => judge_selectdata(&rows, l.n),
+        None => vec![],
+    }
+}
+
+fn judge_selectdata(rows: &[(&Line, char, String)], first: usize) -> Vec<Explained> {
+    if rows.is_empty() {
+        return vec![];
+    }
+    let mut notes = vec![];
+    let mut x = Exchange::new(Vantage::Paste("chronyc selectdata"), "chronyd's sources");
+    let mut d = view("chronyd");
+    for (l, c, name) in rows {
+        let (l, c, name) = (*l, *c, name.as_str());
         d.sources += 1;
         notes.push(l.note(format!("{name}: {}", select_letter(c))));
         match c {
@@ -294,22 +380,14 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
                 d.sys_peer.get_or_insert(name.to_string());
                 d.answering += 1;
             }
-            // No reply yet: chronyd shows `s` with leap `?` (unknown).
-            's' if w.last() == Some(&"?") => {
-                x.add_silent(l.fact(silent(name, "no data yet (state s, leap ?)", true)))
-            }
-            's' => {
-                d.answering += 1;
-                x.add_unsync(
-                    Unsync {
-                        reason: Some(UnsyncReason::LeapAlarm),
-                        header: None,
-                        stratum: None,
-                        refid: None,
-                    },
-                    l.origin(),
-                );
-            }
+            // chronyd marks `s` a source whose leap is unsynchronised,
+            // which is also what it holds for one that never answered:
+            // selectdata cannot tell them apart (`sources` reach can).
+            's' => x.add_silent(l.fact(silent(
+                name,
+                "state s: no synchronised reply (it has not answered, or it says it is unsynchronised)",
+                true,
+            ))),
             'd' => {
                 d.answering += 1;
                 x.add_unsync(
@@ -331,12 +409,9 @@ fn selectdata(lines: &[Line]) -> Vec<Explained> {
             _ => {}
         }
     }
-    if notes.is_empty() {
-        return vec![];
-    }
     x.daemon = Some(d);
     let mut e = Explained::new(Kind::ChronycSelectdata, notes, x);
-    e.first_line = lines[h].n;
+    e.first_line = first;
     vec![e]
 }
 
@@ -509,7 +584,7 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
         };
         let first = lines[i].n;
         let mut notes: Vec<Note> = vec![];
-        let mut x = Exchange::new(Vantage::Paste("chronyc ntpdata"), addr.clone());
+        let x = Exchange::new(Vantage::Paste("chronyc ntpdata"), addr.clone());
         let mut leap_bad: Option<&Line> = None;
         let mut stratum: Option<u32> = None;
         let mut tests: Option<(&Line, String)> = None;
@@ -572,20 +647,52 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
             j += 1;
         }
         i = j.max(i + 1);
-        x.requests = tx;
-        if let Some((l, 0)) = rx {
-            // Nothing received: the other fields are chronyd's zeroes.
-            let why = if tx > 0 {
-                "Total RX 0: no reply at all"
-            } else {
-                "Total TX 0, Total RX 0: no request has gone out yet (no route or address, the source is offline, or it was just added)"
-            };
-            x.add_silent(l.fact(silent(&addr, why, false)));
-            let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
-            e.first_line = first;
-            out.push(e);
-            continue;
-        }
+        out.push(judge_ntpdata(
+            x,
+            notes,
+            first,
+            Counters {
+                tx,
+                rx,
+                valid,
+                good,
+            },
+            tests,
+            leap_bad,
+            stratum,
+        ));
+    }
+    out
+}
+
+/// ntpdata's Total TX/RX/valid RX/good RX.
+struct Counters<'a> {
+    tx: u64,
+    rx: Option<(&'a Line, u64)>,
+    valid: u64,
+    good: u64,
+}
+
+fn judge_ntpdata(
+    mut x: Exchange,
+    notes: Vec<Note>,
+    first: usize,
+    c: Counters,
+    tests: Option<(&Line, String)>,
+    leap_bad: Option<&Line>,
+    stratum: Option<u32>,
+) -> Explained {
+    let addr = x.who.clone();
+    x.requests = c.tx;
+    if let Some((l, 0)) = c.rx {
+        // Nothing received: the other fields are chronyd's zeroes.
+        let why = if c.tx > 0 {
+            "Total RX 0: no reply at all"
+        } else {
+            "Total TX 0, Total RX 0: no request has gone out yet (no route or address, the source is offline, or it was just added)"
+        };
+        x.add_silent(l.fact(silent(&addr, why, false)));
+    } else {
         if let Some((l, t)) = &tests {
             let bits: Vec<char> = t.chars().filter(|c| *c == '0' || *c == '1').collect();
             if bits.get(1) == Some(&'0') {
@@ -599,7 +706,7 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
             }
         }
         if leap_bad.is_some() || stratum.is_some_and(|s| s == 0 || s >= 16) {
-            let at = leap_bad.map_or_else(|| crate::diagnose::facts::Origin::Unknown, Line::origin);
+            let at = leap_bad.map_or(crate::diagnose::facts::Origin::Unknown, Line::origin);
             x.add_unsync(
                 Unsync {
                     reason: Some(UnsyncReason::LeapAlarm),
@@ -609,14 +716,63 @@ fn ntpdata(lines: &[Line]) -> Vec<Explained> {
                 },
                 at,
             );
-        } else if good > 0 || valid > 0 {
-            x.valid = good.max(valid);
+        } else if c.good > 0 || c.valid > 0 {
+            x.valid = c.good.max(c.valid);
             x.first_answer
                 .get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
         }
-        let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
-        e.first_line = first;
-        out.push(e);
+    }
+    let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
+    e.first_line = first;
+    e
+}
+
+/// `chronyc -c ntpdata`: one line per source, 34 fields (client.c's
+/// ntpdata report in order: remote address and refid, port, local address
+/// and refid, leap, version, mode, stratum, … NTP tests in three fields,
+/// …, total TX, RX, valid RX, good RX).
+fn ntpdata_csv(lines: &[Line]) -> Vec<Explained> {
+    let mut out = vec![];
+    for l in lines {
+        let f: Vec<&str> = l.text.trim().split(',').collect();
+        if f.len() != 34
+            || !matches!(
+                f[5],
+                "Normal" | "Insert second" | "Delete second" | "Not synchronised"
+            )
+        {
+            continue;
+        }
+        let n = |i: usize| f[i].parse::<u64>().unwrap_or(0);
+        let stratum = f[8].parse::<u32>().ok();
+        let tests = format!("{} {} {}", f[23], f[24], f[25]);
+        let x = Exchange::new(Vantage::Paste("chronyc -c ntpdata"), f[0].to_string());
+        let notes = vec![l.note(format!(
+            "{}: leap {}, stratum {}, {}; {} sent, {} received, {} valid, {} good",
+            f[0],
+            f[5],
+            f[8],
+            test_meaning(&tests),
+            f[30],
+            f[31],
+            f[32],
+            f[33]
+        ))];
+        let rx = n(31);
+        out.push(judge_ntpdata(
+            x,
+            notes,
+            l.n,
+            Counters {
+                tx: n(30),
+                rx: Some((l, rx)),
+                valid: n(32),
+                good: n(33),
+            },
+            (rx > 0).then(|| (l, tests.clone())),
+            (rx > 0 && leap_unsync(f[5])).then_some(l),
+            if rx > 0 { stratum } else { None },
+        ));
     }
     out
 }
@@ -653,6 +809,17 @@ fn test_meaning(v: &str) -> String {
 /// Reports read that hold nothing to judge: `activity` with every source
 /// polled and resolved, `authdata` with no key problem.
 pub fn read_but_not_judged(lines: &[Line]) -> Option<&'static str> {
+    let commands: Vec<String> = lines
+        .iter()
+        .filter_map(|l| super::command_of(&l.text))
+        .filter(|c| c.starts_with("chronyc"))
+        .collect();
+    if commands.iter().any(|c| c.contains("authdata")) {
+        return Some("chronyc authdata (every source's authentication, no problem in it)");
+    }
+    if commands.iter().any(|c| c.contains("activity")) {
+        return Some("chronyc activity (which sources are polled, all of them resolved)");
+    }
     if lines
         .iter()
         .any(|l| l.text.trim_start().starts_with("Name/IP address") && l.text.contains("KeyID"))
@@ -670,8 +837,26 @@ pub fn read_but_not_judged(lines: &[Line]) -> Option<&'static str> {
     (activity >= 2).then_some("chronyc activity (which sources are polled, all of them resolved)")
 }
 
-fn activity(lines: &[Line]) -> Vec<Explained> {
+fn activity(lines: &[Line], command: Option<&str>) -> Vec<Explained> {
     let mut found: Vec<(&Line, u64, &str)> = vec![];
+    // `-c`: online,offline,burst online,burst offline,unknown address.
+    if command.is_some_and(|c| c.contains("activity")) {
+        const WHAT: [&str; 5] = [
+            "sources online",
+            "sources offline",
+            "sources doing burst (return to online)",
+            "sources doing burst (return to offline)",
+            "sources with unknown address",
+        ];
+        for l in lines {
+            let f: Vec<&str> = l.text.trim().split(',').collect();
+            if f.len() == 5 && f.iter().all(|x| x.parse::<u64>().is_ok()) {
+                for (v, w) in f.iter().zip(WHAT) {
+                    found.push((l, v.parse().unwrap_or(0), w));
+                }
+            }
+        }
+    }
     for l in lines {
         let t = l.text.trim();
         let Some((n, rest)) = t.split_once(' ') else {
@@ -726,25 +911,49 @@ fn activity(lines: &[Line]) -> Vec<Explained> {
     vec![e]
 }
 
-fn authdata(lines: &[Line]) -> Vec<Explained> {
-    let Some(h) = lines.iter().position(|l| {
+fn authdata(lines: &[Line], command: Option<&str>) -> Vec<Explained> {
+    // Text: under its header; `-c`: ten comma-separated fields, when the
+    // prompt says authdata.
+    let rows: Vec<(&Line, Vec<String>)> = match lines.iter().position(|l| {
         l.text.trim_start().starts_with("Name/IP address") && l.text.contains("KeyID")
-    }) else {
-        return vec![];
+    }) {
+        Some(h) => lines
+            .iter()
+            .skip(h + 1)
+            .filter(|l| !l.text.starts_with("=="))
+            .map(|l| {
+                (
+                    l,
+                    l.text
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .take_while(|(_, w)| w.len() >= 10)
+            .collect(),
+        None if command.is_some_and(|c| c.contains("authdata")) => lines
+            .iter()
+            .map(|l| {
+                (
+                    l,
+                    l.text
+                        .trim()
+                        .split(',')
+                        .map(String::from)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, w)| w.len() == 10)
+            .collect(),
+        None => vec![],
     };
     let mut notes = vec![];
     let mut x = Exchange::new(Vantage::Paste("chronyc authdata"), "chronyd's sources");
     let mut problem = false;
-    for l in lines.iter().skip(h + 1) {
-        if l.text.starts_with("==") {
-            continue;
-        }
-        let w: Vec<&str> = l.text.split_whitespace().collect();
-        if w.len() < 10 {
-            break;
-        }
+    for (l, w) in &rows {
         // Name Mode KeyID Type KLen Last Atmp NAK Cook CLen
-        let (name, mode, atmp, nak, cook) = (w[0], w[1], w[6], w[7], w[8]);
+        let (name, mode, atmp, nak, cook) = (&w[0], w[1].as_str(), &w[6], &w[7], w[8].as_str());
         let m = match mode {
             "NTS" if cook == "0" => {
                 problem = true;
@@ -780,7 +989,7 @@ fn authdata(lines: &[Line]) -> Vec<Explained> {
         return vec![];
     }
     let mut e = Explained::new(Kind::ChronycAuthdata, notes, x);
-    e.first_line = lines[h].n;
+    e.first_line = rows[0].0.n;
     vec![e]
 }
 
