@@ -573,6 +573,17 @@ pub fn parse_timesyncd(file: &str, text: &str, cfg: &mut Config) {
                     });
                 }
             } else {
+                if !TIMESYNCD_KEYS.contains(&k) {
+                    // systemd logs "Unknown key name" and goes on.
+                    cfg.issues.push(Issue {
+                        file: file.into(),
+                        line: i + 1,
+                        message: format!(
+                            "unknown key `{k}` (systemd-timesyncd ignores it with a warning)"
+                        ),
+                        fatal: false,
+                    });
+                }
                 cfg.directives.push((
                     k.to_string(),
                     vec![v.trim().to_string()],
@@ -583,6 +594,15 @@ pub fn parse_timesyncd(file: &str, text: &str, cfg: &mut Config) {
         }
     }
 }
+
+/// timesyncd.conf(5)'s `[Time]` keys.
+const TIMESYNCD_KEYS: &[&str] = &[
+    "RootDistanceMaxSec",
+    "PollIntervalMinSec",
+    "PollIntervalMaxSec",
+    "ConnectionRetrySec",
+    "SaveIntervalSec",
+];
 
 #[cfg(test)]
 mod tests {
