@@ -1000,17 +1000,13 @@ fn errors(lines: &[Line]) -> Vec<Explained> {
         if t.starts_with("506 Cannot talk to daemon")
             || t.starts_with("Could not open connection to daemon")
         {
-            let mut d = view("chronyd");
-            d.unreachable = Some(l.fact(format!("chronyc on this host: {t}")));
-            let mut x = Exchange::new(Vantage::Paste("chronyc"), "chronyd");
-            x.daemon = Some(d);
-            let mut e = Explained::new(
+            out.push(super::daemon_unreachable(
+                l,
+                "chronyd",
+                "chronyc",
                 Kind::ChronycError,
-                vec![l.note("chronyc cannot reach chronyd's command socket: chronyd is not running (or listens elsewhere: `cmdport`, `bindcmdaddress`)")],
-                x,
-            );
-            e.first_line = l.n;
-            out.push(e);
+                "chronyc cannot reach chronyd's command socket: chronyd is not running (or listens elsewhere: `cmdport`, `bindcmdaddress`)",
+            ));
         }
     }
     out

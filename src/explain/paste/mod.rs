@@ -358,6 +358,41 @@ fn silent(name: &str, why: &str, over_polls: bool) -> SilentSource {
     }
 }
 
+/// A daemon's own tool could not reach it on this host (chronyc's "506
+/// Cannot talk to daemon", timedatectl's "requires systemd-timesyncd"):
+/// the block for that line.
+fn daemon_unreachable(
+    l: &Line,
+    daemon: &str,
+    tool: &'static str,
+    kind: Kind,
+    meaning: &str,
+) -> Explained {
+    let mut d = view(daemon);
+    d.unreachable = Some(l.fact(format!("{tool} on this host: {}", l.text.trim())));
+    let mut x = Exchange::new(crate::diagnose::facts::Vantage::Paste(tool), daemon);
+    x.daemon = Some(d);
+    let mut e = Explained::new(kind, vec![l.note(meaning)], x);
+    e.first_line = l.n;
+    e
+}
+
+/// A server's notes in a run of ntpdate or ntpdig; the first server's
+/// block also carries the lines about the run as a whole.
+fn server_notes(
+    notes: &mut std::collections::BTreeMap<String, Vec<Note>>,
+    run_notes: &[Note],
+    name: &str,
+    first_block: bool,
+) -> Vec<Note> {
+    let mine = notes.remove(name).unwrap_or_default();
+    if first_block {
+        run_notes.iter().cloned().chain(mine).collect()
+    } else {
+        mine
+    }
+}
+
 /// Splits a `key=value, key="v, w", …` list (ntpq's variable lists) at
 /// commas outside quotes.
 fn kv_pairs(s: &str) -> Vec<(String, String)> {

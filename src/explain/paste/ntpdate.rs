@@ -379,12 +379,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         for (l, kind, msg) in &local {
             x.local.push(l.fact(local_error(*kind, msg)));
         }
-        let mut n = notes.remove(name).unwrap_or_default();
-        if out.is_empty() {
-            let mut all = run_notes.clone();
-            all.append(&mut n);
-            n = all;
-        }
+        let n = super::server_notes(&mut notes, &run_notes, name, out.is_empty());
         let mut e = Explained::new(kind, n, x);
         e.first_line = s.first;
         out.push(e);

@@ -221,17 +221,13 @@ fn status(lines: &[Line]) -> Vec<Explained> {
     for l in lines {
         let t = l.text.trim();
         if t.contains("Command requires systemd-timesyncd.service, but it is not available") {
-            let mut d = view("systemd-timesyncd");
-            d.unreachable = Some(l.fact(format!("timedatectl on this host: {t}")));
-            let mut x = Exchange::new(Vantage::Paste("timedatectl"), "systemd-timesyncd");
-            x.daemon = Some(d);
-            let mut e = Explained::new(
+            out.push(super::daemon_unreachable(
+                l,
+                "systemd-timesyncd",
+                "timedatectl",
                 Kind::TimedatectlTimesync,
-                vec![l.note("systemd-timesyncd is not running (another daemon may own time here: ask ntpq or chronyc)")],
-                x,
-            );
-            e.first_line = l.n;
-            out.push(e);
+                "systemd-timesyncd is not running (another daemon may own time here: ask ntpq or chronyc)",
+            ));
         }
     }
     out
