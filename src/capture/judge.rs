@@ -143,6 +143,12 @@ pub fn facts(c: &Conv) -> Exchange {
             )
         }),
         replies_cut: c.replies_cut,
+        pending: (c.pending_at_end > 0).then(|| {
+            Fact::new(
+                c.pending_at_end,
+                c.first_pending.as_ref().map_or(Origin::Unknown, origin),
+            )
+        }),
     });
     x
 }

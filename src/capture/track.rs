@@ -22,7 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::decode::{Decoded, IcmpQuote, NtpDatagram};
 use crate::diagnose::facts::AnswerKind;
 use crate::engine::exchange::{Judgement, ReplyClass, Request, Sample, UnsyncReason, judge_reply};
-use crate::engine::limits::DISCARD_MIN_INTERVAL;
+use crate::engine::limits::{ANSWER_WINDOW, DISCARD_MIN_INTERVAL};
 use crate::wire::icmp::IcmpError;
 use crate::wire::packet::{Mode, Packet};
 use crate::wire::{KissCode, NtpDate, NtpTimestamp, Repr};
@@ -118,7 +118,29 @@ pub struct Conv {
     pub echo_yes: u64,
     pub echo_no: u64,
     pub first_echo_no: Option<At>,
+    /// Replies seen before any request of this conversation, held until
+    /// their request comes (captures out of time order).
+    early: VecDeque<Early>,
+    /// Requests still inside their answer window when the capture ended:
+    /// neither answered nor unanswered.
+    pub pending_at_end: u64,
+    /// The first of them.
+    pub first_pending: Option<At>,
 }
+
+/// A reply held back until its request comes.
+#[derive(Clone, Debug)]
+struct Early {
+    origin: u64,
+    at: At,
+    src: SocketAddr,
+    payload: Vec<u8>,
+}
+
+/// Replies held back per conversation, and their largest size (a reply
+/// with a MAC or NTS fields fits; anything larger is only counted).
+const EARLY_MAX: usize = 4;
+const EARLY_BYTES: usize = 256;
 
 /// Conversation key: (client, server).
 pub type Key = (SocketAddr, SocketAddr);
@@ -170,8 +192,12 @@ pub struct CaptureStats {
 
 pub struct Tracker {
     open: HashMap<CKey, Conv>,
-    /// Pending request transmit timestamps → their conversation.
-    nonces: HashMap<u64, Key>,
+    /// Pending requests, by transmit timestamp and client address (two
+    /// clients may send the same transmit value: SNTP's zero, symmetric
+    /// peers) → their conversation.
+    nonces: HashMap<(u64, u128), Key>,
+    /// The newest capture time seen (frames may come out of order).
+    pub latest: Option<Ts>,
     idle: f64,
     max_open: usize,
     last_sweep: f64,
@@ -196,6 +222,7 @@ impl Tracker {
         Tracker {
             open: HashMap::default(),
             nonces: HashMap::default(),
+            latest: None,
             idle: idle_secs,
             max_open: max_open.max(1),
             last_sweep: f64::MIN,
@@ -231,8 +258,9 @@ impl Tracker {
 
     fn close(&mut self, k: CKey) {
         if let Some(c) = self.open.remove(&k) {
+            let client = c.client.map_or(0, |a| ip128(a.ip()));
             for p in &c.pending {
-                self.nonces.remove(&p.xmt);
+                self.nonces.remove(&(p.xmt, client));
             }
             self.closed.push((key_of(&c), c));
         }
@@ -241,6 +269,9 @@ impl Tracker {
     /// Feeds one frame.
     pub fn push(&mut self, no: u64, ts: Ts, d: &Decoded) {
         self.stats.frames += 1;
+        if self.latest.is_none_or(|l| ts > l) {
+            self.latest = Some(ts);
+        }
         let at = At { no, ts };
         match d {
             Decoded::Ntp(p) => {
@@ -335,13 +366,48 @@ impl Tracker {
             at,
             sightings: 1,
         });
+        let client = ip128(key.0.ip());
         if let Some(e) = evicted {
-            self.nonces.remove(&e);
+            self.nonces.remove(&(e, client));
         }
-        self.nonces.insert(xmt, key);
+        self.nonces.insert((xmt, client), key);
+        // A reply stored before this request (a capture out of time order)?
+        let early = {
+            let c = self.open.get_mut(&CKey::from(key)).expect("just used");
+            c.early
+                .iter()
+                .position(|e| e.origin == xmt)
+                .map(|i| c.early.remove(i).expect("found"))
+        };
+        if let Some(e) = early {
+            let c = self.open.get_mut(&CKey::from(key)).expect("just used");
+            c.unpaired = c.unpaired.saturating_sub(1);
+            self.reply_raw(e.at, e.src, key.0, &e.payload, false, true);
+        }
     }
 
     fn reply(&mut self, at: At, p: &NtpDatagram) {
+        self.reply_raw(at, p.src, p.dst, p.payload, p.truncated, false);
+    }
+
+    /// A reply from `src` to `dst`; `replayed` when it was held back until
+    /// its request came (already counted and deduplicated then).
+    fn reply_raw(
+        &mut self,
+        at: At,
+        src: SocketAddr,
+        dst: SocketAddr,
+        payload: &[u8],
+        truncated: bool,
+        replayed: bool,
+    ) {
+        let p = NtpDatagram {
+            src,
+            dst,
+            payload,
+            truncated,
+        };
+        let p = &p;
         let key = (p.dst, p.src);
         let Ok(pk) = Packet::new_checked(p.payload) else {
             let c = self.conv(key, at);
@@ -361,7 +427,7 @@ impl Tracker {
         let org = pk.origin_ts().0;
         let xmt = pk.transmit_ts().0;
         // A copy of a reply already seen (two-sided capture)?
-        {
+        if !replayed {
             let c = self.conv(key, at);
             c.replies += 1;
             if let Some(s) = c
@@ -381,7 +447,7 @@ impl Tracker {
             c.reply_sightings_max = c.reply_sightings_max.max(1);
         }
         // Which request does it answer?
-        let owner = self.nonces.get(&org).copied();
+        let owner = self.nonces.get(&(org, ip128(p.dst.ip()))).copied();
         let target_key = match owner {
             Some(k) => k,
             None => key,
@@ -412,10 +478,19 @@ impl Tracker {
             local_precision: -20,
         };
         if pos.is_none() && c.requests == 0 && !other_address {
-            // No request of this conversation is in the capture (it began
-            // mid-conversation, or holds one direction): the origin test
-            // cannot be applied, so the reply is not judged at all.
+            // No request of this conversation is in the capture yet (it
+            // began mid-conversation, holds one direction, or is out of
+            // time order): the origin test cannot be applied. Held back
+            // (a few, bounded) in case its request follows.
             c.unpaired += 1;
+            if c.early.len() < EARLY_MAX && p.payload.len() <= EARLY_BYTES {
+                c.early.push_back(Early {
+                    origin: org,
+                    at,
+                    src: p.src,
+                    payload: p.payload.to_vec(),
+                });
+            }
             return;
         }
         let j: Judgement = judge_reply(&request, p.payload, at.ts.ntp(), None);
@@ -425,7 +500,7 @@ impl Tracker {
         }
         if let Some(i) = pos {
             c.pending.remove(i);
-            self.nonces.remove(&org);
+            self.nonces.remove(&(org, ip128(p.dst.ip())));
             c.answered += 1;
             c.last_reply_xmt = Some(xmt);
         }
@@ -488,14 +563,29 @@ impl Tracker {
                 if let Some(i) = c.pending.iter().position(|p| p.xmt == xmt) {
                     c.pending.remove(i);
                     c.icmp_resolved += 1;
-                    self.nonces.remove(&xmt);
+                    self.nonces.remove(&(xmt, ip128(key.0.ip())));
                 }
             }
         }
     }
 
     /// Closes every open conversation; returns all, in order of first packet.
+    /// Requests sent within [`ANSWER_WINDOW`] of the capture's last frame
+    /// are pending, not unanswered: their answer may simply not be in it.
     pub fn finish(mut self) -> (Vec<(Key, Conv)>, CaptureStats) {
+        if let Some(end) = self.latest {
+            let end = end.as_f64();
+            for c in self.open.values_mut() {
+                let young: Vec<At> = c
+                    .pending
+                    .iter()
+                    .filter(|p| end - p.at.ts.as_f64() < ANSWER_WINDOW)
+                    .map(|p| p.at)
+                    .collect();
+                c.pending_at_end = young.len() as u64;
+                c.first_pending = young.first().copied();
+            }
+        }
         let keys: Vec<CKey> = self.open.keys().copied().collect();
         for k in keys {
             self.close(k);
@@ -510,6 +600,6 @@ impl Conv {
     /// Requests that got neither a reply nor an ICMP error matched to them.
     pub fn unanswered(&self) -> u64 {
         self.requests
-            .saturating_sub(self.answered + self.icmp_resolved)
+            .saturating_sub(self.answered + self.icmp_resolved + self.pending_at_end)
     }
 }

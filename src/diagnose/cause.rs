@@ -290,6 +290,10 @@ causes! {
         means "The daemon's selected source is its own undisciplined local clock (127.127.1.0, refid LOCL): it follows no real time, and its clients follow it."
         tell "ntpq shows the local clock driver (127.127.1.u, `.LOCL.`, type l) as the system peer; the real servers have reach 0, or answer and lose to it"
         fix "make the real servers reachable (firewall, names, routes: see their own findings), then drop `server 127.127.1.0`/`fudge` and use `tos orphan 10` (ntpd) or `local stratum 10` (chrony) for a server that must keep serving when cut off";
+    Pending = "pending", Ok, 18, C, "PENDING",
+        means "The capture ended before the answer to these requests was due: whether they are answered is not in it."
+        tell "every request without an answer was sent within 4 s of the capture's last frame (a reply, or an ICMP host unreachable after neighbour resolution gives up, may still come)"
+        fix "capture a few seconds longer (`--duration`), past the last request's answer window";
     UnrecognizedInput = "unrecognized-input", Input, 95, E, "UNRECOGNIZED INPUT",
         means "The text given to explain holds none of the tool outputs it reads."
         tell "no line matches a header, table row or message of ntpq, ntpdate, ntpdig, chronyc or timedatectl that explain knows (binary data, another tool's output, an empty paste)"

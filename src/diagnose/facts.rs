@@ -223,6 +223,9 @@ pub struct Wire {
     pub echo_missing: Option<Fact<u64>>,
     /// Replies the capture's snap length cut too short to read.
     pub replies_cut: u64,
+    /// Requests the capture ended too soon after to know their fate
+    /// (within the answer window), the first of them.
+    pub pending: Option<Fact<u64>>,
 }
 
 /// A source a daemon polls that never answered.

@@ -15,8 +15,8 @@ use super::facts::{
 use super::verdict::{Confidence, Verdict};
 use crate::engine::exchange::UnsyncReason;
 use crate::engine::limits::{
-    DISCARD_AVG_INTERVAL, DISCARD_MIN_INTERVAL, MAXDISP, MAXDIST_CHRONY, MAXDIST_NTPD,
-    PANIC_THRESHOLD,
+    ANSWER_WINDOW, DISCARD_AVG_INTERVAL, DISCARD_MIN_INTERVAL, MAXDISP, MAXDIST_CHRONY,
+    MAXDIST_NTPD, PANIC_THRESHOLD,
 };
 use crate::engine::local::LocalErrorKind;
 use crate::wire::KissCode;
@@ -211,6 +211,15 @@ pub static STEPS: &[Step] = &[
                 say: not_synchronized_yet,
             },
             Rule {
+                names: "pending",
+                when: |e| {
+                    e.wire
+                        .as_ref()
+                        .is_some_and(|w| w.pending.is_some() && w.unanswered == 0)
+                },
+                say: pending,
+            },
+            Rule {
                 names: "ok",
                 when: |e| e.wire.as_ref().is_some_and(|w| w.replies_cut > 0),
                 say: replies_cut,
@@ -256,6 +265,15 @@ pub fn decide(e: &Exchange) -> Verdict {
             e.icmp_count,
             w.unanswered
         ));
+        if let Some(p) = &w.pending
+            && v.cause != Cause::Pending
+        {
+            v.notes.push(format!(
+                "the capture ended within {ANSWER_WINDOW:.0} s of {} request(s) (first{}): their answers may not be in it, and this verdict does not count them",
+                p.value,
+                at_suffix(&p.at)
+            ));
+        }
     }
     v
 }
@@ -1219,6 +1237,27 @@ fn no_majority(e: &Exchange) -> Verdict {
     ))
     .fix(Cause::NoMajority.info().fix)
     .fix("compare each server's offset directly (`ntpdiag probe SERVER` for each): the ones that disagree with the others are wrong, or this is the truth and the others are")
+}
+
+fn pending(e: &Exchange) -> Verdict {
+    let p = e
+        .wire
+        .as_ref()
+        .and_then(|w| w.pending.as_ref())
+        .expect("checked");
+    Verdict::new(
+        Cause::Pending,
+        format!(
+            "{}: the capture ended before the answer to its last {} request(s) was due: no verdict on them.",
+            e.who, p.value
+        ),
+        Confidence::Low,
+    )
+    .evidence(format!(
+        "first of them{}, within {ANSWER_WINDOW:.0} s of the capture's end",
+        at_suffix(&p.at)
+    ))
+    .fix(Cause::Pending.info().fix)
 }
 
 fn replies_cut(e: &Exchange) -> Verdict {

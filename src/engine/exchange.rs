@@ -279,7 +279,10 @@ fn classify(req: &Request, h: &Repr, previous_transmit: Option<NtpTimestamp>) ->
     }
     // Origin first: a packet that does not answer our request proves nothing,
     // a KoD included (RFC 8633 §5.4).
-    if h.origin_ts.is_zero() {
+    // A zero origin answers nothing — unless the request's transmit was
+    // zero too: SNTP clients may send one (RFC 4330 §5), and the server
+    // copies it.
+    if h.origin_ts.is_zero() && !req.nonce.is_zero() {
         return ReplyClass::Bogus(BogusReason::ZeroOrigin);
     }
     if h.origin_ts != req.nonce {
@@ -486,7 +489,10 @@ mod tests {
         );
         let mut zo = good;
         zo.origin_ts = NtpTimestamp::ZERO;
-        assert_eq!(judge(&zo, 0), ReplyClass::Bogus(BogusReason::ZeroOrigin));
+        assert_eq!(judge(&zo, 7), ReplyClass::Bogus(BogusReason::ZeroOrigin));
+        // An SNTP request with a zero transmit (RFC 4330 §5) is answered by
+        // a zero origin.
+        assert_eq!(judge(&zo, 0), ReplyClass::Valid);
         let mut zr = good;
         zr.receive_ts = NtpTimestamp::ZERO;
         assert_eq!(

@@ -31,3 +31,10 @@ pub const DISCARD_MIN_INTERVAL: f64 = 2.0;
 /// Average request interval ntpd's `limited` enforces (`discard average 3`,
 /// i.e. 2^3 = 8 s, ntp.conf(5)).
 pub const DISCARD_AVG_INTERVAL: f64 = 8.0;
+
+/// How long after a request its answer may still come (s): a reply, or an
+/// ICMP host unreachable, which Linux sends only when neighbour resolution
+/// gives up — `mcast_solicit` 3 probes `retrans_time_ms` 1000 ms apart, so
+/// about 3 s (ip-sysctl.rst, neigh/default) — plus a round trip. A capture
+/// that ends sooner after a request cannot say it went unanswered.
+pub const ANSWER_WINDOW: f64 = 4.0;

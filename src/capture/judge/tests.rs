@@ -173,8 +173,18 @@ fn unanswered_requests_are_counted_and_memory_stays_bounded() {
     }
     let conv = c.main();
     assert_eq!(conv.requests, 200);
-    assert_eq!(conv.unanswered(), 200);
-    assert_eq!(judge(&conv).cause, Cause::NoReply);
+    // The last 7 (0.64 s apart) were sent within 4 s of the capture's end.
+    assert_eq!(conv.pending_at_end, 7);
+    assert_eq!(conv.unanswered(), 193);
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::NoReply);
+    assert!(
+        v.notes
+            .iter()
+            .any(|n| n.contains("within 4 s of 7 request(s)")),
+        "{:?}",
+        v.notes
+    );
 }
 
 #[test]
@@ -403,4 +413,89 @@ fn a_capture_with_only_replies_is_not_judged_as_a_failure() {
     let v = judge(&c.main());
     assert_eq!(v.cause, Cause::Ok);
     assert_eq!(v.confidence, crate::diagnose::Confidence::Low);
+}
+
+/// A request sent 2 s before the capture's last frame: its answer may be
+/// after the end (a reply, or a host unreachable after ~3 s of ARP), so it
+/// is pending, not unanswered (limits::ANSWER_WINDOW).
+#[test]
+fn a_request_near_the_end_is_pending() {
+    let mut c = Cap::new();
+    c.req(10.0, 0xB1, 0);
+    // Another host's traffic carries the capture 2 s further.
+    c.ntp(
+        12.0,
+        "198.51.100.7:5000",
+        "198.51.100.8:123",
+        &request(0xC1, 0),
+    );
+    let conv = c.main();
+    assert_eq!((conv.pending_at_end, conv.unanswered()), (1, 0));
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::Pending);
+    assert_eq!(v.cause.class(), crate::diagnose::Class::Ok);
+    // 5 s before the end: past the window, unanswered.
+    let mut c = Cap::new();
+    c.req(10.0, 0xB1, 0);
+    c.ntp(
+        15.0,
+        "198.51.100.7:5000",
+        "198.51.100.8:123",
+        &request(0xC1, 0),
+    );
+    assert_eq!(judge(&c.main()).cause, Cause::NoReply);
+}
+
+/// RFC 4330 §5: an SNTP client may send a zero transmit timestamp; the
+/// server copies it into the origin. That reply answers the request.
+#[test]
+fn sntp_zero_transmit_is_answered_by_a_zero_origin() {
+    let mut c = Cap::new();
+    c.req(0.0, 0, 0);
+    c.rep(0.010, SERVER, reply(0, 0.004, 0.005));
+    let conv = c.main();
+    assert_eq!(conv.answered, 1);
+    assert_eq!(judge(&conv).cause, Cause::Ok);
+    // A zero origin to a request with a real transmit answers nothing.
+    let mut c = Cap::new();
+    c.req(0.0, 0xD1, 0);
+    c.rep(0.010, SERVER, reply(0, 0.004, 0.005));
+    assert_eq!(judge(&c.main()).cause, Cause::BogusReply);
+}
+
+/// Two SNTP clients on two hosts, both with zero transmits: each reply is
+/// paired with the request of its own host (by address, not the value alone).
+#[test]
+fn equal_transmits_pair_by_address() {
+    let mut c = Cap::new();
+    let other = "198.51.100.3:40000";
+    c.req(0.0, 0, 0);
+    c.ntp(0.001, other, SERVER, &request(0, 0));
+    c.rep(0.010, SERVER, reply(0, 0.004, 0.005));
+    c.ntp(0.011, SERVER, other, &reply(0, 0.005, 0.006).to_bytes());
+    let convs = c.convs();
+    assert_eq!(convs.len(), 2);
+    for conv in &convs {
+        assert_eq!((conv.answered, conv.other_n), (1, 0), "{conv:?}");
+        assert_eq!(judge(conv).cause, Cause::Ok);
+    }
+}
+
+/// A capture out of time order (merged files, several interfaces): the
+/// reply is stored before its request, and still answers it.
+#[test]
+fn a_reply_stored_before_its_request_pairs() {
+    let mut c = Cap::new();
+    c.rep(0.010, SERVER, reply(0xE1, 0.004, 0.005));
+    c.req(0.0, 0xE1, 0);
+    let conv = c.main();
+    assert_eq!(
+        (conv.requests, conv.answered, conv.replies, conv.unpaired),
+        (1, 1, 1, 0)
+    );
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::Ok);
+    // Its offset is the RFC 5905 one from the times on the packets.
+    let (s, _, _) = conv.best.unwrap();
+    assert!((s.offset - (-0.0005)).abs() < 1e-6, "{}", s.offset);
 }
