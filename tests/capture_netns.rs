@@ -66,10 +66,25 @@ fn healthy_drop_reject_and_no_daemon() {
     p.server.exec_ok(&[
         "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
     ]);
-    let r = record(&p, "iptables-drop", || probe(&p, &["--no-liveness"]));
-    let c = only(&r);
-    assert_eq!(c.verdict.cause, "no-reply");
-    assert_eq!(c.unanswered, 4);
+    // A file ends at its last frame: probe again 5 s later, so that the
+    // first four requests are past their answer window in the file (the
+    // last four are pending, and the verdict says so).
+    let r = record(&p, "iptables-drop", || {
+        probe(&p, &["--no-liveness"]);
+        std::thread::sleep(Duration::from_secs(5));
+        probe(&p, &["--no-liveness"]);
+    });
+    let server: Vec<_> = r
+        .conversations
+        .iter()
+        .filter(|c| c.server.starts_with(SERVER))
+        .collect();
+    assert_eq!(server.len(), 2, "{r:#?}");
+    assert_eq!(
+        (server[0].verdict.cause.as_str(), server[0].unanswered),
+        ("no-reply", 4)
+    );
+    assert_eq!(server[1].verdict.cause, "pending");
     p.server.exec_ok(&["iptables", "-F", "INPUT"]);
     p.server.exec_ok(&[
         "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "REJECT",

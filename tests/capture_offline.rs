@@ -23,7 +23,9 @@ fn cause(name: &str) -> String {
         .iter()
         .filter(|c| c.server.ends_with(":123"))
         .collect();
-    assert_eq!(c.len(), 1, "{name}: {r:#?}");
+    // One conversation with the server (iptables-drop holds a second, later
+    // probe whose requests are still pending when the file ends).
+    assert!(!c.is_empty() && c.len() <= 2, "{name}: {r:#?}");
     assert_eq!(code as u8, r.exit_code);
     c[0].verdict.cause.clone()
 }

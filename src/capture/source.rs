@@ -104,7 +104,7 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
                     path: shown.clone(),
                     msg: pcap_msg(&e),
                 })?;
-            drive(cap, opts, None, None, size)
+            drive(cap, opts, None, None, size, false)
         }
         Input::Live {
             iface,
@@ -149,7 +149,7 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
                 .unwrap_or_else(|| DEFAULT_LIVE_FILTER.to_string());
             cap.filter(&filter, true)
                 .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
-            drive(cap, opts, duration, count, 0)
+            drive(cap, opts, duration, count, 0, true)
         }
     }
 }
@@ -160,6 +160,7 @@ fn drive<T: pcap::Activated + ?Sized>(
     duration: Option<Duration>,
     count: Option<u64>,
     file_size: u64,
+    live: bool,
 ) -> Result<Outcome, CaptureError> {
     let dl = cap.get_datalink();
     let link = LinkType::from_dlt(dl.0).ok_or_else(|| CaptureError::UnknownLinkType {
@@ -241,6 +242,16 @@ fn drive<T: pcap::Activated + ?Sized>(
             path: "savefile".into(),
             msg: pcap_msg(&e),
         })?;
+    }
+    if live {
+        // The capture ran until now: silence until then is part of it.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        tracker.ended_at(Ts {
+            secs: now.as_secs() as i64,
+            nanos: now.subsec_nanos(),
+        });
     }
     let (convs, stats) = tracker.finish();
     let conversations = convs

@@ -196,7 +196,8 @@ pub struct Tracker {
     /// clients may send the same transmit value: SNTP's zero, symmetric
     /// peers) → their conversation.
     nonces: HashMap<(u64, u128), Key>,
-    /// The newest capture time seen (frames may come out of order).
+    /// The newest capture time seen (frames may come out of order), or
+    /// when a live capture stopped: the capture's end.
     pub latest: Option<Ts>,
     idle: f64,
     max_open: usize,
@@ -566,6 +567,14 @@ impl Tracker {
                     self.nonces.remove(&(xmt, ip128(key.0.ip())));
                 }
             }
+        }
+    }
+
+    /// A live capture ran until `t`, later than its last frame (silence is
+    /// part of what it saw).
+    pub fn ended_at(&mut self, t: Ts) {
+        if self.latest.is_none_or(|l| t > l) {
+            self.latest = Some(t);
         }
     }
 

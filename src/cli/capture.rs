@@ -118,6 +118,10 @@ pub struct ConversationJson {
     pub replies: u64,
     pub icmp_errors: u64,
     pub unanswered: u64,
+    /// Requests sent within the answer window (4 s) of the capture's end:
+    /// neither answered nor unanswered.
+    #[serde(default)]
+    pub pending: u64,
     pub best_offset_s: Option<f64>,
     pub best_delay_s: Option<f64>,
     pub verdict: VerdictJson,
@@ -188,6 +192,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                     replies: j.conv.replies,
                     icmp_errors: j.conv.icmp_n,
                     unanswered: j.conv.unanswered(),
+                    pending: j.conv.pending_at_end,
                     best_offset_s: j.conv.best.as_ref().map(|b| b.0.offset),
                     best_delay_s: j.conv.best.as_ref().map(|b| b.0.delay),
                     verdict: (&j.verdict).into(),
