@@ -315,3 +315,54 @@ fn live_errors_are_clear() {
         "{e}"
     );
 }
+
+/// Real chronyd as a client sends each request from a new source port
+/// (RFC 9109): the capture shows one client host with one verdict over all
+/// its ports — polling every second, too fast for ntpd's `discard` limits —
+/// where each port alone holds a single exchange.
+#[test]
+fn chronyd_client_is_one_host_across_ports() {
+    if !require(
+        "capture chronyd ports",
+        &["ip", "ss", "tcpdump", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    let d = TempDir::new();
+    let r = record(&p, "chronyd-client-ports", || {
+        let _cli = chronyd_client(
+            &p.client,
+            &d,
+            &format!("server {SERVER} minpoll 0 maxpoll 0"),
+        );
+        std::thread::sleep(Duration::from_secs(12));
+    });
+    let to_server: Vec<_> = r
+        .conversations
+        .iter()
+        .filter(|c| c.server.starts_with(SERVER))
+        .collect();
+    assert!(to_server.len() >= 8, "{r:#?}");
+    assert!(to_server.iter().all(|c| c.requests == 1), "{to_server:#?}");
+    let hosts: Vec<_> = r
+        .clients
+        .iter()
+        .filter(|g| g.server.starts_with(SERVER))
+        .collect();
+    assert_eq!(hosts.len(), 1, "{:#?}", r.clients);
+    assert_eq!(hosts[0].client.as_deref(), Some(CLIENT));
+    assert_eq!(hosts[0].conversations, to_server.len());
+    assert_eq!(
+        hosts[0].verdict.cause, "client-polls-too-fast",
+        "{:#?}",
+        hosts[0]
+    );
+    let s = r
+        .servers
+        .iter()
+        .find(|g| g.server.starts_with(SERVER))
+        .unwrap();
+    assert_eq!(s.clients, 1);
+}

@@ -228,3 +228,26 @@ fn text_table_and_details() {
         "{t}"
     );
 }
+
+/// The server view of a real chronyd client (recorded by capture_netns):
+/// one client host over all its source ports, polling too fast; each port
+/// alone is one good exchange.
+#[test]
+fn chronyd_client_ports_are_one_host() {
+    let (r, code) = capture_json(&["-r", fixture("chronyd-client-ports").to_str().unwrap()]);
+    let hosts: Vec<_> = r
+        .clients
+        .iter()
+        .filter(|g| g.server.ends_with(":123"))
+        .collect();
+    assert_eq!(hosts.len(), 1, "{r:#?}");
+    assert!(hosts[0].conversations >= 8);
+    assert_eq!(hosts[0].verdict.cause, "client-polls-too-fast");
+    assert!(
+        r.conversations
+            .iter()
+            .all(|c| c.verdict.cause == "ok" || c.verdict.cause == "pending")
+    );
+    assert_eq!(code, 7);
+    assert_eq!(r.servers.len(), 1);
+}

@@ -4,9 +4,11 @@
 //! - [`decode`]: link layers and IP/UDP/ICMP, any bytes in, no panic;
 //! - [`track`]: streaming conversations, memory bounded by open ones;
 //! - [`judge`]: a conversation → its verdict (pure);
+//! - [`view`]: the server view — per client host and per server;
 //! - [`source`]: libpcap live and offline, `-w` saving.
 
 pub mod decode;
 pub mod judge;
 pub mod source;
 pub mod track;
+pub mod view;

@@ -107,6 +107,7 @@ pub struct Conv {
     pub short_intervals: u64,
     pub first_short: Option<At>,
     last_request: Option<Ts>,
+    first_request: Option<Ts>,
     /// Most times one request / one reply was seen (two-sided captures see each twice).
     pub request_sightings_max: u32,
     pub reply_sightings_max: u32,
@@ -348,6 +349,7 @@ impl Tracker {
             }
         }
         c.last_request = Some(at.ts);
+        c.first_request.get_or_insert(at.ts);
         if let Some(r) = c.last_reply_xmt.take() {
             if org == r {
                 c.echo_yes += 1;
@@ -606,6 +608,89 @@ impl Tracker {
 }
 
 impl Conv {
+    /// Adds `o` (a later conversation of the same client host and server,
+    /// e.g. the next source port of a client that uses one per request, as
+    /// RFC 9109 asks) to this one: counts summed, first examples and the
+    /// best sample kept, request intervals continued across the two.
+    pub fn merge(&mut self, o: &Conv) {
+        fn earliest<T: Clone>(a: &mut Option<T>, b: &Option<T>) {
+            if a.is_none() {
+                a.clone_from(b);
+            }
+        }
+        if let (Some(prev), Some(next)) = (self.last_request, o.first_request) {
+            let dt = next.as_f64() - prev.as_f64();
+            if dt >= 0.0 {
+                self.intervals += 1;
+                self.interval_sum += dt;
+                if dt < DISCARD_MIN_INTERVAL {
+                    self.short_intervals += 1;
+                    if self.first_short.is_none() {
+                        self.first_short = o.first.map(|a| At { no: a.no, ts: next });
+                    }
+                }
+            }
+        }
+        if self
+            .first
+            .is_none_or(|f| o.first.is_some_and(|x| x.ts < f.ts))
+        {
+            self.first = o.first;
+        }
+        if self
+            .last
+            .is_none_or(|l| o.last.is_some_and(|x| x.ts > l.ts))
+        {
+            self.last = o.last;
+        }
+        self.first_request = match (self.first_request, o.first_request) {
+            (Some(a), Some(b)) => Some(if b < a { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.last_request = match (self.last_request, o.last_request) {
+            (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        self.requests += o.requests;
+        self.answered += o.answered;
+        self.replies += o.replies;
+        self.valid += o.valid;
+        earliest(&mut self.first_answer, &o.first_answer);
+        if let Some(b) = &o.best
+            && self.best.as_ref().is_none_or(|a| b.0.delay < a.0.delay)
+        {
+            self.best = Some(*b);
+        }
+        earliest(&mut self.kiss, &o.kiss);
+        self.kiss_n += o.kiss_n;
+        earliest(&mut self.unsync, &o.unsync);
+        self.unsync_n += o.unsync_n;
+        earliest(&mut self.bogus, &o.bogus);
+        self.bogus_n += o.bogus_n;
+        earliest(&mut self.malformed, &o.malformed);
+        self.malformed_n += o.malformed_n;
+        earliest(&mut self.other_addr, &o.other_addr);
+        self.other_n += o.other_n;
+        earliest(&mut self.icmp, &o.icmp);
+        self.icmp_n += o.icmp_n;
+        self.icmp_resolved += o.icmp_resolved;
+        earliest(&mut self.reply_bounced, &o.reply_bounced);
+        self.reply_bounced_n += o.reply_bounced_n;
+        self.replies_cut += o.replies_cut;
+        self.unpaired += o.unpaired;
+        self.intervals += o.intervals;
+        self.interval_sum += o.interval_sum;
+        self.short_intervals += o.short_intervals;
+        earliest(&mut self.first_short, &o.first_short);
+        self.request_sightings_max = self.request_sightings_max.max(o.request_sightings_max);
+        self.reply_sightings_max = self.reply_sightings_max.max(o.reply_sightings_max);
+        self.echo_yes += o.echo_yes;
+        self.echo_no += o.echo_no;
+        earliest(&mut self.first_echo_no, &o.first_echo_no);
+        self.pending_at_end += o.pending_at_end;
+        earliest(&mut self.first_pending, &o.first_pending);
+    }
+
     /// Requests that got neither a reply nor an ICMP error matched to them.
     pub fn unanswered(&self) -> u64 {
         self.requests

@@ -91,6 +91,14 @@ pub struct CaptureReport {
     pub stats: StatsJson,
     pub stopped_early: Option<String>,
     pub interrupted: bool,
+    /// The server view: one verdict per server (every client host's
+    /// conversations with it, judged as one).
+    #[serde(default)]
+    pub servers: Vec<GroupJson>,
+    /// One verdict per client host and server (all its source ports).
+    #[serde(default)]
+    pub clients: Vec<GroupJson>,
+    /// Every conversation (client addr:port ↔ server), the detail.
     pub conversations: Vec<ConversationJson>,
     pub exit_code: u8,
 }
@@ -105,6 +113,50 @@ pub struct StatsJson {
     pub truncated: u64,
     pub control: u64,
     pub evicted: u64,
+}
+
+/// A group of conversations judged as one: a client host with a server,
+/// or a server with all its clients.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GroupJson {
+    /// The client host's address; null in a server's group.
+    pub client: Option<String>,
+    pub server: String,
+    /// Client hosts in the group (1 for a client host's).
+    pub clients: usize,
+    /// Conversations (client source ports) in the group.
+    pub conversations: usize,
+    pub first_packet: Option<u64>,
+    pub last_packet: Option<u64>,
+    pub requests: u64,
+    pub answered: u64,
+    pub replies: u64,
+    pub icmp_errors: u64,
+    pub unanswered: u64,
+    pub pending: u64,
+    pub best_offset_s: Option<f64>,
+    pub best_delay_s: Option<f64>,
+    pub verdict: VerdictJson,
+}
+
+fn group_json(g: &crate::capture::view::Group) -> GroupJson {
+    GroupJson {
+        client: g.client.map(|c| c.to_string()),
+        server: g.server.to_string(),
+        clients: g.clients,
+        conversations: g.conversations,
+        first_packet: g.conv.first.map(|a| a.no),
+        last_packet: g.conv.last.map(|a| a.no),
+        requests: g.conv.requests,
+        answered: g.conv.answered,
+        replies: g.conv.replies,
+        icmp_errors: g.conv.icmp_n,
+        unanswered: g.conv.unanswered(),
+        pending: g.conv.pending_at_end,
+        best_offset_s: g.conv.best.as_ref().map(|b| b.0.offset),
+        best_delay_s: g.conv.best.as_ref().map(|b| b.0.delay),
+        verdict: (&g.verdict).into(),
+    }
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -158,7 +210,11 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             return Ok(exit::ERROR);
         }
     };
-    let code = exit::for_classes(out.conversations.iter().map(|j| j.verdict.cause.class()));
+    let refs: Vec<_> = out.conversations.iter().map(|j| (j.key, &j.conv)).collect();
+    let hosts = crate::capture::view::by_client_host(&refs);
+    let servers = crate::capture::view::by_server(&refs);
+    // The exit status is the first screen's: the client hosts' verdicts.
+    let code = exit::for_classes(hosts.iter().map(|g| g.verdict.cause.class()));
     if args.json {
         let s = &out.stats;
         let doc = CaptureReport {
@@ -179,6 +235,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             },
             stopped_early: out.stopped_early.clone(),
             interrupted: out.interrupted,
+            servers: servers.iter().map(group_json).collect(),
+            clients: hosts.iter().map(group_json).collect(),
             conversations: out
                 .conversations
                 .iter()
@@ -200,7 +258,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 .collect(),
             exit_code: code,
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        super::json::print_pretty(&doc)?;
         return Ok(code);
     }
     let s = &out.stats;
@@ -235,35 +293,86 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         println!("no NTP conversations");
         return Ok(code);
     }
+    let colour = |v: &crate::diagnose::Verdict| {
+        let id = v.cause.id();
+        match v.cause.class() {
+            Class::Ok => id.green(),
+            Class::Kiss | Class::Unusable => id.yellow(),
+            _ => id.red(),
+        }
+    };
     println!();
     println!(
-        "{:<46} {:>9}  {:<26} {}",
-        "conversation".bold(),
+        "{:<46} {:>7} {:>9}  {:<26} {}",
+        format!("servers ({})", servers.len()).bold(),
+        "clients".bold(),
         "out/in".bold(),
         "verdict".bold(),
         "evidence".bold()
     );
-    for j in &out.conversations {
-        let conv = format!("{} → {}", j.key.0, j.key.1);
-        let io = format!("{}/{}", j.conv.requests, j.conv.replies + j.conv.icmp_n);
-        let id = j.verdict.cause.id();
-        let id = match j.verdict.cause.class() {
-            Class::Ok => id.green(),
-            Class::Kiss | Class::Unusable => id.yellow(),
-            _ => id.red(),
-        };
+    for g in &servers {
+        let io = format!("{}/{}", g.conv.requests, g.conv.replies + g.conv.icmp_n);
         println!(
-            "{conv:<46} {io:>9}  {:<26} {}",
-            id,
-            j.verdict.evidence.first().map_or("", |s| s.as_str())
+            "{:<46} {:>7} {io:>9}  {:<26} {}",
+            g.server.to_string(),
+            g.clients,
+            colour(&g.verdict),
+            g.verdict.evidence.first().map_or("", |s| s.as_str())
+        );
+    }
+    println!();
+    println!(
+        "{:<46} {:>7} {:>9}  {:<26} {}",
+        format!("client hosts ({})", hosts.len()).bold(),
+        "ports".bold(),
+        "out/in".bold(),
+        "verdict".bold(),
+        "evidence".bold()
+    );
+    for g in &hosts {
+        let io = format!("{}/{}", g.conv.requests, g.conv.replies + g.conv.icmp_n);
+        let who = format!(
+            "{} → {}",
+            g.client.map_or("?".into(), |c| c.to_string()),
+            g.server
+        );
+        println!(
+            "{who:<46} {:>7} {io:>9}  {:<26} {}",
+            g.conversations,
+            colour(&g.verdict),
+            g.verdict.evidence.first().map_or("", |s| s.as_str())
         );
     }
     if args.verbose {
+        println!();
+        println!(
+            "{:<46} {:>9}  {:<26} {}",
+            "conversation".bold(),
+            "out/in".bold(),
+            "verdict".bold(),
+            "evidence".bold()
+        );
         for j in &out.conversations {
+            let conv = format!("{} → {}", j.key.0, j.key.1);
+            let io = format!("{}/{}", j.conv.requests, j.conv.replies + j.conv.icmp_n);
+            println!(
+                "{conv:<46} {io:>9}  {:<26} {}",
+                colour(&j.verdict),
+                j.verdict.evidence.first().map_or("", |s| s.as_str())
+            );
+        }
+        for g in &hosts {
             println!();
             print!(
                 "{}",
-                super::render::verdict(&format!("{} → {}", j.key.0, j.key.1), &j.verdict)
+                super::render::verdict(
+                    &format!(
+                        "{} → {}",
+                        g.client.map_or("?".into(), |c| c.to_string()),
+                        g.server
+                    ),
+                    &g.verdict
+                )
             );
         }
     }

@@ -499,3 +499,107 @@ fn a_reply_stored_before_its_request_pairs() {
     let (s, _, _) = conv.best.unwrap();
     assert!((s.offset - (-0.0005)).abs() < 1e-6, "{}", s.offset);
 }
+
+// ------------------------------------------------------------ server view
+
+fn view_of(
+    c: Cap,
+) -> (
+    Vec<crate::capture::view::Group>,
+    Vec<crate::capture::view::Group>,
+) {
+    let (convs, _) = c.t.finish();
+    let refs: Vec<_> = convs.iter().map(|(k, c)| (*k, c)).collect();
+    (
+        crate::capture::view::by_client_host(&refs),
+        crate::capture::view::by_server(&refs),
+    )
+}
+
+/// A client that sends every request from a new source port (RFC 9109,
+/// as chrony and ntpdig do) is one client host with one verdict.
+#[test]
+fn one_client_host_across_source_ports() {
+    let mut c = Cap::new();
+    for i in 0..10u64 {
+        let t = i as f64 * 64.0;
+        let port = format!("198.51.100.2:{}", 40000 + i);
+        c.ntp(t, &port, SERVER, &request(0x100 + i, 0));
+        c.ntp(
+            t + 0.01,
+            SERVER,
+            &port,
+            &reply(0x100 + i, t + 0.004, t + 0.005).to_bytes(),
+        );
+    }
+    let (hosts, servers) = view_of(c);
+    assert_eq!(hosts.len(), 1);
+    let h = &hosts[0];
+    assert_eq!(
+        (h.conversations, h.conv.requests, h.conv.answered),
+        (10, 10, 10)
+    );
+    assert_eq!(h.verdict.cause, Cause::Ok);
+    assert!(
+        h.verdict.summary.contains("asked by 198.51.100.2"),
+        "{}",
+        h.verdict.summary
+    );
+    // Request intervals run across the ports: 9 of 64 s.
+    assert_eq!(h.conv.intervals, 9);
+    assert!((h.conv.interval_sum / 9.0 - 64.0).abs() < 1e-6);
+    assert_eq!((servers.len(), servers[0].clients), (1, 1));
+}
+
+/// Polling too fast shows only across ports: each conversation alone has
+/// one request; the client host has 12, 1 s apart (ntpd's `discard
+/// minimum` is 2 s).
+#[test]
+fn polling_too_fast_across_source_ports() {
+    let mut c = Cap::new();
+    for i in 0..12u64 {
+        let t = i as f64;
+        let port = format!("198.51.100.2:{}", 40000 + i);
+        c.ntp(t, &port, SERVER, &request(0x200 + i, 0));
+        c.ntp(
+            t + 0.01,
+            SERVER,
+            &port,
+            &reply(0x200 + i, t + 0.004, t + 0.005).to_bytes(),
+        );
+    }
+    let (hosts, _) = view_of(c);
+    assert_eq!(hosts[0].verdict.cause, Cause::ClientPollsTooFast);
+}
+
+/// Two client hosts of one server: one answered, one not. Each host has its
+/// verdict; the server answers.
+#[test]
+fn per_client_host_and_per_server() {
+    let mut c = Cap::new();
+    c.req(0.0, 0x301, 0);
+    c.rep(0.01, SERVER, reply(0x301, 0.004, 0.005));
+    c.ntp(0.5, "198.51.100.3:41000", SERVER, &request(0x302, 0));
+    c.ntp(
+        10.0,
+        "198.51.100.7:5000",
+        "198.51.100.8:123",
+        &request(0x303, 0),
+    );
+    let (hosts, servers) = view_of(c);
+    let of = |ip: &str| {
+        hosts
+            .iter()
+            .find(|h| h.client == Some(ip.parse().unwrap()) && h.server == a(SERVER))
+            .unwrap()
+            .verdict
+            .cause
+    };
+    assert_eq!(of("198.51.100.2"), Cause::Ok);
+    assert_eq!(of("198.51.100.3"), Cause::NoReply);
+    let s = servers.iter().find(|s| s.server == a(SERVER)).unwrap();
+    assert_eq!(
+        (s.clients, s.conversations, s.verdict.cause),
+        (2, 2, Cause::Ok)
+    );
+}
