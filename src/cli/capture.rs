@@ -17,15 +17,24 @@ use crate::diagnose::Class;
 const CAPTURE_HELP: &str = "\
 Reads NTP traffic live from an interface (libpcap; default filter \"udp port
 123 or icmp or icmp6\") or from a pcap/pcapng file (-r FILE, - for stdin),
-pairs requests with replies by their timestamps (a reply's origin is the
-request's transmit) and with the ICMP errors that quote them, and judges each
-conversation (client address:port ↔ server address:123) with the probe's
-cause ids, plus what only a capture shows: client-polls-too-fast (intervals
-under 2 s, or an average under 8 s), asymmetric-path (a capture holding both
-sides sees each request twice and each reply once), reply-ignored (replies
-arrive but the client's next requests, from ntpd/ntpsec which echo them, show
-it never got them). Link types: Ethernet with VLAN tags, Linux cooked v1/v2
-(-i any), raw IP, null/loopback. IP fragments are counted, not reassembled.
+pairs requests with replies by their timestamps and the client's address (a
+reply's origin is the request's transmit; SNTP's zero transmit is answered by
+a zero origin; a reply stored before its request still pairs) and with the
+ICMP errors that quote them, and judges with the probe's cause ids.
+
+The first screen is the server view: one verdict per server (every client
+host's conversations with it, judged as one) and one per client host across
+all its source ports (chrony and ntpdig send each request from a new port).
+-v adds each conversation (client address:port <-> server address:123).
+Besides the probe's causes, what only a capture shows: client-polls-too-fast
+(intervals under 2 s, or an average under 8 s, across ports),
+asymmetric-path (a capture holding both sides sees each request twice and
+each reply once), reply-ignored (replies arrive but the client's next
+requests, from ntpd/ntpsec which echo them, show it never got them), and
+pending: requests within 4 s of the capture's end (a file's last frame, or
+when a live capture stopped) may still be answered, so they are not called
+unanswered. Link types: Ethernet with VLAN tags, Linux cooked v1/v2 (-i any),
+raw IP, null/loopback. IP fragments are counted, not reassembled.
 
 Memory is bounded by the open conversations (at most --max-open; one idle for
 --idle of capture time is closed and judged), not by the file size. A file
