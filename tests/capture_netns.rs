@@ -366,3 +366,43 @@ fn chronyd_client_is_one_host_across_ports() {
         .unwrap();
     assert_eq!(s.clients, 1);
 }
+
+/// `tcpdump -i nflog:N` records what an iptables NFLOG rule logs — here
+/// exactly what the server's firewall drops — and capture reads that link
+/// type: the dropped requests, no replies.
+#[test]
+fn nflog_capture_of_what_the_firewall_drops() {
+    if !require("capture nflog", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    for rule in [
+        &[
+            "-A",
+            "INPUT",
+            "-p",
+            "udp",
+            "--dport",
+            "123",
+            "-j",
+            "NFLOG",
+            "--nflog-group",
+            "5",
+        ][..],
+        &["-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP"][..],
+    ] {
+        let mut a = vec!["iptables"];
+        a.extend_from_slice(rule);
+        p.server.exec_ok(&a);
+    }
+    let file = p.dir.path().join("nflog.pcap");
+    let td = tcpdump(&p.server, "nflog:5", &file, &[]);
+    probe(&p, &["--no-liveness"]);
+    stop_tcpdump(td);
+    keep_pcap("nflog-firewall-drops", &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert_eq!(r.link, "Nflog", "{r:#?}");
+    let c = only(&r);
+    assert_eq!((c.requests, c.replies), (4, 0), "{c:#?}");
+    assert!(c.client.starts_with(CLIENT), "{c:#?}");
+}

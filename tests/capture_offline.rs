@@ -251,3 +251,27 @@ fn chronyd_client_ports_are_one_host() {
     assert_eq!(code, 7);
     assert_eq!(r.servers.len(), 1);
 }
+
+/// NFLOG (link type 239), recorded with `tcpdump -i nflog:5` behind an
+/// iptables NFLOG rule: the requests the firewall dropped.
+#[test]
+fn nflog_link_type() {
+    let (r, _) = capture_json(&["-r", fixture("nflog-firewall-drops").to_str().unwrap()]);
+    assert_eq!(r.link, "Nflog");
+    assert_eq!(r.conversations.len(), 1, "{r:#?}");
+    assert_eq!(
+        (r.conversations[0].requests, r.conversations[0].replies),
+        (4, 0)
+    );
+    // Every frame cut at every length decodes without a panic.
+    let bytes = std::fs::read(fixture("nflog-firewall-drops")).unwrap();
+    let (_, recs) = records(&bytes);
+    for (_, data) in &recs {
+        for n in 0..data.len() {
+            let _ = ntpdiag::capture::decode::decode(
+                ntpdiag::capture::decode::LinkType::Nflog,
+                &data[..n],
+            );
+        }
+    }
+}

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let mut t = Tracker::new(600.0, 64);
     // Split the input into frames at 0xA5 bytes, so one input is a stream.
     for (i, frame) in data.split(|b| *b == 0xa5).enumerate() {
-        for l in [LinkType::Ethernet, LinkType::Raw, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Loop] {
+        for l in [LinkType::Ethernet, LinkType::Raw, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Loop, LinkType::Nflog] {
             let d = decode(l, frame);
             t.push(i as u64 + 1, Ts { secs: 1_764_000_000 + i as i64, nanos: 0 }, &d);
         }

@@ -30,6 +30,9 @@ pub enum LinkType {
     LinuxSll2,
     Ipv4,
     Ipv6,
+    /// Linux NFLOG (`tcpdump -i nflog:N`): what an iptables/nft `NFLOG`
+    /// rule logged, e.g. the packets a firewall drops.
+    Nflog,
 }
 
 impl LinkType {
@@ -43,11 +46,12 @@ impl LinkType {
             276 => LinkType::LinuxSll2,
             228 => LinkType::Ipv4,
             229 => LinkType::Ipv6,
+            239 => LinkType::Nflog,
             _ => return None,
         })
     }
 
-    pub const SUPPORTED: &'static str = "Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101), IPv4 (228), IPv6 (229), null/loopback (0, 108)";
+    pub const SUPPORTED: &'static str = "Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101), IPv4 (228), IPv6 (229), null/loopback (0, 108), NFLOG (239)";
 }
 
 /// An NTP-port UDP datagram.
@@ -304,6 +308,10 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
                 &frame[20..],
             ))
         }
+        LinkType::Nflog => match nflog_payload(frame) {
+            Some(ip) => decode_ip(ip),
+            None => Decoded::Undecodable("NFLOG frame without a payload TLV"),
+        },
         LinkType::Null | LinkType::Loop => {
             if frame.len() < 4 {
                 return Decoded::Undecodable("loopback header cut short");
@@ -486,4 +494,39 @@ mod tests {
             }
         }
     }
+}
+
+/// The packet inside an NFLOG frame (LINKTYPE_NFLOG, tcpdump.org's
+/// link-layer header types): a 4-octet header (address family, version,
+/// resource id), then TLVs — length (including its 4-octet header) and type,
+/// both in the capturing host's byte order, each padded to 4 octets; type 9
+/// (NFULA_PAYLOAD) holds the packet from its IP header.
+fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
+    const NFULA_PAYLOAD: u16 = 9;
+    let mut off = 4;
+    // The byte order is the writer's: take the one whose first TLV fits.
+    let le = {
+        let b = frame.get(off..off + 4)?;
+        let len = u16::from_le_bytes([b[0], b[1]]) as usize;
+        len >= 4 && off + len <= frame.len()
+    };
+    let read = |b: [u8; 2]| {
+        if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    while off + 4 <= frame.len() {
+        let len = read([frame[off], frame[off + 1]]) as usize;
+        let ty = read([frame[off + 2], frame[off + 3]]);
+        if len < 4 || off + len > frame.len() {
+            return None;
+        }
+        if ty == NFULA_PAYLOAD {
+            return Some(&frame[off + 4..off + len]);
+        }
+        off += (len + 3) & !3;
+    }
+    None
 }
