@@ -336,6 +336,41 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Decoded<'_> {
     }
 }
 
+/// The packet inside an NFLOG frame (LINKTYPE_NFLOG, tcpdump.org's
+/// link-layer header types): a 4-octet header (address family, version,
+/// resource id), then TLVs — length (including its 4-octet header) and type,
+/// both in the capturing host's byte order, each padded to 4 octets; type 9
+/// (NFULA_PAYLOAD) holds the packet from its IP header.
+fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
+    const NFULA_PAYLOAD: u16 = 9;
+    let mut off = 4;
+    // The byte order is the writer's: take the one whose first TLV fits.
+    let le = {
+        let b = frame.get(off..off + 4)?;
+        let len = u16::from_le_bytes([b[0], b[1]]) as usize;
+        len >= 4 && off + len <= frame.len()
+    };
+    let read = |b: [u8; 2]| {
+        if le {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        }
+    };
+    while off + 4 <= frame.len() {
+        let len = read([frame[off], frame[off + 1]]) as usize;
+        let ty = read([frame[off + 2], frame[off + 3]]);
+        if len < 4 || off + len > frame.len() {
+            return None;
+        }
+        if ty == NFULA_PAYLOAD {
+            return Some(&frame[off + 4..off + len]);
+        }
+        off += (len + 3) & !3;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,39 +529,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The packet inside an NFLOG frame (LINKTYPE_NFLOG, tcpdump.org's
-/// link-layer header types): a 4-octet header (address family, version,
-/// resource id), then TLVs — length (including its 4-octet header) and type,
-/// both in the capturing host's byte order, each padded to 4 octets; type 9
-/// (NFULA_PAYLOAD) holds the packet from its IP header.
-fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
-    const NFULA_PAYLOAD: u16 = 9;
-    let mut off = 4;
-    // The byte order is the writer's: take the one whose first TLV fits.
-    let le = {
-        let b = frame.get(off..off + 4)?;
-        let len = u16::from_le_bytes([b[0], b[1]]) as usize;
-        len >= 4 && off + len <= frame.len()
-    };
-    let read = |b: [u8; 2]| {
-        if le {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        }
-    };
-    while off + 4 <= frame.len() {
-        let len = read([frame[off], frame[off + 1]]) as usize;
-        let ty = read([frame[off + 2], frame[off + 3]]);
-        if len < 4 || off + len > frame.len() {
-            return None;
-        }
-        if ty == NFULA_PAYLOAD {
-            return Some(&frame[off + 4..off + len]);
-        }
-        off += (len + 3) & !3;
-    }
-    None
 }
