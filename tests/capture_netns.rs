@@ -406,3 +406,62 @@ fn nflog_capture_of_what_the_firewall_drops() {
     assert_eq!((c.requests, c.replies), (4, 0), "{c:#?}");
     assert!(c.client.starts_with(CLIENT), "{c:#?}");
 }
+
+/// The symmetric peer chronyd on the client is given (the server's address).
+const CLIENT_PEER_TARGET: &str = SERVER;
+
+/// Traffic that is no client/server conversation is said, not skipped:
+/// ntpq's mode 6 queries (answered, then ignored under `noquery`) and a
+/// symmetric peer association of real ntpd (modes 1 and 2).
+#[test]
+fn mode_6_queries_and_symmetric_peers_are_reported() {
+    if !require(
+        "capture mode 6 / peers",
+        &["ip", "ss", "tcpdump", "ntpd", "ntpq"],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let d = TempDir::new();
+    let _srv = ntpd(
+        &p.server,
+        &d,
+        "restrict 198.51.100.2 noquery\ntos orphan 5 orphanwait 1",
+    );
+    let file = p.dir.path().join("mode6.pcap");
+    let td = tcpdump(&p.client, &p.client_if, &file, &["udp port 123"]);
+    let _ = peer_output(&p.client, &["ntpq", "-p", SERVER]);
+    stop_tcpdump(td);
+    keep_pcap("ntpq-noquery", &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert!(
+        r.stats.control_queries >= 1 && r.stats.control_answers == 0,
+        "{:#?}",
+        r.stats
+    );
+    let o = run_bounded(
+        std::process::Command::new(ntpdiag()).args(["capture", "-r", file.to_str().unwrap()]),
+        Duration::from_secs(10),
+    );
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        t.contains("no client/server NTP conversations;") && t.contains("queries without answers"),
+        "{t}"
+    );
+
+    // A symmetric peer: chronyd's `peer` sends mode 1 (ntpsec's `peer`
+    // sends client requests) to the server's ntpd.
+    let cd = TempDir::new();
+    let file = p.dir.path().join("peer.pcap");
+    let td = tcpdump(&p.client, &p.client_if, &file, &["udp port 123"]);
+    let _peer = chronyd_client(
+        &p.client,
+        &cd,
+        &format!("peer {CLIENT_PEER_TARGET} minpoll 0 maxpoll 0"),
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    stop_tcpdump(td);
+    keep_pcap("chronyd-symmetric-peer", &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert!(r.stats.symmetric >= 1, "{:#?}", r.stats);
+}

@@ -185,7 +185,22 @@ pub struct CaptureStats {
     pub fragments: u64,
     pub undecodable: u64,
     pub truncated: u64,
+    /// Mode 6 (ntpq) and mode 7 (ntpdc) datagrams.
     pub control: u64,
+    /// Of those: mode 6 queries and answers (the response bit).
+    pub control_queries: u64,
+    pub control_answers: u64,
+    /// Mode 7 (ntpdc, classic ntpd's private mode) datagrams, and how many
+    /// are `monlist` (request codes 20 and 42): the amplification of
+    /// CVE-2013-5211.
+    pub private: u64,
+    pub monlist: u64,
+    /// Symmetric active/passive (modes 1 and 2): peers, not client/server.
+    pub symmetric: u64,
+    /// Broadcast/multicast (mode 5).
+    pub broadcast: u64,
+    /// NTP datagrams by version field (index 0-7).
+    pub versions: [u64; 8],
     pub other: u64,
     /// Conversations closed early because too many were open.
     pub evicted: u64,
@@ -308,12 +323,42 @@ impl Tracker {
     }
 
     fn ntp(&mut self, at: At, p: &NtpDatagram) {
-        if p.payload
-            .first()
-            .is_some_and(|b| matches!(Mode::from_bits(*b), Mode::Control | Mode::Private))
-        {
-            self.stats.control += 1;
-            return;
+        if let Some(b) = p.payload.first() {
+            // Versions of time packets (ntpq and ntpdc speak version 2).
+            if !matches!(Mode::from_bits(*b), Mode::Control | Mode::Private) {
+                self.stats.versions[((b >> 3) & 7) as usize] += 1;
+            }
+            match Mode::from_bits(*b) {
+                Mode::Control => {
+                    self.stats.control += 1;
+                    // RFC 1305 appendix B: bit 7 of the second octet marks a response.
+                    if p.payload.get(1).is_some_and(|x| x & 0x80 != 0) {
+                        self.stats.control_answers += 1;
+                    } else {
+                        self.stats.control_queries += 1;
+                    }
+                    return;
+                }
+                Mode::Private => {
+                    self.stats.control += 1;
+                    self.stats.private += 1;
+                    // ntp_request.h: the fourth octet is the request code;
+                    // MON_GETLIST 20, MON_GETLIST_1 42.
+                    if p.payload.get(3).is_some_and(|c| *c == 20 || *c == 42) {
+                        self.stats.monlist += 1;
+                    }
+                    return;
+                }
+                Mode::SymmetricActive | Mode::SymmetricPassive => {
+                    self.stats.symmetric += 1;
+                    return;
+                }
+                Mode::Broadcast => {
+                    self.stats.broadcast += 1;
+                    return;
+                }
+                _ => {}
+            }
         }
         match direction(p) {
             Some(true) => self.request(at, p),

@@ -122,6 +122,24 @@ pub struct StatsJson {
     pub truncated: u64,
     pub control: u64,
     pub evicted: u64,
+    /// Mode 6 (ntpq) queries and answers.
+    #[serde(default)]
+    pub control_queries: u64,
+    #[serde(default)]
+    pub control_answers: u64,
+    /// Mode 7 (ntpdc) datagrams, and of them monlist requests (CVE-2013-5211).
+    #[serde(default)]
+    pub private: u64,
+    #[serde(default)]
+    pub monlist: u64,
+    /// Symmetric peers (modes 1 and 2) and broadcasts (mode 5).
+    #[serde(default)]
+    pub symmetric: u64,
+    #[serde(default)]
+    pub broadcast: u64,
+    /// NTP datagrams by version field, 0 to 7.
+    #[serde(default)]
+    pub versions: Vec<u64>,
 }
 
 /// A group of conversations judged as one: a client host with a server,
@@ -188,6 +206,54 @@ pub struct ConversationJson {
     pub verdict: VerdictJson,
 }
 
+/// The NTP traffic that is not a client/server conversation, in words.
+fn other_ntp(s: &crate::capture::track::CaptureStats) -> Option<String> {
+    let mut parts = vec![];
+    if s.control_queries + s.control_answers > 0 {
+        parts.push(format!(
+            "{} ntpq (mode 6) queries and {} answers{}",
+            s.control_queries,
+            s.control_answers,
+            if s.control_answers == 0 && s.control_queries > 0 {
+                " — queries without answers: the daemon ignores mode 6 from them (`restrict … noquery`) or is not there"
+            } else {
+                ""
+            }
+        ));
+    }
+    if s.private > 0 {
+        parts.push(format!(
+            "{} ntpdc (mode 7) datagrams{}",
+            s.private,
+            if s.monlist > 0 {
+                format!(
+                    ", {} of them monlist: an amplification risk (CVE-2013-5211) — disable it (`disable monitor`, `restrict default noquery`, or ntpd ≥ 4.2.7)",
+                    s.monlist
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    if s.symmetric > 0 {
+        parts.push(format!(
+            "{} symmetric peer datagrams (modes 1 and 2)",
+            s.symmetric
+        ));
+    }
+    if s.broadcast > 0 {
+        parts.push(format!("{} broadcast datagrams (mode 5)", s.broadcast));
+    }
+    let old: u64 = s.versions[1..4].iter().sum();
+    if old > 0 {
+        parts.push(format!(
+            "{old} datagrams of NTP versions 1-3 (v1 {}, v2 {}, v3 {})",
+            s.versions[1], s.versions[2], s.versions[3]
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
 pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     let input = match (&args.read, &args.iface) {
@@ -241,6 +307,13 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 truncated: s.truncated,
                 control: s.control,
                 evicted: s.evicted,
+                control_queries: s.control_queries,
+                control_answers: s.control_answers,
+                private: s.private,
+                monlist: s.monlist,
+                symmetric: s.symmetric,
+                broadcast: s.broadcast,
+                versions: s.versions.to_vec(),
             },
             stopped_early: out.stopped_early.clone(),
             interrupted: out.interrupted,
@@ -298,9 +371,16 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             "interrupted: the summary of what was seen so far".yellow()
         );
     }
+    let also = other_ntp(s);
     if out.conversations.is_empty() {
-        println!("no NTP conversations");
+        match also {
+            Some(a) => println!("no client/server NTP conversations; {a}"),
+            None => println!("no NTP conversations"),
+        }
         return Ok(code);
+    }
+    if let Some(a) = also {
+        println!("also: {a}");
     }
     let colour = |v: &crate::diagnose::Verdict| {
         let id = v.cause.id();

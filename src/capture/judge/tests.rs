@@ -603,3 +603,43 @@ fn per_client_host_and_per_server() {
         (2, 2, Cause::Ok)
     );
 }
+
+/// Mode 7 `monlist` requests (ntp_request.h: octet 0 R|M|VN|mode, octet 3
+/// the request code, MON_GETLIST_1 = 42, MON_GETLIST = 20), mode 6 queries
+/// and answers (RFC 1305 appendix B: the response bit), broadcasts and
+/// symmetric peers are counted, never made into conversations.
+#[test]
+fn modes_outside_client_server_are_counted() {
+    let mut c = Cap::new();
+    let mut monlist = [0u8; 48];
+    monlist[0] = 0x17; // version 2, mode 7
+    monlist[2] = 3; // IMPL_XNTPD
+    monlist[3] = 42; // MON_GETLIST_1
+    c.ntp(0.0, CLIENT, SERVER, &monlist);
+    let mut q = [0u8; 12];
+    q[0] = 0x16; // version 2, mode 6
+    q[1] = 1; // read status
+    c.ntp(0.1, CLIENT, SERVER, &q);
+    q[1] = 0x81; // its response
+    c.ntp(0.2, SERVER, CLIENT, &q);
+    let mut b = request(0x400, 0);
+    b[0] = 0x25; // version 4, mode 5
+    c.ntp(0.3, SERVER, "198.51.100.255:123", &b);
+    let mut sym = request(0x401, 0);
+    sym[0] = 0x21; // version 4, mode 1
+    c.ntp(0.4, "198.51.100.2:123", SERVER, &sym);
+    let (convs, s) = c.t.finish();
+    assert!(convs.is_empty(), "{convs:?}");
+    assert_eq!(
+        (
+            s.private,
+            s.monlist,
+            s.control_queries,
+            s.control_answers,
+            s.broadcast,
+            s.symmetric
+        ),
+        (1, 1, 1, 1, 1, 1)
+    );
+    assert_eq!(s.versions[4], 2);
+}
