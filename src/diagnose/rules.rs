@@ -692,7 +692,7 @@ fn asymmetric_path(e: &Exchange) -> Verdict {
 fn reply_bounced(e: &Exchange) -> Verdict {
     let w = e.wire.as_ref().expect("checked");
     let b = w.reply_bounced.as_ref().expect("checked");
-    Verdict::new(
+    let v = Verdict::new(
         Cause::ReplyIgnored,
         format!("{}: replies arrive, but the client's host answers them with {}: no socket takes them.", e.who, b.value.error.name()),
         Confidence::High,
@@ -704,7 +704,18 @@ fn reply_bounced(e: &Exchange) -> Verdict {
         b.value.error,
         b.value.offender.map_or("?".into(), |o| o.to_string())
     ))
-    .fix("the client closed its socket before the replies came (too short a timeout) or sends from a port it does not read: check the client program; `ss -ulpn` on the client")
+    .fix("the client closed its socket before the replies came (too short a timeout) or sends from a port it does not read: check the client program; `ss -ulpn` on the client");
+    match &e.bogus {
+        // A reply that fails the origin test came first: the client took
+        // it and closed its socket, so the genuine one bounced.
+        Some(bad) if packet_no(&bad.at) < packet_no(&b.at) => v.evidence(format!(
+            "before it, a reply with a wrong origin arrived{} ({}): the client {} took that one and closed its socket, so the genuine reply found no socket — a client that does not check origins, fed a spoofed or stale reply",
+            at_suffix(&bad.at),
+            bad.value.detail,
+            e.client.map_or("?".into(), |c| c.to_string())
+        )),
+        _ => v,
+    }
 }
 
 fn reply_not_echoed(e: &Exchange) -> Verdict {
@@ -861,13 +872,23 @@ fn ok(e: &Exchange) -> Verdict {
             e.probe.as_ref().map_or(0, |p| p.interval_ms)
         ));
     }
-    if e.bogus_count > 0 {
-        v = v.note(format!(
-            "{} datagram(s) failed the origin test and were ignored",
-            e.bogus_count
+    if let Some(b) = &e.bogus {
+        v = v.evidence(format!(
+            "{} reply(ies) failed the origin test (RFC 5905 test 2: spoofed, stale or replayed), the first{}: {}; clients that check origins ignore them",
+            e.bogus_count,
+            at_suffix(&b.at),
+            b.value.detail
         ));
     }
     v
+}
+
+/// The packet number of an origin in a capture.
+fn packet_no(o: &Origin) -> Option<u64> {
+    match o {
+        Origin::Packet { no, .. } => Some(*no),
+        _ => None,
+    }
 }
 
 fn refid_meaning(h: &crate::wire::Repr) -> String {

@@ -643,3 +643,44 @@ fn modes_outside_client_server_are_counted() {
     );
     assert_eq!(s.versions[4], 2);
 }
+
+/// A reply with a wrong origin (spoofed or stale) arrives before the
+/// genuine one; the client takes it and closes its socket, so the genuine
+/// reply bounces off the client's host: the verdict says which client.
+#[test]
+fn a_wrong_origin_taken_first_then_the_genuine_reply_bounces() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xF1, 0);
+    c.rep(0.004, SERVER, reply(0xBAD, 0.002, 0.003));
+    let r = reply(0xF1, 0.005, 0.006);
+    c.rep(0.01, SERVER, r);
+    c.icmp(
+        0.011,
+        "198.51.100.2",
+        IcmpError::v4(3, 3),
+        &r.to_bytes(),
+        false,
+    );
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::ReplyIgnored);
+    assert!(
+        v.evidence.iter().any(|e| e
+            .contains("before it, a reply with a wrong origin arrived (packet #2")
+            && e.contains("the client 198.51.100.2:40000 took that one")),
+        "{v:?}"
+    );
+    // Without the bounce, the server gives good time and the wrong origin
+    // is evidence beside it.
+    let mut c = Cap::new();
+    c.req(0.0, 0xF2, 0);
+    c.rep(0.004, SERVER, reply(0xBAD, 0.002, 0.003));
+    c.rep(0.01, SERVER, reply(0xF2, 0.005, 0.006));
+    let v = judge(&c.main());
+    assert_eq!(v.cause, Cause::Ok);
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("failed the origin test")),
+        "{v:?}"
+    );
+}
