@@ -575,9 +575,28 @@ impl Tracker {
                     c.unsync.get_or_insert((*r, at, h));
                 }
             }
-            ReplyClass::Bogus(_) => {
+            ReplyClass::Bogus(b) => {
                 c.bogus_n += 1;
-                c.bogus.get_or_insert((at, j.class.label()));
+                // The capture's own words: no internal placeholder (the
+                // nonce judged against is only a stand-in when no request
+                // matches).
+                let detail = match b {
+                    crate::engine::exchange::BogusReason::OriginMismatch { got, .. } => {
+                        format!(
+                            "origin {} is the transmit of none of this client's requests in the capture{}",
+                            got.hex(),
+                            match c.pending.back() {
+                                Some(last) => format!(
+                                    " (its last unanswered one: {})",
+                                    NtpTimestamp(last.xmt).hex()
+                                ),
+                                None => String::new(),
+                            }
+                        )
+                    }
+                    _ => j.class.label(),
+                };
+                c.bogus.get_or_insert((at, detail));
             }
             ReplyClass::Duplicate => {}
             ReplyClass::Invalid(_) => {

@@ -684,3 +684,23 @@ fn a_wrong_origin_taken_first_then_the_genuine_reply_bounces() {
         "{v:?}"
     );
 }
+
+/// A stray reply after every request was answered: its evidence names its
+/// origin and says it matches no request — never the stand-in nonce the
+/// judgement used internally.
+#[test]
+fn evidence_never_prints_a_placeholder() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xF3, 0);
+    c.rep(0.01, SERVER, reply(0xF3, 0.005, 0.006));
+    c.rep(0.50, SERVER, reply(0x77, 0.49, 0.495));
+    let conv = c.main();
+    let (_, detail) = conv.bogus.clone().unwrap();
+    assert!(
+        detail.contains("is the transmit of none of this client's requests"),
+        "{detail}"
+    );
+    let v = judge(&conv);
+    let all = format!("{v:?}");
+    assert!(!all.contains("00000000.00000001"), "{all}");
+}
