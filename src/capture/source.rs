@@ -32,6 +32,8 @@ pub struct Options {
     /// Close a conversation after this much capture time without packets.
     pub idle: Duration,
     pub max_open: usize,
+    /// Conversations kept in detail.
+    pub max_kept: usize,
     /// Show progress on stderr for large files.
     pub progress: bool,
     /// Set to stop a live capture (Ctrl-C).
@@ -73,7 +75,11 @@ pub struct Judged {
 }
 
 pub struct Outcome {
+    /// The conversations kept in detail (at most `max_kept`).
     pub conversations: Vec<Judged>,
+    /// The server view: every client host's and every server's verdict.
+    pub hosts: Vec<super::view::Group>,
+    pub servers: Vec<super::view::Group>,
     pub stats: CaptureStats,
     pub link: String,
     /// Why reading stopped early, with what was read: a partial result.
@@ -181,7 +187,7 @@ fn drive<T: pcap::Activated + ?Sized>(
         })?),
         None => None,
     };
-    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open);
+    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open).max_kept(opts.max_kept);
     let start = Instant::now();
     let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
@@ -253,17 +259,21 @@ fn drive<T: pcap::Activated + ?Sized>(
             nanos: now.subsec_nanos(),
         });
     }
-    let (convs, stats) = tracker.finish();
-    let conversations = convs
+    let f = tracker.finish_all();
+    let conversations = f
+        .conversations
         .into_iter()
         .map(|(key, conv)| {
             let verdict = judge(&conv);
             Judged { key, conv, verdict }
         })
         .collect();
+    let servers = super::view::by_server(&f.groups);
     Ok(Outcome {
         conversations,
-        stats,
+        hosts: super::view::by_client_host(f.groups),
+        servers,
+        stats: f.stats,
         link: format!("{link:?}"),
         stopped_early,
         interrupted,

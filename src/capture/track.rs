@@ -143,6 +143,25 @@ struct Early {
 const EARLY_MAX: usize = 4;
 const EARLY_BYTES: usize = 256;
 
+/// Conversations kept in detail by default.
+pub const DEFAULT_MAX_KEPT: usize = 10_000;
+
+/// A client host's conversations with one server, summed.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub client: IpAddr,
+    pub server: SocketAddr,
+    pub conv: Conv,
+    pub conversations: usize,
+}
+
+/// What a finished capture holds.
+pub struct Finished {
+    pub conversations: Vec<(Key, Conv)>,
+    pub groups: Vec<Group>,
+    pub stats: CaptureStats,
+}
+
 /// Conversation key: (client, server).
 pub type Key = (SocketAddr, SocketAddr);
 
@@ -204,6 +223,9 @@ pub struct CaptureStats {
     pub other: u64,
     /// Conversations closed early because too many were open.
     pub evicted: u64,
+    /// Conversations beyond the detail bound: counted in their client
+    /// host's and server's totals, not listed one by one.
+    pub folded: u64,
 }
 
 pub struct Tracker {
@@ -219,6 +241,11 @@ pub struct Tracker {
     max_open: usize,
     last_sweep: f64,
     pub closed: Vec<(Key, Conv)>,
+    /// Every closed conversation, summed per (client host, server): the
+    /// server view, complete even when details are no longer kept.
+    groups: HashMap<(IpAddr, SocketAddr), (Conv, usize)>,
+    /// Conversations kept in detail (beyond, they are only in their group).
+    max_kept: usize,
     pub stats: CaptureStats,
 }
 
@@ -244,8 +271,16 @@ impl Tracker {
             max_open: max_open.max(1),
             last_sweep: f64::MIN,
             closed: Vec::new(),
+            groups: HashMap::default(),
+            max_kept: DEFAULT_MAX_KEPT,
             stats: CaptureStats::default(),
         }
+    }
+
+    /// At most `n` conversations kept in detail.
+    pub fn max_kept(mut self, n: usize) -> Tracker {
+        self.max_kept = n;
+        self
     }
 
     fn conv(&mut self, key: Key, at: At) -> &mut Conv {
@@ -279,7 +314,26 @@ impl Tracker {
             for p in &c.pending {
                 self.nonces.remove(&(p.xmt, client));
             }
-            self.closed.push((key_of(&c), c));
+            let mut c = c;
+            // Its per-request state is done with: free it.
+            c.pending = VecDeque::new();
+            c.seen_replies = VecDeque::new();
+            c.early = VecDeque::new();
+            let key = key_of(&c);
+            match self.groups.get_mut(&(key.0.ip(), key.1)) {
+                Some((g, n)) => {
+                    g.merge(&c);
+                    *n += 1;
+                }
+                None => {
+                    self.groups.insert((key.0.ip(), key.1), (c.clone(), 1));
+                }
+            }
+            if self.closed.len() < self.max_kept {
+                self.closed.push((key, c));
+            } else {
+                self.stats.folded += 1;
+            }
         }
     }
 
@@ -644,10 +698,12 @@ impl Tracker {
         }
     }
 
-    /// Closes every open conversation; returns all, in order of first packet.
+    /// Closes every open conversation; returns the conversations kept in
+    /// detail, in order of first packet, and every (client host, server)
+    /// group with its number of conversations.
     /// Requests sent within [`ANSWER_WINDOW`] of the capture's last frame
     /// are pending, not unanswered: their answer may simply not be in it.
-    pub fn finish(mut self) -> (Vec<(Key, Conv)>, CaptureStats) {
+    pub fn finish_all(mut self) -> Finished {
         if let Some(end) = self.latest {
             let end = end.as_f64();
             for c in self.open.values_mut() {
@@ -661,13 +717,41 @@ impl Tracker {
                 c.first_pending = young.first().copied();
             }
         }
-        let keys: Vec<CKey> = self.open.keys().copied().collect();
-        for k in keys {
+        // Close in order of first packet, so that details and groups are
+        // in time order.
+        let mut keys: Vec<(u64, CKey)> = self
+            .open
+            .iter()
+            .map(|(k, c)| (c.first.map_or(0, |a| a.no), *k))
+            .collect();
+        keys.sort_unstable_by_key(|(no, _)| *no);
+        for (_, k) in keys {
             self.close(k);
         }
         let mut all = self.closed;
         all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
-        (all, self.stats)
+        let mut groups: Vec<Group> = self
+            .groups
+            .into_iter()
+            .map(|((client, server), (conv, conversations))| Group {
+                client,
+                server,
+                conv,
+                conversations,
+            })
+            .collect();
+        groups.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));
+        Finished {
+            conversations: all,
+            groups,
+            stats: self.stats,
+        }
+    }
+
+    /// [`Tracker::finish_all`], the conversations and statistics only.
+    pub fn finish(self) -> (Vec<(Key, Conv)>, CaptureStats) {
+        let f = self.finish_all();
+        (f.conversations, f.stats)
     }
 }
 

@@ -1,13 +1,15 @@
-//! The server view: conversations (client addr:port ↔ server:123) grouped
-//! per client host and server, and per server, each group judged as one.
-//! A client that sends each request from a new source port (chrony, ntpdig:
-//! RFC 9109) is one client host here, not dozens of conversations.
+//! The server view: conversations (client addr:port ↔ server:123) summed
+//! per client host and server as the tracker closes them, and per server,
+//! each sum judged as one. A client that sends each request from a new
+//! source port (chrony, ntpdig: RFC 9109) is one client host here, not
+//! dozens of conversations; the view stays complete when the capture holds
+//! more conversations than are kept in detail.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::judge;
-use super::track::{Conv, Key};
+use super::track::{self, Conv};
 use crate::diagnose::Verdict;
 
 /// A group of conversations judged as one.
@@ -24,72 +26,48 @@ pub struct Group {
     pub verdict: Verdict,
 }
 
-fn merged<'a>(convs: impl Iterator<Item = &'a Conv>) -> (Conv, usize) {
-    let mut all: Vec<&Conv> = convs.collect();
-    // In time order, so that request intervals run across conversations.
-    all.sort_by(|a, b| {
-        let t = |c: &Conv| c.first.map_or(0.0, |x| x.ts.as_f64());
-        t(a).total_cmp(&t(b))
-    });
-    let n = all.len();
-    let mut it = all.into_iter();
-    let mut m = it.next().cloned().unwrap_or_default();
-    for c in it {
-        m.merge(c);
-    }
-    (m, n)
-}
-
-/// One group per (client host, server), in order of their first packet.
-pub fn by_client_host(convs: &[(Key, &Conv)]) -> Vec<Group> {
-    let mut groups: BTreeMap<(IpAddr, SocketAddr), Vec<&Conv>> = BTreeMap::new();
-    for ((client, server), c) in convs {
-        groups.entry((client.ip(), *server)).or_default().push(c);
-    }
-    let mut out: Vec<Group> = groups
+/// One verdict per (client host, server), in order of first packet.
+pub fn by_client_host(groups: Vec<track::Group>) -> Vec<Group> {
+    groups
         .into_iter()
-        .map(|((client, server), cs)| {
-            let (conv, n) = merged(cs.into_iter());
-            let verdict = judge::judge_as(&conv, format!("{server} (asked by {client})"));
-            Group {
-                client: Some(client),
-                server,
-                conversations: n,
-                clients: 1,
-                conv,
-                verdict,
-            }
+        .map(|g| Group {
+            client: Some(g.client),
+            server: g.server,
+            conversations: g.conversations,
+            clients: 1,
+            verdict: judge::judge_as(&g.conv, format!("{} (asked by {})", g.server, g.client)),
+            conv: g.conv,
         })
-        .collect();
-    out.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));
-    out
+        .collect()
 }
 
-/// One group per server: every client host's conversations with it.
-pub fn by_server(convs: &[(Key, &Conv)]) -> Vec<Group> {
-    let mut groups: BTreeMap<SocketAddr, Vec<(IpAddr, &Conv)>> = BTreeMap::new();
-    for ((client, server), c) in convs {
-        groups.entry(*server).or_default().push((client.ip(), c));
-    }
-    let mut out: Vec<Group> = groups
-        .into_iter()
-        .map(|(server, cs)| {
-            let mut hosts: Vec<IpAddr> = cs.iter().map(|(h, _)| *h).collect();
-            hosts.sort();
-            hosts.dedup();
-            let (conv, n) = merged(cs.into_iter().map(|(_, c)| c));
-            let verdict = judge::judge_as(
-                &conv,
-                format!("{server} (asked by {} client host(s))", hosts.len()),
-            );
-            Group {
-                client: None,
-                server,
-                conversations: n,
-                clients: hosts.len(),
-                conv,
-                verdict,
+/// One verdict per server: every client host's conversations with it.
+pub fn by_server(groups: &[track::Group]) -> Vec<Group> {
+    let mut per: BTreeMap<SocketAddr, (Conv, usize, usize)> = BTreeMap::new();
+    for g in groups {
+        match per.get_mut(&g.server) {
+            Some((c, convs, hosts)) => {
+                c.merge(&g.conv);
+                *convs += g.conversations;
+                *hosts += 1;
             }
+            None => {
+                per.insert(g.server, (g.conv.clone(), g.conversations, 1));
+            }
+        }
+    }
+    let mut out: Vec<Group> = per
+        .into_iter()
+        .map(|(server, (conv, conversations, clients))| Group {
+            client: None,
+            server,
+            conversations,
+            clients,
+            verdict: judge::judge_as(
+                &conv,
+                format!("{server} (asked by {clients} client host(s))"),
+            ),
+            conv,
         })
         .collect();
     out.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));

@@ -81,6 +81,12 @@ pub struct CaptureArgs {
     #[arg(long, default_value_t = 65_536)]
     pub max_open: usize,
 
+    /// Most conversations kept in detail (JSON `conversations`, the -v
+    /// table); beyond, each is only in its client host's and server's
+    /// totals, and the output says how many were folded.
+    #[arg(long, default_value_t = crate::capture::track::DEFAULT_MAX_KEPT)]
+    pub max_kept: usize,
+
     /// Details for every conversation, not just the table.
     #[arg(short, long)]
     pub verbose: bool,
@@ -122,6 +128,9 @@ pub struct StatsJson {
     pub truncated: u64,
     pub control: u64,
     pub evicted: u64,
+    /// Conversations beyond --max-kept: in the server view's totals only.
+    #[serde(default)]
+    pub folded: u64,
     /// Mode 6 (ntpq) queries and answers.
     #[serde(default)]
     pub control_queries: u64,
@@ -275,6 +284,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         write: args.write.clone(),
         idle: args.idle,
         max_open: args.max_open,
+        max_kept: args.max_kept,
         progress: !args.json,
         stop,
     };
@@ -285,9 +295,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             return Ok(exit::ERROR);
         }
     };
-    let refs: Vec<_> = out.conversations.iter().map(|j| (j.key, &j.conv)).collect();
-    let hosts = crate::capture::view::by_client_host(&refs);
-    let servers = crate::capture::view::by_server(&refs);
+    let hosts = &out.hosts;
+    let servers = &out.servers;
     // The exit status is the first screen's: the client hosts' verdicts.
     let code = exit::for_classes(hosts.iter().map(|g| g.verdict.cause.class()));
     if args.json {
@@ -307,6 +316,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 truncated: s.truncated,
                 control: s.control,
                 evicted: s.evicted,
+                folded: s.folded,
                 control_queries: s.control_queries,
                 control_answers: s.control_answers,
                 private: s.private,
@@ -345,12 +355,18 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     }
     let s = &out.stats;
     println!(
-        "{} frames ({}), {} NTP, {} ICMP errors about NTP, {} conversations{}{}",
+        "{} frames ({}), {} NTP, {} ICMP errors about NTP, {} conversations from {} client host(s) to {} server(s){}{}",
         s.frames,
         out.link,
         s.ntp,
         s.icmp,
-        out.conversations.len(),
+        out.conversations.len() as u64 + s.folded,
+        hosts
+            .iter()
+            .filter_map(|g| g.client)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        servers.len(),
         if s.fragments > 0 {
             format!(", {} IP fragments not reassembled", s.fragments)
         } else {
@@ -362,6 +378,22 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             String::new()
         },
     );
+    if s.evicted > 0 {
+        println!(
+            "{} {} conversations were closed early: more than --max-open ({}) were open at once; a client's later packets start a new one",
+            "bound:".yellow().bold(),
+            s.evicted,
+            args.max_open
+        );
+    }
+    if s.folded > 0 {
+        println!(
+            "{} {} conversations beyond --max-kept ({}) are counted in their client hosts' and servers' verdicts, not listed (-v, JSON)",
+            "bound:".yellow().bold(),
+            s.folded,
+            args.max_kept
+        );
+    }
     if let Some(why) = &out.stopped_early {
         println!("{} {why}", "partial:".yellow().bold());
     }
@@ -399,7 +431,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         "verdict".bold(),
         "evidence".bold()
     );
-    for g in &servers {
+    for g in servers {
         let io = format!("{}/{}", g.conv.requests, g.conv.replies + g.conv.icmp_n);
         println!(
             "{:<46} {:>7} {io:>9}  {:<26} {}",
@@ -418,7 +450,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         "verdict".bold(),
         "evidence".bold()
     );
-    for g in &hosts {
+    for g in hosts {
         let io = format!("{}/{}", g.conv.requests, g.conv.replies + g.conv.icmp_n);
         let who = format!(
             "{} → {}",
@@ -450,7 +482,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 j.verdict.evidence.first().map_or("", |s| s.as_str())
             );
         }
-        for g in &hosts {
+        for g in hosts {
             println!();
             print!(
                 "{}",

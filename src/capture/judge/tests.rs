@@ -508,12 +508,9 @@ fn view_of(
     Vec<crate::capture::view::Group>,
     Vec<crate::capture::view::Group>,
 ) {
-    let (convs, _) = c.t.finish();
-    let refs: Vec<_> = convs.iter().map(|(k, c)| (*k, c)).collect();
-    (
-        crate::capture::view::by_client_host(&refs),
-        crate::capture::view::by_server(&refs),
-    )
+    let f = c.t.finish_all();
+    let servers = crate::capture::view::by_server(&f.groups);
+    (crate::capture::view::by_client_host(f.groups), servers)
 }
 
 /// A client that sends every request from a new source port (RFC 9109,
@@ -703,4 +700,32 @@ fn evidence_never_prints_a_placeholder() {
     let v = judge(&conv);
     let all = format!("{v:?}");
     assert!(!all.contains("00000000.00000001"), "{all}");
+}
+
+/// Beyond the detail bound, conversations are folded into their client
+/// host's totals: the server view stays complete, and says how many.
+#[test]
+fn conversations_past_the_bound_are_folded_not_lost() {
+    let mut c = Cap {
+        t: Tracker::new(120.0, 1000).max_kept(2),
+        no: 0,
+    };
+    for i in 0..5u64 {
+        let t = i as f64 * 64.0;
+        let port = format!("198.51.100.2:{}", 40000 + i);
+        c.ntp(t, &port, SERVER, &request(0x500 + i, 0));
+        c.ntp(
+            t + 0.01,
+            SERVER,
+            &port,
+            &reply(0x500 + i, t + 0.004, t + 0.005).to_bytes(),
+        );
+    }
+    let f = c.t.finish_all();
+    assert_eq!((f.conversations.len(), f.stats.folded), (2, 3));
+    assert_eq!(f.groups.len(), 1);
+    assert_eq!(
+        (f.groups[0].conversations, f.groups[0].conv.requests),
+        (5, 5)
+    );
 }
