@@ -229,7 +229,8 @@ pub struct CaptureStats {
 }
 
 pub struct Tracker {
-    open: HashMap<CKey, Conv>,
+    /// Boxed: a conversation is large, and the map moves its values.
+    open: HashMap<CKey, Box<Conv>>,
     /// Pending requests, by transmit timestamp and client address (two
     /// clients may send the same transmit value: SNTP's zero, symmetric
     /// peers) → their conversation.
@@ -292,8 +293,12 @@ impl Tracker {
                 .iter()
                 .map(|(k, c)| (c.last.map_or(0.0, |x| x.ts.as_f64()), *k))
                 .collect();
-            by_age.sort_by(|a, b| a.0.total_cmp(&b.0));
-            for (_, k) in by_age.into_iter().take((self.max_open / 8).max(1)) {
+            let n = (self.max_open / 8).max(1).min(by_age.len());
+            // The n oldest, in no order: a selection, not a sort.
+            if n < by_age.len() {
+                by_age.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
+            }
+            for (_, k) in by_age.into_iter().take(n) {
                 self.close(k);
                 self.stats.evicted += 1;
             }
@@ -314,7 +319,7 @@ impl Tracker {
             for p in &c.pending {
                 self.nonces.remove(&(p.xmt, client));
             }
-            let mut c = c;
+            let mut c = *c;
             // Its per-request state is done with: free it.
             c.pending = VecDeque::new();
             c.seen_replies = VecDeque::new();
