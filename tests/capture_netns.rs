@@ -465,3 +465,120 @@ fn mode_6_queries_and_symmetric_peers_are_reported() {
     let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
     assert!(r.stats.symmetric >= 1, "{:#?}", r.stats);
 }
+
+/// NTS (RFC 8915) between real chronyd client and server, with a
+/// certificate made here for the server's name, and ntpsec's symmetric-key
+/// MACs (key 1 on both sides; then a key the server does not have):
+/// recognised and said.
+#[test]
+fn nts_mac_and_crypto_nak_are_recognised() {
+    if !require(
+        "capture nts/mac",
+        &["ip", "ss", "tcpdump", "openssl", "ntpd", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let d = TempDir::new();
+    let key = d.path().join("server.key");
+    let crt = d.path().join("server.crt");
+    let o = run_bounded(
+        std::process::Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ntp.test",
+            "-addext",
+            "subjectAltName=DNS:ntp.test",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _srv = chronyd(
+        &p.server,
+        &d,
+        &format!(
+            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    let cd = TempDir::new();
+    let file = p.dir.path().join("nts.pcap");
+    let td = tcpdump(
+        &p.client,
+        &p.client_if,
+        &file,
+        &["udp port 123 or tcp port 4460"],
+    );
+    let _cli = chronyd_client(
+        &p.client,
+        &cd,
+        &format!(
+            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+            crt.display()
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    stop_tcpdump(td);
+    keep_pcap("chronyd-nts", &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert!(r.stats.nts >= 2, "{:#?}", r.stats);
+
+    // ntpsec ntpd with key 1; ntpdig asks with key 1, then with key 2 the
+    // server does not hold.
+    let q = Pair::new();
+    let kd = TempDir::new();
+    let keys = kd.file(
+        "ntp.keys",
+        "1 SHA1 0123456789abcdef0123456789abcdef01234567\n2 SHA1 fedcba9876543210fedcba9876543210fedcba98\n",
+    );
+    let skeys = kd.file(
+        "server.keys",
+        "1 SHA1 0123456789abcdef0123456789abcdef01234567\n",
+    );
+    let _ntpd = ntpd(
+        &q.server,
+        &kd,
+        &format!(
+            "keys {}\ntrustedkey 1\ntos orphan 5 orphanwait 1",
+            skeys.display()
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let file = q.dir.path().join("mac.pcap");
+    let td = tcpdump(&q.client, &q.client_if, &file, &["udp port 123"]);
+    for key in ["1", "2"] {
+        let _ = peer_output(
+            &q.client,
+            &[
+                "ntpdig",
+                "-t",
+                "1",
+                "-a",
+                key,
+                "-k",
+                keys.to_str().unwrap(),
+                SERVER,
+            ],
+        );
+    }
+    stop_tcpdump(td);
+    keep_pcap("ntpd-mac-and-crypto-nak", &file);
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    // Both requests and the answer to key 1 carry a MAC; ntpsec answers a
+    // key it does not hold with nothing (no crypto-NAK).
+    assert_eq!((r.stats.mac, r.stats.crypto_nak), (3, 0), "{:#?}", r.stats);
+}

@@ -143,6 +143,47 @@ struct Early {
 const EARLY_MAX: usize = 4;
 const EARLY_BYTES: usize = 256;
 
+/// What follows the 48-octet header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trailer {
+    Nts,
+    Mac,
+    CryptoNak,
+    Other,
+}
+
+/// Reads what follows an NTP header: a 4-octet crypto-NAK (RFC 5905
+/// §7.3's MAC with only a zero key id), a MAC (key id + 16- or 20-octet
+/// digest, RFC 8573), or extension fields (RFC 7822: type and length, the
+/// length a multiple of 4 and at least 16) among which RFC 8915's NTS
+/// fields — Unique Identifier 0x0104, Cookie 0x0204, Cookie Placeholder
+/// 0x0304, Authenticator and Encrypted Extension Fields 0x0404.
+pub fn trailer(t: &[u8]) -> Trailer {
+    if t.len() == 4 {
+        return Trailer::CryptoNak;
+    }
+    let mut off = 0;
+    let mut nts = false;
+    let mut chain = true;
+    while off + 4 <= t.len() {
+        let ty = u16::from_be_bytes([t[off], t[off + 1]]);
+        let len = u16::from_be_bytes([t[off + 2], t[off + 3]]) as usize;
+        if len < 16 || len % 4 != 0 || off + len > t.len() {
+            chain = false;
+            break;
+        }
+        nts |= matches!(ty, 0x0104 | 0x0204 | 0x0304 | 0x0404);
+        off += len;
+    }
+    if chain && off == t.len() && nts {
+        Trailer::Nts
+    } else if matches!(t.len(), 20 | 24) {
+        Trailer::Mac
+    } else {
+        Trailer::Other
+    }
+}
+
 /// Conversations kept in detail by default.
 pub const DEFAULT_MAX_KEPT: usize = 10_000;
 
@@ -220,6 +261,12 @@ pub struct CaptureStats {
     pub broadcast: u64,
     /// NTP datagrams by version field (index 0-7).
     pub versions: [u64; 8],
+    /// Datagrams with NTS extension fields (RFC 8915: unique identifier,
+    /// cookie, authenticator), with a MAC (key id and digest), and
+    /// crypto-NAKs (a 4-octet MAC: authentication refused).
+    pub nts: u64,
+    pub mac: u64,
+    pub crypto_nak: u64,
     pub other: u64,
     /// Conversations closed early because too many were open.
     pub evicted: u64,
@@ -386,6 +433,14 @@ impl Tracker {
             // Versions of time packets (ntpq and ntpdc speak version 2).
             if !matches!(Mode::from_bits(*b), Mode::Control | Mode::Private) {
                 self.stats.versions[((b >> 3) & 7) as usize] += 1;
+            }
+            if let Some(t) = p.payload.get(48..).filter(|t| !t.is_empty()) {
+                match trailer(t) {
+                    Trailer::Nts => self.stats.nts += 1,
+                    Trailer::Mac => self.stats.mac += 1,
+                    Trailer::CryptoNak => self.stats.crypto_nak += 1,
+                    Trailer::Other => {}
+                }
             }
             match Mode::from_bits(*b) {
                 Mode::Control => {

@@ -149,6 +149,13 @@ pub struct StatsJson {
     /// NTP datagrams by version field, 0 to 7.
     #[serde(default)]
     pub versions: Vec<u64>,
+    /// Datagrams carrying NTS extension fields, a MAC, a crypto-NAK.
+    #[serde(default)]
+    pub nts: u64,
+    #[serde(default)]
+    pub mac: u64,
+    #[serde(default)]
+    pub crypto_nak: u64,
 }
 
 /// A group of conversations judged as one: a client host with a server,
@@ -260,6 +267,21 @@ fn other_ntp(s: &crate::capture::track::CaptureStats) -> Option<String> {
             s.versions[1], s.versions[2], s.versions[3]
         ));
     }
+    if s.nts > 0 {
+        parts.push(format!(
+            "{} datagrams with NTS extension fields (RFC 8915): authenticated exchanges",
+            s.nts
+        ));
+    }
+    if s.mac > 0 {
+        parts.push(format!("{} datagrams with a symmetric-key MAC", s.mac));
+    }
+    if s.crypto_nak > 0 {
+        parts.push(format!(
+            "{} crypto-NAKs: the server refused the request's authentication (wrong or unknown key)",
+            s.crypto_nak
+        ));
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
@@ -324,6 +346,9 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 symmetric: s.symmetric,
                 broadcast: s.broadcast,
                 versions: s.versions.to_vec(),
+                nts: s.nts,
+                mac: s.mac,
+                crypto_nak: s.crypto_nak,
             },
             stopped_early: out.stopped_early.clone(),
             interrupted: out.interrupted,

@@ -729,3 +729,24 @@ fn conversations_past_the_bound_are_folded_not_lost() {
         (5, 5)
     );
 }
+
+/// What follows the header: a crypto-NAK is a 4-octet MAC (RFC 5905 §7.3,
+/// key id 0, no digest); a MAC is a key id and a 16- or 20-octet digest
+/// (RFC 8573); NTS is extension fields of RFC 8915's types (RFC 7822
+/// framing: length a multiple of 4, at least 16).
+#[test]
+fn trailers() {
+    use crate::capture::track::{Trailer, trailer};
+    assert_eq!(trailer(&[0; 4]), Trailer::CryptoNak);
+    assert_eq!(trailer(&[0; 20]), Trailer::Mac);
+    assert_eq!(trailer(&[0; 24]), Trailer::Mac);
+    let mut nts = vec![];
+    for (ty, len) in [(0x0104u16, 36u16), (0x0204, 104), (0x0404, 40)] {
+        nts.extend_from_slice(&ty.to_be_bytes());
+        nts.extend_from_slice(&len.to_be_bytes());
+        nts.resize(nts.len() + len as usize - 4, 0xab);
+    }
+    assert_eq!(trailer(&nts), Trailer::Nts);
+    assert_eq!(trailer(&nts[..nts.len() - 1]), Trailer::Other);
+    assert_eq!(trailer(&[1, 2, 3]), Trailer::Other);
+}
