@@ -168,7 +168,7 @@ pub fn trailer(t: &[u8]) -> Trailer {
     while off + 4 <= t.len() {
         let ty = u16::from_be_bytes([t[off], t[off + 1]]);
         let len = u16::from_be_bytes([t[off + 2], t[off + 3]]) as usize;
-        if len < 16 || len % 4 != 0 || off + len > t.len() {
+        if len < 16 || !len.is_multiple_of(4) || off + len > t.len() {
             chain = false;
             break;
         }
