@@ -60,8 +60,8 @@ fn healthy_drop_reject_and_no_daemon() {
     });
     let c = only(&r);
     assert_eq!(c.verdict.cause, "ok", "{c:?}");
-    assert_eq!((c.requests, c.answered), (1, 1));
-    assert!(c.best_offset_s.unwrap().abs() < 0.1);
+    assert_eq!((c.counts.requests, c.counts.answered), (1, 1));
+    assert!(c.counts.best_offset_s.unwrap().abs() < 0.1);
 
     p.server.exec_ok(&[
         "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
@@ -81,7 +81,10 @@ fn healthy_drop_reject_and_no_daemon() {
         .collect();
     assert_eq!(server.len(), 2, "{r:#?}");
     assert_eq!(
-        (server[0].verdict.cause.as_str(), server[0].unanswered),
+        (
+            server[0].verdict.cause.as_str(),
+            server[0].counts.unanswered
+        ),
         ("no-reply", 4)
     );
     assert_eq!(server[1].verdict.cause, "pending");
@@ -271,15 +274,15 @@ fn live_and_saved_give_the_same_verdict() {
                 &a.client,
                 &a.server,
                 &a.verdict.cause,
-                a.requests,
-                a.answered
+                a.counts.requests,
+                a.counts.answered
             ),
             (
                 &b.client,
                 &b.server,
                 &b.verdict.cause,
-                b.requests,
-                b.answered
+                b.counts.requests,
+                b.counts.answered
             )
         );
     }
@@ -345,7 +348,10 @@ fn chronyd_client_is_one_host_across_ports() {
         .filter(|c| c.server.starts_with(SERVER))
         .collect();
     assert!(to_server.len() >= 8, "{r:#?}");
-    assert!(to_server.iter().all(|c| c.requests == 1), "{to_server:#?}");
+    assert!(
+        to_server.iter().all(|c| c.counts.requests == 1),
+        "{to_server:#?}"
+    );
     let hosts: Vec<_> = r
         .clients
         .iter()
@@ -403,7 +409,7 @@ fn nflog_capture_of_what_the_firewall_drops() {
     let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
     assert_eq!(r.link, "Nflog", "{r:#?}");
     let c = only(&r);
-    assert_eq!((c.requests, c.replies), (4, 0), "{c:#?}");
+    assert_eq!((c.counts.requests, c.counts.replies), (4, 0), "{c:#?}");
     assert!(c.client.starts_with(CLIENT), "{c:#?}");
 }
 

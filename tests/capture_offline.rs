@@ -260,7 +260,10 @@ fn nflog_link_type() {
     assert_eq!(r.link, "Nflog");
     assert_eq!(r.conversations.len(), 1, "{r:#?}");
     assert_eq!(
-        (r.conversations[0].requests, r.conversations[0].replies),
+        (
+            r.conversations[0].counts.requests,
+            r.conversations[0].counts.replies
+        ),
         (4, 0)
     );
     // Every frame cut at every length decodes without a panic.

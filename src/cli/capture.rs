@@ -158,54 +158,9 @@ pub struct StatsJson {
     pub crypto_nak: u64,
 }
 
-/// A group of conversations judged as one: a client host with a server,
-/// or a server with all its clients.
+/// What a conversation or a group of them holds, in numbers.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct GroupJson {
-    /// The client host's address; null in a server's group.
-    pub client: Option<String>,
-    pub server: String,
-    /// Client hosts in the group (1 for a client host's).
-    pub clients: usize,
-    /// Conversations (client source ports) in the group.
-    pub conversations: usize,
-    pub first_packet: Option<u64>,
-    pub last_packet: Option<u64>,
-    pub requests: u64,
-    pub answered: u64,
-    pub replies: u64,
-    pub icmp_errors: u64,
-    pub unanswered: u64,
-    pub pending: u64,
-    pub best_offset_s: Option<f64>,
-    pub best_delay_s: Option<f64>,
-    pub verdict: VerdictJson,
-}
-
-fn group_json(g: &crate::capture::view::Group) -> GroupJson {
-    GroupJson {
-        client: g.client.map(|c| c.to_string()),
-        server: g.server.to_string(),
-        clients: g.clients,
-        conversations: g.conversations,
-        first_packet: g.conv.first.map(|a| a.no),
-        last_packet: g.conv.last.map(|a| a.no),
-        requests: g.conv.requests,
-        answered: g.conv.answered,
-        replies: g.conv.replies,
-        icmp_errors: g.conv.icmp_n,
-        unanswered: g.conv.unanswered(),
-        pending: g.conv.pending_at_end,
-        best_offset_s: g.conv.best.as_ref().map(|b| b.0.offset),
-        best_delay_s: g.conv.best.as_ref().map(|b| b.0.delay),
-        verdict: (&g.verdict).into(),
-    }
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ConversationJson {
-    pub client: String,
-    pub server: String,
+pub struct Counts {
     pub first_packet: Option<u64>,
     pub last_packet: Option<u64>,
     pub requests: u64,
@@ -219,6 +174,58 @@ pub struct ConversationJson {
     pub pending: u64,
     pub best_offset_s: Option<f64>,
     pub best_delay_s: Option<f64>,
+}
+
+impl From<&crate::capture::track::Conv> for Counts {
+    fn from(c: &crate::capture::track::Conv) -> Counts {
+        Counts {
+            first_packet: c.first.map(|a| a.no),
+            last_packet: c.last.map(|a| a.no),
+            requests: c.requests,
+            answered: c.answered,
+            replies: c.replies,
+            icmp_errors: c.icmp_n,
+            unanswered: c.unanswered(),
+            pending: c.pending_at_end,
+            best_offset_s: c.best.as_ref().map(|b| b.0.offset),
+            best_delay_s: c.best.as_ref().map(|b| b.0.delay),
+        }
+    }
+}
+
+/// A group of conversations judged as one: a client host with a server,
+/// or a server with all its clients.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GroupJson {
+    /// The client host's address; null in a server's group.
+    pub client: Option<String>,
+    pub server: String,
+    /// Client hosts in the group (1 for a client host's).
+    pub clients: usize,
+    /// Conversations (client source ports) in the group.
+    pub conversations: usize,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub verdict: VerdictJson,
+}
+
+fn group_json(g: &crate::capture::view::Group) -> GroupJson {
+    GroupJson {
+        client: g.client.map(|c| c.to_string()),
+        server: g.server.to_string(),
+        clients: g.clients,
+        conversations: g.conversations,
+        counts: (&g.conv).into(),
+        verdict: (&g.verdict).into(),
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConversationJson {
+    pub client: String,
+    pub server: String,
+    #[serde(flatten)]
+    pub counts: Counts,
     pub verdict: VerdictJson,
 }
 
@@ -360,16 +367,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 .map(|j| ConversationJson {
                     client: j.key.0.to_string(),
                     server: j.key.1.to_string(),
-                    first_packet: j.conv.first.map(|a| a.no),
-                    last_packet: j.conv.last.map(|a| a.no),
-                    requests: j.conv.requests,
-                    answered: j.conv.answered,
-                    replies: j.conv.replies,
-                    icmp_errors: j.conv.icmp_n,
-                    unanswered: j.conv.unanswered(),
-                    pending: j.conv.pending_at_end,
-                    best_offset_s: j.conv.best.as_ref().map(|b| b.0.offset),
-                    best_delay_s: j.conv.best.as_ref().map(|b| b.0.delay),
+                    counts: (&j.conv).into(),
                     verdict: (&j.verdict).into(),
                 })
                 .collect(),
