@@ -192,8 +192,11 @@ fn bogus_then_genuine_is_ok() {
     let (r, _) = probe(f.addr, &[]);
     let v = &r.targets[0].verdict;
     assert_eq!(v.cause, "ok");
+    // The replies that fail the origin test are evidence beside the verdict.
     assert!(
-        v.notes.iter().any(|n| n.contains("failed the origin test")),
+        v.evidence
+            .iter()
+            .any(|n| n.contains("4 reply(ies) failed the origin test")),
         "{v:?}"
     );
 }
