@@ -192,7 +192,8 @@ pub const DEFAULT_MAX_KEPT: usize = 10_000;
 pub struct Group {
     pub client: IpAddr,
     pub server: SocketAddr,
-    pub conv: Conv,
+    /// Boxed: groups are moved from map to list to verdicts.
+    pub conv: Box<Conv>,
     pub conversations: usize,
 }
 
@@ -291,7 +292,7 @@ pub struct Tracker {
     pub closed: Vec<(Key, Conv)>,
     /// Every closed conversation, summed per (client host, server): the
     /// server view, complete even when details are no longer kept.
-    groups: HashMap<(IpAddr, SocketAddr), (Conv, usize)>,
+    groups: HashMap<(IpAddr, SocketAddr), (Box<Conv>, usize)>,
     /// Conversations kept in detail (beyond, they are only in their group).
     max_kept: usize,
     pub stats: CaptureStats,
@@ -378,7 +379,8 @@ impl Tracker {
                     *n += 1;
                 }
                 None => {
-                    self.groups.insert((key.0.ip(), key.1), (c.clone(), 1));
+                    self.groups
+                        .insert((key.0.ip(), key.1), (Box::new(c.clone()), 1));
                 }
             }
             if self.closed.len() < self.max_kept {

@@ -22,7 +22,7 @@ pub struct Group {
     pub conversations: usize,
     /// Client hosts in it (1 for a client-host group).
     pub clients: usize,
-    pub conv: Conv,
+    pub conv: Box<Conv>,
     pub verdict: Verdict,
 }
 
@@ -43,7 +43,7 @@ pub fn by_client_host(groups: Vec<track::Group>) -> Vec<Group> {
 
 /// One verdict per server: every client host's conversations with it.
 pub fn by_server(groups: &[track::Group]) -> Vec<Group> {
-    let mut per: BTreeMap<SocketAddr, (Conv, usize, usize)> = BTreeMap::new();
+    let mut per: BTreeMap<SocketAddr, (Box<Conv>, usize, usize)> = BTreeMap::new();
     for g in groups {
         match per.get_mut(&g.server) {
             Some((c, convs, hosts)) => {

@@ -215,7 +215,7 @@ fn group_json(g: &crate::capture::view::Group) -> GroupJson {
         server: g.server.to_string(),
         clients: g.clients,
         conversations: g.conversations,
-        counts: (&g.conv).into(),
+        counts: (&*g.conv).into(),
         verdict: (&g.verdict).into(),
     }
 }
