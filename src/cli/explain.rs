@@ -282,25 +282,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     } else {
         vec![]
     };
-    let mut v = v;
-    if let Some((host, top)) = probed
-        .iter()
-        .filter(|(_, pv)| pv.cause.class() != crate::diagnose::Class::Ok)
-        .min_by_key(|(_, pv)| crate::diagnose::verdict::rank(pv))
-        && crate::diagnose::verdict::rank(top) <= crate::diagnose::verdict::rank(&v)
-    {
-        let pasted = v.summary.clone();
-        v = top.clone();
-        v.summary = format!("{host}, probed from here: {}", v.summary);
-        v.evidence.push(format!("the paste: {pasted}"));
-    }
-    for (host, pv) in &probed {
-        v.notes.push(format!(
-            "probed {host} from here: [{}] {}",
-            pv.cause.id(),
-            pv.summary
-        ));
-    }
+    let v = paste::with_probes(v, &probed);
     let code = exit::for_classes([v.cause.class()]);
     if args.json {
         let bj = blocks.iter().map(block_json).collect();

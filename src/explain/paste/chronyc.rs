@@ -181,9 +181,7 @@ fn sources(lines: &[Line]) -> Vec<Explained> {
                 }
             }
             x.daemon = Some(d);
-            let mut e = Explained::new(kind, notes, x);
-            e.first_line = first;
-            e
+            Explained::at(kind, notes, x, first)
         })
         .collect()
 }
@@ -293,9 +291,7 @@ fn finish_sourcestats(
         x.valid = d.answering as u64;
         x.first_answer = Some(crate::diagnose::facts::AnswerKind::Valid);
     }
-    let mut e = Explained::new(Kind::ChronycSourcestats, notes, x);
-    e.first_line = first;
-    vec![e]
+    vec![Explained::at(Kind::ChronycSourcestats, notes, x, first)]
 }
 
 /// `selectdata`'s state letters (chronyc.adoc; client.c legend).
@@ -410,9 +406,7 @@ fn judge_selectdata(rows: &[(&Line, char, String)], first: usize) -> Vec<Explain
         }
     }
     x.daemon = Some(d);
-    let mut e = Explained::new(Kind::ChronycSelectdata, notes, x);
-    e.first_line = first;
-    vec![e]
+    vec![Explained::at(Kind::ChronycSelectdata, notes, x, first)]
 }
 
 /// chrony's leap status words (`client.c` %L).
@@ -515,9 +509,7 @@ fn tracking(lines: &[Line]) -> Vec<Explained> {
     }
     let mut x = Exchange::new(Vantage::Paste("chronyc tracking"), "chronyd");
     x.daemon = Some(d);
-    let mut e = Explained::new(Kind::ChronycTracking, notes, x);
-    e.first_line = lines[h].n;
-    vec![e]
+    vec![Explained::at(Kind::ChronycTracking, notes, x, lines[h].n)]
 }
 
 /// `chronyc -c tracking`: refid, name, stratum, ref time, system time,
@@ -560,9 +552,12 @@ fn tracking_csv(lines: &[Line]) -> Vec<Explained> {
         );
         let mut x = Exchange::new(Vantage::Paste("chronyc -c tracking"), "chronyd");
         x.daemon = Some(d);
-        let mut e = Explained::new(Kind::ChronycTracking, vec![l.note(m)], x);
-        e.first_line = l.n;
-        out.push(e);
+        out.push(Explained::at(
+            Kind::ChronycTracking,
+            vec![l.note(m)],
+            x,
+            l.n,
+        ));
     }
     out
 }
@@ -722,9 +717,7 @@ fn judge_ntpdata(
                 .get_or_insert(crate::diagnose::facts::AnswerKind::Valid);
         }
     }
-    let mut e = Explained::new(Kind::ChronycNtpdata, notes, x);
-    e.first_line = first;
-    e
+    Explained::at(Kind::ChronycNtpdata, notes, x, first)
 }
 
 /// `chronyc -c ntpdata`: one line per source, 34 fields (client.c's
@@ -906,9 +899,7 @@ fn activity(lines: &[Line], command: Option<&str>) -> Vec<Explained> {
         // Only which sources are polled: nothing about their replies.
         return vec![];
     }
-    let mut e = Explained::new(Kind::ChronycActivity, notes, x);
-    e.first_line = found[0].0.n;
-    vec![e]
+    vec![Explained::at(Kind::ChronycActivity, notes, x, found[0].0.n)]
 }
 
 fn authdata(lines: &[Line], command: Option<&str>) -> Vec<Explained> {
@@ -988,9 +979,7 @@ fn authdata(lines: &[Line], command: Option<&str>) -> Vec<Explained> {
     if !problem {
         return vec![];
     }
-    let mut e = Explained::new(Kind::ChronycAuthdata, notes, x);
-    e.first_line = rows[0].0.n;
-    vec![e]
+    vec![Explained::at(Kind::ChronycAuthdata, notes, x, rows[0].0.n)]
 }
 
 fn errors(lines: &[Line]) -> Vec<Explained> {

@@ -110,6 +110,14 @@ pub struct Explained {
 }
 
 impl Explained {
+    /// A block that starts at line `first_line` of the paste.
+    fn at(kind: Kind, notes: Vec<Note>, facts: Exchange, first_line: usize) -> Explained {
+        Explained {
+            first_line,
+            ..Explained::new(kind, notes, facts)
+        }
+    }
+
     fn new(kind: Kind, notes: Vec<Note>, facts: Exchange) -> Explained {
         let verdict = rules::decide(&facts);
         Explained {
@@ -372,9 +380,7 @@ fn daemon_unreachable(
     d.unreachable = Some(l.fact(format!("{tool} on this host: {}", l.text.trim())));
     let mut x = Exchange::new(crate::diagnose::facts::Vantage::Paste(tool), daemon);
     x.daemon = Some(d);
-    let mut e = Explained::new(kind, vec![l.note(meaning)], x);
-    e.first_line = l.n;
-    e
+    Explained::at(kind, vec![l.note(meaning)], x, l.n)
 }
 
 /// A server's notes in a run of ntpdate or ntpdig; the first server's
@@ -490,6 +496,34 @@ pub fn unrecognized(text: &str) -> Verdict {
     .note(RECOGNISED);
     if !first.is_empty() && !binary {
         v = v.evidence(format!("first line: {first}"));
+    }
+    v
+}
+
+/// The paste's verdict beside what probing its silent servers from this
+/// node found (`explain --probe`): a probe that names the silence ranks
+/// first (by the one ranking) and keeps the paste's word as evidence;
+/// every probe is noted.
+pub fn with_probes(pasted: Verdict, probed: &[(String, Verdict)]) -> Verdict {
+    use crate::diagnose::verdict::rank;
+    let mut v = pasted;
+    if let Some((host, top)) = probed
+        .iter()
+        .filter(|(_, pv)| pv.cause.class() != crate::diagnose::Class::Ok)
+        .min_by_key(|(_, pv)| rank(pv))
+        && rank(top) <= rank(&v)
+    {
+        let said = v.summary.clone();
+        v = top.clone();
+        v.summary = format!("{host}, probed from here: {}", v.summary);
+        v.evidence.push(format!("the paste: {said}"));
+    }
+    for (host, pv) in probed {
+        v.notes.push(format!(
+            "probed {host} from here: [{}] {}",
+            pv.cause.id(),
+            pv.summary
+        ));
     }
     v
 }

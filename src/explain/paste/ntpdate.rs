@@ -380,9 +380,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             x.local.push(l.fact(local_error(*kind, msg)));
         }
         let n = super::server_notes(&mut notes, &run_notes, name, out.is_empty());
-        let mut e = Explained::new(kind, n, x);
-        e.first_line = s.first;
-        out.push(e);
+        out.push(Explained::at(kind, n, x, s.first));
     }
     if out.is_empty() {
         // Nothing per server: a run that could not start.
@@ -404,9 +402,12 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 false,
             )));
         }
-        let mut e = Explained::new(kind, run_notes, x);
-        e.first_line = seg.lines.first().map_or(0, |l| l.n);
-        out.push(e);
+        out.push(Explained::at(
+            kind,
+            run_notes,
+            x,
+            seg.lines.first().map_or(0, |l| l.n),
+        ));
     } else {
         for (_, name) in &unresolved {
             if let Some(e) = out.first_mut() {

@@ -354,18 +354,14 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             ));
         }
         let n = super::server_notes(&mut notes, &run_notes, name, out.is_empty());
-        let mut e = Explained::new(kind, n, x);
-        e.first_line = s.first;
-        out.push(e);
+        out.push(Explained::at(kind, n, x, s.first));
     }
     if out.is_empty()
         && let Some(l) = none_eligible
     {
         let mut x = Exchange::new(Vantage::Paste("ntpdig"), "the server");
         x.add_silent(l.fact(silent("the server", "no eligible servers", false)));
-        let mut e = Explained::new(kind, run_notes, x);
-        e.first_line = l.n;
-        out.push(e);
+        out.push(Explained::at(kind, run_notes, x, l.n));
     }
     out
 }

@@ -934,9 +934,12 @@ fn errors(seg: &Segment) -> Vec<Explained> {
             // meaning is given where its block is read).
             Said::Denied | Said::Other => continue,
         }
-        let mut e = Explained::new(Kind::NtpqError, vec![l.note(meaning)], x);
-        e.first_line = l.n;
-        out.push(e);
+        out.push(Explained::at(
+            Kind::NtpqError,
+            vec![l.note(meaning)],
+            x,
+            l.n,
+        ));
     }
     out
 }

@@ -210,9 +210,12 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             l.origin(),
         );
     }
-    let mut e = Explained::new(Kind::TimedatectlTimesync, notes, x);
-    e.first_line = lines[h].n;
-    vec![e]
+    vec![Explained::at(
+        Kind::TimedatectlTimesync,
+        notes,
+        x,
+        lines[h].n,
+    )]
 }
 
 /// `timedatectl` / `timedatectl status`, and timedatectl's errors.
