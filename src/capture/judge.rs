@@ -63,7 +63,7 @@ pub fn facts(c: &Conv) -> Exchange {
             origin(a),
         )
     });
-    if let Some((code, a, h)) = &c.kiss {
+    if let Some((code, a, h)) = &c.rare().kiss {
         x.kiss = Some(Fact::new(
             Kiss {
                 code: *code,
@@ -73,8 +73,8 @@ pub fn facts(c: &Conv) -> Exchange {
             origin(a),
         ));
     }
-    x.kiss_count = c.kiss_n;
-    if let Some((r, a, h)) = &c.unsync {
+    x.kiss_count = c.rare().kiss_n;
+    if let Some((r, a, h)) = &c.rare().unsync {
         x.unsync = Some(Fact::new(
             Unsync {
                 reason: Some(*r),
@@ -85,12 +85,12 @@ pub fn facts(c: &Conv) -> Exchange {
             origin(a),
         ));
     }
-    x.unsync_count = c.unsync_n;
-    if let Some((a, from)) = c.other_addr {
+    x.unsync_count = c.rare().unsync_n;
+    if let Some((a, from)) = c.rare().other_addr {
         x.other_address.push(Fact::new(from, origin(&a)));
     }
-    x.other_address_count = c.other_n;
-    if let Some((a, what)) = &c.bogus {
+    x.other_address_count = c.rare().other_n;
+    if let Some((a, what)) = &c.rare().bogus {
         x.bogus = Some(Fact::new(
             Bogus {
                 from: c.server,
@@ -99,8 +99,8 @@ pub fn facts(c: &Conv) -> Exchange {
             origin(a),
         ));
     }
-    x.bogus_count = c.bogus_n;
-    if let Some((a, what)) = &c.malformed {
+    x.bogus_count = c.rare().bogus_n;
+    if let Some((a, what)) = &c.rare().malformed {
         x.malformed.push(Fact::new(
             Malformed {
                 from: c.server,
@@ -110,11 +110,11 @@ pub fn facts(c: &Conv) -> Exchange {
             origin(a),
         ));
     }
-    x.malformed_count = c.malformed_n;
-    if let Some((a, err, off)) = c.icmp {
+    x.malformed_count = c.rare().malformed_n;
+    if let Some((a, err, off)) = c.rare().icmp {
         x.icmp = Some(Fact::new(icmp(c, err, off), origin(&a)));
     }
-    x.icmp_count = c.icmp_n;
+    x.icmp_count = c.rare().icmp_n;
     x.wire = Some(Wire {
         replies: c.replies,
         unanswered: c.unanswered(),
@@ -128,25 +128,32 @@ pub fn facts(c: &Conv) -> Exchange {
                 0.0
             },
             short_intervals: c.short_intervals,
-            first_short: c.first_short.as_ref().map(origin),
+            first_short: c.rare().first_short.as_ref().map(origin),
         },
         request_sightings_max: c.request_sightings_max,
         reply_sightings_max: c.reply_sightings_max,
         reply_bounced: c
+            .rare()
             .reply_bounced
             .map(|(a, err, off)| Fact::new(icmp(c, err, off), origin(&a))),
-        reply_bounced_count: c.reply_bounced_n,
-        echo_missing: (c.echo_no > 0).then(|| {
+        reply_bounced_count: c.rare().reply_bounced_n,
+        echo_missing: (c.rare().echo_no > 0).then(|| {
             Fact::new(
-                c.echo_no,
-                c.first_echo_no.as_ref().map_or(Origin::Unknown, origin),
+                c.rare().echo_no,
+                c.rare()
+                    .first_echo_no
+                    .as_ref()
+                    .map_or(Origin::Unknown, origin),
             )
         }),
-        replies_cut: c.replies_cut,
-        pending: (c.pending_at_end > 0).then(|| {
+        replies_cut: c.rare().replies_cut,
+        pending: (c.rare().pending_at_end > 0).then(|| {
             Fact::new(
-                c.pending_at_end,
-                c.first_pending.as_ref().map_or(Origin::Unknown, origin),
+                c.rare().pending_at_end,
+                c.rare()
+                    .first_pending
+                    .as_ref()
+                    .map_or(Origin::Unknown, origin),
             )
         }),
     });

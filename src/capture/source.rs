@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::decode::{LinkType, decode};
-use super::judge::judge;
 use super::track::{CaptureStats, Conv, Key, Tracker, Ts};
-use crate::diagnose::Verdict;
 
 /// Filter used on a live interface unless `--filter` says otherwise: NTP and
 /// the ICMP errors that may quote it.
@@ -67,18 +65,15 @@ pub enum CaptureError {
     Write { path: String, msg: String },
 }
 
-/// One judged conversation.
-pub struct Judged {
-    pub key: Key,
-    pub conv: Conv,
-    pub verdict: Verdict,
-}
-
 pub struct Outcome {
-    /// The conversations kept in detail (at most `max_kept`).
-    pub conversations: Vec<Judged>,
-    /// The server view: every client host's and every server's verdict.
-    pub hosts: Vec<super::view::Group>,
+    /// The conversations kept in detail (at most `max_kept`), in order of
+    /// first packet; judged when shown ([`super::judge::judge`]), so that
+    /// a capture of many clients never holds every verdict at once.
+    pub conversations: Vec<(Key, Conv)>,
+    /// The server view: every client host's sums with each server
+    /// (judged when shown: [`super::view::judge_host`]), and every
+    /// server's verdict.
+    pub hosts: Vec<super::track::Group>,
     pub servers: Vec<super::view::Group>,
     pub stats: CaptureStats,
     pub link: String,
@@ -260,18 +255,10 @@ fn drive<T: pcap::Activated + ?Sized>(
         });
     }
     let f = tracker.finish_all();
-    let conversations = f
-        .conversations
-        .into_iter()
-        .map(|(key, conv)| {
-            let verdict = judge(&conv);
-            Judged { key, conv, verdict }
-        })
-        .collect();
     let servers = super::view::by_server(&f.groups);
     Ok(Outcome {
-        conversations,
-        hosts: super::view::by_client_host(f.groups),
+        conversations: f.conversations,
+        hosts: f.groups,
         servers,
         stats: f.stats,
         link: format!("{link:?}"),

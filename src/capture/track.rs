@@ -12,7 +12,7 @@
 //! once (the least recently active is closed early), and one idle longer
 //! than `idle` is closed and judged.
 
-use std::collections::VecDeque;
+use smallvec::SmallVec;
 
 /// foldhash: fast, and seeded at random per process, so a crafted capture
 /// cannot aim its keys at one bucket.
@@ -30,7 +30,7 @@ use crate::wire::{KissCode, NtpDate, NtpTimestamp, Repr};
 /// Unanswered requests remembered per conversation.
 pub const PENDING_MAX: usize = 64;
 /// Replies remembered per conversation (to count sightings of the same one).
-const SEEN_MAX: usize = 16;
+const SEEN_MAX: usize = 4;
 
 /// A capture timestamp: Unix seconds and nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
@@ -79,6 +79,24 @@ pub struct Conv {
     /// The class of the first reply that answered a request.
     pub first_answer: Option<AnswerKind>,
     pub best: Option<(Sample, At, Repr)>,
+    /// What most conversations never have: kiss codes, refusals, bogus
+    /// replies… (boxed, so that a conversation stays small).
+    pub rare: Option<Box<Rare>>,
+    /// Request intervals: how many, their sum, how many under 2 s.
+    pub intervals: u64,
+    pub interval_sum: f64,
+    pub short_intervals: u64,
+    last_request: Option<Ts>,
+    first_request: Option<Ts>,
+    /// Most times one request / one reply was seen (two-sided captures see each twice).
+    pub request_sightings_max: u32,
+    pub reply_sightings_max: u32,
+    pub echo_yes: u64,
+}
+
+/// The rarely used part of a [`Conv`].
+#[derive(Clone, Debug, Default)]
+pub struct Rare {
     pub kiss: Option<(KissCode, At, Option<Repr>)>,
     pub kiss_n: u64,
     pub unsync: Option<(UnsyncReason, At, Repr)>,
@@ -101,33 +119,40 @@ pub struct Conv {
     pub replies_cut: u64,
     /// Replies in a conversation whose requests are not in the capture.
     pub unpaired: u64,
-    /// Request intervals: how many, their sum, how many under 2 s.
-    pub intervals: u64,
-    pub interval_sum: f64,
-    pub short_intervals: u64,
     pub first_short: Option<At>,
-    last_request: Option<Ts>,
-    first_request: Option<Ts>,
-    /// Most times one request / one reply was seen (two-sided captures see each twice).
-    pub request_sightings_max: u32,
-    pub reply_sightings_max: u32,
-    pending: VecDeque<Pending>,
-    seen_replies: VecDeque<(u64, u32)>,
-    /// Does the client echo our last reply's transmit in its next request's
-    /// origin (classic ntpd/ntpsec do)? Counted over requests that follow a reply.
-    last_reply_xmt: Option<u64>,
-    pub echo_yes: u64,
     pub echo_no: u64,
     pub first_echo_no: Option<At>,
-    /// Replies seen before any request of this conversation, held until
-    /// their request comes (captures out of time order).
-    early: VecDeque<Early>,
     /// Requests still inside their answer window when the capture ended:
     /// neither answered nor unanswered.
     pub pending_at_end: u64,
     /// The first of them.
     pub first_pending: Option<At>,
 }
+
+static NO_RARE: Rare = Rare {
+    kiss: None,
+    kiss_n: 0,
+    unsync: None,
+    unsync_n: 0,
+    bogus: None,
+    bogus_n: 0,
+    malformed: None,
+    malformed_n: 0,
+    other_addr: None,
+    other_n: 0,
+    icmp: None,
+    icmp_n: 0,
+    icmp_resolved: 0,
+    reply_bounced: None,
+    reply_bounced_n: 0,
+    replies_cut: 0,
+    unpaired: 0,
+    first_short: None,
+    echo_no: 0,
+    first_echo_no: None,
+    pending_at_end: 0,
+    first_pending: None,
+};
 
 /// A reply held back until its request comes.
 #[derive(Clone, Debug)]
@@ -219,14 +244,6 @@ fn ip128(ip: IpAddr) -> u128 {
     }
 }
 
-fn key_of(c: &Conv) -> Key {
-    let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
-    (
-        c.client.unwrap_or(unspecified),
-        c.server.unwrap_or(unspecified),
-    )
-}
-
 impl From<Key> for CKey {
     fn from(k: Key) -> CKey {
         CKey(
@@ -276,25 +293,110 @@ pub struct CaptureStats {
     pub folded: u64,
 }
 
+/// A conversation being read: only what pairing needs. Its sums live in
+/// its client host's group and, when kept, in its detail; this is freed
+/// when it closes.
+#[derive(Debug)]
+struct Open {
+    key: CKey,
+    /// Index of its (client host, server) group.
+    group: u32,
+    /// Index of its detail, or [`NO_DETAIL`].
+    detail: u32,
+    /// Capture time of its last packet (idle closing, eviction).
+    last: f64,
+    /// Has a request of it been seen (else a reply is held, not judged)?
+    requested: bool,
+    /// Unanswered requests, oldest first (at most [`PENDING_MAX`]).
+    pending: SmallVec<[Pending; 1]>,
+    /// Replies seen (transmit, sightings), to count copies of the same one.
+    seen_replies: SmallVec<[(u64, u32); SEEN_MAX]>,
+    /// Does the client echo our last reply's transmit in its next request's
+    /// origin (classic ntpd/ntpsec do)? Counted over requests that follow a reply.
+    last_reply_xmt: Option<u64>,
+    /// Replies seen before any request of this conversation, held until
+    /// their request comes (captures out of time order).
+    early: Vec<Early>,
+}
+
+const NO_DETAIL: u32 = u32::MAX;
+
+type OpenMap = HashMap<CKey, Box<Open>>;
+/// Pending requests, by transmit timestamp and client address (two
+/// clients may send the same transmit value: SNTP's zero, symmetric
+/// peers) → their conversation.
+type Nonces = HashMap<(u64, u128), CKey>;
+
+/// Where a conversation's numbers are summed: its (client host, server)
+/// group, always, and its own detail while fewer than `max_kept` are kept.
+struct Sums {
+    groups: Vec<Group>,
+    index: HashMap<CKey, u32>,
+    details: Vec<(Key, Conv)>,
+    max_kept: usize,
+}
+
+impl Sums {
+    /// Applies `f` to the group and the detail of a conversation.
+    fn each(&mut self, group: u32, detail: u32, mut f: impl FnMut(&mut Conv)) {
+        f(&mut self.groups[group as usize].conv);
+        if let Some((_, c)) = self.details.get_mut(detail as usize) {
+            f(c);
+        }
+    }
+
+    /// A new conversation: its group (made if new), its detail (when
+    /// there is room), counted in both.
+    fn begin(&mut self, key: Key, at: At, folded: &mut u64) -> (u32, u32) {
+        let gk = CKey(ip128(key.0.ip()), ip128(key.1.ip()), key.1.port() as u32);
+        let fresh = || Conv {
+            client: Some(key.0),
+            server: Some(key.1),
+            first: Some(at),
+            ..Conv::default()
+        };
+        let g = match self.index.get(&gk) {
+            Some(g) => {
+                self.groups[*g as usize].conversations += 1;
+                *g
+            }
+            None => {
+                let g = self.groups.len() as u32;
+                self.groups.push(Group {
+                    client: key.0.ip(),
+                    server: key.1,
+                    conv: Box::new(fresh()),
+                    conversations: 1,
+                });
+                self.index.insert(gk, g);
+                g
+            }
+        };
+        let d = if self.details.len() < self.max_kept {
+            self.details.push((key, fresh()));
+            (self.details.len() - 1) as u32
+        } else {
+            *folded += 1;
+            NO_DETAIL
+        };
+        (g, d)
+    }
+}
+
 pub struct Tracker {
-    /// Boxed: a conversation is large, and the map moves its values.
-    open: HashMap<CKey, Box<Conv>>,
-    /// Pending requests, by transmit timestamp and client address (two
-    /// clients may send the same transmit value: SNTP's zero, symmetric
-    /// peers) → their conversation.
-    nonces: HashMap<(u64, u128), Key>,
+    /// Boxed: the map moves its values as it grows.
+    open: OpenMap,
+    nonces: Nonces,
     /// The newest capture time seen (frames may come out of order), or
     /// when a live capture stopped: the capture's end.
     pub latest: Option<Ts>,
     idle: f64,
     max_open: usize,
     last_sweep: f64,
-    pub closed: Vec<(Key, Conv)>,
-    /// Every closed conversation, summed per (client host, server): the
-    /// server view, complete even when details are no longer kept.
-    groups: HashMap<(IpAddr, SocketAddr), (Box<Conv>, usize)>,
-    /// Conversations kept in detail (beyond, they are only in their group).
-    max_kept: usize,
+    /// Every conversation summed per (client host, server): the server
+    /// view, complete even when details are no longer kept; and the
+    /// details.
+    sums: Sums,
     pub stats: CaptureStats,
 }
 
@@ -310,6 +412,72 @@ fn direction(p: &NtpDatagram) -> Option<bool> {
     }
 }
 
+/// Closes a conversation: its pending requests leave the nonce table;
+/// its sums are already in its group and detail.
+fn close(open: &mut OpenMap, nonces: &mut Nonces, k: &CKey) {
+    if let Some(o) = open.remove(k) {
+        for p in &o.pending {
+            nonces.remove(&(p.xmt, o.key.0));
+        }
+    }
+}
+
+/// The open conversation of `key`, opened (evicting the least recently
+/// active eighth when `max_open` are open) if new; its first and last
+/// packets noted in its sums.
+fn conv<'a>(
+    open: &'a mut OpenMap,
+    nonces: &mut Nonces,
+    sums: &mut Sums,
+    stats: &mut CaptureStats,
+    max_open: usize,
+    key: Key,
+    at: At,
+) -> &'a mut Open {
+    let ck = CKey::from(key);
+    if !open.contains_key(&ck) {
+        if open.len() >= max_open {
+            // Too many open: close the least recently active eighth early
+            // (in one selection, so a flood of new conversations stays linear).
+            let mut by_age: Vec<(f64, CKey)> = open.iter().map(|(k, o)| (o.last, *k)).collect();
+            let n = (max_open / 8).max(1).min(by_age.len());
+            if n < by_age.len() {
+                by_age.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
+            }
+            for (_, k) in by_age.into_iter().take(n) {
+                close(open, nonces, &k);
+                stats.evicted += 1;
+            }
+        }
+        let (group, detail) = sums.begin(key, at, &mut stats.folded);
+        open.insert(
+            ck,
+            Box::new(Open {
+                key: ck,
+                group,
+                detail,
+                last: at.ts.as_f64(),
+                requested: false,
+                pending: SmallVec::new(),
+                seen_replies: SmallVec::new(),
+                last_reply_xmt: None,
+                early: Vec::new(),
+            }),
+        );
+    }
+    let o = open.get_mut(&ck).expect("opened above");
+    o.last = o.last.max(at.ts.as_f64());
+    sums.each(o.group, o.detail, |c| {
+        if c.first.is_none_or(|f| at.ts < f.ts) {
+            c.first = Some(at);
+        }
+        if c.last.is_none_or(|l| at.ts >= l.ts) {
+            c.last = Some(at);
+        }
+    });
+    o
+}
+
 impl Tracker {
     pub fn new(idle_secs: f64, max_open: usize) -> Tracker {
         Tracker {
@@ -319,76 +487,32 @@ impl Tracker {
             idle: idle_secs,
             max_open: max_open.max(1),
             last_sweep: f64::MIN,
-            closed: Vec::new(),
-            groups: HashMap::default(),
-            max_kept: DEFAULT_MAX_KEPT,
+            sums: Sums {
+                groups: Vec::new(),
+                index: HashMap::default(),
+                details: Vec::new(),
+                max_kept: DEFAULT_MAX_KEPT,
+            },
             stats: CaptureStats::default(),
         }
     }
 
     /// At most `n` conversations kept in detail.
     pub fn max_kept(mut self, n: usize) -> Tracker {
-        self.max_kept = n;
+        self.sums.max_kept = n;
         self
     }
 
-    fn conv(&mut self, key: Key, at: At) -> &mut Conv {
-        if self.open.len() >= self.max_open && !self.open.contains_key(&CKey::from(key)) {
-            // Too many open: close the least recently active eighth early
-            // (in one sort, so a flood of new conversations stays linear).
-            let mut by_age: Vec<(f64, CKey)> = self
-                .open
-                .iter()
-                .map(|(k, c)| (c.last.map_or(0.0, |x| x.ts.as_f64()), *k))
-                .collect();
-            let n = (self.max_open / 8).max(1).min(by_age.len());
-            // The n oldest, in no order: a selection, not a sort.
-            if n < by_age.len() {
-                by_age.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
-            }
-            for (_, k) in by_age.into_iter().take(n) {
-                self.close(k);
-                self.stats.evicted += 1;
-            }
-        }
-        let c = self.open.entry(CKey::from(key)).or_default();
-        if c.first.is_none() {
-            c.client = Some(key.0);
-            c.server = Some(key.1);
-            c.first = Some(at);
-        }
-        c.last = Some(at);
-        c
-    }
-
-    fn close(&mut self, k: CKey) {
-        if let Some(c) = self.open.remove(&k) {
-            let client = c.client.map_or(0, |a| ip128(a.ip()));
-            for p in &c.pending {
-                self.nonces.remove(&(p.xmt, client));
-            }
-            let mut c = *c;
-            // Its per-request state is done with: free it.
-            c.pending = VecDeque::new();
-            c.seen_replies = VecDeque::new();
-            c.early = VecDeque::new();
-            let key = key_of(&c);
-            match self.groups.get_mut(&(key.0.ip(), key.1)) {
-                Some((g, n)) => {
-                    g.merge(&c);
-                    *n += 1;
-                }
-                None => {
-                    self.groups
-                        .insert((key.0.ip(), key.1), (Box::new(c.clone()), 1));
-                }
-            }
-            if self.closed.len() < self.max_kept {
-                self.closed.push((key, c));
-            } else {
-                self.stats.folded += 1;
-            }
-        }
+    fn conv(&mut self, key: Key, at: At) -> &mut Open {
+        conv(
+            &mut self.open,
+            &mut self.nonces,
+            &mut self.sums,
+            &mut self.stats,
+            self.max_open,
+            key,
+            at,
+        )
     }
 
     /// Feeds one frame.
@@ -421,11 +545,11 @@ impl Tracker {
             let idle: Vec<CKey> = self
                 .open
                 .iter()
-                .filter(|(_, c)| c.last.is_some_and(|l| now - l.ts.as_f64() > self.idle))
+                .filter(|(_, o)| now - o.last > self.idle)
                 .map(|(k, _)| *k)
                 .collect();
             for k in idle {
-                self.close(k);
+                close(&mut self.open, &mut self.nonces, &k);
             }
         }
     }
@@ -486,66 +610,83 @@ impl Tracker {
     fn request(&mut self, at: At, p: &NtpDatagram) {
         let key = (p.src, p.dst);
         let Ok(pk) = Packet::new_checked(p.payload) else {
-            let c = self.conv(key, at);
-            c.requests += 1;
+            let o = self.conv(key, at);
+            o.requested = true;
+            let (g, d) = (o.group, o.detail);
+            self.sums.each(g, d, |c| c.requests += 1);
             return;
         };
         let xmt = pk.transmit_ts().0;
         let org = pk.origin_ts().0;
-        let c = self.conv(key, at);
-        if let Some(pend) = c.pending.iter_mut().find(|x| x.xmt == xmt) {
+        let o = conv(
+            &mut self.open,
+            &mut self.nonces,
+            &mut self.sums,
+            &mut self.stats,
+            self.max_open,
+            key,
+            at,
+        );
+        let (g, d) = (o.group, o.detail);
+        if let Some(pend) = o.pending.iter_mut().find(|x| x.xmt == xmt) {
             pend.sightings += 1;
-            c.request_sightings_max = c.request_sightings_max.max(pend.sightings);
+            let s = pend.sightings;
+            self.sums.each(g, d, |c| {
+                c.request_sightings_max = c.request_sightings_max.max(s)
+            });
             return;
         }
-        c.requests += 1;
-        c.request_sightings_max = c.request_sightings_max.max(1);
-        if let Some(prev) = c.last_request {
-            let dt = at.ts.as_f64() - prev.as_f64();
-            c.intervals += 1;
-            c.interval_sum += dt;
-            if dt < DISCARD_MIN_INTERVAL {
-                c.short_intervals += 1;
-                c.first_short.get_or_insert(at);
+        o.requested = true;
+        // Echo of our last reply's transmit (classic ntpd/ntpsec do).
+        let echo = o.last_reply_xmt.take().map(|r| org == r);
+        self.sums.each(g, d, |c| {
+            c.requests += 1;
+            c.request_sightings_max = c.request_sightings_max.max(1);
+            if let Some(prev) = c.last_request {
+                let dt = at.ts.as_f64() - prev.as_f64();
+                if dt >= 0.0 {
+                    c.intervals += 1;
+                    c.interval_sum += dt;
+                    if dt < DISCARD_MIN_INTERVAL {
+                        c.short_intervals += 1;
+                        c.rare_mut().first_short.get_or_insert(at);
+                    }
+                }
             }
-        }
-        c.last_request = Some(at.ts);
-        c.first_request.get_or_insert(at.ts);
-        if let Some(r) = c.last_reply_xmt.take() {
-            if org == r {
-                c.echo_yes += 1;
-            } else if c.echo_yes > 0 {
+            if c.last_request.is_none_or(|l| at.ts > l) {
+                c.last_request = Some(at.ts);
+            }
+            if c.first_request.is_none_or(|f| at.ts < f) {
+                c.first_request = Some(at.ts);
+            }
+            match echo {
+                Some(true) => c.echo_yes += 1,
                 // Only a client that has echoed before is expected to echo
                 // (classic ntpd does; ntpsec and chrony send zero origins).
-                c.echo_no += 1;
-                c.first_echo_no.get_or_insert(at);
+                Some(false) if c.echo_yes > 0 => {
+                    c.rare_mut().echo_no += 1;
+                    c.rare_mut().first_echo_no.get_or_insert(at);
+                }
+                _ => {}
             }
+        });
+        let client = ip128(key.0.ip());
+        if o.pending.len() >= PENDING_MAX {
+            let e = o.pending.remove(0);
+            self.nonces.remove(&(e.xmt, client));
         }
-        let mut evicted = None;
-        if c.pending.len() >= PENDING_MAX {
-            evicted = c.pending.pop_front().map(|x| x.xmt);
-        }
-        c.pending.push_back(Pending {
+        o.pending.push(Pending {
             xmt,
             at,
             sightings: 1,
         });
-        let client = ip128(key.0.ip());
-        if let Some(e) = evicted {
-            self.nonces.remove(&(e, client));
-        }
-        self.nonces.insert((xmt, client), key);
+        self.nonces.insert((xmt, client), o.key);
         // A reply stored before this request (a capture out of time order)?
-        let early = {
-            let c = self.open.get_mut(&CKey::from(key)).expect("just used");
-            c.early
-                .iter()
-                .position(|e| e.origin == xmt)
-                .map(|i| c.early.remove(i).expect("found"))
-        };
-        if let Some(e) = early {
-            let c = self.open.get_mut(&CKey::from(key)).expect("just used");
-            c.unpaired = c.unpaired.saturating_sub(1);
+        if let Some(i) = o.early.iter().position(|e| e.origin == xmt) {
+            let e = o.early.remove(i);
+            self.sums.each(g, d, |c| {
+                c.rare_mut().unpaired = c.rare_mut().unpaired.saturating_sub(1)
+            });
             self.reply_raw(e.at, e.src, key.0, &e.payload, false, true);
         }
     }
@@ -565,161 +706,172 @@ impl Tracker {
         truncated: bool,
         replayed: bool,
     ) {
-        let p = NtpDatagram {
-            src,
-            dst,
-            payload,
-            truncated,
-        };
-        let p = &p;
-        let key = (p.dst, p.src);
-        let Ok(pk) = Packet::new_checked(p.payload) else {
-            let c = self.conv(key, at);
-            c.replies += 1;
-            if p.truncated {
-                // Cut by the capture's snap length, not by the server.
-                c.replies_cut += 1;
-                return;
-            }
-            c.malformed_n += 1;
-            c.malformed.get_or_insert((
-                at,
-                format!("{} octets: too short for an NTP header", p.payload.len()),
-            ));
+        let key = (dst, src);
+        let Ok(pk) = Packet::new_checked(payload) else {
+            let o = self.conv(key, at);
+            let (g, d) = (o.group, o.detail);
+            let detail = format!("{} octets: too short for an NTP header", payload.len());
+            self.sums.each(g, d, |c| {
+                c.replies += 1;
+                if truncated {
+                    // Cut by the capture's snap length, not by the server.
+                    c.rare_mut().replies_cut += 1;
+                } else {
+                    c.rare_mut().malformed_n += 1;
+                    c.rare_mut()
+                        .malformed
+                        .get_or_insert_with(|| (at, detail.clone()));
+                }
+            });
             return;
         };
         let org = pk.origin_ts().0;
         let xmt = pk.transmit_ts().0;
         // A copy of a reply already seen (two-sided capture)?
         if !replayed {
-            let c = self.conv(key, at);
-            c.replies += 1;
-            if let Some(s) = c
+            let o = conv(
+                &mut self.open,
+                &mut self.nonces,
+                &mut self.sums,
+                &mut self.stats,
+                self.max_open,
+                key,
+                at,
+            );
+            let (g, d) = (o.group, o.detail);
+            if let Some(s) = o
                 .seen_replies
                 .iter_mut()
                 .find(|(x, _)| *x == xmt && xmt != 0)
             {
                 s.1 += 1;
-                c.reply_sightings_max = c.reply_sightings_max.max(s.1);
-                c.replies -= 1;
+                let n = s.1;
+                self.sums.each(g, d, |c| {
+                    c.reply_sightings_max = c.reply_sightings_max.max(n)
+                });
                 return;
             }
-            if c.seen_replies.len() >= SEEN_MAX {
-                c.seen_replies.pop_front();
+            if o.seen_replies.len() >= SEEN_MAX {
+                o.seen_replies.remove(0);
             }
-            c.seen_replies.push_back((xmt, 1));
-            c.reply_sightings_max = c.reply_sightings_max.max(1);
+            o.seen_replies.push((xmt, 1));
+            self.sums.each(g, d, |c| {
+                c.replies += 1;
+                c.reply_sightings_max = c.reply_sightings_max.max(1);
+            });
         }
         // Which request does it answer?
-        let owner = self.nonces.get(&(org, ip128(p.dst.ip()))).copied();
-        let target_key = match owner {
-            Some(k) => k,
-            None => key,
-        };
-        let other_address = owner.is_some_and(|k| k != key);
-        // The reply's own conversation exists (created above); another one
+        let ck = CKey::from(key);
+        let owner = self.nonces.get(&(org, ip128(dst.ip()))).copied();
+        let other_address = owner.is_some_and(|k| k != ck);
+        // The reply's own conversation exists (opened above); another one
         // is used only when the origin names it and it is still open.
-        let tk = CKey::from(
-            if target_key != key && self.open.contains_key(&CKey::from(target_key)) {
-                target_key
-            } else {
-                key
-            },
-        );
-        let Some(c) = self.open.get_mut(&tk) else {
+        let tk = match owner {
+            Some(k) if self.open.contains_key(&k) => k,
+            _ => ck,
+        };
+        let Some(o) = self.open.get_mut(&tk) else {
             return;
         };
-        let pos = c.pending.iter().position(|x| x.xmt == org);
-        let req_at = pos.map(|i| c.pending[i].at);
+        let (g, d) = (o.group, o.detail);
+        let pos = o.pending.iter().position(|x| x.xmt == org);
+        let req_at = pos.map(|i| o.pending[i].at);
         let request = Request {
             nonce: NtpTimestamp(if pos.is_some() {
                 org
             } else {
-                c.pending.back().map_or(1, |x| x.xmt)
+                o.pending.last().map_or(1, |x| x.xmt)
             }),
             t1: req_at.map_or(NtpTimestamp::ZERO, |r| r.ts.ntp()),
             version: pk.version().clamp(1, 4),
             local_precision: -20,
         };
-        if pos.is_none() && c.requests == 0 && !other_address {
+        if pos.is_none() && !o.requested && !other_address {
             // No request of this conversation is in the capture yet (it
             // began mid-conversation, holds one direction, or is out of
             // time order): the origin test cannot be applied. Held back
             // (a few, bounded) in case its request follows.
-            c.unpaired += 1;
-            if c.early.len() < EARLY_MAX && p.payload.len() <= EARLY_BYTES {
-                c.early.push_back(Early {
+            self.sums.each(g, d, |c| c.rare_mut().unpaired += 1);
+            if o.early.len() < EARLY_MAX && payload.len() <= EARLY_BYTES {
+                o.early.push(Early {
                     origin: org,
                     at,
-                    src: p.src,
-                    payload: p.payload.to_vec(),
+                    src,
+                    payload: payload.to_vec(),
                 });
             }
             return;
         }
-        let j: Judgement = judge_reply(&request, p.payload, at.ts.ntp(), None);
-        if other_address {
-            c.other_n += 1;
-            c.other_addr.get_or_insert((at, p.src));
-        }
+        let last_unanswered = o.pending.last().map(|x| x.xmt);
+        let j: Judgement = judge_reply(&request, payload, at.ts.ntp(), None);
         if let Some(i) = pos {
-            c.pending.remove(i);
-            self.nonces.remove(&(org, ip128(p.dst.ip())));
-            c.answered += 1;
-            c.last_reply_xmt = Some(xmt);
+            o.pending.remove(i);
+            self.nonces.remove(&(org, ip128(dst.ip())));
+            o.last_reply_xmt = Some(xmt);
         }
-        match &j.class {
-            ReplyClass::Valid if !other_address => {
-                c.valid += 1;
-                c.first_answer.get_or_insert(AnswerKind::Valid);
-                if let (Some(s), Some(h)) = (j.sample, j.header)
-                    && c.best.as_ref().is_none_or(|(b, _, _)| s.delay < b.delay)
-                {
-                    c.best = Some((s, at, h));
+        // The capture's own words: no internal placeholder (the nonce
+        // judged against is only a stand-in when no request matches).
+        let bogus_detail = match &j.class {
+            ReplyClass::Bogus(crate::engine::exchange::BogusReason::OriginMismatch {
+                got, ..
+            }) => format!(
+                "origin {} is the transmit of none of this client's requests in the capture{}",
+                got.hex(),
+                match last_unanswered {
+                    Some(last) =>
+                        format!(" (its last unanswered one: {})", NtpTimestamp(last).hex()),
+                    None => String::new(),
                 }
+            ),
+            ReplyClass::Bogus(_) => j.class.label(),
+            _ => String::new(),
+        };
+        self.sums.each(g, d, |c| {
+            if other_address {
+                c.rare_mut().other_n += 1;
+                c.rare_mut().other_addr.get_or_insert((at, src));
             }
-            ReplyClass::Valid => {}
-            ReplyClass::Kiss(k) => {
-                c.kiss_n += 1;
-                c.first_answer.get_or_insert(AnswerKind::Kiss);
-                c.kiss.get_or_insert((*k, at, j.header));
+            if pos.is_some() {
+                c.answered += 1;
             }
-            ReplyClass::Unsynchronized(r) => {
-                c.unsync_n += 1;
-                c.first_answer.get_or_insert(AnswerKind::Unsynchronized);
-                if let Some(h) = j.header {
-                    c.unsync.get_or_insert((*r, at, h));
-                }
-            }
-            ReplyClass::Bogus(b) => {
-                c.bogus_n += 1;
-                // The capture's own words: no internal placeholder (the
-                // nonce judged against is only a stand-in when no request
-                // matches).
-                let detail = match b {
-                    crate::engine::exchange::BogusReason::OriginMismatch { got, .. } => {
-                        format!(
-                            "origin {} is the transmit of none of this client's requests in the capture{}",
-                            got.hex(),
-                            match c.pending.back() {
-                                Some(last) => format!(
-                                    " (its last unanswered one: {})",
-                                    NtpTimestamp(last.xmt).hex()
-                                ),
-                                None => String::new(),
-                            }
-                        )
+            match &j.class {
+                ReplyClass::Valid if !other_address => {
+                    c.valid += 1;
+                    c.first_answer.get_or_insert(AnswerKind::Valid);
+                    if let (Some(s), Some(h)) = (j.sample, j.header)
+                        && c.best.as_ref().is_none_or(|(b, _, _)| s.delay < b.delay)
+                    {
+                        c.best = Some((s, at, h));
                     }
-                    _ => j.class.label(),
-                };
-                c.bogus.get_or_insert((at, detail));
+                }
+                ReplyClass::Valid => {}
+                ReplyClass::Kiss(k) => {
+                    c.rare_mut().kiss_n += 1;
+                    c.first_answer.get_or_insert(AnswerKind::Kiss);
+                    c.rare_mut().kiss.get_or_insert((*k, at, j.header));
+                }
+                ReplyClass::Unsynchronized(r) => {
+                    c.rare_mut().unsync_n += 1;
+                    c.first_answer.get_or_insert(AnswerKind::Unsynchronized);
+                    if let Some(h) = j.header {
+                        c.rare_mut().unsync.get_or_insert((*r, at, h));
+                    }
+                }
+                ReplyClass::Bogus(_) => {
+                    c.rare_mut().bogus_n += 1;
+                    c.rare_mut()
+                        .bogus
+                        .get_or_insert_with(|| (at, bogus_detail.clone()));
+                }
+                ReplyClass::Duplicate => {}
+                ReplyClass::Invalid(_) => {
+                    c.rare_mut().malformed_n += 1;
+                    c.rare_mut()
+                        .malformed
+                        .get_or_insert_with(|| (at, j.class.label()));
+                }
             }
-            ReplyClass::Duplicate => {}
-            ReplyClass::Invalid(_) => {
-                c.malformed_n += 1;
-                c.malformed.get_or_insert((at, j.class.label()));
-            }
-        }
+        });
     }
 
     fn icmp(&mut self, at: At, q: &IcmpQuote) {
@@ -732,24 +884,41 @@ impl Tracker {
         } else {
             ((q.quoted_src, q.quoted_dst), true)
         };
-        let c = self.conv(key, at);
+        let o = conv(
+            &mut self.open,
+            &mut self.nonces,
+            &mut self.sums,
+            &mut self.stats,
+            self.max_open,
+            key,
+            at,
+        );
+        let (g, d) = (o.group, o.detail);
         if !is_request {
-            c.reply_bounced_n += 1;
-            c.reply_bounced.get_or_insert((at, q.error, q.offender));
+            self.sums.each(g, d, |c| {
+                c.rare_mut().reply_bounced_n += 1;
+                c.rare_mut()
+                    .reply_bounced
+                    .get_or_insert((at, q.error, q.offender));
+            });
             return;
         }
-        c.icmp_n += 1;
-        c.icmp.get_or_insert((at, q.error, q.offender));
-        {
-            if let Some(x) = q.quoted_payload.get(40..48) {
-                let xmt = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
-                if let Some(i) = c.pending.iter().position(|p| p.xmt == xmt) {
-                    c.pending.remove(i);
-                    c.icmp_resolved += 1;
-                    self.nonces.remove(&(xmt, ip128(key.0.ip())));
-                }
+        let mut resolved = false;
+        if let Some(x) = q.quoted_payload.get(40..48) {
+            let xmt = u64::from_be_bytes(x.try_into().unwrap_or([0; 8]));
+            if let Some(i) = o.pending.iter().position(|p| p.xmt == xmt) {
+                o.pending.remove(i);
+                resolved = true;
+                self.nonces.remove(&(xmt, ip128(key.0.ip())));
             }
         }
+        self.sums.each(g, d, |c| {
+            c.rare_mut().icmp_n += 1;
+            c.rare_mut().icmp.get_or_insert((at, q.error, q.offender));
+            if resolved {
+                c.rare_mut().icmp_resolved += 1;
+            }
+        });
     }
 
     /// A live capture ran until `t`, later than its last frame (silence is
@@ -768,40 +937,27 @@ impl Tracker {
     pub fn finish_all(mut self) -> Finished {
         if let Some(end) = self.latest {
             let end = end.as_f64();
-            for c in self.open.values_mut() {
-                let young: Vec<At> = c
+            for o in self.open.values() {
+                let young: SmallVec<[At; 4]> = o
                     .pending
                     .iter()
                     .filter(|p| end - p.at.ts.as_f64() < ANSWER_WINDOW)
                     .map(|p| p.at)
                     .collect();
-                c.pending_at_end = young.len() as u64;
-                c.first_pending = young.first().copied();
+                if let Some(first) = young.first().copied() {
+                    let n = young.len() as u64;
+                    self.sums.each(o.group, o.detail, |c| {
+                        c.rare_mut().pending_at_end += n;
+                        if c.rare_mut().first_pending.is_none_or(|f| first.ts < f.ts) {
+                            c.rare_mut().first_pending = Some(first);
+                        }
+                    });
+                }
             }
         }
-        // Close in order of first packet, so that details and groups are
-        // in time order.
-        let mut keys: Vec<(u64, CKey)> = self
-            .open
-            .iter()
-            .map(|(k, c)| (c.first.map_or(0, |a| a.no), *k))
-            .collect();
-        keys.sort_unstable_by_key(|(no, _)| *no);
-        for (_, k) in keys {
-            self.close(k);
-        }
-        let mut all = self.closed;
+        let mut all = self.sums.details;
         all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
-        let mut groups: Vec<Group> = self
-            .groups
-            .into_iter()
-            .map(|((client, server), (conv, conversations))| Group {
-                client,
-                server,
-                conv,
-                conversations,
-            })
-            .collect();
+        let mut groups = self.sums.groups;
         groups.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));
         Finished {
             conversations: all,
@@ -818,27 +974,14 @@ impl Tracker {
 }
 
 impl Conv {
-    /// Adds `o` (a later conversation of the same client host and server,
-    /// e.g. the next source port of a client that uses one per request, as
-    /// RFC 9109 asks) to this one: counts summed, first examples and the
-    /// best sample kept, request intervals continued across the two.
+    /// Adds `o` (another client host's sums with the same server) to this
+    /// one: counts and request intervals summed (an interval is between two
+    /// requests of one client host, never across hosts), first examples and
+    /// the best sample kept.
     pub fn merge(&mut self, o: &Conv) {
         fn earliest<T: Clone>(a: &mut Option<T>, b: &Option<T>) {
             if a.is_none() {
                 a.clone_from(b);
-            }
-        }
-        if let (Some(prev), Some(next)) = (self.last_request, o.first_request) {
-            let dt = next.as_f64() - prev.as_f64();
-            if dt >= 0.0 {
-                self.intervals += 1;
-                self.interval_sum += dt;
-                if dt < DISCARD_MIN_INTERVAL {
-                    self.short_intervals += 1;
-                    if self.first_short.is_none() {
-                        self.first_short = o.first.map(|a| At { no: a.no, ts: next });
-                    }
-                }
             }
         }
         if self
@@ -871,39 +1014,53 @@ impl Conv {
         {
             self.best = Some(*b);
         }
-        earliest(&mut self.kiss, &o.kiss);
-        self.kiss_n += o.kiss_n;
-        earliest(&mut self.unsync, &o.unsync);
-        self.unsync_n += o.unsync_n;
-        earliest(&mut self.bogus, &o.bogus);
-        self.bogus_n += o.bogus_n;
-        earliest(&mut self.malformed, &o.malformed);
-        self.malformed_n += o.malformed_n;
-        earliest(&mut self.other_addr, &o.other_addr);
-        self.other_n += o.other_n;
-        earliest(&mut self.icmp, &o.icmp);
-        self.icmp_n += o.icmp_n;
-        self.icmp_resolved += o.icmp_resolved;
-        earliest(&mut self.reply_bounced, &o.reply_bounced);
-        self.reply_bounced_n += o.reply_bounced_n;
-        self.replies_cut += o.replies_cut;
-        self.unpaired += o.unpaired;
         self.intervals += o.intervals;
         self.interval_sum += o.interval_sum;
         self.short_intervals += o.short_intervals;
-        earliest(&mut self.first_short, &o.first_short);
         self.request_sightings_max = self.request_sightings_max.max(o.request_sightings_max);
         self.reply_sightings_max = self.reply_sightings_max.max(o.reply_sightings_max);
         self.echo_yes += o.echo_yes;
-        self.echo_no += o.echo_no;
-        earliest(&mut self.first_echo_no, &o.first_echo_no);
-        self.pending_at_end += o.pending_at_end;
-        earliest(&mut self.first_pending, &o.first_pending);
+        if let Some(or) = o.rare.as_deref() {
+            let r = self.rare_mut();
+            earliest(&mut r.kiss, &or.kiss);
+            r.kiss_n += or.kiss_n;
+            earliest(&mut r.unsync, &or.unsync);
+            r.unsync_n += or.unsync_n;
+            earliest(&mut r.bogus, &or.bogus);
+            r.bogus_n += or.bogus_n;
+            earliest(&mut r.malformed, &or.malformed);
+            r.malformed_n += or.malformed_n;
+            earliest(&mut r.other_addr, &or.other_addr);
+            r.other_n += or.other_n;
+            earliest(&mut r.icmp, &or.icmp);
+            r.icmp_n += or.icmp_n;
+            r.icmp_resolved += or.icmp_resolved;
+            earliest(&mut r.reply_bounced, &or.reply_bounced);
+            r.reply_bounced_n += or.reply_bounced_n;
+            r.replies_cut += or.replies_cut;
+            r.unpaired += or.unpaired;
+            earliest(&mut r.first_short, &or.first_short);
+            r.echo_no += or.echo_no;
+            earliest(&mut r.first_echo_no, &or.first_echo_no);
+            r.pending_at_end += or.pending_at_end;
+            earliest(&mut r.first_pending, &or.first_pending);
+        }
     }
 
     /// Requests that got neither a reply nor an ICMP error matched to them.
     pub fn unanswered(&self) -> u64 {
+        let r = self.rare();
         self.requests
-            .saturating_sub(self.answered + self.icmp_resolved + self.pending_at_end)
+            .saturating_sub(self.answered + r.icmp_resolved + r.pending_at_end)
+    }
+
+    /// Its rare part (all empty when it has none).
+    pub fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    /// Its rare part, made when first needed.
+    pub fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
     }
 }

@@ -26,19 +26,9 @@ pub struct Group {
     pub verdict: Verdict,
 }
 
-/// One verdict per (client host, server), in order of first packet.
-pub fn by_client_host(groups: Vec<track::Group>) -> Vec<Group> {
-    groups
-        .into_iter()
-        .map(|g| Group {
-            client: Some(g.client),
-            server: g.server,
-            conversations: g.conversations,
-            clients: 1,
-            verdict: judge::judge_as(&g.conv, format!("{} (asked by {})", g.server, g.client)),
-            conv: g.conv,
-        })
-        .collect()
+/// The verdict of one (client host, server) group.
+pub fn judge_host(g: &track::Group) -> Verdict {
+    judge::judge_as(&g.conv, format!("{} (asked by {})", g.server, g.client))
 }
 
 /// One verdict per server: every client host's conversations with it.

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use super::exit;
 use super::json::VerdictJson;
+use crate::capture::judge::judge;
 use crate::capture::source::{self, Input, Options};
+use crate::capture::track::{Conv, Group, Key};
+use crate::capture::view::judge_host;
 use crate::diagnose::Class;
 
 const CAPTURE_HELP: &str = "\
@@ -184,9 +187,9 @@ impl From<&crate::capture::track::Conv> for Counts {
             requests: c.requests,
             answered: c.answered,
             replies: c.replies,
-            icmp_errors: c.icmp_n,
+            icmp_errors: c.rare().icmp_n,
             unanswered: c.unanswered(),
-            pending: c.pending_at_end,
+            pending: c.rare().pending_at_end,
             best_offset_s: c.best.as_ref().map(|b| b.0.offset),
             best_delay_s: c.best.as_ref().map(|b| b.0.delay),
         }
@@ -218,6 +221,96 @@ fn group_json(g: &crate::capture::view::Group) -> GroupJson {
         counts: (&*g.conv).into(),
         verdict: (&g.verdict).into(),
     }
+}
+
+/// The first client host that is not ok gives the exit status (the first
+/// screen's); noted as hosts are judged one at a time.
+#[derive(Default)]
+struct FirstBad(std::cell::Cell<Option<Class>>);
+
+impl FirstBad {
+    fn note(&self, c: Class) {
+        if self.0.get().is_none() && c != Class::Ok {
+            self.0.set(Some(c));
+        }
+    }
+
+    fn code(&self) -> u8 {
+        exit::for_classes(self.0.get())
+    }
+}
+
+/// `clients`, written as each client host is judged: a capture of many
+/// clients never holds every verdict at once.
+struct HostsOut<'a> {
+    hosts: &'a [Group],
+    bad: &'a FirstBad,
+}
+
+impl Serialize for HostsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.hosts.len()))?;
+        for g in self.hosts {
+            let v = judge_host(g);
+            self.bad.note(v.cause.class());
+            seq.serialize_element(&GroupJson {
+                client: Some(g.client.to_string()),
+                server: g.server.to_string(),
+                clients: 1,
+                conversations: g.conversations,
+                counts: (&*g.conv).into(),
+                verdict: (&v).into(),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// `conversations`, written as each is judged.
+struct ConversationsOut<'a>(&'a [(Key, Conv)]);
+
+impl Serialize for ConversationsOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for (key, conv) in self.0 {
+            seq.serialize_element(&ConversationJson {
+                client: key.0.to_string(),
+                server: key.1.to_string(),
+                counts: conv.into(),
+                verdict: (&judge(conv)).into(),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// `exit_code`: written after `clients`, whose judging found it.
+struct CodeOut<'a>(&'a FirstBad);
+
+impl Serialize for CodeOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u8(self.0.code())
+    }
+}
+
+/// [`CaptureReport`] as it is written, field for field: the client hosts'
+/// and conversations' verdicts are made while they are written.
+#[derive(Serialize)]
+struct ReportOut<'a> {
+    schema_version: u32,
+    tool: &'static str,
+    version: &'static str,
+    command: &'static str,
+    link: &'a str,
+    stats: StatsJson,
+    stopped_early: &'a Option<String>,
+    interrupted: bool,
+    servers: Vec<GroupJson>,
+    clients: HostsOut<'a>,
+    conversations: ConversationsOut<'a>,
+    exit_code: CodeOut<'a>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -327,15 +420,15 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     let hosts = &out.hosts;
     let servers = &out.servers;
     // The exit status is the first screen's: the client hosts' verdicts.
-    let code = exit::for_classes(hosts.iter().map(|g| g.verdict.cause.class()));
+    let bad = FirstBad::default();
     if args.json {
         let s = &out.stats;
-        let doc = CaptureReport {
+        let doc = ReportOut {
             schema_version: super::json::SCHEMA_VERSION,
-            tool: "ntpdiag".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            command: "capture".into(),
-            link: out.link.clone(),
+            tool: "ntpdiag",
+            version: env!("CARGO_PKG_VERSION"),
+            command: "capture",
+            link: &out.link,
             stats: StatsJson {
                 frames: s.frames,
                 ntp: s.ntp,
@@ -357,24 +450,15 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 mac: s.mac,
                 crypto_nak: s.crypto_nak,
             },
-            stopped_early: out.stopped_early.clone(),
+            stopped_early: &out.stopped_early,
             interrupted: out.interrupted,
             servers: servers.iter().map(group_json).collect(),
-            clients: hosts.iter().map(group_json).collect(),
-            conversations: out
-                .conversations
-                .iter()
-                .map(|j| ConversationJson {
-                    client: j.key.0.to_string(),
-                    server: j.key.1.to_string(),
-                    counts: (&j.conv).into(),
-                    verdict: (&j.verdict).into(),
-                })
-                .collect(),
-            exit_code: code,
+            clients: HostsOut { hosts, bad: &bad },
+            conversations: ConversationsOut(&out.conversations),
+            exit_code: CodeOut(&bad),
         };
         super::json::print_pretty(&doc)?;
-        return Ok(code);
+        return Ok(bad.code());
     }
     let s = &out.stats;
     println!(
@@ -386,8 +470,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         out.conversations.len() as u64 + s.folded,
         hosts
             .iter()
-            .filter_map(|g| g.client)
-            .collect::<std::collections::BTreeSet<_>>()
+            .map(|g| g.client)
+            .collect::<std::collections::HashSet<_>>()
             .len(),
         servers.len(),
         if s.fragments > 0 {
@@ -432,7 +516,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             Some(a) => println!("no client/server NTP conversations; {a}"),
             None => println!("no NTP conversations"),
         }
-        return Ok(code);
+        return Ok(bad.code());
     }
     if let Some(a) = also {
         println!("also: {a}");
@@ -455,7 +539,11 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         "evidence".bold()
     );
     for g in servers {
-        let io = format!("{}/{}", g.conv.requests, g.conv.replies + g.conv.icmp_n);
+        let io = format!(
+            "{}/{}",
+            g.conv.requests,
+            g.conv.replies + g.conv.rare().icmp_n
+        );
         println!(
             "{:<46} {:>7} {io:>9}  {:<26} {}",
             g.server.to_string(),
@@ -474,17 +562,19 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         "evidence".bold()
     );
     for g in hosts {
-        let io = format!("{}/{}", g.conv.requests, g.conv.replies + g.conv.icmp_n);
-        let who = format!(
-            "{} → {}",
-            g.client.map_or("?".into(), |c| c.to_string()),
-            g.server
+        let v = judge_host(g);
+        bad.note(v.cause.class());
+        let io = format!(
+            "{}/{}",
+            g.conv.requests,
+            g.conv.replies + g.conv.rare().icmp_n
         );
+        let who = format!("{} → {}", g.client, g.server);
         println!(
             "{who:<46} {:>7} {io:>9}  {:<26} {}",
             g.conversations,
-            colour(&g.verdict),
-            g.verdict.evidence.first().map_or("", |s| s.as_str())
+            colour(&v),
+            v.evidence.first().map_or("", |s| s.as_str())
         );
     }
     if args.verbose {
@@ -496,29 +586,23 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             "verdict".bold(),
             "evidence".bold()
         );
-        for j in &out.conversations {
-            let conv = format!("{} → {}", j.key.0, j.key.1);
-            let io = format!("{}/{}", j.conv.requests, j.conv.replies + j.conv.icmp_n);
+        for (key, conv) in &out.conversations {
+            let v = judge(conv);
+            let who = format!("{} → {}", key.0, key.1);
+            let io = format!("{}/{}", conv.requests, conv.replies + conv.rare().icmp_n);
             println!(
-                "{conv:<46} {io:>9}  {:<26} {}",
-                colour(&j.verdict),
-                j.verdict.evidence.first().map_or("", |s| s.as_str())
+                "{who:<46} {io:>9}  {:<26} {}",
+                colour(&v),
+                v.evidence.first().map_or("", |s| s.as_str())
             );
         }
         for g in hosts {
             println!();
             print!(
                 "{}",
-                super::render::verdict(
-                    &format!(
-                        "{} → {}",
-                        g.client.map_or("?".into(), |c| c.to_string()),
-                        g.server
-                    ),
-                    &g.verdict
-                )
+                super::render::verdict(&format!("{} → {}", g.client, g.server), &judge_host(g))
             );
         }
     }
-    Ok(code)
+    Ok(bad.code())
 }
