@@ -14,12 +14,16 @@ use crate::wire::icmp::IcmpError;
 
 /// Where a packet is: its number and its time of day (UTC, to the millisecond).
 pub fn origin(a: &At) -> Origin {
-    let utc = crate::wire::NtpDate::from_unix(a.ts.secs, a.ts.nanos).utc_string();
-    // "YYYY-MM-DD hh:mm:ss.ffffff UTC" → time of day to the millisecond.
-    let tod = utc.get(11..23).unwrap_or(&utc).to_string();
+    let sod = a.ts.secs.rem_euclid(86_400);
     Origin::Packet {
         no: a.no,
-        time: tod,
+        time: format!(
+            "{:02}:{:02}:{:02}.{:03}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            a.ts.nanos / 1_000_000
+        ),
     }
 }
 

@@ -32,6 +32,7 @@ pub struct Options {
     pub max_open: usize,
     /// Conversations kept in detail.
     pub max_kept: usize,
+    pub max_hosts: usize,
     /// Show progress on stderr for large files.
     pub progress: bool,
     /// Set to stop a live capture (Ctrl-C).
@@ -182,7 +183,9 @@ fn drive<T: pcap::Activated + ?Sized>(
         })?),
         None => None,
     };
-    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open).max_kept(opts.max_kept);
+    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open)
+        .max_kept(opts.max_kept)
+        .max_hosts(opts.max_hosts);
     let start = Instant::now();
     let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();

@@ -30,7 +30,7 @@ use crate::wire::{KissCode, NtpDate, NtpTimestamp, Repr};
 /// Unanswered requests remembered per conversation.
 pub const PENDING_MAX: usize = 64;
 /// Replies remembered per conversation (to count sightings of the same one).
-const SEEN_MAX: usize = 4;
+const SEEN_MAX: usize = 2;
 
 /// A capture timestamp: Unix seconds and nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Default)]
@@ -79,6 +79,9 @@ pub struct Conv {
     /// The class of the first reply that answered a request.
     pub first_answer: Option<AnswerKind>,
     pub best: Option<(Sample, At, Repr)>,
+    /// A sum over several client hosts (beyond --max-hosts): requests of
+    /// different hosts make no polling interval.
+    pub mixed_hosts: bool,
     /// What most conversations never have: kiss codes, refusals, bogus
     /// replies… (boxed, so that a conversation stays small).
     pub rare: Option<Box<Rare>>,
@@ -87,7 +90,6 @@ pub struct Conv {
     pub interval_sum: f64,
     pub short_intervals: u64,
     last_request: Option<Ts>,
-    first_request: Option<Ts>,
     /// Most times one request / one reply was seen (two-sided captures see each twice).
     pub request_sightings_max: u32,
     pub reply_sightings_max: u32,
@@ -211,6 +213,9 @@ pub fn trailer(t: &[u8]) -> Trailer {
 
 /// Conversations kept in detail by default.
 pub const DEFAULT_MAX_KEPT: usize = 10_000;
+/// (Client host, server) sums kept by default; beyond, a new client host
+/// is summed into its server's "other client hosts".
+pub const DEFAULT_MAX_HOSTS: usize = 262_144;
 
 /// A client host's conversations with one server, summed.
 #[derive(Clone, Debug)]
@@ -220,6 +225,9 @@ pub struct Group {
     /// Boxed: groups are moved from map to list to verdicts.
     pub conv: Box<Conv>,
     pub conversations: usize,
+    /// The sum of client hosts beyond the bound (`client` is then the
+    /// unspecified address).
+    pub others: bool,
 }
 
 /// What a finished capture holds.
@@ -291,6 +299,9 @@ pub struct CaptureStats {
     /// Conversations beyond the detail bound: counted in their client
     /// host's and server's totals, not listed one by one.
     pub folded: u64,
+    /// Conversations of client hosts beyond the host bound: summed in
+    /// their server's "other client hosts".
+    pub hosts_folded: u64,
 }
 
 /// A conversation being read: only what pairing needs. Its sums live in
@@ -315,8 +326,10 @@ struct Open {
     /// origin (classic ntpd/ntpsec do)? Counted over requests that follow a reply.
     last_reply_xmt: Option<u64>,
     /// Replies seen before any request of this conversation, held until
-    /// their request comes (captures out of time order).
-    early: Vec<Early>,
+    /// their request comes (captures out of time order; boxed: rare).
+    // One pointer in every open conversation, where a Vec is three.
+    #[allow(clippy::box_collection)]
+    early: Option<Box<Vec<Early>>>,
 }
 
 const NO_DETAIL: u32 = u32::MAX;
@@ -334,6 +347,7 @@ struct Sums {
     index: HashMap<CKey, u32>,
     details: Vec<(Key, Conv)>,
     max_kept: usize,
+    max_hosts: usize,
 }
 
 impl Sums {
@@ -347,8 +361,15 @@ impl Sums {
 
     /// A new conversation: its group (made if new), its detail (when
     /// there is room), counted in both.
-    fn begin(&mut self, key: Key, at: At, folded: &mut u64) -> (u32, u32) {
-        let gk = CKey(ip128(key.0.ip()), ip128(key.1.ip()), key.1.port() as u32);
+    fn begin(&mut self, key: Key, at: At, stats: &mut CaptureStats) -> (u32, u32) {
+        let mut gk = CKey(ip128(key.0.ip()), ip128(key.1.ip()), key.1.port() as u32);
+        let mut others = false;
+        if self.index.len() >= self.max_hosts && !self.index.contains_key(&gk) {
+            // Beyond the bound: the server's other client hosts, summed.
+            gk.0 = 0;
+            others = true;
+            stats.hosts_folded += 1;
+        }
         let fresh = || Conv {
             client: Some(key.0),
             server: Some(key.1),
@@ -362,11 +383,19 @@ impl Sums {
             }
             None => {
                 let g = self.groups.len() as u32;
+                let unspecified = match key.0 {
+                    SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
+                    SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
+                };
                 self.groups.push(Group {
-                    client: key.0.ip(),
+                    client: if others { unspecified } else { key.0.ip() },
                     server: key.1,
-                    conv: Box::new(fresh()),
+                    conv: Box::new(Conv {
+                        mixed_hosts: others,
+                        ..fresh()
+                    }),
                     conversations: 1,
+                    others,
                 });
                 self.index.insert(gk, g);
                 g
@@ -376,7 +405,7 @@ impl Sums {
             self.details.push((key, fresh()));
             (self.details.len() - 1) as u32
         } else {
-            *folded += 1;
+            stats.folded += 1;
             NO_DETAIL
         };
         (g, d)
@@ -435,37 +464,33 @@ fn conv<'a>(
     at: At,
 ) -> &'a mut Open {
     let ck = CKey::from(key);
-    if !open.contains_key(&ck) {
-        if open.len() >= max_open {
-            // Too many open: close the least recently active eighth early
-            // (in one selection, so a flood of new conversations stays linear).
-            let mut by_age: Vec<(f64, CKey)> = open.iter().map(|(k, o)| (o.last, *k)).collect();
-            let n = (max_open / 8).max(1).min(by_age.len());
-            if n < by_age.len() {
-                by_age.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
-            }
-            for (_, k) in by_age.into_iter().take(n) {
-                close(open, nonces, &k);
-                stats.evicted += 1;
-            }
+    if open.len() >= max_open && !open.contains_key(&ck) {
+        // Too many open: close the least recently active eighth early
+        // (in one selection, so a flood of new conversations stays linear).
+        let mut by_age: Vec<(f64, CKey)> = open.iter().map(|(k, o)| (o.last, *k)).collect();
+        let n = (max_open / 8).max(1).min(by_age.len());
+        if n < by_age.len() {
+            by_age.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
         }
-        let (group, detail) = sums.begin(key, at, &mut stats.folded);
-        open.insert(
-            ck,
-            Box::new(Open {
-                key: ck,
-                group,
-                detail,
-                last: at.ts.as_f64(),
-                requested: false,
-                pending: SmallVec::new(),
-                seen_replies: SmallVec::new(),
-                last_reply_xmt: None,
-                early: Vec::new(),
-            }),
-        );
+        for (_, k) in by_age.into_iter().take(n) {
+            close(open, nonces, &k);
+            stats.evicted += 1;
+        }
     }
-    let o = open.get_mut(&ck).expect("opened above");
+    let o = open.entry(ck).or_insert_with(|| {
+        let (group, detail) = sums.begin(key, at, stats);
+        Box::new(Open {
+            key: ck,
+            group,
+            detail,
+            last: at.ts.as_f64(),
+            requested: false,
+            pending: SmallVec::new(),
+            seen_replies: SmallVec::new(),
+            last_reply_xmt: None,
+            early: None,
+        })
+    });
     o.last = o.last.max(at.ts.as_f64());
     sums.each(o.group, o.detail, |c| {
         if c.first.is_none_or(|f| at.ts < f.ts) {
@@ -492,6 +517,7 @@ impl Tracker {
                 index: HashMap::default(),
                 details: Vec::new(),
                 max_kept: DEFAULT_MAX_KEPT,
+                max_hosts: DEFAULT_MAX_HOSTS,
             },
             stats: CaptureStats::default(),
         }
@@ -500,6 +526,13 @@ impl Tracker {
     /// At most `n` conversations kept in detail.
     pub fn max_kept(mut self, n: usize) -> Tracker {
         self.sums.max_kept = n;
+        self
+    }
+
+    /// At most `n` (client host, server) sums, plus one per server for
+    /// the client hosts beyond.
+    pub fn max_hosts(mut self, n: usize) -> Tracker {
+        self.sums.max_hosts = n;
         self
     }
 
@@ -642,7 +675,7 @@ impl Tracker {
         self.sums.each(g, d, |c| {
             c.requests += 1;
             c.request_sightings_max = c.request_sightings_max.max(1);
-            if let Some(prev) = c.last_request {
+            if let Some(prev) = c.last_request.filter(|_| !c.mixed_hosts) {
                 let dt = at.ts.as_f64() - prev.as_f64();
                 if dt >= 0.0 {
                     c.intervals += 1;
@@ -655,9 +688,6 @@ impl Tracker {
             }
             if c.last_request.is_none_or(|l| at.ts > l) {
                 c.last_request = Some(at.ts);
-            }
-            if c.first_request.is_none_or(|f| at.ts < f) {
-                c.first_request = Some(at.ts);
             }
             match echo {
                 Some(true) => c.echo_yes += 1,
@@ -682,8 +712,10 @@ impl Tracker {
         });
         self.nonces.insert((xmt, client), o.key);
         // A reply stored before this request (a capture out of time order)?
-        if let Some(i) = o.early.iter().position(|e| e.origin == xmt) {
-            let e = o.early.remove(i);
+        if let Some(early) = o.early.as_mut()
+            && let Some(i) = early.iter().position(|e| e.origin == xmt)
+        {
+            let e = early.remove(i);
             self.sums.each(g, d, |c| {
                 c.rare_mut().unpaired = c.rare_mut().unpaired.saturating_sub(1)
             });
@@ -767,7 +799,7 @@ impl Tracker {
         // The reply's own conversation exists (opened above); another one
         // is used only when the origin names it and it is still open.
         let tk = match owner {
-            Some(k) if self.open.contains_key(&k) => k,
+            Some(k) if k != ck && self.open.contains_key(&k) => k,
             _ => ck,
         };
         let Some(o) = self.open.get_mut(&tk) else {
@@ -792,8 +824,9 @@ impl Tracker {
             // time order): the origin test cannot be applied. Held back
             // (a few, bounded) in case its request follows.
             self.sums.each(g, d, |c| c.rare_mut().unpaired += 1);
-            if o.early.len() < EARLY_MAX && payload.len() <= EARLY_BYTES {
-                o.early.push(Early {
+            let early = o.early.get_or_insert_default();
+            if early.len() < EARLY_MAX && payload.len() <= EARLY_BYTES {
+                early.push(Early {
                     origin: org,
                     at,
                     src,
@@ -996,10 +1029,6 @@ impl Conv {
         {
             self.last = o.last;
         }
-        self.first_request = match (self.first_request, o.first_request) {
-            (Some(a), Some(b)) => Some(if b < a { b } else { a }),
-            (a, b) => a.or(b),
-        };
         self.last_request = match (self.last_request, o.last_request) {
             (Some(a), Some(b)) => Some(if b > a { b } else { a }),
             (a, b) => a.or(b),

@@ -28,7 +28,17 @@ pub struct Group {
 
 /// The verdict of one (client host, server) group.
 pub fn judge_host(g: &track::Group) -> Verdict {
-    judge::judge_as(&g.conv, format!("{} (asked by {})", g.server, g.client))
+    judge::judge_as(&g.conv, format!("{} (asked by {})", g.server, host_name(g)))
+}
+
+/// A group's client host as shown: its address, or the client hosts
+/// beyond --max-hosts.
+pub fn host_name(g: &track::Group) -> String {
+    if g.others {
+        "other client hosts".into()
+    } else {
+        g.client.to_string()
+    }
 }
 
 /// One verdict per server: every client host's conversations with it.

@@ -1,5 +1,6 @@
 //! `ntpdiag capture`: live or offline analysis of NTP conversations.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -14,7 +15,7 @@ use super::json::VerdictJson;
 use crate::capture::judge::judge;
 use crate::capture::source::{self, Input, Options};
 use crate::capture::track::{Conv, Group, Key};
-use crate::capture::view::judge_host;
+use crate::capture::view::{host_name, judge_host};
 use crate::diagnose::Class;
 
 const CAPTURE_HELP: &str = "\
@@ -39,8 +40,12 @@ when a live capture stopped) may still be answered, so they are not called
 unanswered. Link types: Ethernet with VLAN tags, Linux cooked v1/v2 (-i any),
 raw IP, null/loopback. IP fragments are counted, not reassembled.
 
-Memory is bounded by the open conversations (at most --max-open; one idle for
---idle of capture time is closed and judged), not by the file size. A file
+Memory is bounded, not by the file size: by the open conversations (at most
+--max-open, about 250 octets each; one idle for --idle of capture time is
+closed), the conversations kept in detail (--max-kept) and the (client host,
+server) sums (--max-hosts, about 450 octets each; beyond, new client hosts
+are summed per server as \"other client hosts\"). Verdicts are made as
+they are printed or written, never all held at once. A file
 that ends early or holds garbage gives the conversations read so far and says
 where it stopped. Ctrl-C on a live capture prints the summary so far.";
 
@@ -80,8 +85,9 @@ pub struct CaptureArgs {
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub idle: Duration,
 
-    /// Most conversations open at once (the least recently active is closed early beyond it).
-    #[arg(long, default_value_t = 65_536)]
+    /// Most conversations open at once (the least recently active is closed
+    /// early beyond it). An open conversation holds about 250 octets.
+    #[arg(long, default_value_t = 262_144)]
     pub max_open: usize,
 
     /// Most conversations kept in detail (JSON `conversations`, the -v
@@ -89,6 +95,12 @@ pub struct CaptureArgs {
     /// totals, and the output says how many were folded.
     #[arg(long, default_value_t = crate::capture::track::DEFAULT_MAX_KEPT)]
     pub max_kept: usize,
+
+    /// Most (client host, server) sums, about 450 octets each; beyond, a
+    /// new client host is summed into its server's "other client hosts"
+    /// (JSON client "others"), and the output says how many conversations.
+    #[arg(long, default_value_t = crate::capture::track::DEFAULT_MAX_HOSTS)]
+    pub max_hosts: usize,
 
     /// Details for every conversation, not just the table.
     #[arg(short, long)]
@@ -134,6 +146,10 @@ pub struct StatsJson {
     /// Conversations beyond --max-kept: in the server view's totals only.
     #[serde(default)]
     pub folded: u64,
+    /// Conversations of client hosts beyond --max-hosts: in their server's
+    /// "others" group.
+    #[serde(default)]
+    pub hosts_folded: u64,
     /// Mode 6 (ntpq) queries and answers.
     #[serde(default)]
     pub control_queries: u64,
@@ -255,7 +271,11 @@ impl Serialize for HostsOut<'_> {
             let v = judge_host(g);
             self.bad.note(v.cause.class());
             seq.serialize_element(&GroupJson {
-                client: Some(g.client.to_string()),
+                client: Some(if g.others {
+                    "others".into()
+                } else {
+                    g.client.to_string()
+                }),
                 server: g.server.to_string(),
                 clients: 1,
                 conversations: g.conversations,
@@ -407,6 +427,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         idle: args.idle,
         max_open: args.max_open,
         max_kept: args.max_kept,
+        max_hosts: args.max_hosts,
         progress: !args.json,
         stop,
     };
@@ -439,6 +460,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 control: s.control,
                 evicted: s.evicted,
                 folded: s.folded,
+                hosts_folded: s.hosts_folded,
                 control_queries: s.control_queries,
                 control_answers: s.control_answers,
                 private: s.private,
@@ -460,16 +482,22 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         super::json::print_pretty(&doc)?;
         return Ok(bad.code());
     }
+    // One buffered writer: a table of many client hosts is one write per
+    // buffer, not one per line.
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
     let s = &out.stats;
-    println!(
-        "{} frames ({}), {} NTP, {} ICMP errors about NTP, {} conversations from {} client host(s) to {} server(s){}{}",
+    writeln!(
+        w,
+        "{} frames ({}), {} NTP, {} ICMP errors about NTP, {} conversations from {}{} client host(s) to {} server(s){}{}",
         s.frames,
         out.link,
         s.ntp,
         s.icmp,
         out.conversations.len() as u64 + s.folded,
+        if s.hosts_folded > 0 { "more than " } else { "" },
         hosts
             .iter()
+            .filter(|g| !g.others)
             .map(|g| g.client)
             .collect::<std::collections::HashSet<_>>()
             .len(),
@@ -484,42 +512,55 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         } else {
             String::new()
         },
-    );
+    )?;
     if s.evicted > 0 {
-        println!(
+        writeln!(
+            w,
             "{} {} conversations were closed early: more than --max-open ({}) were open at once; a client's later packets start a new one",
             "bound:".yellow().bold(),
             s.evicted,
             args.max_open
-        );
+        )?;
     }
     if s.folded > 0 {
-        println!(
+        writeln!(
+            w,
             "{} {} conversations beyond --max-kept ({}) are counted in their client hosts' and servers' verdicts, not listed (-v, JSON)",
             "bound:".yellow().bold(),
             s.folded,
             args.max_kept
-        );
+        )?;
+    }
+    if s.hosts_folded > 0 {
+        writeln!(
+            w,
+            "{} {} conversations of client hosts beyond --max-hosts ({}) are summed in their server's \"other client hosts\"",
+            "bound:".yellow().bold(),
+            s.hosts_folded,
+            args.max_hosts
+        )?;
     }
     if let Some(why) = &out.stopped_early {
-        println!("{} {why}", "partial:".yellow().bold());
+        writeln!(w, "{} {why}", "partial:".yellow().bold())?;
     }
     if out.interrupted {
-        println!(
+        writeln!(
+            w,
             "{}",
             "interrupted: the summary of what was seen so far".yellow()
-        );
+        )?;
     }
     let also = other_ntp(s);
-    if out.conversations.is_empty() {
+    if out.conversations.is_empty() && hosts.is_empty() {
         match also {
-            Some(a) => println!("no client/server NTP conversations; {a}"),
-            None => println!("no NTP conversations"),
+            Some(a) => writeln!(w, "no client/server NTP conversations; {a}")?,
+            None => writeln!(w, "no NTP conversations")?,
         }
+        w.flush()?;
         return Ok(bad.code());
     }
     if let Some(a) = also {
-        println!("also: {a}");
+        writeln!(w, "also: {a}")?;
     }
     let colour = |v: &crate::diagnose::Verdict| {
         let id = v.cause.id();
@@ -529,38 +570,41 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             _ => id.red(),
         }
     };
-    println!();
-    println!(
+    writeln!(w)?;
+    writeln!(
+        w,
         "{:<46} {:>7} {:>9}  {:<26} {}",
         format!("servers ({})", servers.len()).bold(),
         "clients".bold(),
         "out/in".bold(),
         "verdict".bold(),
         "evidence".bold()
-    );
+    )?;
     for g in servers {
         let io = format!(
             "{}/{}",
             g.conv.requests,
             g.conv.replies + g.conv.rare().icmp_n
         );
-        println!(
+        writeln!(
+            w,
             "{:<46} {:>7} {io:>9}  {:<26} {}",
             g.server.to_string(),
             g.clients,
             colour(&g.verdict),
             g.verdict.evidence.first().map_or("", |s| s.as_str())
-        );
+        )?;
     }
-    println!();
-    println!(
+    writeln!(w)?;
+    writeln!(
+        w,
         "{:<46} {:>7} {:>9}  {:<26} {}",
         format!("client hosts ({})", hosts.len()).bold(),
         "ports".bold(),
         "out/in".bold(),
         "verdict".bold(),
         "evidence".bold()
-    );
+    )?;
     for g in hosts {
         let v = judge_host(g);
         bad.note(v.cause.class());
@@ -569,40 +613,45 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             g.conv.requests,
             g.conv.replies + g.conv.rare().icmp_n
         );
-        let who = format!("{} → {}", g.client, g.server);
-        println!(
+        let who = format!("{} → {}", host_name(g), g.server);
+        writeln!(
+            w,
             "{who:<46} {:>7} {io:>9}  {:<26} {}",
             g.conversations,
             colour(&v),
             v.evidence.first().map_or("", |s| s.as_str())
-        );
+        )?;
     }
     if args.verbose {
-        println!();
-        println!(
+        writeln!(w)?;
+        writeln!(
+            w,
             "{:<46} {:>9}  {:<26} {}",
             "conversation".bold(),
             "out/in".bold(),
             "verdict".bold(),
             "evidence".bold()
-        );
+        )?;
         for (key, conv) in &out.conversations {
             let v = judge(conv);
             let who = format!("{} → {}", key.0, key.1);
             let io = format!("{}/{}", conv.requests, conv.replies + conv.rare().icmp_n);
-            println!(
+            writeln!(
+                w,
                 "{who:<46} {io:>9}  {:<26} {}",
                 colour(&v),
                 v.evidence.first().map_or("", |s| s.as_str())
-            );
+            )?;
         }
         for g in hosts {
-            println!();
-            print!(
+            writeln!(w)?;
+            write!(
+                w,
                 "{}",
-                super::render::verdict(&format!("{} → {}", g.client, g.server), &judge_host(g))
-            );
+                super::render::verdict(&format!("{} → {}", host_name(g), g.server), &judge_host(g))
+            )?;
         }
     }
+    w.flush()?;
     Ok(bad.code())
 }

@@ -767,3 +767,43 @@ fn trailers() {
     assert_eq!(trailer(&nts[..nts.len() - 1]), Trailer::Other);
     assert_eq!(trailer(&[1, 2, 3]), Trailer::Other);
 }
+
+/// Beyond the host bound, new client hosts are summed per server as
+/// "other client hosts": the server's totals stay complete.
+#[test]
+fn client_hosts_past_the_bound_are_summed_per_server() {
+    let mut c = Cap {
+        t: Tracker::new(120.0, 1000).max_hosts(2),
+        no: 0,
+    };
+    for i in 0..5u64 {
+        let t = i as f64;
+        let client = format!("198.51.100.{}:40000", 10 + i);
+        c.ntp(t, &client, SERVER, &request(0x700 + i, 0));
+        c.ntp(
+            t + 0.01,
+            SERVER,
+            &client,
+            &reply(0x700 + i, t + 0.004, t + 0.005).to_bytes(),
+        );
+    }
+    let f = c.t.finish_all();
+    assert_eq!(f.stats.hosts_folded, 3);
+    let named: Vec<_> = f.groups.iter().filter(|g| !g.others).collect();
+    let others: Vec<_> = f.groups.iter().filter(|g| g.others).collect();
+    assert_eq!((named.len(), others.len()), (2, 1));
+    assert_eq!(
+        (
+            others[0].conversations,
+            others[0].conv.requests,
+            others[0].conv.answered
+        ),
+        (3, 3, 3)
+    );
+    assert_eq!(
+        crate::capture::view::host_name(others[0]),
+        "other client hosts"
+    );
+    let servers = crate::capture::view::by_server(&f.groups);
+    assert_eq!((servers.len(), servers[0].conv.requests), (1, 5));
+}
