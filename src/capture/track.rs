@@ -220,14 +220,29 @@ pub const DEFAULT_MAX_HOSTS: usize = 262_144;
 /// A client host's conversations with one server, summed.
 #[derive(Clone, Debug)]
 pub struct Group {
-    pub client: IpAddr,
-    pub server: SocketAddr,
-    /// Boxed: groups are moved from map to list to verdicts.
+    /// Boxed: groups are moved from map to list to verdicts. Its `client`
+    /// and `server` are the group's.
     pub conv: Box<Conv>,
     pub conversations: usize,
-    /// The sum of client hosts beyond the bound (`client` is then the
-    /// unspecified address).
+    /// The sum of client hosts beyond the bound.
     pub others: bool,
+}
+
+impl Group {
+    /// The client host (the unspecified address for the other client hosts).
+    pub fn client(&self) -> IpAddr {
+        match self.conv.client {
+            Some(c) if !self.others => c.ip(),
+            Some(SocketAddr::V6(_)) => IpAddr::from([0u16; 8]),
+            _ => IpAddr::from([0u8; 4]),
+        }
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.conv
+            .server
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
 }
 
 /// What a finished capture holds.
@@ -334,17 +349,81 @@ struct Open {
 
 const NO_DETAIL: u32 = u32::MAX;
 
-type OpenMap = HashMap<CKey, Box<Open>>;
+/// The open conversations, found by their key, which each holds: a table
+/// of pointers, not of keys and pointers (40 octets less per slot).
+#[derive(Default)]
+struct OpenMap {
+    table: hashbrown::HashTable<Box<Open>>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl OpenMap {
+    fn hash(&self, k: &CKey) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(k)
+    }
+
+    fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    fn contains_key(&self, k: &CKey) -> bool {
+        self.table.find(self.hash(k), |o| o.key == *k).is_some()
+    }
+
+    fn get_mut(&mut self, k: &CKey) -> Option<&mut Open> {
+        let h = self.hash(k);
+        self.table.find_mut(h, |o| o.key == *k).map(|b| &mut **b)
+    }
+
+    fn remove(&mut self, k: &CKey) -> Option<Box<Open>> {
+        let h = self.hash(k);
+        self.table
+            .find_entry(h, |o| o.key == *k)
+            .ok()
+            .map(|e| e.remove().0)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Open> {
+        self.table.iter().map(|b| &**b)
+    }
+
+    /// The conversation of `k`, made by `make` when there is none.
+    fn get_or_insert_with(&mut self, k: CKey, make: impl FnOnce() -> Box<Open>) -> &mut Open {
+        let h = self.hash(&k);
+        let hasher = &self.hasher;
+        let e = self.table.entry(
+            h,
+            |o| o.key == k,
+            |o| {
+                use std::hash::BuildHasher;
+                hasher.hash_one(o.key)
+            },
+        );
+        &mut **e.or_insert_with(make).into_mut()
+    }
+}
 /// Pending requests, by transmit timestamp and client address (two
 /// clients may send the same transmit value: SNTP's zero, symmetric
 /// peers) → their conversation.
 type Nonces = HashMap<(u64, u128), CKey>;
 
+/// A group's key: client host (0 for the other client hosts), server.
+fn group_key(g: &Group) -> CKey {
+    CKey(
+        if g.others { 0 } else { ip128(g.client()) },
+        ip128(g.server().ip()),
+        g.server().port() as u32,
+    )
+}
+
 /// Where a conversation's numbers are summed: its (client host, server)
 /// group, always, and its own detail while fewer than `max_kept` are kept.
 struct Sums {
     groups: Vec<Group>,
-    index: HashMap<CKey, u32>,
+    /// Group numbers, found by the group's key (held by the group).
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     details: Vec<(Key, Conv)>,
     max_kept: usize,
     max_hosts: usize,
@@ -362,11 +441,22 @@ impl Sums {
     /// A new conversation: its group (made if new), its detail (when
     /// there is room), counted in both.
     fn begin(&mut self, key: Key, at: At, stats: &mut CaptureStats) -> (u32, u32) {
+        use std::hash::BuildHasher;
         let mut gk = CKey(ip128(key.0.ip()), ip128(key.1.ip()), key.1.port() as u32);
+        let groups = &self.groups;
+        let found = |gk: &CKey, h: u64, index: &hashbrown::HashTable<u32>| {
+            index
+                .find(h, |g| group_key(&groups[*g as usize]) == *gk)
+                .copied()
+        };
+        let mut h = self.hasher.hash_one(gk);
+        let mut g = found(&gk, h, &self.index);
         let mut others = false;
-        if self.index.len() >= self.max_hosts && !self.index.contains_key(&gk) {
+        if g.is_none() && self.index.len() >= self.max_hosts {
             // Beyond the bound: the server's other client hosts, summed.
             gk.0 = 0;
+            h = self.hasher.hash_one(gk);
+            g = found(&gk, h, &self.index);
             others = true;
             stats.hosts_folded += 1;
         }
@@ -376,20 +466,14 @@ impl Sums {
             first: Some(at),
             ..Conv::default()
         };
-        let g = match self.index.get(&gk) {
+        let g = match g {
             Some(g) => {
-                self.groups[*g as usize].conversations += 1;
-                *g
+                self.groups[g as usize].conversations += 1;
+                g
             }
             None => {
                 let g = self.groups.len() as u32;
-                let unspecified = match key.0 {
-                    SocketAddr::V4(_) => IpAddr::from([0u8; 4]),
-                    SocketAddr::V6(_) => IpAddr::from([0u16; 8]),
-                };
                 self.groups.push(Group {
-                    client: if others { unspecified } else { key.0.ip() },
-                    server: key.1,
                     conv: Box::new(Conv {
                         mixed_hosts: others,
                         ..fresh()
@@ -397,7 +481,9 @@ impl Sums {
                     conversations: 1,
                     others,
                 });
-                self.index.insert(gk, g);
+                let (groups, hasher) = (&self.groups, &self.hasher);
+                self.index
+                    .insert_unique(h, g, |g| hasher.hash_one(group_key(&groups[*g as usize])));
                 g
             }
         };
@@ -467,7 +553,7 @@ fn conv<'a>(
     if open.len() >= max_open && !open.contains_key(&ck) {
         // Too many open: close the least recently active eighth early
         // (in one selection, so a flood of new conversations stays linear).
-        let mut by_age: Vec<(f64, CKey)> = open.iter().map(|(k, o)| (o.last, *k)).collect();
+        let mut by_age: Vec<(f64, CKey)> = open.values().map(|o| (o.last, o.key)).collect();
         let n = (max_open / 8).max(1).min(by_age.len());
         if n < by_age.len() {
             by_age.select_nth_unstable_by(n, |a, b| a.0.total_cmp(&b.0));
@@ -477,7 +563,7 @@ fn conv<'a>(
             stats.evicted += 1;
         }
     }
-    let o = open.entry(ck).or_insert_with(|| {
+    let o = open.get_or_insert_with(ck, || {
         let (group, detail) = sums.begin(key, at, stats);
         Box::new(Open {
             key: ck,
@@ -506,7 +592,7 @@ fn conv<'a>(
 impl Tracker {
     pub fn new(idle_secs: f64, max_open: usize) -> Tracker {
         Tracker {
-            open: HashMap::default(),
+            open: OpenMap::default(),
             nonces: HashMap::default(),
             latest: None,
             idle: idle_secs,
@@ -514,7 +600,8 @@ impl Tracker {
             last_sweep: f64::MIN,
             sums: Sums {
                 groups: Vec::new(),
-                index: HashMap::default(),
+                index: hashbrown::HashTable::new(),
+                hasher: Default::default(),
                 details: Vec::new(),
                 max_kept: DEFAULT_MAX_KEPT,
                 max_hosts: DEFAULT_MAX_HOSTS,
@@ -577,9 +664,9 @@ impl Tracker {
             self.last_sweep = now;
             let idle: Vec<CKey> = self
                 .open
-                .iter()
-                .filter(|(_, o)| now - o.last > self.idle)
-                .map(|(k, _)| *k)
+                .values()
+                .filter(|o| now - o.last > self.idle)
+                .map(|o| o.key)
                 .collect();
             for k in idle {
                 close(&mut self.open, &mut self.nonces, &k);

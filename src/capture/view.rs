@@ -28,7 +28,10 @@ pub struct Group {
 
 /// The verdict of one (client host, server) group.
 pub fn judge_host(g: &track::Group) -> Verdict {
-    judge::judge_as(&g.conv, format!("{} (asked by {})", g.server, host_name(g)))
+    judge::judge_as(
+        &g.conv,
+        format!("{} (asked by {})", g.server(), host_name(g)),
+    )
 }
 
 /// A group's client host as shown: its address, or the client hosts
@@ -37,7 +40,7 @@ pub fn host_name(g: &track::Group) -> String {
     if g.others {
         "other client hosts".into()
     } else {
-        g.client.to_string()
+        g.client().to_string()
     }
 }
 
@@ -45,14 +48,14 @@ pub fn host_name(g: &track::Group) -> String {
 pub fn by_server(groups: &[track::Group]) -> Vec<Group> {
     let mut per: BTreeMap<SocketAddr, (Box<Conv>, usize, usize)> = BTreeMap::new();
     for g in groups {
-        match per.get_mut(&g.server) {
+        match per.get_mut(&g.server()) {
             Some((c, convs, hosts)) => {
                 c.merge(&g.conv);
                 *convs += g.conversations;
                 *hosts += 1;
             }
             None => {
-                per.insert(g.server, (g.conv.clone(), g.conversations, 1));
+                per.insert(g.server(), (g.conv.clone(), g.conversations, 1));
             }
         }
     }

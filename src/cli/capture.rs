@@ -274,9 +274,9 @@ impl Serialize for HostsOut<'_> {
                 client: Some(if g.others {
                     "others".into()
                 } else {
-                    g.client.to_string()
+                    g.client().to_string()
                 }),
-                server: g.server.to_string(),
+                server: g.server().to_string(),
                 clients: 1,
                 conversations: g.conversations,
                 counts: (&*g.conv).into(),
@@ -495,12 +495,16 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         s.icmp,
         out.conversations.len() as u64 + s.folded,
         if s.hosts_folded > 0 { "more than " } else { "" },
-        hosts
-            .iter()
-            .filter(|g| !g.others)
-            .map(|g| g.client)
-            .collect::<std::collections::HashSet<_>>()
-            .len(),
+        {
+            let mut ips: Vec<_> = hosts
+                .iter()
+                .filter(|g| !g.others)
+                .map(|g| g.client())
+                .collect();
+            ips.sort_unstable();
+            ips.dedup();
+            ips.len()
+        },
         servers.len(),
         if s.fragments > 0 {
             format!(", {} IP fragments not reassembled", s.fragments)
@@ -613,7 +617,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             g.conv.requests,
             g.conv.replies + g.conv.rare().icmp_n
         );
-        let who = format!("{} → {}", host_name(g), g.server);
+        let who = format!("{} → {}", host_name(g), g.server());
         writeln!(
             w,
             "{who:<46} {:>7} {io:>9}  {:<26} {}",
@@ -648,7 +652,10 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             write!(
                 w,
                 "{}",
-                super::render::verdict(&format!("{} → {}", host_name(g), g.server), &judge_host(g))
+                super::render::verdict(
+                    &format!("{} → {}", host_name(g), g.server()),
+                    &judge_host(g)
+                )
             )?;
         }
     }

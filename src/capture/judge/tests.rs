@@ -519,8 +519,8 @@ fn view_of(
         .groups
         .into_iter()
         .map(|g| crate::capture::view::Group {
-            client: Some(g.client),
-            server: g.server,
+            client: Some(g.client()),
+            server: g.server(),
             conversations: g.conversations,
             clients: 1,
             verdict: crate::capture::view::judge_host(&g),
