@@ -400,7 +400,7 @@ impl OpenMap {
                 hasher.hash_one(o.key)
             },
         );
-        &mut **e.or_insert_with(make).into_mut()
+        e.or_insert_with(make).into_mut()
     }
 }
 /// Pending requests, by transmit timestamp and client address (two
