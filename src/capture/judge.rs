@@ -14,16 +14,9 @@ use crate::wire::icmp::IcmpError;
 
 /// Where a packet is: its number and its time of day (UTC, to the millisecond).
 pub fn origin(a: &At) -> Origin {
-    let sod = a.ts.secs.rem_euclid(86_400);
     Origin::Packet {
         no: a.no,
-        time: format!(
-            "{:02}:{:02}:{:02}.{:03}",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60,
-            a.ts.nanos / 1_000_000
-        ),
+        time: crate::diagnose::facts::TimeOfDay::from_unix(a.ts.secs, a.ts.nanos),
     }
 }
 

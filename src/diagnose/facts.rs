@@ -24,11 +24,41 @@ pub enum Origin {
     /// A moment of a probe not tied to a request, in ms since it started.
     ProbeTime { at_ms: f64 },
     /// A captured packet: its number in the capture and the time of day (UTC).
-    Packet { no: u64, time: String },
+    Packet { no: u64, time: TimeOfDay },
     /// A pasted line: its number (1-based) and text.
     Line { n: usize, text: String },
     #[default]
     Unknown,
+}
+
+/// A time of day (UTC) to the millisecond, written "hh:mm:ss.mmm" only
+/// when shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeOfDay {
+    pub ms: u32,
+}
+
+impl TimeOfDay {
+    /// From Unix seconds and nanoseconds.
+    pub fn from_unix(secs: i64, nanos: u32) -> TimeOfDay {
+        TimeOfDay {
+            ms: secs.rem_euclid(86_400) as u32 * 1000 + (nanos / 1_000_000).min(999),
+        }
+    }
+}
+
+impl fmt::Display for TimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.ms / 1000;
+        write!(
+            f,
+            "{:02}:{:02}:{:02}.{:03}",
+            s / 3600,
+            (s / 60) % 60,
+            s % 60,
+            self.ms % 1000
+        )
+    }
 }
 
 /// Milliseconds as the probe prints them.
