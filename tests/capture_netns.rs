@@ -588,3 +588,129 @@ fn nts_mac_and_crypto_nak_are_recognised() {
     // key it does not hold with nothing (no crypto-NAK).
     assert_eq!((r.stats.mac, r.stats.crypto_nak), (3, 0), "{:#?}", r.stats);
 }
+
+/// NTP packets in a file as tshark counts them (an outside reader), per
+/// display filter.
+fn tshark_count(file: &std::path::Path, filter: &str) -> u64 {
+    let o = run_bounded(
+        std::process::Command::new("tshark").args([
+            "-n",
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).lines().count() as u64
+}
+
+/// Inserts an 802.1Q tag (VLAN 42) after the MAC addresses of every frame
+/// of an Ethernet pcap, as a trunk port or a VLAN-aware capture records it.
+/// (This kernel has no 8021q module to record tagged frames directly.)
+fn tag_vlan(pcap: &[u8]) -> Vec<u8> {
+    assert_eq!(
+        &pcap[..4],
+        &0xa1b2_c3d4u32.to_le_bytes(),
+        "little-endian pcap"
+    );
+    let mut out = pcap[..24].to_vec();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let incl = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let orig = u32::from_le_bytes(pcap[at + 12..at + 16].try_into().unwrap());
+        let frame = &pcap[at + 16..at + 16 + incl];
+        out.extend_from_slice(&pcap[at..at + 8]);
+        out.extend_from_slice(&(incl as u32 + 4).to_le_bytes());
+        out.extend_from_slice(&(orig + 4).to_le_bytes());
+        out.extend_from_slice(&frame[..12]);
+        out.extend_from_slice(&[0x81, 0x00, 0x00, 42]);
+        out.extend_from_slice(&frame[12..]);
+        at += 16 + incl;
+    }
+    out
+}
+
+/// Both ends recorded at once — the client's veth (Ethernet) and the
+/// server's `-i any` (Linux cooked v2) — merged by mergecap into one pcapng
+/// with two interfaces of different link types (which libpcap refuses to
+/// read); and the client's recording with 802.1Q tags. Each request and
+/// reply is in the pcapng twice: one conversation, seen from both sides.
+#[test]
+fn pcapng_of_two_interfaces_and_vlan_tags() {
+    if !require(
+        "capture pcapng/vlan",
+        &[
+            "ip",
+            "ss",
+            "tcpdump",
+            "tshark",
+            "mergecap",
+            "ntpdig",
+            &chronyd_path(),
+        ],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _c = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    let cfile = p.dir.path().join("client.pcap");
+    let sfile = p.dir.path().join("server-any.pcap");
+    let tc = tcpdump(&p.client, &p.client_if, &cfile, &["udp port 123"]);
+    let ts = tcpdump(&p.server, "any", &sfile, &["udp port 123"]);
+    for _ in 0..2 {
+        let out = peer_output(&p.client, &["ntpdig", "-t", "1", SERVER]);
+        assert!(out.contains("+") || out.contains("-"), "ntpdig: {out}");
+    }
+    stop_tcpdump(tc);
+    stop_tcpdump(ts);
+    let merged = p.dir.path().join("both.pcapng");
+    let o = run_bounded(
+        std::process::Command::new("mergecap").args([
+            "-w",
+            merged.to_str().unwrap(),
+            cfile.to_str().unwrap(),
+            sfile.to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (r, code) = capture_json(&["-r", merged.to_str().unwrap()]);
+    assert_eq!(r.link, "Ethernet, LinuxSll2", "{r:#?}");
+    assert_eq!(r.stats.ntp, tshark_count(&merged, "ntp"), "{:#?}", r.stats);
+    assert_eq!(
+        tshark_count(&merged, "ntp && frame.interface_id == 1"),
+        tshark_count(&merged, "ntp && frame.interface_id == 0"),
+        "both sides saw every packet"
+    );
+    let c: Vec<_> = r
+        .clients
+        .iter()
+        .filter(|g| g.server.starts_with(SERVER))
+        .collect();
+    assert_eq!(c.len(), 1, "{r:#?}");
+    // ntpdig sent one request per run, each seen twice.
+    assert_eq!(
+        (c[0].counts.requests, c[0].counts.answered),
+        (2, 2),
+        "{r:#?}"
+    );
+    assert_eq!(c[0].verdict.cause, "ok", "{r:#?}");
+    assert_eq!(code, 0);
+
+    let tagged = p.dir.path().join("vlan.pcap");
+    std::fs::write(&tagged, tag_vlan(&std::fs::read(&cfile).unwrap())).unwrap();
+    assert_eq!(tshark_count(&tagged, "vlan.id == 42 && ntp"), 4);
+    let (v, _) = capture_json(&["-r", tagged.to_str().unwrap()]);
+    assert_eq!(v.stats.ntp, 4, "{:#?}", v.stats);
+    // ntpdig asks from a new port each run: two conversations, one host.
+    assert_eq!(v.clients.len(), 1, "{v:#?}");
+    let c = &v.clients[0];
+    assert_eq!((c.counts.requests, c.counts.answered), (2, 2), "{v:#?}");
+    assert_eq!(c.verdict.cause, "ok", "{v:#?}");
+}

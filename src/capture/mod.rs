@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod judge;
+pub mod pcapng;
 pub mod source;
 pub mod track;
 pub mod view;

@@ -101,6 +101,12 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
                 path.clone()
             };
             let size = std::fs::metadata(&open_path).map(|m| m.len()).unwrap_or(0);
+            // A pcapng file is read here (its interfaces may have different
+            // link types, which libpcap refuses); libpcap reads the rest,
+            // and pcapng when a BPF filter or a savefile needs it.
+            if shown != "-" && opts.filter.is_none() && opts.write.is_none() && pcapng_head(&path) {
+                return read_pcapng(&path, &shown, opts, size);
+            }
             let cap =
                 pcap::Capture::from_file(&open_path).map_err(|e| CaptureError::NotACapture {
                     path: shown.clone(),
@@ -154,6 +160,118 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
             drive(cap, opts, duration, count, 0, true)
         }
     }
+}
+
+fn pcapng_head(path: &std::path::Path) -> bool {
+    let mut head = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+        .is_ok()
+        && super::pcapng::is_pcapng(&head)
+}
+
+/// Reads a pcapng file with [`super::pcapng`]: each interface's frames are
+/// decoded with that interface's link type.
+fn read_pcapng(
+    path: &std::path::Path,
+    shown: &str,
+    opts: &Options,
+    file_size: u64,
+) -> Result<Outcome, CaptureError> {
+    use super::pcapng::{PcapngError, Reader};
+    let file = std::fs::File::open(path).map_err(|e| CaptureError::NotACapture {
+        path: shown.to_string(),
+        msg: e.to_string(),
+    })?;
+    let mut r = Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
+    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open)
+        .max_kept(opts.max_kept)
+        .max_hosts(opts.max_hosts);
+    let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
+    let mut last_progress = Instant::now();
+    let mut no = 0u64;
+    let mut stopped_early = None;
+    let mut interrupted = false;
+    // Link types seen, in order, and frames of link types not read.
+    let mut links: Vec<String> = Vec::new();
+    let mut unknown: Vec<u16> = Vec::new();
+    loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            interrupted = true;
+            break;
+        }
+        match r.next_frame() {
+            Ok(Some(f)) => {
+                no += 1;
+                let ts = Ts {
+                    secs: f.secs,
+                    nanos: f.nanos,
+                };
+                match LinkType::from_dlt(f.link as i32) {
+                    Some(link) => {
+                        let name = format!("{link:?}");
+                        if !links.contains(&name) {
+                            links.push(name);
+                        }
+                        tracker.push(no, ts, &decode(link, f.data));
+                    }
+                    None => {
+                        if !unknown.contains(&f.link) {
+                            unknown.push(f.link);
+                        }
+                        tracker.push(no, ts, &super::decode::Decoded::Undecodable("link type"));
+                    }
+                }
+                if show_progress && last_progress.elapsed() > Duration::from_millis(500) {
+                    last_progress = Instant::now();
+                    eprint!("\r{no} packets");
+                }
+            }
+            Ok(None) => break,
+            Err(PcapngError::NotPcapng) if no == 0 => {
+                return Err(CaptureError::NotACapture {
+                    path: shown.to_string(),
+                    msg: "no pcapng section header".into(),
+                });
+            }
+            Err(e) => {
+                stopped_early = Some(format!(
+                    "read {no} packets, then: {e}; the rest was skipped"
+                ));
+                break;
+            }
+        }
+    }
+    if show_progress {
+        eprintln!();
+    }
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|l| l.to_string()).collect();
+        let note = format!(
+            "frames of link type {} were not read (supported: {})",
+            list.join(", "),
+            LinkType::SUPPORTED
+        );
+        stopped_early = Some(match stopped_early {
+            Some(s) => format!("{s}; {note}"),
+            None => note,
+        });
+    }
+    let f = tracker.finish_all();
+    let servers = super::view::by_server(&f.groups);
+    Ok(Outcome {
+        conversations: f.conversations,
+        hosts: f.groups,
+        servers,
+        stats: f.stats,
+        link: if links.is_empty() {
+            "pcapng".into()
+        } else {
+            links.join(", ")
+        },
+        stopped_early,
+        interrupted,
+    })
 }
 
 fn drive<T: pcap::Activated + ?Sized>(

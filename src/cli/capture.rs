@@ -38,7 +38,10 @@ requests, from ntpd/ntpsec which echo them, show it never got them), and
 pending: requests within 4 s of the capture's end (a file's last frame, or
 when a live capture stopped) may still be answered, so they are not called
 unanswered. Link types: Ethernet with VLAN tags, Linux cooked v1/v2 (-i any),
-raw IP, null/loopback. IP fragments are counted, not reassembled.
+raw IP, null/loopback, NFLOG. A pcapng file is read interface by interface,
+each with its own link type (mergecap of an Ethernet capture and an `-i any`
+one, which libpcap refuses); with --filter or --write, libpcap reads it. IP
+fragments are counted, not reassembled.
 
 Memory is bounded, not by the file size: by the open conversations (at most
 --max-open, about 250 octets each; one idle for --idle of capture time is
