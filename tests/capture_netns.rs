@@ -487,31 +487,7 @@ fn nts_mac_and_crypto_nak_are_recognised() {
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
     let d = TempDir::new();
-    let key = d.path().join("server.key");
-    let crt = d.path().join("server.crt");
-    let o = run_bounded(
-        std::process::Command::new("openssl").args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=ntp.test",
-            "-addext",
-            "subjectAltName=DNS:ntp.test",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            crt.to_str().unwrap(),
-        ]),
-        Duration::from_secs(30),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (key, crt) = nts_cert(&d);
     let _srv = chronyd(
         &p.server,
         &d,
@@ -713,4 +689,98 @@ fn pcapng_of_two_interfaces_and_vlan_tags() {
     let c = &v.clients[0];
     assert_eq!((c.counts.requests, c.counts.answered), (2, 2), "{v:#?}");
     assert_eq!(c.verdict.cause, "ok", "{v:#?}");
+}
+
+/// An EC key and a self-signed certificate for ntp.test, made by openssl.
+fn nts_cert(d: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = d.path().join("server.key");
+    let crt = d.path().join("server.crt");
+    let o = run_bounded(
+        std::process::Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ntp.test",
+            "-addext",
+            "subjectAltName=DNS:ntp.test",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (key, crt)
+}
+
+/// A link with a 200-octet MTU: chronyd's NTS requests and replies (a
+/// cookie, a unique identifier and an authenticator make them 200-300
+/// octets) leave in IP fragments. The capture reassembles them and judges
+/// the exchange; the count of NTP datagrams is tshark's, which reassembles
+/// too.
+#[test]
+fn fragmented_nts_packets_are_reassembled() {
+    if !require(
+        "capture fragments",
+        &["ip", "ss", "tcpdump", "tshark", "openssl", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let d = TempDir::new();
+    let (key, crt) = nts_cert(&d);
+    let _srv = chronyd(
+        &p.server,
+        &d,
+        &format!(
+            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    p.client
+        .exec_ok(&["ip", "link", "set", &p.client_if, "mtu", "200"]);
+    p.server
+        .exec_ok(&["ip", "link", "set", &p.server_if, "mtu", "200"]);
+    let file = p.dir.path().join("fragments.pcap");
+    let td = tcpdump(&p.client, &p.client_if, &file, &["ip"]);
+    let cd = TempDir::new();
+    let _cli = chronyd_client(
+        &p.client,
+        &cd,
+        &format!(
+            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+            crt.display()
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    stop_tcpdump(td);
+    keep_pcap("chronyd-nts-fragments", &file);
+    let frags = tshark_count(&file, "ip.flags.mf == 1 || ip.frag_offset > 0");
+    assert!(
+        frags >= 4,
+        "the link fragmented nothing ({frags} fragments)"
+    );
+    let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert_eq!(r.stats.fragments, frags, "{:#?}", r.stats);
+    assert!(r.stats.reassembled >= 2, "{:#?}", r.stats);
+    assert_eq!(r.stats.ntp, tshark_count(&file, "ntp"), "{:#?}", r.stats);
+    assert!(r.stats.nts >= 2, "{:#?}", r.stats);
+    let c: Vec<_> = r
+        .clients
+        .iter()
+        .filter(|g| g.server.starts_with(SERVER))
+        .collect();
+    assert_eq!(c.len(), 1, "{r:#?}");
+    assert!(c[0].counts.answered >= 1, "{r:#?}");
+    assert_eq!(c[0].verdict.cause, "ok", "{r:#?}");
 }

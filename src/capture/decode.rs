@@ -82,42 +82,80 @@ pub struct IcmpQuote<'a> {
 pub enum Decoded<'a> {
     Ntp(NtpDatagram<'a>),
     Icmp(IcmpQuote<'a>),
-    /// An IP fragment (not reassembled): counted and reported.
-    Fragment {
-        src: IpAddr,
-        dst: IpAddr,
-    },
+    /// An IP fragment: the tracker reassembles its datagram.
+    Fragment(Frag<'a>),
     /// Nothing to do with NTP.
     Other,
     /// The frame could not be read as far as needed.
     Undecodable(&'static str),
 }
 
-/// The IP layer's addresses, protocol, payload and whether it is a fragment.
-type NetView<'a> = (IpAddr, IpAddr, IpNumber, &'a [u8], bool);
+/// One fragment of an IP datagram (RFC 791; RFC 8200 §4.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frag<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// The transport protocol (IP protocol number / next header).
+    pub proto: u8,
+    /// Identification (16 bits in IPv4, 32 in IPv6).
+    pub id: u32,
+    /// Where this fragment's payload starts in the datagram's, in octets.
+    pub offset: usize,
+    /// More fragments follow.
+    pub more: bool,
+    pub payload: &'a [u8],
+}
+
+/// Identification, offset in octets and the more-fragments flag.
+type FragInfo = (u32, usize, bool);
+
+/// The IP layer's addresses, protocol, payload and, for a fragment, its place.
+type NetView<'a> = (IpAddr, IpAddr, IpNumber, &'a [u8], Option<FragInfo>);
 
 fn net_of<'a>(p: &LaxSlicedPacket<'a>) -> Option<NetView<'a>> {
     match p.net.as_ref()? {
         LaxNetSlice::Ipv4(v4) => {
             let h = v4.header();
             let pl = v4.payload();
+            let frag = pl.fragmented.then(|| {
+                (
+                    h.identification() as u32,
+                    h.fragments_offset().value() as usize * 8,
+                    h.more_fragments(),
+                )
+            });
             Some((
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 pl.ip_number,
                 pl.payload,
-                pl.fragmented,
+                frag,
             ))
         }
         LaxNetSlice::Ipv6(v6) => {
             let h = v6.header();
             let pl = v6.payload();
+            let frag = if pl.fragmented {
+                // The fragment header gives identification and offset; a
+                // fragment whose header cannot be read is not placed.
+                let f = v6.extensions().clone().into_iter().find_map(|e| match e {
+                    etherparse::Ipv6ExtensionSlice::Fragment(f) => Some((
+                        f.identification(),
+                        f.fragment_offset().value() as usize * 8,
+                        f.more_fragments(),
+                    )),
+                    _ => None,
+                });
+                Some(f.unwrap_or((0, usize::MAX, false)))
+            } else {
+                None
+            };
             Some((
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 pl.ip_number,
                 pl.payload,
-                pl.fragmented,
+                frag,
             ))
         }
         LaxNetSlice::Arp(_) => None,
@@ -198,12 +236,27 @@ pub fn decode_ip(data: &[u8]) -> Decoded<'_> {
 }
 
 fn decode_net<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
-    let Some((src, dst, proto, payload, fragmented)) = net_of(p) else {
+    let Some((src, dst, proto, payload, frag)) = net_of(p) else {
         return Decoded::Other;
     };
-    if fragmented {
-        return Decoded::Fragment { src, dst };
+    if let Some((id, offset, more)) = frag {
+        return Decoded::Fragment(Frag {
+            src,
+            dst,
+            proto: proto.0,
+            id,
+            offset,
+            more,
+            payload,
+        });
     }
+    transport(src, dst, proto.0, payload)
+}
+
+/// A whole transport datagram (UDP or ICMP) between two addresses: from a
+/// packet, or from fragments the tracker reassembled.
+pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Decoded<'_> {
+    let proto = IpNumber(proto);
     match proto {
         IpNumber::UDP => {
             let Some((sport, dport, len)) = udp_header(payload) else {

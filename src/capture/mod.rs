@@ -10,6 +10,7 @@
 pub mod decode;
 pub mod judge;
 pub mod pcapng;
+pub mod reasm;
 pub mod source;
 pub mod track;
 pub mod view;

@@ -309,6 +309,10 @@ pub struct CaptureStats {
     pub mac: u64,
     pub crypto_nak: u64,
     pub other: u64,
+    /// IP datagrams rebuilt from fragments, and those whose fragments never
+    /// all came (a fragment dropped on the way, or outside the capture).
+    pub reassembled: u64,
+    pub fragments_incomplete: u64,
     /// Conversations closed early because too many were open.
     pub evicted: u64,
     /// Conversations beyond the detail bound: counted in their client
@@ -512,6 +516,7 @@ pub struct Tracker {
     /// view, complete even when details are no longer kept; and the
     /// details.
     sums: Sums,
+    reasm: super::reasm::Reassembler,
     pub stats: CaptureStats,
 }
 
@@ -606,6 +611,7 @@ impl Tracker {
                 max_kept: DEFAULT_MAX_KEPT,
                 max_hosts: DEFAULT_MAX_HOSTS,
             },
+            reasm: Default::default(),
             stats: CaptureStats::default(),
         }
     }
@@ -654,7 +660,23 @@ impl Tracker {
                 self.stats.icmp += 1;
                 self.icmp(at, q);
             }
-            Decoded::Fragment { .. } => self.stats.fragments += 1,
+            Decoded::Fragment(f) => {
+                self.stats.fragments += 1;
+                if let super::reasm::Push::Whole(whole) = self.reasm.push(ts.as_f64(), f) {
+                    self.stats.reassembled += 1;
+                    match super::decode::transport(f.src, f.dst, f.proto, &whole) {
+                        Decoded::Ntp(p) => {
+                            self.stats.ntp += 1;
+                            self.ntp(at, &p);
+                        }
+                        Decoded::Icmp(q) => {
+                            self.stats.icmp += 1;
+                            self.icmp(at, &q);
+                        }
+                        _ => {}
+                    }
+                }
+            }
             Decoded::Undecodable(_) => self.stats.undecodable += 1,
             Decoded::Other => self.stats.other += 1,
         }
@@ -1075,6 +1097,7 @@ impl Tracker {
                 }
             }
         }
+        self.stats.fragments_incomplete = self.reasm.abandoned + self.reasm.waiting() as u64;
         let mut all = self.sums.details;
         all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
         let mut groups = self.sums.groups;

@@ -41,7 +41,8 @@ unanswered. Link types: Ethernet with VLAN tags, Linux cooked v1/v2 (-i any),
 raw IP, null/loopback, NFLOG. A pcapng file is read interface by interface,
 each with its own link type (mergecap of an Ethernet capture and an `-i any`
 one, which libpcap refuses); with --filter or --write, libpcap reads it. IP
-fragments are counted, not reassembled.
+fragments are reassembled (64 datagrams at a time, 30 s of capture time
+each); a datagram whose fragments never all came is counted and said.
 
 Memory is bounded, not by the file size: by the open conversations (at most
 --max-open, about 250 octets each; one idle for --idle of capture time is
@@ -142,6 +143,11 @@ pub struct StatsJson {
     pub ntp: u64,
     pub icmp: u64,
     pub fragments: u64,
+    /// Datagrams rebuilt from fragments, and those missing a fragment.
+    #[serde(default)]
+    pub reassembled: u64,
+    #[serde(default)]
+    pub fragments_incomplete: u64,
     pub undecodable: u64,
     pub truncated: u64,
     pub control: u64,
@@ -458,6 +464,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 ntp: s.ntp,
                 icmp: s.icmp,
                 fragments: s.fragments,
+                reassembled: s.reassembled,
+                fragments_incomplete: s.fragments_incomplete,
                 undecodable: s.undecodable,
                 truncated: s.truncated,
                 control: s.control,
@@ -510,7 +518,19 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         },
         servers.len(),
         if s.fragments > 0 {
-            format!(", {} IP fragments not reassembled", s.fragments)
+            format!(
+                ", {} IP fragments ({} datagrams reassembled{})",
+                s.fragments,
+                s.reassembled,
+                if s.fragments_incomplete > 0 {
+                    format!(
+                        ", {} missing a fragment: dropped on the way (a firewall or a path that drops fragments) or outside the capture",
+                        s.fragments_incomplete
+                    )
+                } else {
+                    String::new()
+                }
+            )
         } else {
             String::new()
         },
