@@ -784,3 +784,94 @@ fn fragmented_nts_packets_are_reassembled() {
     assert!(c[0].counts.answered >= 1, "{r:#?}");
     assert_eq!(c[0].verdict.cause, "ok", "{r:#?}");
 }
+
+/// NTS-KE refused or dropped, recorded: chronyd as an NTS client of a host
+/// whose TCP 4460 is closed (the kernel answers RST), rejected by iptables
+/// with an ICMP port unreachable, and dropped (SYNs sent again, no answer).
+/// Counts are checked against tshark's.
+#[test]
+fn nts_ke_refused_rejected_and_dropped() {
+    if !require(
+        "capture nts-ke",
+        &[
+            "ip",
+            "ss",
+            "tcpdump",
+            "tshark",
+            "iptables",
+            "openssl",
+            &chronyd_path(),
+        ],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let d = TempDir::new();
+    let (_key, crt) = nts_cert(&d);
+    // NTP is served, NTS-KE is not: TCP 4460 is closed.
+    let _srv = chronyd(&p.server, &d, "local stratum 8\nallow all");
+    let run = |name: &str| {
+        let file = p.dir.path().join(format!("{name}.pcap"));
+        let td = tcpdump(&p.client, &p.client_if, &file, &["tcp port 4460 or icmp"]);
+        let cd = TempDir::new();
+        let cli = chronyd_client(
+            &p.client,
+            &cd,
+            &format!(
+                "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+                crt.display()
+            ),
+        );
+        std::thread::sleep(Duration::from_secs(5));
+        drop(cli);
+        stop_tcpdump(td);
+        keep_pcap(name, &file);
+        let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+        assert_eq!(r.nts_ke.len(), 1, "{r:#?}");
+        (r.nts_ke[0].clone(), file)
+    };
+    let syns = "tcp.flags.syn == 1 && tcp.flags.ack == 0";
+
+    let (k, f) = run("nts-ke-closed-port");
+    assert!(k.connections >= 1 && k.reset == k.connections, "{k:#?}");
+    assert_eq!(k.reset, tshark_count(&f, "tcp.flags.reset == 1"), "{k:#?}");
+    assert_eq!((k.answered, k.unanswered), (0, 0), "{k:#?}");
+
+    p.server.exec_ok(&[
+        "iptables",
+        "-A",
+        "INPUT",
+        "-p",
+        "tcp",
+        "--dport",
+        "4460",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "icmp-port-unreachable",
+    ]);
+    let (k, f) = run("nts-ke-icmp-reject");
+    assert!(
+        k.connections >= 1 && k.icmp_errors == k.connections,
+        "{k:#?}"
+    );
+    assert_eq!(k.icmp_errors, tshark_count(&f, "icmp.type == 3"), "{k:#?}");
+    assert_eq!(k.icmp_from.as_deref(), Some(SERVER), "{k:#?}");
+
+    p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "4460", "-j", "DROP",
+    ]);
+    let (k, f) = run("nts-ke-dropped");
+    assert!(
+        k.connections >= 1 && k.unanswered == k.connections,
+        "{k:#?}"
+    );
+    assert!(k.syn_retries >= 1, "{k:#?}");
+    assert_eq!(
+        k.connections + k.syn_retries,
+        tshark_count(&f, syns),
+        "{k:#?}"
+    );
+}

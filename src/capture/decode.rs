@@ -76,6 +76,24 @@ pub struct IcmpQuote<'a> {
     pub quoted_dst: SocketAddr,
     /// The quoted UDP payload (often shorter than the original).
     pub quoted_payload: &'a [u8],
+    /// The quoted datagram was TCP to or from the NTS-KE port, not NTP.
+    pub ke: bool,
+}
+
+/// The NTS-KE port (RFC 8915 §4).
+pub const NTS_KE_PORT: u16 = 4460;
+
+/// A TCP segment to or from the NTS-KE port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcpSeg {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub syn: bool,
+    pub ack: bool,
+    pub rst: bool,
+    pub fin: bool,
+    /// Octets of payload (TLS records).
+    pub len: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +102,8 @@ pub enum Decoded<'a> {
     Icmp(IcmpQuote<'a>),
     /// An IP fragment: the tracker reassembles its datagram.
     Fragment(Frag<'a>),
+    /// NTS-KE over TCP (port 4460).
+    Tcp(TcpSeg),
     /// Nothing to do with NTP.
     Other,
     /// The frame could not be read as far as needed.
@@ -304,13 +324,16 @@ pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Decoded
             let Some((qs, qd, qproto, qpayload, _)) = net_of(&q) else {
                 return Decoded::Other;
             };
-            if qproto != IpNumber::UDP {
+            if qproto != IpNumber::UDP && qproto != IpNumber::TCP {
                 return Decoded::Other;
             }
+            // UDP's and TCP's first four octets are the same: the ports.
             let Some((qsp, qdp, _)) = udp_header(qpayload) else {
                 return Decoded::Other;
             };
-            if qsp != NTP_PORT && qdp != NTP_PORT {
+            let ke = qproto == IpNumber::TCP;
+            let port = if ke { NTS_KE_PORT } else { NTP_PORT };
+            if qsp != port && qdp != port {
                 return Decoded::Other;
             }
             Decoded::Icmp(IcmpQuote {
@@ -319,7 +342,30 @@ pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Decoded
                 error,
                 quoted_src: SocketAddr::new(qs, qsp),
                 quoted_dst: SocketAddr::new(qd, qdp),
-                quoted_payload: &qpayload[8..],
+                quoted_payload: if ke { &[] } else { &qpayload[8..] },
+                ke,
+            })
+        }
+        IpNumber::TCP => {
+            let Some((sport, dport, _)) = udp_header(payload) else {
+                return Decoded::Undecodable("TCP header cut short");
+            };
+            if sport != NTS_KE_PORT && dport != NTS_KE_PORT {
+                return Decoded::Other;
+            }
+            if payload.len() < 20 {
+                return Decoded::Undecodable("TCP header cut short");
+            }
+            let off = (payload[12] >> 4) as usize * 4;
+            let flags = payload[13];
+            Decoded::Tcp(TcpSeg {
+                src: SocketAddr::new(src, sport),
+                dst: SocketAddr::new(dst, dport),
+                fin: flags & 0x01 != 0,
+                syn: flags & 0x02 != 0,
+                rst: flags & 0x04 != 0,
+                ack: flags & 0x10 != 0,
+                len: payload.len().saturating_sub(off.max(20)),
             })
         }
         _ => Decoded::Other,

@@ -13,7 +13,7 @@ use super::track::{CaptureStats, Conv, Key, Tracker, Ts};
 
 /// Filter used on a live interface unless `--filter` says otherwise: NTP and
 /// the ICMP errors that may quote it.
-pub const DEFAULT_LIVE_FILTER: &str = "udp port 123 or icmp or icmp6";
+pub const DEFAULT_LIVE_FILTER: &str = "udp port 123 or tcp port 4460 or icmp or icmp6";
 
 pub enum Input {
     File(PathBuf),
@@ -76,6 +76,8 @@ pub struct Outcome {
     /// server's verdict.
     pub hosts: Vec<super::track::Group>,
     pub servers: Vec<super::view::Group>,
+    /// NTS-KE (TCP 4460) per server.
+    pub nts_ke: Vec<super::track::KeServer>,
     pub stats: CaptureStats,
     pub link: String,
     /// Why reading stopped early, with what was read: a partial result.
@@ -263,6 +265,7 @@ fn read_pcapng(
         conversations: f.conversations,
         hosts: f.groups,
         servers,
+        nts_ke: f.nts_ke,
         stats: f.stats,
         link: if links.is_empty() {
             "pcapng".into()
@@ -381,6 +384,7 @@ fn drive<T: pcap::Activated + ?Sized>(
         conversations: f.conversations,
         hosts: f.groups,
         servers,
+        nts_ke: f.nts_ke,
         stats: f.stats,
         link: format!("{link:?}"),
         stopped_early,

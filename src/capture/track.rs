@@ -211,6 +211,49 @@ pub fn trailer(t: &[u8]) -> Trailer {
     }
 }
 
+/// NTS-KE (TCP 4460) seen for one server: connection attempts and how
+/// each went. A connection is a client address:port; its state is kept
+/// for at most [`KE_CONNECTIONS_MAX`] connections, counted beyond.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeServer {
+    pub server: Option<SocketAddr>,
+    /// Connections begun (a client's SYN).
+    pub connections: u64,
+    /// Of them: answered by a SYN-ACK.
+    pub answered: u64,
+    /// Refused by an RST from the server's address before any data.
+    pub reset: u64,
+    /// Refused by an ICMP error, and the first one's sender.
+    pub icmp: u64,
+    pub icmp_first: Option<(IcmpError, IpAddr)>,
+    /// SYNs sent again for a connection (no answer yet).
+    pub syn_retries: u64,
+    /// Octets the server sent (TLS records: the handshake and the KE records).
+    pub server_octets: u64,
+    /// Connections with data from the server (the TLS handshake went on).
+    pub with_data: u64,
+    /// Connections beyond the bound: counted only.
+    pub untracked: u64,
+}
+
+impl KeServer {
+    /// Connections that got neither an answer nor a refusal.
+    pub fn unanswered(&self) -> u64 {
+        self.connections
+            .saturating_sub(self.answered + self.reset + self.icmp + self.untracked)
+    }
+}
+
+/// NTS-KE connections whose state is kept.
+pub const KE_CONNECTIONS_MAX: usize = 4096;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct KeConn {
+    answered: bool,
+    refused: bool,
+    data: bool,
+}
+
 /// Conversations kept in detail by default.
 pub const DEFAULT_MAX_KEPT: usize = 10_000;
 /// (Client host, server) sums kept by default; beyond, a new client host
@@ -249,6 +292,8 @@ impl Group {
 pub struct Finished {
     pub conversations: Vec<(Key, Conv)>,
     pub groups: Vec<Group>,
+    /// NTS-KE per server, in order of first connection.
+    pub nts_ke: Vec<KeServer>,
     pub stats: CaptureStats,
 }
 
@@ -308,6 +353,8 @@ pub struct CaptureStats {
     pub nts: u64,
     pub mac: u64,
     pub crypto_nak: u64,
+    /// TCP segments to or from the NTS-KE port.
+    pub nts_ke: u64,
     pub other: u64,
     /// IP datagrams rebuilt from fragments, and those whose fragments never
     /// all came (a fragment dropped on the way, or outside the capture).
@@ -517,6 +564,9 @@ pub struct Tracker {
     /// details.
     sums: Sums,
     reasm: super::reasm::Reassembler,
+    /// NTS-KE per server, and the state of each connection.
+    ke: Vec<KeServer>,
+    ke_conns: HashMap<(SocketAddr, SocketAddr), KeConn>,
     pub stats: CaptureStats,
 }
 
@@ -612,6 +662,8 @@ impl Tracker {
                 max_hosts: DEFAULT_MAX_HOSTS,
             },
             reasm: Default::default(),
+            ke: Vec::new(),
+            ke_conns: HashMap::default(),
             stats: CaptureStats::default(),
         }
     }
@@ -660,6 +712,7 @@ impl Tracker {
                 self.stats.icmp += 1;
                 self.icmp(at, q);
             }
+            Decoded::Tcp(t) => self.tcp(t),
             Decoded::Fragment(f) => {
                 self.stats.fragments += 1;
                 if let super::reasm::Push::Whole(whole) = self.reasm.push(ts.as_f64(), f) {
@@ -1016,7 +1069,86 @@ impl Tracker {
         });
     }
 
+    fn ke_server(&mut self, server: SocketAddr) -> &mut KeServer {
+        let i = match self.ke.iter().position(|k| k.server == Some(server)) {
+            Some(i) => i,
+            None => {
+                self.ke.push(KeServer {
+                    server: Some(server),
+                    ..KeServer::default()
+                });
+                self.ke.len() - 1
+            }
+        };
+        &mut self.ke[i]
+    }
+
+    /// A TCP segment of NTS-KE: connection attempts, answers, refusals.
+    fn tcp(&mut self, t: &super::decode::TcpSeg) {
+        use super::decode::NTS_KE_PORT;
+        self.stats.nts_ke += 1;
+        let to_server = t.dst.port() == NTS_KE_PORT;
+        let (client, server) = if to_server {
+            (t.src, t.dst)
+        } else {
+            (t.dst, t.src)
+        };
+        let known = self.ke_conns.get(&(client, server)).copied();
+        if to_server {
+            if t.syn && !t.ack {
+                match known {
+                    Some(c) if !c.answered && !c.refused => self.ke_server(server).syn_retries += 1,
+                    _ => {
+                        let tracked = self.ke_conns.len() < KE_CONNECTIONS_MAX;
+                        if tracked {
+                            self.ke_conns.insert((client, server), KeConn::default());
+                        }
+                        let k = self.ke_server(server);
+                        k.connections += 1;
+                        if !tracked {
+                            k.untracked += 1;
+                        }
+                    }
+                }
+            }
+            return;
+        }
+        let Some(mut c) = known else {
+            return;
+        };
+        if t.syn && t.ack && !c.answered && !c.refused {
+            c.answered = true;
+            self.ke_server(server).answered += 1;
+        } else if t.rst && !c.answered && !c.refused {
+            c.refused = true;
+            self.ke_server(server).reset += 1;
+        }
+        if t.len > 0 {
+            let k = self.ke_server(server);
+            k.server_octets += t.len as u64;
+            if !c.data {
+                k.with_data += 1;
+            }
+            c.data = true;
+        }
+        self.ke_conns.insert((client, server), c);
+    }
+
     fn icmp(&mut self, at: At, q: &IcmpQuote) {
+        if q.ke {
+            // An error about a segment to the NTS-KE port.
+            let (client, server) = (q.quoted_src, q.quoted_dst);
+            if let Some(c) = self.ke_conns.get_mut(&(client, server))
+                && !c.answered
+                && !c.refused
+            {
+                c.refused = true;
+                let k = self.ke_server(server);
+                k.icmp += 1;
+                k.icmp_first.get_or_insert((q.error, q.offender));
+            }
+            return;
+        }
         // The quoted datagram went client → server (a request) or server →
         // client (a reply bounced on its way back).
         let (key, is_request) = if q.quoted_dst.port() == 123 && q.quoted_src.port() != 123 {
@@ -1105,6 +1237,7 @@ impl Tracker {
         Finished {
             conversations: all,
             groups,
+            nts_ke: self.ke,
             stats: self.stats,
         }
     }

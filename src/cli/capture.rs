@@ -30,6 +30,8 @@ The first screen is the server view: one verdict per server (every client
 host's conversations with it, judged as one) and one per client host across
 all its source ports (chrony and ntpdig send each request from a new port).
 -v adds each conversation (client address:port <-> server address:123).
+NTS-KE (TCP 4460) is followed per server: connections answered, refused by
+an RST or an ICMP error (and who sent it), or never answered.
 Besides the probe's causes, what only a capture shows: client-polls-too-fast
 (intervals under 2 s, or an average under 8 s, across ports),
 asymmetric-path (a capture holding both sides sees each request twice and
@@ -134,7 +136,80 @@ pub struct CaptureReport {
     pub clients: Vec<GroupJson>,
     /// Every conversation (client addr:port ↔ server), the detail.
     pub conversations: Vec<ConversationJson>,
+    /// NTS-KE (TCP 4460) per server: connection attempts and how they went.
+    #[serde(default)]
+    pub nts_ke: Vec<NtsKeJson>,
     pub exit_code: u8,
+}
+
+/// NTS-KE connections to one server, as the capture saw them.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NtsKeJson {
+    pub server: String,
+    pub connections: u64,
+    pub answered: u64,
+    pub reset: u64,
+    pub icmp_errors: u64,
+    /// The first ICMP error's kind and sender.
+    pub icmp_error: Option<String>,
+    pub icmp_from: Option<String>,
+    pub unanswered: u64,
+    pub syn_retries: u64,
+    pub with_data: u64,
+    pub server_octets: u64,
+}
+
+impl From<&crate::capture::track::KeServer> for NtsKeJson {
+    fn from(k: &crate::capture::track::KeServer) -> NtsKeJson {
+        NtsKeJson {
+            server: k.server.map_or("?".into(), |s| s.to_string()),
+            connections: k.connections,
+            answered: k.answered,
+            reset: k.reset,
+            icmp_errors: k.icmp,
+            icmp_error: k.icmp_first.map(|(e, _)| e.to_string()),
+            icmp_from: k.icmp_first.map(|(_, a)| a.to_string()),
+            unanswered: k.unanswered(),
+            syn_retries: k.syn_retries,
+            with_data: k.with_data,
+            server_octets: k.server_octets,
+        }
+    }
+}
+
+/// One server's NTS-KE connections in words.
+fn nts_ke_line(k: &crate::capture::track::KeServer) -> String {
+    let mut parts = vec![format!(
+        "{} connection(s), {} answered",
+        k.connections, k.answered
+    )];
+    if k.unanswered() > 0 {
+        parts.push(format!(
+            "{} never answered (SYN sent {} more time(s)): TCP 4460 dropped on the way or the host is down",
+            k.unanswered(),
+            k.syn_retries
+        ));
+    }
+    if k.reset > 0 {
+        parts.push(format!(
+            "{} refused by a TCP RST from the server's address: nothing listens on 4460 there, or a firewall rejects with tcp-reset",
+            k.reset
+        ));
+    }
+    if let Some((e, from)) = k.icmp_first {
+        parts.push(format!("{} refused by ICMP {e} from {from}", k.icmp));
+    }
+    if k.with_data > 0 {
+        parts.push(format!(
+            "{} went on to TLS ({} octets from the server)",
+            k.with_data, k.server_octets
+        ));
+    }
+    format!(
+        "NTS-KE {}: {}",
+        k.server.map_or("?".into(), |s| s.to_string()),
+        parts.join("; ")
+    )
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -184,6 +259,9 @@ pub struct StatsJson {
     pub mac: u64,
     #[serde(default)]
     pub crypto_nak: u64,
+    /// TCP segments to or from the NTS-KE port (4460).
+    #[serde(default)]
+    pub nts_ke: u64,
 }
 
 /// What a conversation or a group of them holds, in numbers.
@@ -339,6 +417,7 @@ struct ReportOut<'a> {
     servers: Vec<GroupJson>,
     clients: HostsOut<'a>,
     conversations: ConversationsOut<'a>,
+    nts_ke: Vec<NtsKeJson>,
     exit_code: CodeOut<'a>,
 }
 
@@ -482,12 +561,14 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 nts: s.nts,
                 mac: s.mac,
                 crypto_nak: s.crypto_nak,
+                nts_ke: s.nts_ke,
             },
             stopped_early: &out.stopped_early,
             interrupted: out.interrupted,
             servers: servers.iter().map(group_json).collect(),
             clients: HostsOut { hosts, bad: &bad },
             conversations: ConversationsOut(&out.conversations),
+            nts_ke: out.nts_ke.iter().map(NtsKeJson::from).collect(),
             exit_code: CodeOut(&bad),
         };
         super::json::print_pretty(&doc)?;
@@ -581,13 +662,20 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     if out.conversations.is_empty() && hosts.is_empty() {
         match also {
             Some(a) => writeln!(w, "no client/server NTP conversations; {a}")?,
-            None => writeln!(w, "no NTP conversations")?,
+            None if out.nts_ke.is_empty() => writeln!(w, "no NTP conversations")?,
+            None => writeln!(w, "no client/server NTP conversations")?,
+        }
+        for k in &out.nts_ke {
+            writeln!(w, "{}", nts_ke_line(k))?;
         }
         w.flush()?;
         return Ok(bad.code());
     }
     if let Some(a) = also {
         writeln!(w, "also: {a}")?;
+    }
+    for k in &out.nts_ke {
+        writeln!(w, "{}", nts_ke_line(k))?;
     }
     let colour = |v: &crate::diagnose::Verdict| {
         let id = v.cause.id();

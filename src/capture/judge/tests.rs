@@ -114,6 +114,7 @@ impl Cap {
             quoted_src: qs,
             quoted_dst: qd,
             quoted_payload: quoted,
+            ke: false,
         });
         self.t.push(self.no, ts(at), &d);
     }
