@@ -8,6 +8,9 @@
 #             dissect every packet's NTP fields; plain `tshark -r FILE -q` skips
 #             dissection and is shown too, as tshark-nodis)
 #   bare      examples/pcap_bare.rs: a libpcap read loop that only counts
+#   count-pairs  examples/pcap_count_pairs.rs: the bare read, ntpdiag's
+#             decoder and one counter per conversation in a hash map (the
+#             least any tool that follows conversations does)
 # The file comes from examples/gen_pcap.rs (PACKETS packets, CLIENTS clients).
 # No root needed.
 # usage: bash bench/capture-rate.sh [PACKETS] [CLIENTS...]
@@ -31,6 +34,7 @@ for CLIENTS in "${SHAPES[@]}"; do
   # Warm the page cache once.
   cat "$F" >/dev/null
   t_bare=$(secs "$R/examples/pcap_bare" "$F")
+  t_pairs=$(secs "$R/examples/pcap_count_pairs" "$F")
   t_ours=$(secs "$R/ntpdiag" capture -r "$F")
   t_tshark=$(secs tshark -n -r "$F" -q -Y ntp)
   t_fields=$(secs tshark -n -r "$F" -T fields -e ntp.org -e ntp.xmt)
@@ -42,8 +46,8 @@ for CLIENTS in "${SHAPES[@]}"; do
   r_bare=$(tail -1 "$TMP/rss")
   printf '\n%s packets, %s clients, %.0f MB; conversations and client hosts judged: %s\n' "$PACKETS" "$CLIENTS" "$(awk -v s="$size" 'BEGIN{print s/1e6}')" "$convs"
   printf '%-15s %9s %12s %10s\n' reader seconds packets/s "vs ntpdiag"
-  for r in bare ntpdiag tshark-fields tshark tshark-nodis; do
-    case $r in bare) t=$t_bare ;; ntpdiag) t=$t_ours ;; tshark-fields) t=$t_fields ;; tshark) t=$t_tshark ;; tshark-nodis) t=$t_nodis ;; esac
+  for r in bare count-pairs ntpdiag tshark-fields tshark tshark-nodis; do
+    case $r in bare) t=$t_bare ;; count-pairs) t=$t_pairs ;; ntpdiag) t=$t_ours ;; tshark-fields) t=$t_fields ;; tshark) t=$t_tshark ;; tshark-nodis) t=$t_nodis ;; esac
     printf '%-15s %9s %12s %9sx\n' "$r" "$t" "$(pps "$t")" "$(awk -v a="$t" -v b="$t_ours" 'BEGIN { printf "%.2f", a / b }')"
   done
   printf 'max RSS: ntpdiag capture %s kB, bare libpcap read %s kB\n' "$r_ours" "$r_bare"
