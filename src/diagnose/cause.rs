@@ -323,6 +323,10 @@ pub const KISS: &[(KissCode, &str)] = &[
     (KissCode::Acst, MODE_FIX),
     (KissCode::Bcst, MODE_FIX),
     (KissCode::Mcst, MODE_FIX),
+    (
+        KissCode::Ntsn,
+        "the server no longer accepts this client's NTS cookies (it rotated its cookie key, or the cookies were damaged on the way): the client must run NTS-KE again for fresh cookies (RFC 8915 §5.7) — restart it if it does not; if NTSN keeps coming right after a fresh KE, the KE server and the NTP server do not share their cookie key",
+    ),
 ];
 
 const DENY_FIX: &str = "the server's access control refuses this client: on the server, allow this client's address (ntpd: a `restrict` line without `ignore`/`noserve` for it; chrony: `allow <subnet>`), or use another server";

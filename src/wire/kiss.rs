@@ -1,7 +1,7 @@
 //! Kiss-o'-Death codes (RFC 5905 §7.4, Figure 13; IANA "NTP Kiss-o'-Death Codes").
 //!
 //! A KoD is a server packet with stratum 0 whose reference id carries four
-//! ASCII characters. The 14 RFC codes are named; anything else is kept as it
+//! ASCII characters. The 14 RFC codes and RFC 8915's NTSN are named; anything else is kept as it
 //! came (`Unknown`), codes beginning with `X` being experimental by definition.
 
 use std::fmt;
@@ -33,11 +33,14 @@ pub enum KissCode {
     Rate,
     Rmot,
     Step,
+    /// NTS NAK (RFC 8915 §5.7, registered with IANA): the server could not
+    /// decrypt or validate the request's NTS cookie.
+    Ntsn,
     /// Any other four octets, kept exactly as received.
     Unknown([u8; 4]),
 }
 
-const TABLE: [(KissCode, &[u8; 4]); 14] = [
+const TABLE: [(KissCode, &[u8; 4]); 15] = [
     (KissCode::Acst, b"ACST"),
     (KissCode::Auth, b"AUTH"),
     (KissCode::Auto, b"AUTO"),
@@ -52,6 +55,7 @@ const TABLE: [(KissCode, &[u8; 4]); 14] = [
     (KissCode::Rate, b"RATE"),
     (KissCode::Rmot, b"RMOT"),
     (KissCode::Step, b"STEP"),
+    (KissCode::Ntsn, b"NTSN"),
 ];
 
 impl KissCode {
@@ -139,8 +143,11 @@ impl KissCode {
             KissCode::Rate => "rate exceeded: the server has temporarily denied access",
             KissCode::Rmot => "alteration of association from a remote host running ntpdc",
             KissCode::Step => "a step change in system time has occurred, not yet resynchronized",
+            KissCode::Ntsn => {
+                "NTS negative acknowledgment: the server could not decrypt or validate the request's cookie"
+            }
             KissCode::Unknown(b) if b[0] == b'X' => "experimental code, not assigned by IANA",
-            KissCode::Unknown(_) => "not a code RFC 5905 defines",
+            KissCode::Unknown(_) => "not a code RFC 5905 or RFC 8915 defines",
         }
     }
 
