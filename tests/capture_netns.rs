@@ -833,8 +833,10 @@ fn nts_ke_refused_rejected_and_dropped() {
     };
     let syns = "tcp.flags.syn == 1 && tcp.flags.ack == 0";
 
+    let cause = |k: &ntpdiag::cli::capture::NtsKeJson| k.verdict.as_ref().unwrap().cause.clone();
     let (k, f) = run("nts-ke-closed-port");
     assert!(k.connections >= 1 && k.reset == k.connections, "{k:#?}");
+    assert_eq!(cause(&k), "nts-ke-refused", "{k:#?}");
     assert_eq!(k.reset, tshark_count(&f, "tcp.flags.reset == 1"), "{k:#?}");
     assert_eq!((k.answered, k.unanswered), (0, 0), "{k:#?}");
 
@@ -858,6 +860,11 @@ fn nts_ke_refused_rejected_and_dropped() {
     );
     assert_eq!(k.icmp_errors, tshark_count(&f, "icmp.type == 3"), "{k:#?}");
     assert_eq!(k.icmp_from.as_deref(), Some(SERVER), "{k:#?}");
+    assert_eq!(cause(&k), "nts-ke-refused", "{k:#?}");
+    assert!(
+        k.verdict.as_ref().unwrap().summary.contains(SERVER),
+        "the sender is named: {k:#?}"
+    );
 
     p.server.exec_ok(&["iptables", "-F", "INPUT"]);
     p.server.exec_ok(&[
@@ -874,4 +881,5 @@ fn nts_ke_refused_rejected_and_dropped() {
         tshark_count(&f, syns),
         "{k:#?}"
     );
+    assert_eq!(cause(&k), "nts-ke-no-reply", "{k:#?}");
 }

@@ -157,6 +157,37 @@ pub fn facts(c: &Conv) -> Exchange {
     x
 }
 
+/// The verdict on a server's NTS-KE connections (TCP 4460) seen alone.
+pub fn judge_ke(k: &super::track::KeServer) -> Verdict {
+    let who = k
+        .server
+        .map_or_else(|| "?".to_string(), |s| format!("{s} (NTS-KE)"));
+    let mut x = Exchange::new(Vantage::Capture, who);
+    x.server = k.server;
+    x.nts_ke = Some(Fact::new(
+        crate::diagnose::facts::NtsKe {
+            connections: k.connections,
+            answered: k.answered,
+            reset: k.reset,
+            icmp: k.icmp_first.map(|(error, offender)| Icmp {
+                error,
+                offender: Some(offender),
+                sender: if k.server.is_some_and(|s| s.ip() == offender) {
+                    Sender::Server
+                } else {
+                    Sender::Router
+                },
+                rtt_ms: None,
+            }),
+            icmp_count: k.icmp,
+            unanswered: k.unanswered(),
+            syn_retries: k.syn_retries,
+        },
+        Origin::Unknown,
+    ));
+    rules::decide(&x)
+}
+
 pub fn judge(c: &Conv) -> Verdict {
     rules::decide(&facts(c))
 }

@@ -157,10 +157,12 @@ pub struct NtsKeJson {
     pub syn_retries: u64,
     pub with_data: u64,
     pub server_octets: u64,
+    /// The verdict on these connections (nts-ke-refused, nts-ke-no-reply, ok).
+    pub verdict: Option<VerdictJson>,
 }
 
-impl From<&crate::capture::track::KeServer> for NtsKeJson {
-    fn from(k: &crate::capture::track::KeServer) -> NtsKeJson {
+impl NtsKeJson {
+    fn new(k: &crate::capture::track::KeServer, v: &crate::diagnose::Verdict) -> NtsKeJson {
         NtsKeJson {
             server: k.server.map_or("?".into(), |s| s.to_string()),
             connections: k.connections,
@@ -173,43 +175,9 @@ impl From<&crate::capture::track::KeServer> for NtsKeJson {
             syn_retries: k.syn_retries,
             with_data: k.with_data,
             server_octets: k.server_octets,
+            verdict: Some(v.into()),
         }
     }
-}
-
-/// One server's NTS-KE connections in words.
-fn nts_ke_line(k: &crate::capture::track::KeServer) -> String {
-    let mut parts = vec![format!(
-        "{} connection(s), {} answered",
-        k.connections, k.answered
-    )];
-    if k.unanswered() > 0 {
-        parts.push(format!(
-            "{} never answered (SYN sent {} more time(s)): TCP 4460 dropped on the way or the host is down",
-            k.unanswered(),
-            k.syn_retries
-        ));
-    }
-    if k.reset > 0 {
-        parts.push(format!(
-            "{} refused by a TCP RST from the server's address: nothing listens on 4460 there, or a firewall rejects with tcp-reset",
-            k.reset
-        ));
-    }
-    if let Some((e, from)) = k.icmp_first {
-        parts.push(format!("{} refused by ICMP {e} from {from}", k.icmp));
-    }
-    if k.with_data > 0 {
-        parts.push(format!(
-            "{} went on to TLS ({} octets from the server)",
-            k.with_data, k.server_octets
-        ));
-    }
-    format!(
-        "NTS-KE {}: {}",
-        k.server.map_or("?".into(), |s| s.to_string()),
-        parts.join("; ")
-    )
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -329,7 +297,10 @@ fn group_json(g: &crate::capture::view::Group) -> GroupJson {
 /// The first client host that is not ok gives the exit status (the first
 /// screen's); noted as hosts are judged one at a time.
 #[derive(Default)]
-struct FirstBad(std::cell::Cell<Option<Class>>);
+struct FirstBad(
+    std::cell::Cell<Option<Class>>,
+    std::cell::Cell<Option<Class>>,
+);
 
 impl FirstBad {
     fn note(&self, c: Class) {
@@ -338,9 +309,37 @@ impl FirstBad {
         }
     }
 
-    fn code(&self) -> u8 {
-        exit::for_classes(self.0.get())
+    /// A verdict that counts only when no client host's did.
+    fn note_later(&self, c: Class) {
+        if self.1.get().is_none() && c != Class::Ok {
+            self.1.set(Some(c));
+        }
     }
+
+    fn code(&self) -> u8 {
+        exit::for_classes(self.0.get().or(self.1.get()))
+    }
+}
+
+/// The NTS-KE servers' verdicts, one line each; they count for the exit
+/// status after the client hosts.
+fn nts_ke_lines(
+    w: &mut impl Write,
+    ke: &[crate::capture::track::KeServer],
+    bad: &FirstBad,
+) -> std::io::Result<()> {
+    for k in ke {
+        let v = crate::capture::judge::judge_ke(k);
+        bad.note_later(v.cause.class());
+        writeln!(
+            w,
+            "NTS-KE {:<39} {:<26} {}",
+            k.server.map_or("?".into(), |s| s.to_string()),
+            v.cause.id(),
+            v.evidence.first().map_or("", |s| s.as_str())
+        )?;
+    }
+    Ok(())
 }
 
 /// `clients`, written as each client host is judged: a capture of many
@@ -568,7 +567,15 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             servers: servers.iter().map(group_json).collect(),
             clients: HostsOut { hosts, bad: &bad },
             conversations: ConversationsOut(&out.conversations),
-            nts_ke: out.nts_ke.iter().map(NtsKeJson::from).collect(),
+            nts_ke: out
+                .nts_ke
+                .iter()
+                .map(|k| {
+                    let v = crate::capture::judge::judge_ke(k);
+                    bad.note_later(v.cause.class());
+                    NtsKeJson::new(k, &v)
+                })
+                .collect(),
             exit_code: CodeOut(&bad),
         };
         super::json::print_pretty(&doc)?;
@@ -665,18 +672,14 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             None if out.nts_ke.is_empty() => writeln!(w, "no NTP conversations")?,
             None => writeln!(w, "no client/server NTP conversations")?,
         }
-        for k in &out.nts_ke {
-            writeln!(w, "{}", nts_ke_line(k))?;
-        }
+        nts_ke_lines(&mut w, &out.nts_ke, &bad)?;
         w.flush()?;
         return Ok(bad.code());
     }
     if let Some(a) = also {
         writeln!(w, "also: {a}")?;
     }
-    for k in &out.nts_ke {
-        writeln!(w, "{}", nts_ke_line(k))?;
-    }
+    nts_ke_lines(&mut w, &out.nts_ke, &bad)?;
     let colour = |v: &crate::diagnose::Verdict| {
         let id = v.cause.id();
         match v.cause.class() {

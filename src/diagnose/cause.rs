@@ -166,6 +166,14 @@ causes! {
         means "Replies leave the server but do not reach the client."
         tell "a capture holding both sides sees each request twice (leaving the client, reaching the server) and each reply once"
         fix "the path back drops the replies: a firewall or NAT between the two (stateful rules, asymmetric routing)";
+    NtsKeNoReply = "nts-ke-no-reply", Silence, 11, C, "NTS-KE GETS NO REPLY",
+        means "Connections to the server's NTS-KE port (TLS on TCP 4460, RFC 8915) are never answered, so no NTS cookies and no authenticated time, even where plain NTP on udp/123 works."
+        tell "SYNs to port 4460 sent again and again with no SYN-ACK, no RST and no ICMP error back"
+        fix "let TCP 4460 through to the server (`iptables -I INPUT -p tcp --dport 4460 -j ACCEPT`; firewalld `firewall-cmd --add-port=4460/tcp`), on the server and on the path; then check the host is up";
+    NtsKeRefused = "nts-ke-refused", Refused, 11, C, "NTS-KE REFUSED",
+        means "Connections to the server's NTS-KE port (TCP 4460) are refused: by a TCP RST (nothing listens there, or a firewall rejects with tcp-reset) or by an ICMP error, whose sender is named."
+        tell "an RST from the server's address, or an ICMP unreachable quoting the SYN, before any answer; the sender's address says whether the server or a firewall on the path refused"
+        fix "if the server refused: run NTS-KE there (chrony: `ntsserverkey` and `ntsservercert`; ntpsec: `nts enable` with `nts key` and `nts cert`), listening on this address; if a firewall or router refused, allow TCP 4460 there";
     PortUnreachable = "port-unreachable", Refused, 12, P, "PORT UNREACHABLE",
         means "An ICMP port unreachable came back: nothing listens on udp/123 there, or a REJECT rule answers for it."
         tell "ICMP type 3 code 3 (ICMPv6 1/4) quoting our request; the sender's address says whether the server or a firewall on the path sent it"

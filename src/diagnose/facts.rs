@@ -201,6 +201,24 @@ pub struct Icmp {
     pub rtt_ms: Option<f64>,
 }
 
+/// NTS-KE (RFC 8915, TLS on TCP 4460) connections to the server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NtsKe {
+    /// Connections begun (a SYN from a new client port).
+    pub connections: u64,
+    /// Of them: answered (a SYN-ACK).
+    pub answered: u64,
+    /// Refused by a TCP RST from the server's address.
+    pub reset: u64,
+    /// Refused by an ICMP error: the first one, and how many.
+    pub icmp: Option<Icmp>,
+    pub icmp_count: u64,
+    /// Neither answered nor refused.
+    pub unanswered: u64,
+    /// SYNs sent again while waiting.
+    pub syn_retries: u64,
+}
+
 /// The liveness check: one datagram to a closed port of the same host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Liveness {
@@ -344,6 +362,8 @@ pub struct Exchange {
 
     pub wire: Option<Wire>,
     pub daemon: Option<DaemonView>,
+    /// NTS-KE connections to the server (capture).
+    pub nts_ke: Option<Fact<NtsKe>>,
     /// Errors the socket reported that belong to no one datagram.
     pub socket_errors: Vec<Fact<String>>,
 }
@@ -381,6 +401,7 @@ impl Exchange {
             silent_more: 0,
             wire: None,
             daemon: None,
+            nts_ke: None,
             socket_errors: vec![],
         }
     }

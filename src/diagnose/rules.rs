@@ -45,6 +45,36 @@ const ALWAYS: fn(&Exchange) -> bool = |_| true;
 /// The table, in order.
 pub static STEPS: &[Step] = &[
     Step {
+        name: "nts-ke",
+        // NTS-KE seen on its own (a capture's TCP 4460 per server).
+        applies: |e| {
+            e.nts_ke.as_ref().is_some_and(|k| k.value.connections > 0)
+                && e.requests == 0
+                && !e.heard()
+        },
+        rules: &[
+            Rule {
+                names: "nts-ke-refused",
+                when: |e| {
+                    e.nts_ke.as_ref().is_some_and(|k| {
+                        k.value.answered == 0 && (k.value.reset > 0 || k.value.icmp.is_some())
+                    })
+                },
+                say: nts_ke_refused,
+            },
+            Rule {
+                names: "nts-ke-no-reply",
+                when: |e| e.nts_ke.as_ref().is_some_and(|k| k.value.answered == 0),
+                say: nts_ke_no_reply,
+            },
+            Rule {
+                names: "ok",
+                when: ALWAYS,
+                say: nts_ke_answered,
+            },
+        ],
+    },
+    Step {
         name: "local",
         applies: |e| {
             e.unresolved.is_some() || (!e.local.is_empty() && !e.heard() && e.unrelated == 0)
@@ -1078,6 +1108,73 @@ fn by(i: &Icmp) -> String {
         (Some(o), _) => format!("router {o}"),
         (None, _) => "an unknown sender".to_string(),
     }
+}
+
+fn nts_ke_counts(k: &crate::diagnose::facts::NtsKe) -> String {
+    format!(
+        "{} NTS-KE connection(s): {} answered, {} refused by RST, {} by ICMP, {} unanswered ({} SYN(s) sent again)",
+        k.connections, k.answered, k.reset, k.icmp_count, k.unanswered, k.syn_retries
+    )
+}
+
+fn nts_ke_refused(e: &Exchange) -> Verdict {
+    let f = e.nts_ke.as_ref().expect("checked");
+    let k = &f.value;
+    let w = &e.who;
+    let (head, evidence) = match &k.icmp {
+        Some(i) if k.reset == 0 => (
+            format!(
+                "{w}: connections to NTS-KE (TCP 4460) are refused with {} from {}.",
+                i.error,
+                by(i)
+            ),
+            format!(
+                "{} ICMP error(s) quoting SYNs to port 4460, the first {} from {}",
+                k.icmp_count,
+                i.error,
+                i.offender.map_or("?".to_string(), |o| o.to_string())
+            ),
+        ),
+        _ => (
+            format!(
+                "{w}: connections to NTS-KE (TCP 4460) are refused with a TCP RST from the server's address — nothing listens on 4460 there, or a firewall rejects with tcp-reset."
+            ),
+            format!("{} SYN(s) to port 4460 answered by RST", k.reset),
+        ),
+    };
+    Verdict::new(Cause::NtsKeRefused, head, Confidence::High)
+        .evidence(evidence)
+        .evidence(nts_ke_counts(k))
+}
+
+fn nts_ke_no_reply(e: &Exchange) -> Verdict {
+    let f = e.nts_ke.as_ref().expect("checked");
+    let k = &f.value;
+    Verdict::new(
+        Cause::NtsKeNoReply,
+        format!(
+            "{}: connections to NTS-KE (TCP 4460) get no answer at all — dropped on the way or at the server, or the host is down.",
+            e.who
+        ),
+        Confidence::Medium,
+    )
+    .evidence(format!(
+        "{} SYN(s) to port 4460 and {} sent again, no SYN-ACK, RST or ICMP error back",
+        k.unanswered, k.syn_retries
+    ))
+    .evidence(nts_ke_counts(k))
+}
+
+fn nts_ke_answered(e: &Exchange) -> Verdict {
+    let f = e.nts_ke.as_ref().expect("checked");
+    let k = &f.value;
+    Verdict::new(
+        Cause::Ok,
+        format!("{}: NTS-KE (TCP 4460) answers.", e.who),
+        Confidence::Medium,
+    )
+    .evidence(nts_ke_counts(k))
+    .note("a capture sees that the TLS connection was made, not what it carried (the certificate, the KE records)")
 }
 
 fn refused(e: &Exchange) -> Verdict {
