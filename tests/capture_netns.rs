@@ -487,16 +487,7 @@ fn nts_mac_and_crypto_nak_are_recognised() {
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
     let d = TempDir::new();
-    let (key, crt) = nts_cert(&d);
-    let _srv = chronyd(
-        &p.server,
-        &d,
-        &format!(
-            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
-            key.display(),
-            crt.display()
-        ),
-    );
+    let (_srv, crt) = nts_server(&p, &d);
     let cd = TempDir::new();
     let file = p.dir.path().join("nts.pcap");
     let td = tcpdump(
@@ -505,14 +496,7 @@ fn nts_mac_and_crypto_nak_are_recognised() {
         &file,
         &["udp port 123 or tcp port 4460"],
     );
-    let _cli = chronyd_client(
-        &p.client,
-        &cd,
-        &format!(
-            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
-            crt.display()
-        ),
-    );
+    let _cli = nts_client(&p, &cd, &crt);
     std::thread::sleep(Duration::from_secs(5));
     stop_tcpdump(td);
     keep_pcap("chronyd-nts", &file);
@@ -691,6 +675,34 @@ fn pcapng_of_two_interfaces_and_vlan_tags() {
     assert_eq!(c.verdict.cause, "ok", "{v:#?}");
 }
 
+/// chronyd serving NTP and NTS-KE in the server namespace, with a key and
+/// certificate made here; the certificate, for the client to trust.
+fn nts_server(p: &Pair, d: &TempDir) -> (Proc, std::path::PathBuf) {
+    let (key, crt) = nts_cert(d);
+    let srv = chronyd(
+        &p.server,
+        d,
+        &format!(
+            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    (srv, crt)
+}
+
+/// chronyd as an NTS client of ntp.test (every second), trusting `crt`.
+fn nts_client(p: &Pair, cd: &TempDir, crt: &std::path::Path) -> Proc {
+    chronyd_client(
+        &p.client,
+        cd,
+        &format!(
+            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+            crt.display()
+        ),
+    )
+}
+
 /// An EC key and a self-signed certificate for ntp.test, made by openssl.
 fn nts_cert(d: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
     let key = d.path().join("server.key");
@@ -737,16 +749,7 @@ fn fragmented_nts_packets_are_reassembled() {
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
     let d = TempDir::new();
-    let (key, crt) = nts_cert(&d);
-    let _srv = chronyd(
-        &p.server,
-        &d,
-        &format!(
-            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
-            key.display(),
-            crt.display()
-        ),
-    );
+    let (_srv, crt) = nts_server(&p, &d);
     p.client
         .exec_ok(&["ip", "link", "set", &p.client_if, "mtu", "200"]);
     p.server
@@ -754,14 +757,7 @@ fn fragmented_nts_packets_are_reassembled() {
     let file = p.dir.path().join("fragments.pcap");
     let td = tcpdump(&p.client, &p.client_if, &file, &["ip"]);
     let cd = TempDir::new();
-    let _cli = chronyd_client(
-        &p.client,
-        &cd,
-        &format!(
-            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
-            crt.display()
-        ),
-    );
+    let _cli = nts_client(&p, &cd, &crt);
     std::thread::sleep(Duration::from_secs(6));
     stop_tcpdump(td);
     keep_pcap("chronyd-nts-fragments", &file);
@@ -815,14 +811,7 @@ fn nts_ke_refused_rejected_and_dropped() {
         let file = p.dir.path().join(format!("{name}.pcap"));
         let td = tcpdump(&p.client, &p.client_if, &file, &["tcp port 4460 or icmp"]);
         let cd = TempDir::new();
-        let cli = chronyd_client(
-            &p.client,
-            &cd,
-            &format!(
-                "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
-                crt.display()
-            ),
-        );
+        let cli = nts_client(&p, &cd, &crt);
         std::thread::sleep(Duration::from_secs(5));
         drop(cli);
         stop_tcpdump(td);

@@ -186,9 +186,7 @@ fn read_pcapng(
         msg: e.to_string(),
     })?;
     let mut r = Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
-    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open)
-        .max_kept(opts.max_kept)
-        .max_hosts(opts.max_hosts);
+    let mut tracker = new_tracker(opts);
     let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let mut no = 0u64;
@@ -259,22 +257,39 @@ fn read_pcapng(
             None => note,
         });
     }
+    let link = if links.is_empty() {
+        "pcapng".into()
+    } else {
+        links.join(", ")
+    };
+    Ok(outcome(tracker, link, stopped_early, interrupted))
+}
+
+fn new_tracker(opts: &Options) -> Tracker {
+    Tracker::new(opts.idle.as_secs_f64(), opts.max_open)
+        .max_kept(opts.max_kept)
+        .max_hosts(opts.max_hosts)
+}
+
+/// What the tracker holds at the end, with the server view made.
+fn outcome(
+    tracker: Tracker,
+    link: String,
+    stopped_early: Option<String>,
+    interrupted: bool,
+) -> Outcome {
     let f = tracker.finish_all();
     let servers = super::view::by_server(&f.groups);
-    Ok(Outcome {
+    Outcome {
         conversations: f.conversations,
         hosts: f.groups,
         servers,
         nts_ke: f.nts_ke,
         stats: f.stats,
-        link: if links.is_empty() {
-            "pcapng".into()
-        } else {
-            links.join(", ")
-        },
+        link,
         stopped_early,
         interrupted,
-    })
+    }
 }
 
 fn drive<T: pcap::Activated + ?Sized>(
@@ -304,9 +319,7 @@ fn drive<T: pcap::Activated + ?Sized>(
         })?),
         None => None,
     };
-    let mut tracker = Tracker::new(opts.idle.as_secs_f64(), opts.max_open)
-        .max_kept(opts.max_kept)
-        .max_hosts(opts.max_hosts);
+    let mut tracker = new_tracker(opts);
     let start = Instant::now();
     let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
@@ -378,16 +391,10 @@ fn drive<T: pcap::Activated + ?Sized>(
             nanos: now.subsec_nanos(),
         });
     }
-    let f = tracker.finish_all();
-    let servers = super::view::by_server(&f.groups);
-    Ok(Outcome {
-        conversations: f.conversations,
-        hosts: f.groups,
-        servers,
-        nts_ke: f.nts_ke,
-        stats: f.stats,
-        link: format!("{link:?}"),
+    Ok(outcome(
+        tracker,
+        format!("{link:?}"),
         stopped_early,
         interrupted,
-    })
+    ))
 }

@@ -644,6 +644,21 @@ fn conv<'a>(
     o
 }
 
+/// [`conv`] on a tracker's fields, leaving its other fields free to borrow.
+macro_rules! open_conv {
+    ($t:ident, $key:expr, $at:expr) => {
+        conv(
+            &mut $t.open,
+            &mut $t.nonces,
+            &mut $t.sums,
+            &mut $t.stats,
+            $t.max_open,
+            $key,
+            $at,
+        )
+    };
+}
+
 impl Tracker {
     pub fn new(idle_secs: f64, max_open: usize) -> Tracker {
         Tracker {
@@ -682,15 +697,7 @@ impl Tracker {
     }
 
     fn conv(&mut self, key: Key, at: At) -> &mut Open {
-        conv(
-            &mut self.open,
-            &mut self.nonces,
-            &mut self.sums,
-            &mut self.stats,
-            self.max_open,
-            key,
-            at,
-        )
+        open_conv!(self, key, at)
     }
 
     /// Feeds one frame.
@@ -813,15 +820,7 @@ impl Tracker {
         };
         let xmt = pk.transmit_ts().0;
         let org = pk.origin_ts().0;
-        let o = conv(
-            &mut self.open,
-            &mut self.nonces,
-            &mut self.sums,
-            &mut self.stats,
-            self.max_open,
-            key,
-            at,
-        );
+        let o = open_conv!(self, key, at);
         let (g, d) = (o.group, o.detail);
         if let Some(pend) = o.pending.iter_mut().find(|x| x.xmt == xmt) {
             pend.sightings += 1;
@@ -923,15 +922,7 @@ impl Tracker {
         let xmt = pk.transmit_ts().0;
         // A copy of a reply already seen (two-sided capture)?
         if !replayed {
-            let o = conv(
-                &mut self.open,
-                &mut self.nonces,
-                &mut self.sums,
-                &mut self.stats,
-                self.max_open,
-                key,
-                at,
-            );
+            let o = open_conv!(self, key, at);
             let (g, d) = (o.group, o.detail);
             if let Some(s) = o
                 .seen_replies
@@ -1158,15 +1149,7 @@ impl Tracker {
         } else {
             ((q.quoted_src, q.quoted_dst), true)
         };
-        let o = conv(
-            &mut self.open,
-            &mut self.nonces,
-            &mut self.sums,
-            &mut self.stats,
-            self.max_open,
-            key,
-            at,
-        );
+        let o = open_conv!(self, key, at);
         let (g, d) = (o.group, o.detail);
         if !is_request {
             self.sums.each(g, d, |c| {
