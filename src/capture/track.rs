@@ -1122,7 +1122,13 @@ impl Tracker {
             }
             c.data = true;
         }
-        self.ke_conns.insert((client, server), c);
+        if (t.fin || t.rst) && (c.answered || c.refused) {
+            // The connection is over: its state goes (the bound counts
+            // connections at once, not in the whole capture).
+            self.ke_conns.remove(&(client, server));
+        } else {
+            self.ke_conns.insert((client, server), c);
+        }
     }
 
     fn icmp(&mut self, at: At, q: &IcmpQuote) {
