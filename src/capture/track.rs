@@ -6,11 +6,14 @@
 //! request they quote. A reply whose origin belongs to a request of another
 //! conversation of the same client is a reply from another address.
 //!
-//! Memory is bounded by the number of open conversations, not by the
-//! capture: each keeps at most [`PENDING_MAX`] unanswered requests and a
-//! fixed set of counters and first examples; at most `max_open` are open at
-//! once (the least recently active is closed early), and one idle longer
-//! than `idle` is closed and judged.
+//! Numbers are summed as packets come into the conversation's (client
+//! host, server) group and, for the first `max_kept` conversations, into
+//! the conversation's own detail. Memory is bounded, not by the capture:
+//! an open conversation keeps only pairing state (at most [`PENDING_MAX`]
+//! unanswered requests, the last replies seen); at most `max_open` are open
+//! at once (the least recently active eighth is closed early), one idle
+//! longer than `idle` is closed; at most `max_hosts` groups are kept, new
+//! client hosts beyond are summed per server as "other client hosts".
 
 use smallvec::SmallVec;
 
@@ -263,7 +266,7 @@ pub const DEFAULT_MAX_HOSTS: usize = 262_144;
 /// A client host's conversations with one server, summed.
 #[derive(Clone, Debug)]
 pub struct Group {
-    /// Boxed: groups are moved from map to list to verdicts. Its `client`
+    /// Boxed: the list of groups moves pointers as it grows. Its `client`
     /// and `server` are the group's.
     pub conv: Box<Conv>,
     pub conversations: usize,
