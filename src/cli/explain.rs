@@ -33,7 +33,9 @@ ntpdig and ntpsec's ntpdate (every Response dropped reason, -j), chronyc
 (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata,
 text and -c), timedatectl timesync-status; one block per command prompt and
 per table, line by line, then as a whole. Below the verdict on a node, what
-was read: each time source with its kind and options, and the access lines.
+was read: each time source with its kind and options, the access lines, and
+the NTS settings (NTS sources, trusted certificates, certificate time checks,
+the NTS-KE server's key and certificate).
 
 Causes, besides the probe's per server: no-servers-configured,
 daemon-not-running, daemon-not-synchronized-yet, local-firewall-blocks-ntp,
@@ -153,6 +155,10 @@ pub struct ConfigJson {
     pub sources: Vec<SourceJson>,
     pub access: Vec<AccessJson>,
     pub issues: Vec<ConfigIssueJson>,
+    /// What it says about NTS (sources, trusted certificates, time checks,
+    /// the NTS-KE server's key and certificate).
+    #[serde(default)]
+    pub nts: crate::explain::conf::NtsSettings,
 }
 
 impl From<&crate::explain::conf::Config> for ConfigJson {
@@ -193,6 +199,7 @@ impl From<&crate::explain::conf::Config> for ConfigJson {
                     fatal: i.fatal,
                 })
                 .collect(),
+            nts: c.nts(),
         }
     }
 }
@@ -553,6 +560,44 @@ fn config_text(c: &crate::explain::conf::Config) -> String {
             a.file,
             a.line
         );
+    }
+    let nts = c.nts();
+    if !nts.is_empty() {
+        let mut parts = vec![];
+        if !nts.sources.is_empty() {
+            parts.push(format!("sources {}", nts.sources.join(", ")));
+        }
+        if !nts.trusted_certs.is_empty() {
+            parts.push(format!(
+                "trusted certificates {}{}",
+                nts.trusted_certs.join(", "),
+                if nts.no_system_certs {
+                    " (not the system's)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if let Some(t) = &nts.no_cert_time_check {
+            parts.push(format!("certificate times not checked {t}"));
+        }
+        if !nts.no_validation.is_empty() {
+            parts.push(format!(
+                "no certificate validation for {}",
+                nts.no_validation.join(", ")
+            ));
+        }
+        if !nts.server_certs.is_empty() || nts.server_enabled == Some(true) {
+            parts.push(format!(
+                "serves NTS-KE (certificate {})",
+                if nts.server_certs.is_empty() {
+                    "none given".to_string()
+                } else {
+                    nts.server_certs.join(", ")
+                }
+            ));
+        }
+        let _ = writeln!(s, "  {:<15} {}", "nts", parts.join("; "));
     }
     for i in &c.issues {
         let _ = writeln!(

@@ -159,6 +159,109 @@ impl Config {
     pub fn network_sources(&self) -> impl Iterator<Item = &Source> {
         self.sources.iter().filter(|s| s.is_unicast())
     }
+
+    /// What the configuration says about NTS.
+    pub fn nts(&self) -> NtsSettings {
+        let mut n = NtsSettings::default();
+        for src in &self.sources {
+            if src.has("nts") {
+                n.sources.push(src.host.clone());
+            }
+            // ntpsec's server options: `ca LOCATION` (this source's CAs
+            // only), `noval` (no validation), `nocerttimecheck`.
+            if self.daemon == Daemon::Ntpd {
+                if let Some(i) = src.options.iter().position(|o| o == "ca")
+                    && let Some(loc) = src.options.get(i + 1)
+                {
+                    n.trusted_certs.push(loc.clone());
+                }
+                if src.has("noval") {
+                    n.no_validation.push(src.host.clone());
+                }
+                if src.has("nocerttimecheck") {
+                    n.no_cert_time_check = Some("until the clock is set".into());
+                }
+            }
+        }
+        for (key, args, ..) in &self.directives {
+            match (self.daemon, key.as_str()) {
+                // chrony: `ntstrustedcerts [set-id] FILE|DIR`: trusted besides
+                // the system's (unless `nosystemcert`).
+                (Daemon::Chrony, "ntstrustedcerts") => {
+                    if let Some(path) = args.last() {
+                        n.trusted_certs.push(path.clone());
+                    }
+                }
+                (Daemon::Chrony, "nosystemcert") => n.no_system_certs = true,
+                // chrony: the certificates' times are not checked for the
+                // first N clock updates.
+                (Daemon::Chrony, "nocerttimecheck") => {
+                    n.no_cert_time_check = args
+                        .first()
+                        .map(|v| format!("for the first {v} clock updates"));
+                }
+                (Daemon::Chrony, "ntsserverkey") => n.server_keys.extend(args.iter().cloned()),
+                (Daemon::Chrony, "ntsservercert") => n.server_certs.extend(args.iter().cloned()),
+                // ntpsec: `nts [enable|disable] [key F] [cert F] [ca L] …`.
+                (Daemon::Ntpd, "nts") => {
+                    let mut words = args.iter();
+                    while let Some(w) = words.next() {
+                        match w.as_str() {
+                            "enable" => n.server_enabled = Some(true),
+                            "disable" => n.server_enabled = Some(false),
+                            "key" => n.server_keys.extend(words.next().cloned()),
+                            "cert" => n.server_certs.extend(words.next().cloned()),
+                            "ca" => {
+                                // Instead of the system's roots.
+                                n.trusted_certs.extend(words.next().cloned());
+                                n.no_system_certs = true;
+                            }
+                            "cookie" | "mintls" | "maxtls" | "tlsciphers" | "tlsciphersuites"
+                            | "aead" => {
+                                words.next();
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        n
+    }
+}
+
+/// What a configuration says about NTS (RFC 8915), from chrony.conf(5)'s
+/// NTS directives and source options and ntpsec's `nts` command and
+/// `server … nts` options (docs/includes/nts-commands.adoc).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct NtsSettings {
+    /// Sources that use NTS (the `nts` option of server/pool/peer).
+    pub sources: Vec<String>,
+    /// Certificates or directories trusted for NTS-KE servers: chrony
+    /// `ntstrustedcerts` (besides the system's), ntpsec `nts ca` and a
+    /// server's `ca` (instead of them).
+    pub trusted_certs: Vec<String>,
+    /// The system's trusted certificates are not used (chrony
+    /// `nosystemcert`, ntpsec `nts ca`).
+    pub no_system_certs: bool,
+    /// Certificate times not checked, and for how long (chrony
+    /// `nocerttimecheck N`: the first N clock updates).
+    pub no_cert_time_check: Option<String>,
+    /// Sources whose certificate is not validated at all (ntpsec `noval`).
+    pub no_validation: Vec<String>,
+    /// This node serves NTS-KE: its key and certificate files (chrony
+    /// `ntsserverkey`/`ntsservercert`, ntpsec `nts key`/`nts cert`).
+    pub server_keys: Vec<String>,
+    pub server_certs: Vec<String>,
+    /// ntpsec `nts enable` / `nts disable`.
+    pub server_enabled: Option<bool>,
+}
+
+impl NtsSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == NtsSettings::default()
+    }
 }
 
 /// `server`, `pool` or `peer` (the caller matched one of them).
@@ -702,5 +805,50 @@ mod tests {
         );
         assert_eq!(c.sources.len(), 3);
         assert!(c.sources[2].has("fallback"));
+    }
+
+    /// chrony.conf(5)'s NTS client and server directives.
+    #[test]
+    fn chrony_nts_settings() {
+        let mut c = Config::new(Daemon::Chrony);
+        parse_chrony(
+            "chrony.conf",
+            "server ntp.test iburst nts\npool pool.example iburst\nntstrustedcerts 1 /etc/chrony/ca.pem\nnocerttimecheck 1\nnosystemcert\nntsserverkey /k.pem\nntsservercert /c.pem\n",
+            &mut c,
+        );
+        let n = c.nts();
+        assert_eq!(n.sources, vec!["ntp.test"]);
+        assert_eq!(n.trusted_certs, vec!["/etc/chrony/ca.pem"]);
+        assert!(n.no_system_certs);
+        assert_eq!(
+            n.no_cert_time_check.as_deref(),
+            Some("for the first 1 clock updates")
+        );
+        assert_eq!(
+            (n.server_keys, n.server_certs),
+            (vec!["/k.pem".to_string()], vec!["/c.pem".to_string()])
+        );
+        assert!(c.issues.is_empty(), "{:?}", c.issues);
+    }
+
+    /// ntpsec's `nts` command and server options (nts-commands.adoc).
+    #[test]
+    fn ntpsec_nts_settings() {
+        let mut c = Config::new(Daemon::Ntpd);
+        parse_ntp(
+            "ntp.conf",
+            "nts key /etc/ntpsec/key.pem cert /etc/ntpsec/cert.pem\nnts enable mintls TLS1.3\nserver time.example nts ca /etc/ntpsec/ca noval\nserver plain.example iburst\n",
+            &mut c,
+        );
+        let n = c.nts();
+        assert_eq!(n.sources, vec!["time.example"]);
+        assert_eq!(n.server_enabled, Some(true));
+        assert_eq!(n.server_keys, vec!["/etc/ntpsec/key.pem"]);
+        assert_eq!(n.server_certs, vec!["/etc/ntpsec/cert.pem"]);
+        assert_eq!(n.trusted_certs, vec!["/etc/ntpsec/ca"]);
+        assert_eq!(n.no_validation, vec!["time.example"]);
+        let mut plain = Config::new(Daemon::Ntpd);
+        parse_ntp("ntp.conf", "server a.example iburst\n", &mut plain);
+        assert!(plain.nts().is_empty());
     }
 }
