@@ -20,23 +20,31 @@ pub fn origin(a: &At) -> Origin {
     }
 }
 
-fn sender(c: &Conv, offender: std::net::IpAddr) -> Sender {
-    if c.server.is_some_and(|s| s.ip() == offender) {
+/// An ICMP error as evidence, its sender placed by address: the server,
+/// the client's host, or a router between.
+fn icmp_fact(
+    server: Option<std::net::SocketAddr>,
+    client: Option<std::net::SocketAddr>,
+    error: IcmpError,
+    offender: std::net::IpAddr,
+) -> Icmp {
+    let sender = if server.is_some_and(|s| s.ip() == offender) {
         Sender::Server
-    } else if c.client.is_some_and(|s| s.ip() == offender) {
+    } else if client.is_some_and(|s| s.ip() == offender) {
         Sender::ClientHost
     } else {
         Sender::Router
+    };
+    Icmp {
+        error,
+        offender: Some(offender),
+        sender,
+        rtt_ms: None,
     }
 }
 
 fn icmp(c: &Conv, error: IcmpError, offender: std::net::IpAddr) -> Icmp {
-    Icmp {
-        error,
-        offender: Some(offender),
-        sender: sender(c, offender),
-        rtt_ms: None,
-    }
+    icmp_fact(c.server, c.client, error, offender)
 }
 
 /// The facts of one conversation.
@@ -169,16 +177,9 @@ pub fn judge_ke(k: &super::track::KeServer) -> Verdict {
             connections: k.connections,
             answered: k.answered,
             reset: k.reset,
-            icmp: k.icmp_first.map(|(error, offender)| Icmp {
-                error,
-                offender: Some(offender),
-                sender: if k.server.is_some_and(|s| s.ip() == offender) {
-                    Sender::Server
-                } else {
-                    Sender::Router
-                },
-                rtt_ms: None,
-            }),
+            icmp: k
+                .icmp_first
+                .map(|(error, offender)| icmp_fact(k.server, None, error, offender)),
             icmp_count: k.icmp,
             unanswered: k.unanswered(),
             syn_retries: k.syn_retries,

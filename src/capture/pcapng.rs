@@ -93,11 +93,6 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// The interfaces of the current section, as read so far.
-    pub fn interfaces(&self) -> &[Interface] {
-        &self.interfaces
-    }
-
     fn u32_at(&self, b: &[u8], at: usize) -> u32 {
         let x = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         if self.big_endian {
