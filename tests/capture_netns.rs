@@ -822,7 +822,11 @@ fn nts_ke_refused_rejected_and_dropped() {
     };
     let syns = "tcp.flags.syn == 1 && tcp.flags.ack == 0";
 
-    let cause = |k: &ntpdiag::cli::capture::NtsKeJson| k.verdict.as_ref().unwrap().cause.clone();
+    let cause = |k: &ntpdiag::cli::capture::NtsKeJson| {
+        let v = k.verdict.as_ref().unwrap();
+        assert!(!v.evidence.is_empty() && !v.fix.is_empty(), "{v:#?}");
+        v.cause.clone()
+    };
     let (k, f) = run("nts-ke-closed-port");
     assert!(k.connections >= 1 && k.reset == k.connections, "{k:#?}");
     assert_eq!(cause(&k), "nts-ke-refused", "{k:#?}");

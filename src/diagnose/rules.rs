@@ -1145,6 +1145,7 @@ fn nts_ke_refused(e: &Exchange) -> Verdict {
     Verdict::new(Cause::NtsKeRefused, head, Confidence::High)
         .evidence(evidence)
         .evidence(nts_ke_counts(k))
+        .fix(Cause::NtsKeRefused.info().fix)
 }
 
 fn nts_ke_no_reply(e: &Exchange) -> Verdict {
@@ -1163,6 +1164,7 @@ fn nts_ke_no_reply(e: &Exchange) -> Verdict {
         k.unanswered, k.syn_retries
     ))
     .evidence(nts_ke_counts(k))
+    .fix(Cause::NtsKeNoReply.info().fix)
 }
 
 fn nts_ke_answered(e: &Exchange) -> Verdict {
@@ -1174,6 +1176,7 @@ fn nts_ke_answered(e: &Exchange) -> Verdict {
         Confidence::Medium,
     )
     .evidence(nts_ke_counts(k))
+    .fix(Cause::Ok.info().fix)
     .note("a capture sees that the TLS connection was made, not what it carried (the certificate, the KE records)")
 }
 
