@@ -342,6 +342,7 @@ impl ProfileSpec {
             query_allow,
             symmetric,
             live: None,
+            nts: None,
         };
         Ok((profile, listen))
     }

@@ -13,6 +13,7 @@ pub mod control;
 pub mod exchange;
 pub mod limits;
 pub mod local;
+pub mod nts;
 pub mod probe;
 pub mod profile;
 pub mod ratelimit;

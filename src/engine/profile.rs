@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::acl::{Acl, Cidr, DenyAction};
 use super::control;
+use super::nts::{NtpDecision, NtsDrop, NtsServer};
 use super::ratelimit::{Decision, RateConfig, RateTable};
 use super::server::{Action as CoreAction, Responder, ServerConfig};
 use crate::wire::control::PeerStatus;
@@ -76,6 +77,8 @@ pub struct Profile {
     pub symmetric: SymmetricPolicy,
     /// A presentation that changes while serving (see [`Live`]).
     pub live: Option<Live>,
+    /// NTS (`serve --nts`): requests with NTS fields are answered with NTS.
+    pub nts: Option<std::sync::Arc<NtsServer>>,
 }
 
 /// What a server that synchronizes while it serves presents now: the lab's
@@ -118,6 +121,7 @@ impl Default for Profile {
             query_allow: Cidr::loopback().to_vec(),
             symmetric: SymmetricPolicy::default(),
             live: None,
+            nts: None,
         }
     }
 }
@@ -134,6 +138,8 @@ pub enum DropReason {
     Denied,
     RateLimited,
     RandomDrop,
+    /// NTS: dropped on purpose (`--nts-fault drop-nts`), malformed, or not authentic.
+    Nts(NtsDrop),
 }
 
 /// One reply to send.
@@ -170,17 +176,26 @@ pub struct Server {
     profile: Profile,
     responder: Responder,
     rate: Option<(RateTable, RateAction)>,
+    /// Random octets for NTS nonces and cookies.
+    rng: rand::rngs::StdRng,
     pub counters: Counters,
 }
 
 impl Server {
     pub fn new(profile: Profile) -> Server {
+        Server::with_seed(profile, [0; 32])
+    }
+
+    /// A server whose NTS randomness comes from `seed` (the edge gives fresh
+    /// random octets; tests a fixed seed).
+    pub fn with_seed(profile: Profile, seed: [u8; 32]) -> Server {
         let rate = profile.rate.map(|(c, a)| (RateTable::new(c), a));
         let responder = Responder::new(profile.server.clone());
         Server {
             profile,
             responder,
             rate,
+            rng: rand::SeedableRng::from_seed(seed),
             counters: Counters::default(),
         }
     }
@@ -267,6 +282,9 @@ impl Server {
         }
         let f = &self.profile.faults;
         let shifted = recv_ts + f.offset;
+        if self.profile.nts.is_some() && crate::wire::nts::is_nts_request(request) {
+            return self.nts(request, shifted, out);
+        }
         let live = self
             .profile
             .live
@@ -301,6 +319,55 @@ impl Server {
             source: f.reply_from,
             stamp: !is_kiss,
         })
+    }
+
+    /// An NTS request: an authenticated reply, the NTSN kiss, or nothing.
+    fn nts(&mut self, request: &[u8], at: NtpTimestamp, out: &mut [u8]) -> Action {
+        let nts = self.profile.nts.clone().expect("checked");
+        let mut header = [0u8; 48];
+        let mut kiss = [0u8; 48];
+        let live = self
+            .profile
+            .live
+            .as_ref()
+            .and_then(|l| l.get().server)
+            .map(Responder::new);
+        // The transmit time is written now: the authenticator covers it.
+        if live
+            .as_ref()
+            .unwrap_or(&self.responder)
+            .handle(request, at, at, &mut header)
+            != CoreAction::Reply(48)
+        {
+            return self.drop(DropReason::Malformed);
+        }
+        let k = Responder::new(ServerConfig {
+            kiss: Some(KissCode::Ntsn),
+            ..self.profile.server.clone()
+        });
+        let _ = k.handle(request, at, at, &mut kiss);
+        if let Some(v) = self.profile.faults.version {
+            header[0] = (header[0] & 0xc7) | ((v & 7) << 3);
+        }
+        match nts.ntp_answer(request, &header, &kiss, &mut self.rng) {
+            NtpDecision::Drop(why) => self.drop(DropReason::Nts(why)),
+            NtpDecision::Reply { bytes, ntsn } => {
+                if bytes.len() > out.len() {
+                    return self.drop(DropReason::Malformed);
+                }
+                out[..bytes.len()].copy_from_slice(&bytes);
+                self.counters.replied += 1;
+                if ntsn {
+                    self.counters.kod_sent += 1;
+                }
+                Action::Reply(Reply {
+                    len: bytes.len(),
+                    delay: self.profile.faults.delay,
+                    source: self.profile.faults.reply_from,
+                    stamp: false,
+                })
+            }
+        }
     }
 
     fn kiss(

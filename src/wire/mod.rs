@@ -8,6 +8,7 @@
 pub mod control;
 pub mod icmp;
 pub mod kiss;
+pub mod nts;
 pub mod nts_ke;
 pub mod packet;
 pub mod refid;

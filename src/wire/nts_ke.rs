@@ -266,6 +266,52 @@ pub fn client_request(aead: &[u16]) -> Vec<u8> {
     v
 }
 
+/// What a server's KE response says (RFC 8915 §4.1): an Error record
+/// alone, or the negotiated protocol and AEAD, the cookies, and where to send
+/// NTP when it is not the KE server's address and port 123.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerAnswer {
+    pub error: Option<u16>,
+    /// The AEAD chosen; `None` sends an empty list (nothing in common).
+    pub aead: Option<u16>,
+    pub cookies: Vec<Vec<u8>>,
+    pub server: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// Encodes a server's KE response.
+pub fn server_response(a: &ServerAnswer) -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut put = |critical: bool, kind: u16, body: &[u8]| {
+        v.extend(
+            Record {
+                critical,
+                kind,
+                body,
+            }
+            .to_bytes(),
+        )
+    };
+    if let Some(code) = a.error {
+        put(true, ERROR, &code.to_be_bytes());
+    } else {
+        put(true, NEXT_PROTOCOL, &PROTOCOL_NTPV4.to_be_bytes());
+        let aead = a.aead.map(u16::to_be_bytes);
+        put(false, AEAD, aead.as_ref().map_or(&[][..], |x| &x[..]));
+        for c in &a.cookies {
+            put(false, NEW_COOKIE, c);
+        }
+        if let Some(s) = &a.server {
+            put(false, SERVER, s.as_bytes());
+        }
+        if let Some(p) = a.port {
+            put(false, PORT, &p.to_be_bytes());
+        }
+    }
+    put(true, END_OF_MESSAGE, &[]);
+    v
+}
+
 impl fmt::Display for Record<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -313,6 +359,23 @@ mod tests {
         assert_eq!(r.aead, Some(vec![AEAD_AES_SIV_CMAC_256]));
         assert_eq!(r.cookies, vec![vec![1, 2, 3], vec![4, 5]]);
         assert_eq!((r.server.as_deref(), r.port), (Some("ntp.test"), Some(123)));
+        // The server's encoder writes these very octets.
+        let answer = ServerAnswer {
+            error: None,
+            aead: Some(AEAD_AES_SIV_CMAC_256),
+            cookies: vec![vec![1, 2, 3], vec![4, 5]],
+            server: Some("ntp.test".into()),
+            port: Some(123),
+        };
+        assert_eq!(server_response(&answer), m);
+        let e = server_response(&ServerAnswer {
+            error: Some(2),
+            ..ServerAnswer::default()
+        });
+        assert_eq!(
+            e,
+            [0x80, 0x02, 0x00, 0x02, 0x00, 0x02, 0x80, 0x00, 0x00, 0x00]
+        );
         // Cut short anywhere before its end: more to read, never an error.
         for cut in 0..m.len() {
             assert!(
