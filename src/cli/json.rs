@@ -67,6 +67,9 @@ pub struct ProbeJson {
     pub events: Vec<EventJson>,
     pub samples: Vec<SampleJson>,
     pub neighbour: Option<NeighbourJson>,
+    /// The NTS client's run (probe --nts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nts: Option<NtsJson>,
     /// This probe's own verdict (the target's verdict may combine two probes).
     pub verdict: VerdictJson,
 }
@@ -393,7 +396,229 @@ pub fn probe(ev: &TargetEvidence, v: &Verdict, pivot: NtpDate) -> ProbeJson {
             lladdr: n.lladdr.clone(),
             dev: n.dev.clone(),
         }),
+        nts: ev.nts.as_ref().map(nts),
         verdict: v.into(),
+    }
+}
+
+/// What `probe --nts` did with one server (doc/json.md, "nts").
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct NtsJson {
+    pub ke_server: String,
+    pub name: String,
+    pub trust: Vec<String>,
+    /// `connected`, `refused`, `no-reply` or `failed`.
+    pub connect: String,
+    pub connect_ms: Option<f64>,
+    pub connect_error: Option<String>,
+    pub icmp: Option<IcmpJson>,
+    pub tls: Option<TlsJson>,
+    pub certificates: Vec<CertJson>,
+    pub certificate_error: Option<String>,
+    pub server_clock_offset_s: Option<f64>,
+    pub certificate_valid_at_server_time: Option<bool>,
+    pub ke: Option<KeJson>,
+    pub ntp: Option<NtsNtpJson>,
+    pub log: Vec<LogJson>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct TlsJson {
+    pub ok: bool,
+    pub version: Option<String>,
+    pub suite: Option<String>,
+    pub alpn: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct CertJson {
+    pub subject: String,
+    pub issuer: String,
+    pub names: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub self_signed: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct RecordJson {
+    pub critical: bool,
+    #[serde(rename = "type")]
+    pub kind: u16,
+    pub name: String,
+    pub len: usize,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct KeJson {
+    pub sent: Vec<RecordJson>,
+    pub received: Vec<RecordJson>,
+    pub next_protocols: Option<Vec<u16>>,
+    pub aead: Option<Vec<u16>>,
+    pub errors: Vec<u16>,
+    pub warnings: Vec<u16>,
+    pub cookies: usize,
+    pub cookie_len: Option<usize>,
+    pub server: Option<String>,
+    pub port: Option<u16>,
+    pub problem: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct NtsNtpJson {
+    pub address: Option<String>,
+    pub sent: u64,
+    pub request_len: usize,
+    pub authenticated: u64,
+    pub ntsn: u64,
+    pub unverified: u64,
+    pub first_unverified: Option<String>,
+    pub new_cookies: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(default)]
+pub struct LogJson {
+    pub t_ms: f64,
+    pub text: String,
+}
+
+fn rfc3339(unix: i64) -> String {
+    humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64),
+    )
+    .to_string()
+}
+
+fn nts(p: &crate::net::nts::NtsProbe) -> NtsJson {
+    use crate::diagnose::facts::{CertProblem, KeConnect, TlsOutcome};
+    let f = &p.facts;
+    let records = |l: &[(bool, u16, usize)]| {
+        l.iter()
+            .map(|(c, k, n)| RecordJson {
+                critical: *c,
+                kind: *k,
+                name: crate::wire::nts_ke::record_name(*k).into(),
+                len: *n,
+            })
+            .collect()
+    };
+    let (connect, connect_ms, connect_error, icmp) = match &f.connect {
+        KeConnect::Connected { ms } => ("connected", Some(*ms), None, None),
+        KeConnect::Refused { icmp, error } => (
+            "refused",
+            None,
+            Some(error.clone()),
+            icmp.as_ref().map(|i| IcmpJson {
+                family: match i.error.family {
+                    IcmpFamily::V4 => "icmp".into(),
+                    IcmpFamily::V6 => "icmpv6".into(),
+                },
+                icmp_type: i.error.icmp_type,
+                code: i.error.code,
+                name: i.error.name().into(),
+                offender: i.offender.map(|o| o.to_string()),
+                original_dest: Some(f.ke_server.to_string()),
+            }),
+        ),
+        KeConnect::NoReply { waited_s } => ("no-reply", Some(waited_s * 1000.0), None, None),
+        KeConnect::Failed { error } => ("failed", None, Some(error.clone()), None),
+    };
+    NtsJson {
+        ke_server: f.ke_server.to_string(),
+        name: f.name.clone(),
+        trust: f.trust.clone(),
+        connect: connect.into(),
+        connect_ms,
+        connect_error,
+        icmp,
+        tls: f.tls.as_ref().map(|t| match t {
+            TlsOutcome::Done {
+                version,
+                suite,
+                alpn,
+            } => TlsJson {
+                ok: true,
+                version: Some(version.clone()),
+                suite: Some(suite.clone()),
+                alpn: alpn.clone(),
+                error: None,
+            },
+            TlsOutcome::Failed { detail, .. } => TlsJson {
+                ok: false,
+                error: Some(detail.clone()),
+                ..TlsJson::default()
+            },
+        }),
+        certificates: f
+            .chain
+            .iter()
+            .map(|c| CertJson {
+                subject: c.subject.clone(),
+                issuer: c.issuer.clone(),
+                names: c.sans.clone(),
+                not_before: rfc3339(c.not_before),
+                not_after: rfc3339(c.not_after),
+                self_signed: c.self_signed,
+            })
+            .collect(),
+        certificate_error: f.cert.as_ref().map(|c| {
+            match &c.problem {
+                CertProblem::Expired { .. } => "expired",
+                CertProblem::NotYetValid { .. } => "not-yet-valid",
+                CertProblem::Untrusted { .. } => "untrusted",
+                CertProblem::NameMismatch { .. } => "name-mismatch",
+            }
+            .to_string()
+        }),
+        server_clock_offset_s: f
+            .cert
+            .as_ref()
+            .and_then(|c| c.at_true_time.as_ref())
+            .map(|t| t.offset_s),
+        certificate_valid_at_server_time: f
+            .cert
+            .as_ref()
+            .and_then(|c| c.at_true_time.as_ref())
+            .map(|t| t.valid),
+        ke: f.ke.as_ref().map(|k| KeJson {
+            sent: records(&k.sent),
+            received: records(&k.received),
+            next_protocols: k.next_protocols.clone(),
+            aead: k.aead.clone(),
+            errors: k.errors.clone(),
+            warnings: k.warnings.clone(),
+            cookies: k.cookies,
+            cookie_len: k.cookie_len,
+            server: k.server.clone(),
+            port: k.port,
+            problem: k.problem.clone(),
+        }),
+        ntp: f.ntp.as_ref().map(|n| NtsNtpJson {
+            address: n.address.map(|a| a.to_string()),
+            sent: n.sent,
+            request_len: n.request_len,
+            authenticated: n.authenticated,
+            ntsn: n.ntsn,
+            unverified: n.unverified,
+            first_unverified: n.first_unverified.clone(),
+            new_cookies: n.new_cookies,
+        }),
+        log: p
+            .log
+            .iter()
+            .map(|l| LogJson {
+                t_ms: l.at.as_secs_f64() * 1000.0,
+                text: l.text.clone(),
+            })
+            .collect(),
     }
 }
 

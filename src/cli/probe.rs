@@ -12,7 +12,7 @@ use crate::diagnose::{SourcePort, TargetEvidence, Verdict};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::engine::server::ServerConfig;
 use crate::net::resolve::{Family, HostSpec, resolve};
-use crate::net::{clock, probe, serve};
+use crate::net::{clock, nts, probe, serve};
 
 const PROBE_HELP: &str = "\
 Each target gets a few NTP client requests (mode 3) from a random source
@@ -75,6 +75,21 @@ pub struct ProbeArgs {
     #[arg(long = "ntp-version", default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub ntp_version: u8,
 
+    /// Use NTS (RFC 8915): key exchange over TLS 1.3 on TCP --nts-port (ALPN ntske/1), then
+    /// NTS-protected requests; plain requests to the same address give the server's time, to tell
+    /// a wrong certificate from a wrong local clock.
+    #[arg(long)]
+    pub nts: bool,
+
+    /// Trust this CA certificate file (PEM) for NTS, besides the system's (as chrony's
+    /// ntstrustedcerts). Repeatable.
+    #[arg(long = "nts-ca", value_name = "FILE", requires = "nts")]
+    pub nts_ca: Vec<std::path::PathBuf>,
+
+    /// NTS-KE port when a HOST gives none.
+    #[arg(long, default_value_t = crate::net::nts::KE_PORT, requires = "nts")]
+    pub nts_port: u16,
+
     /// Verdicts only, no packets.
     #[arg(short, long)]
     pub quiet: bool,
@@ -131,10 +146,60 @@ impl ProbeArgs {
     }
 }
 
+/// NTS settings of a run.
+pub struct NtsRun {
+    pub trust: nts::tls::Trust,
+    pub port: u16,
+}
+
+/// How long the key exchange may take: a few probe timeouts (connect,
+/// handshake, answer), at least 3 s.
+pub fn ke_timeout(cfg: &ProbeConfig) -> Duration {
+    (cfg.timeout * 3).max(Duration::from_secs(3))
+}
+
+/// The NTS client's run against `addr`'s host, and the plain probe of the
+/// NTP address it gives (the negotiated one, else `addr`).
+pub fn probe_nts(host: &str, addr: SocketAddr, cfg: &ProbeConfig, run: &NtsRun) -> TargetEvidence {
+    let mut session = nts::key_exchange(
+        host,
+        SocketAddr::new(addr.ip(), run.port),
+        ke_timeout(cfg),
+        &run.trust,
+    );
+    let target = session.ntp_target(addr.port()).unwrap_or(addr);
+    let mut ev = probe::probe_address(host, target, cfg, SourcePort::Ephemeral);
+    if session.ready() {
+        nts::ntp_exchange(
+            &mut session,
+            target,
+            cfg.samples.min(8),
+            cfg.timeout,
+            cfg.interval,
+        );
+    }
+    if session.probe.facts.cert.is_some()
+        && let Some(b) = crate::diagnose::probe::facts(&ev).best
+    {
+        nts::check_at_true_time(&mut session, b.value.sample.offset);
+    }
+    ev.nts = Some(session.probe);
+    ev
+}
+
 /// Probes one address, from a random port and, if asked, from a fixed one.
 /// Returns each probe with its own verdict, and the combined verdict.
-fn probe_one(host: &str, addr: SocketAddr, cfg: &ProbeConfig, fixed: Option<u16>) -> Probed {
-    let eph = probe::probe_address(host, addr, cfg, SourcePort::Ephemeral);
+fn probe_one(
+    host: &str,
+    addr: SocketAddr,
+    cfg: &ProbeConfig,
+    fixed: Option<u16>,
+    nts_run: Option<&NtsRun>,
+) -> Probed {
+    let eph = match nts_run {
+        Some(run) => probe_nts(host, addr, cfg, run),
+        None => probe::probe_address(host, addr, cfg, SourcePort::Ephemeral),
+    };
     let v = diagnose(&eph);
     match fixed {
         None => (vec![(eph, v.clone())], v),
@@ -151,6 +216,21 @@ type Probed = (Vec<(TargetEvidence, Verdict)>, Verdict);
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     let cfg = args.config();
+    let nts_run = if args.nts {
+        match nts::tls::trust(&args.nts_ca, true) {
+            Ok(trust) => Some(NtsRun {
+                trust,
+                port: args.nts_port,
+            }),
+            Err(e) => {
+                eprintln!("ntpdiag: --nts-ca {e}");
+                return Ok(exit::USAGE);
+            }
+        }
+    } else {
+        None
+    };
+    let nts_run = nts_run.as_ref();
     let mut hosts: Vec<(String, Result<HostSpec, String>)> = args
         .hosts
         .iter()
@@ -216,7 +296,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
                                     .map(|a| {
                                         let label = &label;
                                         s2.spawn(move || {
-                                            probe_one(label, *a, cfg, args.source_port)
+                                            probe_one(label, *a, cfg, args.source_port, nts_run)
                                         })
                                     })
                                     .collect();

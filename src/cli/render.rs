@@ -128,6 +128,22 @@ fn judgement(j: &Judgement, pivot: NtpDate, nonce: Option<NtpTimestamp>) -> Stri
 }
 
 /// The packet-by-packet account of one probe.
+/// The NTS client's steps (probe --nts), after the plain packets.
+fn nts_log(s: &mut String, ev: &TargetEvidence) {
+    let Some(n) = &ev.nts else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "{} {} (NTS-KE, then NTS-protected NTP)",
+        "nts".bold(),
+        n.facts.ke_server
+    );
+    for l in &n.log {
+        let _ = writeln!(s, "{}  {}", t(l.at.as_secs_f64() * 1000.0), l.text);
+    }
+}
+
 pub fn events(ev: &TargetEvidence, pivot: NtpDate) -> String {
     let mut s = String::new();
     let from = ev.local_address.map_or("?".into(), |a| a.to_string());
@@ -140,6 +156,7 @@ pub fn events(ev: &TargetEvidence, pivot: NtpDate) -> String {
         if let Some(e) = &ev.setup_error {
             let _ = writeln!(s, "{:>9}  {} {e}", "", "✗".red());
         }
+        nts_log(&mut s, ev);
         return s;
     };
     let nonce_of = |n: u32| rec.samples.get(n as usize - 1).map(|x| x.request.nonce);
@@ -253,6 +270,7 @@ pub fn events(ev: &TargetEvidence, pivot: NtpDate) -> String {
             }
         }
     }
+    nts_log(&mut s, ev);
     s
 }
 

@@ -8,6 +8,11 @@ use clap::Args;
 
 use crate::engine::local::LocalErrorKind;
 use crate::engine::profile::Counters;
+use std::net::SocketAddr;
+
+use crate::engine::nts::{NtsFault, NtsServer};
+use crate::net::nts::server as nts_server;
+use crate::net::nts::tls as nts_tls;
 use crate::net::{clock, serve};
 use crate::scenario::{ProfileSpec, Unsync, parse_scenario};
 
@@ -165,6 +170,38 @@ pub struct ServeArgs {
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
 
+    /// Serve NTS (RFC 8915) too: NTS-KE (TLS 1.3, ALPN ntske/1) on TCP 4460 of each listening
+    /// address, and NTS-protected replies to requests that carry NTS extension fields.
+    #[arg(long, conflicts_with = "scenario")]
+    pub nts: bool,
+
+    /// Where NTS-KE listens (repeatable): ADDR:PORT. Default: each --listen address, port 4460.
+    #[arg(long, value_name = "ADDR", requires = "nts")]
+    pub nts_listen: Vec<String>,
+
+    /// The name (DNS name or IP address) of the certificate generated for NTS-KE. Default: the
+    /// first listening address.
+    #[arg(long, value_name = "NAME", requires = "nts")]
+    pub nts_name: Option<String>,
+
+    /// Present this certificate chain (PEM) instead of a generated one; needs --nts-key.
+    #[arg(long, value_name = "FILE", requires_all = ["nts", "nts_key"])]
+    pub nts_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --nts-cert.
+    #[arg(long, value_name = "FILE", requires = "nts_cert")]
+    pub nts_key: Option<std::path::PathBuf>,
+
+    /// Write the generated certificate's issuing CA (PEM) here, for clients to trust
+    /// (chrony ntstrustedcerts, ntpdiag probe --nts-ca).
+    #[arg(long, value_name = "FILE", requires = "nts")]
+    pub nts_ca_out: Option<std::path::PathBuf>,
+
+    /// Break NTS on purpose (repeatable): expired, not-yet-valid, self-signed (certificate);
+    /// no-alpn, tls12 (TLS); ke-error[=CODE], no-cookies (key exchange); ntsn, drop-nts (NTP).
+    #[arg(long, value_name = "FAULT", requires = "nts", value_parser = NtsFault::parse)]
+    pub nts_fault: Vec<NtsFault>,
+
     /// Print one JSON line when listening and one with the counters when stopped.
     #[arg(long)]
     pub json: bool,
@@ -215,6 +252,103 @@ fn counters_json(totals: &[(String, Counters)]) -> serde_json::Value {
     )
 }
 
+/// What `--nts` set up: the engine shared by the KE and NTP loops, the TLS
+/// configuration, where KE listens.
+struct NtsSetup {
+    engine: Arc<NtsServer>,
+    tls: Arc<rustls::ServerConfig>,
+    ke_listen: Vec<SocketAddr>,
+    describe: String,
+}
+
+fn ke_json(addr: &SocketAddr, k: &nts_server::KeStats) -> serde_json::Value {
+    use std::sync::atomic::Ordering::Relaxed;
+    serde_json::json!({
+        "address": addr.to_string(),
+        "connections": k.connections.load(Relaxed),
+        "handshakes_failed": k.handshakes_failed.load(Relaxed),
+        "answered": k.answered.load(Relaxed),
+        "errors_sent": k.errors_sent.load(Relaxed),
+        "cookies_sent": k.cookies_sent.load(Relaxed),
+    })
+}
+
+fn nts_setup(args: &ServeArgs, listeners: &mut [serve::Listener]) -> Result<NtsSetup, String> {
+    let first = listeners
+        .first()
+        .and_then(|l| l.addrs.first().copied())
+        .ok_or("no listening address")?;
+    let ke_listen: Vec<SocketAddr> = if args.nts_listen.is_empty() {
+        listeners
+            .iter()
+            .flat_map(|l| l.addrs.iter())
+            .map(|a| SocketAddr::new(a.ip(), crate::net::nts::KE_PORT))
+            .collect()
+    } else {
+        args.nts_listen
+            .iter()
+            .map(|l| crate::scenario::parse_listen(l, crate::net::nts::KE_PORT))
+            .collect::<Result<_, _>>()?
+    };
+    let faults = args.nts_fault.clone();
+    let offset = listeners
+        .first()
+        .map_or(0.0, |l| l.profile.faults.offset.as_secs_f64());
+    let name = args.nts_name.clone().unwrap_or_else(|| {
+        if first.ip().is_unspecified() {
+            "localhost".to_string()
+        } else {
+            first.ip().to_string()
+        }
+    });
+    let identity = match (&args.nts_cert, &args.nts_key) {
+        (Some(c), Some(k)) => nts_tls::load(c, k)?,
+        _ => {
+            // Valid around the served clock (this host's plus --offset).
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| e.to_string())?
+                .as_secs_f64()
+                + offset;
+            nts_tls::generate(&name, now as i64, &faults)?
+        }
+    };
+    if let (Some(path), Some(pem)) = (&args.nts_ca_out, &identity.ca_pem) {
+        std::fs::write(path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let tls = Arc::new(nts_tls::server_config(&identity, &faults)?);
+    let mut engine = NtsServer::new(crate::wire::nts::CookieKey {
+        id: rand::random(),
+        key: rand::random(),
+    });
+    engine.faults = faults.clone();
+    // Port Negotiation when NTP is not on 123 (RFC 8915 §4.1.8).
+    engine.ntp_port = (first.port() != 123).then_some(first.port());
+    let engine = Arc::new(engine);
+    for l in listeners.iter_mut() {
+        l.profile.nts = Some(engine.clone());
+    }
+    let describe = format!(
+        "certificate for {name}{}{}",
+        match (&args.nts_cert, &args.nts_ca_out) {
+            (Some(c), _) => format!(" from {}", c.display()),
+            (None, Some(p)) => format!(" (generated; its CA in {})", p.display()),
+            (None, None) => " (generated)".into(),
+        },
+        if faults.is_empty() {
+            String::new()
+        } else {
+            format!(", faults: {faults:?}")
+        }
+    );
+    Ok(NtsSetup {
+        engine,
+        tls,
+        ke_listen,
+        describe,
+    })
+}
+
 pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     let built = match &args.scenario {
         Some(path) => {
@@ -239,13 +373,24 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         },
     };
     let precision = clock::precision();
-    let listeners: Vec<serve::Listener> = built
+    let mut listeners: Vec<serve::Listener> = built
         .into_iter()
         .map(|(mut profile, addrs)| {
             profile.server.precision = precision;
             serve::Listener { profile, addrs }
         })
         .collect();
+    let nts = if args.nts {
+        match nts_setup(args, &mut listeners) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                eprintln!("ntpdiag: --nts: {e}");
+                return Ok(super::exit::USAGE);
+            }
+        }
+    } else {
+        None
+    };
     let describe: Vec<(String, String)> = listeners
         .iter()
         .map(|l| {
@@ -324,6 +469,21 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
             anyhow::bail!("{e}\n  fix: {hint}");
         }
     };
+    let ke_servers = match &nts {
+        None => Vec::new(),
+        Some(setup) => {
+            let mut v = Vec::new();
+            for a in &setup.ke_listen {
+                match nts_server::start(*a, setup.tls.clone(), setup.engine.clone()) {
+                    Ok(k) => v.push(k),
+                    Err(e) => anyhow::bail!(
+                        "cannot listen for NTS-KE on {a}: {e}\n  fix: another process holds the port (chronyd with ntsserverkey: `ss -tlpn 'sport = :4460'`) or use --nts-listen ADDR:PORT"
+                    ),
+                }
+            }
+            v
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
@@ -340,11 +500,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
                 serde_json::json!({"profile": n, "address": a.to_string(), "behaviour": d})
             })
             .collect();
+        let ke: Vec<_> = ke_servers.iter().map(|k| k.addr.to_string()).collect();
         println!(
             "{}",
-            serde_json::json!({"event": "listening", "servers": servers})
+            serde_json::json!({"event": "listening", "servers": servers, "nts_ke": ke})
         );
     } else {
+        if let Some(setup) = &nts {
+            for k in &ke_servers {
+                println!("serving NTS-KE on {}: {}", k.addr, setup.describe);
+            }
+        }
         for (n, a) in &server.bound {
             let d = describe
                 .iter()
@@ -354,12 +520,16 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         }
     }
     let totals = server.wait_until(&stop);
+    let ke_totals: Vec<_> = ke_servers.into_iter().map(|k| (k.addr, k.stop())).collect();
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"event": "stopped", "counters": counters_json(&totals)})
+            serde_json::json!({"event": "stopped", "counters": counters_json(&totals), "nts_ke": ke_totals.iter().map(|(a, k)| ke_json(a, k)).collect::<Vec<_>>()})
         );
     } else {
+        for (a, k) in &ke_totals {
+            println!("stopped NTS-KE {a}: {}", ke_json(a, k));
+        }
         for (n, c) in &totals {
             let dropped: u64 = c.dropped.values().sum();
             println!(

@@ -52,6 +52,8 @@ pub struct TargetEvidence {
     pub setup_error: Option<LocalError>,
     pub record: Option<ProbeRecord>,
     pub neighbour: Option<Neighbour>,
+    /// The NTS client's run (probe --nts).
+    pub nts: Option<crate::net::nts::NtsProbe>,
 }
 
 /// Milliseconds of a probe's elapsed time.

@@ -219,6 +219,155 @@ pub struct NtsKe {
     pub syn_retries: u64,
 }
 
+/// What an NTS client (`probe --nts`) saw, from TCP to the NTS-protected
+/// NTP exchange (RFC 8915).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NtsClient {
+    /// The NTS-KE server's address (port 4460 unless told).
+    pub ke_server: SocketAddr,
+    /// The name the certificate must carry (the host as given).
+    pub name: String,
+    /// The trust anchors loaded ("system: 140 certificate(s)", a CA file).
+    pub trust: Vec<String>,
+    pub connect: KeConnect,
+    pub tls: Option<TlsOutcome>,
+    /// The server's certificates, end entity first.
+    pub chain: Vec<CertInfo>,
+    pub cert: Option<CertCheck>,
+    pub ke: Option<KeOutcome>,
+    pub ntp: Option<NtsNtp>,
+}
+
+/// The TCP connection to NTS-KE.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KeConnect {
+    Connected {
+        ms: f64,
+    },
+    /// Refused by RST, or by an ICMP error (then named, with its sender,
+    /// when this host could read it).
+    Refused {
+        icmp: Option<Icmp>,
+        error: String,
+    },
+    /// Nothing came back in time (SYNs retried by the kernel).
+    NoReply {
+        waited_s: f64,
+    },
+    /// The connection could not even be tried here.
+    Failed {
+        error: String,
+    },
+}
+
+/// The TLS handshake.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TlsOutcome {
+    Done {
+        version: String,
+        suite: String,
+        /// The ALPN protocol the server selected.
+        alpn: Option<String>,
+    },
+    Failed {
+        /// The server does not speak TLS 1.3 (protocol_version alert).
+        no_tls13: bool,
+        /// The server refused ALPN `ntske/1` (no_application_protocol).
+        no_alpn: bool,
+        /// The connection ended or stalled in the handshake.
+        cut: bool,
+        detail: String,
+    },
+}
+
+/// One certificate as presented.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    /// Subject alternative names: `DNS:name`, `IP:addr`.
+    pub sans: Vec<String>,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    pub self_signed: bool,
+}
+
+/// Why the certificate was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertProblem {
+    Expired {
+        now: i64,
+        not_after: Option<i64>,
+    },
+    NotYetValid {
+        now: i64,
+        not_before: Option<i64>,
+    },
+    Untrusted {
+        detail: String,
+    },
+    NameMismatch {
+        expected: String,
+        presented: Vec<String>,
+    },
+}
+
+/// The refused certificate, and the chain verified again at the true time
+/// an unauthenticated NTP exchange with the same host gave.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CertCheck {
+    pub problem: CertProblem,
+    pub at_true_time: Option<TrueTimeCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrueTimeCheck {
+    /// The server's clock minus this host's (seconds), from plain NTP.
+    pub offset_s: f64,
+    /// The chain verifies at that time.
+    pub valid: bool,
+    pub detail: Option<String>,
+}
+
+/// The KE records exchanged.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct KeOutcome {
+    /// Records sent and received: (critical, type, body length).
+    pub sent: Vec<(bool, u16, usize)>,
+    pub received: Vec<(bool, u16, usize)>,
+    pub next_protocols: Option<Vec<u16>>,
+    pub aead: Option<Vec<u16>>,
+    pub errors: Vec<u16>,
+    pub warnings: Vec<u16>,
+    pub unknown_critical: Vec<u16>,
+    pub cookies: usize,
+    pub cookie_len: Option<usize>,
+    pub server: Option<String>,
+    pub port: Option<u16>,
+    /// The answer could not be read whole: malformed, cut, too large, or
+    /// nothing within the wait.
+    pub problem: Option<String>,
+}
+
+/// The NTS-protected NTP requests.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct NtsNtp {
+    pub address: Option<SocketAddr>,
+    pub sent: u64,
+    /// Octets of each request (the size firewalls may drop).
+    pub request_len: usize,
+    pub authenticated: u64,
+    pub ntsn: u64,
+    /// Replies that failed NTS verification, the first reason.
+    pub unverified: u64,
+    pub first_unverified: Option<String>,
+    pub new_cookies: u64,
+    pub icmp: Option<Icmp>,
+    /// Sending failed here.
+    pub send_error: Option<String>,
+}
+
 /// The liveness check: one datagram to a closed port of the same host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Liveness {
@@ -364,6 +513,8 @@ pub struct Exchange {
     pub daemon: Option<DaemonView>,
     /// NTS-KE connections to the server (capture).
     pub nts_ke: Option<Fact<NtsKe>>,
+    /// What an NTS client saw (probe --nts).
+    pub nts: Option<NtsClient>,
     /// Errors the socket reported that belong to no one datagram.
     pub socket_errors: Vec<Fact<String>>,
 }
@@ -402,6 +553,7 @@ impl Exchange {
             wire: None,
             daemon: None,
             nts_ke: None,
+            nts: None,
             socket_errors: vec![],
         }
     }

@@ -26,6 +26,7 @@ pub fn facts(ev: &TargetEvidence) -> Exchange {
     x.server = Some(ev.address);
     x.client = ev.local_address;
     x.neighbour = ev.neighbour.clone();
+    x.nts = ev.nts.as_ref().map(|n| n.facts.clone());
     if let Some(e) = &ev.setup_error {
         x.local.push(super::facts::Fact::new(
             Local {

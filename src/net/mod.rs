@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod mmsg;
 pub mod neigh;
 pub mod node;
+pub mod nts;
 pub mod probe;
 pub mod resolve;
 pub mod serve;

@@ -40,6 +40,7 @@ pub fn probe_address(
         setup_error: None,
         record: None,
         neighbour: None,
+        nts: None,
     };
     let sock = match NtpSocket::bind(SocketAddr::new(any, port)) {
         Ok(s) => s,

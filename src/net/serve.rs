@@ -176,7 +176,7 @@ pub fn start(listeners: Vec<Listener>, opts: &Options) -> Result<ServerHandle, L
     let handles = sockets
         .into_iter()
         .map(|(li, sock)| {
-            let server = Server::new(listeners[li].profile.clone());
+            let server = Server::with_seed(listeners[li].profile.clone(), rand::random());
             let stop = stop.clone();
             let totals = totals.clone();
             std::thread::spawn(move || {
@@ -241,11 +241,18 @@ fn drop_privileges(user: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
+/// Where a reply of this batch is: a 48-octet slot, or an NTS reply of its own.
+#[derive(Clone, Copy)]
+enum Slot {
+    Small(usize),
+    Big(usize),
+}
+
 /// A reply held for `--delay`.
 struct Held {
     dest: SocketAddr,
     source: Option<IpAddr>,
-    bytes: [u8; 48],
+    bytes: Vec<u8>,
     len: usize,
     stamp: bool,
 }
@@ -254,11 +261,13 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
     let fd = sock.as_raw_fd();
     let mut rx = Batch::new(BATCH);
     let mut tx = Batch::new(BATCH);
+    // Replies are 48 octets, or as long as the request for NTS (at most a datagram).
     let mut out = vec![[0u8; 48]; BATCH];
-    let mut sends: Vec<(SocketAddr, Option<IpAddr>, usize, usize)> = Vec::with_capacity(BATCH);
+    let mut big: Vec<Vec<u8>> = Vec::new();
+    let mut sends: Vec<(SocketAddr, Option<IpAddr>, Slot, usize)> = Vec::with_capacity(BATCH);
     let mut held: DueQueue<Held> = DueQueue::default();
     let mut rng = rand::rng();
-    let mut ctl_buf = [0u8; 512];
+    let mut ctl_buf = vec![0u8; super::mmsg::DGRAM_MAX];
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let wait = held
@@ -292,6 +301,7 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
             };
             let now_ms = start.elapsed().as_millis() as u64;
             sends.clear();
+            big.clear();
             for i in 0..n {
                 let m = rx.meta[i];
                 let recv_ts = m.kernel_time.map_or_else(clock::now, clock::from_unix);
@@ -305,15 +315,13 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                     payload,
                     &mut ctl_buf,
                 ) {
-                    Action::Reply(r) => {
-                        let len = r.len.min(48);
-                        out[slot][..len].copy_from_slice(&ctl_buf[..len]);
+                    Action::Reply(r) if r.len > 48 => {
+                        // An NTS reply: authenticated as made, never stamped later.
+                        let len = r.len.min(ctl_buf.len());
                         let source = r.source.or(m.local);
                         if r.delay.is_zero() {
-                            if r.stamp {
-                                server.stamp(&mut out[slot][..len], clock::now());
-                            }
-                            sends.push((m.from, source, slot, len));
+                            big.push(ctl_buf[..len].to_vec());
+                            sends.push((m.from, source, Slot::Big(big.len() - 1), len));
                         } else if held.len() >= DELAY_QUEUE_MAX {
                             count(&mut server.counters, "delay queue full".into(), 1);
                         } else {
@@ -322,7 +330,31 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                                 Held {
                                     dest: m.from,
                                     source,
-                                    bytes: out[slot],
+                                    bytes: ctl_buf[..len].to_vec(),
+                                    len,
+                                    stamp: false,
+                                },
+                            );
+                        }
+                    }
+                    Action::Reply(r) => {
+                        let len = r.len.min(48);
+                        out[slot][..len].copy_from_slice(&ctl_buf[..len]);
+                        let source = r.source.or(m.local);
+                        if r.delay.is_zero() {
+                            if r.stamp {
+                                server.stamp(&mut out[slot][..len], clock::now());
+                            }
+                            sends.push((m.from, source, Slot::Small(slot), len));
+                        } else if held.len() >= DELAY_QUEUE_MAX {
+                            count(&mut server.counters, "delay queue full".into(), 1);
+                        } else {
+                            held.push(
+                                Instant::now() + r.delay,
+                                Held {
+                                    dest: m.from,
+                                    source,
+                                    bytes: out[slot][..len].to_vec(),
                                     len,
                                     stamp: r.stamp,
                                 },
@@ -351,7 +383,10 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                     .map(|(dest, source, slot, len)| OutMsg {
                         dest: *dest,
                         source: *source,
-                        payload: &out[*slot][..*len],
+                        payload: match slot {
+                            Slot::Small(i) => &out[*i][..*len],
+                            Slot::Big(i) => &big[*i][..*len],
+                        },
                     })
                     .collect();
                 let r = tx.send(fd, &msgs);

@@ -96,7 +96,7 @@ pub fn fields(bytes: &[u8], from: usize) -> Result<Vec<Field<'_>>, NtsError> {
         }
         let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);
         let len = u16::from_be_bytes([bytes[at + 2], bytes[at + 3]]) as usize;
-        if len < 4 || len % 4 != 0 {
+        if len < 4 || !len.is_multiple_of(4) {
             return Err(NtsError::BadLength { at, len });
         }
         if at + len > bytes.len() {

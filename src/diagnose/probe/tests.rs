@@ -40,6 +40,7 @@ fn evidence(rec: ProbeRecord) -> TargetEvidence {
         setup_error: None,
         record: Some(rec),
         neighbour: None,
+        nts: None,
     }
 }
 

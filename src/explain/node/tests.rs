@@ -93,6 +93,7 @@ fn probe_of(host: &str, peer: Peer) -> TargetEvidence {
         setup_error: None,
         record: Some(record),
         neighbour: None,
+        nts: None,
     }
 }
 

@@ -1,0 +1,745 @@
+//! NTS at the edge (RFC 8915): the client's key exchange over TCP and TLS,
+//! its NTS-protected NTP requests, and `serve --nts`'s KE server.
+//!
+//! Every wait is bounded by the probe's timeout; every step is written to a
+//! log shown as the probe shows packets, and summed up in
+//! [`NtsClient`] facts for the rule table.
+
+pub mod server;
+pub mod tls;
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::ServerName;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::capture::decode::{Decoded, decode_ip};
+use crate::diagnose::facts::{
+    CertCheck, Icmp, KeConnect, KeOutcome, NtsClient, NtsNtp, Sender, TlsOutcome, TrueTimeCheck,
+};
+use crate::engine::exchange::{ReplyClass, Request, build_request, judge_reply};
+use crate::wire::KissCode;
+use crate::wire::icmp::IcmpError;
+use crate::wire::nts::{self, ClientRequest, EXPORTER_LABEL, KEY_LEN, Keys, NONCE_LEN};
+use crate::wire::nts_ke::{self, AEAD_AES_SIV_CMAC_256, Read as KeRead, record_name};
+use crate::wire::{NtpTimestamp, nts_ke::MAX_MESSAGE};
+
+use super::clock;
+
+/// The NTS-KE port (RFC 8915 §4).
+pub const KE_PORT: u16 = 4460;
+
+/// One line of what the NTS client did, at a time since it began.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub at: Duration,
+    pub text: String,
+}
+
+/// Everything the NTS client learnt about one server: the facts for the
+/// rule table and the log to show.
+#[derive(Clone, Debug)]
+pub struct NtsProbe {
+    pub facts: NtsClient,
+    pub log: Vec<LogLine>,
+}
+
+/// A key exchange done, with what the NTP part needs.
+pub struct Session {
+    pub probe: NtsProbe,
+    keys: Option<Keys>,
+    cookies: Vec<Vec<u8>>,
+    verifier: Option<Arc<tls::Recording>>,
+    server_name: Option<ServerName<'static>>,
+    start: Instant,
+}
+
+impl Session {
+    fn log(&mut self, text: impl Into<String>) {
+        self.probe.log.push(LogLine {
+            at: self.start.elapsed(),
+            text: text.into(),
+        });
+    }
+
+    /// Where NTP goes: the negotiated server (if the KE named one, resolved
+    /// here) and port, else the KE server's address and `port`.
+    pub fn ntp_target(&self, port: u16) -> Result<SocketAddr, String> {
+        let ke = self.probe.facts.ke.as_ref();
+        let port = ke.and_then(|k| k.port).unwrap_or(port);
+        match ke.and_then(|k| k.server.clone()) {
+            None => Ok(SocketAddr::new(self.probe.facts.ke_server.ip(), port)),
+            Some(name) => match name.parse::<IpAddr>() {
+                Ok(ip) => Ok(SocketAddr::new(ip, port)),
+                Err(_) => super::resolve::resolve(
+                    &name,
+                    port,
+                    super::resolve::Family::Any,
+                    Duration::from_secs(5),
+                )
+                .map_err(|e| format!("the negotiated NTP server {name}: {e}"))?
+                .first()
+                .copied()
+                .ok_or_else(|| format!("the negotiated NTP server {name} has no address")),
+            },
+        }
+    }
+
+    /// The key exchange gave keys and at least one cookie.
+    pub fn ready(&self) -> bool {
+        self.keys.is_some() && !self.cookies.is_empty()
+    }
+}
+
+/// Connects to `addr`, telling a refusal's sender when this host may read
+/// ICMP (raw socket, root or CAP_NET_RAW).
+fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> (Result<TcpStream, std::io::Error>, Option<Icmp>) {
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    let s = match Socket::new(domain, Type::STREAM, Some(Protocol::TCP)) {
+        Ok(s) => s,
+        Err(e) => return (Err(e), None),
+    };
+    let any: SocketAddr = if addr.is_ipv4() {
+        "0.0.0.0:0".parse().expect("address")
+    } else {
+        "[::]:0".parse().expect("address")
+    };
+    if let Err(e) = s.bind(&any.into()) {
+        return (Err(e), None);
+    }
+    let local_port = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map_or(0, |a| a.port());
+    let raw = if addr.is_ipv4() {
+        Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))
+    } else {
+        Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))
+    }
+    .ok()
+    .filter(|r| r.set_nonblocking(true).is_ok());
+    let r = s.connect_timeout(&addr.into(), timeout);
+    match r {
+        Ok(()) => (Ok(s.into()), None),
+        Err(e) => {
+            let icmp = raw.and_then(|raw| icmp_quoting(&raw, addr, local_port));
+            (Err(e), icmp)
+        }
+    }
+}
+
+/// The ICMP error, among those queued on `raw`, that quotes our SYN.
+fn icmp_quoting(raw: &Socket, dst: SocketAddr, local_port: u16) -> Option<Icmp> {
+    let mut buf = [0u8; 1500];
+    for _ in 0..64 {
+        let (n, from) = match nix::sys::socket::recvfrom::<nix::sys::socket::SockaddrStorage>(
+            raw.as_raw_fd(),
+            &mut buf,
+        ) {
+            Ok((n, Some(from))) => (n, from),
+            _ => return None,
+        };
+        let packet: Vec<u8> = if dst.is_ipv4() {
+            buf[..n].to_vec()
+        } else {
+            // Raw ICMPv6 sockets give the message without its IPv6 header.
+            let src = from.as_sockaddr_in6().map(|a| a.ip())?;
+            let mut p = vec![0x60, 0, 0, 0];
+            p.extend_from_slice(&(n as u16).to_be_bytes());
+            p.extend([58, 64]);
+            p.extend_from_slice(&src.octets());
+            p.extend_from_slice(&[0u8; 16]);
+            p.extend_from_slice(&buf[..n]);
+            p
+        };
+        if let Decoded::Icmp(q) = decode_ip(&packet)
+            && q.ke
+            && q.quoted_dst == dst
+            && q.quoted_src.port() == local_port
+        {
+            return Some(Icmp {
+                error: q.error,
+                offender: Some(q.offender),
+                sender: if q.offender == dst.ip() {
+                    Sender::Server
+                } else if q.offender.is_loopback() {
+                    Sender::ClientHost
+                } else {
+                    Sender::Router
+                },
+                rtt_ms: None,
+            });
+        }
+    }
+    None
+}
+
+/// The rustls error inside an I/O error, if any.
+fn tls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+}
+
+fn records(list: &[(bool, u16, usize)]) -> String {
+    list.iter()
+        .map(|(c, k, l)| {
+            format!(
+                "{}{} {}({l})",
+                if *c { "!" } else { "" },
+                k,
+                record_name(*k)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs NTS-KE with `addr`, verifying the certificate for `name`.
+pub fn key_exchange(
+    name: &str,
+    addr: SocketAddr,
+    timeout: Duration,
+    trust: &tls::Trust,
+) -> Session {
+    let start = Instant::now();
+    let mut s = Session {
+        probe: NtsProbe {
+            facts: NtsClient {
+                ke_server: addr,
+                name: name.to_string(),
+                trust: trust.loaded.clone(),
+                connect: KeConnect::Failed {
+                    error: "not tried".into(),
+                },
+                tls: None,
+                chain: Vec::new(),
+                cert: None,
+                ke: None,
+                ntp: None,
+            },
+            log: Vec::new(),
+        },
+        keys: None,
+        cookies: Vec::new(),
+        verifier: None,
+        server_name: None,
+        start,
+    };
+    s.log(format!("NTS-KE: TCP connect to {addr}"));
+    let (tcp, icmp) = connect(addr, timeout);
+    let tcp = match tcp {
+        Ok(t) => {
+            let ms = start.elapsed().as_secs_f64() * 1000.0;
+            s.probe.facts.connect = KeConnect::Connected { ms };
+            s.log(format!("NTS-KE: connected in {ms:.1} ms"));
+            t
+        }
+        Err(e) => {
+            use std::io::ErrorKind as K;
+            let c = match e.kind() {
+                K::TimedOut | K::WouldBlock => KeConnect::NoReply {
+                    waited_s: start.elapsed().as_secs_f64(),
+                },
+                K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable => {
+                    KeConnect::Refused {
+                        icmp,
+                        error: e.to_string(),
+                    }
+                }
+                _ if e.raw_os_error() == Some(libc::EACCES)
+                    || e.raw_os_error() == Some(libc::EPERM) =>
+                {
+                    KeConnect::Failed {
+                        error: format!("{e} (a local firewall rule refused the connection)"),
+                    }
+                }
+                _ => KeConnect::Failed {
+                    error: e.to_string(),
+                },
+            };
+            let text = match &c {
+                KeConnect::NoReply { waited_s } => {
+                    format!("NTS-KE: no SYN-ACK, RST or ICMP error in {waited_s:.1} s")
+                }
+                KeConnect::Refused { icmp: Some(i), .. } => format!(
+                    "NTS-KE: refused: {} from {}",
+                    i.error,
+                    i.offender.map_or("?".into(), |o| o.to_string())
+                ),
+                KeConnect::Refused { error, .. } => format!("NTS-KE: refused: {error}"),
+                KeConnect::Failed { error } => format!("NTS-KE: cannot connect: {error}"),
+                KeConnect::Connected { .. } => format!("NTS-KE: cannot connect: {e}"),
+            };
+            s.probe.facts.connect = c;
+            s.log(text);
+            return s;
+        }
+    };
+    let deadline = Instant::now() + timeout;
+    let verifier = match tls::Recording::new(trust) {
+        Ok(v) => Arc::new(v),
+        Err(e) => {
+            s.probe.facts.tls = Some(TlsOutcome::Failed {
+                no_tls13: false,
+                no_alpn: false,
+                cut: false,
+                detail: e.clone(),
+            });
+            s.log(format!("TLS: {e}"));
+            return s;
+        }
+    };
+    let server_name = match ServerName::try_from(name.to_string()) {
+        Ok(n) => n,
+        Err(_) => ServerName::IpAddress(addr.ip().into()),
+    };
+    s.verifier = Some(verifier.clone());
+    s.server_name = Some(server_name.clone());
+    let config = match tls::client_config(verifier.clone()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            s.log(format!("TLS: {e}"));
+            return s;
+        }
+    };
+    let conn = match rustls::ClientConnection::new(config, server_name) {
+        Ok(c) => c,
+        Err(e) => {
+            s.log(format!("TLS: {e}"));
+            return s;
+        }
+    };
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    s.log(format!(
+        "TLS: ClientHello (TLS 1.3 only, ALPN {}, server name {name})",
+        String::from_utf8_lossy(tls::ALPN)
+    ));
+    while tls.conn.is_handshaking() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return tls_failed(
+                s,
+                false,
+                false,
+                true,
+                format!(
+                    "the handshake did not end within {:.1} s",
+                    timeout.as_secs_f64()
+                ),
+            );
+        }
+        let _ = tls.sock.set_read_timeout(Some(left));
+        let _ = tls.sock.set_write_timeout(Some(left));
+        if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+            s.probe.facts.chain = chain(&verifier);
+            return match tls_error(&e) {
+                Some(te) => {
+                    if let Some(p) = tls::cert_problem(te) {
+                        s.log(format!("TLS: certificate refused: {te}"));
+                        s.probe.facts.cert = Some(CertCheck {
+                            problem: p,
+                            at_true_time: None,
+                        });
+                        s.probe.facts.tls = Some(TlsOutcome::Failed {
+                            no_tls13: false,
+                            no_alpn: false,
+                            cut: false,
+                            detail: te.to_string(),
+                        });
+                        return s;
+                    }
+                    use rustls::AlertDescription as A;
+                    let (v, a) = match te {
+                        rustls::Error::AlertReceived(A::ProtocolVersion) => (true, false),
+                        rustls::Error::AlertReceived(A::NoApplicationProtocol) => (false, true),
+                        _ => (false, false),
+                    };
+                    tls_failed(s, v, a, false, te.to_string())
+                }
+                None => {
+                    use std::io::ErrorKind as K;
+                    let detail = match e.kind() {
+                        K::WouldBlock | K::TimedOut => format!(
+                            "the server said nothing more within {:.1} s of the handshake's start",
+                            timeout.as_secs_f64()
+                        ),
+                        K::UnexpectedEof => {
+                            "the server closed the connection in the handshake".into()
+                        }
+                        _ => e.to_string(),
+                    };
+                    // A server that answers with something other than TLS
+                    // (an HTTP server, garbage) shows as a decode error above.
+                    tls_failed(s, false, false, true, detail)
+                }
+            };
+        }
+    }
+    s.probe.facts.chain = chain(&verifier);
+    let version = tls
+        .conn
+        .protocol_version()
+        .map_or("?".into(), |v| format!("{v:?}"));
+    let suite = tls
+        .conn
+        .negotiated_cipher_suite()
+        .map_or("?".into(), |c| format!("{:?}", c.suite()));
+    let alpn = tls
+        .conn
+        .alpn_protocol()
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    s.log(format!(
+        "TLS: {version}, {suite}, ALPN {}, certificate {}",
+        alpn.as_deref().unwrap_or("none"),
+        s.probe
+            .facts
+            .chain
+            .first()
+            .map_or("?".to_string(), |c| format!(
+                "{} issued by {}",
+                c.subject, c.issuer
+            ))
+    ));
+    s.probe.facts.tls = Some(TlsOutcome::Done {
+        version,
+        suite,
+        alpn: alpn.clone(),
+    });
+    if alpn.as_deref().map(str::as_bytes) != Some(tls::ALPN) {
+        s.log("TLS: the server selected no ALPN ntske/1: stopping (RFC 8915 §4)");
+        return s;
+    }
+    // The request goes in one write: some servers need it whole.
+    let request = nts_ke::client_request(&[AEAD_AES_SIV_CMAC_256]);
+    let mut ke = KeOutcome {
+        sent: list(&request),
+        ..KeOutcome::default()
+    };
+    s.log(format!("NTS-KE → {}", records(&ke.sent)));
+    if let Err(e) = tls.write_all(&request).and_then(|_| tls.flush()) {
+        ke.problem = Some(format!("sending the request failed: {e}"));
+        s.log(format!(
+            "NTS-KE: {}",
+            ke.problem.as_deref().unwrap_or_default()
+        ));
+        s.probe.facts.ke = Some(ke);
+        return s;
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let response = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break Err(format!(
+                "{} octet(s) of the answer and no End of Message within {:.1} s",
+                got.len(),
+                timeout.as_secs_f64()
+            ));
+        }
+        let _ = tls.sock.set_read_timeout(Some(left));
+        match tls.read(&mut buf) {
+            Ok(0) => {
+                break Err(format!(
+                    "the server closed the connection after {} octet(s), before End of Message",
+                    got.len()
+                ));
+            }
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                match nts_ke::read_message(&got) {
+                    Ok(KeRead::Done(r, _)) => break Ok(r),
+                    Ok(KeRead::More(_)) if got.len() <= MAX_MESSAGE => {}
+                    Ok(KeRead::More(_)) => {
+                        break Err(format!(
+                            "more than {MAX_MESSAGE} octets without End of Message"
+                        ));
+                    }
+                    Err(e) => break Err(format!("malformed answer: {e}")),
+                }
+            }
+            Err(e) => {
+                use std::io::ErrorKind as K;
+                break Err(match e.kind() {
+                    K::WouldBlock | K::TimedOut => format!(
+                        "{} octet(s) of the answer and no End of Message within {:.1} s",
+                        got.len(),
+                        timeout.as_secs_f64()
+                    ),
+                    K::UnexpectedEof => format!(
+                        "the connection ended without TLS close_notify after {} octet(s), before End of Message",
+                        got.len()
+                    ),
+                    _ => format!("reading the answer failed: {e}"),
+                });
+            }
+        }
+    };
+    match response {
+        Err(p) => {
+            s.log(format!("NTS-KE: {p}"));
+            ke.problem = Some(p);
+        }
+        Ok(r) => {
+            ke.received = r.records.clone();
+            ke.next_protocols = r.next_protocols.clone();
+            ke.aead = r.aead.clone();
+            ke.errors = r.errors.clone();
+            ke.warnings = r.warnings.clone();
+            ke.unknown_critical = r.unknown_critical.clone();
+            ke.cookies = r.cookies.len() + r.cookies_dropped;
+            ke.cookie_len = r.cookies.first().map(Vec::len);
+            ke.server = r.server.clone();
+            ke.port = r.port;
+            s.log(format!("NTS-KE ← {}", records(&ke.received)));
+            let aead_ok = r
+                .aead
+                .as_ref()
+                .is_some_and(|a| a.first() == Some(&AEAD_AES_SIV_CMAC_256));
+            if aead_ok && r.errors.is_empty() {
+                let export = |s2c| {
+                    tls.conn
+                        .export_keying_material(
+                            [0u8; KEY_LEN],
+                            EXPORTER_LABEL,
+                            Some(&nts::exporter_context(AEAD_AES_SIV_CMAC_256, s2c)),
+                        )
+                        .ok()
+                };
+                if let (Some(c2s), Some(s2c)) = (export(false), export(true)) {
+                    s.keys = Some(Keys { c2s, s2c });
+                }
+                s.cookies = r.cookies;
+            }
+        }
+    }
+    tls.conn.send_close_notify();
+    let _ = tls.conn.complete_io(&mut tls.sock);
+    s.probe.facts.ke = Some(ke);
+    s
+}
+
+fn tls_failed(mut s: Session, no_tls13: bool, no_alpn: bool, cut: bool, detail: String) -> Session {
+    s.log(format!("TLS: failed: {detail}"));
+    s.probe.facts.tls = Some(TlsOutcome::Failed {
+        no_tls13,
+        no_alpn,
+        cut,
+        detail,
+    });
+    s
+}
+
+fn chain(v: &tls::Recording) -> Vec<crate::diagnose::facts::CertInfo> {
+    let seen = v.seen();
+    seen.end_entity
+        .iter()
+        .chain(seen.intermediates.iter())
+        .filter_map(|c| tls::cert_info(c))
+        .collect()
+}
+
+fn list(message: &[u8]) -> Vec<(bool, u16, usize)> {
+    match nts_ke::read_message(message) {
+        Ok(KeRead::Done(r, _)) | Ok(KeRead::More(r)) => r.records,
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Verifies the refused certificate again at the time the server's clock
+/// gives (this host's clock + `offset_s`, from plain NTP with the same host).
+pub fn check_at_true_time(s: &mut Session, offset_s: f64) {
+    let (Some(v), Some(name)) = (&s.verifier, &s.server_name) else {
+        return;
+    };
+    let Some(check) = s.probe.facts.cert.as_mut() else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let at = (now + offset_s).max(0.0) as u64;
+    let Some(r) = v.verify_at(name, at) else {
+        return;
+    };
+    let t = TrueTimeCheck {
+        offset_s,
+        valid: r.is_ok(),
+        detail: r.err().map(|e| e.to_string()),
+    };
+    let text = format!(
+        "TLS: the same chain verified at the server's time ({offset_s:+.0} s from this host's): {}",
+        if t.valid {
+            "valid".to_string()
+        } else {
+            format!("refused too ({})", t.detail.as_deref().unwrap_or("?"))
+        }
+    );
+    check.at_true_time = Some(t);
+    s.log(text);
+}
+
+/// Sends `samples` NTS-protected requests to `target`, one cookie each.
+pub fn ntp_exchange(
+    s: &mut Session,
+    target: SocketAddr,
+    samples: u32,
+    timeout: Duration,
+    interval: Duration,
+) {
+    let mut n = NtsNtp {
+        address: Some(target),
+        ..NtsNtp::default()
+    };
+    let Some(keys) = s.keys.clone() else {
+        return;
+    };
+    let bind: SocketAddr = if target.is_ipv4() {
+        "0.0.0.0:0".parse().expect("address")
+    } else {
+        "[::]:0".parse().expect("address")
+    };
+    let sock = match UdpSocket::bind(bind).and_then(|u| u.connect(target).map(|_| u)) {
+        Ok(u) => u,
+        Err(e) => {
+            n.send_error = Some(e.to_string());
+            s.log(format!("NTS: cannot open a socket to {target}: {e}"));
+            s.probe.facts.ntp = Some(n);
+            return;
+        }
+    };
+    let mut buf = [0u8; 2048];
+    for i in 0..samples {
+        if i > 0 {
+            std::thread::sleep(interval);
+        }
+        let Some(cookie) = s.cookies.pop() else {
+            s.log("NTS: no cookie left");
+            break;
+        };
+        let nonce = NtpTimestamp(rand::random());
+        let header = build_request(nonce, 4, 6);
+        let uid: [u8; 32] = rand::random();
+        let aead_nonce: [u8; NONCE_LEN] = rand::random();
+        // Ask for the cookie back when the jar would run dry.
+        let placeholders = usize::from(s.cookies.len() < samples as usize);
+        let req = nts::client_request(&ClientRequest {
+            header: &header,
+            unique_id: &uid,
+            cookie: &cookie,
+            placeholders,
+            c2s: &keys.c2s,
+            nonce: &aead_nonce,
+        });
+        n.request_len = req.len();
+        let t1 = clock::now();
+        if let Err(e) = sock.send(&req) {
+            n.send_error = Some(e.to_string());
+            s.log(format!("NTS → #{}: sending failed: {e}", i + 1));
+            break;
+        }
+        n.sent += 1;
+        s.log(format!(
+            "NTS → #{} {} octets to {target}: Unique Identifier, cookie ({} octets), {} placeholder(s), authenticator",
+            i + 1,
+            req.len(),
+            cookie.len(),
+            placeholders
+        ));
+        let request = Request {
+            nonce,
+            t1,
+            version: 4,
+            local_precision: clock::precision(),
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                s.log(format!(
+                    "NTS ← #{}: nothing within {:.1} s",
+                    i + 1,
+                    timeout.as_secs_f64()
+                ));
+                break;
+            }
+            let _ = sock.set_read_timeout(Some(left));
+            let len = match sock.recv(&mut buf) {
+                Ok(len) => len,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    n.icmp.get_or_insert(Icmp {
+                        error: if target.is_ipv4() {
+                            IcmpError::v4(3, 3)
+                        } else {
+                            IcmpError::v6(1, 4)
+                        },
+                        offender: None,
+                        sender: Sender::Unknown,
+                        rtt_ms: None,
+                    });
+                    s.log(format!("NTS ← #{}: ICMP port unreachable", i + 1));
+                    break;
+                }
+                Err(_) => {
+                    s.log(format!(
+                        "NTS ← #{}: nothing within {:.1} s",
+                        i + 1,
+                        timeout.as_secs_f64()
+                    ));
+                    break;
+                }
+            };
+            let t4 = clock::now();
+            let bytes = &buf[..len];
+            let j = judge_reply(&request, bytes, t4, None);
+            match &j.class {
+                ReplyClass::Duplicate | ReplyClass::Bogus(_) => continue,
+                ReplyClass::Kiss(KissCode::Ntsn) => {
+                    n.ntsn += 1;
+                    s.log(format!(
+                        "NTS ← #{} {len} octets: kiss NTSN (the server cannot read the cookie)",
+                        i + 1
+                    ));
+                }
+                _ => match nts::verify_reply(bytes, &uid, &keys.s2c) {
+                    Ok(v) => {
+                        n.authenticated += 1;
+                        n.new_cookies += v.cookies.len() as u64;
+                        let c = v.cookies.len();
+                        s.cookies.extend(v.cookies);
+                        s.log(format!(
+                            "NTS ← #{} {len} octets: authenticated, {c} new cookie(s), {}{}",
+                            i + 1,
+                            j.class.label(),
+                            j.sample
+                                .map(|x| format!(
+                                    ", offset {:+.3} ms, delay {:.3} ms",
+                                    x.offset * 1e3,
+                                    x.delay * 1e3
+                                ))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    Err(e) => {
+                        n.unverified += 1;
+                        n.first_unverified.get_or_insert_with(|| e.to_string());
+                        s.log(format!("NTS ← #{} {len} octets: not authentic: {e}", i + 1));
+                    }
+                },
+            }
+            break;
+        }
+    }
+    s.probe.facts.ntp = Some(n);
+}

@@ -1,0 +1,456 @@
+//! NTS against real peers in namespaces (root; skipped with a message
+//! elsewhere, never in CI):
+//!
+//! - chronyd 4.3 as an NTS server, with a key and certificate made by
+//!   openssl in the test, probed by `ntpdiag probe --nts`: chronyd accepts
+//!   ntpdiag's cookies and authenticators and ntpdiag verifies chronyd's,
+//!   so both ends of RFC 8915 are checked by the other implementation;
+//!   then the same server behind real iptables rules and without a CA;
+//! - chronyd as an NTS client of `ntpdiag serve --nts`: `chronyc authdata`
+//!   shows the key established and cookies, `chronyc tracking` shows it
+//!   takes the time; with `--nts-fault ntsn` chronyd counts NAKs;
+//! - openssl s_server (TLS 1.2 only; TLS 1.3 without ALPN) as the servers
+//!   that do not speak NTS-KE, and openssl s_client confirming what each
+//!   certificate fault of `serve --nts` presents.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::*;
+use ntpdiag::cli::json::ProbeReport;
+
+fn cause(r: &ProbeReport) -> String {
+    r.targets[0].verdict.cause.clone()
+}
+
+fn nts_of(r: &ProbeReport) -> ntpdiag::cli::json::NtsJson {
+    r.targets[0].probes[0]
+        .nts
+        .clone()
+        .unwrap_or_else(|| panic!("no nts in {r:#?}"))
+}
+
+/// An EC key and a self-signed certificate for ntp.test (DNS name only),
+/// made by openssl.
+fn openssl_cert(d: &TempDir) -> (PathBuf, PathBuf) {
+    let key = d.path().join("server.key");
+    let crt = d.path().join("server.crt");
+    let o = run_bounded(
+        std::process::Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ntp.test",
+            "-addext",
+            "subjectAltName=DNS:ntp.test",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (key, crt)
+}
+
+fn wait_tcp_listen(ns: &Netns, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let o = ns.exec(&["ss", "-Htln", &format!("sport = :{port}")]);
+        if !String::from_utf8_lossy(&o.stdout).trim().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("nothing listens on tcp {port} in {}", ns.name);
+}
+
+fn probe(p: &Pair, args: &[&str]) -> (ProbeReport, i32) {
+    let mut a = vec!["--nts", "-n", "2", "-t", "1s", "--interval", "100ms"];
+    a.extend_from_slice(args);
+    probe_json(&p.client, &a)
+}
+
+/// chronyd's NTS server, probed: healthy, then broken by the network and by
+/// what the client trusts and asks for.
+#[test]
+fn chronyd_nts_server_probed() {
+    if !require(
+        "NTS against chronyd",
+        &["ip", "ss", "iptables", "openssl", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (key, crt) = openssl_cert(&p.dir);
+    let sd = TempDir::new();
+    let _srv = chronyd(
+        &p.server,
+        &sd,
+        &format!(
+            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    wait_tcp_listen(&p.server, 4460);
+    let ca = crt.to_str().unwrap();
+
+    // Healthy: chronyd takes our cookies and authenticators, we verify its.
+    let (r, code) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    let n = nts_of(&r);
+    assert_eq!((cause(&r).as_str(), code), ("ok", 0), "{r:#?}");
+    let tls = n.tls.clone().unwrap();
+    assert_eq!(tls.alpn.as_deref(), Some("ntske/1"), "{n:#?}");
+    let ke = n.ke.clone().unwrap();
+    assert_eq!(ke.aead, Some(vec![15]), "{n:#?}");
+    assert_eq!(ke.next_protocols, Some(vec![0]), "{n:#?}");
+    assert!(ke.cookies >= 1, "{n:#?}");
+    let ntp = n.ntp.clone().unwrap();
+    assert_eq!((ntp.sent, ntp.authenticated), (2, 2), "{n:#?}");
+    assert!(ntp.new_cookies >= 2, "{n:#?}");
+    assert_eq!(n.certificates[0].names, vec!["DNS:ntp.test"]);
+
+    // The system's store does not hold this self-signed certificate.
+    let (r, code) = probe(&p, &["ntp.test"]);
+    assert_eq!(cause(&r), "nts-certificate-untrusted", "{r:#?}");
+    assert_eq!(code, 6, "unusable class");
+    assert!(nts_of(&r).certificates[0].self_signed);
+
+    // By address: the certificate names only ntp.test.
+    let (r, _) = probe(&p, &["--nts-ca", ca, SERVER]);
+    assert_eq!(cause(&r), "nts-certificate-name-mismatch", "{r:#?}");
+    assert!(
+        r.targets[0].verdict.summary.contains("DNS:ntp.test")
+            || r.targets[0].verdict.summary.contains("ntp.test"),
+        "{r:#?}"
+    );
+
+    // A firewall that drops NTP datagrams of 100 octets and more.
+    p.server
+        .sh("iptables -I INPUT -p udp --dport 123 -m length --length 100:65535 -j DROP");
+    let (r, _) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    assert_eq!(cause(&r), "nts-packets-dropped", "{r:#?}");
+    let n = nts_of(&r);
+    assert_eq!(n.ntp.as_ref().unwrap().authenticated, 0);
+    p.server.sh("iptables -F INPUT");
+
+    // TCP 4460 dropped: no answer, while NTP is answered.
+    p.server.sh("iptables -I INPUT -p tcp --dport 4460 -j DROP");
+    let t0 = Instant::now();
+    let (r, code) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    assert_eq!((cause(&r).as_str(), code), ("nts-ke-no-reply", 3), "{r:#?}");
+    assert!(t0.elapsed() < Duration::from_secs(15), "bounded wait");
+    assert_eq!(nts_of(&r).connect, "no-reply");
+    p.server.sh("iptables -F INPUT");
+
+    // REJECT: ICMP port unreachable from the server, named.
+    p.server
+        .sh("iptables -I INPUT -p tcp --dport 4460 -j REJECT");
+    let (r, code) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    assert_eq!((cause(&r).as_str(), code), ("nts-ke-refused", 4), "{r:#?}");
+    let n = nts_of(&r);
+    let icmp = n.icmp.clone().unwrap_or_else(|| panic!("{n:#?}"));
+    assert_eq!(icmp.offender.as_deref(), Some(SERVER), "{n:#?}");
+    assert_eq!((icmp.icmp_type, icmp.code), (3, 3), "{n:#?}");
+    p.server.sh("iptables -F INPUT");
+
+    // REJECT with a TCP reset: refused, no ICMP.
+    p.server
+        .sh("iptables -I INPUT -p tcp --dport 4460 -j REJECT --reject-with tcp-reset");
+    let (r, _) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    assert_eq!(cause(&r), "nts-ke-refused", "{r:#?}");
+    assert!(nts_of(&r).icmp.is_none());
+    p.server.sh("iptables -F INPUT");
+}
+
+/// `ntpdiag serve --nts` in the server namespace, its CA in `dir`.
+fn serve_nts(p: &Pair, dir: &TempDir, extra: &[&str]) -> (Proc, PathBuf) {
+    let ca = dir.path().join("ca.pem");
+    let mut args = vec![
+        ntpdiag(),
+        "serve",
+        "--listen",
+        "198.51.100.1:123",
+        "--nts",
+        "--nts-name",
+        "ntp.test",
+        "--nts-ca-out",
+        ca.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let proc = p.server.spawn(&args, &dir.path().join("serve.log"));
+    assert!(
+        p.server.wait_udp_listen(123, Duration::from_secs(10)),
+        "serve did not start"
+    );
+    wait_tcp_listen(&p.server, 4460);
+    (proc, ca)
+}
+
+fn chronyc(p: &Pair, d: &TempDir, args: &[&str]) -> String {
+    let sock = d.path().join("chronyd.sock");
+    let c = chronyc_path();
+    let mut a = vec![c.as_str(), "-h", sock.to_str().unwrap(), "-n"];
+    a.extend_from_slice(args);
+    peer_output(&p.client, &a)
+}
+
+/// The authdata row of ntp.test's address: Mode, KeyID, …, NAK, Cook.
+fn authdata(p: &Pair, d: &TempDir) -> Option<Vec<String>> {
+    let out = chronyc(p, d, &["-c", "authdata"]);
+    out.lines()
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .find(|f| f.first().map(String::as_str) == Some(SERVER))
+}
+
+/// chronyd as an NTS client of ntpdiag's server: the key is established,
+/// cookies flow, and chronyd takes the time.
+#[test]
+fn chronyd_is_an_nts_client_of_serve() {
+    if !require(
+        "chronyd NTS client of serve --nts",
+        &["ip", "ss", &chronyd_path(), &chronyc_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (mut srv, ca) = serve_nts(&p, &p.dir, &[]);
+    let d = TempDir::new();
+    let _cli = chronyd_client(
+        &p.client,
+        &d,
+        &format!(
+            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+            ca.display()
+        ),
+    );
+    // chrony's csv authdata: address, mode, key id, type, key length, last,
+    // attempts, NAKs, cookies, cookie length (client.c, process_cmd_authdata).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut synced = false;
+    let mut row = None;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        row = authdata(&p, &d);
+        let tracking = chronyc(&p, &d, &["-c", "tracking"]);
+        // Reference ID of 198.51.100.1 is C6336401.
+        synced = tracking.starts_with("C6336401,");
+        if synced && row.as_ref().is_some_and(|r| r.len() > 8 && r[8] != "0") {
+            break;
+        }
+    }
+    let row = row.unwrap_or_else(|| panic!("no authdata row: {}", chronyc(&p, &d, &["authdata"])));
+    eprintln!("authdata: {row:?}");
+    assert_eq!(row[1], "NTS", "{row:?}");
+    assert!(row[8].parse::<u32>().unwrap() > 0, "cookies: {row:?}");
+    assert_eq!(row[7], "0", "no NAKs: {row:?}");
+    assert!(
+        synced,
+        "chronyd did not take the time: {}\n{}",
+        chronyc(&p, &d, &["tracking"]),
+        chronyc(&p, &d, &["sources"])
+    );
+    // Cookies are 100 octets (key id, nonce, AES-SIV of both keys).
+    assert_eq!(row[9], "100", "{row:?}");
+    srv.stop();
+}
+
+/// NTSN: chronyd counts the kiss as an NTS NAK, and the probe names it.
+#[test]
+fn ntsn_is_seen_by_chronyd_and_named() {
+    if !require("NTSN", &["ip", "ss", &chronyd_path(), &chronyc_path()]) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (_srv, ca) = serve_nts(&p, &p.dir, &["--nts-fault", "ntsn"]);
+    let d = TempDir::new();
+    let _cli = chronyd_client(
+        &p.client,
+        &d,
+        &format!(
+            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+            ca.display()
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut row = None;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        row = authdata(&p, &d);
+        if row.as_ref().is_some_and(|r| r.len() > 7 && r[7] != "0") {
+            break;
+        }
+    }
+    let row = row.expect("authdata row");
+    assert_ne!(row[7], "0", "chronyd saw no NAK: {row:?}");
+    let (r, code) = probe(&p, &["--nts-ca", ca.to_str().unwrap(), "ntp.test"]);
+    assert_eq!((cause(&r).as_str(), code), ("kod-ntsn", 5), "{r:#?}");
+}
+
+/// What openssl s_client says of the server's certificate (its verify
+/// result line), trusting `ca`, at `attime` if given.
+fn s_client_verify(p: &Pair, ca: &Path, attime: Option<i64>) -> String {
+    let at = attime.map(|t| format!("-attime {t}")).unwrap_or_default();
+    let o = p.client.exec(&[
+        "sh",
+        "-c",
+        &format!(
+            "echo | timeout 10 openssl s_client -connect {SERVER}:4460 -servername ntp.test -alpn ntske/1 -CAfile {} -verify_hostname ntp.test {at} 2>&1",
+            ca.display()
+        ),
+    ]);
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Every fault of `serve --nts` is named by the probe, and what the TLS
+/// faults present is confirmed by openssl.
+#[test]
+fn serve_nts_faults_are_named() {
+    if !require("serve --nts faults", &["ip", "ss", "openssl"]) {
+        return;
+    }
+    let cases: &[(&[&str], &str, Option<&str>)] = &[
+        (
+            &["--nts-fault", "expired"],
+            "nts-certificate-expired",
+            Some("certificate has expired"),
+        ),
+        (
+            &["--nts-fault", "not-yet-valid"],
+            "nts-certificate-not-yet-valid",
+            Some("certificate is not yet valid"),
+        ),
+        (
+            &["--nts-fault", "self-signed"],
+            "nts-certificate-untrusted",
+            Some("self-signed certificate"),
+        ),
+        (
+            &["--nts-fault", "no-alpn"],
+            "nts-tls-failed",
+            Some("No ALPN negotiated"),
+        ),
+        (
+            &["--nts-fault", "ke-error=1"],
+            "nts-ke-error",
+            Some("ALPN protocol: ntske/1"),
+        ),
+        (&["--nts-fault", "no-cookies"], "nts-no-cookies", None),
+        (&["--nts-fault", "drop-nts"], "nts-packets-dropped", None),
+        (
+            &["--offset", "2d"],
+            "local-clock-wrong",
+            Some("certificate is not yet valid"),
+        ),
+    ];
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    for (extra, want, openssl_says) in cases {
+        let d = TempDir::new();
+        let (mut srv, ca) = serve_nts(&p, &d, extra);
+        if let Some(says) = openssl_says {
+            let out = s_client_verify(&p, &ca, None);
+            assert!(out.contains(says), "{extra:?}: openssl said:\n{out}");
+        }
+        let (r, _) = probe(&p, &["--nts-ca", ca.to_str().unwrap(), "ntp.test"]);
+        assert_eq!(&cause(&r), want, "{extra:?}: {r:#?}");
+        if *want == "local-clock-wrong" {
+            // openssl agrees: at the server's time (two days on) the chain verifies.
+            let then = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs() as i64
+                + 2 * 86_400;
+            let out = s_client_verify(&p, &ca, Some(then));
+            assert!(out.contains("Verify return code: 0 (ok)"), "{out}");
+            let n = nts_of(&r);
+            assert_eq!(n.certificate_valid_at_server_time, Some(true));
+            let off = n.server_clock_offset_s.unwrap();
+            assert!((off - 172_800.0).abs() < 5.0, "{off}");
+        }
+        if *want == "nts-ke-error" {
+            assert_eq!(nts_of(&r).ke.unwrap().errors, vec![1]);
+            assert!(
+                r.targets[0].verdict.summary.contains("Bad Request"),
+                "{r:#?}"
+            );
+        }
+        srv.stop();
+    }
+}
+
+/// Servers on 4460 that are not NTS-KE servers: openssl s_server with TLS
+/// 1.2 only, with TLS 1.3 but no ALPN; and a TCP server that accepts and
+/// says nothing, which the probe leaves within its bound.
+#[test]
+fn non_nts_tls_servers() {
+    if !require(
+        "TLS servers that are not NTS-KE",
+        &["ip", "ss", "openssl", "python3"],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (key, crt) = openssl_cert(&p.dir);
+    let ca = crt.to_str().unwrap().to_string();
+    for (flags, want_detail) in [("-tls1_2", "ProtocolVersion"), ("-tls1_3", "ALPN")] {
+        let mut s = p.server.spawn(
+            &[
+                "openssl",
+                "s_server",
+                "-accept",
+                "4460",
+                flags,
+                "-cert",
+                crt.to_str().unwrap(),
+                "-key",
+                key.to_str().unwrap(),
+                "-quiet",
+            ],
+            &p.dir.path().join("s_server.log"),
+        );
+        wait_tcp_listen(&p.server, 4460);
+        let (r, _) = probe(&p, &["--nts-ca", &ca, "ntp.test"]);
+        assert_eq!(cause(&r), "nts-tls-failed", "{flags}: {r:#?}");
+        let v = &r.targets[0].verdict;
+        assert!(
+            v.evidence.iter().any(|e| e.contains(want_detail)) || v.summary.contains(want_detail),
+            "{flags}: {v:#?}"
+        );
+        s.stop();
+    }
+    // Accepts and says nothing.
+    let mut s = p.server.spawn(
+        &[
+            "python3",
+            "-c",
+            "import socket,time\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('0.0.0.0',4460))\ns.listen()\nc=s.accept()\ntime.sleep(60)",
+        ],
+        &p.dir.path().join("mute.log"),
+    );
+    wait_tcp_listen(&p.server, 4460);
+    let t0 = Instant::now();
+    let (r, _) = probe(&p, &["--nts-ca", &ca, "ntp.test"]);
+    assert_eq!(cause(&r), "nts-tls-failed", "{r:#?}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "bounded: {:?}",
+        t0.elapsed()
+    );
+    s.stop();
+}
