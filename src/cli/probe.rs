@@ -22,6 +22,17 @@ nothing at all comes back, one datagram goes to a closed port of the same host
 only NTP is silent. ICMP errors end the wait at once and are named with the
 address that sent them.
 
+With --nts, each target first gets NTS (RFC 8915): a TCP connection to
+NTS-KE (port 4460; a refusal's ICMP sender is named when run as root), TLS
+1.3 with ALPN ntske/1 and the server's certificate checked against the
+system's trusted certificates and --nts-ca files, the key exchange's records,
+then NTS-protected requests (AEAD_AES_SIV_CMAC_256, one cookie each) to the
+negotiated NTP server and port. The plain requests go to the same address:
+they give the server's time, at which a certificate refused for its dates is
+verified again (valid then: this host's clock is wrong, local-clock-wrong),
+and they tell NTS-sized packets dropped on the way from a silent server.
+Every wait is bounded: the key exchange gets 3 probe timeouts (at least 3 s).
+
 The verdict names a cause by a stable id (the `cause` field of --json);
 `ntpdiag causes` lists every id with its class and exit status, `ntpdiag
 causes ID` explains one. The JSON schema is described in doc/json.md.";

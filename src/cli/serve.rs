@@ -6,11 +6,11 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
-use crate::engine::local::LocalErrorKind;
-use crate::engine::profile::Counters;
 use std::net::SocketAddr;
 
+use crate::engine::local::LocalErrorKind;
 use crate::engine::nts::{NtsFault, NtsServer};
+use crate::engine::profile::Counters;
 use crate::net::nts::server as nts_server;
 use crate::net::nts::tls as nts_tls;
 use crate::net::{clock, serve};
@@ -52,6 +52,28 @@ gets a KoD RATE (at most one per INTERVAL) or, with --rate-action drop,
 nothing. The per-client table is fixed at 16384 entries (512 KiB) per socket
 (--threads sockets per address; the kernel steers each client address to one
 of them); a flood from many sources churns it without growing it.
+
+NTS (RFC 8915) with --nts: NTS-KE on TCP 4460 of each listening address
+(--nts-listen to choose), TLS 1.3 with ALPN ntske/1, eight cookies per key
+exchange (AEAD_AES_SIV_CMAC_256), a Port Negotiation record when NTP is not on
+123; requests with NTS extension fields get authenticated replies with fresh
+cookies, never larger than the request. The certificate is generated for
+--nts-name (a CA issues it; --nts-ca-out writes the CA for clients:
+`ntstrustedcerts` in chrony, `probe --nts-ca`), valid around the served clock
+(with --offset, the shifted one), or given with --nts-cert/--nts-key.
+--nts-fault, and what a client sees:
+  expired, not-yet-valid  the certificate's dates: nts-certificate-expired,
+                    nts-certificate-not-yet-valid (with --offset instead, the
+                    certificate is right and the client's clock is not:
+                    local-clock-wrong)
+  self-signed       not issued by the CA: nts-certificate-untrusted
+  no-alpn, tls12    no ALPN ntske/1, or TLS 1.2 only: nts-tls-failed
+  ke-error[=CODE]   an Error record (default 2): nts-ke-error
+  no-cookies        a key exchange without cookies: nts-no-cookies
+  ntsn              every NTS request answered with the kiss NTSN (chrony
+                    counts NAKs): kod-ntsn
+  drop-nts          NTS requests dropped, plain ones answered:
+                    nts-packets-dropped
 
 --scenario FILE starts several servers at once, each a [[server]] table with
 the same settings (names in kebab-case: listen, stratum, refid, leap,

@@ -251,12 +251,8 @@ pub fn cert_info(der: &[u8]) -> Option<CertInfo> {
                 x509_parser::extensions::GeneralName::DNSName(d) => sans.push(format!("DNS:{d}")),
                 x509_parser::extensions::GeneralName::IPAddress(b) => {
                     let ip = match b.len() {
-                        4 => <[u8; 4]>::try_from(*b)
-                            .ok()
-                            .map(std::net::IpAddr::from),
-                        16 => <[u8; 16]>::try_from(*b)
-                            .ok()
-                            .map(std::net::IpAddr::from),
+                        4 => <[u8; 4]>::try_from(*b).ok().map(std::net::IpAddr::from),
+                        16 => <[u8; 16]>::try_from(*b).ok().map(std::net::IpAddr::from),
                         _ => None,
                     };
                     sans.push(ip.map_or_else(|| "IP:?".to_string(), |i| format!("IP:{i}")));
