@@ -454,3 +454,46 @@ fn non_nts_tls_servers() {
     );
     s.stop();
 }
+
+/// explain probes a source configured `nts` with NTS, trusting what the
+/// node's chrony.conf says (`ntstrustedcerts`): against a server whose
+/// clock is two days ahead of this node, the finding is this node's clock.
+#[test]
+fn explain_uses_nts_for_nts_sources() {
+    if !require("explain with NTS sources", &["ip", "ss"]) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (_srv, ca) = serve_nts(&p, &p.dir, &["--offset", "2d"]);
+    let root = TempDir::new();
+    let etc = root.path().join("etc/chrony");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::copy(&ca, etc.join("ntp-ca.pem")).unwrap();
+    std::fs::write(
+        etc.join("chrony.conf"),
+        "server ntp.test iburst nts\nntstrustedcerts /etc/chrony/ntp-ca.pem\n",
+    )
+    .unwrap();
+    let o = run_bounded(
+        &mut p.client.cmd(&[
+            ntpdiag(),
+            "explain",
+            "--json",
+            "--root",
+            root.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let r: ntpdiag::cli::explain::ExplainReport = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.server.as_deref() == Some("ntp.test"))
+        .unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(f.verdict.cause, "local-clock-wrong", "{r:#?}");
+    assert!(f.blocks, "{f:#?}");
+    let nts = r.config.as_ref().unwrap();
+    assert!(format!("{nts:?}").contains("ntp-ca.pem"));
+}

@@ -358,8 +358,12 @@ fn probe_silent(
                 let cfg = &cfg;
                 s.spawn(move || {
                     let host = h.trim_matches(['[', ']']);
-                    let (resolved, probes) =
-                        collect::resolve_and_probe(host, crate::net::resolve::Family::Any, cfg);
+                    let (resolved, probes) = collect::resolve_and_probe(
+                        host,
+                        crate::net::resolve::Family::Any,
+                        cfg,
+                        None,
+                    );
                     let v = match resolved {
                         Err(e) => crate::diagnose::probe::name_unresolved(host, &e),
                         Ok(_) => probes

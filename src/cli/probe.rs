@@ -157,47 +157,6 @@ impl ProbeArgs {
     }
 }
 
-/// NTS settings of a run.
-pub struct NtsRun {
-    pub trust: nts::tls::Trust,
-    pub port: u16,
-}
-
-/// How long the key exchange may take: a few probe timeouts (connect,
-/// handshake, answer), at least 3 s.
-pub fn ke_timeout(cfg: &ProbeConfig) -> Duration {
-    (cfg.timeout * 3).max(Duration::from_secs(3))
-}
-
-/// The NTS client's run against `addr`'s host, and the plain probe of the
-/// NTP address it gives (the negotiated one, else `addr`).
-pub fn probe_nts(host: &str, addr: SocketAddr, cfg: &ProbeConfig, run: &NtsRun) -> TargetEvidence {
-    let mut session = nts::key_exchange(
-        host,
-        SocketAddr::new(addr.ip(), run.port),
-        ke_timeout(cfg),
-        &run.trust,
-    );
-    let target = session.ntp_target(addr.port()).unwrap_or(addr);
-    let mut ev = probe::probe_address(host, target, cfg, SourcePort::Ephemeral);
-    if session.ready() {
-        nts::ntp_exchange(
-            &mut session,
-            target,
-            cfg.samples.min(8),
-            cfg.timeout,
-            cfg.interval,
-        );
-    }
-    if session.probe.facts.cert.is_some()
-        && let Some(b) = crate::diagnose::probe::facts(&ev).best
-    {
-        nts::check_at_true_time(&mut session, b.value.sample.offset);
-    }
-    ev.nts = Some(session.probe);
-    ev
-}
-
 /// Probes one address, from a random port and, if asked, from a fixed one.
 /// Returns each probe with its own verdict, and the combined verdict.
 fn probe_one(
@@ -205,10 +164,10 @@ fn probe_one(
     addr: SocketAddr,
     cfg: &ProbeConfig,
     fixed: Option<u16>,
-    nts_run: Option<&NtsRun>,
+    nts_run: Option<&nts::NtsRun>,
 ) -> Probed {
     let eph = match nts_run {
-        Some(run) => probe_nts(host, addr, cfg, run),
+        Some(run) => nts::probe(host, addr, cfg, run),
         None => probe::probe_address(host, addr, cfg, SourcePort::Ephemeral),
     };
     let v = diagnose(&eph);
@@ -229,7 +188,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     let cfg = args.config();
     let nts_run = if args.nts {
         match nts::tls::trust(&args.nts_ca, true) {
-            Ok(trust) => Some(NtsRun {
+            Ok(trust) => Some(nts::NtsRun {
                 trust,
                 port: args.nts_port,
             }),

@@ -325,11 +325,13 @@ pub fn port123() -> Result<Vec<PortHolder>, String> {
     Ok(out)
 }
 
-/// Resolves `host` and probes every address it has, all at once.
+/// Resolves `host` and probes every address it has, all at once; with NTS
+/// (a source configured `nts`), through the NTS client.
 pub fn resolve_and_probe(
     host: &str,
     family: Family,
     cfg: &ProbeConfig,
+    nts: Option<&crate::net::nts::NtsRun>,
 ) -> (
     Result<Vec<SocketAddr>, String>,
     Vec<crate::diagnose::TargetEvidence>,
@@ -340,7 +342,10 @@ pub fn resolve_and_probe(
             let hs: Vec<_> = addrs
                 .iter()
                 .map(|a: &SocketAddr| {
-                    s.spawn(move || probe::probe_address(host, *a, cfg, SourcePort::Ephemeral))
+                    s.spawn(move || match nts {
+                        Some(run) => crate::net::nts::probe(host, *a, cfg, run),
+                        None => probe::probe_address(host, *a, cfg, SourcePort::Ephemeral),
+                    })
                 })
                 .collect();
             hs.into_iter().filter_map(|h| h.join().ok()).collect()
@@ -365,10 +370,29 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         Ok(d) => ev.daemons = d,
         Err(e) => ev.collector_errors.push(("running daemons".into(), e)),
     }
+    // Each source, with the NTS trust of its configuration when it says `nts`.
     let sources: Vec<_> = ev
         .configs
         .iter()
-        .flat_map(|c| c.network_sources().cloned())
+        .flat_map(|c| {
+            let n = c.nts();
+            let run = (!n.sources.is_empty()).then(|| crate::net::nts::NtsRun {
+                trust: crate::net::nts::tls::trust_from_config(
+                    &n.trusted_certs,
+                    !n.no_system_certs,
+                    &opts.root,
+                ),
+                port: crate::net::nts::KE_PORT,
+            });
+            let run = run.map(std::sync::Arc::new);
+            c.network_sources()
+                .cloned()
+                .map(move |s| {
+                    let r = if s.has("nts") { run.clone() } else { None };
+                    (s, r)
+                })
+                .collect::<Vec<_>>()
+        })
         .collect();
     let running: Vec<Daemon> = ev.daemons.iter().map(|d| d.daemon).collect();
     std::thread::scope(|s| {
@@ -426,7 +450,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         let servers: Vec<ServerEvidence> = if opts.no_probe {
             sources
                 .iter()
-                .map(|src| ServerEvidence {
+                .map(|(src, _)| ServerEvidence {
                     source: src.clone(),
                     resolved: None,
                     probes: vec![],
@@ -435,7 +459,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         } else {
             let hs: Vec<_> = sources
                 .iter()
-                .map(|src| {
+                .map(|(src, nts)| {
                     let cfg = &opts.probe;
                     s.spawn(move || {
                         let family = if src.has("-6") {
@@ -445,7 +469,8 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                         } else {
                             Family::Any
                         };
-                        let (resolved, probes) = resolve_and_probe(&src.host, family, cfg);
+                        let (resolved, probes) =
+                            resolve_and_probe(&src.host, family, cfg, nts.as_deref());
                         ServerEvidence {
                             source: src.clone(),
                             resolved: Some(resolved),

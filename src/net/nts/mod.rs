@@ -21,7 +21,9 @@ use crate::capture::decode::{Decoded, decode_ip};
 use crate::diagnose::facts::{
     CertCheck, Icmp, KeConnect, KeOutcome, NtsClient, NtsNtp, Sender, TlsOutcome, TrueTimeCheck,
 };
+use crate::diagnose::{SourcePort, TargetEvidence};
 use crate::engine::exchange::{ReplyClass, Request, build_request, judge_reply};
+use crate::engine::probe::ProbeConfig;
 use crate::wire::KissCode;
 use crate::wire::icmp::IcmpError;
 use crate::wire::nts::{self, ClientRequest, EXPORTER_LABEL, KEY_LEN, Keys, NONCE_LEN};
@@ -203,6 +205,48 @@ fn records(list: &[(bool, u16, usize)]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// NTS settings of a run: whom to trust, the KE port.
+pub struct NtsRun {
+    pub trust: tls::Trust,
+    pub port: u16,
+}
+
+/// How long the key exchange may take: a few probe timeouts (connect,
+/// handshake, answer), at least 3 s.
+pub fn ke_timeout(cfg: &ProbeConfig) -> Duration {
+    (cfg.timeout * 3).max(Duration::from_secs(3))
+}
+
+/// The NTS client's run against `addr`'s host, and the plain probe of the
+/// NTP address it gives (the negotiated one, else `addr`), whose time
+/// checks a certificate refused for its dates.
+pub fn probe(host: &str, addr: SocketAddr, cfg: &ProbeConfig, run: &NtsRun) -> TargetEvidence {
+    let mut session = key_exchange(
+        host,
+        SocketAddr::new(addr.ip(), run.port),
+        ke_timeout(cfg),
+        &run.trust,
+    );
+    let target = session.ntp_target(addr.port()).unwrap_or(addr);
+    let mut ev = super::probe::probe_address(host, target, cfg, SourcePort::Ephemeral);
+    if session.ready() {
+        ntp_exchange(
+            &mut session,
+            target,
+            cfg.samples.min(8),
+            cfg.timeout,
+            cfg.interval,
+        );
+    }
+    if session.probe.facts.cert.is_some()
+        && let Some(b) = crate::diagnose::probe::facts(&ev).best
+    {
+        check_at_true_time(&mut session, b.value.sample.offset);
+    }
+    ev.nts = Some(session.probe);
+    ev
 }
 
 /// Runs NTS-KE with `addr`, verifying the certificate for `name`.

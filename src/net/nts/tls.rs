@@ -71,6 +71,46 @@ pub fn trust(ca_files: &[impl AsRef<Path>], system: bool) -> Result<Trust, Strin
     })
 }
 
+/// The trust a node's configuration gives its NTS sources (chrony
+/// `ntstrustedcerts FILE|DIR`, `nosystemcert`; ntpsec `nts ca`, a server's
+/// `ca`), files read under `root`. Unlike [`trust`], nothing here is fatal:
+/// a file that cannot be read is said in `loaded`, as the daemon would
+/// start without it.
+pub fn trust_from_config(paths: &[String], system: bool, root: &Path) -> Trust {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for p in paths {
+        let full = root.join(p.trim_start_matches('/'));
+        match std::fs::read_dir(&full) {
+            // chrony: a directory's *.crt files.
+            Ok(rd) => {
+                let mut found: Vec<_> = rd
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "crt" || x == "pem"))
+                    .collect();
+                found.sort();
+                files.extend(found);
+            }
+            Err(_) if full.is_file() => files.push(full),
+            Err(e) => problems.push(format!("{p}: cannot read: {e}")),
+        }
+    }
+    let mut readable = Vec::new();
+    for f in files {
+        match trust(std::slice::from_ref(&f), false) {
+            Ok(_) => readable.push(f),
+            Err(e) => problems.push(e),
+        }
+    }
+    let mut t = trust(&readable, system).unwrap_or_else(|e| Trust {
+        roots: Arc::new(RootCertStore::empty()),
+        pinned: Vec::new(),
+        loaded: vec![e],
+    });
+    t.loaded.extend(problems);
+    t
+}
+
 /// The chain a server presented, as the verifier saw it.
 #[derive(Clone, Debug, Default)]
 pub struct Seen {
