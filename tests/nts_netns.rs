@@ -497,3 +497,51 @@ fn explain_uses_nts_for_nts_sources() {
     let nts = r.config.as_ref().unwrap();
     assert!(format!("{nts:?}").contains("ntp-ca.pem"));
 }
+
+/// watch checks NTS sources once with NTS before polling them: a trusted
+/// one is polled, one whose certificate is not trusted is left out with the
+/// cause (a daemon gets no time from it).
+#[test]
+fn watch_checks_nts_sources_first() {
+    if !require("watch with NTS sources", &["ip", "ss"]) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (_srv, ca) = serve_nts(&p, &p.dir, &[]);
+    let run = |args: &[&str]| {
+        let mut a = vec![
+            ntpdiag(),
+            "watch",
+            "--json",
+            "--count",
+            "2",
+            "--minpoll",
+            "3",
+        ];
+        a.extend_from_slice(args);
+        let o = run_bounded(&mut p.client.cmd(&a), Duration::from_secs(60));
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        (lines, o.status.code().unwrap_or(-1))
+    };
+    let (lines, _) = run(&["--nts", "--nts-ca", ca.to_str().unwrap(), "ntp.test"]);
+    let nts = lines
+        .iter()
+        .find(|l| l["type"] == "nts")
+        .expect("an nts line");
+    assert_eq!(nts["cause"], "ok", "{lines:#?}");
+    assert!(lines.iter().any(|l| l["type"] == "snapshot"), "{lines:#?}");
+
+    let conf = p.dir.file("chrony.conf", "server ntp.test iburst nts\n");
+    let (lines, code) = run(&["--config", conf.to_str().unwrap()]);
+    let nts = lines
+        .iter()
+        .find(|l| l["type"] == "nts")
+        .expect("an nts line");
+    assert_eq!(nts["cause"], "nts-certificate-untrusted", "{lines:#?}");
+    assert!(!lines.iter().any(|l| l["type"] == "snapshot"), "{lines:#?}");
+    assert_eq!(code, 6);
+}

@@ -98,8 +98,19 @@ pub struct WatchArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
 
+    /// Servers given on the command line use NTS (RFC 8915), as sources
+    /// configured `nts` do: each is checked once with NTS before it is
+    /// polled, and left out, with the NTS cause, when that fails.
+    #[arg(long)]
+    pub nts: bool,
+
+    /// Trust this CA certificate (PEM) for --nts servers, besides the
+    /// system's. Configured sources use their configuration's trust.
+    #[arg(long = "nts-ca", value_name = "FILE", requires = "nts")]
+    pub nts_ca: Vec<std::path::PathBuf>,
+
     /// JSON lines on stdout, each with "type": event, snapshot, unresolved,
-    /// metrics, end.
+    /// nts, metrics, end.
     #[arg(long)]
     pub json: bool,
 }
@@ -373,7 +384,10 @@ fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
 }
 
 /// The servers from a configuration file (or this node's), with options.
-fn from_config(file: &str) -> anyhow::Result<Vec<(String, crate::explain::conf::Source)>> {
+/// A source's NTS run: whom to trust, the KE port.
+type NtsFor = Option<Arc<crate::net::nts::NtsRun>>;
+
+fn from_config(file: &str) -> anyhow::Result<Vec<(String, crate::explain::conf::Source, NtsFor)>> {
     let cfgs: Vec<Config> = if file.is_empty() {
         crate::explain::collect::configs(Path::new("/"), false)
     } else {
@@ -395,8 +409,23 @@ fn from_config(file: &str) -> anyhow::Result<Vec<(String, crate::explain::conf::
     let sources: Vec<_> = cfgs
         .iter()
         .flat_map(|c| {
+            let n = c.nts();
+            let run: NtsFor = (!n.sources.is_empty()).then(|| {
+                Arc::new(crate::net::nts::NtsRun {
+                    trust: crate::net::nts::tls::trust_from_config(
+                        &n.trusted_certs,
+                        !n.no_system_certs,
+                        Path::new("/"),
+                    ),
+                    port: crate::net::nts::KE_PORT,
+                })
+            });
             c.network_sources()
-                .map(|s| (c.daemon.name().to_string(), s.clone()))
+                .map(|s| {
+                    let r = if s.has("nts") { run.clone() } else { None };
+                    (c.daemon.name().to_string(), s.clone(), r)
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     if sources.is_empty() {
@@ -438,23 +467,29 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     } else {
         Family::Any
     };
-    // (label, host, port, spec options, addresses wanted)
-    let mut wanted: Vec<(String, ServerSpec, usize)> = vec![];
+    let cli_nts: NtsFor = if args.nts {
+        Some(Arc::new(crate::net::nts::NtsRun {
+            trust: crate::net::nts::tls::trust(&args.nts_ca, true)
+                .map_err(|e| anyhow::anyhow!("--nts-ca {e}"))?,
+            port: crate::net::nts::KE_PORT,
+        }))
+    } else {
+        None
+    };
+    // (label, spec with its address, addresses wanted, NTS run)
+    let mut wanted: Vec<(String, ServerSpec, usize, NtsFor)> = vec![];
     let mut unresolved: Vec<(String, String)> = vec![];
     let mut push =
-        |label: String, host: &str, port: u16, mut base: ServerSpec, many: usize| match resolve(
-            host,
-            port,
-            family,
-            Duration::from_secs(5),
-        ) {
-            Ok(addrs) => {
-                for a in addrs.into_iter().take(many) {
-                    base.addr = a;
-                    wanted.push((label.clone(), base.clone(), many));
+        |label: String, host: &str, port: u16, mut base: ServerSpec, many: usize, nts: NtsFor| {
+            match resolve(host, port, family, Duration::from_secs(5)) {
+                Ok(addrs) => {
+                    for a in addrs.into_iter().take(many) {
+                        base.addr = a;
+                        wanted.push((label.clone(), base.clone(), many, nts.clone()));
+                    }
                 }
+                Err(e) => unresolved.push((label, e)),
             }
-            Err(e) => unresolved.push((label, e)),
         };
     let placeholder: SocketAddr = "0.0.0.0:123".parse().expect("an address");
     for h in &args.servers {
@@ -463,12 +498,19 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         s.iburst = !args.no_iburst;
         s.minpoll = args.minpoll;
         s.maxpoll = args.maxpoll;
-        push(h.clone(), &spec.host, spec.port.unwrap_or(123), s, 1);
+        push(
+            h.clone(),
+            &spec.host,
+            spec.port.unwrap_or(123),
+            s,
+            1,
+            cli_nts.clone(),
+        );
     }
     if let Some(file) = &args.config {
-        for (_, src) in from_config(file)? {
+        for (_, src, nts) in from_config(file)? {
             let (s, many) = source_spec(&src, args.minpoll, args.maxpoll);
-            push(src.host.clone(), &src.host, 123, s, many);
+            push(src.host.clone(), &src.host, 123, s, many, nts);
         }
     }
     let json = args.json;
@@ -485,7 +527,61 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             writeln!(out, "{name}: [{}] {why}", Cause::NameUnresolved.id())?;
         }
     }
+    // NTS sources: checked once with NTS; a daemon gets no time from one
+    // whose NTS fails, so it is left out with its cause.
+    let checked: Vec<Option<crate::diagnose::Verdict>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = wanted
+            .iter()
+            .map(|(label, spec, _, nts)| {
+                sc.spawn(move || {
+                    nts.as_ref().map(|run| {
+                        let cfg = crate::engine::probe::ProbeConfig {
+                            samples: 2,
+                            local_precision: clock::precision(),
+                            ..Default::default()
+                        };
+                        crate::diagnose::probe::diagnose(&crate::net::nts::probe(
+                            label, spec.addr, &cfg, run,
+                        ))
+                    })
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().ok().flatten()).collect()
+    });
+    let mut nts_failed: Option<Cause> = None;
+    let mut kept = Vec::new();
+    for ((label, spec, many, _), v) in wanted.into_iter().zip(checked) {
+        if let Some(v) = &v {
+            let why = format!("{}: {}", spec.addr, v.summary);
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"type": "nts", "name": label, "address": spec.addr.to_string(), "cause": v.cause.id(), "why": why, "evidence": v.evidence})
+                )?;
+            } else {
+                writeln!(out, "{label}: NTS [{}] {why}", v.cause.id())?;
+            }
+            if v.cause.class() != Class::Ok {
+                nts_failed.get_or_insert(v.cause);
+                continue;
+            }
+        }
+        kept.push((label, spec, many));
+    }
+    let wanted = kept;
     if wanted.is_empty() {
+        if let Some(c) = nts_failed {
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({"type": "end", "exit_code": c.class().exit_code()})
+                )?;
+            }
+            return Ok(c.class().exit_code());
+        }
         if args.servers.is_empty() && args.config.is_none() {
             eprintln!("ntpdiag watch: name servers to watch, or --config");
             return Ok(exit::USAGE);
