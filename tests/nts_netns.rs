@@ -345,12 +345,22 @@ fn serve_nts_faults_are_named() {
             Some("No ALPN negotiated"),
         ),
         (
+            &["--nts-fault", "tls12"],
+            "nts-tls-failed",
+            Some("Protocol  : TLSv1.2"),
+        ),
+        (
             &["--nts-fault", "ke-error=1"],
             "nts-ke-error",
             Some("ALPN protocol: ntske/1"),
         ),
         (&["--nts-fault", "no-cookies"], "nts-no-cookies", None),
         (&["--nts-fault", "drop-nts"], "nts-packets-dropped", None),
+        (
+            &["--nts-fault", "plain-replies"],
+            "nts-reply-not-authentic",
+            None,
+        ),
         (
             &["--offset", "2d"],
             "local-clock-wrong",
@@ -544,4 +554,67 @@ fn watch_checks_nts_sources_first() {
     assert_eq!(nts["cause"], "nts-certificate-untrusted", "{lines:#?}");
     assert!(!lines.iter().any(|l| l["type"] == "snapshot"), "{lines:#?}");
     assert_eq!(code, 6);
+}
+
+/// chronyd's NTS-KE sends NTP elsewhere (`ntsntpserver`) to an NTP server
+/// that does not hold its cookie key (a second chronyd without NTS): the
+/// probe follows the negotiated address and says what the replies were.
+#[test]
+fn ke_negotiates_an_ntp_server_without_the_keys() {
+    if !require(
+        "NTS-KE pointing elsewhere",
+        &["ip", "ss", "openssl", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let other = "198.51.100.3";
+    p.server
+        .sh(&format!("ip addr add {other}/24 dev {}", p.server_if));
+    let (key, crt) = openssl_cert(&p.dir);
+    let kd = TempDir::new();
+    let _ke = chronyd(
+        &p.server,
+        &kd,
+        &format!(
+            "local stratum 8\nallow all\nbindaddress {SERVER}\nntsserverkey {}\nntsservercert {}\nntsntpserver {other}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    wait_tcp_listen(&p.server, 4460);
+    let od = TempDir::new();
+    let _plain = chronyd(
+        &p.server,
+        &od,
+        &format!("local stratum 8\nallow all\nbindaddress {other}"),
+    );
+    let (r, _) = probe(&p, &["--nts-ca", crt.to_str().unwrap(), "ntp.test"]);
+    let n = nts_of(&r);
+    let ke = n.ke.clone().unwrap();
+    assert_eq!(ke.server.as_deref(), Some(other), "{n:#?}");
+    let ntp = n.ntp.clone().unwrap();
+    assert_eq!(ntp.address.as_deref(), Some("198.51.100.3:123"), "{n:#?}");
+    assert_eq!(ntp.authenticated, 0, "{n:#?}");
+    // chronyd without NTS drops requests that carry NTS fields; plain ones
+    // to the same address are answered.
+    assert_eq!(cause(&r), "nts-packets-dropped", "{r:#?}");
+    drop(_plain);
+
+    // ntpsec's ntpd there instead, its NTS not enabled.
+    let nd = TempDir::new();
+    let _ntpd = ntpd(
+        &p.server,
+        &nd,
+        &format!(
+            "interface ignore wildcard\ninterface listen {other}\ntos orphan 5 orphanwait 1\nrestrict default kod nomodify"
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let (r, _) = probe(&p, &["--nts-ca", crt.to_str().unwrap(), "ntp.test"]);
+    let n = nts_of(&r);
+    // ntpsec drops them too.
+    assert_eq!(cause(&r), "nts-packets-dropped", "{r:#?}");
+    assert_eq!(n.ntp.unwrap().authenticated, 0);
 }

@@ -74,6 +74,8 @@ cookies, never larger than the request. The certificate is generated for
                     counts NAKs): kod-ntsn
   drop-nts          NTS requests dropped, plain ones answered:
                     nts-packets-dropped
+  plain-replies     NTS requests answered as plain ones, without NTS:
+                    nts-reply-not-authentic
 
 --scenario FILE starts several servers at once, each a [[server]] table with
 the same settings (names in kebab-case: listen, stratum, refid, leap,
@@ -220,7 +222,8 @@ pub struct ServeArgs {
     pub nts_ca_out: Option<std::path::PathBuf>,
 
     /// Break NTS on purpose (repeatable): expired, not-yet-valid, self-signed (certificate);
-    /// no-alpn, tls12 (TLS); ke-error[=CODE], no-cookies (key exchange); ntsn, drop-nts (NTP).
+    /// no-alpn, tls12 (TLS); ke-error[=CODE], no-cookies (key exchange); ntsn, drop-nts,
+    /// plain-replies (NTP).
     #[arg(long, value_name = "FAULT", requires = "nts", value_parser = NtsFault::parse)]
     pub nts_fault: Vec<NtsFault>,
 

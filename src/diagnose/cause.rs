@@ -104,8 +104,8 @@ pub struct CauseInfo {
 const P: &[&str] = &["probe", "capture", "explain"];
 const PE: &[&str] = &["probe", "explain"];
 const C: &[&str] = &["capture"];
-const PC: &[&str] = &["probe", "capture"];
-const PR: &[&str] = &["probe"];
+const PEW: &[&str] = &["probe", "explain", "watch"];
+const PCEW: &[&str] = &["probe", "capture", "explain", "watch"];
 const E: &[&str] = &["explain"];
 const W: &[&str] = &["watch"];
 const WE: &[&str] = &["watch", "explain"];
@@ -168,47 +168,51 @@ causes! {
         means "Replies leave the server but do not reach the client."
         tell "a capture holding both sides sees each request twice (leaving the client, reaching the server) and each reply once"
         fix "the path back drops the replies: a firewall or NAT between the two (stateful rules, asymmetric routing)";
-    NtsKeNoReply = "nts-ke-no-reply", Silence, 11, PC, "NTS-KE GETS NO REPLY",
+    NtsKeNoReply = "nts-ke-no-reply", Silence, 11, PCEW, "NTS-KE GETS NO REPLY",
         means "Connections to the server's NTS-KE port (TLS on TCP 4460, RFC 8915) are never answered, so no NTS cookies and no authenticated time, even where plain NTP on udp/123 works."
         tell "SYNs to port 4460 sent again and again with no SYN-ACK, no RST and no ICMP error back"
         fix "let TCP 4460 through to the server (`iptables -I INPUT -p tcp --dport 4460 -j ACCEPT`; firewalld `firewall-cmd --add-port=4460/tcp`), on the server and on the path; then check the host is up";
-    NtsKeRefused = "nts-ke-refused", Refused, 11, PC, "NTS-KE REFUSED",
+    NtsKeRefused = "nts-ke-refused", Refused, 11, PCEW, "NTS-KE REFUSED",
         means "Connections to the server's NTS-KE port (TCP 4460) are refused: by a TCP RST (nothing listens there, or a firewall rejects with tcp-reset) or by an ICMP error, whose sender is named."
         tell "an RST from the server's address, or an ICMP unreachable quoting the SYN, before any answer; the sender's address says whether the server or a firewall on the path refused"
         fix "if the server refused: run NTS-KE there (chrony: `ntsserverkey` and `ntsservercert`; ntpsec: `nts enable` with `nts key` and `nts cert`), listening on this address; if a firewall or router refused, allow TCP 4460 there";
-    NtsTlsFailed = "nts-tls-failed", Unusable, 11, PR, "NTS-KE TLS FAILED",
+    NtsTlsFailed = "nts-tls-failed", Unusable, 11, PEW, "NTS-KE TLS FAILED",
         means "The NTS-KE port answers but the TLS handshake NTS needs fails: the server does not speak TLS 1.3, does not offer ALPN `ntske/1`, or is not a TLS server at all (RFC 8915 §4 requires both)."
         tell "a TLS alert protocol_version or no_application_protocol, a handshake that completes without ALPN `ntske/1`, or a connection that ends or stalls in the handshake"
         fix "run a real NTS-KE server on that port (chrony 4 `ntsserverkey`/`ntsservercert`, ntpsec `nts enable`), with TLS 1.3; check nothing else (a web server, a TLS proxy) listens on 4460";
-    NtsCertificateExpired = "nts-certificate-expired", Unusable, 11, PR, "NTS CERTIFICATE EXPIRED",
+    NtsCertificateExpired = "nts-certificate-expired", Unusable, 11, PEW, "NTS CERTIFICATE EXPIRED",
         means "The NTS-KE server's certificate has expired, and the server's own clock agrees: the certificate, not this machine's clock, is wrong."
         tell "the certificate's notAfter is in the past, and still in the past at the time an unauthenticated NTP exchange with the same host gives (else the cause is local-clock-wrong)"
         fix "renew the server's certificate (and restart or reload the NTS server: chrony reads `ntsservercert` at start)";
-    NtsCertificateNotYetValid = "nts-certificate-not-yet-valid", Unusable, 11, PR, "NTS CERTIFICATE NOT YET VALID",
+    NtsCertificateNotYetValid = "nts-certificate-not-yet-valid", Unusable, 11, PEW, "NTS CERTIFICATE NOT YET VALID",
         means "The NTS-KE server's certificate is not valid yet, and the server's own clock agrees."
         tell "the certificate's notBefore is in the future, also at the time an unauthenticated NTP exchange with the same host gives (else the cause is local-clock-wrong)"
         fix "issue the certificate with a start date in the past (check the clock of the machine that issued it)";
-    NtsCertificateUntrusted = "nts-certificate-untrusted", Unusable, 11, PR, "NTS CERTIFICATE UNTRUSTED",
+    NtsCertificateUntrusted = "nts-certificate-untrusted", Unusable, 11, PEW, "NTS CERTIFICATE UNTRUSTED",
         means "The NTS-KE server's certificate is not issued by anyone this machine trusts: self-signed, a private CA, or an incomplete chain."
         tell "certificate verification fails with unknown issuer; the chain and its issuer are shown"
         fix "trust the issuing CA on the client (chrony `ntstrustedcerts /path/ca.pem`, ntpsec `nts ca` / `ca` on the server line, ntpdiag `--nts-ca`), or give the server a certificate from a CA the clients trust, with its intermediates";
-    NtsCertificateNameMismatch = "nts-certificate-name-mismatch", Unusable, 11, PR, "NTS CERTIFICATE NAME MISMATCH",
+    NtsCertificateNameMismatch = "nts-certificate-name-mismatch", Unusable, 11, PEW, "NTS CERTIFICATE NAME MISMATCH",
         means "The NTS-KE server's certificate is not for the name the client used (often an IP address where the certificate names only DNS names)."
         tell "certificate verification fails with not valid for name; the certificate's subject alternative names are shown"
         fix "use the name the certificate carries in the client's configuration (`server NAME nts`), or add the name or address to the certificate's subject alternative names";
-    NtsKeError = "nts-ke-error", Unusable, 11, PR, "NTS-KE ERROR",
+    NtsKeError = "nts-ke-error", Unusable, 11, PEW, "NTS-KE ERROR",
         means "The NTS-KE server answered the key exchange with an Error record, offered no protocol or AEAD in common, or sent an answer that cannot be read."
         tell "an Error record (code 0 unrecognized critical record, 1 bad request, 2 internal server error), an empty Next Protocol or AEAD list, or a malformed, cut or endless answer"
         fix "look at the NTS server's log for why it refused the request; update the client or server if they share no AEAD (AEAD_AES_SIV_CMAC_256, id 15, is the one every implementation has)";
-    NtsNoCookies = "nts-no-cookies", Unusable, 11, PR, "NTS-KE GIVES NO COOKIES",
+    NtsNoCookies = "nts-no-cookies", Unusable, 11, PEW, "NTS-KE GIVES NO COOKIES",
         means "The key exchange succeeded but gave no cookies, so no NTS-protected NTP request can be sent."
         tell "an NTS-KE answer without New Cookie records"
         fix "check the NTS server's cookie key (chrony `ntsdumpdir`, ntpsec's `nts cookie` key file) and its log";
-    NtsPacketsDropped = "nts-packets-dropped", Silence, 11, PR, "NTS PACKETS DROPPED",
+    NtsPacketsDropped = "nts-packets-dropped", Silence, 11, PEW, "NTS PACKETS DROPPED",
         means "Key exchange works and plain NTP requests are answered, but the larger NTS-protected requests to the same address vanish: a firewall or middlebox drops big NTP packets, or the server is not an NTS server on that port."
         tell "plain 48-octet requests answered, requests of a few hundred octets with NTS extension fields to the same address and port never answered"
         fix "allow NTP datagrams larger than 48 octets on the path (length-matching firewall rules, 'NTP amplification' filters, MTU); check the server's NTP port serves NTS";
-    LocalClockWrong = "local-clock-wrong", Local, 5, PR, "THIS MACHINE'S CLOCK IS WRONG",
+    NtsReplyNotAuthentic = "nts-reply-not-authentic", Unusable, 11, PEW, "NTS REPLIES NOT AUTHENTIC",
+        means "NTS-protected requests are answered, but the replies fail NTS verification: the NTP server at that address does not speak NTS, or is not the one the NTS-KE server made the cookies for."
+        tell "replies whose origin matches our request, without our Unique Identifier or with an authenticator that does not verify with the keys from NTS-KE"
+        fix "point NTS-KE's NTPv4 Server/Port Negotiation at the NTS-capable NTP server, or make the server at that address share the KE server's cookie key (chrony: one chronyd, or `ntsntpserver`; ntpsec: `nts` enabled on the same ntpd)";
+    LocalClockWrong = "local-clock-wrong", Local, 5, PEW, "THIS MACHINE'S CLOCK IS WRONG",
         means "The NTS server's certificate is refused because this machine's clock is wrong: at the time the server gives, the certificate is valid. It is the boot-time deadlock: no time without NTS, no NTS without time."
         tell "the certificate fails as expired or not yet valid at this machine's time, and verifies at the time an unauthenticated NTP exchange with the same host gives"
         fix "set the clock once (chrony `nocerttimecheck 1` lets the first update skip the certificate's time check; or step it once with `chronyd -q` / `ntpdig -S`), then fix what loses it at boot (a dead RTC battery, `hwclock --systohc`)";

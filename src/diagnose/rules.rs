@@ -125,6 +125,16 @@ pub static STEPS: &[Step] = &[
                 say: nts_ntsn,
             },
             Rule {
+                names: "nts-reply-not-authentic",
+                when: |e| {
+                    nts(e)
+                        .ntp
+                        .as_ref()
+                        .is_some_and(|n| n.authenticated == 0 && n.unverified > 0)
+                },
+                say: nts_not_authentic,
+            },
+            Rule {
                 names: "nts-packets-dropped",
                 when: ALWAYS,
                 say: nts_packets_dropped,
@@ -1289,7 +1299,7 @@ fn nts_failed(e: &Exchange) -> bool {
         || n.ke.as_ref().is_some_and(|k| k.cookies == 0)
         || n.ntp.as_ref().is_some_and(|x| {
             x.ntsn > 0
-                || (x.sent > 0 && x.authenticated == 0 && x.unverified == 0 && e.answered() > 0)
+                || (x.sent > 0 && x.authenticated == 0 && (x.unverified > 0 || e.answered() > 0))
         })
 }
 
@@ -1697,6 +1707,27 @@ fn nts_ntsn(e: &Exchange) -> Verdict {
         v = v.evidence(l);
     }
     v.fix(kiss_fix(code))
+}
+
+fn nts_not_authentic(e: &Exchange) -> Verdict {
+    let n = nts(e);
+    let x = n.ntp.as_ref().expect("checked");
+    let mut v = Verdict::new(
+        Cause::NtsReplyNotAuthentic,
+        format!(
+            "{}: NTS-protected requests are answered, but not with NTS: {}.",
+            e.who,
+            x.first_unverified
+                .as_deref()
+                .unwrap_or("the replies do not verify")
+        ),
+        Confidence::High,
+    )
+    .evidence(ntp_line(n).unwrap_or_default());
+    for l in ke_lines(n) {
+        v = v.evidence(l);
+    }
+    v.fix(Cause::NtsReplyNotAuthentic.info().fix)
 }
 
 fn nts_packets_dropped(e: &Exchange) -> Verdict {

@@ -35,6 +35,8 @@ pub enum NtsFault {
     Ntsn,
     /// NTS requests (with extension fields) dropped; plain ones answered.
     DropNts,
+    /// NTS requests answered as plain ones (48 octets, no NTS fields).
+    PlainReplies,
 }
 
 impl NtsFault {
@@ -49,6 +51,7 @@ impl NtsFault {
         "no-cookies",
         "ntsn",
         "drop-nts",
+        "plain-replies",
     ];
 
     pub fn parse(s: &str) -> Result<NtsFault, String> {
@@ -62,6 +65,7 @@ impl NtsFault {
             "no-cookies" => NtsFault::NoCookies,
             "ntsn" => NtsFault::Ntsn,
             "drop-nts" => NtsFault::DropNts,
+            "plain-replies" => NtsFault::PlainReplies,
             s => match s.strip_prefix("ke-error=") {
                 Some(c) => NtsFault::KeError(
                     c.parse()

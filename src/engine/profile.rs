@@ -282,7 +282,13 @@ impl Server {
         }
         let f = &self.profile.faults;
         let shifted = recv_ts + f.offset;
-        if self.profile.nts.is_some() && crate::wire::nts::is_nts_request(request) {
+        if self
+            .profile
+            .nts
+            .as_ref()
+            .is_some_and(|n| !n.has(super::nts::NtsFault::PlainReplies))
+            && crate::wire::nts::is_nts_request(request)
+        {
             return self.nts(request, shifted, out);
         }
         let live = self
