@@ -618,3 +618,76 @@ fn ke_negotiates_an_ntp_server_without_the_keys() {
     assert_eq!(cause(&r), "nts-packets-dropped", "{r:#?}");
     assert_eq!(n.ntp.unwrap().authenticated, 0);
 }
+
+/// ntpsec's ntpd as an NTS server (`nts enable`, key and certificate from
+/// openssl), probed; and as an NTS client of `serve --nts` (`server NAME
+/// nts ca FILE`): ntpq shows the association's NTS cookies arriving.
+#[test]
+fn ntpsec_nts_both_ways() {
+    if !require("NTS with ntpsec", &["ip", "ss", "openssl", "ntpd", "ntpq"]) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (key, crt) = openssl_cert(&p.dir);
+    let sd = TempDir::new();
+    let _srv = ntpd(
+        &p.server,
+        &sd,
+        &format!(
+            "tos orphan 5 orphanwait 1\nrestrict default kod nomodify\nnts enable\nnts key {}\nnts cert {}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    wait_tcp_listen(&p.server, 4460);
+    std::thread::sleep(Duration::from_secs(2));
+    let (r, _) = probe(&p, &["--nts-ca", crt.to_str().unwrap(), "ntp.test"]);
+    let n = nts_of(&r);
+    eprintln!("ntpsec server: {} {:#?}", cause(&r), n.ke);
+    assert_eq!(
+        n.tls.as_ref().map(|t| t.alpn.clone()),
+        Some(Some("ntske/1".into())),
+        "{n:#?}"
+    );
+    let ntp = n.ntp.clone().unwrap_or_default();
+    assert_eq!(ntp.authenticated, ntp.sent, "{r:#?}");
+    assert!(ntp.sent > 0);
+    assert_eq!(cause(&r), "ok", "{r:#?}");
+    drop(_srv);
+
+    // ntpsec as the client of serve --nts.
+    let (_serve, ca) = serve_nts(&p, &p.dir, &[]);
+    let cd = TempDir::new();
+    let _cli = ntpd(
+        &p.client,
+        &cd,
+        &format!(
+            "server ntp.test nts ca {} iburst minpoll 3 maxpoll 3",
+            ca.display()
+        ),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut counters = String::new();
+    let good = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_secs(1));
+        counters = peer_output(&p.client, &["ntpq", "-c", "nts"]);
+        if good(&counters, "NTS client recvs good") > 0 {
+            break;
+        }
+    }
+    eprintln!("{counters}");
+    assert!(
+        good(&counters, "NTS KE client probes good") >= 1,
+        "{counters}"
+    );
+    assert!(good(&counters, "NTS client recvs good") >= 1, "{counters}");
+    assert_eq!(good(&counters, "NTS client recvs w error"), 0, "{counters}");
+}
