@@ -328,6 +328,8 @@ pub struct TrueTimeCheck {
     /// The chain verifies at that time.
     pub valid: bool,
     pub detail: Option<String>,
+    /// Why it is refused at that time, when it is a certificate problem.
+    pub problem: Option<CertProblem>,
 }
 
 /// The KE records exchanged.

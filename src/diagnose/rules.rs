@@ -1516,7 +1516,7 @@ fn local_clock_wrong(e: &Exchange) -> Verdict {
         format!(
             "{}: this machine's clock is {} off: the NTS certificate is {what}, but valid at the time the server gives.",
             e.who,
-            humantime::format_duration(std::time::Duration::from_secs(t.offset_s.abs() as u64))
+            humantime::format_duration(std::time::Duration::from_secs(t.offset_s.abs().round() as u64))
         ),
         Confidence::High,
     )
@@ -1530,7 +1530,16 @@ fn local_clock_wrong(e: &Exchange) -> Verdict {
 fn certificate(e: &Exchange) -> Verdict {
     let n = nts(e);
     let c = n.cert.as_ref().expect("checked");
-    let (cause, head) = match &c.problem {
+    // Refused for its dates here, and for something else at the server's
+    // time: that something else is what setting the clock would not fix.
+    let problem = match &c.at_true_time {
+        Some(t) if !t.valid => match &t.problem {
+            Some(p) if !time_problem(p) => p,
+            _ => &c.problem,
+        },
+        _ => &c.problem,
+    };
+    let (cause, head) = match problem {
         CertProblem::Expired { not_after, .. } => (
             Cause::NtsCertificateExpired,
             format!(
@@ -1586,7 +1595,7 @@ fn certificate(e: &Exchange) -> Verdict {
     for l in cert_lines(n) {
         v = v.evidence(l);
     }
-    if matches!(c.problem, CertProblem::Untrusted { .. }) {
+    if matches!(problem, CertProblem::Untrusted { .. }) {
         v = v.evidence(format!("trusted here: {}", n.trust.join("; ")));
     }
     v.fix(cause.info().fix)
@@ -2163,6 +2172,73 @@ pub fn source_ports(ephemeral: &Exchange, fixed: &Exchange, port: u16) -> Verdic
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diagnose::facts::{CertCheck, NtsClient, TrueTimeCheck};
+
+    fn nts_cert(problem: CertProblem, at_true: Option<TrueTimeCheck>) -> Exchange {
+        let mut x = Exchange::new(Vantage::Probe, "ntp.test (198.51.100.1:123)");
+        x.nts = Some(NtsClient {
+            ke_server: "198.51.100.1:4460".parse().unwrap(),
+            name: "ntp.test".into(),
+            trust: vec![],
+            connect: KeConnect::Connected { ms: 1.0 },
+            tls: None,
+            chain: vec![],
+            cert: Some(CertCheck {
+                problem,
+                at_true_time: at_true,
+            }),
+            ke: None,
+            ntp: None,
+        });
+        x
+    }
+
+    fn check(valid: bool, problem: Option<CertProblem>) -> Option<TrueTimeCheck> {
+        Some(TrueTimeCheck {
+            offset_s: 172_800.0,
+            valid,
+            detail: None,
+            problem,
+        })
+    }
+
+    /// The certificate's dates against this host's clock and the server's:
+    /// valid at the server's time is this host's clock; refused there for
+    /// another reason is that reason; no server time leaves the dates.
+    #[test]
+    fn certificate_dates_against_the_servers_time() {
+        let early = CertProblem::NotYetValid {
+            now: 0,
+            not_before: Some(100),
+        };
+        let d = |x: &Exchange| decide(x).cause;
+        assert_eq!(
+            d(&nts_cert(early.clone(), check(true, None))),
+            Cause::LocalClockWrong
+        );
+        let untrusted = CertProblem::Untrusted {
+            detail: "BadSignature".into(),
+        };
+        assert_eq!(
+            d(&nts_cert(early.clone(), check(false, Some(untrusted)))),
+            Cause::NtsCertificateUntrusted
+        );
+        let later = CertProblem::Expired {
+            now: 0,
+            not_after: Some(0),
+        };
+        assert_eq!(
+            d(&nts_cert(early.clone(), check(false, Some(later)))),
+            Cause::NtsCertificateNotYetValid
+        );
+        let v = decide(&nts_cert(early, None));
+        assert_eq!(v.cause, Cause::NtsCertificateNotYetValid);
+        assert!(
+            v.evidence
+                .iter()
+                .any(|e| e.contains("server's time is unknown"))
+        );
+    }
 
     #[test]
     fn every_step_ends_in_a_rule_that_always_applies() {

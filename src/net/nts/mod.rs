@@ -620,6 +620,7 @@ pub fn check_at_true_time(s: &mut Session, offset_s: f64) {
     let t = TrueTimeCheck {
         offset_s,
         valid: r.is_ok(),
+        problem: r.as_ref().err().and_then(tls::cert_problem),
         detail: r.err().map(|e| e.to_string()),
     };
     let text = format!(
