@@ -28,7 +28,8 @@ need_cargo() {
 }
 
 # The real peers for the tests: ntpsec (ntpd, ntpq, ntpdig, ntpdate),
-# tcpdump, tshark, iptables, nftables, iproute2; chronyd unpacked beside it
+# tcpdump, tshark, iptables, nftables, iproute2, openssl (NTS certificates);
+# chronyd unpacked beside it
 # (the chrony package conflicts with ntpsec).
 install_peers() {
   local made_policy=0
@@ -40,7 +41,7 @@ install_peers() {
     made_policy=1
   fi
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
-  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time
+  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates
   [ $made_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
   if [ ! -x /opt/chrony/usr/sbin/chronyd ]; then
     local tmp
