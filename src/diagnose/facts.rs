@@ -345,6 +345,8 @@ pub struct KeOutcome {
     pub unknown_critical: Vec<u16>,
     pub cookies: usize,
     pub cookie_len: Option<usize>,
+    /// The cookies are not all of one length.
+    pub cookie_lens_differ: bool,
     pub server: Option<String>,
     pub port: Option<u16>,
     /// The answer could not be read whole: malformed, cut, too large, or

@@ -354,6 +354,17 @@ pub fn decide(e: &Exchange) -> Verdict {
             v.evidence.push(line);
         }
     }
+    if let Some(n) = &e.nts
+        && n.ke_server.ip().is_loopback()
+        && n.name.parse::<std::net::IpAddr>().is_err()
+        && n.name != "localhost"
+    {
+        v.notes.push(format!(
+            "{} resolves to a loopback address ({}): NTS talked to this host itself; check /etc/hosts if the server is elsewhere",
+            n.name,
+            n.ke_server.ip()
+        ));
+    }
     for f in &e.socket_errors {
         v.notes.push(format!(
             "the socket reported an error at {}: {} (the verdict may miss what it hid)",
@@ -1377,6 +1388,9 @@ fn ke_lines(n: &NtsClient) -> Vec<String> {
                 .map(|p| format!(", NTP port {p}"))
                 .unwrap_or_default()
         ));
+        if k.cookie_lens_differ {
+            v.push("the cookies are not all of one length: ntpsec refuses such a jar (\"NTSc: Cookie length mismatch\")".to_string());
+        }
     }
     v
 }

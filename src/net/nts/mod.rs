@@ -543,6 +543,7 @@ pub fn key_exchange(
             ke.unknown_critical = r.unknown_critical.clone();
             ke.cookies = r.cookies.len() + r.cookies_dropped;
             ke.cookie_len = r.cookies.first().map(Vec::len);
+            ke.cookie_lens_differ = r.cookies.windows(2).any(|w| w[0].len() != w[1].len());
             ke.server = r.server.clone();
             ke.port = r.port;
             s.log(format!("NTS-KE ← {}", records(&ke.received)));
