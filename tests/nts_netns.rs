@@ -691,3 +691,42 @@ fn ntpsec_nts_both_ways() {
     assert!(good(&counters, "NTS client recvs good") >= 1, "{counters}");
     assert_eq!(good(&counters, "NTS client recvs w error"), 0, "{counters}");
 }
+
+/// Over IPv6: chronyd's NTS server by its AAAA record, healthy, then
+/// behind ip6tables REJECT (ICMPv6 port unreachable, its sender named, read
+/// from a raw ICMPv6 socket).
+#[test]
+fn nts_over_ipv6() {
+    if !require(
+        "NTS over IPv6",
+        &["ip", "ss", "ip6tables", "openssl", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host("2001:db8::1", "ntp.test");
+    let (key, crt) = openssl_cert(&p.dir);
+    let sd = TempDir::new();
+    let _srv = chronyd(
+        &p.server,
+        &sd,
+        &format!(
+            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
+            key.display(),
+            crt.display()
+        ),
+    );
+    wait_tcp_listen(&p.server, 4460);
+    let ca = crt.to_str().unwrap();
+    let (r, _) = probe(&p, &["-6", "--nts-ca", ca, "ntp.test"]);
+    assert_eq!(cause(&r), "ok", "{r:#?}");
+    assert_eq!(nts_of(&r).ke_server, "[2001:db8::1]:4460");
+    p.server
+        .sh("ip6tables -I INPUT -p tcp --dport 4460 -j REJECT");
+    let (r, _) = probe(&p, &["-6", "--nts-ca", ca, "ntp.test"]);
+    assert_eq!(cause(&r), "nts-ke-refused", "{r:#?}");
+    let icmp = nts_of(&r).icmp.unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(icmp.family, "icmpv6");
+    assert_eq!((icmp.icmp_type, icmp.code), (1, 4), "{icmp:#?}");
+    assert_eq!(icmp.offender.as_deref(), Some("2001:db8::1"));
+}
