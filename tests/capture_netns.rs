@@ -678,7 +678,7 @@ fn pcapng_of_two_interfaces_and_vlan_tags() {
 /// chronyd serving NTP and NTS-KE in the server namespace, with a key and
 /// certificate made here; the certificate, for the client to trust.
 fn nts_server(p: &Pair, d: &TempDir) -> (Proc, std::path::PathBuf) {
-    let (key, crt) = nts_cert(d);
+    let (key, crt) = openssl_cert(d);
     let srv = chronyd(
         &p.server,
         d,
@@ -701,36 +701,6 @@ fn nts_client(p: &Pair, cd: &TempDir, crt: &std::path::Path) -> Proc {
             crt.display()
         ),
     )
-}
-
-/// An EC key and a self-signed certificate for ntp.test, made by openssl.
-fn nts_cert(d: &TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
-    let key = d.path().join("server.key");
-    let crt = d.path().join("server.crt");
-    let o = run_bounded(
-        std::process::Command::new("openssl").args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=ntp.test",
-            "-addext",
-            "subjectAltName=DNS:ntp.test",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            crt.to_str().unwrap(),
-        ]),
-        Duration::from_secs(30),
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    (key, crt)
 }
 
 /// A link with a 200-octet MTU: chronyd's NTS requests and replies (a
@@ -758,7 +728,16 @@ fn fragmented_nts_packets_are_reassembled() {
     let td = tcpdump(&p.client, &p.client_if, &file, &["ip"]);
     let cd = TempDir::new();
     let _cli = nts_client(&p, &cd, &crt);
-    std::thread::sleep(Duration::from_secs(6));
+    // At least 6 s, and until a reply is in the file (a loaded machine
+    // slows chronyd's key exchange), at most 20 s.
+    let t0 = std::time::Instant::now();
+    while t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_secs(1));
+        if t0.elapsed() >= Duration::from_secs(6) && tshark_count(&file, "ntp.flags.mode == 4") >= 2
+        {
+            break;
+        }
+    }
     stop_tcpdump(td);
     keep_pcap("chronyd-nts-fragments", &file);
     let frags = tshark_count(&file, "ip.flags.mf == 1 || ip.frag_offset > 0");
@@ -804,7 +783,7 @@ fn nts_ke_refused_rejected_and_dropped() {
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
     let d = TempDir::new();
-    let (_key, crt) = nts_cert(&d);
+    let (_key, crt) = openssl_cert(&d);
     // NTP is served, NTS-KE is not: TCP 4460 is closed.
     let _srv = chronyd(&p.server, &d, "local stratum 8\nallow all");
     let run = |name: &str| {

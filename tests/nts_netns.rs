@@ -32,35 +32,22 @@ fn nts_of(r: &ProbeReport) -> ntpdiag::cli::json::NtsJson {
         .unwrap_or_else(|| panic!("no nts in {r:#?}"))
 }
 
-/// An EC key and a self-signed certificate for ntp.test (DNS name only),
-/// made by openssl.
-fn openssl_cert(d: &TempDir) -> (PathBuf, PathBuf) {
-    let key = d.path().join("server.key");
-    let crt = d.path().join("server.crt");
-    let o = run_bounded(
-        std::process::Command::new("openssl").args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=ntp.test",
-            "-addext",
-            "subjectAltName=DNS:ntp.test",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            crt.to_str().unwrap(),
-        ]),
-        Duration::from_secs(30),
+/// chronyd as an NTS server in the server namespace (key and certificate
+/// for ntp.test from openssl); returns the certificate and the process.
+fn chronyd_nts_server(p: &Pair) -> (PathBuf, Proc, TempDir) {
+    let (key, crt) = openssl_cert(&p.dir);
+    let sd = TempDir::new();
+    let srv = chronyd(
+        &p.server,
+        &sd,
+        &format!(
+            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
+            key.display(),
+            crt.display()
+        ),
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    (key, crt)
+    wait_tcp_listen(&p.server, 4460);
+    (crt, srv, sd)
 }
 
 fn wait_tcp_listen(ns: &Netns, port: u16) {
@@ -93,18 +80,7 @@ fn chronyd_nts_server_probed() {
     }
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
-    let (key, crt) = openssl_cert(&p.dir);
-    let sd = TempDir::new();
-    let _srv = chronyd(
-        &p.server,
-        &sd,
-        &format!(
-            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
-            key.display(),
-            crt.display()
-        ),
-    );
-    wait_tcp_listen(&p.server, 4460);
+    let (crt, _srv, _sd) = chronyd_nts_server(&p);
     let ca = crt.to_str().unwrap();
 
     // Healthy: chronyd takes our cookies and authenticators, we verify its.
@@ -705,18 +681,7 @@ fn nts_over_ipv6() {
     }
     let p = Pair::new();
     p.client.add_host("2001:db8::1", "ntp.test");
-    let (key, crt) = openssl_cert(&p.dir);
-    let sd = TempDir::new();
-    let _srv = chronyd(
-        &p.server,
-        &sd,
-        &format!(
-            "local stratum 8\nallow all\nntsserverkey {}\nntsservercert {}",
-            key.display(),
-            crt.display()
-        ),
-    );
-    wait_tcp_listen(&p.server, 4460);
+    let (crt, _srv, _sd) = chronyd_nts_server(&p);
     let ca = crt.to_str().unwrap();
     let (r, _) = probe(&p, &["-6", "--nts-ca", ca, "ntp.test"]);
     assert_eq!(cause(&r), "ok", "{r:#?}");

@@ -291,12 +291,7 @@ impl Server {
         {
             return self.nts(request, shifted, out);
         }
-        let live = self
-            .profile
-            .live
-            .as_ref()
-            .and_then(|l| l.get().server)
-            .map(Responder::new);
+        let live = self.live_responder();
         let len = match live
             .as_ref()
             .unwrap_or(&self.responder)
@@ -327,17 +322,21 @@ impl Server {
         })
     }
 
+    /// The responder of a presentation that changes while serving, if any.
+    fn live_responder(&self) -> Option<Responder> {
+        self.profile
+            .live
+            .as_ref()
+            .and_then(|l| l.get().server)
+            .map(Responder::new)
+    }
+
     /// An NTS request: an authenticated reply, the NTSN kiss, or nothing.
     fn nts(&mut self, request: &[u8], at: NtpTimestamp, out: &mut [u8]) -> Action {
         let nts = self.profile.nts.clone().expect("checked");
         let mut header = [0u8; 48];
         let mut kiss = [0u8; 48];
-        let live = self
-            .profile
-            .live
-            .as_ref()
-            .and_then(|l| l.get().server)
-            .map(Responder::new);
+        let live = self.live_responder();
         // The transmit time is written now: the authenticator covers it.
         if live
             .as_ref()

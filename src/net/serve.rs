@@ -315,50 +315,36 @@ fn serve_loop(sock: &Socket, mut server: Server, stop: &AtomicBool, start: Insta
                     payload,
                     &mut ctl_buf,
                 ) {
-                    Action::Reply(r) if r.len > 48 => {
-                        // An NTS reply: authenticated as made, never stamped later.
-                        let len = r.len.min(ctl_buf.len());
+                    Action::Reply(r) => {
+                        // 48 octets in this batch's slot, or an NTS reply of
+                        // its own (authenticated as made: never stamped later).
+                        let big_reply = r.len > 48;
+                        let len = r.len.min(if big_reply { ctl_buf.len() } else { 48 });
                         let source = r.source.or(m.local);
-                        if r.delay.is_zero() {
+                        if !r.delay.is_zero() {
+                            if held.len() >= DELAY_QUEUE_MAX {
+                                count(&mut server.counters, "delay queue full".into(), 1);
+                            } else {
+                                held.push(
+                                    Instant::now() + r.delay,
+                                    Held {
+                                        dest: m.from,
+                                        source,
+                                        bytes: ctl_buf[..len].to_vec(),
+                                        len,
+                                        stamp: r.stamp && !big_reply,
+                                    },
+                                );
+                            }
+                        } else if big_reply {
                             big.push(ctl_buf[..len].to_vec());
                             sends.push((m.from, source, Slot::Big(big.len() - 1), len));
-                        } else if held.len() >= DELAY_QUEUE_MAX {
-                            count(&mut server.counters, "delay queue full".into(), 1);
                         } else {
-                            held.push(
-                                Instant::now() + r.delay,
-                                Held {
-                                    dest: m.from,
-                                    source,
-                                    bytes: ctl_buf[..len].to_vec(),
-                                    len,
-                                    stamp: false,
-                                },
-                            );
-                        }
-                    }
-                    Action::Reply(r) => {
-                        let len = r.len.min(48);
-                        out[slot][..len].copy_from_slice(&ctl_buf[..len]);
-                        let source = r.source.or(m.local);
-                        if r.delay.is_zero() {
+                            out[slot][..len].copy_from_slice(&ctl_buf[..len]);
                             if r.stamp {
                                 server.stamp(&mut out[slot][..len], clock::now());
                             }
                             sends.push((m.from, source, Slot::Small(slot), len));
-                        } else if held.len() >= DELAY_QUEUE_MAX {
-                            count(&mut server.counters, "delay queue full".into(), 1);
-                        } else {
-                            held.push(
-                                Instant::now() + r.delay,
-                                Held {
-                                    dest: m.from,
-                                    source,
-                                    bytes: out[slot][..len].to_vec(),
-                                    len,
-                                    stamp: r.stamp,
-                                },
-                            );
                         }
                     }
                     Action::Control(frags) => {

@@ -175,6 +175,26 @@ fn authenticator(body: &[u8]) -> Result<(&[u8], &[u8]), NtsError> {
     Ok((&body[4..4 + nl], &body[c_at..c_at + cl]))
 }
 
+/// The Unique Identifier and the authenticator, which must be the last
+/// field (RFC 8915 §5.6: nothing after it is authenticated).
+fn uid_and_authenticator<'a, 'b>(
+    fs: &'b [Field<'a>],
+) -> Result<(&'b Field<'a>, &'b Field<'a>), NtsError> {
+    let uid = fs
+        .iter()
+        .find(|f| f.kind == EF_UNIQUE_ID)
+        .ok_or(NtsError::NoUniqueId)?;
+    let (i, auth) = fs
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f.kind == EF_AUTHENTICATOR)
+        .ok_or(NtsError::NoAuthenticator)?;
+    if i + 1 != fs.len() {
+        return Err(NtsError::AfterAuthenticator);
+    }
+    Ok((uid, auth))
+}
+
 /// What a client needs to send one NTS request.
 pub struct ClientRequest<'a> {
     /// The 48-octet NTP header (mode 3, transmit nonce set).
@@ -217,20 +237,9 @@ pub fn verify_reply(
     s2c: &[u8; KEY_LEN],
 ) -> Result<VerifiedReply, NtsError> {
     let fs = fields(bytes, HEADER.min(bytes.len()))?;
-    let uid = fs
-        .iter()
-        .find(|f| f.kind == EF_UNIQUE_ID)
-        .ok_or(NtsError::NoUniqueId)?;
+    let (uid, auth) = uid_and_authenticator(&fs)?;
     if uid.body.get(..32) != Some(&unique_id[..]) {
         return Err(NtsError::UniqueIdMismatch);
-    }
-    let (i, auth) = fs
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.kind == EF_AUTHENTICATOR)
-        .ok_or(NtsError::NoAuthenticator)?;
-    if i + 1 != fs.len() {
-        return Err(NtsError::AfterAuthenticator);
     }
     let (nonce, ct) = authenticator(auth.body)?;
     let plain = open(s2c, nonce, &bytes[..auth.start], ct).ok_or(NtsError::AuthenticationFailed)?;
@@ -267,22 +276,11 @@ pub fn is_nts_request(bytes: &[u8]) -> bool {
 /// Reads the NTS fields of a request (without verifying).
 pub fn read_request(bytes: &[u8]) -> Result<RequestFields<'_>, NtsError> {
     let fs = fields(bytes, HEADER.min(bytes.len()))?;
-    let uid = fs
-        .iter()
-        .find(|f| f.kind == EF_UNIQUE_ID)
-        .ok_or(NtsError::NoUniqueId)?;
+    let (uid, auth) = uid_and_authenticator(&fs)?;
     let cookie = fs
         .iter()
         .find(|f| f.kind == EF_COOKIE)
         .ok_or(NtsError::NoCookie)?;
-    let (i, auth) = fs
-        .iter()
-        .enumerate()
-        .find(|(_, f)| f.kind == EF_AUTHENTICATOR)
-        .ok_or(NtsError::NoAuthenticator)?;
-    if i + 1 != fs.len() {
-        return Err(NtsError::AfterAuthenticator);
-    }
     let (nonce, ciphertext) = authenticator(auth.body)?;
     Ok(RequestFields {
         unique_id: uid.body,

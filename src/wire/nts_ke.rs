@@ -254,16 +254,21 @@ pub fn client_request(aead: &[u16]) -> Vec<u8> {
         (false, AEAD, &aeads[..]),
         (true, END_OF_MESSAGE, &[][..]),
     ] {
-        v.extend(
-            Record {
-                critical,
-                kind,
-                body,
-            }
-            .to_bytes(),
-        );
+        put(&mut v, critical, kind, body);
     }
     v
+}
+
+/// Appends one record.
+fn put(v: &mut Vec<u8>, critical: bool, kind: u16, body: &[u8]) {
+    v.extend(
+        Record {
+            critical,
+            kind,
+            body,
+        }
+        .to_bytes(),
+    );
 }
 
 /// What a server's KE response says (RFC 8915 §4.1): an Error record
@@ -282,16 +287,7 @@ pub struct ServerAnswer {
 /// Encodes a server's KE response.
 pub fn server_response(a: &ServerAnswer) -> Vec<u8> {
     let mut v = Vec::new();
-    let mut put = |critical: bool, kind: u16, body: &[u8]| {
-        v.extend(
-            Record {
-                critical,
-                kind,
-                body,
-            }
-            .to_bytes(),
-        )
-    };
+    let mut put = |critical: bool, kind: u16, body: &[u8]| put(&mut v, critical, kind, body);
     if let Some(code) = a.error {
         put(true, ERROR, &code.to_be_bytes());
     } else {

@@ -600,3 +600,34 @@ pub fn keep_output(name: &str, text: &str) {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.txt")), text).unwrap();
 }
+
+/// An EC key and a self-signed certificate for ntp.test (a DNS name only),
+/// made by openssl, in `dir`: (key, certificate).
+pub fn openssl_cert(dir: &TempDir) -> (PathBuf, PathBuf) {
+    let key = dir.path().join("server.key");
+    let crt = dir.path().join("server.crt");
+    let o = run_bounded(
+        Command::new("openssl").args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=ntp.test",
+            "-addext",
+            "subjectAltName=DNS:ntp.test",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            crt.to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (key, crt)
+}
