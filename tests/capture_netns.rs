@@ -757,7 +757,13 @@ fn fragmented_nts_packets_are_reassembled() {
         .collect();
     assert_eq!(c.len(), 1, "{r:#?}");
     assert!(c[0].counts.answered >= 1, "{r:#?}");
-    assert_eq!(c[0].verdict.cause, "ok", "{r:#?}");
+    assert_eq!(c[0].counts.answered, c[0].counts.requests, "{r:#?}");
+    // chronyd polls every second here (minpoll 0): once enough polls are in
+    // the recording, the capture rightly calls that fast.
+    assert!(
+        ["ok", "client-polls-too-fast"].contains(&c[0].verdict.cause.as_str()),
+        "{r:#?}"
+    );
 }
 
 /// NTS-KE refused or dropped, recorded: chronyd as an NTS client of a host
