@@ -695,3 +695,37 @@ fn nts_over_ipv6() {
     assert_eq!((icmp.icmp_type, icmp.code), (1, 4), "{icmp:#?}");
     assert_eq!(icmp.offender.as_deref(), Some("2001:db8::1"));
 }
+
+/// `serve --nts` presenting a given key and certificate (openssl's, as
+/// chrony's ntsserverkey/ntsservercert take them): the probe trusts that
+/// certificate and gets authenticated time.
+#[test]
+fn serve_nts_with_a_given_certificate() {
+    if !require("serve --nts --nts-cert", &["ip", "ss", "openssl"]) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (key, crt) = openssl_cert(&p.dir);
+    let _srv = p.server.spawn(
+        &[
+            ntpdiag(),
+            "serve",
+            "--listen",
+            "198.51.100.1:123",
+            "--nts",
+            "--nts-cert",
+            crt.to_str().unwrap(),
+            "--nts-key",
+            key.to_str().unwrap(),
+        ],
+        &p.dir.path().join("serve.log"),
+    );
+    assert!(p.server.wait_udp_listen(123, Duration::from_secs(10)));
+    wait_tcp_listen(&p.server, 4460);
+    let (r, code) = probe(&p, &["--nts-ca", crt.to_str().unwrap(), "ntp.test"]);
+    assert_eq!((cause(&r).as_str(), code), ("ok", 0), "{r:#?}");
+    let n = nts_of(&r);
+    assert_eq!(n.certificates[0].subject, "CN=ntp.test");
+    assert_eq!(n.ntp.unwrap().authenticated, 2);
+}
