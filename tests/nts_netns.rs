@@ -142,6 +142,38 @@ fn chronyd_nts_server_probed() {
     assert_eq!((icmp.icmp_type, icmp.code), (3, 3), "{n:#?}");
     p.server.sh("iptables -F INPUT");
 
+    // No route from this host: its own stack says so.
+    let (r, _) = probe(&p, &["203.0.113.9"]);
+    assert_eq!(cause(&r), "net-unreachable", "{r:#?}");
+    assert_eq!(nts_of(&r).connect, "failed", "{r:#?}");
+
+    // This host's own firewall rejects the SYN: the ICMP error comes from
+    // this host to itself.
+    p.client
+        .sh("iptables -I OUTPUT -p tcp --dport 4460 -j REJECT");
+    let (r, code) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    assert_eq!(
+        (cause(&r).as_str(), code),
+        ("local-firewall-blocks-ntp", 7),
+        "{r:#?}"
+    );
+    p.client.sh("iptables -F OUTPUT");
+    // Dropped there instead: TCP reports nothing, the SYNs just go
+    // unanswered (the verdict's note points at OUTPUT).
+    p.client
+        .sh("iptables -I OUTPUT -p tcp --dport 4460 -j DROP");
+    let (r, _) = probe(&p, &["--nts-ca", ca, "ntp.test"]);
+    assert_eq!(cause(&r), "nts-ke-no-reply", "{r:#?}");
+    assert!(
+        r.targets[0]
+            .verdict
+            .notes
+            .iter()
+            .any(|n| n.contains("OUTPUT")),
+        "{r:#?}"
+    );
+    p.client.sh("iptables -F OUTPUT");
+
     // REJECT with a TCP reset: refused, no ICMP.
     p.server
         .sh("iptables -I INPUT -p tcp --dport 4460 -j REJECT --reject-with tcp-reset");

@@ -530,7 +530,7 @@ fn nts(p: &crate::net::nts::NtsProbe) -> NtsJson {
             }),
         ),
         KeConnect::NoReply { waited_s } => ("no-reply", Some(waited_s * 1000.0), None, None),
-        KeConnect::Failed { error } => ("failed", None, Some(error.clone()), None),
+        KeConnect::Failed { error } => ("failed", None, Some(error.to_string()), None),
     };
     NtsJson {
         ke_server: f.ke_server.to_string(),

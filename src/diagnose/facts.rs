@@ -254,9 +254,9 @@ pub enum KeConnect {
     NoReply {
         waited_s: f64,
     },
-    /// The connection could not even be tried here.
+    /// The connection failed here (a local firewall rule, no route, …).
     Failed {
-        error: String,
+        error: LocalError,
     },
 }
 

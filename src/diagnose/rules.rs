@@ -81,6 +81,11 @@ pub static STEPS: &[Step] = &[
         applies: nts_failed,
         rules: &[
             Rule {
+                names: "local-firewall-blocks-ntp",
+                when: |e| matches!(&nts(e).connect, KeConnect::Refused { icmp: Some(i), .. } if i.sender == Sender::ClientHost),
+                say: nts_refused_here,
+            },
+            Rule {
                 names: "nts-ke-refused",
                 when: |e| matches!(nts(e).connect, KeConnect::Refused { .. }),
                 say: nts_refused,
@@ -89,6 +94,11 @@ pub static STEPS: &[Step] = &[
                 names: "nts-ke-no-reply",
                 when: |e| matches!(nts(e).connect, KeConnect::NoReply { .. }),
                 say: nts_no_reply,
+            },
+            Rule {
+                names: "local-*",
+                when: |e| matches!(nts(e).connect, KeConnect::Failed { .. }),
+                say: nts_local,
             },
             Rule {
                 names: "local-clock-wrong",
@@ -1303,7 +1313,7 @@ fn nts_failed(e: &Exchange) -> bool {
     };
     matches!(
         n.connect,
-        KeConnect::Refused { .. } | KeConnect::NoReply { .. }
+        KeConnect::Refused { .. } | KeConnect::NoReply { .. } | KeConnect::Failed { .. }
     ) || n.cert.is_some()
         || tls_failed(n)
         || ke_error(n)
@@ -1416,9 +1426,6 @@ fn ntp_line(n: &NtsClient) -> Option<String> {
 fn nts_summary(n: &NtsClient) -> Vec<String> {
     let mut v = ke_lines(n);
     v.extend(ntp_line(n));
-    if let KeConnect::Failed { error } = &n.connect {
-        v.push(format!("NTS-KE with {} not tried: {error}", n.ke_server));
-    }
     v
 }
 
@@ -1465,6 +1472,65 @@ fn nts_refused(e: &Exchange) -> Verdict {
     v.fix(Cause::NtsKeRefused.info().fix)
 }
 
+fn nts_refused_here(e: &Exchange) -> Verdict {
+    let n = nts(e);
+    let KeConnect::Refused {
+        icmp: Some(i),
+        error,
+    } = &n.connect
+    else {
+        unreachable!("checked")
+    };
+    Verdict::new(
+        Cause::LocalFirewallBlocksNtp,
+        format!(
+            "{}: this host's firewall rejects the connection to NTS-KE (TCP {}).",
+            e.who,
+            n.ke_server.port()
+        ),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "the connection to {} failed ({error}); the {} quoting our SYN came from this host ({})",
+        n.ke_server,
+        i.error,
+        i.offender.map_or("?".to_string(), |o| o.to_string())
+    ))
+    .fix("allow TCP 4460 out: `iptables -I OUTPUT -p tcp --dport 4460 -j ACCEPT` (and udp/123 for the NTP that follows)")
+    .fix(Cause::LocalFirewallBlocksNtp.info().fix)
+}
+
+fn nts_local(e: &Exchange) -> Verdict {
+    let n = nts(e);
+    let KeConnect::Failed { error } = &n.connect else {
+        unreachable!("checked")
+    };
+    let cause = local_cause(error.kind);
+    let head = match cause {
+        Cause::LocalFirewallBlocksNtp => format!(
+            "{}: this host's firewall refuses the connection to NTS-KE (TCP {}).",
+            e.who,
+            n.ke_server.port()
+        ),
+        _ => format!(
+            "{}: the connection to NTS-KE (TCP {}) failed on this host: {}.",
+            e.who,
+            n.ke_server.port(),
+            error.message
+        ),
+    };
+    let mut v = Verdict::new(cause, head, Confidence::High).evidence(format!(
+        "{} {} failed: {}",
+        error.op, error.target, error.message
+    ));
+    if cause == Cause::LocalFirewallBlocksNtp {
+        v = v
+            .evidence("EPERM: an OUTPUT rule (iptables/nftables) dropped or rejected the SYN")
+            .fix("allow TCP 4460 out: `iptables -I OUTPUT -p tcp --dport 4460 -j ACCEPT` (and udp/123 for the NTP that follows)");
+    }
+    v.fix(cause.info().fix)
+}
+
 fn nts_no_reply(e: &Exchange) -> Verdict {
     let n = nts(e);
     let KeConnect::NoReply { waited_s } = &n.connect else {
@@ -1494,6 +1560,7 @@ fn nts_no_reply(e: &Exchange) -> Verdict {
         v.evidence("plain NTP with the same host is not answered either: the host may be down or all of it filtered")
     };
     v.fix(Cause::NtsKeNoReply.info().fix)
+        .note("a DROP rule in this host's own OUTPUT chain looks the same from here (TCP reports no error for it): `iptables -S OUTPUT`")
 }
 
 fn true_time_line(c: &crate::diagnose::facts::CertCheck) -> String {

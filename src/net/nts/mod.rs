@@ -176,7 +176,8 @@ fn icmp_quoting(raw: &Socket, dst: SocketAddr, local_port: u16) -> Option<Icmp> 
                 offender: Some(q.offender),
                 sender: if q.offender == dst.ip() {
                     Sender::Server
-                } else if q.offender.is_loopback() {
+                } else if q.offender.is_loopback() || q.offender == q.to {
+                    // From this host to itself: a local REJECT rule.
                     Sender::ClientHost
                 } else {
                     Sender::Router
@@ -264,7 +265,13 @@ pub fn key_exchange(
                 name: name.to_string(),
                 trust: trust.loaded.clone(),
                 connect: KeConnect::Failed {
-                    error: "not tried".into(),
+                    error: crate::engine::local::LocalError {
+                        kind: crate::engine::local::LocalErrorKind::Other,
+                        op: "connect".into(),
+                        target: addr.to_string(),
+                        errno: None,
+                        message: "not tried".into(),
+                    },
                 },
                 tls: None,
                 chain: Vec::new(),
@@ -295,21 +302,20 @@ pub fn key_exchange(
                 K::TimedOut | K::WouldBlock => KeConnect::NoReply {
                     waited_s: start.elapsed().as_secs_f64(),
                 },
-                K::ConnectionRefused | K::HostUnreachable | K::NetworkUnreachable => {
+                // An RST, or an ICMP error read from the raw socket; an
+                // unreachable without ICMP is this host's own (no route).
+                K::ConnectionRefused => KeConnect::Refused {
+                    icmp,
+                    error: e.to_string(),
+                },
+                K::HostUnreachable | K::NetworkUnreachable if icmp.is_some() => {
                     KeConnect::Refused {
                         icmp,
                         error: e.to_string(),
                     }
                 }
-                _ if e.raw_os_error() == Some(libc::EACCES)
-                    || e.raw_os_error() == Some(libc::EPERM) =>
-                {
-                    KeConnect::Failed {
-                        error: format!("{e} (a local firewall rule refused the connection)"),
-                    }
-                }
                 _ => KeConnect::Failed {
-                    error: e.to_string(),
+                    error: super::errno::local_error("connect", addr, &e),
                 },
             };
             let text = match &c {
