@@ -386,6 +386,8 @@ fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
 /// The servers from a configuration file (or this node's), with options.
 /// A source's NTS run: whom to trust, the KE port.
 type NtsFor = Option<Arc<crate::net::nts::NtsRun>>;
+/// An NTS run and the name the server's certificate must carry.
+type NtsName = Option<(Arc<crate::net::nts::NtsRun>, String)>;
 
 fn from_config(file: &str) -> anyhow::Result<Vec<(String, crate::explain::conf::Source, NtsFor)>> {
     let cfgs: Vec<Config> = if file.is_empty() {
@@ -476,8 +478,8 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
-    // (label, spec with its address, addresses wanted, NTS run)
-    let mut wanted: Vec<(String, ServerSpec, usize, NtsFor)> = vec![];
+    // (label, spec, addresses wanted, NTS run and the name its certificate must carry)
+    let mut wanted: Vec<(String, ServerSpec, usize, NtsName)> = vec![];
     let mut unresolved: Vec<(String, String)> = vec![];
     let mut push =
         |label: String, host: &str, port: u16, mut base: ServerSpec, many: usize, nts: NtsFor| {
@@ -485,7 +487,12 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 Ok(addrs) => {
                     for a in addrs.into_iter().take(many) {
                         base.addr = a;
-                        wanted.push((label.clone(), base.clone(), many, nts.clone()));
+                        wanted.push((
+                            label.clone(),
+                            base.clone(),
+                            many,
+                            nts.clone().map(|r| (r, host.to_string())),
+                        ));
                     }
                 }
                 Err(e) => unresolved.push((label, e)),
@@ -532,16 +539,16 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     let checked: Vec<Option<crate::diagnose::Verdict>> = std::thread::scope(|sc| {
         let hs: Vec<_> = wanted
             .iter()
-            .map(|(label, spec, _, nts)| {
+            .map(|(_, spec, _, nts)| {
                 sc.spawn(move || {
-                    nts.as_ref().map(|run| {
+                    nts.as_ref().map(|(run, host)| {
                         let cfg = crate::engine::probe::ProbeConfig {
                             samples: 2,
                             local_precision: clock::precision(),
                             ..Default::default()
                         };
                         crate::diagnose::probe::diagnose(&crate::net::nts::probe(
-                            label, spec.addr, &cfg, run,
+                            host, spec.addr, &cfg, run,
                         ))
                     })
                 })

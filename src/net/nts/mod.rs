@@ -230,7 +230,13 @@ pub fn probe(host: &str, addr: SocketAddr, cfg: &ProbeConfig, run: &NtsRun) -> T
         ke_timeout(cfg),
         &run.trust,
     );
-    let target = session.ntp_target(addr.port()).unwrap_or(addr);
+    let target = match session.ntp_target(addr.port()) {
+        Ok(t) => t,
+        Err(e) => {
+            session.log(format!("NTS: {e}; NTP goes to {addr} instead"));
+            addr
+        }
+    };
     let mut ev = super::probe::probe_address(host, target, cfg, SourcePort::Ephemeral);
     if session.ready() {
         ntp_exchange(
