@@ -761,3 +761,73 @@ fn serve_nts_with_a_given_certificate() {
     assert_eq!(n.certificates[0].subject, "CN=ntp.test");
     assert_eq!(n.ntp.unwrap().authenticated, 2);
 }
+
+/// watch polls an NTS source through NTS, as chronyd would: chronyd's
+/// server counts NTS-KE connections and authenticated NTP packets from it,
+/// and the source is reached.
+#[test]
+fn watch_polls_nts_sources_with_nts() {
+    if !require(
+        "watch polling with NTS",
+        &["ip", "ss", "openssl", &chronyd_path(), &chronyc_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    p.client.add_host(SERVER, "ntp.test");
+    let (crt, _srv, sd) = chronyd_nts_server(&p);
+    let o = run_bounded(
+        &mut p.client.cmd(&[
+            ntpdiag(),
+            "watch",
+            "--json",
+            "--count",
+            "2",
+            "--nts",
+            "--nts-ca",
+            crt.to_str().unwrap(),
+            "ntp.test",
+        ]),
+        Duration::from_secs(90),
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let stats = lines
+        .iter()
+        .find(|l| l["type"] == "nts-stats")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    let authenticated = stats["authenticated"].as_u64().unwrap();
+    assert!(authenticated >= 1, "{stats:#}");
+    assert_eq!(stats["rejected"], 0, "{stats:#}");
+    let snap = lines
+        .iter()
+        .rev()
+        .find(|l| l["type"] == "snapshot")
+        .expect("a snapshot");
+    assert_ne!(snap["sources"][0]["reach"], 0, "{snap:#}");
+    // chronyd's own count of what it authenticated.
+    let sock = sd.path().join("chronyd.sock");
+    let server = peer_output(
+        &p.server,
+        &[&chronyc_path(), "-h", sock.to_str().unwrap(), "serverstats"],
+    );
+    eprintln!("{server}");
+    let count = |key: &str| {
+        server
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split(':').nth(1))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{key} in {server}"))
+    };
+    // Two key exchanges (the check before polling, then the jar's) and the
+    // check's two NTS requests plus every request watch had authenticated.
+    assert_eq!(count("NTS-KE connections accepted"), 2, "{server}");
+    assert_eq!(
+        count("Authenticated NTP packets"),
+        authenticated + 2,
+        "{server}"
+    );
+}

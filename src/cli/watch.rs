@@ -37,7 +37,14 @@ test, k Kiss-o'-Death, ! ICMP error, a reply from another address, m not NTP,
 e not sent, . silent) and WHY: a cause id (`ntpdiag causes ID`) and its
 numbers. The reach register counts usable replies, as ntpd and chronyd do;
 `heard` counts every reply, so a server that answers unsynchronized shows
-reach 0 but heard 377.";
+reach 0 but heard 377.
+
+Sources configured `nts` (or given with --nts) are checked once with NTS
+first (as `probe --nts`); one whose NTS fails is left out with its cause.
+The others are polled through NTS as a daemon polls them: a cookie jar from
+NTS-KE, each request carrying a cookie, only authenticated replies (and the
+NTSN kiss, which empties the jar) reaching the engine; a failed key exchange
+is retried after 60 s, and nothing is sent meanwhile.";
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum RulesArg {
@@ -99,8 +106,8 @@ pub struct WatchArgs {
     pub metrics: Option<SocketAddr>,
 
     /// Servers given on the command line use NTS (RFC 8915), as sources
-    /// configured `nts` do: each is checked once with NTS before it is
-    /// polled, and left out, with the NTS cause, when that fails.
+    /// configured `nts` do: each is checked once with NTS, left out with the
+    /// NTS cause when that fails, and polled through NTS otherwise.
     #[arg(long)]
     pub nts: bool,
 
@@ -110,7 +117,7 @@ pub struct WatchArgs {
     pub nts_ca: Vec<std::path::PathBuf>,
 
     /// JSON lines on stdout, each with "type": event, snapshot, unresolved,
-    /// nts, metrics, end.
+    /// nts, nts-stats, metrics, end.
     #[arg(long)]
     pub json: bool,
 }
@@ -558,7 +565,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     });
     let mut nts_failed: Option<Cause> = None;
     let mut kept = Vec::new();
-    for ((label, spec, many, _), v) in wanted.into_iter().zip(checked) {
+    for ((label, spec, many, nts), v) in wanted.into_iter().zip(checked) {
         if let Some(v) = &v {
             let why = format!("{}: {}", spec.addr, v.summary);
             if json {
@@ -575,7 +582,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 continue;
             }
         }
-        kept.push((label, spec, many));
+        kept.push((label, spec, many, nts));
     }
     let wanted = kept;
     if wanted.is_empty() {
@@ -605,7 +612,15 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     let start = Instant::now();
     let mut engine = Engine::new(rules.clone(), start, clock::precision());
     let n = wanted.len().max(1);
-    for (i, (_, spec, _)) in wanted.into_iter().enumerate() {
+    // NTS sources are polled through NTS, one jar each (index = association).
+    let mut jars: Vec<Option<crate::net::nts::Jar>> = Vec::with_capacity(n);
+    let mut jar_names: Vec<(String, SocketAddr)> = Vec::new();
+    for (i, (label, spec, _, nts)) in wanted.into_iter().enumerate() {
+        jars.push(nts.map(|(run, host)| {
+            jar_names.push((label.clone(), spec.addr));
+            let ke = SocketAddr::new(spec.addr.ip(), run.port);
+            crate::net::nts::Jar::new(&host, ke, run, Duration::from_secs(3))
+        }));
         // Spread the first polls over the first second.
         engine.add(spec, start, Duration::from_millis((i * 1000 / n) as u64));
     }
@@ -637,7 +652,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     };
     drop(out);
     let tty = std::io::stdout().is_terminal() && !json;
-    let last = run(&mut engine, &limits, |r| {
+    let last = run(&mut engine, &limits, &mut jars, |r| {
         let line = match r {
             Report::Event(ev, snap) => {
                 if json {
@@ -668,6 +683,35 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         cause.class().exit_code()
     };
     let mut out = std::io::stdout().lock();
+    let stats = jars.iter().flatten().map(|j| &j.stats);
+    for ((name, addr), s) in jar_names.iter().zip(stats) {
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"type": "nts-stats", "name": name, "address": addr.to_string(),
+                    "key_exchanges": s.key_exchanges, "key_exchanges_failed": s.key_exchanges_failed,
+                    "sent": s.sent, "authenticated": s.authenticated, "ntsn": s.ntsn,
+                    "rejected": s.rejected, "unsent": s.unsent, "last_failure": s.last_failure})
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{name}: NTS: {} key exchange(s) ({} failed), {} request(s), {} authenticated, {} NTSN, {} rejected, {} not sent (no cookie){}",
+                s.key_exchanges,
+                s.key_exchanges_failed,
+                s.sent,
+                s.authenticated,
+                s.ntsn,
+                s.rejected,
+                s.unsent,
+                s.last_failure
+                    .as_ref()
+                    .map(|f| format!("; last failure: {f}"))
+                    .unwrap_or_default()
+            )?;
+        }
+    }
     if json {
         writeln!(
             out,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::clock;
+use super::nts::Jar;
 use super::udp::{Inbox, NtpSocket, Poller, drain};
 use crate::engine::client::{Engine, Event, Snapshot};
 use crate::engine::local::LocalError;
@@ -34,6 +35,8 @@ struct AssocInbox<'a> {
     engine: &'a mut Engine,
     index: usize,
     addr: SocketAddr,
+    /// The association's NTS state: replies reach the engine only through it.
+    nts: Option<&'a mut Jar>,
 }
 
 impl Inbox for AssocInbox<'_> {
@@ -42,7 +45,13 @@ impl Inbox for AssocInbox<'_> {
             .handle_icmp(Instant::now(), self.addr, r.error, r.offender);
     }
     fn datagram(&mut self, from: SocketAddr, t4: NtpTimestamp, bytes: &[u8]) {
-        self.engine.handle_datagram(Instant::now(), from, t4, bytes);
+        let bytes = match self.nts.as_deref_mut() {
+            None => Some(bytes),
+            Some(jar) => jar.unwrap(bytes),
+        };
+        if let Some(b) = bytes {
+            self.engine.handle_datagram(Instant::now(), from, t4, b);
+        }
     }
     fn socket_error(&mut self, e: LocalError) {
         self.engine.handle_send_error(Instant::now(), self.index, e);
@@ -59,9 +68,15 @@ const SELECT_EVERY: Duration = Duration::from_millis(100);
 /// replies are in.
 const SETTLE: Duration = Duration::from_millis(1500);
 
-/// Runs until a limit is reached; returns the last snapshot.
-pub fn run(engine: &mut Engine, limits: &Limits, report: impl FnMut(Report)) -> Snapshot {
-    run_with(engine, limits, report, |_, _| {})
+/// Runs until a limit is reached; returns the last snapshot. `nts[i]`, when
+/// given, carries association `i`'s requests and replies through NTS.
+pub fn run(
+    engine: &mut Engine,
+    limits: &Limits,
+    nts: &mut [Option<Jar>],
+    report: impl FnMut(Report),
+) -> Snapshot {
+    drive(engine, limits, nts, report, |_, _| {})
 }
 
 /// [`run`], calling `tick` at least every 200 ms with the engine (a lab
@@ -69,6 +84,16 @@ pub fn run(engine: &mut Engine, limits: &Limits, report: impl FnMut(Report)) -> 
 pub fn run_with(
     engine: &mut Engine,
     limits: &Limits,
+    report: impl FnMut(Report),
+    tick: impl FnMut(&mut Engine, Instant),
+) -> Snapshot {
+    drive(engine, limits, &mut [], report, tick)
+}
+
+fn drive(
+    engine: &mut Engine,
+    limits: &Limits,
+    nts: &mut [Option<Jar>],
     mut report: impl FnMut(Report),
     mut tick: impl FnMut(&mut Engine, Instant),
 ) -> Snapshot {
@@ -122,9 +147,18 @@ pub fn run_with(
         tick(engine, Instant::now());
         let now = Instant::now();
         while let Some(tx) = engine.poll_transmit(now, clock::now(), rng.next_u64()) {
+            let wrapped = match nts.get_mut(tx.assoc) {
+                Some(Some(jar)) => match jar.wrap(&tx.payload) {
+                    Some(w) => Some(w),
+                    // No cookie: a daemon sends nothing either.
+                    None => continue,
+                },
+                _ => None,
+            };
             match &socks[tx.assoc] {
                 Ok(s) => {
-                    if let Err(e) = s.send_to(&tx.payload, tx.dest) {
+                    let payload = wrapped.as_deref().unwrap_or(&tx.payload);
+                    if let Err(e) = s.send_to(payload, tx.dest) {
                         engine.handle_send_error(Instant::now(), tx.assoc, e);
                     }
                 }
@@ -183,6 +217,7 @@ pub fn run_with(
                             engine,
                             index: i,
                             addr: addrs[i],
+                            nts: nts.get_mut(i).and_then(Option::as_mut),
                         };
                         drain(s, addrs[i], &mut inbox, &mut buf);
                     }

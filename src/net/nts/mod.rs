@@ -801,3 +801,134 @@ pub fn ntp_exchange(
     }
     s.probe.facts.ntp = Some(n);
 }
+
+/// How long a source whose key exchange failed waits before the next try.
+pub const KE_RETRY: Duration = Duration::from_secs(60);
+
+/// One NTS source's state while `watch` polls it, as a daemon keeps it: the
+/// keys and the cookie jar from NTS-KE, the Unique Identifier of each
+/// request in flight. The engine's 48-octet requests are wrapped here and
+/// only authenticated replies (or an NTSN kiss) reach it.
+pub struct Jar {
+    name: String,
+    ke_server: SocketAddr,
+    run: Arc<NtsRun>,
+    timeout: Duration,
+    keys: Option<Keys>,
+    cookies: Vec<Vec<u8>>,
+    /// (the request's transmit timestamp, its Unique Identifier), newest last.
+    pending: Vec<([u8; 8], [u8; 32])>,
+    next_ke: Option<Instant>,
+    pub stats: JarStats,
+}
+
+/// What a jar did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JarStats {
+    pub key_exchanges: u64,
+    pub key_exchanges_failed: u64,
+    pub sent: u64,
+    pub authenticated: u64,
+    pub ntsn: u64,
+    /// Replies dropped because they did not verify.
+    pub rejected: u64,
+    /// Requests not sent: no cookie (the key exchange failed).
+    pub unsent: u64,
+    pub last_failure: Option<String>,
+}
+
+impl Jar {
+    pub fn new(name: &str, ke_server: SocketAddr, run: Arc<NtsRun>, timeout: Duration) -> Jar {
+        Jar {
+            name: name.to_string(),
+            ke_server,
+            run,
+            timeout,
+            keys: None,
+            cookies: Vec::new(),
+            pending: Vec::new(),
+            next_ke: None,
+            stats: JarStats::default(),
+        }
+    }
+
+    /// Runs NTS-KE when the jar is empty (at most once per [`KE_RETRY`]
+    /// after a failure).
+    fn refill(&mut self) {
+        if !self.cookies.is_empty() && self.keys.is_some() {
+            return;
+        }
+        if self.next_ke.is_some_and(|t| Instant::now() < t) {
+            return;
+        }
+        let s = key_exchange(&self.name, self.ke_server, self.timeout, &self.run.trust);
+        self.stats.key_exchanges += 1;
+        if s.ready() {
+            self.keys = s.keys;
+            self.cookies = s.cookies;
+            self.next_ke = None;
+        } else {
+            self.stats.key_exchanges_failed += 1;
+            self.stats.last_failure = s.probe.log.last().map(|l| l.text.clone());
+            self.keys = None;
+            self.next_ke = Some(Instant::now() + KE_RETRY);
+        }
+    }
+
+    /// The engine's request with NTS fields and one cookie; `None` (nothing
+    /// to send) when no cookie can be had.
+    pub fn wrap(&mut self, header: &[u8; 48]) -> Option<Vec<u8>> {
+        self.refill();
+        let (Some(keys), Some(cookie)) = (self.keys.clone(), self.cookies.pop()) else {
+            self.stats.unsent += 1;
+            return None;
+        };
+        let uid: [u8; 32] = rand::random();
+        let placeholders = usize::from(self.cookies.len() < 4);
+        let req = nts::client_request(&ClientRequest {
+            header,
+            unique_id: &uid,
+            cookie: &cookie,
+            placeholders,
+            c2s: &keys.c2s,
+            nonce: &rand::random(),
+        });
+        let mut xmt = [0u8; 8];
+        xmt.copy_from_slice(&header[40..48]);
+        self.pending.push((xmt, uid));
+        if self.pending.len() > 16 {
+            self.pending.remove(0);
+        }
+        self.stats.sent += 1;
+        Some(req)
+    }
+
+    /// What of a reply reaches the engine: its header when authenticated,
+    /// or when it is an NTSN kiss for one of our requests (the jar is then
+    /// emptied: a fresh key exchange follows); nothing otherwise.
+    pub fn unwrap<'a>(&mut self, bytes: &'a [u8]) -> Option<&'a [u8]> {
+        let origin = bytes.get(24..32)?;
+        let i = self.pending.iter().position(|(x, _)| x == origin)?;
+        let (_, uid) = self.pending.remove(i);
+        let keys = self.keys.clone()?;
+        match nts::verify_reply(bytes, &uid, &keys.s2c) {
+            Ok(v) => {
+                self.stats.authenticated += 1;
+                self.cookies.extend(v.cookies);
+                Some(&bytes[..48])
+            }
+            // An NTSN kiss carries our Unique Identifier and no authenticator.
+            Err(nts::NtsError::NoAuthenticator) if bytes[1] == 0 && &bytes[12..16] == b"NTSN" => {
+                self.stats.ntsn += 1;
+                self.cookies.clear();
+                self.keys = None;
+                Some(&bytes[..48])
+            }
+            Err(e) => {
+                self.stats.rejected += 1;
+                self.stats.last_failure = Some(e.to_string());
+                None
+            }
+        }
+    }
+}
