@@ -256,7 +256,12 @@ pub fn probe(host: &str, addr: SocketAddr, cfg: &ProbeConfig, run: &NtsRun) -> T
     ev
 }
 
-/// Runs NTS-KE with `addr`, verifying the certificate for `name`.
+/// A TLS connection to NTS-KE.
+type KeStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Runs NTS-KE with `addr`, verifying the certificate for `name`: the TCP
+/// connection, the TLS handshake, the records; each step logged and summed
+/// up in the session's facts.
 pub fn key_exchange(
     name: &str,
     addr: SocketAddr,
@@ -293,308 +298,344 @@ pub fn key_exchange(
         server_name: None,
         start,
     };
-    s.log(format!("NTS-KE: TCP connect to {addr}"));
-    let (tcp, icmp) = connect(addr, timeout);
-    let tcp = match tcp {
-        Ok(t) => {
-            let ms = start.elapsed().as_secs_f64() * 1000.0;
-            s.probe.facts.connect = KeConnect::Connected { ms };
-            s.log(format!("NTS-KE: connected in {ms:.1} ms"));
-            t
-        }
-        Err(e) => {
-            use std::io::ErrorKind as K;
-            let c = match e.kind() {
-                K::TimedOut | K::WouldBlock => KeConnect::NoReply {
-                    waited_s: start.elapsed().as_secs_f64(),
-                },
-                // An RST, or an ICMP error read from the raw socket; an
-                // unreachable without ICMP is this host's own (no route).
-                K::ConnectionRefused => KeConnect::Refused {
-                    icmp,
-                    error: e.to_string(),
-                },
-                K::HostUnreachable | K::NetworkUnreachable if icmp.is_some() => {
-                    KeConnect::Refused {
-                        icmp,
-                        error: e.to_string(),
-                    }
-                }
-                _ => KeConnect::Failed {
-                    error: super::errno::local_error("connect", addr, &e),
-                },
-            };
-            let text = match &c {
-                KeConnect::NoReply { waited_s } => {
-                    format!("NTS-KE: no SYN-ACK, RST or ICMP error in {waited_s:.1} s")
-                }
-                KeConnect::Refused { icmp: Some(i), .. } => format!(
-                    "NTS-KE: refused: {} from {}",
-                    i.error,
-                    i.offender.map_or("?".into(), |o| o.to_string())
-                ),
-                KeConnect::Refused { error, .. } => format!("NTS-KE: refused: {error}"),
-                KeConnect::Failed { error } => format!("NTS-KE: cannot connect: {error}"),
-                KeConnect::Connected { .. } => format!("NTS-KE: cannot connect: {e}"),
-            };
-            s.probe.facts.connect = c;
-            s.log(text);
-            return s;
-        }
+    let Some(tcp) = s.connect_step(addr, timeout) else {
+        return s;
     };
     let deadline = Instant::now() + timeout;
-    let verifier = match tls::Recording::new(trust) {
-        Ok(v) => Arc::new(v),
-        Err(e) => {
-            s.probe.facts.tls = Some(TlsOutcome::Failed {
-                no_tls13: false,
-                no_alpn: false,
-                cut: false,
-                detail: e.clone(),
-            });
-            s.log(format!("TLS: {e}"));
-            return s;
-        }
-    };
-    let server_name = match ServerName::try_from(name.to_string()) {
-        Ok(n) => n,
-        Err(_) => ServerName::IpAddress(addr.ip().into()),
-    };
-    s.verifier = Some(verifier.clone());
-    s.server_name = Some(server_name.clone());
-    let config = match tls::client_config(verifier.clone()) {
-        Ok(c) => Arc::new(c),
-        Err(e) => {
-            s.log(format!("TLS: {e}"));
-            return s;
-        }
-    };
-    let conn = match rustls::ClientConnection::new(config, server_name) {
-        Ok(c) => c,
-        Err(e) => {
-            s.log(format!("TLS: {e}"));
-            return s;
-        }
-    };
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
-    s.log(format!(
-        "TLS: ClientHello (TLS 1.3 only, ALPN {}, server name {name})",
-        String::from_utf8_lossy(tls::ALPN)
-    ));
-    while tls.conn.is_handshaking() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return tls_failed(
-                s,
-                false,
-                false,
-                true,
-                format!(
-                    "the handshake did not end within {:.1} s",
-                    timeout.as_secs_f64()
-                ),
-            );
-        }
-        let _ = tls.sock.set_read_timeout(Some(left));
-        let _ = tls.sock.set_write_timeout(Some(left));
-        if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
-            s.probe.facts.chain = chain(&verifier);
-            return match tls_error(&e) {
-                Some(te) => {
-                    if let Some(p) = tls::cert_problem(te) {
-                        s.log(format!("TLS: certificate refused: {te}"));
-                        s.probe.facts.cert = Some(CertCheck {
-                            problem: p,
-                            at_true_time: None,
-                        });
-                        s.probe.facts.tls = Some(TlsOutcome::Failed {
-                            no_tls13: false,
-                            no_alpn: false,
-                            cut: false,
-                            detail: te.to_string(),
-                        });
-                        return s;
-                    }
-                    use rustls::AlertDescription as A;
-                    let (v, a) = match te {
-                        rustls::Error::AlertReceived(A::ProtocolVersion) => (true, false),
-                        rustls::Error::AlertReceived(A::NoApplicationProtocol) => (false, true),
-                        _ => (false, false),
-                    };
-                    tls_failed(s, v, a, false, te.to_string())
-                }
-                None => {
-                    use std::io::ErrorKind as K;
-                    let detail = match e.kind() {
-                        K::WouldBlock | K::TimedOut => format!(
-                            "the server said nothing more within {:.1} s of the handshake's start",
-                            timeout.as_secs_f64()
-                        ),
-                        K::UnexpectedEof => {
-                            "the server closed the connection in the handshake".into()
-                        }
-                        _ => e.to_string(),
-                    };
-                    // A server that answers with something other than TLS
-                    // (an HTTP server, garbage) shows as a decode error above.
-                    tls_failed(s, false, false, true, detail)
-                }
-            };
-        }
-    }
-    s.probe.facts.chain = chain(&verifier);
-    let version = tls
-        .conn
-        .protocol_version()
-        .map_or("?".into(), |v| format!("{v:?}"));
-    let suite = tls
-        .conn
-        .negotiated_cipher_suite()
-        .map_or("?".into(), |c| format!("{:?}", c.suite()));
-    let alpn = tls
-        .conn
-        .alpn_protocol()
-        .map(|a| String::from_utf8_lossy(a).into_owned());
-    s.log(format!(
-        "TLS: {version}, {suite}, ALPN {}, certificate {}",
-        alpn.as_deref().unwrap_or("none"),
-        s.probe
-            .facts
-            .chain
-            .first()
-            .map_or("?".to_string(), |c| format!(
-                "{} issued by {}",
-                c.subject, c.issuer
-            ))
-    ));
-    s.probe.facts.tls = Some(TlsOutcome::Done {
-        version,
-        suite,
-        alpn: alpn.clone(),
-    });
-    if alpn.as_deref().map(str::as_bytes) != Some(tls::ALPN) {
-        s.log("TLS: the server selected no ALPN ntske/1: stopping (RFC 8915 §4)");
+    let Some(mut tls) = s.handshake(tcp, name, addr, deadline, timeout, trust) else {
         return s;
-    }
-    // The request goes in one write: some servers need it whole.
-    let request = nts_ke::client_request(&[AEAD_AES_SIV_CMAC_256]);
-    let mut ke = KeOutcome {
-        sent: list(&request),
-        ..KeOutcome::default()
     };
-    s.log(format!("NTS-KE → {}", records(&ke.sent)));
-    if let Err(e) = tls.write_all(&request).and_then(|_| tls.flush()) {
-        ke.problem = Some(format!("sending the request failed: {e}"));
-        s.log(format!(
-            "NTS-KE: {}",
-            ke.problem.as_deref().unwrap_or_default()
-        ));
-        s.probe.facts.ke = Some(ke);
-        return s;
-    }
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let response = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break Err(format!(
-                "{} octet(s) of the answer and no End of Message within {:.1} s",
-                got.len(),
-                timeout.as_secs_f64()
-            ));
-        }
-        let _ = tls.sock.set_read_timeout(Some(left));
-        match tls.read(&mut buf) {
-            Ok(0) => {
-                break Err(format!(
-                    "the server closed the connection after {} octet(s), before End of Message",
-                    got.len()
-                ));
-            }
-            Ok(n) => {
-                got.extend_from_slice(&buf[..n]);
-                match nts_ke::read_message(&got) {
-                    Ok(KeRead::Done(r, _)) => break Ok(r),
-                    Ok(KeRead::More(_)) if got.len() <= MAX_MESSAGE => {}
-                    Ok(KeRead::More(_)) => {
-                        break Err(format!(
-                            "more than {MAX_MESSAGE} octets without End of Message"
-                        ));
-                    }
-                    Err(e) => break Err(format!("malformed answer: {e}")),
-                }
-            }
-            Err(e) => {
-                use std::io::ErrorKind as K;
-                break Err(match e.kind() {
-                    K::WouldBlock | K::TimedOut => format!(
-                        "{} octet(s) of the answer and no End of Message within {:.1} s",
-                        got.len(),
-                        timeout.as_secs_f64()
-                    ),
-                    K::UnexpectedEof => format!(
-                        "the connection ended without TLS close_notify after {} octet(s), before End of Message",
-                        got.len()
-                    ),
-                    _ => format!("reading the answer failed: {e}"),
-                });
-            }
-        }
-    };
-    match response {
-        Err(p) => {
-            s.log(format!("NTS-KE: {p}"));
-            ke.problem = Some(p);
-        }
-        Ok(r) => {
-            ke.received = r.records.clone();
-            ke.next_protocols = r.next_protocols.clone();
-            ke.aead = r.aead.clone();
-            ke.errors = r.errors.clone();
-            ke.warnings = r.warnings.clone();
-            ke.unknown_critical = r.unknown_critical.clone();
-            ke.cookies = r.cookies.len() + r.cookies_dropped;
-            ke.cookie_len = r.cookies.first().map(Vec::len);
-            ke.cookie_lens_differ = r.cookies.windows(2).any(|w| w[0].len() != w[1].len());
-            ke.server = r.server.clone();
-            ke.port = r.port;
-            s.log(format!("NTS-KE ← {}", records(&ke.received)));
-            let aead_ok = r
-                .aead
-                .as_ref()
-                .is_some_and(|a| a.first() == Some(&AEAD_AES_SIV_CMAC_256));
-            if aead_ok && r.errors.is_empty() {
-                let export = |s2c| {
-                    tls.conn
-                        .export_keying_material(
-                            [0u8; KEY_LEN],
-                            EXPORTER_LABEL,
-                            Some(&nts::exporter_context(AEAD_AES_SIV_CMAC_256, s2c)),
-                        )
-                        .ok()
-                };
-                if let (Some(c2s), Some(s2c)) = (export(false), export(true)) {
-                    s.keys = Some(Keys { c2s, s2c });
-                }
-                s.cookies = r.cookies;
-            }
-        }
-    }
+    s.exchange_records(&mut tls, deadline, timeout);
     tls.conn.send_close_notify();
     let _ = tls.conn.complete_io(&mut tls.sock);
-    s.probe.facts.ke = Some(ke);
     s
 }
 
-fn tls_failed(mut s: Session, no_tls13: bool, no_alpn: bool, cut: bool, detail: String) -> Session {
-    s.log(format!("TLS: failed: {detail}"));
-    s.probe.facts.tls = Some(TlsOutcome::Failed {
-        no_tls13,
-        no_alpn,
-        cut,
-        detail,
-    });
-    s
+impl Session {
+    /// Connects, or says why not.
+    fn connect_step(&mut self, addr: SocketAddr, timeout: Duration) -> Option<TcpStream> {
+        self.log(format!("NTS-KE: TCP connect to {addr}"));
+        let (tcp, icmp) = connect(addr, timeout);
+        let tcp = match tcp {
+            Ok(t) => {
+                let ms = self.start.elapsed().as_secs_f64() * 1000.0;
+                self.probe.facts.connect = KeConnect::Connected { ms };
+                self.log(format!("NTS-KE: connected in {ms:.1} ms"));
+                t
+            }
+            Err(e) => {
+                use std::io::ErrorKind as K;
+                let c = match e.kind() {
+                    K::TimedOut | K::WouldBlock => KeConnect::NoReply {
+                        waited_s: self.start.elapsed().as_secs_f64(),
+                    },
+                    // An RST, or an ICMP error read from the raw socket; an
+                    // unreachable without ICMP is this host's own (no route).
+                    K::ConnectionRefused => KeConnect::Refused {
+                        icmp,
+                        error: e.to_string(),
+                    },
+                    K::HostUnreachable | K::NetworkUnreachable if icmp.is_some() => {
+                        KeConnect::Refused {
+                            icmp,
+                            error: e.to_string(),
+                        }
+                    }
+                    _ => KeConnect::Failed {
+                        error: super::errno::local_error("connect", addr, &e),
+                    },
+                };
+                let text = match &c {
+                    KeConnect::NoReply { waited_s } => {
+                        format!("NTS-KE: no SYN-ACK, RST or ICMP error in {waited_s:.1} s")
+                    }
+                    KeConnect::Refused { icmp: Some(i), .. } => format!(
+                        "NTS-KE: refused: {} from {}",
+                        i.error,
+                        i.offender.map_or("?".into(), |o| o.to_string())
+                    ),
+                    KeConnect::Refused { error, .. } => format!("NTS-KE: refused: {error}"),
+                    KeConnect::Failed { error } => format!("NTS-KE: cannot connect: {error}"),
+                    KeConnect::Connected { .. } => format!("NTS-KE: cannot connect: {e}"),
+                };
+                self.probe.facts.connect = c;
+                self.log(text);
+                return None;
+            }
+        };
+        Some(tcp)
+    }
+
+    /// The TLS handshake, its certificate and ALPN, or why it failed.
+    fn handshake(
+        &mut self,
+        tcp: TcpStream,
+        name: &str,
+        addr: SocketAddr,
+        deadline: Instant,
+        timeout: Duration,
+        trust: &tls::Trust,
+    ) -> Option<KeStream> {
+        let verifier = match tls::Recording::new(trust) {
+            Ok(v) => Arc::new(v),
+            Err(e) => {
+                self.probe.facts.tls = Some(TlsOutcome::Failed {
+                    no_tls13: false,
+                    no_alpn: false,
+                    cut: false,
+                    detail: e.clone(),
+                });
+                self.log(format!("TLS: {e}"));
+                return None;
+            }
+        };
+        let server_name = match ServerName::try_from(name.to_string()) {
+            Ok(n) => n,
+            Err(_) => ServerName::IpAddress(addr.ip().into()),
+        };
+        self.verifier = Some(verifier.clone());
+        self.server_name = Some(server_name.clone());
+        let config = match tls::client_config(verifier.clone()) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                self.log(format!("TLS: {e}"));
+                return None;
+            }
+        };
+        let conn = match rustls::ClientConnection::new(config, server_name) {
+            Ok(c) => c,
+            Err(e) => {
+                self.log(format!("TLS: {e}"));
+                return None;
+            }
+        };
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        self.log(format!(
+            "TLS: ClientHello (TLS 1.3 only, ALPN {}, server name {name})",
+            String::from_utf8_lossy(tls::ALPN)
+        ));
+        while tls.conn.is_handshaking() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return self.tls_failed(
+                    false,
+                    false,
+                    true,
+                    format!(
+                        "the handshake did not end within {:.1} s",
+                        timeout.as_secs_f64()
+                    ),
+                );
+            }
+            let _ = tls.sock.set_read_timeout(Some(left));
+            let _ = tls.sock.set_write_timeout(Some(left));
+            if let Err(e) = tls.conn.complete_io(&mut tls.sock) {
+                self.probe.facts.chain = chain(&verifier);
+                return match tls_error(&e) {
+                    Some(te) => {
+                        if let Some(p) = tls::cert_problem(te) {
+                            self.log(format!("TLS: certificate refused: {te}"));
+                            self.probe.facts.cert = Some(CertCheck {
+                                problem: p,
+                                at_true_time: None,
+                            });
+                            self.probe.facts.tls = Some(TlsOutcome::Failed {
+                                no_tls13: false,
+                                no_alpn: false,
+                                cut: false,
+                                detail: te.to_string(),
+                            });
+                            return None;
+                        }
+                        use rustls::AlertDescription as A;
+                        let (v, a) = match te {
+                            rustls::Error::AlertReceived(A::ProtocolVersion) => (true, false),
+                            rustls::Error::AlertReceived(A::NoApplicationProtocol) => (false, true),
+                            _ => (false, false),
+                        };
+                        self.tls_failed(v, a, false, te.to_string())
+                    }
+                    None => {
+                        use std::io::ErrorKind as K;
+                        let detail = match e.kind() {
+                            K::WouldBlock | K::TimedOut => format!(
+                                "the server said nothing more within {:.1} s of the handshake's start",
+                                timeout.as_secs_f64()
+                            ),
+                            K::UnexpectedEof => {
+                                "the server closed the connection in the handshake".into()
+                            }
+                            _ => e.to_string(),
+                        };
+                        // A server that answers with something other than TLS
+                        // (an HTTP server, garbage) shows as a decode error above.
+                        self.tls_failed(false, false, true, detail)
+                    }
+                };
+            }
+        }
+        self.probe.facts.chain = chain(&verifier);
+        let version = tls
+            .conn
+            .protocol_version()
+            .map_or("?".into(), |v| format!("{v:?}"));
+        let suite = tls
+            .conn
+            .negotiated_cipher_suite()
+            .map_or("?".into(), |c| format!("{:?}", c.suite()));
+        let alpn = tls
+            .conn
+            .alpn_protocol()
+            .map(|a| String::from_utf8_lossy(a).into_owned());
+        self.log(format!(
+            "TLS: {version}, {suite}, ALPN {}, certificate {}",
+            alpn.as_deref().unwrap_or("none"),
+            self.probe
+                .facts
+                .chain
+                .first()
+                .map_or("?".to_string(), |c| format!(
+                    "{} issued by {}",
+                    c.subject, c.issuer
+                ))
+        ));
+        self.probe.facts.tls = Some(TlsOutcome::Done {
+            version,
+            suite,
+            alpn: alpn.clone(),
+        });
+        if alpn.as_deref().map(str::as_bytes) != Some(tls::ALPN) {
+            self.log("TLS: the server selected no ALPN ntske/1: stopping (RFC 8915 §4)");
+            return None;
+        }
+        Some(tls)
+    }
+
+    /// The KE request and the answer's records; the keys and cookies.
+    fn exchange_records(&mut self, tls: &mut KeStream, deadline: Instant, timeout: Duration) {
+        // The request goes in one write: some servers need it whole.
+        let request = nts_ke::client_request(&[AEAD_AES_SIV_CMAC_256]);
+        let mut ke = KeOutcome {
+            sent: list(&request),
+            ..KeOutcome::default()
+        };
+        self.log(format!("NTS-KE → {}", records(&ke.sent)));
+        if let Err(e) = tls.write_all(&request).and_then(|_| tls.flush()) {
+            ke.problem = Some(format!("sending the request failed: {e}"));
+            self.log(format!(
+                "NTS-KE: {}",
+                ke.problem.as_deref().unwrap_or_default()
+            ));
+            self.probe.facts.ke = Some(ke);
+            return;
+        }
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let response = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break Err(format!(
+                    "{} octet(s) of the answer and no End of Message within {:.1} s",
+                    got.len(),
+                    timeout.as_secs_f64()
+                ));
+            }
+            let _ = tls.sock.set_read_timeout(Some(left));
+            match tls.read(&mut buf) {
+                Ok(0) => {
+                    break Err(format!(
+                        "the server closed the connection after {} octet(s), before End of Message",
+                        got.len()
+                    ));
+                }
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    match nts_ke::read_message(&got) {
+                        Ok(KeRead::Done(r, _)) => break Ok(r),
+                        Ok(KeRead::More(_)) if got.len() <= MAX_MESSAGE => {}
+                        Ok(KeRead::More(_)) => {
+                            break Err(format!(
+                                "more than {MAX_MESSAGE} octets without End of Message"
+                            ));
+                        }
+                        Err(e) => break Err(format!("malformed answer: {e}")),
+                    }
+                }
+                Err(e) => {
+                    use std::io::ErrorKind as K;
+                    break Err(match e.kind() {
+                        K::WouldBlock | K::TimedOut => format!(
+                            "{} octet(s) of the answer and no End of Message within {:.1} s",
+                            got.len(),
+                            timeout.as_secs_f64()
+                        ),
+                        K::UnexpectedEof => format!(
+                            "the connection ended without TLS close_notify after {} octet(s), before End of Message",
+                            got.len()
+                        ),
+                        _ => format!("reading the answer failed: {e}"),
+                    });
+                }
+            }
+        };
+        match response {
+            Err(p) => {
+                self.log(format!("NTS-KE: {p}"));
+                ke.problem = Some(p);
+            }
+            Ok(r) => {
+                ke.received = r.records.clone();
+                ke.next_protocols = r.next_protocols.clone();
+                ke.aead = r.aead.clone();
+                ke.errors = r.errors.clone();
+                ke.warnings = r.warnings.clone();
+                ke.unknown_critical = r.unknown_critical.clone();
+                ke.cookies = r.cookies.len() + r.cookies_dropped;
+                ke.cookie_len = r.cookies.first().map(Vec::len);
+                ke.cookie_lens_differ = r.cookies.windows(2).any(|w| w[0].len() != w[1].len());
+                ke.server = r.server.clone();
+                ke.port = r.port;
+                self.log(format!("NTS-KE ← {}", records(&ke.received)));
+                let aead_ok = r
+                    .aead
+                    .as_ref()
+                    .is_some_and(|a| a.first() == Some(&AEAD_AES_SIV_CMAC_256));
+                if aead_ok && r.errors.is_empty() {
+                    let export = |s2c| {
+                        tls.conn
+                            .export_keying_material(
+                                [0u8; KEY_LEN],
+                                EXPORTER_LABEL,
+                                Some(&nts::exporter_context(AEAD_AES_SIV_CMAC_256, s2c)),
+                            )
+                            .ok()
+                    };
+                    if let (Some(c2s), Some(s2c)) = (export(false), export(true)) {
+                        self.keys = Some(Keys { c2s, s2c });
+                    }
+                    self.cookies = r.cookies;
+                }
+            }
+        }
+        self.probe.facts.ke = Some(ke);
+    }
+
+    fn tls_failed(
+        &mut self,
+        no_tls13: bool,
+        no_alpn: bool,
+        cut: bool,
+        detail: String,
+    ) -> Option<KeStream> {
+        self.log(format!("TLS: failed: {detail}"));
+        self.probe.facts.tls = Some(TlsOutcome::Failed {
+            no_tls13,
+            no_alpn,
+            cut,
+            detail,
+        });
+        None
+    }
 }
 
 fn chain(v: &tls::Recording) -> Vec<crate::diagnose::facts::CertInfo> {
