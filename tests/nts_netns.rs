@@ -207,6 +207,20 @@ fn serve_nts(p: &Pair, dir: &TempDir, extra: &[&str]) -> (Proc, PathBuf) {
     (proc, ca)
 }
 
+/// chronyd as an NTS client of ntp.test polling every second, trusting `ca`.
+fn chronyd_nts_client(p: &Pair, ca: &Path) -> (Proc, TempDir) {
+    let d = TempDir::new();
+    let cli = chronyd_client(
+        &p.client,
+        &d,
+        &format!(
+            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
+            ca.display()
+        ),
+    );
+    (cli, d)
+}
+
 fn chronyc(p: &Pair, d: &TempDir, args: &[&str]) -> String {
     let sock = d.path().join("chronyd.sock");
     let c = chronyc_path();
@@ -236,15 +250,7 @@ fn chronyd_is_an_nts_client_of_serve() {
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
     let (mut srv, ca) = serve_nts(&p, &p.dir, &[]);
-    let d = TempDir::new();
-    let _cli = chronyd_client(
-        &p.client,
-        &d,
-        &format!(
-            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
-            ca.display()
-        ),
-    );
+    let (_cli, d) = chronyd_nts_client(&p, &ca);
     // chrony's csv authdata: address, mode, key id, type, key length, last,
     // attempts, NAKs, cookies, cookie length (client.c, process_cmd_authdata).
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -285,15 +291,7 @@ fn ntsn_is_seen_by_chronyd_and_named() {
     let p = Pair::new();
     p.client.add_host(SERVER, "ntp.test");
     let (_srv, ca) = serve_nts(&p, &p.dir, &["--nts-fault", "ntsn"]);
-    let d = TempDir::new();
-    let _cli = chronyd_client(
-        &p.client,
-        &d,
-        &format!(
-            "server ntp.test nts iburst minpoll 0 maxpoll 0\nntstrustedcerts {}",
-            ca.display()
-        ),
-    );
+    let (_cli, d) = chronyd_nts_client(&p, &ca);
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut row = None;
     while Instant::now() < deadline {
