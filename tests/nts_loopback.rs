@@ -182,3 +182,31 @@ fn tls_cut_short_in_the_handshake() {
     assert!(err.contains("closed"), "{err}");
     assert!(took < Duration::from_secs(10));
 }
+
+/// `probe --nts --builtin`: the built-in server with NTS on loopback (its
+/// own CA, random ports), end to end. A smoke test of the built-in path;
+/// the interop proof is in nts_netns (chronyd and ntpsec both ways).
+#[test]
+fn builtin_with_nts() {
+    let o = run_bounded(
+        std::process::Command::new(ntpdiag()).args([
+            "probe",
+            "--json",
+            "--nts",
+            "--builtin",
+            "-n",
+            "2",
+        ]),
+        Duration::from_secs(60),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = &v["targets"][0];
+    assert_eq!(t["verdict"]["cause"], "ok", "{v:#}");
+    let ntp = &t["probes"][0]["nts"]["ntp"];
+    assert_eq!(
+        (ntp["sent"].as_u64(), ntp["authenticated"].as_u64()),
+        (Some(2), Some(2)),
+        "{v:#}"
+    );
+    assert_eq!(t["probes"][0]["nts"]["name"], "127.0.0.1");
+}

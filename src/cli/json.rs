@@ -513,7 +513,7 @@ fn nts(p: &crate::net::nts::NtsProbe) -> NtsJson {
     };
     let (connect, connect_ms, connect_error, icmp) = match &f.connect {
         KeConnect::Connected { ms } => ("connected", Some(*ms), None, None),
-        KeConnect::Refused { icmp, error } => (
+        KeConnect::Refused { icmp, error, .. } => (
             "refused",
             None,
             Some(error.clone()),

@@ -45,7 +45,8 @@ pub struct ProbeArgs {
     #[arg(value_name = "HOST", required_unless_present = "builtin")]
     pub hosts: Vec<String>,
 
-    /// Start the built-in NTP server on 127.0.0.1 (random port) and probe it too.
+    /// Start the built-in NTP server on 127.0.0.1 (random port) and probe it too; with --nts,
+    /// with NTS-KE on another random port and a certificate from a CA made for this run.
     #[arg(long)]
     pub builtin: bool,
 
@@ -164,10 +165,14 @@ fn probe_one(
     addr: SocketAddr,
     cfg: &ProbeConfig,
     fixed: Option<u16>,
-    nts_run: Option<&nts::NtsRun>,
+    nts_run: Option<(&nts::NtsRun, &str)>,
 ) -> Probed {
     let eph = match nts_run {
-        Some(run) => nts::probe(host, addr, cfg, run),
+        Some((run, name)) => {
+            let mut ev = nts::probe(name, addr, cfg, run);
+            ev.host = host.to_string();
+            ev
+        }
         None => probe::probe_address(host, addr, cfg, SourcePort::Ephemeral),
     };
     let v = diagnose(&eph);
@@ -183,6 +188,39 @@ fn probe_one(
 }
 
 type Probed = (Vec<(TargetEvidence, Verdict)>, Verdict);
+
+/// The built-in server's NTS side: a KE server on a random loopback port
+/// with a certificate for 127.0.0.1 from a CA made for this run, which the
+/// probe alone trusts.
+fn builtin_nts_server() -> anyhow::Result<(
+    nts::NtsRun,
+    nts::server::KeServer,
+    std::sync::Arc<crate::engine::nts::NtsServer>,
+)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let id = nts::tls::generate("127.0.0.1", now, &[]).map_err(anyhow::Error::msg)?;
+    let trust = nts::tls::trust_pem(id.ca_pem.as_deref().unwrap_or_default(), "built-in CA")
+        .map_err(anyhow::Error::msg)?;
+    let tls = std::sync::Arc::new(nts::tls::server_config(&id, &[]).map_err(anyhow::Error::msg)?);
+    let engine = std::sync::Arc::new(crate::engine::nts::NtsServer::new(
+        crate::wire::nts::CookieKey {
+            id: rand::random(),
+            key: rand::random(),
+        },
+    ));
+    let ke = nts::server::start("127.0.0.1:0".parse()?, tls, engine.clone())
+        .map_err(|e| anyhow::anyhow!("cannot start the built-in NTS-KE server: {e}"))?;
+    Ok((
+        nts::NtsRun {
+            trust,
+            port: ke.addr.port(),
+        },
+        ke,
+        engine,
+    ))
+}
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     let cfg = args.config();
@@ -212,13 +250,33 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     }
+    let mut builtin_nts: Option<(nts::NtsRun, nts::server::KeServer)> = None;
     let builtin = if args.builtin {
         let cfg = ServerConfig {
             precision: clock::precision(),
             ..ServerConfig::default()
         };
-        let server = serve::start_simple(&["127.0.0.1:0".parse()?], cfg)
-            .map_err(|e| anyhow::anyhow!("cannot start the built-in server: {e}"))?;
+        let mut profile = crate::engine::profile::Profile {
+            name: "builtin".into(),
+            server: cfg,
+            ..Default::default()
+        };
+        if args.nts {
+            let (run, ke, engine) = builtin_nts_server()?;
+            profile.nts = Some(engine);
+            builtin_nts = Some((run, ke));
+        }
+        let server = serve::start(
+            vec![serve::Listener {
+                profile,
+                addrs: vec!["127.0.0.1:0".parse()?],
+            }],
+            &serve::Options {
+                threads: 1,
+                user: None,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot start the built-in server: {e}"))?;
         let addr = server.addr();
         hosts.insert(
             0,
@@ -232,7 +290,13 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
         );
         if !args.json {
             println!(
-                "built-in server: a synchronized stratum-2 server on {addr}, answering from this host's clock\n"
+                "built-in server: a synchronized stratum-2 server on {addr}, answering from this host's clock{}\n",
+                builtin_nts
+                    .as_ref()
+                    .map_or(String::new(), |(_, ke)| format!(
+                        "; NTS-KE on {} (a certificate for 127.0.0.1 from a CA made for this run)",
+                        ke.addr
+                    ))
             );
         }
         Some(server)
@@ -247,6 +311,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
             .map(|(label, spec)| {
                 let spec = spec.clone().expect("checked above");
                 let cfg = &cfg;
+                let builtin_nts = &builtin_nts;
                 scope.spawn(move || {
                     let port = spec.port.unwrap_or(args.port);
                     match resolve(&spec.host, port, family, Duration::from_secs(5)) {
@@ -255,7 +320,9 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
                             verdict: name_unresolved(&spec.host, &e),
                         },
                         Ok(addrs) => {
-                            let label = if args.builtin && label == "builtin" {
+                            let is_builtin = args.builtin && label == "builtin";
+                            let spec = &spec;
+                            let label = if is_builtin {
                                 label.clone()
                             } else {
                                 spec.host.clone()
@@ -266,7 +333,18 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
                                     .map(|a| {
                                         let label = &label;
                                         s2.spawn(move || {
-                                            probe_one(label, *a, cfg, args.source_port, nts_run)
+                                            let run = if is_builtin {
+                                                builtin_nts.as_ref().map(|(r, _)| r)
+                                            } else {
+                                                nts_run
+                                            };
+                                            probe_one(
+                                                label,
+                                                *a,
+                                                cfg,
+                                                args.source_port,
+                                                run.map(|r| (r, spec.host.as_str())),
+                                            )
                                         })
                                     })
                                     .collect();
@@ -287,6 +365,9 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     });
     if let Some(s) = builtin {
         let _ = s.stop();
+    }
+    if let Some((_, ke)) = builtin_nts {
+        let _ = ke.stop();
     }
 
     let pivot = clock::now_date();

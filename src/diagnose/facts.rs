@@ -248,6 +248,9 @@ pub enum KeConnect {
     /// when this host could read it).
     Refused {
         icmp: Option<Icmp>,
+        /// ICMP errors could be read here (raw socket): without one, the
+        /// refusal was a TCP RST.
+        icmp_readable: bool,
         error: String,
     },
     /// Nothing came back in time (SYNs retried by the kernel).

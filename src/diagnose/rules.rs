@@ -1431,7 +1431,12 @@ fn nts_summary(n: &NtsClient) -> Vec<String> {
 
 fn nts_refused(e: &Exchange) -> Verdict {
     let n = nts(e);
-    let KeConnect::Refused { icmp, error } = &n.connect else {
+    let KeConnect::Refused {
+        icmp,
+        icmp_readable,
+        error,
+    } = &n.connect
+    else {
         unreachable!("checked")
     };
     let (head, ev) = match icmp {
@@ -1455,10 +1460,17 @@ fn nts_refused(e: &Exchange) -> Verdict {
                 e.who,
                 n.ke_server.port()
             ),
-            format!(
-                "the connection to {} failed at once: {error} (a TCP RST, or an ICMP error this host could not read without root)",
-                n.ke_server
-            ),
+            if *icmp_readable {
+                format!(
+                    "the connection to {} failed at once: {error}, and no ICMP error quoted our SYN: a TCP RST",
+                    n.ke_server
+                )
+            } else {
+                format!(
+                    "the connection to {} failed at once: {error} (a TCP RST, or an ICMP error this host could not read without root)",
+                    n.ke_server
+                )
+            },
         ),
     };
     let mut v = Verdict::new(Cause::NtsKeRefused, head, Confidence::High).evidence(ev);
@@ -1477,6 +1489,7 @@ fn nts_refused_here(e: &Exchange) -> Verdict {
     let KeConnect::Refused {
         icmp: Some(i),
         error,
+        ..
     } = &n.connect
     else {
         unreachable!("checked")

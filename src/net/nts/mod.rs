@@ -99,10 +99,12 @@ impl Session {
 
 /// Connects to `addr`, telling a refusal's sender when this host may read
 /// ICMP (raw socket, root or CAP_NET_RAW).
+/// Connects to `addr`. Besides the stream or the error: the ICMP error that
+/// quoted our SYN, and whether ICMP could be read here at all.
 fn connect(
     addr: SocketAddr,
     timeout: Duration,
-) -> (Result<TcpStream, std::io::Error>, Option<Icmp>) {
+) -> (Result<TcpStream, std::io::Error>, Option<Icmp>, bool) {
     let domain = if addr.is_ipv4() {
         Domain::IPV4
     } else {
@@ -110,7 +112,7 @@ fn connect(
     };
     let s = match Socket::new(domain, Type::STREAM, Some(Protocol::TCP)) {
         Ok(s) => s,
-        Err(e) => return (Err(e), None),
+        Err(e) => return (Err(e), None, false),
     };
     let any: SocketAddr = if addr.is_ipv4() {
         "0.0.0.0:0".parse().expect("address")
@@ -118,7 +120,7 @@ fn connect(
         "[::]:0".parse().expect("address")
     };
     if let Err(e) = s.bind(&any.into()) {
-        return (Err(e), None);
+        return (Err(e), None, false);
     }
     let local_port = s
         .local_addr()
@@ -132,12 +134,13 @@ fn connect(
     }
     .ok()
     .filter(|r| r.set_nonblocking(true).is_ok());
+    let readable = raw.is_some();
     let r = s.connect_timeout(&addr.into(), timeout);
     match r {
-        Ok(()) => (Ok(s.into()), None),
+        Ok(()) => (Ok(s.into()), None, readable),
         Err(e) => {
             let icmp = raw.and_then(|raw| icmp_quoting(&raw, addr, local_port));
-            (Err(e), icmp)
+            (Err(e), icmp, readable)
         }
     }
 }
@@ -315,7 +318,7 @@ impl Session {
     /// Connects, or says why not.
     fn connect_step(&mut self, addr: SocketAddr, timeout: Duration) -> Option<TcpStream> {
         self.log(format!("NTS-KE: TCP connect to {addr}"));
-        let (tcp, icmp) = connect(addr, timeout);
+        let (tcp, icmp, icmp_readable) = connect(addr, timeout);
         let tcp = match tcp {
             Ok(t) => {
                 let ms = self.start.elapsed().as_secs_f64() * 1000.0;
@@ -333,11 +336,13 @@ impl Session {
                     // unreachable without ICMP is this host's own (no route).
                     K::ConnectionRefused => KeConnect::Refused {
                         icmp,
+                        icmp_readable,
                         error: e.to_string(),
                     },
                     K::HostUnreachable | K::NetworkUnreachable if icmp.is_some() => {
                         KeConnect::Refused {
                             icmp,
+                            icmp_readable,
                             error: e.to_string(),
                         }
                     }

@@ -71,6 +71,23 @@ pub fn trust(ca_files: &[impl AsRef<Path>], system: bool) -> Result<Trust, Strin
     })
 }
 
+/// Trust in the certificates of one PEM text only (the built-in server's CA).
+pub fn trust_pem(pem: &str, what: &str) -> Result<Trust, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{what}: {e}"))?;
+    let mut roots = RootCertStore::empty();
+    let (ok, _) = roots.add_parsable_certificates(certs.iter().cloned());
+    if ok == 0 {
+        return Err(format!("{what}: no usable certificate"));
+    }
+    Ok(Trust {
+        roots: Arc::new(roots),
+        pinned: certs,
+        loaded: vec![format!("{what}: {ok} certificate(s)")],
+    })
+}
+
 /// The trust a node's configuration gives its NTS sources (chrony
 /// `ntstrustedcerts FILE|DIR`, `nosystemcert`; ntpsec `nts ca`, a server's
 /// `ca`), files read under `root`. Unlike [`trust`], nothing here is fatal:
