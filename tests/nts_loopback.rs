@@ -209,4 +209,9 @@ fn builtin_with_nts() {
         "{v:#}"
     );
     assert_eq!(t["probes"][0]["nts"]["name"], "127.0.0.1");
+    // Each NTS reply is shown decoded, as plain replies are.
+    let log = t["probes"][0]["nts"]["log"].as_array().unwrap();
+    let packets: Vec<_> = log.iter().filter(|l| !l["packet"].is_null()).collect();
+    assert_eq!(packets.len(), 2, "{log:#?}");
+    assert_eq!(packets[0]["packet"]["stratum"], 2);
 }

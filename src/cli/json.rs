@@ -396,7 +396,7 @@ pub fn probe(ev: &TargetEvidence, v: &Verdict, pivot: NtpDate) -> ProbeJson {
             lladdr: n.lladdr.clone(),
             dev: n.dev.clone(),
         }),
-        nts: ev.nts.as_ref().map(nts),
+        nts: ev.nts.as_ref().map(|n| nts(n, pivot)),
         verdict: v.into(),
     }
 }
@@ -489,6 +489,8 @@ pub struct NtsNtpJson {
 pub struct LogJson {
     pub t_ms: f64,
     pub text: String,
+    /// A received packet's decoded header (NTS replies).
+    pub packet: Option<PacketJson>,
 }
 
 fn rfc3339(unix: i64) -> String {
@@ -498,7 +500,7 @@ fn rfc3339(unix: i64) -> String {
     .to_string()
 }
 
-fn nts(p: &crate::net::nts::NtsProbe) -> NtsJson {
+fn nts(p: &crate::net::nts::NtsProbe, pivot: NtpDate) -> NtsJson {
     use crate::diagnose::facts::{CertProblem, KeConnect, TlsOutcome};
     let f = &p.facts;
     let records = |l: &[(bool, u16, usize)]| {
@@ -619,6 +621,7 @@ fn nts(p: &crate::net::nts::NtsProbe) -> NtsJson {
             .map(|l| LogJson {
                 t_ms: l.at.as_secs_f64() * 1000.0,
                 text: l.text.clone(),
+                packet: l.packet.as_ref().map(|(h, _)| packet(h, pivot)),
             })
             .collect(),
     }

@@ -129,7 +129,7 @@ fn judgement(j: &Judgement, pivot: NtpDate, nonce: Option<NtpTimestamp>) -> Stri
 
 /// The packet-by-packet account of one probe.
 /// The NTS client's steps (probe --nts), after the plain packets.
-fn nts_log(s: &mut String, ev: &TargetEvidence) {
+fn nts_log(s: &mut String, ev: &TargetEvidence, pivot: NtpDate) {
     let Some(n) = &ev.nts else {
         return;
     };
@@ -141,6 +141,9 @@ fn nts_log(s: &mut String, ev: &TargetEvidence) {
     );
     for l in &n.log {
         let _ = writeln!(s, "{}  {}", t(l.at.as_secs_f64() * 1000.0), l.text);
+        if let Some((h, nonce)) = &l.packet {
+            s.push_str(&header(h, pivot, Some(*nonce)));
+        }
     }
 }
 
@@ -156,7 +159,7 @@ pub fn events(ev: &TargetEvidence, pivot: NtpDate) -> String {
         if let Some(e) = &ev.setup_error {
             let _ = writeln!(s, "{:>9}  {} {e}", "", "✗".red());
         }
-        nts_log(&mut s, ev);
+        nts_log(&mut s, ev, pivot);
         return s;
     };
     let nonce_of = |n: u32| rec.samples.get(n as usize - 1).map(|x| x.request.nonce);
@@ -270,7 +273,7 @@ pub fn events(ev: &TargetEvidence, pivot: NtpDate) -> String {
             }
         }
     }
-    nts_log(&mut s, ev);
+    nts_log(&mut s, ev, pivot);
     s
 }
 

@@ -40,6 +40,9 @@ pub const KE_PORT: u16 = 4460;
 pub struct LogLine {
     pub at: Duration,
     pub text: String,
+    /// A received NTP packet's decoded header, and the transmit nonce of
+    /// the request it answers (shown as probe shows plain replies).
+    pub packet: Option<(crate::wire::Repr, NtpTimestamp)>,
 }
 
 /// Everything the NTS client learnt about one server: the facts for the
@@ -65,6 +68,7 @@ impl Session {
         self.probe.log.push(LogLine {
             at: self.start.elapsed(),
             text: text.into(),
+            packet: None,
         });
     }
 
@@ -807,6 +811,7 @@ pub fn ntp_exchange(
             let t4 = clock::now();
             let bytes = &buf[..len];
             let j = judge_reply(&request, bytes, t4, None);
+            let logged = s.probe.log.len();
             match &j.class {
                 ReplyClass::Duplicate | ReplyClass::Bogus(_) => continue,
                 ReplyClass::Kiss(KissCode::Ntsn) => {
@@ -841,6 +846,9 @@ pub fn ntp_exchange(
                         s.log(format!("NTS ← #{} {len} octets: not authentic: {e}", i + 1));
                     }
                 },
+            }
+            if let (Some(h), Some(line)) = (j.header, s.probe.log.get_mut(logged)) {
+                line.packet = Some((h, nonce));
             }
             break;
         }
