@@ -386,17 +386,6 @@ pub fn ntsn_reply(header: &[u8], unique_id: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The name of an extension field type, for showing packets.
-pub fn field_name(kind: u16) -> &'static str {
-    match kind {
-        EF_UNIQUE_ID => "Unique Identifier",
-        EF_COOKIE => "NTS Cookie",
-        EF_PLACEHOLDER => "NTS Cookie Placeholder",
-        EF_AUTHENTICATOR => "NTS Authenticator",
-        _ => "extension field",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
