@@ -278,3 +278,187 @@ fn nflog_link_type() {
         }
     }
 }
+
+/// A pcap of many client hosts (Ethernet, IPv4/UDP), written here: each
+/// host polls one of three servers from two source ports; replies are
+/// good, kisses (RATE), missing, or ICMP host unreachable from a router.
+fn many_hosts_pcap(path: &Path, hosts: u32) {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let mut record = |t_us: u64, frame: Vec<u8>| {
+        out.extend_from_slice(&(1_764_000_000 + (t_us / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    };
+    let udp = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, ntp: &[u8]| {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4(src, dst, 64)
+            .udp(sport, dport);
+        let mut v = Vec::new();
+        b.write(&mut v, ntp).unwrap();
+        v
+    };
+    let ntp_base: u64 = (1_764_000_000u64 + 2_208_988_800) << 32;
+    for round in 0..4u64 {
+        for h in 0..hosts {
+            let client = [198, 51, 100, (h % 250) as u8 + 1];
+            let client = if h >= 250 {
+                [203, 0, 113, (h - 250) as u8 + 1]
+            } else {
+                client
+            };
+            let server = [192, 0, 2, (h % 3) as u8 + 1];
+            let sport = 40_000 + (round % 2) as u16;
+            let t = round * 64_000_000 + h as u64 * 1000;
+            let xmt = ((h as u64) << 20 | round) + 1;
+            let mut req = [0u8; 48];
+            req[0] = 0xe3;
+            req[40..48].copy_from_slice(&xmt.to_be_bytes());
+            let q = udp(client, server, sport, 123, &req);
+            record(t, q.clone());
+            let now = ntp_base + (((t + 300) as u128) << 32).div_euclid(1_000_000) as u64;
+            let mut rep = [0u8; 48];
+            rep[24..32].copy_from_slice(&xmt.to_be_bytes());
+            // Some hosts always get the same (silence, a router's refusal),
+            // the others a mix.
+            let kind = match h % 11 {
+                5 => 2,
+                6 => 0,
+                _ => (h as u64 + round) % 7,
+            };
+            match kind {
+                0 => continue,
+                1 => {
+                    rep[0] = 0xe4;
+                    rep[12..16].copy_from_slice(b"RATE");
+                }
+                2 => {
+                    // ICMP host unreachable (3/1) from a router, quoting the request.
+                    let quoted = &q[14..14 + 20 + 8 + 48];
+                    let mut icmp = vec![3, 1, 0, 0, 0, 0, 0, 0];
+                    icmp.extend_from_slice(quoted);
+                    let b = etherparse::PacketBuilder::ethernet2(
+                        [2, 0, 0, 0, 0, 3],
+                        [2, 0, 0, 0, 0, 1],
+                    )
+                    .ipv4([198, 51, 100, 254], client, 64);
+                    let mut v = Vec::new();
+                    b.write(&mut v, etherparse::IpNumber::ICMP, &icmp).unwrap();
+                    // The ICMP checksum (RFC 792): ones' complement sum.
+                    let mut sum = 0u32;
+                    for c in icmp.chunks(2) {
+                        sum += u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32;
+                    }
+                    while sum > 0xffff {
+                        sum = (sum & 0xffff) + (sum >> 16);
+                    }
+                    let ck = !(sum as u16);
+                    v[34 + 2..34 + 4].copy_from_slice(&ck.to_be_bytes());
+                    record(t + 3000, v);
+                    continue;
+                }
+                _ => {
+                    rep[0] = 0x24;
+                    rep[1] = 2;
+                    rep[12..16].copy_from_slice(&[192, 0, 2, 200]);
+                    rep[16..24].copy_from_slice(&(now - (10u64 << 32)).to_be_bytes());
+                    rep[32..40].copy_from_slice(&now.to_be_bytes());
+                    rep[40..48].copy_from_slice(&(now + 1000).to_be_bytes());
+                }
+            }
+            record(t + 300, udp(server, client, 123, sport, &rep));
+        }
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// Reading a file on several threads, each tracking its share of the
+/// client hosts, gives the same report as one thread: JSON and text, pcap
+/// and pcapng, on a capture of many hosts and on every recorded fixture.
+#[test]
+fn threads_do_not_change_the_result() {
+    let dir = TempDir::new();
+    let many = dir.path().join("many.pcap");
+    many_hosts_pcap(&many, 400);
+    let text = |file: &Path, threads: &str| {
+        let o = run_bounded(
+            Command::new(ntpdiag()).args([
+                "capture",
+                "--color",
+                "never",
+                "-v",
+                "--max-kept",
+                "300",
+                "--threads",
+                threads,
+                "-r",
+                file.to_str().unwrap(),
+            ]),
+            Duration::from_secs(60),
+        );
+        (
+            String::from_utf8_lossy(&o.stdout).to_string(),
+            o.status.code(),
+        )
+    };
+    let json = |file: &Path, threads: &str| {
+        capture_json(&[
+            "--max-kept",
+            "300",
+            "--threads",
+            threads,
+            "-r",
+            file.to_str().unwrap(),
+        ])
+    };
+    let mut files = vec![many.clone()];
+    if common::which("editcap").is_some() {
+        let ng = dir.path().join("many.pcapng");
+        let o = run_bounded(
+            Command::new("editcap").args([
+                "-F",
+                "pcapng",
+                many.to_str().unwrap(),
+                ng.to_str().unwrap(),
+            ]),
+            Duration::from_secs(20),
+        );
+        assert!(o.status.success());
+        files.push(ng);
+    } else if common::in_ci() {
+        panic!("editcap (tshark's package) is needed in CI");
+    }
+    for f in &files {
+        let (one, code) = json(f, "1");
+        // Every kind of verdict is there, from many hosts, in detail and summed.
+        let causes: std::collections::BTreeSet<_> = one
+            .clients
+            .iter()
+            .map(|c| c.verdict.cause.as_str())
+            .collect();
+        for want in ["ok", "kod-rate", "host-unreachable", "no-reply"] {
+            assert!(causes.contains(want), "{f:?}: {causes:?}");
+        }
+        assert_eq!((one.clients.len(), one.conversations.len()), (400, 300));
+        assert_eq!(one.stats.folded, 800 - 300);
+        for threads in ["2", "3"] {
+            assert_eq!(
+                json(f, threads),
+                (one.clone(), code),
+                "{f:?} --threads {threads}"
+            );
+            assert_eq!(text(f, threads), text(f, "1"), "{f:?} --threads {threads}");
+        }
+    }
+    for entry in std::fs::read_dir(fixture("x").parent().unwrap()).unwrap() {
+        let f = entry.unwrap().path();
+        assert_eq!(json(&f, "3"), json(&f, "1"), "{f:?}");
+    }
+}

@@ -33,6 +33,10 @@ pub struct Options {
     /// Conversations kept in detail.
     pub max_kept: usize,
     pub max_hosts: usize,
+    /// Threads reading a file, each tracking its share of the client
+    /// hosts (0: one per CPU, at most 8, for a file of 8 MB or more).
+    /// Live captures, stdin and --write use one.
+    pub threads: usize,
     /// Show progress on stderr for large files.
     pub progress: bool,
     /// Set to stop a live capture (Ctrl-C).
@@ -106,15 +110,71 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
             // A pcapng file is read here (its interfaces may have different
             // link types, which libpcap refuses); libpcap reads the rest,
             // and pcapng when a BPF filter or a savefile needs it.
+            let threads = if shown == "-" || opts.write.is_some() {
+                1
+            } else {
+                file_threads(opts.threads, size)
+            };
             if shown != "-" && opts.filter.is_none() && opts.write.is_none() && pcapng_head(&path) {
-                return read_pcapng(&path, &shown, opts, size);
+                return read_pcapng(&path, &shown, opts, size, threads);
             }
-            let cap =
+            let open = || {
                 pcap::Capture::from_file(&open_path).map_err(|e| CaptureError::NotACapture {
                     path: shown.clone(),
                     msg: pcap_msg(&e),
-                })?;
-            drive(cap, opts, None, None, size, false)
+                })
+            };
+            if threads == 1 {
+                return drive(open()?, opts, None, None, size, false);
+            }
+            // Each thread reads the file on its own and tracks its share of
+            // the client hosts; the first shows progress.
+            let mut caps = (0..threads)
+                .map(|_| open())
+                .collect::<Result<Vec<_>, _>>()?;
+            let link = link_of(&caps[0])?;
+            if let Some(f) = &opts.filter {
+                for cap in &mut caps {
+                    cap.filter(f, true)
+                        .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
+                }
+            }
+            let shards = std::thread::scope(|s| {
+                let handles: Vec<_> = caps
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut cap)| {
+                        s.spawn(move || {
+                            let mut tracker = new_tracker(opts).shard(i, threads);
+                            let how = read_loop(
+                                &mut cap,
+                                link,
+                                &mut tracker,
+                                None,
+                                Limits {
+                                    opts,
+                                    duration: None,
+                                    count: None,
+                                    file_size: if i == 0 { size } else { 0 },
+                                },
+                            );
+                            (tracker, how)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect::<Vec<_>>()
+            });
+            let (stopped_early, interrupted) = shards[0].1.clone();
+            let trackers = shards.into_iter().map(|(t, _)| t).collect();
+            Ok(outcome(
+                Tracker::finish_shards(trackers),
+                format!("{link:?}"),
+                stopped_early,
+                interrupted,
+            ))
         }
         Input::Live {
             iface,
@@ -173,78 +233,53 @@ fn pcapng_head(path: &std::path::Path) -> bool {
 }
 
 /// Reads a pcapng file with [`super::pcapng`]: each interface's frames are
-/// decoded with that interface's link type.
+/// decoded with that interface's link type; on `threads` threads, each
+/// reading the whole file and tracking its share of the client hosts.
 fn read_pcapng(
     path: &std::path::Path,
     shown: &str,
     opts: &Options,
     file_size: u64,
+    threads: usize,
 ) -> Result<Outcome, CaptureError> {
-    use super::pcapng::{PcapngError, Reader};
-    let file = std::fs::File::open(path).map_err(|e| CaptureError::NotACapture {
+    let open = || {
+        std::fs::File::open(path).map_err(|e| CaptureError::NotACapture {
+            path: shown.to_string(),
+            msg: e.to_string(),
+        })
+    };
+    let files = (0..threads.max(1))
+        .map(|_| open())
+        .collect::<Result<Vec<_>, _>>()?;
+    let n = files.len();
+    let mut shards = std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .into_iter()
+            .enumerate()
+            .map(|(i, file)| {
+                s.spawn(move || {
+                    let mut tracker = new_tracker(opts).shard(i, n);
+                    let read =
+                        pcapng_loop(file, &mut tracker, opts, if i == 0 { file_size } else { 0 });
+                    (tracker, read)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Vec<_>>()
+    });
+    let read = std::mem::replace(&mut shards[0].1, Ok(PcapngRead::default()));
+    let PcapngRead {
+        mut stopped_early,
+        interrupted,
+        links,
+        unknown,
+    } = read.map_err(|msg| CaptureError::NotACapture {
         path: shown.to_string(),
-        msg: e.to_string(),
+        msg,
     })?;
-    let mut r = Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
-    let mut tracker = new_tracker(opts);
-    let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
-    let mut last_progress = Instant::now();
-    let mut no = 0u64;
-    let mut stopped_early = None;
-    let mut interrupted = false;
-    // Link types seen, in order, and frames of link types not read.
-    let mut links: Vec<String> = Vec::new();
-    let mut unknown: Vec<u16> = Vec::new();
-    loop {
-        if opts.stop.load(Ordering::Relaxed) {
-            interrupted = true;
-            break;
-        }
-        match r.next_frame() {
-            Ok(Some(f)) => {
-                no += 1;
-                let ts = Ts {
-                    secs: f.secs,
-                    nanos: f.nanos,
-                };
-                match LinkType::from_dlt(f.link as i32) {
-                    Some(link) => {
-                        let name = format!("{link:?}");
-                        if !links.contains(&name) {
-                            links.push(name);
-                        }
-                        tracker.push(no, ts, &decode(link, f.data));
-                    }
-                    None => {
-                        if !unknown.contains(&f.link) {
-                            unknown.push(f.link);
-                        }
-                        tracker.push(no, ts, &super::decode::Decoded::Undecodable("link type"));
-                    }
-                }
-                if show_progress && last_progress.elapsed() > Duration::from_millis(500) {
-                    last_progress = Instant::now();
-                    eprint!("\r{no} packets");
-                }
-            }
-            Ok(None) => break,
-            Err(PcapngError::NotPcapng) if no == 0 => {
-                return Err(CaptureError::NotACapture {
-                    path: shown.to_string(),
-                    msg: "no pcapng section header".into(),
-                });
-            }
-            Err(e) => {
-                stopped_early = Some(format!(
-                    "read {no} packets, then: {e}; the rest was skipped"
-                ));
-                break;
-            }
-        }
-    }
-    if show_progress {
-        eprintln!();
-    }
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(|l| l.to_string()).collect();
         let note = format!(
@@ -262,7 +297,87 @@ fn read_pcapng(
     } else {
         links.join(", ")
     };
-    Ok(outcome(tracker, link, stopped_early, interrupted))
+    let trackers = shards.into_iter().map(|(t, _)| t).collect();
+    Ok(outcome(
+        Tracker::finish_shards(trackers),
+        link,
+        stopped_early,
+        interrupted,
+    ))
+}
+
+/// How a pcapng read went.
+#[derive(Default)]
+struct PcapngRead {
+    stopped_early: Option<String>,
+    interrupted: bool,
+    /// Link types seen, in order, and those of frames not read.
+    links: Vec<String>,
+    unknown: Vec<u16>,
+}
+
+/// Feeds every frame of a pcapng file to `tracker`; an error when it is
+/// not pcapng at all.
+fn pcapng_loop(
+    file: std::fs::File,
+    tracker: &mut Tracker,
+    opts: &Options,
+    file_size: u64,
+) -> Result<PcapngRead, String> {
+    use super::pcapng::{PcapngError, Reader};
+    let mut r = Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
+    let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
+    let mut last_progress = Instant::now();
+    let mut no = 0u64;
+    let mut read = PcapngRead::default();
+    loop {
+        if opts.stop.load(Ordering::Relaxed) {
+            read.interrupted = true;
+            break;
+        }
+        match r.next_frame() {
+            Ok(Some(f)) => {
+                no += 1;
+                let ts = Ts {
+                    secs: f.secs,
+                    nanos: f.nanos,
+                };
+                match LinkType::from_dlt(f.link as i32) {
+                    Some(link) => {
+                        let name = format!("{link:?}");
+                        if !read.links.contains(&name) {
+                            read.links.push(name);
+                        }
+                        tracker.push(no, ts, &decode(link, f.data));
+                    }
+                    None => {
+                        if !read.unknown.contains(&f.link) {
+                            read.unknown.push(f.link);
+                        }
+                        tracker.push(no, ts, &super::decode::Decoded::Undecodable("link type"));
+                    }
+                }
+                if show_progress && last_progress.elapsed() > Duration::from_millis(500) {
+                    last_progress = Instant::now();
+                    eprint!("\r{no} packets");
+                }
+            }
+            Ok(None) => break,
+            Err(PcapngError::NotPcapng) if no == 0 => {
+                return Err("no pcapng section header".into());
+            }
+            Err(e) => {
+                read.stopped_early = Some(format!(
+                    "read {no} packets, then: {e}; the rest was skipped"
+                ));
+                break;
+            }
+        }
+    }
+    if show_progress {
+        eprintln!();
+    }
+    Ok(read)
 }
 
 fn new_tracker(opts: &Options) -> Tracker {
@@ -273,12 +388,11 @@ fn new_tracker(opts: &Options) -> Tracker {
 
 /// What the tracker holds at the end, with the server view made.
 fn outcome(
-    tracker: Tracker,
+    f: super::track::Finished,
     link: String,
     stopped_early: Option<String>,
     interrupted: bool,
 ) -> Outcome {
-    let f = tracker.finish_all();
     let servers = super::view::by_server(&f.groups);
     Outcome {
         conversations: f.conversations,
@@ -292,47 +406,49 @@ fn outcome(
     }
 }
 
-fn drive<T: pcap::Activated + ?Sized>(
-    mut cap: pcap::Capture<T>,
-    opts: &Options,
-    duration: Option<Duration>,
-    count: Option<u64>,
-    file_size: u64,
-    live: bool,
-) -> Result<Outcome, CaptureError> {
+/// The link type of a capture, when it is one ntpdiag reads.
+fn link_of<T: pcap::Activated + ?Sized>(cap: &pcap::Capture<T>) -> Result<LinkType, CaptureError> {
     let dl = cap.get_datalink();
-    let link = LinkType::from_dlt(dl.0).ok_or_else(|| CaptureError::UnknownLinkType {
+    LinkType::from_dlt(dl.0).ok_or_else(|| CaptureError::UnknownLinkType {
         dlt: dl.0,
         name: dl.get_name().unwrap_or_else(|_| "unknown".into()),
         supported: LinkType::SUPPORTED,
-    })?;
-    if file_size > 0
-        && let Some(f) = &opts.filter
-    {
-        cap.filter(f, true)
-            .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
-    }
-    let mut save = match &opts.write {
-        Some(p) => Some(cap.savefile(p).map_err(|e| CaptureError::Write {
-            path: p.display().to_string(),
-            msg: pcap_msg(&e),
-        })?),
-        None => None,
-    };
-    let mut tracker = new_tracker(opts);
+    })
+}
+
+/// When a read stops, and where progress goes.
+struct Limits<'a> {
+    opts: &'a Options,
+    duration: Option<Duration>,
+    count: Option<u64>,
+    /// The file's size, for progress (0: none shown).
+    file_size: u64,
+}
+
+/// Feeds every frame of `cap` to `tracker` (and to `save`) until the end,
+/// a limit or a stop: why it stopped early, if it did, and whether it was
+/// interrupted.
+fn read_loop<T: pcap::Activated + ?Sized>(
+    cap: &mut pcap::Capture<T>,
+    link: LinkType,
+    tracker: &mut Tracker,
+    mut save: Option<&mut pcap::Savefile>,
+    l: Limits,
+) -> (Option<String>, bool) {
     let start = Instant::now();
-    let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
+    let show_progress =
+        l.opts.progress && l.file_size > 50_000_000 && std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let mut bytes = 24u64;
     let mut no = 0u64;
     let mut stopped_early = None;
     let mut interrupted = false;
     loop {
-        if opts.stop.load(Ordering::Relaxed) {
+        if l.opts.stop.load(Ordering::Relaxed) {
             interrupted = true;
             break;
         }
-        if duration.is_some_and(|d| start.elapsed() >= d) || count.is_some_and(|c| no >= c) {
+        if l.duration.is_some_and(|d| start.elapsed() >= d) || l.count.is_some_and(|c| no >= c) {
             break;
         }
         match cap.next_packet() {
@@ -356,8 +472,8 @@ fn drive<T: pcap::Activated + ?Sized>(
                         "\r{} packets, {:.0} of {:.0} MB ({:.0}%)",
                         no,
                         bytes as f64 / 1e6,
-                        file_size as f64 / 1e6,
-                        100.0 * bytes as f64 / file_size as f64
+                        l.file_size as f64 / 1e6,
+                        100.0 * bytes as f64 / l.file_size as f64
                     );
                 }
             }
@@ -375,6 +491,55 @@ fn drive<T: pcap::Activated + ?Sized>(
     if show_progress {
         eprintln!();
     }
+    (stopped_early, interrupted)
+}
+
+/// Threads for a file of `size` octets: `--threads`, or with 0 one per
+/// CPU (at most 8) for 8 MB or more; a smaller file is read faster than
+/// threads start.
+fn file_threads(threads: usize, size: u64) -> usize {
+    match threads {
+        0 if size < 8_000_000 => 1,
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        n => n,
+    }
+}
+
+fn drive<T: pcap::Activated + ?Sized>(
+    mut cap: pcap::Capture<T>,
+    opts: &Options,
+    duration: Option<Duration>,
+    count: Option<u64>,
+    file_size: u64,
+    live: bool,
+) -> Result<Outcome, CaptureError> {
+    let link = link_of(&cap)?;
+    if file_size > 0
+        && let Some(f) = &opts.filter
+    {
+        cap.filter(f, true)
+            .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
+    }
+    let mut save = match &opts.write {
+        Some(p) => Some(cap.savefile(p).map_err(|e| CaptureError::Write {
+            path: p.display().to_string(),
+            msg: pcap_msg(&e),
+        })?),
+        None => None,
+    };
+    let mut tracker = new_tracker(opts);
+    let (stopped_early, interrupted) = read_loop(
+        &mut cap,
+        link,
+        &mut tracker,
+        save.as_mut(),
+        Limits {
+            opts,
+            duration,
+            count,
+            file_size,
+        },
+    );
     if let Some(mut s) = save {
         s.flush().map_err(|e| CaptureError::Write {
             path: "savefile".into(),
@@ -392,7 +557,7 @@ fn drive<T: pcap::Activated + ?Sized>(
         });
     }
     Ok(outcome(
-        tracker,
+        tracker.finish_all(),
         format!("{link:?}"),
         stopped_early,
         interrupted,

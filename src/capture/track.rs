@@ -300,12 +300,26 @@ pub struct Finished {
     pub stats: CaptureStats,
 }
 
+/// A tracker's sums once its conversations are closed.
+struct Closed {
+    details: Vec<(Key, Conv)>,
+    /// The packet that opened each detail's conversation.
+    opened: Vec<u64>,
+    groups: Vec<Group>,
+    ke: Vec<KeServer>,
+    stats: CaptureStats,
+    max_kept: usize,
+}
+
 /// Conversation key: (client, server).
 pub type Key = (SocketAddr, SocketAddr);
 
 /// The key as three integers: hashing it costs a third of hashing two
 /// `SocketAddr`s (measured on a 1 M-packet capture).
+/// Packed to 4-octet alignment: 36 octets, not 48, in every open
+/// conversation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[repr(C, packed(4))]
 struct CKey(u128, u128, u32);
 
 fn ip128(ip: IpAddr) -> u128 {
@@ -390,10 +404,13 @@ struct Open {
     /// Unanswered requests, oldest first (at most [`PENDING_MAX`]).
     pending: SmallVec<[Pending; 1]>,
     /// Replies seen (transmit, sightings), to count copies of the same one.
-    seen_replies: SmallVec<[(u64, u32); SEEN_MAX]>,
+    /// An unused slot has no sightings.
+    seen_replies: [(u64, u32); SEEN_MAX],
     /// Does the client echo our last reply's transmit in its next request's
     /// origin (classic ntpd/ntpsec do)? Counted over requests that follow a reply.
-    last_reply_xmt: Option<u64>,
+    last_reply_xmt: u64,
+    /// Is `last_reply_xmt` set (an Option would take 16 octets, not 9)?
+    has_last_reply: bool,
     /// Replies seen before any request of this conversation, held until
     /// their request comes (captures out of time order; boxed: rare).
     // One pointer in every open conversation, where a Vec is three.
@@ -459,8 +476,58 @@ impl OpenMap {
 }
 /// Pending requests, by transmit timestamp and client address (two
 /// clients may send the same transmit value: SNTP's zero, symmetric
-/// peers) → their conversation.
-type Nonces = HashMap<(u64, u128), CKey>;
+/// peers) → their conversation. The client address is the key's own: an
+/// entry is 48 octets, not 80.
+#[derive(Default)]
+struct Nonces {
+    table: hashbrown::HashTable<(u64, CKey)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Nonces {
+    fn hash(&self, xmt: u64, client: u128) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one((xmt, client))
+    }
+
+    fn get(&self, xmt: u64, client: u128) -> Option<CKey> {
+        let h = self.hash(xmt, client);
+        self.table
+            .find(h, |(x, k)| *x == xmt && { k.0 } == client)
+            .map(|(_, k)| *k)
+    }
+
+    fn remove(&mut self, xmt: u64, client: u128) {
+        let h = self.hash(xmt, client);
+        if let Ok(e) = self
+            .table
+            .find_entry(h, |(x, k)| *x == xmt && { k.0 } == client)
+        {
+            e.remove();
+        }
+    }
+
+    /// `key`'s request with transmit `xmt`, in place of another
+    /// conversation's with the same transmit from the same client.
+    fn insert(&mut self, xmt: u64, key: CKey) {
+        let client = key.0;
+        let h = self.hash(xmt, client);
+        let hasher = &self.hasher;
+        match self.table.entry(
+            h,
+            |(x, k)| *x == xmt && { k.0 } == client,
+            |(x, k)| {
+                use std::hash::BuildHasher;
+                hasher.hash_one((*x, { k.0 }))
+            },
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1 = key,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert((xmt, key));
+            }
+        }
+    }
+}
 
 /// A group's key: client host (0 for the other client hosts), server.
 fn group_key(g: &Group) -> CKey {
@@ -479,7 +546,13 @@ struct Sums {
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
     details: Vec<(Key, Conv)>,
+    /// The packet that opened each detail's conversation (the order
+    /// details are kept in, across shards too).
+    opened: Vec<u64>,
+    /// Details kept by this tracker, and by all the trackers sharing a
+    /// capture ([`Tracker::shard`]).
     max_kept: usize,
+    max_kept_all: usize,
     max_hosts: usize,
 }
 
@@ -543,6 +616,7 @@ impl Sums {
         };
         let d = if self.details.len() < self.max_kept {
             self.details.push((key, fresh()));
+            self.opened.push(at.no);
             (self.details.len() - 1) as u32
         } else {
             stats.folded += 1;
@@ -570,6 +644,8 @@ pub struct Tracker {
     /// NTS-KE per server, and the state of each connection.
     ke: Vec<KeServer>,
     ke_conns: HashMap<(SocketAddr, SocketAddr), KeConn>,
+    /// This tracker's share of the client hosts: (its number, how many).
+    shard: (u64, u64),
     pub stats: CaptureStats,
 }
 
@@ -590,7 +666,7 @@ fn direction(p: &NtpDatagram) -> Option<bool> {
 fn close(open: &mut OpenMap, nonces: &mut Nonces, k: &CKey) {
     if let Some(o) = open.remove(k) {
         for p in &o.pending {
-            nonces.remove(&(p.xmt, o.key.0));
+            nonces.remove(p.xmt, o.key.0);
         }
     }
 }
@@ -630,8 +706,9 @@ fn conv<'a>(
             last: at.ts.as_f64(),
             requested: false,
             pending: SmallVec::new(),
-            seen_replies: SmallVec::new(),
-            last_reply_xmt: None,
+            seen_replies: [(0, 0); SEEN_MAX],
+            last_reply_xmt: 0,
+            has_last_reply: false,
             early: None,
         })
     });
@@ -666,7 +743,7 @@ impl Tracker {
     pub fn new(idle_secs: f64, max_open: usize) -> Tracker {
         Tracker {
             open: OpenMap::default(),
-            nonces: HashMap::default(),
+            nonces: Nonces::default(),
             latest: None,
             idle: idle_secs,
             max_open: max_open.max(1),
@@ -676,19 +753,56 @@ impl Tracker {
                 index: hashbrown::HashTable::new(),
                 hasher: Default::default(),
                 details: Vec::new(),
+                opened: Vec::new(),
                 max_kept: DEFAULT_MAX_KEPT,
+                max_kept_all: DEFAULT_MAX_KEPT,
                 max_hosts: DEFAULT_MAX_HOSTS,
             },
             reasm: Default::default(),
             ke: Vec::new(),
             ke_conns: HashMap::default(),
+            shard: (0, 1),
             stats: CaptureStats::default(),
         }
+    }
+
+    /// Tracks only the client hosts of share `index` of `of` (by a hash of
+    /// the client's address), for one of `of` trackers reading the same
+    /// frames on their own threads: every one counts every frame, the
+    /// first follows NTS-KE, and [`Tracker::finish_shards`] joins them.
+    /// A client host's conversations with every server stay in one share,
+    /// so pairing (a reply from another address too) is the same as in one
+    /// tracker. The bounds are per tracker: `max_open` and `max_hosts` are
+    /// divided among the shares; each keeps at most twice its share of
+    /// `max_kept` details (all of them with two trackers), and the first
+    /// `max_kept` to open among them are kept: the same details as one
+    /// tracker keeps unless one share opened more than that (a few client
+    /// hosts with many conversations each), and details held at once stay
+    /// within twice `max_kept` with any number of trackers.
+    pub fn shard(mut self, index: usize, of: usize) -> Tracker {
+        let of = of.max(1);
+        self.shard = ((index % of) as u64, of as u64);
+        self.max_open = self.max_open.div_ceil(of).max(1);
+        self.sums.max_hosts = self.sums.max_hosts.div_ceil(of).max(1);
+        self.sums.max_kept =
+            (self.sums.max_kept_all.div_ceil(of).saturating_mul(2)).min(self.sums.max_kept_all);
+        self
+    }
+
+    /// Is `client` in this tracker's share?
+    fn mine(&self, client: IpAddr) -> bool {
+        if self.shard.1 == 1 {
+            return true;
+        }
+        let a = ip128(client);
+        let h = ((a >> 64) as u64 ^ a as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> 32) % self.shard.1 == self.shard.0
     }
 
     /// At most `n` conversations kept in detail.
     pub fn max_kept(mut self, n: usize) -> Tracker {
         self.sums.max_kept = n;
+        self.sums.max_kept_all = n;
         self
     }
 
@@ -806,8 +920,9 @@ impl Tracker {
             }
         }
         match direction(p) {
-            Some(true) => self.request(at, p),
-            Some(false) => self.reply(at, p),
+            Some(true) if self.mine(p.src.ip()) => self.request(at, p),
+            Some(false) if self.mine(p.dst.ip()) => self.reply(at, p),
+            Some(_) => {}
             None => self.stats.other += 1,
         }
     }
@@ -835,7 +950,8 @@ impl Tracker {
         }
         o.requested = true;
         // Echo of our last reply's transmit (classic ntpd/ntpsec do).
-        let echo = o.last_reply_xmt.take().map(|r| org == r);
+        let echo = o.has_last_reply.then_some(org == o.last_reply_xmt);
+        o.has_last_reply = false;
         self.sums.each(g, d, |c| {
             c.requests += 1;
             c.request_sightings_max = c.request_sightings_max.max(1);
@@ -867,14 +983,14 @@ impl Tracker {
         let client = ip128(key.0.ip());
         if o.pending.len() >= PENDING_MAX {
             let e = o.pending.remove(0);
-            self.nonces.remove(&(e.xmt, client));
+            self.nonces.remove(e.xmt, client);
         }
         o.pending.push(Pending {
             xmt,
             at,
             sightings: 1,
         });
-        self.nonces.insert((xmt, client), o.key);
+        self.nonces.insert(xmt, o.key);
         // A reply stored before this request (a capture out of time order)?
         if let Some(early) = o.early.as_mut()
             && let Some(i) = early.iter().position(|e| e.origin == xmt)
@@ -930,7 +1046,7 @@ impl Tracker {
             if let Some(s) = o
                 .seen_replies
                 .iter_mut()
-                .find(|(x, _)| *x == xmt && xmt != 0)
+                .find(|(x, n)| *n > 0 && *x == xmt && xmt != 0)
             {
                 s.1 += 1;
                 let n = s.1;
@@ -939,10 +1055,15 @@ impl Tracker {
                 });
                 return;
             }
-            if o.seen_replies.len() >= SEEN_MAX {
-                o.seen_replies.remove(0);
-            }
-            o.seen_replies.push((xmt, 1));
+            // Into the first free slot, or in place of the oldest.
+            let slot = match o.seen_replies.iter().position(|(_, n)| *n == 0) {
+                Some(i) => i,
+                None => {
+                    o.seen_replies.rotate_left(1);
+                    SEEN_MAX - 1
+                }
+            };
+            o.seen_replies[slot] = (xmt, 1);
             self.sums.each(g, d, |c| {
                 c.replies += 1;
                 c.reply_sightings_max = c.reply_sightings_max.max(1);
@@ -950,7 +1071,7 @@ impl Tracker {
         }
         // Which request does it answer?
         let ck = CKey::from(key);
-        let owner = self.nonces.get(&(org, ip128(dst.ip()))).copied();
+        let owner = self.nonces.get(org, ip128(dst.ip()));
         let other_address = owner.is_some_and(|k| k != ck);
         // The reply's own conversation exists (opened above); another one
         // is used only when the origin names it and it is still open.
@@ -995,8 +1116,9 @@ impl Tracker {
         let j: Judgement = judge_reply(&request, payload, at.ts.ntp(), None);
         if let Some(i) = pos {
             o.pending.remove(i);
-            self.nonces.remove(&(org, ip128(dst.ip())));
-            o.last_reply_xmt = Some(xmt);
+            self.nonces.remove(org, ip128(dst.ip()));
+            o.last_reply_xmt = xmt;
+            o.has_last_reply = true;
         }
         // The capture's own words: no internal placeholder (the nonce
         // judged against is only a stand-in when no request matches).
@@ -1081,6 +1203,9 @@ impl Tracker {
     fn tcp(&mut self, t: &super::decode::TcpSeg) {
         use super::decode::NTS_KE_PORT;
         self.stats.nts_ke += 1;
+        if self.shard.0 != 0 {
+            return;
+        }
         let to_server = t.dst.port() == NTS_KE_PORT;
         let (client, server) = if to_server {
             (t.src, t.dst)
@@ -1136,6 +1261,9 @@ impl Tracker {
 
     fn icmp(&mut self, at: At, q: &IcmpQuote) {
         if q.ke {
+            if self.shard.0 != 0 {
+                return;
+            }
             // An error about a segment to the NTS-KE port.
             let (client, server) = (q.quoted_src, q.quoted_dst);
             if let Some(c) = self.ke_conns.get_mut(&(client, server))
@@ -1158,6 +1286,9 @@ impl Tracker {
         } else {
             ((q.quoted_src, q.quoted_dst), true)
         };
+        if !self.mine(key.0.ip()) {
+            return;
+        }
         let o = open_conv!(self, key, at);
         let (g, d) = (o.group, o.detail);
         if !is_request {
@@ -1175,7 +1306,7 @@ impl Tracker {
             if let Some(i) = o.pending.iter().position(|p| p.xmt == xmt) {
                 o.pending.remove(i);
                 resolved = true;
-                self.nonces.remove(&(xmt, ip128(key.0.ip())));
+                self.nonces.remove(xmt, ip128(key.0.ip()));
             }
         }
         self.sums.each(g, d, |c| {
@@ -1200,7 +1331,80 @@ impl Tracker {
     /// group with its number of conversations.
     /// Requests sent within [`ANSWER_WINDOW`] of the capture's last frame
     /// are pending, not unanswered: their answer may simply not be in it.
-    pub fn finish_all(mut self) -> Finished {
+    pub fn finish_all(self) -> Finished {
+        Tracker::finish_shards(vec![self])
+    }
+
+    /// Joins trackers that read the same frames, each with its share of
+    /// the client hosts ([`Tracker::shard`]), into what one tracker would
+    /// hold: the counts of the first (each counted every frame), the
+    /// bounds' counts summed, the details kept in the order their
+    /// conversations opened up to `max_kept`, each server's "other client
+    /// hosts" summed into one.
+    pub fn finish_shards(shards: Vec<Tracker>) -> Finished {
+        let mut parts = shards.into_iter().map(Tracker::close_all);
+        let Some(first) = parts.next() else {
+            return Finished {
+                conversations: Vec::new(),
+                groups: Vec::new(),
+                nts_ke: Vec::new(),
+                stats: CaptureStats::default(),
+            };
+        };
+        let max_kept = first.max_kept;
+        let mut stats = first.stats;
+        let mut all = first.details;
+        let mut opened = first.opened;
+        let mut groups = first.groups;
+        let nts_ke = first.ke;
+        for p in parts {
+            stats.evicted += p.stats.evicted;
+            stats.folded += p.stats.folded;
+            stats.hosts_folded += p.stats.hosts_folded;
+            all.extend(p.details);
+            opened.extend(p.opened);
+            groups.extend(p.groups);
+        }
+        if all.len() > max_kept {
+            // The first `max_kept` to open are kept, as one tracker keeps them.
+            let mut order: Vec<(u64, usize)> = opened.iter().copied().zip(0..).collect();
+            order.select_nth_unstable(max_kept);
+            let mut keep = vec![false; all.len()];
+            for (_, i) in &order[..max_kept] {
+                keep[*i] = true;
+            }
+            stats.folded += (all.len() - max_kept) as u64;
+            let mut k = keep.into_iter();
+            all.retain(|_| k.next().unwrap_or(false));
+        }
+        all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
+        // Each share's "other client hosts" of a server, summed into one.
+        let mut others: HashMap<SocketAddr, usize> = HashMap::default();
+        let mut joined: Vec<Group> = Vec::with_capacity(groups.len());
+        for g in groups {
+            if g.others {
+                if let Some(&i) = others.get(&g.server()) {
+                    let o: &mut Group = &mut joined[i];
+                    o.conv.merge(&g.conv);
+                    o.conversations += g.conversations;
+                    continue;
+                }
+                others.insert(g.server(), joined.len());
+            }
+            joined.push(g);
+        }
+        joined.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));
+        Finished {
+            conversations: all,
+            groups: joined,
+            nts_ke,
+            stats,
+        }
+    }
+
+    /// Closes every open conversation (requests young at the capture's
+    /// end are pending).
+    fn close_all(mut self) -> Closed {
         if let Some(end) = self.latest {
             let end = end.as_f64();
             for o in self.open.values() {
@@ -1222,15 +1426,13 @@ impl Tracker {
             }
         }
         self.stats.fragments_incomplete = self.reasm.abandoned + self.reasm.waiting() as u64;
-        let mut all = self.sums.details;
-        all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
-        let mut groups = self.sums.groups;
-        groups.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));
-        Finished {
-            conversations: all,
-            groups,
-            nts_ke: self.ke,
+        Closed {
+            details: self.sums.details,
+            opened: self.sums.opened,
+            groups: self.sums.groups,
+            ke: self.ke,
             stats: self.stats,
+            max_kept: self.sums.max_kept_all,
         }
     }
 

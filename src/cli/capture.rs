@@ -51,7 +51,11 @@ Memory is bounded, not by the file size: by the open conversations (at most
 closed), the conversations kept in detail (--max-kept) and the (client host,
 server) sums (--max-hosts, about 450 octets each; beyond, new client hosts
 are summed per server as \"other client hosts\"). Verdicts are made as
-they are printed or written, never all held at once. A file
+they are printed or written, never all held at once. A large file is read
+on several threads (--threads), each following its share of the client
+hosts (a host's conversations with every server stay on one); they share
+--max-open and --max-hosts and each keeps at most twice its share of
+--max-kept. A file
 that ends early or holds garbage gives the conversations read so far and says
 where it stopped. Ctrl-C on a live capture prints the summary so far.";
 
@@ -107,6 +111,15 @@ pub struct CaptureArgs {
     /// (JSON client "others"), and the output says how many conversations.
     #[arg(long, default_value_t = crate::capture::track::DEFAULT_MAX_HOSTS)]
     pub max_hosts: usize,
+
+    /// Threads (0: one per CPU, at most 8). A file of 8 MB or more (or any
+    /// file, with a number given) is read by each of them, each following
+    /// its share of the client hosts; client hosts are judged on them. The
+    /// report is the same with any number unless a bound is reached:
+    /// --max-open and --max-hosts are shared among the threads. Live
+    /// captures, stdin and --write read on one.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 
     /// Details for every conversation, not just the table.
     #[arg(short, long)]
@@ -347,29 +360,88 @@ fn nts_ke_lines(
 struct HostsOut<'a> {
     hosts: &'a [Group],
     bad: &'a FirstBad,
+    threads: usize,
 }
 
 impl Serialize for HostsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.hosts.len()))?;
-        for g in self.hosts {
-            let v = judge_host(g);
-            self.bad.note(v.cause.class());
-            seq.serialize_element(&GroupJson {
-                client: Some(if g.others {
-                    "others".into()
-                } else {
-                    g.client().to_string()
-                }),
-                server: g.server().to_string(),
-                clients: 1,
-                conversations: g.conversations,
-                counts: (&*g.conv).into(),
-                verdict: (&v).into(),
-            })?;
-        }
+        in_rounds(
+            self.hosts,
+            self.threads,
+            |chunk| {
+                chunk
+                    .iter()
+                    .map(|g| {
+                        let v = judge_host(g);
+                        let j = GroupJson {
+                            client: Some(if g.others {
+                                "others".into()
+                            } else {
+                                g.client().to_string()
+                            }),
+                            server: g.server().to_string(),
+                            clients: 1,
+                            conversations: g.conversations,
+                            counts: (&*g.conv).into(),
+                            verdict: (&v).into(),
+                        };
+                        (v.cause.class(), j)
+                    })
+                    .collect::<Vec<_>>()
+            },
+            |judged| {
+                for (class, j) in judged {
+                    self.bad.note(class);
+                    seq.serialize_element(&j)?;
+                }
+                Ok(())
+            },
+        )?;
         seq.end()
+    }
+}
+
+/// Client hosts judged per round of this many on each thread.
+const HOSTS_PER_CHUNK: usize = 2048;
+
+/// Maps runs of `items` with `f` on up to `threads` threads, a round of
+/// one run per thread at a time, and hands the results to `out` in the
+/// items' order: the output is the same with any number of threads, and
+/// at most a round's results are held at once.
+fn in_rounds<T: Sync, R: Send, E>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+    mut out: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E> {
+    let threads = threads.max(1);
+    for round in items.chunks(HOSTS_PER_CHUNK * threads) {
+        let mut runs = round.chunks(HOSTS_PER_CHUNK);
+        let first = runs.next().unwrap_or(&[]);
+        let results: Vec<R> = std::thread::scope(|s| {
+            let f = &f;
+            let others: Vec<_> = runs.map(|run| s.spawn(move || f(run))).collect();
+            let mut results = vec![f(first)];
+            for h in others {
+                results.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            results
+        });
+        for r in results {
+            out(r)?;
+        }
+    }
+    Ok(())
+}
+
+/// `--threads`: 0 is one per CPU, at most 8.
+pub fn threads(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
     }
 }
 
@@ -515,6 +587,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         max_open: args.max_open,
         max_kept: args.max_kept,
         max_hosts: args.max_hosts,
+        threads: args.threads,
         progress: !args.json,
         stop,
     };
@@ -527,6 +600,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     };
     let hosts = &out.hosts;
     let servers = &out.servers;
+    let threads = threads(args.threads);
     // The exit status is the first screen's: the client hosts' verdicts.
     let bad = FirstBad::default();
     if args.json {
@@ -565,7 +639,11 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             stopped_early: &out.stopped_early,
             interrupted: out.interrupted,
             servers: servers.iter().map(group_json).collect(),
-            clients: HostsOut { hosts, bad: &bad },
+            clients: HostsOut {
+                hosts,
+                bad: &bad,
+                threads,
+            },
             conversations: ConversationsOut(&out.conversations),
             nts_ke: out
                 .nts_ke
@@ -640,9 +718,10 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     if s.folded > 0 {
         writeln!(
             w,
-            "{} {} conversations beyond --max-kept ({}) are counted in their client hosts' and servers' verdicts, not listed (-v, JSON)",
+            "{} {} conversations beyond the {} kept in detail (--max-kept {}) are counted in their client hosts' and servers' verdicts, not listed (-v, JSON)",
             "bound:".yellow().bold(),
             s.folded,
+            out.conversations.len(),
             args.max_kept
         )?;
     }
@@ -723,23 +802,39 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         "verdict".bold(),
         "evidence".bold()
     )?;
-    for g in hosts {
-        let v = judge_host(g);
-        bad.note(v.cause.class());
-        let io = format!(
-            "{}/{}",
-            g.conv.requests,
-            g.conv.replies + g.conv.rare().icmp_n
-        );
-        let who = format!("{} → {}", host_name(g), g.server());
-        writeln!(
-            w,
-            "{who:<46} {:>7} {io:>9}  {:<26} {}",
-            g.conversations,
-            colour(&v),
-            v.evidence.first().map_or("", |s| s.as_str())
-        )?;
-    }
+    in_rounds(
+        hosts,
+        threads,
+        |run| {
+            use std::fmt::Write as _;
+            let mut text = String::with_capacity(run.len() * 160);
+            let mut classes = Vec::with_capacity(run.len());
+            for g in run {
+                let v = judge_host(g);
+                classes.push(v.cause.class());
+                let io = format!(
+                    "{}/{}",
+                    g.conv.requests,
+                    g.conv.replies + g.conv.rare().icmp_n
+                );
+                let who = format!("{} → {}", host_name(g), g.server());
+                let _ = writeln!(
+                    text,
+                    "{who:<46} {:>7} {io:>9}  {:<26} {}",
+                    g.conversations,
+                    colour(&v),
+                    v.evidence.first().map_or("", |s| s.as_str())
+                );
+            }
+            (classes, text)
+        },
+        |(classes, text)| {
+            for c in classes {
+                bad.note(c);
+            }
+            w.write_all(text.as_bytes())
+        },
+    )?;
     if args.verbose {
         writeln!(w)?;
         writeln!(

@@ -67,18 +67,52 @@ fn reply(org: u64, t2: f64, t3: f64) -> Repr {
     }
 }
 
-/// A capture being written: packets numbered from 1.
+/// A capture being written: packets numbered from 1. Every frame also
+/// goes to three trackers sharing the client hosts, as `capture` reads a
+/// large file on several threads; [`Cap::finish_all`] checks they hold
+/// what the one tracker holds.
 struct Cap {
     t: Tracker,
     no: u64,
+    shards: Vec<Tracker>,
 }
 
 impl Cap {
     fn new() -> Cap {
+        Cap::with(Tracker::new(120.0, 1000))
+    }
+
+    fn with(t: Tracker) -> Cap {
         Cap {
-            t: Tracker::new(120.0, 1000),
+            t,
             no: 0,
+            shards: (0..3)
+                .map(|i| Tracker::new(120.0, 1000).shard(i, 3))
+                .collect(),
         }
+    }
+
+    fn push(&mut self, d: &Decoded, at: f64) {
+        self.t.push(self.no, ts(at), d);
+        for t in &mut self.shards {
+            t.push(self.no, ts(at), d);
+        }
+    }
+
+    /// The one tracker's result, checked against the shards' joined.
+    fn finish_all(self) -> crate::capture::track::Finished {
+        let one = self.t.finish_all();
+        if !self.shards.is_empty() {
+            let joined = Tracker::finish_shards(self.shards);
+            assert_eq!(
+                format!("{:?}", joined.conversations),
+                format!("{:?}", one.conversations)
+            );
+            assert_eq!(format!("{:?}", joined.groups), format!("{:?}", one.groups));
+            assert_eq!(joined.stats, one.stats);
+            assert_eq!(joined.nts_ke, one.nts_ke);
+        }
+        one
     }
 
     fn ntp(&mut self, at: f64, src: &str, dst: &str, payload: &[u8]) {
@@ -89,7 +123,7 @@ impl Cap {
             payload,
             truncated: false,
         });
-        self.t.push(self.no, ts(at), &d);
+        self.push(&d, at);
     }
 
     fn req(&mut self, at: f64, xmt: u64, org: u64) {
@@ -116,11 +150,15 @@ impl Cap {
             quoted_payload: quoted,
             ke: false,
         });
-        self.t.push(self.no, ts(at), &d);
+        self.push(&d, at);
     }
 
     fn convs(self) -> Vec<Conv> {
-        self.t.finish().0.into_iter().map(|(_, c)| c).collect()
+        self.finish_all()
+            .conversations
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
     }
 
     /// The conversation client → SERVER.
@@ -514,7 +552,7 @@ fn view_of(
     Vec<crate::capture::view::Group>,
     Vec<crate::capture::view::Group>,
 ) {
-    let f = c.t.finish_all();
+    let f = c.finish_all();
     let servers = crate::capture::view::by_server(&f.groups);
     let hosts = f
         .groups
@@ -643,7 +681,8 @@ fn modes_outside_client_server_are_counted() {
     let mut sym = request(0x401, 0);
     sym[0] = 0x21; // version 4, mode 1
     c.ntp(0.4, "198.51.100.2:123", SERVER, &sym);
-    let (convs, s) = c.t.finish();
+    let f = c.finish_all();
+    let (convs, s) = (f.conversations, f.stats);
     assert!(convs.is_empty(), "{convs:?}");
     assert_eq!(
         (
@@ -724,9 +763,10 @@ fn evidence_never_prints_a_placeholder() {
 /// host's totals: the server view stays complete, and says how many.
 #[test]
 fn conversations_past_the_bound_are_folded_not_lost() {
+    // Bounds are per shard: checked on one tracker only.
     let mut c = Cap {
-        t: Tracker::new(120.0, 1000).max_kept(2),
-        no: 0,
+        shards: Vec::new(),
+        ..Cap::with(Tracker::new(120.0, 1000).max_kept(2))
     };
     for i in 0..5u64 {
         let t = i as f64 * 64.0;
@@ -774,8 +814,8 @@ fn trailers() {
 #[test]
 fn client_hosts_past_the_bound_are_summed_per_server() {
     let mut c = Cap {
-        t: Tracker::new(120.0, 1000).max_hosts(2),
-        no: 0,
+        shards: Vec::new(),
+        ..Cap::with(Tracker::new(120.0, 1000).max_hosts(2))
     };
     for i in 0..5u64 {
         let t = i as f64;
@@ -807,4 +847,104 @@ fn client_hosts_past_the_bound_are_summed_per_server() {
     );
     let servers = crate::capture::view::by_server(&f.groups);
     assert_eq!((servers.len(), servers[0].conv.requests), (1, 5));
+}
+
+/// Many client hosts, each with what a busy server's capture holds:
+/// answered and unanswered requests, a kiss, a reply from another address,
+/// an ICMP error from a router, a reply stored before its request, SNTP's
+/// zero transmit, requests pending at the end, several source ports. Three
+/// trackers sharing the client hosts ([`Cap::finish_all`]) hold what one
+/// holds, and so does a detail bound that the shares split.
+#[test]
+fn shards_hold_what_one_tracker_holds() {
+    for max_kept in [usize::MAX, 7] {
+        let mut c = Cap {
+            shards: (0..3)
+                .map(|i| Tracker::new(120.0, 1000).max_kept(max_kept).shard(i, 3))
+                .collect(),
+            ..Cap::with(Tracker::new(120.0, 1000).max_kept(max_kept))
+        };
+        for h in 0..24u64 {
+            let server = format!("203.0.113.{}:123", 1 + h % 3);
+            let t0 = h as f64 * 0.5;
+            for r in 0..4u64 {
+                let t = t0 + r as f64 * 64.0;
+                let client = format!("198.51.100.{}:{}", 10 + h, 40000 + (r % (1 + h % 2)));
+                let xmt = (h << 32) | (r + 1);
+                c.ntp(t, &client, &server, &request(xmt, 0));
+                match (h + r) % 6 {
+                    0 => {}
+                    1 => {
+                        let mut k = reply(xmt, t + 0.004, t + 0.005);
+                        k.stratum = 0;
+                        k.leap = Leap::Unsynchronized;
+                        k.reference_id = ReferenceId(*b"RATE");
+                        c.ntp(t + 0.01, &server, &client, &k.to_bytes());
+                    }
+                    2 => c.ntp(
+                        t + 0.01,
+                        "203.0.113.9:123",
+                        &client,
+                        &reply(xmt, t + 0.004, t + 0.005).to_bytes(),
+                    ),
+                    3 => {
+                        c.no += 1;
+                        let q = request(xmt, 0);
+                        let d = Decoded::Icmp(IcmpQuote {
+                            offender: "198.51.100.254".parse().unwrap(),
+                            to: a(&client).ip(),
+                            error: IcmpError::v4(3, 1),
+                            quoted_src: a(&client),
+                            quoted_dst: a(&server),
+                            quoted_payload: &q,
+                            ke: false,
+                        });
+                        c.push(&d, t + 0.02);
+                    }
+                    _ => c.ntp(
+                        t + 0.01,
+                        &server,
+                        &client,
+                        &reply(xmt, t + 0.004, t + 0.005).to_bytes(),
+                    ),
+                }
+            }
+            // A reply stored before its request, and SNTP's zero transmit.
+            let client = format!("198.51.100.{}:50000", 10 + h);
+            let t = 300.0 + h as f64;
+            c.ntp(
+                t + 0.01,
+                &server,
+                &client,
+                &reply(h + 0x900, t + 0.004, t + 0.005).to_bytes(),
+            );
+            c.ntp(t, &client, &server, &request(h + 0x900, 0));
+            c.ntp(t + 1.0, &client, &server, &request(0, 0));
+            c.ntp(
+                t + 1.01,
+                &server,
+                &client,
+                &reply(0, t + 1.004, t + 1.005).to_bytes(),
+            );
+        }
+        // Requests young when the capture ends.
+        c.ntp(
+            400.0,
+            "198.51.100.10:40000",
+            "203.0.113.1:123",
+            &request(0xabc, 0),
+        );
+        c.ntp(
+            400.5,
+            "198.51.100.11:40000",
+            "203.0.113.2:123",
+            &request(0xabd, 0),
+        );
+        let f = c.finish_all();
+        // A group per (client host, server), the other address's too.
+        assert!(f.groups.len() > 24, "{}", f.groups.len());
+        if max_kept == 7 {
+            assert_eq!(f.conversations.len(), 7);
+        }
+    }
 }
