@@ -53,6 +53,11 @@ pub fn facts(c: &Conv) -> Exchange {
         (Some(cl), Some(s)) => format!("{s} (asked by {cl})"),
         _ => "?".into(),
     };
+    facts_of(c, who)
+}
+
+/// The facts of a conversation or a group of them, named `who`.
+fn facts_of(c: &Conv, who: String) -> Exchange {
     let mut x = Exchange::new(Vantage::Capture, who);
     x.server = c.server;
     x.client = c.client;
@@ -196,9 +201,7 @@ pub fn judge(c: &Conv) -> Verdict {
 /// The verdict of a group of conversations (the server view), named as
 /// the group is.
 pub fn judge_as(c: &Conv, who: String) -> Verdict {
-    let mut x = facts(c);
-    x.who = who;
-    rules::decide(&x)
+    rules::decide(&facts_of(c, who))
 }
 
 #[cfg(test)]

@@ -809,15 +809,19 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             use std::fmt::Write as _;
             let mut text = String::with_capacity(run.len() * 160);
             let mut classes = Vec::with_capacity(run.len());
+            let (mut who, mut io) = (String::new(), String::new());
             for g in run {
                 let v = judge_host(g);
                 classes.push(v.cause.class());
-                let io = format!(
+                io.clear();
+                let _ = write!(
+                    io,
                     "{}/{}",
                     g.conv.requests,
                     g.conv.replies + g.conv.rare().icmp_n
                 );
-                let who = format!("{} → {}", host_name(g), g.server());
+                who.clear();
+                let _ = write!(who, "{} → {}", host_name(g), g.server());
                 let _ = writeln!(
                     text,
                     "{who:<46} {:>7} {io:>9}  {:<26} {}",
