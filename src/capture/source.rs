@@ -158,7 +158,7 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
                                     file_size: if i == 0 { size } else { 0 },
                                 },
                             );
-                            (tracker, how)
+                            (tracker.close_all(), how)
                         })
                     })
                     .collect();
@@ -170,7 +170,7 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
             let (stopped_early, interrupted) = shards[0].1.clone();
             let trackers = shards.into_iter().map(|(t, _)| t).collect();
             Ok(outcome(
-                Tracker::finish_shards(trackers),
+                Tracker::join(trackers),
                 format!("{link:?}"),
                 stopped_early,
                 interrupted,
@@ -261,7 +261,7 @@ fn read_pcapng(
                     let mut tracker = new_tracker(opts).shard(i, n);
                     let read =
                         pcapng_loop(file, &mut tracker, opts, if i == 0 { file_size } else { 0 });
-                    (tracker, read)
+                    (tracker.close_all(), read)
                 })
             })
             .collect();
@@ -299,7 +299,7 @@ fn read_pcapng(
     };
     let trackers = shards.into_iter().map(|(t, _)| t).collect();
     Ok(outcome(
-        Tracker::finish_shards(trackers),
+        Tracker::join(trackers),
         link,
         stopped_early,
         interrupted,

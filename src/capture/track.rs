@@ -301,7 +301,7 @@ pub struct Finished {
 }
 
 /// A tracker's sums once its conversations are closed.
-struct Closed {
+pub struct Closed {
     details: Vec<(Key, Conv)>,
     /// The packet that opened each detail's conversation.
     opened: Vec<u64>,
@@ -1342,7 +1342,13 @@ impl Tracker {
     /// conversations opened up to `max_kept`, each server's "other client
     /// hosts" summed into one.
     pub fn finish_shards(shards: Vec<Tracker>) -> Finished {
-        let mut parts = shards.into_iter().map(Tracker::close_all);
+        Tracker::join(shards.into_iter().map(Tracker::close_all).collect())
+    }
+
+    /// [`Tracker::finish_shards`] of trackers already closed (each on its
+    /// own thread: closing frees every open conversation).
+    pub fn join(parts: Vec<Closed>) -> Finished {
+        let mut parts = parts.into_iter();
         let Some(first) = parts.next() else {
             return Finished {
                 conversations: Vec::new(),
@@ -1403,8 +1409,8 @@ impl Tracker {
     }
 
     /// Closes every open conversation (requests young at the capture's
-    /// end are pending).
-    fn close_all(mut self) -> Closed {
+    /// end are pending): what is left to [`Tracker::join`].
+    pub fn close_all(mut self) -> Closed {
         if let Some(end) = self.latest {
             let end = end.as_f64();
             for o in self.open.values() {

@@ -28,10 +28,13 @@ pub struct Group {
 
 /// The verdict of one (client host, server) group.
 pub fn judge_host(g: &track::Group) -> Verdict {
-    judge::judge_as(
-        &g.conv,
-        format!("{} (asked by {})", g.server(), host_name(g)),
-    )
+    judge_host_named(g, &host_name(g), &g.server().to_string())
+}
+
+/// [`judge_host`] with the group's client host and server already
+/// written (a table shows them too).
+pub fn judge_host_named(g: &track::Group, host: &str, server: &str) -> Verdict {
+    judge::judge_as(&g.conv, format!("{server} (asked by {host})"))
 }
 
 /// A group's client host as shown: its address, or the client hosts

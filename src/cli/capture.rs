@@ -15,7 +15,7 @@ use super::json::VerdictJson;
 use crate::capture::judge::judge;
 use crate::capture::source::{self, Input, Options};
 use crate::capture::track::{Conv, Group, Key};
-use crate::capture::view::{host_name, judge_host};
+use crate::capture::view::{host_name, judge_host, judge_host_named};
 use crate::diagnose::Class;
 
 const CAPTURE_HELP: &str = "\
@@ -657,6 +657,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             exit_code: CodeOut(&bad),
         };
         super::json::print_pretty(&doc)?;
+        drop(doc);
+        std::mem::forget(out);
         return Ok(bad.code());
     }
     // One buffered writer: a table of many client hosts is one write per
@@ -811,7 +813,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             let mut classes = Vec::with_capacity(run.len());
             let (mut who, mut io) = (String::new(), String::new());
             for g in run {
-                let v = judge_host(g);
+                let (host, server) = (host_name(g), g.server().to_string());
+                let v = judge_host_named(g, &host, &server);
                 classes.push(v.cause.class());
                 io.clear();
                 let _ = write!(
@@ -821,7 +824,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                     g.conv.replies + g.conv.rare().icmp_n
                 );
                 who.clear();
-                let _ = write!(who, "{} → {}", host_name(g), g.server());
+                let _ = write!(who, "{host} → {server}");
                 let _ = writeln!(
                     text,
                     "{who:<46} {:>7} {io:>9}  {:<26} {}",
@@ -873,5 +876,8 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         }
     }
     w.flush()?;
+    // What was read is freed by the exit, not piece by piece (hundreds of
+    // thousands of allocations on a busy server's capture).
+    std::mem::forget(out);
     Ok(bad.code())
 }
