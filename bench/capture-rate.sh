@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Packets per second reading a large synthetic NTP capture, in one run:
 #   ntpdiag   ntpdiag capture -r FILE (decode, pair, judge every client host,
-#             server and kept conversation)
+#             server and kept conversation), on one thread per CPU (the
+#             default: each thread reads the file and follows its share of
+#             the client hosts)
+#   ntpdiag-1t  the same with --threads 1
 #   tshark-fields  tshark -T fields -e ntp.org -e ntp.xmt (what a script
 #             pairing requests and replies would read)
 #   tshark    tshark -n -r FILE -q -Y ntp (the display filter makes tshark
@@ -36,6 +39,7 @@ for CLIENTS in "${SHAPES[@]}"; do
   t_bare=$(secs "$R/examples/pcap_bare" "$F")
   t_pairs=$(secs "$R/examples/pcap_count_pairs" "$F")
   t_ours=$(secs "$R/ntpdiag" capture -r "$F")
+  t_ours1=$(secs "$R/ntpdiag" capture --threads 1 -r "$F")
   t_tshark=$(secs tshark -n -r "$F" -q -Y ntp)
   t_fields=$(secs tshark -n -r "$F" -T fields -e ntp.org -e ntp.xmt)
   t_nodis=$(secs tshark -n -r "$F" -q)
@@ -44,12 +48,15 @@ for CLIENTS in "${SHAPES[@]}"; do
   r_ours=$(tail -1 "$TMP/rss")
   /usr/bin/time -o "$TMP/rss" -f %M "$R/examples/pcap_bare" "$F" >/dev/null 2>&1 || true
   r_bare=$(tail -1 "$TMP/rss")
-  printf '\n%s packets, %s clients, %.0f MB; conversations and client hosts judged: %s\n' "$PACKETS" "$CLIENTS" "$(awk -v s="$size" 'BEGIN{print s/1e6}')" "$convs"
+  printf '\n%s packets, %s clients, %.0f MB; conversations and client hosts judged: %s; %s CPUs\n' "$PACKETS" "$CLIENTS" "$(awk -v s="$size" 'BEGIN{print s/1e6}')" "$convs" "$(nproc)"
   printf '%-15s %9s %12s %10s\n' reader seconds packets/s "vs ntpdiag"
-  for r in bare count-pairs ntpdiag tshark-fields tshark tshark-nodis; do
-    case $r in bare) t=$t_bare ;; count-pairs) t=$t_pairs ;; ntpdiag) t=$t_ours ;; tshark-fields) t=$t_fields ;; tshark) t=$t_tshark ;; tshark-nodis) t=$t_nodis ;; esac
+  for r in bare count-pairs ntpdiag ntpdiag-1t tshark-fields tshark tshark-nodis; do
+    case $r in bare) t=$t_bare ;; count-pairs) t=$t_pairs ;; ntpdiag) t=$t_ours ;; ntpdiag-1t) t=$t_ours1 ;; tshark-fields) t=$t_fields ;; tshark) t=$t_tshark ;; tshark-nodis) t=$t_nodis ;; esac
     printf '%-15s %9s %12s %9sx\n' "$r" "$t" "$(pps "$t")" "$(awk -v a="$t" -v b="$t_ours" 'BEGIN { printf "%.2f", a / b }')"
   done
   printf 'max RSS: ntpdiag capture %s kB, bare libpcap read %s kB\n' "$r_ours" "$r_bare"
+  printf 'ntpdiag: %s packets/s, %.1fx tshark -T fields, %.0f%% of the bare read'"'"'s speed\n' \
+    "$(pps "$t_ours")" "$(awk -v a="$t_fields" -v b="$t_ours" 'BEGIN { print a / b }')" \
+    "$(awk -v a="$t_bare" -v b="$t_ours" 'BEGIN { print 100 * a / b }')"
   rm -f "$F"
 done
