@@ -636,6 +636,12 @@ pub struct Tracker {
     idle: f64,
     max_open: usize,
     last_sweep: f64,
+    /// No open conversation's last packet is older than the smaller of
+    /// these: the oldest left by the last sweep, the oldest frame since.
+    /// A sweep before that is `idle` old finds nothing to close, and is
+    /// skipped (it would visit every open conversation).
+    sweep_floor: f64,
+    oldest_since_sweep: f64,
     /// Every conversation summed per (client host, server): the server
     /// view, complete even when details are no longer kept; and the
     /// details.
@@ -748,6 +754,8 @@ impl Tracker {
             idle: idle_secs,
             max_open: max_open.max(1),
             last_sweep: f64::MIN,
+            sweep_floor: f64::INFINITY,
+            oldest_since_sweep: f64::INFINITY,
             sums: Sums {
                 groups: Vec::new(),
                 index: hashbrown::HashTable::new(),
@@ -859,16 +867,24 @@ impl Tracker {
         }
         // Close idle conversations now and then (capture time).
         let now = ts.as_f64();
+        self.oldest_since_sweep = self.oldest_since_sweep.min(now);
         if now - self.last_sweep > self.idle.min(60.0) {
             self.last_sweep = now;
-            let idle: Vec<CKey> = self
-                .open
-                .values()
-                .filter(|o| now - o.last > self.idle)
-                .map(|o| o.key)
-                .collect();
-            for k in idle {
-                close(&mut self.open, &mut self.nonces, &k);
+            if now - self.idle > self.sweep_floor.min(self.oldest_since_sweep) {
+                let mut floor = f64::INFINITY;
+                let mut idle: Vec<CKey> = Vec::new();
+                for o in self.open.values() {
+                    if now - o.last > self.idle {
+                        idle.push(o.key);
+                    } else {
+                        floor = floor.min(o.last);
+                    }
+                }
+                for k in idle {
+                    close(&mut self.open, &mut self.nonces, &k);
+                }
+                self.sweep_floor = floor;
+                self.oldest_since_sweep = f64::INFINITY;
             }
         }
     }

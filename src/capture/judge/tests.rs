@@ -948,3 +948,30 @@ fn shards_hold_what_one_tracker_holds() {
         }
     }
 }
+
+/// A conversation idle longer than `idle` (capture time) is closed: the
+/// client's next request from the same port starts a new one. The sweeps
+/// that find nothing to close are skipped; this one must not be.
+#[test]
+fn an_idle_conversation_is_closed_and_a_later_request_starts_another() {
+    let mut c = Cap::new(); // idle 120 s
+    let (ca, cb) = ("198.51.100.2:40000", "198.51.100.3:40000");
+    c.ntp(0.0, ca, SERVER, &request(0x10, 0));
+    c.ntp(100.0, cb, SERVER, &request(0x20, 0));
+    // Swept after this frame: A's last packet is 170 s old.
+    c.ntp(170.0, cb, SERVER, &request(0x21, 0));
+    c.ntp(180.0, ca, SERVER, &request(0x11, 0));
+    // Not swept: B's last packet is 120 s old, not more.
+    c.ntp(290.0, cb, SERVER, &request(0x22, 0));
+    c.ntp(295.0, cb, SERVER, &request(0x23, 0));
+    let convs = c.convs();
+    let of = |who: &str| {
+        convs
+            .iter()
+            .filter(|x| x.client == Some(a(who)))
+            .map(|x| x.requests)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(ca), vec![1, 1]);
+    assert_eq!(of(cb), vec![4]);
+}
