@@ -1055,8 +1055,14 @@ impl Tracker {
         };
         let org = pk.origin_ts().0;
         let xmt = pk.transmit_ts().0;
+        let ck = CKey::from(key);
         // A copy of a reply already seen (two-sided capture)?
-        if !replayed {
+        let o = if replayed {
+            match self.open.get_mut(&ck) {
+                Some(o) => o,
+                None => return,
+            }
+        } else {
             let o = open_conv!(self, key, at);
             let (g, d) = (o.group, o.detail);
             if let Some(s) = o
@@ -1084,19 +1090,24 @@ impl Tracker {
                 c.replies += 1;
                 c.reply_sightings_max = c.reply_sightings_max.max(1);
             });
-        }
-        // Which request does it answer?
-        let ck = CKey::from(key);
-        let owner = self.nonces.get(org, ip128(dst.ip()));
-        let other_address = owner.is_some_and(|k| k != ck);
-        // The reply's own conversation exists (opened above); another one
-        // is used only when the origin names it and it is still open.
-        let tk = match owner {
-            Some(k) if k != ck && self.open.contains_key(&k) => k,
-            _ => ck,
+            o
         };
-        let Some(o) = self.open.get_mut(&tk) else {
-            return;
+        // Which request does it answer? One of its own conversation's;
+        // else the one its origin names among the client's other
+        // conversations (a reply from another address), if still open.
+        let (o, other_address) = if o.pending.iter().any(|x| x.xmt == org) {
+            (o, false)
+        } else {
+            let owner = self.nonces.get(org, ip128(dst.ip()));
+            let other_address = owner.is_some_and(|k| k != ck);
+            let tk = match owner {
+                Some(k) if k != ck && self.open.contains_key(&k) => k,
+                _ => ck,
+            };
+            match self.open.get_mut(&tk) {
+                Some(o) => (o, other_address),
+                None => return,
+            }
         };
         let (g, d) = (o.group, o.detail);
         let pos = o.pending.iter().position(|x| x.xmt == org);
