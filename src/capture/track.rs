@@ -59,11 +59,37 @@ pub struct At {
     pub ts: Ts,
 }
 
+/// An unanswered request: its transmit, where it was (an [`At`] laid out
+/// flat: 32 octets, not 40), how many times it was seen.
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     xmt: u64,
-    at: At,
+    no: u64,
+    secs: i64,
+    nanos: u32,
     sightings: u32,
+}
+
+impl Pending {
+    fn new(xmt: u64, at: At) -> Pending {
+        Pending {
+            xmt,
+            no: at.no,
+            secs: at.ts.secs,
+            nanos: at.ts.nanos,
+            sightings: 1,
+        }
+    }
+
+    fn at(&self) -> At {
+        At {
+            no: self.no,
+            ts: Ts {
+                secs: self.secs,
+                nanos: self.nanos,
+            },
+        }
+    }
 }
 
 /// Everything kept about one conversation.
@@ -92,11 +118,31 @@ pub struct Conv {
     pub intervals: u64,
     pub interval_sum: f64,
     pub short_intervals: u64,
-    last_request: Option<Ts>,
+    last_request: LastTs,
     /// Most times one request / one reply was seen (two-sided captures see each twice).
     pub request_sightings_max: u32,
     pub reply_sightings_max: u32,
     pub echo_yes: u64,
+}
+
+/// A time or none, as an `Option<Ts>` in 16 octets, not 24 (none is the
+/// earliest time there can be).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LastTs(Ts);
+
+impl Default for LastTs {
+    fn default() -> LastTs {
+        LastTs(Ts {
+            secs: i64::MIN,
+            nanos: 0,
+        })
+    }
+}
+
+impl LastTs {
+    fn get(self) -> Option<Ts> {
+        (self != LastTs::default()).then_some(self.0)
+    }
 }
 
 /// The rarely used part of a [`Conv`].
@@ -971,7 +1017,7 @@ impl Tracker {
         self.sums.each(g, d, |c| {
             c.requests += 1;
             c.request_sightings_max = c.request_sightings_max.max(1);
-            if let Some(prev) = c.last_request.filter(|_| !c.mixed_hosts) {
+            if let Some(prev) = c.last_request.get().filter(|_| !c.mixed_hosts) {
                 let dt = at.ts.as_f64() - prev.as_f64();
                 if dt >= 0.0 {
                     c.intervals += 1;
@@ -982,8 +1028,8 @@ impl Tracker {
                     }
                 }
             }
-            if c.last_request.is_none_or(|l| at.ts > l) {
-                c.last_request = Some(at.ts);
+            if c.last_request.get().is_none_or(|l| at.ts > l) {
+                c.last_request = LastTs(at.ts);
             }
             match echo {
                 Some(true) => c.echo_yes += 1,
@@ -1001,11 +1047,7 @@ impl Tracker {
             let e = o.pending.remove(0);
             self.nonces.remove(e.xmt, client);
         }
-        o.pending.push(Pending {
-            xmt,
-            at,
-            sightings: 1,
-        });
+        o.pending.push(Pending::new(xmt, at));
         self.nonces.insert(xmt, o.key);
         // A reply stored before this request (a capture out of time order)?
         if let Some(early) = o.early.as_mut()
@@ -1111,7 +1153,7 @@ impl Tracker {
         };
         let (g, d) = (o.group, o.detail);
         let pos = o.pending.iter().position(|x| x.xmt == org);
-        let req_at = pos.map(|i| o.pending[i].at);
+        let req_at = pos.map(|i| o.pending[i].at());
         let request = Request {
             nonce: NtpTimestamp(if pos.is_some() {
                 org
@@ -1444,8 +1486,8 @@ impl Tracker {
                 let young: SmallVec<[At; 4]> = o
                     .pending
                     .iter()
-                    .filter(|p| end - p.at.ts.as_f64() < ANSWER_WINDOW)
-                    .map(|p| p.at)
+                    .map(Pending::at)
+                    .filter(|at| end - at.ts.as_f64() < ANSWER_WINDOW)
                     .collect();
                 if let Some(first) = young.first().copied() {
                     let n = young.len() as u64;
@@ -1499,9 +1541,10 @@ impl Conv {
         {
             self.last = o.last;
         }
-        self.last_request = match (self.last_request, o.last_request) {
-            (Some(a), Some(b)) => Some(if b > a { b } else { a }),
-            (a, b) => a.or(b),
+        self.last_request = match (self.last_request.get(), o.last_request.get()) {
+            (Some(a), Some(b)) if b > a => o.last_request,
+            (None, Some(_)) => o.last_request,
+            _ => self.last_request,
         };
         self.requests += o.requests;
         self.answered += o.answered;
