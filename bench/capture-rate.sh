@@ -15,6 +15,8 @@
 #             decoder and one counter per conversation in a hash map (the
 #             least any tool that follows conversations does)
 # The file comes from examples/gen_pcap.rs (PACKETS packets, CLIENTS clients).
+# Times are the median of three runs, but tshark's -T fields and -Y ntp
+# (tens of seconds each), run once.
 # No root needed.
 # usage: bash bench/capture-rate.sh [PACKETS] [CLIENTS...]
 #   default: 1000000 packets, in two shapes measured in the same run:
@@ -29,6 +31,8 @@ cargo build --release --quiet --bins --examples
 R=$PWD/target/release
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 secs() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); awk -v a="$s" -v b="$e" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+# The median of three runs (the quick readers; tshark's run once).
+med3() { { secs "$@"; echo; secs "$@"; echo; secs "$@"; echo; } | sort -n | sed -n 2p; }
 pps() { awk -v n="$PACKETS" -v t="$1" 'BEGIN { printf "%.0f", n / t }'; }
 for CLIENTS in "${SHAPES[@]}"; do
   F=$TMP/synthetic-$CLIENTS.pcap
@@ -36,13 +40,13 @@ for CLIENTS in "${SHAPES[@]}"; do
   size=$(stat -c %s "$F")
   # Warm the page cache once.
   cat "$F" >/dev/null
-  t_bare=$(secs "$R/examples/pcap_bare" "$F")
-  t_pairs=$(secs "$R/examples/pcap_count_pairs" "$F")
-  t_ours=$(secs "$R/ntpdiag" capture -r "$F")
-  t_ours1=$(secs "$R/ntpdiag" capture --threads 1 -r "$F")
+  t_bare=$(med3 "$R/examples/pcap_bare" "$F")
+  t_pairs=$(med3 "$R/examples/pcap_count_pairs" "$F")
+  t_ours=$(med3 "$R/ntpdiag" capture -r "$F")
+  t_ours1=$(med3 "$R/ntpdiag" capture --threads 1 -r "$F")
   t_tshark=$(secs tshark -n -r "$F" -q -Y ntp)
   t_fields=$(secs tshark -n -r "$F" -T fields -e ntp.org -e ntp.xmt)
-  t_nodis=$(secs tshark -n -r "$F" -q)
+  t_nodis=$(med3 tshark -n -r "$F" -q)
   convs=$( { "$R/ntpdiag" capture --json -r "$F" || true; } | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["conversations"]), len(d["clients"]))')
   /usr/bin/time -o "$TMP/rss" -f %M "$R/ntpdiag" capture -r "$F" >/dev/null 2>&1 || true
   r_ours=$(tail -1 "$TMP/rss")

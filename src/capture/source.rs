@@ -139,33 +139,21 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
                         .map_err(|e| CaptureError::BadFilter { msg: pcap_msg(&e) })?;
                 }
             }
-            let shards = std::thread::scope(|s| {
-                let handles: Vec<_> = caps
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, mut cap)| {
-                        s.spawn(move || {
-                            let mut tracker = new_tracker(opts).shard(i, threads);
-                            let how = read_loop(
-                                &mut cap,
-                                link,
-                                &mut tracker,
-                                None,
-                                Limits {
-                                    opts,
-                                    duration: None,
-                                    count: None,
-                                    file_size: if i == 0 { size } else { 0 },
-                                },
-                            );
-                            (tracker.close_all(), how)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                    .collect::<Vec<_>>()
+            let shards = super::par::each_on_a_thread(caps, |i, mut cap| {
+                let mut tracker = new_tracker(opts).shard(i, threads);
+                let how = read_loop(
+                    &mut cap,
+                    link,
+                    &mut tracker,
+                    None,
+                    Limits {
+                        opts,
+                        duration: None,
+                        count: None,
+                        file_size: if i == 0 { size } else { 0 },
+                    },
+                );
+                (tracker.close_all(), how)
             });
             let (stopped_early, interrupted) = shards[0].1.clone();
             let trackers = shards.into_iter().map(|(t, _)| t).collect();
@@ -252,23 +240,10 @@ fn read_pcapng(
         .map(|_| open())
         .collect::<Result<Vec<_>, _>>()?;
     let n = files.len();
-    let mut shards = std::thread::scope(|s| {
-        let handles: Vec<_> = files
-            .into_iter()
-            .enumerate()
-            .map(|(i, file)| {
-                s.spawn(move || {
-                    let mut tracker = new_tracker(opts).shard(i, n);
-                    let read =
-                        pcapng_loop(file, &mut tracker, opts, if i == 0 { file_size } else { 0 });
-                    (tracker.close_all(), read)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect::<Vec<_>>()
+    let mut shards = super::par::each_on_a_thread(files, |i, file| {
+        let mut tracker = new_tracker(opts).shard(i, n);
+        let read = pcapng_loop(file, &mut tracker, opts, if i == 0 { file_size } else { 0 });
+        (tracker.close_all(), read)
     });
     let read = std::mem::replace(&mut shards[0].1, Ok(PcapngRead::default()));
     let PcapngRead {

@@ -418,18 +418,8 @@ fn in_rounds<T: Sync, R: Send, E>(
 ) -> Result<(), E> {
     let threads = threads.max(1);
     for round in items.chunks(HOSTS_PER_CHUNK * threads) {
-        let mut runs = round.chunks(HOSTS_PER_CHUNK);
-        let first = runs.next().unwrap_or(&[]);
-        let results: Vec<R> = std::thread::scope(|s| {
-            let f = &f;
-            let others: Vec<_> = runs.map(|run| s.spawn(move || f(run))).collect();
-            let mut results = vec![f(first)];
-            for h in others {
-                results.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            }
-            results
-        });
-        for r in results {
+        let runs: Vec<&[T]> = round.chunks(HOSTS_PER_CHUNK).collect();
+        for r in crate::capture::par::each_on_a_thread(runs, |_, run| f(run)) {
             out(r)?;
         }
     }
