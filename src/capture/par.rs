@@ -1,5 +1,10 @@
 //! Work on scoped threads, with the results in order.
 
+/// Threads for `--threads 0`: one per CPU, at most 8.
+pub fn per_cpu() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 /// `f(i, item)` for every item, each on a thread of its own except the
 /// first, which runs on this one; the results in the items' order. A panic
 /// on another thread goes on on this one.

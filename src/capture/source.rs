@@ -475,7 +475,7 @@ fn read_loop<T: pcap::Activated + ?Sized>(
 fn file_threads(threads: usize, size: u64) -> usize {
     match threads {
         0 if size < 8_000_000 => 1,
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+        0 => super::par::per_cpu(),
         n => n,
     }
 }

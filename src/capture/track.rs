@@ -361,9 +361,8 @@ pub struct Closed {
 pub type Key = (SocketAddr, SocketAddr);
 
 /// The key as three integers: hashing it costs a third of hashing two
-/// `SocketAddr`s (measured on a 1 M-packet capture).
-/// Packed to 4-octet alignment: 36 octets, not 48, in every open
-/// conversation.
+/// `SocketAddr`s (measured on a 1 M-packet capture). Packed to 4-octet
+/// alignment: 36 octets, not 48, in every open conversation.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[repr(C, packed(4))]
 struct CKey(u128, u128, u32);

@@ -427,11 +427,11 @@ fn in_rounds<T: Sync, R: Send, E>(
 }
 
 /// `--threads`: 0 is one per CPU, at most 8.
-pub fn threads(n: usize) -> usize {
+fn threads(n: usize) -> usize {
     if n > 0 {
         n
     } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        crate::capture::par::per_cpu()
     }
 }
 
