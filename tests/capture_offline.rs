@@ -208,21 +208,24 @@ fn stdin_and_pcapng() {
     assert_eq!(r.conversations[0].verdict.cause, "kod-rate");
 }
 
+/// `ntpdiag capture --color never -v ARGS`: its text and exit status.
+fn capture_text(args: &[&str]) -> (String, Option<i32>) {
+    let o = run_bounded(
+        Command::new(ntpdiag())
+            .args(["capture", "--color", "never", "-v"])
+            .args(args),
+        Duration::from_secs(60),
+    );
+    (
+        String::from_utf8_lossy(&o.stdout).to_string(),
+        o.status.code(),
+    )
+}
+
 #[test]
 fn text_table_and_details() {
-    let o = run_bounded(
-        Command::new(ntpdiag()).args([
-            "capture",
-            "--color",
-            "never",
-            "-v",
-            "-r",
-            fixture("iptables-drop").to_str().unwrap(),
-        ]),
-        Duration::from_secs(10),
-    );
-    assert_eq!(o.status.code(), Some(3));
-    let t = String::from_utf8_lossy(&o.stdout);
+    let (t, code) = capture_text(&["-r", fixture("iptables-drop").to_str().unwrap()]);
+    assert_eq!(code, Some(3));
     assert!(
         t.contains("conversation") && t.contains("no-reply") && t.contains("VERDICT"),
         "{t}"
@@ -388,25 +391,14 @@ fn threads_do_not_change_the_result() {
     let many = dir.path().join("many.pcap");
     many_hosts_pcap(&many, 400);
     let text = |file: &Path, threads: &str| {
-        let o = run_bounded(
-            Command::new(ntpdiag()).args([
-                "capture",
-                "--color",
-                "never",
-                "-v",
-                "--max-kept",
-                "300",
-                "--threads",
-                threads,
-                "-r",
-                file.to_str().unwrap(),
-            ]),
-            Duration::from_secs(60),
-        );
-        (
-            String::from_utf8_lossy(&o.stdout).to_string(),
-            o.status.code(),
-        )
+        capture_text(&[
+            "--max-kept",
+            "300",
+            "--threads",
+            threads,
+            "-r",
+            file.to_str().unwrap(),
+        ])
     };
     let json = |file: &Path, threads: &str| {
         capture_json(&[
