@@ -390,26 +390,12 @@ fn threads_do_not_change_the_result() {
     let dir = TempDir::new();
     let many = dir.path().join("many.pcap");
     many_hosts_pcap(&many, 400);
-    let text = |file: &Path, threads: &str| {
-        capture_text(&[
-            "--max-kept",
-            "300",
-            "--threads",
-            threads,
-            "-r",
-            file.to_str().unwrap(),
-        ])
-    };
-    let json = |file: &Path, threads: &str| {
-        capture_json(&[
-            "--max-kept",
-            "300",
-            "--threads",
-            threads,
-            "-r",
-            file.to_str().unwrap(),
-        ])
-    };
+    fn args<'a>(file: &'a Path, threads: &'a str) -> [&'a str; 6] {
+        let file = file.to_str().unwrap();
+        ["--max-kept", "300", "--threads", threads, "-r", file]
+    }
+    let text = |file: &Path, threads: &str| capture_text(&args(file, threads));
+    let json = |file: &Path, threads: &str| capture_json(&args(file, threads));
     let mut files = vec![many.clone()];
     if common::which("editcap").is_some() {
         let ng = dir.path().join("many.pcapng");
