@@ -435,6 +435,16 @@ fn threads_do_not_change_the_result() {
             assert_eq!(text(f, threads), text(f, "1"), "{f:?} --threads {threads}");
         }
     }
+    // A number of threads past the bound is refused before anything is read.
+    let o = run_bounded(
+        Command::new(ntpdiag()).args(["capture", "--threads", "65", "-r", many.to_str().unwrap()]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--threads"),
+        "{o:?}"
+    );
     for entry in std::fs::read_dir(fixture("x").parent().unwrap()).unwrap() {
         let f = entry.unwrap().path();
         assert_eq!(json(&f, "3"), json(&f, "1"), "{f:?}");

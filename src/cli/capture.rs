@@ -117,8 +117,9 @@ pub struct CaptureArgs {
     /// its share of the client hosts; client hosts are judged on them. The
     /// report is the same with any number unless a bound is reached:
     /// --max-open and --max-hosts are shared among the threads. Live
-    /// captures, stdin and --write read on one.
-    #[arg(long, default_value_t = 0)]
+    /// captures, stdin and --write read on one. At most 64.
+    #[arg(long, default_value_t = 0,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=64))]
     pub threads: usize,
 
     /// Details for every conversation, not just the table.
