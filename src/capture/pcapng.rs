@@ -93,6 +93,11 @@ impl<R: Read> Reader<R> {
         }
     }
 
+    /// Octets of the file read so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     fn u32_at(&self, b: &[u8], at: usize) -> u32 {
         let x = [b[at], b[at + 1], b[at + 2], b[at + 3]];
         if self.big_endian {

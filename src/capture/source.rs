@@ -115,8 +115,12 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
             } else {
                 file_threads(opts.threads, size)
             };
-            if shown != "-" && opts.filter.is_none() && opts.write.is_none() && pcapng_head(&path) {
-                return read_pcapng(&path, &shown, opts, size, threads);
+            if shown != "-"
+                && opts.filter.is_none()
+                && opts.write.is_none()
+                && let Some(kind) = own_kind(&path)
+            {
+                return read_own(&path, &shown, kind, opts, size, threads);
             }
             let open = || {
                 pcap::Capture::from_file(&open_path).map_err(|e| CaptureError::NotACapture {
@@ -212,49 +216,117 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
     }
 }
 
-fn pcapng_head(path: &std::path::Path) -> bool {
-    let mut head = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-        .is_ok()
-        && super::pcapng::is_pcapng(&head)
+/// A file ntpdiag reads itself: pcapng, or a pcap file whose packets
+/// libpcap would hand out unchanged ([`super::pcapfile`]) of a link type
+/// ntpdiag decodes.
+#[derive(Clone, Copy)]
+enum OwnKind {
+    Pcap,
+    Pcapng,
 }
 
-/// Reads a pcapng file with [`super::pcapng`]: each interface's frames are
-/// decoded with that interface's link type; on `threads` threads, each
-/// reading the whole file and tracking its share of the client hosts.
-fn read_pcapng(
+fn own_kind(path: &std::path::Path) -> Option<OwnKind> {
+    let mut head = [0u8; 24];
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut got = 0;
+    while got < head.len() {
+        match std::io::Read::read(&mut f, &mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return None,
+        }
+    }
+    if super::pcapng::is_pcapng(&head[..got]) {
+        return Some(OwnKind::Pcapng);
+    }
+    super::pcapfile::Header::parse(&head[..got])
+        .filter(|h| LinkType::from_dlt(h.link as i32).is_some())
+        .map(|_| OwnKind::Pcap)
+}
+
+/// A reader of frames, ntpdiag's own: pcapng or pcap.
+trait Frames {
+    fn next(&mut self) -> Result<Option<super::pcapng::Frame<'_>>, FramesError>;
+    /// Octets read so far.
+    fn offset(&self) -> u64;
+}
+
+enum FramesError {
+    /// Not the format at all (before any packet).
+    NotIt(String),
+    Stopped(String),
+}
+
+impl<R: std::io::Read> Frames for super::pcapng::Reader<R> {
+    fn next(&mut self) -> Result<Option<super::pcapng::Frame<'_>>, FramesError> {
+        use super::pcapng::PcapngError;
+        let started = self.offset() > 0;
+        self.next_frame().map_err(|e| match e {
+            PcapngError::NotPcapng if !started => {
+                FramesError::NotIt("no pcapng section header".into())
+            }
+            e => FramesError::Stopped(e.to_string()),
+        })
+    }
+    fn offset(&self) -> u64 {
+        super::pcapng::Reader::offset(self)
+    }
+}
+
+impl<R: std::io::Read> Frames for super::pcapfile::Reader<R> {
+    fn next(&mut self) -> Result<Option<super::pcapng::Frame<'_>>, FramesError> {
+        self.next_frame()
+            .map_err(|e| FramesError::Stopped(e.to_string()))
+    }
+    fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
+/// Reads a pcapng file with [`super::pcapng`] (each interface's frames
+/// decoded with that interface's link type), or a pcap file with
+/// [`super::pcapfile`]; on `threads` threads, each reading the whole file
+/// and tracking its share of the client hosts.
+fn read_own(
     path: &std::path::Path,
     shown: &str,
+    kind: OwnKind,
     opts: &Options,
     file_size: u64,
     threads: usize,
 ) -> Result<Outcome, CaptureError> {
-    let open = || {
-        std::fs::File::open(path).map_err(|e| CaptureError::NotACapture {
-            path: shown.to_string(),
-            msg: e.to_string(),
-        })
+    let not_a_capture = |msg: String| CaptureError::NotACapture {
+        path: shown.to_string(),
+        msg,
     };
+    let open = || std::fs::File::open(path).map_err(|e| not_a_capture(e.to_string()));
     let files = (0..threads.max(1))
         .map(|_| open())
         .collect::<Result<Vec<_>, _>>()?;
     let n = files.len();
     let mut shards = super::par::each_on_a_thread(files, |i, file| {
         let mut tracker = new_tracker(opts).shard(i, n);
-        let read = pcapng_loop(file, &mut tracker, opts, if i == 0 { file_size } else { 0 });
+        let size = if i == 0 { file_size } else { 0 };
+        let read = match kind {
+            OwnKind::Pcapng => {
+                let r =
+                    super::pcapng::Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
+                own_loop(r, &mut tracker, opts, size)
+            }
+            OwnKind::Pcap => match super::pcapfile::Reader::new(file) {
+                Ok(r) => own_loop(r, &mut tracker, opts, size),
+                Err(e) => Err(e.to_string()),
+            },
+        };
         (tracker.close_all(), read)
     });
-    let read = std::mem::replace(&mut shards[0].1, Ok(PcapngRead::default()));
-    let PcapngRead {
+    let read = std::mem::replace(&mut shards[0].1, Ok(OwnRead::default()));
+    let OwnRead {
         mut stopped_early,
         interrupted,
         links,
         unknown,
-    } = read.map_err(|msg| CaptureError::NotACapture {
-        path: shown.to_string(),
-        msg,
-    })?;
+    } = read.map_err(not_a_capture)?;
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(|l| l.to_string()).collect();
         let note = format!(
@@ -268,7 +340,10 @@ fn read_pcapng(
         });
     }
     let link = if links.is_empty() {
-        "pcapng".into()
+        match kind {
+            OwnKind::Pcapng => "pcapng".into(),
+            OwnKind::Pcap => "pcap".into(),
+        }
     } else {
         links.join(", ")
     };
@@ -281,9 +356,9 @@ fn read_pcapng(
     ))
 }
 
-/// How a pcapng read went.
+/// How a read with ntpdiag's own reader went.
 #[derive(Default)]
-struct PcapngRead {
+struct OwnRead {
     stopped_early: Option<String>,
     interrupted: bool,
     /// Link types seen, in order, and those of frames not read.
@@ -291,59 +366,70 @@ struct PcapngRead {
     unknown: Vec<u16>,
 }
 
-/// Feeds every frame of a pcapng file to `tracker`; an error when it is
-/// not pcapng at all.
-fn pcapng_loop(
-    file: std::fs::File,
+/// Feeds every frame of `r` to `tracker`; an error when the file is not
+/// of the reader's format at all.
+fn own_loop(
+    mut r: impl Frames,
     tracker: &mut Tracker,
     opts: &Options,
     file_size: u64,
-) -> Result<PcapngRead, String> {
-    use super::pcapng::{PcapngError, Reader};
-    let mut r = Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
+) -> Result<OwnRead, String> {
     let show_progress = opts.progress && file_size > 50_000_000 && std::io::stderr().is_terminal();
     let mut last_progress = Instant::now();
     let mut no = 0u64;
-    let mut read = PcapngRead::default();
+    let mut read = OwnRead::default();
+    // The link type of the frame before, and how it decodes.
+    let mut last: Option<(u16, Option<LinkType>)> = None;
     loop {
         if opts.stop.load(Ordering::Relaxed) {
             read.interrupted = true;
             break;
         }
-        match r.next_frame() {
+        match r.next() {
             Ok(Some(f)) => {
                 no += 1;
                 let ts = Ts {
                     secs: f.secs,
                     nanos: f.nanos,
                 };
-                match LinkType::from_dlt(f.link as i32) {
-                    Some(link) => {
-                        let name = format!("{link:?}");
-                        if !read.links.contains(&name) {
-                            read.links.push(name);
+                let link = match last {
+                    Some((l, link)) if l == f.link => link,
+                    _ => {
+                        let link = LinkType::from_dlt(f.link as i32);
+                        match link {
+                            Some(link) => {
+                                let name = format!("{link:?}");
+                                if !read.links.contains(&name) {
+                                    read.links.push(name);
+                                }
+                            }
+                            None if !read.unknown.contains(&f.link) => read.unknown.push(f.link),
+                            None => {}
                         }
-                        tracker.push(no, ts, &decode(link, f.data));
+                        last = Some((f.link, link));
+                        link
                     }
-                    None => {
-                        if !read.unknown.contains(&f.link) {
-                            read.unknown.push(f.link);
-                        }
-                        tracker.push(no, ts, &super::decode::Decoded::Undecodable("link type"));
-                    }
+                };
+                match link {
+                    Some(link) => tracker.push(no, ts, &decode(link, f.data)),
+                    None => tracker.push(no, ts, &super::decode::Decoded::Undecodable("link type")),
                 }
                 if show_progress && last_progress.elapsed() > Duration::from_millis(500) {
                     last_progress = Instant::now();
-                    eprint!("\r{no} packets");
+                    let bytes = r.offset();
+                    eprint!(
+                        "\r{no} packets, {:.0} of {:.0} MB ({:.0}%)",
+                        bytes as f64 / 1e6,
+                        file_size as f64 / 1e6,
+                        100.0 * bytes as f64 / file_size as f64
+                    );
                 }
             }
             Ok(None) => break,
-            Err(PcapngError::NotPcapng) if no == 0 => {
-                return Err("no pcapng section header".into());
-            }
-            Err(e) => {
+            Err(FramesError::NotIt(msg)) if no == 0 => return Err(msg),
+            Err(FramesError::NotIt(msg) | FramesError::Stopped(msg)) => {
                 read.stopped_early = Some(format!(
-                    "read {no} packets, then: {e}; the rest was skipped"
+                    "read {no} packets, then: {msg}; the rest was skipped"
                 ));
                 break;
             }
