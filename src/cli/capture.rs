@@ -802,10 +802,26 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             use std::fmt::Write as _;
             let mut text = String::with_capacity(run.len() * 160);
             let mut classes = Vec::with_capacity(run.len());
-            let (mut who, mut io) = (String::new(), String::new());
+            let (mut host, mut who, mut io) = (String::new(), String::new(), String::new());
+            // Written once per run: each server's name, each cause's
+            // column (hosts are many, servers and causes few).
+            let mut servers: Vec<(std::net::SocketAddr, String)> = Vec::new();
+            let mut causes: Vec<(crate::diagnose::Cause, String)> = Vec::new();
             for g in run {
-                let (host, server) = (host_name(g), g.server().to_string());
-                let v = judge_host_named(g, &host, &server);
+                host.clear();
+                if g.others {
+                    host.push_str("other client hosts");
+                } else {
+                    let _ = write!(host, "{}", g.client());
+                }
+                let server = match servers.iter().position(|(s, _)| *s == g.server()) {
+                    Some(i) => &servers[i].1,
+                    None => {
+                        servers.push((g.server(), g.server().to_string()));
+                        &servers[servers.len() - 1].1
+                    }
+                };
+                let v = judge_host_named(g, &host, server);
                 classes.push(v.cause.class());
                 io.clear();
                 let _ = write!(
@@ -816,11 +832,17 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 );
                 who.clear();
                 let _ = write!(who, "{host} → {server}");
+                let cause = match causes.iter().position(|(c, _)| *c == v.cause) {
+                    Some(i) => &causes[i].1,
+                    None => {
+                        causes.push((v.cause, format!("{:<26}", colour(&v))));
+                        &causes[causes.len() - 1].1
+                    }
+                };
                 let _ = writeln!(
                     text,
-                    "{who:<46} {:>7} {io:>9}  {:<26} {}",
+                    "{who:<46} {:>7} {io:>9}  {cause} {}",
                     g.conversations,
-                    colour(&v),
                     v.evidence.first().map_or("", |s| s.as_str())
                 );
             }

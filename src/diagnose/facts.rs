@@ -61,24 +61,45 @@ impl fmt::Display for TimeOfDay {
     }
 }
 
-/// Milliseconds as the probe prints them.
-pub fn fmt_ms(v: f64) -> String {
-    if v < 1.0 {
-        format!("{v:.3} ms")
-    } else {
-        format!("{v:.1} ms")
+/// Milliseconds as the probe prints them (written where they are shown,
+/// with no string of their own).
+pub fn fmt_ms(v: f64) -> Ms {
+    Ms(v)
+}
+
+/// [`fmt_ms`]'s value.
+#[derive(Clone, Copy, Debug)]
+pub struct Ms(pub f64);
+
+impl fmt::Display for Ms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v < 1.0 {
+            write!(f, "{v:.3} ms")
+        } else {
+            write!(f, "{v:.1} ms")
+        }
     }
 }
 
 impl Origin {
     /// The short name: "request 2", "packet #17", "line 4".
-    pub fn label(&self) -> String {
-        match self {
-            Origin::Request { n, .. } => format!("request {n}"),
-            Origin::ProbeTime { at_ms } => fmt_ms(*at_ms),
-            Origin::Packet { no, .. } => format!("packet #{no}"),
-            Origin::Line { n, .. } => format!("line {n}"),
-            Origin::Unknown => "?".into(),
+    pub fn label(&self) -> Label<'_> {
+        Label(self)
+    }
+}
+
+/// [`Origin::label`]'s value.
+pub struct Label<'a>(&'a Origin);
+
+impl fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Origin::Request { n, .. } => write!(f, "request {n}"),
+            Origin::ProbeTime { at_ms } => write!(f, "{}", fmt_ms(*at_ms)),
+            Origin::Packet { no, .. } => write!(f, "packet #{no}"),
+            Origin::Line { n, .. } => write!(f, "line {n}"),
+            Origin::Unknown => f.write_str("?"),
         }
     }
 }
@@ -87,7 +108,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Request { n, at_ms } => write!(f, "request {n} at {}", fmt_ms(*at_ms)),
-            Origin::ProbeTime { at_ms } => f.write_str(&fmt_ms(*at_ms)),
+            Origin::ProbeTime { at_ms } => write!(f, "{}", fmt_ms(*at_ms)),
             Origin::Packet { no, time } => write!(f, "packet #{no} at {time}"),
             Origin::Line { n, .. } => write!(f, "line {n}"),
             Origin::Unknown => f.write_str("?"),

@@ -422,11 +422,21 @@ pub mod prose {
 
 // ------------------------------------------------------------ helpers
 
-fn fmt_secs(v: f64) -> String {
-    if v.abs() >= 1.0 {
-        format!("{v:+.3} s")
-    } else {
-        format!("{:+.3} ms", v * 1000.0)
+/// An offset in seconds, or milliseconds below one second.
+fn fmt_secs(v: f64) -> impl std::fmt::Display {
+    Secs(v)
+}
+
+struct Secs(f64);
+
+impl std::fmt::Display for Secs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let v = self.0;
+        if v.abs() >= 1.0 {
+            write!(f, "{v:+.3} s")
+        } else {
+            write!(f, "{:+.3} ms", v * 1000.0)
+        }
     }
 }
 
@@ -434,19 +444,37 @@ fn over_panic(o: Option<&Fact<f64>>) -> bool {
     o.is_some_and(|f| f.value.abs() > PANIC_THRESHOLD)
 }
 
-fn at_suffix(at: &Origin) -> String {
-    match at {
-        Origin::Unknown => String::new(),
-        o => format!(" ({o})"),
+/// " (packet #3 at …)", or nothing for an unknown origin.
+fn at_suffix(at: &Origin) -> impl std::fmt::Display + '_ {
+    AtSuffix(at)
+}
+
+struct AtSuffix<'a>(&'a Origin);
+
+impl std::fmt::Display for AtSuffix<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Origin::Unknown => Ok(()),
+            o => write!(f, " ({o})"),
+        }
     }
 }
 
-/// "N of M requests", or "N" when the number of requests is unknown.
-fn of_requests(n: u64, e: &Exchange) -> String {
-    if e.requests > 0 {
-        format!("{n} of {} requests", e.requests)
-    } else {
-        format!("{n} replies")
+/// "N of M requests", or "N replies" when the number of requests is unknown.
+fn of_requests(n: u64, e: &Exchange) -> impl std::fmt::Display {
+    OfRequests(n, e.requests)
+}
+
+struct OfRequests(u64, u64);
+
+impl std::fmt::Display for OfRequests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let OfRequests(n, requests) = *self;
+        if requests > 0 {
+            write!(f, "{n} of {requests} requests")
+        } else {
+            write!(f, "{n} replies")
+        }
     }
 }
 
