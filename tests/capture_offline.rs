@@ -166,6 +166,40 @@ fn unknown_link_type_and_non_captures_are_clear_errors() {
     assert_eq!(o.status.code(), Some(1));
 }
 
+/// A named pipe (`-r <(zcat x.pcap.gz)`) is read once, from its first
+/// octet: nothing is taken from it to tell its format.
+#[test]
+fn a_named_pipe_is_read_whole() {
+    let dir = TempDir::new();
+    let file = fixture("iptables-reject");
+    let fifo = dir.path().join("pipe");
+    nix::unistd::mkfifo(
+        &fifo,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .unwrap();
+    let bytes = std::fs::read(&file).unwrap();
+    let to = fifo.clone();
+    // Blocks until ntpdiag opens the pipe; the test's process ends it if
+    // ntpdiag never does.
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&to)
+            .and_then(|mut f| f.write_all(&bytes));
+    });
+    let (piped, code) = capture_json(&["-r", fifo.to_str().unwrap()]);
+    let (whole, want) = capture_json(&["-r", file.to_str().unwrap()]);
+    assert_eq!(piped.stats.frames, whole.stats.frames, "{piped:#?}");
+    assert_eq!(piped.stopped_early, None);
+    assert_eq!(
+        serde_json::to_value(&piped.clients).unwrap(),
+        serde_json::to_value(&whole.clients).unwrap()
+    );
+    assert_eq!(code, want);
+}
+
 #[test]
 fn stdin_and_pcapng() {
     let mut child = Command::new(ntpdiag())

@@ -225,7 +225,12 @@ enum OwnKind {
     Pcapng,
 }
 
+/// Only a regular file is looked at: the head of a pipe (`-r <(…)`) read
+/// here would be lost to the reader that follows, so libpcap reads pipes.
 fn own_kind(path: &std::path::Path) -> Option<OwnKind> {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
     let mut head = [0u8; 24];
     let mut f = std::fs::File::open(path).ok()?;
     let mut got = 0;

@@ -40,9 +40,12 @@ requests, from ntpd/ntpsec which echo them, show it never got them), and
 pending: requests within 4 s of the capture's end (a file's last frame, or
 when a live capture stopped) may still be answered, so they are not called
 unanswered. Link types: Ethernet with VLAN tags, Linux cooked v1/v2 (-i any),
-raw IP, null/loopback, NFLOG. A pcapng file is read interface by interface,
-each with its own link type (mergecap of an Ethernet capture and an `-i any`
-one, which libpcap refuses); with --filter or --write, libpcap reads it. IP
+raw IP, null/loopback, NFLOG. Files are read by ntpdiag's own readers: pcapng
+interface by interface, each with its own link type (mergecap of an Ethernet
+capture and an `-i any` one, which libpcap refuses), and pcap in large blocks,
+each packet as libpcap would hand it out; with --filter or --write, from stdin,
+or a pcap variant libpcap reads differently (versions before 2.4, modified
+records), libpcap reads it. IP
 fragments are reassembled (64 datagrams at a time, 30 s of capture time
 each); a datagram whose fragments never all came is counted and said.
 
