@@ -159,7 +159,12 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
                 );
                 (tracker.close_all(), how)
             });
-            let (stopped_early, interrupted) = shards[0].1.clone();
+            let (mut stopped_early, interrupted) = shards[0].1.clone();
+            // Every thread read the same file; one that stopped where the
+            // first did not says so too.
+            if stopped_early.is_none() {
+                stopped_early = shards.iter().find_map(|(_, (s, _))| s.clone());
+            }
             let trackers = shards.into_iter().map(|(t, _)| t).collect();
             Ok(outcome(
                 Tracker::join(trackers),
@@ -221,7 +226,8 @@ pub fn run(input: Input, opts: &Options) -> Result<Outcome, CaptureError> {
 /// ntpdiag decodes.
 #[derive(Clone, Copy)]
 enum OwnKind {
-    Pcap,
+    /// With the link type of its header.
+    Pcap(LinkType),
     Pcapng,
 }
 
@@ -245,8 +251,8 @@ fn own_kind(path: &std::path::Path) -> Option<OwnKind> {
         return Some(OwnKind::Pcapng);
     }
     super::pcapfile::Header::parse(&head[..got])
-        .filter(|h| LinkType::from_dlt(h.link as i32).is_some())
-        .map(|_| OwnKind::Pcap)
+        .and_then(|h| LinkType::from_dlt(h.link as i32))
+        .map(OwnKind::Pcap)
 }
 
 /// A reader of frames, ntpdiag's own: pcapng or pcap.
@@ -318,7 +324,7 @@ fn read_own(
                     super::pcapng::Reader::new(std::io::BufReader::with_capacity(1 << 20, file));
                 own_loop(r, &mut tracker, opts, size)
             }
-            OwnKind::Pcap => match super::pcapfile::Reader::new(file) {
+            OwnKind::Pcap(_) => match super::pcapfile::Reader::new(file) {
                 Ok(r) => own_loop(r, &mut tracker, opts, size),
                 Err(e) => Err(e.to_string()),
             },
@@ -332,6 +338,15 @@ fn read_own(
         links,
         unknown,
     } = read.map_err(not_a_capture)?;
+    // Every thread read the same file; one that stopped where the first
+    // did not (the file changed while read, a read error) says so too.
+    for (_, r) in &shards[1..] {
+        match r {
+            Err(msg) => return Err(not_a_capture(msg.clone())),
+            Ok(r) if stopped_early.is_none() => stopped_early = r.stopped_early.clone(),
+            Ok(_) => {}
+        }
+    }
     if !unknown.is_empty() {
         let list: Vec<String> = unknown.iter().map(|l| l.to_string()).collect();
         let note = format!(
@@ -347,7 +362,7 @@ fn read_own(
     let link = if links.is_empty() {
         match kind {
             OwnKind::Pcapng => "pcapng".into(),
-            OwnKind::Pcap => "pcap".into(),
+            OwnKind::Pcap(link) => format!("{link:?}"),
         }
     } else {
         links.join(", ")
