@@ -5,8 +5,10 @@
 //! libpcap 1.10): version 2.4 files with the microsecond (0xA1B2C3D4) or
 //! nanosecond (0xA1B23C4D) magic in either byte order. [`Header::parse`]
 //! says None for the rest (older versions, whose length fields may be
-//! swapped; Kuznetzov's modified records; byte-swapped files of link types
-//! whose pseudo-headers libpcap swaps), which libpcap reads instead.
+//! swapped; Kuznetzov's modified records; byte-swapped NFLOG, whose TLV
+//! headers libpcap swaps), which libpcap reads instead. libpcap's other
+//! swaps in a byte-swapped file (swap_pseudo_headers: SocketCAN frames in
+//! Linux cooked captures, USB, pflog) touch nothing ntpdiag decodes.
 //!
 //! File header (24 octets): magic, version major and minor (u16 each),
 //! thiszone, sigfigs, snaplen, link type (u32 each; the link type in the
