@@ -391,6 +391,10 @@ mod tests {
             for cut in [orig.len() - 1, orig.len() - 20, 24 + 7, orig.len() / 2] {
                 variants.push(("cut", orig[..cut].to_vec()));
             }
+            // Written by libpcap itself: tcpdump's copy with nanosecond stamps.
+            if let Some(ns) = tcpdump_nanos(&path, &tmp) {
+                variants.push(("tcpdump --time-stamp-precision=nano", ns));
+            }
             let mut garbled = orig.clone();
             let at = 24 + 16 + u32::from_le_bytes(orig[32..36].try_into().unwrap()) as usize;
             garbled[at + 8..at + 12].copy_from_slice(&300_000u32.to_le_bytes());
@@ -420,6 +424,33 @@ mod tests {
         }
         std::fs::remove_dir_all(&tmp).unwrap();
         assert!(files >= 100, "{files}");
+    }
+
+    /// `tcpdump -r FILE --time-stamp-precision=nano -w COPY`: the file as
+    /// libpcap writes it with nanosecond stamps. None (said) when tcpdump
+    /// is not installed, outside CI.
+    fn tcpdump_nanos(f: &std::path::Path, tmp: &std::path::Path) -> Option<Vec<u8>> {
+        let Some(tcpdump) = ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+        else {
+            assert!(std::env::var_os("CI").is_none(), "tcpdump is needed in CI");
+            eprintln!("SKIPPED the tcpdump-written variant: tcpdump not installed");
+            return None;
+        };
+        let out = tmp.join("ns.pcap");
+        let st = std::process::Command::new(tcpdump)
+            .arg("-r")
+            .arg(f)
+            .args(["--time-stamp-precision=nano", "-w"])
+            .arg(&out)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "tcpdump -r {}", f.display());
+        let b = std::fs::read(&out).unwrap();
+        assert_eq!(le32(&b, 0), MAGIC_NSEC);
+        Some(b)
     }
 
     fn le32(b: &[u8], at: usize) -> u32 {
