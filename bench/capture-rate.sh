@@ -3,7 +3,8 @@
 #   ntpdiag   ntpdiag capture -r FILE (decode, pair, judge every client host,
 #             server and kept conversation), on one thread per CPU (the
 #             default: each thread reads the file and follows its share of
-#             the client hosts)
+#             the client hosts); ntpdiag reads pcap files with its own block
+#             reader (src/capture/pcapfile.rs), not with libpcap
 #   ntpdiag-1t  the same with --threads 1
 #   tshark-fields  tshark -T fields -e ntp.org -e ntp.xmt (what a script
 #             pairing requests and replies would read)
