@@ -7,6 +7,8 @@
 
 use std::io::{BufWriter, Write};
 
+use ntpdiag::capture::pcapfile::{file_header, record_header};
+
 fn frame(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, ntp: &[u8; 48]) -> Vec<u8> {
     let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
         .ipv4(src, dst, 64)
@@ -22,20 +24,11 @@ fn main() {
     let packets: u64 = args.get(2).and_then(|s| s.parse().ok()).expect("PACKETS");
     let clients: u32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let mut w = BufWriter::new(std::fs::File::create(path).expect("create"));
-    // pcap global header: magic, v2.4, tz 0, sigfigs 0, snaplen 65535, Ethernet.
-    let mut hdr = Vec::new();
-    hdr.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    hdr.extend_from_slice(&2u16.to_le_bytes());
-    hdr.extend_from_slice(&4u16.to_le_bytes());
-    hdr.extend_from_slice(&[0; 8]);
-    hdr.extend_from_slice(&65535u32.to_le_bytes());
-    hdr.extend_from_slice(&1u32.to_le_bytes());
-    w.write_all(&hdr).unwrap();
+    // Snap length 65535, Ethernet.
+    w.write_all(&file_header(65535, 1)).unwrap();
     let mut write = |secs: u32, usecs: u32, f: &[u8]| {
-        w.write_all(&secs.to_le_bytes()).unwrap();
-        w.write_all(&usecs.to_le_bytes()).unwrap();
-        w.write_all(&(f.len() as u32).to_le_bytes()).unwrap();
-        w.write_all(&(f.len() as u32).to_le_bytes()).unwrap();
+        let n = f.len() as u32;
+        w.write_all(&record_header(secs, usecs, n, n)).unwrap();
         w.write_all(f).unwrap();
     };
     let base: u32 = 1_764_000_000;

@@ -320,18 +320,16 @@ fn nflog_link_type() {
 /// host polls one of three servers from two source ports; replies are
 /// good, kisses (RATE), missing, or ICMP host unreachable from a router.
 fn many_hosts_pcap(path: &Path, hosts: u32) {
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
+    use ntpdiag::capture::pcapfile::{file_header, record_header};
+    let mut out = file_header(65535, 1).to_vec();
     let mut record = |t_us: u64, frame: Vec<u8>| {
-        out.extend_from_slice(&(1_764_000_000 + (t_us / 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&((t_us % 1_000_000) as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        let n = frame.len() as u32;
+        out.extend_from_slice(&record_header(
+            1_764_000_000 + (t_us / 1_000_000) as u32,
+            (t_us % 1_000_000) as u32,
+            n,
+            n,
+        ));
         out.extend_from_slice(&frame);
     };
     let udp = |src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, ntp: &[u8]| {

@@ -84,6 +84,29 @@ impl Header {
     }
 }
 
+/// The 24-octet header of a version 2.4 pcap file with microsecond
+/// stamps, little-endian (as tcpdump writes it on x86): for the tools that
+/// write synthetic captures (the benchmark's generator, tests).
+pub fn file_header(snaplen: u32, link: u16) -> [u8; 24] {
+    let mut h = [0u8; 24];
+    h[0..4].copy_from_slice(&MAGIC_USEC.to_le_bytes());
+    h[4..6].copy_from_slice(&2u16.to_le_bytes());
+    h[6..8].copy_from_slice(&4u16.to_le_bytes());
+    h[16..20].copy_from_slice(&snaplen.to_le_bytes());
+    h[20..24].copy_from_slice(&u32::from(link).to_le_bytes());
+    h
+}
+
+/// The 16-octet header of a record of [`file_header`]'s file: `caplen`
+/// octets follow, of a packet of `len`.
+pub fn record_header(secs: u32, usecs: u32, caplen: u32, len: u32) -> [u8; 16] {
+    let mut h = [0u8; 16];
+    for (i, x) in [secs, usecs, caplen, len].into_iter().enumerate() {
+        h[4 * i..4 * i + 4].copy_from_slice(&x.to_le_bytes());
+    }
+    h
+}
+
 /// Why a read stopped: libpcap's words for the same cases.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PcapError {
@@ -519,6 +542,29 @@ mod tests {
             at += 16 + caplen;
         }
         v
+    }
+
+    #[test]
+    fn the_writers_headers_are_what_the_readers_read() {
+        let mut f = file_header(65535, 1).to_vec();
+        f.extend_from_slice(&record_header(7, 8, 2, 60));
+        f.extend_from_slice(&[1, 2]);
+        assert_eq!(
+            Header::parse(&f),
+            Some(Header {
+                link: 1,
+                snaplen: 65535,
+                nanos: false,
+                swapped: false
+            })
+        );
+        assert_eq!(all(&f), (vec![(7, 8000, vec![1, 2])], None));
+        // libpcap reads it the same.
+        let tmp = std::env::temp_dir().join(format!("ntpdiag-pcapw-{}.pcap", std::process::id()));
+        std::fs::write(&tmp, &f).unwrap();
+        let theirs = libpcap_frames(&tmp);
+        std::fs::remove_file(&tmp).unwrap();
+        assert_eq!(theirs, (vec![(7, 8000, vec![1, 2])], None));
     }
 
     #[test]
