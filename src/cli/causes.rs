@@ -58,13 +58,13 @@ pub struct CausesReport {
 impl From<&CauseInfo> for CauseJson {
     fn from(i: &CauseInfo) -> CauseJson {
         CauseJson {
-            id: i.id.clone(),
+            id: i.id.to_string(),
             class: i.class.id().into(),
             exit_code: i.class.exit_code(),
-            title: i.title.clone(),
-            means: i.means.clone(),
-            tell_apart: i.tell.clone(),
-            fix: i.fix.clone(),
+            title: i.title.to_string(),
+            means: i.means.to_string(),
+            tell_apart: i.tell.to_string(),
+            fix: i.fix.to_string(),
             emitted_by: i.emitted_by.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -93,8 +93,8 @@ pub fn run(args: &CausesArgs) -> anyhow::Result<u8> {
             None => {
                 let near: Vec<String> = table
                     .iter()
-                    .filter(|i| i.id.contains(id.trim()) || id.contains(&i.id))
-                    .map(|i| i.id.clone())
+                    .filter(|i| i.id.contains(id.trim()) || id.contains(&*i.id))
+                    .map(|i| i.id.to_string())
                     .collect();
                 let msg = if near.is_empty() {
                     format!("{id:?} is not a cause id; `ntpdiag causes` lists them")

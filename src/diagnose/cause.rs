@@ -7,6 +7,7 @@
 //! `doc/json.md` come from (or are checked against) this table. Kiss codes
 //! are one entry each (`kod-rate`, …), generated from [`KISS`].
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::wire::KissCode;
@@ -84,16 +85,16 @@ impl Class {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CauseInfo {
     pub cause: Cause,
-    pub id: String,
+    pub id: Cow<'static, str>,
     pub class: Class,
     /// Short, upper case: the verdict's headline.
-    pub title: String,
+    pub title: Cow<'static, str>,
     /// What it means, in a sentence or two.
-    pub means: String,
+    pub means: Cow<'static, str>,
     /// What ntpdiag saw that tells it apart from the causes it resembles.
-    pub tell: String,
+    pub tell: Cow<'static, str>,
     /// The default fix.
-    pub fix: String,
+    pub fix: Cow<'static, str>,
     /// Which commands can emit it: probe, capture, explain.
     pub emitted_by: &'static [&'static str],
     /// Where it ranks when several findings compete for the first screen
@@ -135,12 +136,12 @@ macro_rules! causes {
                 match self {
                     $(Cause::$var => Some(CauseInfo {
                         cause: self,
-                        id: $id.to_string(),
+                        id: Cow::Borrowed($id),
                         class: Class::$class,
-                        title: $title.to_string(),
-                        means: $means.to_string(),
-                        tell: $tell.to_string(),
-                        fix: $fix.to_string(),
+                        title: Cow::Borrowed($title),
+                        means: Cow::Borrowed($means),
+                        tell: Cow::Borrowed($tell),
+                        fix: Cow::Borrowed($fix),
                         emitted_by: $by,
                         rank: $rank,
                     }),)*
@@ -403,14 +404,15 @@ impl Cause {
         };
         CauseInfo {
             cause: self,
-            id: format!("kod-{}", kiss_id(code)),
+            id: format!("kod-{}", kiss_id(code)).into(),
             class: Class::Kiss,
-            title: format!("KISS-O'-DEATH {}", code.text()),
+            title: format!("KISS-O'-DEATH {}", code.text()).into(),
             means: format!(
                 "The server refuses service with a Kiss-o'-Death {}: {}.",
                 code.text(),
                 code.meaning()
-            ),
+            )
+            .into(),
             tell: "a reply with stratum 0 and this code as refid whose origin is our transmit timestamp (a spoofed KoD is bogus, RFC 8633 §5.4)".into(),
             fix: kiss_fix(code).into(),
             emitted_by: P,
@@ -419,7 +421,7 @@ impl Cause {
     }
 
     pub fn id(self) -> String {
-        self.info().id
+        self.info().id.into_owned()
     }
 
     pub fn class(self) -> Class {
@@ -427,7 +429,7 @@ impl Cause {
     }
 
     pub fn title(self) -> String {
-        self.info().title
+        self.info().title.into_owned()
     }
 
     /// Every documented cause: the fixed ones, then one per kiss code.
@@ -534,7 +536,7 @@ mod tests {
     #[test]
     fn ids_are_unique_and_round_trip() {
         let t = Cause::table();
-        let mut ids: Vec<&str> = t.iter().map(|i| i.id.as_str()).collect();
+        let mut ids: Vec<&str> = t.iter().map(|i| &*i.id).collect();
         ids.sort();
         let n = ids.len();
         ids.dedup();

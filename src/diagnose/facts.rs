@@ -74,11 +74,8 @@ pub struct Ms(pub f64);
 impl fmt::Display for Ms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let v = self.0;
-        if v < 1.0 {
-            write!(f, "{v:.3} ms")
-        } else {
-            write!(f, "{v:.1} ms")
-        }
+        super::fixed::write_fixed(f, v, if v < 1.0 { 3 } else { 1 }, false)?;
+        f.write_str(" ms")
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod cause;
 pub mod evidence;
 pub mod facts;
+pub mod fixed;
 pub mod fleet;
 pub mod probe;
 pub mod rules;

@@ -441,9 +441,11 @@ impl std::fmt::Display for Secs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let v = self.0;
         if v.abs() >= 1.0 {
-            write!(f, "{v:+.3} s")
+            super::fixed::write_fixed(f, v, 3, true)?;
+            f.write_str(" s")
         } else {
-            write!(f, "{:+.3} ms", v * 1000.0)
+            super::fixed::write_fixed(f, v * 1000.0, 3, true)?;
+            f.write_str(" ms")
         }
     }
 }
