@@ -204,5 +204,13 @@ pub fn judge_as(c: &Conv, who: String) -> Verdict {
     rules::decide(&facts_of(c, who))
 }
 
+/// [`judge_as`]'s cause and first line of evidence (a table row): the rest
+/// of the verdict may be left out.
+pub fn headline_as(c: &Conv, who: String) -> Verdict {
+    let mut x = facts_of(c, who);
+    x.detail = crate::diagnose::facts::Detail::Headline;
+    rules::decide(&x)
+}
+
 #[cfg(test)]
 mod tests;

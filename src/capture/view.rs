@@ -28,13 +28,23 @@ pub struct Group {
 
 /// The verdict of one (client host, server) group.
 pub fn judge_host(g: &track::Group) -> Verdict {
-    judge_host_named(g, &host_name(g), &g.server().to_string())
+    judge::judge_as(&g.conv, asked_by(&g.server().to_string(), &host_name(g)))
 }
 
-/// [`judge_host`] with the group's client host and server already
-/// written (a table shows them too).
-pub fn judge_host_named(g: &track::Group, host: &str, server: &str) -> Verdict {
-    judge::judge_as(&g.conv, format!("{server} (asked by {host})"))
+/// [`judge_host`]'s cause and first line of evidence, with the group's
+/// client host and server already written (a table row shows them too).
+pub fn headline_host(g: &track::Group, host: &str, server: &str) -> Verdict {
+    judge::headline_as(&g.conv, asked_by(server, host))
+}
+
+/// "server (asked by host)", the name of a group in prose.
+fn asked_by(server: &str, host: &str) -> String {
+    let mut who = String::with_capacity(server.len() + host.len() + 12);
+    who.push_str(server);
+    who.push_str(" (asked by ");
+    who.push_str(host);
+    who.push(')');
+    who
 }
 
 /// A group's client host as shown: its address, or the client hosts

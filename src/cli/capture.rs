@@ -15,7 +15,7 @@ use super::json::VerdictJson;
 use crate::capture::judge::judge;
 use crate::capture::source::{self, Input, Options};
 use crate::capture::track::{Conv, Group, Key};
-use crate::capture::view::{host_name, judge_host, judge_host_named};
+use crate::capture::view::{headline_host, host_name, judge_host};
 use crate::diagnose::Class;
 
 const CAPTURE_HELP: &str = "\
@@ -404,6 +404,40 @@ impl Serialize for HostsOut<'_> {
             },
         )?;
         seq.end()
+    }
+}
+
+/// Appends `ip` as its `Display` writes it; an IPv4 address without the
+/// formatter (a table of many client hosts writes one per row).
+fn push_ip(out: &mut String, ip: std::net::IpAddr) {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if o >= 100 {
+                    out.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    out.push(char::from(b'0' + o / 10 % 10));
+                }
+                out.push(char::from(b'0' + o % 10));
+            }
+        }
+        std::net::IpAddr::V6(a) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{a}");
+        }
+    }
+}
+
+/// Pads what was written to `out` since `start` with spaces to `width`
+/// characters, as `{:<width}` does.
+fn pad_to(out: &mut String, start: usize, width: usize) {
+    let n = out[start..].chars().count();
+    for _ in n..width {
+        out.push(' ');
     }
 }
 
@@ -805,7 +839,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             use std::fmt::Write as _;
             let mut text = String::with_capacity(run.len() * 160);
             let mut classes = Vec::with_capacity(run.len());
-            let (mut host, mut who, mut io) = (String::new(), String::new(), String::new());
+            let (mut host, mut io) = (String::new(), String::new());
             // Written once per run: each server's name, each cause's
             // column (hosts are many, servers and causes few).
             let mut servers: Vec<(std::net::SocketAddr, String)> = Vec::new();
@@ -815,7 +849,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 if g.others {
                     host.push_str("other client hosts");
                 } else {
-                    let _ = write!(host, "{}", g.client());
+                    push_ip(&mut host, g.client());
                 }
                 let server = match servers.iter().position(|(s, _)| *s == g.server()) {
                     Some(i) => &servers[i].1,
@@ -824,7 +858,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                         &servers[servers.len() - 1].1
                     }
                 };
-                let v = judge_host_named(g, &host, server);
+                let v = headline_host(g, &host, server);
                 classes.push(v.cause.class());
                 io.clear();
                 let _ = write!(
@@ -833,8 +867,6 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                     g.conv.requests,
                     g.conv.replies + g.conv.rare().icmp_n
                 );
-                who.clear();
-                let _ = write!(who, "{host} → {server}");
                 let cause = match causes.iter().position(|(c, _)| *c == v.cause) {
                     Some(i) => &causes[i].1,
                     None => {
@@ -842,12 +874,17 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                         &causes[causes.len() - 1].1
                     }
                 };
-                let _ = writeln!(
-                    text,
-                    "{who:<46} {:>7} {io:>9}  {cause} {}",
-                    g.conversations,
-                    v.evidence.first().map_or("", |s| s.as_str())
-                );
+                // "{host} → {server:<46} {conversations:>7} {io:>9}  {cause} {evidence}"
+                let start = text.len();
+                text.push_str(&host);
+                text.push_str(" → ");
+                text.push_str(server);
+                pad_to(&mut text, start, 46);
+                let _ = write!(text, " {:>7} {io:>9}  ", g.conversations);
+                text.push_str(cause);
+                text.push(' ');
+                text.push_str(v.evidence.first().map_or("", |s| s.as_str()));
+                text.push('\n');
             }
             (classes, text)
         },
@@ -896,4 +933,36 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     // thousands of allocations on a busy server's capture).
     std::mem::forget(out);
     Ok(bad.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_padding_as_std_writes_them() {
+        for o in 0..=255u8 {
+            for ip in [
+                std::net::IpAddr::from([o, 0, 9, o]),
+                std::net::IpAddr::from([198, o, 100, 10]),
+                std::net::IpAddr::from([0, 10, o, 255]),
+            ] {
+                let mut s = String::from("x");
+                push_ip(&mut s, ip);
+                assert_eq!(s, format!("x{ip}"));
+            }
+        }
+        for ip in ["2001:db8::1", "::ffff:198.51.100.1", "::"] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            let mut s = String::new();
+            push_ip(&mut s, ip);
+            assert_eq!(s, ip.to_string());
+        }
+        for who in ["", "198.51.100.7 → 203.0.113.1:123", &"→".repeat(50)] {
+            let mut s = String::from("ab");
+            s.push_str(who);
+            pad_to(&mut s, 2, 46);
+            assert_eq!(s, format!("ab{who:<46}"));
+        }
+    }
 }

@@ -489,11 +489,25 @@ pub struct DaemonView {
     pub local_clock: Option<Fact<String>>,
 }
 
+/// How much of a verdict is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// All of it.
+    #[default]
+    Full,
+    /// Its cause and first line of evidence only (one row of a table of
+    /// many client hosts): the same cause and first line as the full
+    /// verdict, the rest left out where leaving it out saves work.
+    Headline,
+}
+
 /// Everything known about one client–server exchange (or, from a daemon's
 /// tools, the exchanges of one daemon with its sources).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exchange {
     pub vantage: Vantage,
+    /// What of the verdict will be shown (not a fact: the reader's wish).
+    pub detail: Detail,
     /// How the exchange is named in prose: "controller (198.51.100.1:123)".
     pub who: String,
     pub server: Option<SocketAddr>,
@@ -548,6 +562,7 @@ impl Exchange {
     pub fn new(vantage: Vantage, who: impl Into<String>) -> Exchange {
         Exchange {
             vantage,
+            detail: Detail::Full,
             who: who.into(),
             server: None,
             client: None,

@@ -10,8 +10,8 @@
 
 use super::cause::{Cause, Class, kiss_fix};
 use super::facts::{
-    AnswerKind, CertProblem, Exchange, Fact, Icmp, KeConnect, Liveness, Local, NtsClient, Origin,
-    Sender, TlsOutcome, Vantage, fmt_ms,
+    AnswerKind, CertProblem, Detail, Exchange, Fact, Icmp, KeConnect, Liveness, Local, NtsClient,
+    Origin, Sender, TlsOutcome, Vantage, fmt_ms,
 };
 use super::verdict::{Confidence, Verdict};
 use crate::engine::exchange::UnsyncReason;
@@ -353,8 +353,26 @@ pub static STEPS: &[Step] = &[
     },
 ];
 
-/// The verdict for one exchange.
+/// The verdict for one exchange, in the detail it asks for.
 pub fn decide(e: &Exchange) -> Verdict {
+    let v = decide_in_detail(e);
+    // Every test that judges a headline checks it against the full verdict.
+    #[cfg(debug_assertions)]
+    if e.detail == Detail::Headline {
+        let full = decide_in_detail(&Exchange {
+            detail: Detail::Full,
+            ..e.clone()
+        });
+        assert_eq!(
+            (v.cause, v.evidence.first()),
+            (full.cause, full.evidence.first()),
+            "a headline verdict differs from the full one"
+        );
+    }
+    v
+}
+
+fn decide_in_detail(e: &Exchange) -> Verdict {
     let step = STEPS
         .iter()
         .find(|s| (s.applies)(e))
@@ -365,6 +383,11 @@ pub fn decide(e: &Exchange) -> Verdict {
         .find(|r| (r.when)(e))
         .expect("the last rule of a step always applies");
     let mut v = (rule.say)(e);
+    // What follows adds notes and later lines of evidence, unless the rule
+    // gave none: then it is the first line.
+    if e.detail == Detail::Headline && !v.evidence.is_empty() {
+        return v;
+    }
     if step.name != "nts"
         && let Some(n) = &e.nts
     {
@@ -910,17 +933,23 @@ fn polls_too_fast(e: &Exchange) -> Verdict {
     .fix(Cause::ClientPollsTooFast.info().fix)
 }
 
-fn sample_lines(e: &Exchange) -> (String, Option<String>) {
+/// The best sample's line.
+fn stats_line(e: &Exchange) -> String {
     let b = e.best.as_ref().expect("checked");
     let s = b.value.sample;
-    let stats = format!(
+    format!(
         "{} answered; best sample ({}): offset {}, delay {}, root distance {}",
         of_requests(e.valid, e),
         b.at.label(),
         fmt_secs(s.offset),
         fmt_ms(s.delay * 1000.0),
         fmt_ms(s.root_distance * 1000.0)
-    );
+    )
+}
+
+fn sample_lines(e: &Exchange) -> (String, Option<String>) {
+    let b = e.best.as_ref().expect("checked");
+    let stats = stats_line(e);
     let server = b.value.header.map(|h| {
         format!(
             "server: stratum {}, leap {} ({}), refid {}, precision 2^{}",
@@ -995,6 +1024,9 @@ fn ok(e: &Exchange) -> Verdict {
         .evidence(format!("{} answered", of_requests(e.valid, e)));
     };
     let s = b.value.sample;
+    if e.detail == Detail::Headline {
+        return Verdict::new(Cause::Ok, String::new(), Confidence::High).evidence(stats_line(e));
+    }
     let (stats, server) = sample_lines(e);
     let mut v = Verdict::new(
         Cause::Ok,

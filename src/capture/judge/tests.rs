@@ -557,6 +557,7 @@ fn view_of(
     let hosts = f
         .groups
         .into_iter()
+        .inspect(assert_headline)
         .map(|g| crate::capture::view::Group {
             client: Some(g.client()),
             server: g.server(),
@@ -567,6 +568,54 @@ fn view_of(
         })
         .collect();
     (hosts, servers)
+}
+
+/// A table row's verdict (the cause and first line of evidence) is the
+/// full verdict's.
+fn assert_headline(g: &crate::capture::track::Group) {
+    let full = crate::capture::view::judge_host(g);
+    let host = crate::capture::view::host_name(g);
+    let row = crate::capture::view::headline_host(g, &host, &g.server().to_string());
+    assert_eq!(
+        (row.cause, row.evidence.first()),
+        (full.cause, full.evidence.first()),
+        "{host}"
+    );
+}
+
+/// Every client host of every recorded capture: its row says what its
+/// full verdict says first.
+#[test]
+fn rows_say_what_full_verdicts_say_first_in_every_recorded_capture() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcaps");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    let mut hosts = 0;
+    for f in files {
+        let opts = crate::capture::source::Options {
+            filter: None,
+            write: None,
+            idle: std::time::Duration::from_secs(300),
+            max_open: 100_000,
+            max_kept: 10_000,
+            max_hosts: 100_000,
+            threads: 1,
+            progress: false,
+            stop: Default::default(),
+        };
+        let out =
+            crate::capture::source::run(crate::capture::source::Input::File(f), &opts).unwrap();
+        for g in &out.hosts {
+            assert_headline(g);
+            hosts += 1;
+        }
+    }
+    assert!(hosts >= 10, "{hosts}");
 }
 
 /// A client that sends every request from a new source port (RFC 9109,
