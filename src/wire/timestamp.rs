@@ -217,12 +217,22 @@ impl NtpShort {
 
 /// `2^exp` seconds, for the poll and precision fields (signed log2 seconds).
 pub fn log2_secs(exp: i8) -> f64 {
-    (exp as f64).exp2()
+    // A power of two in range is its exponent field alone: exact, with no
+    // call into libm for every reply judged.
+    f64::from_bits(((1023 + i64::from(exp)) as u64) << 52)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log2_secs_is_exp2() {
+        for e in i8::MIN..=i8::MAX {
+            assert_eq!(log2_secs(e), f64::from(e).exp2(), "{e}");
+        }
+        assert_eq!(log2_secs(-20), 1.0 / 1_048_576.0);
+    }
     use proptest::prelude::*;
 
     #[test]
