@@ -163,10 +163,18 @@ impl<R: Read> Reader<R> {
 
     /// At least `n` (at most the buffer's size) unread octets, unless the
     /// file ends first: how many there are.
+    #[inline]
     fn fill(&mut self, n: usize) -> Result<usize, PcapError> {
         if self.end - self.pos >= n || self.eof {
             return Ok(self.end - self.pos);
         }
+        self.refill(n)
+    }
+
+    /// [`Self::fill`] when the buffer holds less than `n`: once per block.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> Result<usize, PcapError> {
         self.buf.copy_within(self.pos..self.end, 0);
         self.end -= self.pos;
         self.pos = 0;

@@ -1467,7 +1467,8 @@ impl Tracker {
             }
             joined.push(g);
         }
-        joined.sort_by_key(|g| g.conv.first.map_or(0, |a| a.no));
+        // Each key read once (a group's sums are a pointer away).
+        joined.sort_by_cached_key(|g| g.conv.first.map_or(0, |a| a.no));
         Finished {
             conversations: all,
             groups: joined,

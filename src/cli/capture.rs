@@ -432,10 +432,9 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-/// Pads what was written to `out` since `start` with spaces to `width`
-/// characters, as `{:<width}` does.
-fn pad_to(out: &mut String, start: usize, width: usize) {
-    let n = out[start..].chars().count();
+/// The spaces that pad `n` characters to `width`, as `{:<width}` and
+/// `{:>width}` write them.
+fn pad(out: &mut String, n: usize, width: usize) {
     for _ in n..width {
         out.push(' ');
     }
@@ -836,7 +835,6 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         hosts,
         threads,
         |run| {
-            use std::fmt::Write as _;
             let mut text = String::with_capacity(run.len() * 160);
             let mut classes = Vec::with_capacity(run.len());
             let (mut host, mut io) = (String::new(), String::new());
@@ -861,12 +859,9 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 let v = headline_host(g, &host, server);
                 classes.push(v.cause.class());
                 io.clear();
-                let _ = write!(
-                    io,
-                    "{}/{}",
-                    g.conv.requests,
-                    g.conv.replies + g.conv.rare().icmp_n
-                );
+                io.push_str(itoa::Buffer::new().format(g.conv.requests));
+                io.push('/');
+                io.push_str(itoa::Buffer::new().format(g.conv.replies + g.conv.rare().icmp_n));
                 let cause = match causes.iter().position(|(c, _)| *c == v.cause) {
                     Some(i) => &causes[i].1,
                     None => {
@@ -874,13 +869,20 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                         &causes[causes.len() - 1].1
                     }
                 };
-                // "{host} → {server:<46} {conversations:>7} {io:>9}  {cause} {evidence}"
-                let start = text.len();
+                // "{host → server:<46} {conversations:>7} {io:>9}  {cause} {evidence}"
+                // (addresses are ASCII: "→" is the one wider character).
                 text.push_str(&host);
                 text.push_str(" → ");
                 text.push_str(server);
-                pad_to(&mut text, start, 46);
-                let _ = write!(text, " {:>7} {io:>9}  ", g.conversations);
+                pad(&mut text, host.len() + 3 + server.len(), 46);
+                text.push(' ');
+                let n = itoa::Buffer::new().format(g.conversations).len();
+                pad(&mut text, n, 7);
+                text.push_str(itoa::Buffer::new().format(g.conversations));
+                text.push(' ');
+                pad(&mut text, io.len(), 9);
+                text.push_str(&io);
+                text.push_str("  ");
                 text.push_str(cause);
                 text.push(' ');
                 text.push_str(v.evidence.first().map_or("", |s| s.as_str()));
@@ -961,8 +963,12 @@ mod tests {
         for who in ["", "198.51.100.7 → 203.0.113.1:123", &"→".repeat(50)] {
             let mut s = String::from("ab");
             s.push_str(who);
-            pad_to(&mut s, 2, 46);
+            pad(&mut s, who.chars().count(), 46);
             assert_eq!(s, format!("ab{who:<46}"));
+            let mut s = String::from("ab");
+            pad(&mut s, who.chars().count(), 46);
+            s.push_str(who);
+            assert_eq!(s, format!("ab{who:>46}"));
         }
     }
 }

@@ -94,7 +94,10 @@ impl fmt::Display for Label<'_> {
         match self.0 {
             Origin::Request { n, .. } => write!(f, "request {n}"),
             Origin::ProbeTime { at_ms } => write!(f, "{}", fmt_ms(*at_ms)),
-            Origin::Packet { no, .. } => write!(f, "packet #{no}"),
+            Origin::Packet { no, .. } => {
+                f.write_str("packet #")?;
+                f.write_str(itoa::Buffer::new().format(*no))
+            }
             Origin::Line { n, .. } => write!(f, "line {n}"),
             Origin::Unknown => f.write_str("?"),
         }

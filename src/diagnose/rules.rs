@@ -503,10 +503,13 @@ struct OfRequests(u64, u64);
 impl std::fmt::Display for OfRequests {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let OfRequests(n, requests) = *self;
+        f.write_str(itoa::Buffer::new().format(n))?;
         if requests > 0 {
-            write!(f, "{n} of {requests} requests")
+            f.write_str(" of ")?;
+            f.write_str(itoa::Buffer::new().format(requests))?;
+            f.write_str(" requests")
         } else {
-            write!(f, "{n} replies")
+            f.write_str(" replies")
         }
     }
 }
