@@ -16,8 +16,9 @@
 #             decoder and one counter per conversation in a hash map (the
 #             least any tool that follows conversations does)
 # The file comes from examples/gen_pcap.rs (PACKETS packets, CLIENTS clients).
-# Times are the median of three runs, but tshark's -T fields and -Y ntp
-# (tens of seconds each), run once.
+# Times are medians: of five rounds in which bare, count-pairs, ntpdiag
+# and ntpdiag-1t run in turn; of three runs for tshark-nodis; tshark's
+# -T fields and -Y ntp (tens of seconds each) run once.
 # No root needed.
 # usage: bash bench/capture-rate.sh [PACKETS] [CLIENTS...]
 #   default: 1000000 packets, in two shapes measured in the same run:
@@ -41,10 +42,23 @@ for CLIENTS in "${SHAPES[@]}"; do
   size=$(stat -c %s "$F")
   # Warm the page cache once.
   cat "$F" >/dev/null
-  t_bare=$(med3 "$R/examples/pcap_bare" "$F")
-  t_pairs=$(med3 "$R/examples/pcap_count_pairs" "$F")
-  t_ours=$(med3 "$R/ntpdiag" capture -r "$F")
-  t_ours1=$(med3 "$R/ntpdiag" capture --threads 1 -r "$F")
+  # The quick readers in turns, five rounds: on a shared machine whose
+  # speed drifts over seconds, each round measures them all at about the
+  # same moment; each one's median is shown.
+  : >"$TMP/rounds"
+  for _ in 1 2 3 4 5; do
+    {
+      printf 'bare %s\n' "$(secs "$R/examples/pcap_bare" "$F")"
+      printf 'pairs %s\n' "$(secs "$R/examples/pcap_count_pairs" "$F")"
+      printf 'ours %s\n' "$(secs "$R/ntpdiag" capture -r "$F")"
+      printf 'ours1 %s\n' "$(secs "$R/ntpdiag" capture --threads 1 -r "$F")"
+    } >>"$TMP/rounds"
+  done
+  med5() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/rounds" | sort -n | sed -n 3p; }
+  t_bare=$(med5 bare)
+  t_pairs=$(med5 pairs)
+  t_ours=$(med5 ours)
+  t_ours1=$(med5 ours1)
   t_tshark=$(secs tshark -n -r "$F" -q -Y ntp)
   t_fields=$(secs tshark -n -r "$F" -T fields -e ntp.org -e ntp.xmt)
   t_nodis=$(med3 tshark -n -r "$F" -q)
