@@ -36,12 +36,14 @@ pub fn write_fixed(f: &mut impl Write, v: f64, prec: usize, plus: bool) -> fmt::
     if !scaled.is_finite() || scaled >= 4.0e15 {
         return std_fixed(f, v, prec, plus);
     }
-    let whole = scaled.floor();
-    let frac = scaled - whole;
+    // Truncation is the floor here (not negative), exact below 2^52, and
+    // needs no call into libm.
+    let whole = scaled as u64;
+    let frac = scaled - whole as f64;
     if (frac - 0.5).abs() <= scaled * (4.0 * f64::EPSILON) + f64::MIN_POSITIVE {
         return std_fixed(f, v, prec, plus);
     }
-    let n = whole as u64 + u64::from(frac > 0.5);
+    let n = whole + u64::from(frac > 0.5);
     let mut buf = [0u8; 32];
     let mut at = buf.len();
     let mut put = |d: u8| {
