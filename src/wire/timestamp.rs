@@ -225,6 +225,7 @@ pub fn log2_secs(exp: i8) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn log2_secs_is_exp2() {
@@ -233,7 +234,6 @@ mod tests {
         }
         assert_eq!(log2_secs(-20), 1.0 / 1_048_576.0);
     }
-    use proptest::prelude::*;
 
     #[test]
     fn unix_epoch_is_2208988800() {
