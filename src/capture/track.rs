@@ -352,6 +352,9 @@ pub struct Closed {
     /// The packet that opened each detail's conversation.
     opened: Vec<u64>,
     groups: Vec<Group>,
+    /// Each group's first packet (the order of the server view), read on
+    /// the closing tracker's thread.
+    group_first: Vec<u64>,
     ke: Vec<KeServer>,
     stats: CaptureStats,
     max_kept: usize,
@@ -466,10 +469,17 @@ struct Open {
 const NO_DETAIL: u32 = u32::MAX;
 
 /// The open conversations, found by their key, which each holds: a table
-/// of pointers, not of keys and pointers (40 octets less per slot).
+/// of slot numbers, not of keys and numbers (40 octets less per slot).
+/// They live in one slab, not one allocation each: opening and closing
+/// hundreds of thousands of conversations is no work for the allocator
+/// (freed one by one, they would leave it that many chunks to sort
+/// through at its next large allocation).
 #[derive(Default)]
 struct OpenMap {
-    table: hashbrown::HashTable<Box<Open>>,
+    table: hashbrown::HashTable<u32>,
+    slab: Vec<Option<Open>>,
+    /// Slots of the slab free for reuse.
+    free: Vec<u32>,
     hasher: foldhash::fast::RandomState,
 }
 
@@ -483,40 +493,73 @@ impl OpenMap {
         self.table.len()
     }
 
+    /// The open conversation in slot `i` (every slot the table holds is).
+    fn at(slab: &[Option<Open>], i: u32) -> &Open {
+        slab[i as usize]
+            .as_ref()
+            .expect("a slot in the table is open")
+    }
+
     fn contains_key(&self, k: &CKey) -> bool {
-        self.table.find(self.hash(k), |o| o.key == *k).is_some()
+        let slab = &self.slab;
+        self.table
+            .find(self.hash(k), |&i| OpenMap::at(slab, i).key == *k)
+            .is_some()
     }
 
     fn get_mut(&mut self, k: &CKey) -> Option<&mut Open> {
         let h = self.hash(k);
-        self.table.find_mut(h, |o| o.key == *k).map(|b| &mut **b)
+        let slab = &self.slab;
+        let i = *self.table.find(h, |&i| OpenMap::at(slab, i).key == *k)?;
+        self.slab[i as usize].as_mut()
     }
 
-    fn remove(&mut self, k: &CKey) -> Option<Box<Open>> {
+    fn remove(&mut self, k: &CKey) -> Option<Open> {
         let h = self.hash(k);
-        self.table
-            .find_entry(h, |o| o.key == *k)
-            .ok()
-            .map(|e| e.remove().0)
+        let slab = &self.slab;
+        let (i, _) = self
+            .table
+            .find_entry(h, |&i| OpenMap::at(slab, i).key == *k)
+            .ok()?
+            .remove();
+        self.free.push(i);
+        self.slab[i as usize].take()
     }
 
     fn values(&self) -> impl Iterator<Item = &Open> {
-        self.table.iter().map(|b| &**b)
+        self.table.iter().map(|&i| OpenMap::at(&self.slab, i))
     }
 
     /// The conversation of `k`, made by `make` when there is none.
-    fn get_or_insert_with(&mut self, k: CKey, make: impl FnOnce() -> Box<Open>) -> &mut Open {
+    fn get_or_insert_with(&mut self, k: CKey, make: impl FnOnce() -> Open) -> &mut Open {
         let h = self.hash(&k);
-        let hasher = &self.hasher;
-        let e = self.table.entry(
+        let (slab, free, hasher) = (&mut self.slab, &mut self.free, &self.hasher);
+        let i = match self.table.entry(
             h,
-            |o| o.key == k,
-            |o| {
+            |&i| OpenMap::at(slab, i).key == k,
+            |&i| {
                 use std::hash::BuildHasher;
-                hasher.hash_one(o.key)
+                hasher.hash_one(OpenMap::at(slab, i).key)
             },
-        );
-        e.or_insert_with(make).into_mut()
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let o = Some(make());
+                let i = match free.pop() {
+                    Some(i) => {
+                        slab[i as usize] = o;
+                        i
+                    }
+                    None => {
+                        slab.push(o);
+                        (slab.len() - 1) as u32
+                    }
+                };
+                e.insert(i);
+                i
+            }
+        };
+        self.slab[i as usize].as_mut().expect("just found or made")
     }
 }
 /// Pending requests, by transmit timestamp and client address (two
@@ -672,7 +715,7 @@ impl Sums {
 }
 
 pub struct Tracker {
-    /// Boxed: the map moves its values as it grows.
+    /// The open conversations: pairing state only.
     open: OpenMap,
     nonces: Nonces,
     /// The newest capture time seen (frames may come out of order), or
@@ -750,7 +793,7 @@ fn conv<'a>(
     }
     let o = open.get_or_insert_with(ck, || {
         let (group, detail) = sums.begin(key, at, stats);
-        Box::new(Open {
+        Open {
             key: ck,
             group,
             detail,
@@ -761,7 +804,7 @@ fn conv<'a>(
             last_reply_xmt: 0,
             has_last_reply: false,
             early: None,
-        })
+        }
     });
     o.last = o.last.max(at.ts.as_f64());
     sums.each(o.group, o.detail, |c| {
@@ -1417,7 +1460,7 @@ impl Tracker {
     /// own thread: closing frees every open conversation).
     pub fn join(parts: Vec<Closed>) -> Finished {
         let mut parts = parts.into_iter();
-        let Some(first) = parts.next() else {
+        let Some(mut first) = parts.next() else {
             return Finished {
                 conversations: Vec::new(),
                 groups: Vec::new(),
@@ -1426,49 +1469,84 @@ impl Tracker {
             };
         };
         let max_kept = first.max_kept;
-        let mut stats = first.stats;
-        let mut all = first.details;
-        let mut opened = first.opened;
-        let mut groups = first.groups;
-        let nts_ke = first.ke;
-        for p in parts {
+        let mut stats = first.stats.clone();
+        let nts_ke = std::mem::take(&mut first.ke);
+        let parts: Vec<Closed> = std::iter::once(first).chain(parts).collect();
+        for p in &parts[1..] {
             stats.evicted += p.stats.evicted;
             stats.folded += p.stats.folded;
             stats.hosts_folded += p.stats.hosts_folded;
-            all.extend(p.details);
-            opened.extend(p.opened);
-            groups.extend(p.groups);
         }
-        if all.len() > max_kept {
+        // Details and groups are put in order by their keys alone and moved
+        // once (a detail is hundreds of octets; a group's sums are a
+        // pointer away), found by (part, index).
+        let mut order: Vec<(u64, u32, u32)> = parts
+            .iter()
+            .enumerate()
+            .flat_map(|(p, c)| {
+                c.opened
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, o)| (*o, p as u32, i as u32))
+            })
+            .collect();
+        if order.len() > max_kept {
             // The first `max_kept` to open are kept, as one tracker keeps them.
-            let mut order: Vec<(u64, usize)> = opened.iter().copied().zip(0..).collect();
+            stats.folded += (order.len() - max_kept) as u64;
             order.select_nth_unstable(max_kept);
-            let mut keep = vec![false; all.len()];
-            for (_, i) in &order[..max_kept] {
-                keep[*i] = true;
-            }
-            stats.folded += (all.len() - max_kept) as u64;
-            let mut k = keep.into_iter();
-            all.retain(|_| k.next().unwrap_or(false));
+            order.truncate(max_kept);
         }
-        all.sort_by_key(|(_, c)| c.first.map_or(0, |a| a.no));
-        // Each share's "other client hosts" of a server, summed into one.
+        // Shown in the order of their first packets; ties as they came.
+        let mut shown: Vec<(u64, u32, u32)> = order
+            .iter()
+            .map(|&(_, p, i)| {
+                let c = &parts[p as usize].details[i as usize].1;
+                (c.first.map_or(0, |a| a.no), p, i)
+            })
+            .collect();
+        shown.sort_unstable();
+        let mut parts = parts;
+        let mut details: Vec<Vec<Option<(Key, Conv)>>> = parts
+            .iter_mut()
+            .map(|c| {
+                std::mem::take(&mut c.details)
+                    .into_iter()
+                    .map(Some)
+                    .collect()
+            })
+            .collect();
+        let all: Vec<(Key, Conv)> = shown
+            .iter()
+            .filter_map(|&(_, p, i)| details[p as usize][i as usize].take())
+            .collect();
+        // Each share's "other client hosts" of a server, summed into one,
+        // in the shares' order; then every group by its first packet (ties
+        // as they came).
         let mut others: HashMap<SocketAddr, usize> = HashMap::default();
-        let mut joined: Vec<Group> = Vec::with_capacity(groups.len());
-        for g in groups {
-            if g.others {
-                if let Some(&i) = others.get(&g.server()) {
-                    let o: &mut Group = &mut joined[i];
-                    o.conv.merge(&g.conv);
-                    o.conversations += g.conversations;
-                    continue;
+        let mut joined: Vec<Group> = Vec::new();
+        let mut keys: Vec<(u64, u32)> = Vec::new();
+        for c in parts {
+            for (g, first) in c.groups.into_iter().zip(c.group_first) {
+                if g.others {
+                    if let Some(&i) = others.get(&g.server()) {
+                        let o: &mut Group = &mut joined[i];
+                        o.conv.merge(&g.conv);
+                        o.conversations += g.conversations;
+                        keys[i].0 = o.conv.first.map_or(0, |a| a.no);
+                        continue;
+                    }
+                    others.insert(g.server(), joined.len());
                 }
-                others.insert(g.server(), joined.len());
+                keys.push((first, joined.len() as u32));
+                joined.push(g);
             }
-            joined.push(g);
         }
-        // Each key read once (a group's sums are a pointer away).
-        joined.sort_by_cached_key(|g| g.conv.first.map_or(0, |a| a.no));
+        keys.sort_unstable();
+        let mut slots: Vec<Option<Group>> = joined.into_iter().map(Some).collect();
+        let joined: Vec<Group> = keys
+            .iter()
+            .filter_map(|&(_, i)| slots[i as usize].take())
+            .collect();
         Finished {
             conversations: all,
             groups: joined,
@@ -1501,10 +1579,17 @@ impl Tracker {
             }
         }
         self.stats.fragments_incomplete = self.reasm.abandoned + self.reasm.waiting() as u64;
+        let group_first = self
+            .sums
+            .groups
+            .iter()
+            .map(|g| g.conv.first.map_or(0, |a| a.no))
+            .collect();
         Closed {
             details: self.sums.details,
             opened: self.sums.opened,
             groups: self.sums.groups,
+            group_first,
             ke: self.ke,
             stats: self.stats,
             max_kept: self.sums.max_kept_all,
