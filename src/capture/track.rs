@@ -892,7 +892,8 @@ impl Tracker {
         }
         let a = ip128(client);
         let h = ((a >> 64) as u64 ^ a as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (h >> 32) % self.shard.1 == self.shard.0
+        // The high 32 bits scaled to 0..of (no division on every frame).
+        ((h >> 32) * self.shard.1) >> 32 == self.shard.0
     }
 
     /// At most `n` conversations kept in detail.
