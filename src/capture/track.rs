@@ -1505,7 +1505,9 @@ impl Tracker {
                 (c.first.map_or(0, |a| a.no), p, i)
             })
             .collect();
-        shown.sort_unstable();
+        // (Each part's details are in order already: a stable sort merges
+        // the runs.)
+        shown.sort();
         let mut parts = parts;
         let mut details: Vec<Vec<Option<(Key, Conv)>>> = parts
             .iter_mut()
@@ -1524,8 +1526,9 @@ impl Tracker {
         // in the shares' order; then every group by its first packet (ties
         // as they came).
         let mut others: HashMap<SocketAddr, usize> = HashMap::default();
-        let mut joined: Vec<Group> = Vec::new();
-        let mut keys: Vec<(u64, u32)> = Vec::new();
+        let n: usize = parts.iter().map(|c| c.groups.len()).sum();
+        let mut joined: Vec<Group> = Vec::with_capacity(n);
+        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
         for c in parts {
             for (g, first) in c.groups.into_iter().zip(c.group_first) {
                 if g.others {
@@ -1542,7 +1545,7 @@ impl Tracker {
                 joined.push(g);
             }
         }
-        keys.sort_unstable();
+        keys.sort();
         let mut slots: Vec<Option<Group>> = joined.into_iter().map(Some).collect();
         let joined: Vec<Group> = keys
             .iter()
