@@ -1480,77 +1480,20 @@ impl Tracker {
         }
         // Details and groups are put in order by their keys alone and moved
         // once (a detail is hundreds of octets; a group's sums are a
-        // pointer away), found by (part, index).
-        let mut order: Vec<(u64, u32, u32)> = parts
-            .iter()
-            .enumerate()
-            .flat_map(|(p, c)| {
-                c.opened
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, o)| (*o, p as u32, i as u32))
-            })
-            .collect();
-        if order.len() > max_kept {
-            // The first `max_kept` to open are kept, as one tracker keeps them.
-            stats.folded += (order.len() - max_kept) as u64;
-            order.select_nth_unstable(max_kept);
-            order.truncate(max_kept);
-        }
-        // Shown in the order of their first packets; ties as they came.
-        let mut shown: Vec<(u64, u32, u32)> = order
-            .iter()
-            .map(|&(_, p, i)| {
-                let c = &parts[p as usize].details[i as usize].1;
-                (c.first.map_or(0, |a| a.no), p, i)
-            })
-            .collect();
-        // (Each part's details are in order already: a stable sort merges
-        // the runs.)
-        shown.sort();
-        let mut parts = parts;
-        let mut details: Vec<Vec<Option<(Key, Conv)>>> = parts
-            .iter_mut()
-            .map(|c| {
-                std::mem::take(&mut c.details)
-                    .into_iter()
-                    .map(Some)
-                    .collect()
-            })
-            .collect();
-        let all: Vec<(Key, Conv)> = shown
-            .iter()
-            .filter_map(|&(_, p, i)| details[p as usize][i as usize].take())
-            .collect();
-        // Each share's "other client hosts" of a server, summed into one,
-        // in the shares' order; then every group by its first packet (ties
-        // as they came).
-        let mut others: HashMap<SocketAddr, usize> = HashMap::default();
-        let n: usize = parts.iter().map(|c| c.groups.len()).sum();
-        let mut joined: Vec<Group> = Vec::with_capacity(n);
-        let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
+        // pointer away), found by (part, index); the two on two threads.
+        let mut details = Vec::with_capacity(parts.len());
+        let mut groups = Vec::with_capacity(parts.len());
         for c in parts {
-            for (g, first) in c.groups.into_iter().zip(c.group_first) {
-                if g.others {
-                    if let Some(&i) = others.get(&g.server()) {
-                        let o: &mut Group = &mut joined[i];
-                        o.conv.merge(&g.conv);
-                        o.conversations += g.conversations;
-                        keys[i].0 = o.conv.first.map_or(0, |a| a.no);
-                        continue;
-                    }
-                    others.insert(g.server(), joined.len());
-                }
-                keys.push((first, joined.len() as u32));
-                joined.push(g);
-            }
+            details.push((c.opened, c.details));
+            groups.push((c.groups, c.group_first));
         }
-        keys.sort();
-        let mut slots: Vec<Option<Group>> = joined.into_iter().map(Some).collect();
-        let joined: Vec<Group> = keys
-            .iter()
-            .filter_map(|&(_, i)| slots[i as usize].take())
-            .collect();
+        let (all, joined) = std::thread::scope(|s| {
+            let all = s.spawn(|| join_details(details, max_kept));
+            let joined = join_groups(groups);
+            let (all, folded) = all.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            stats.folded += folded;
+            (all, joined)
+        });
         Finished {
             conversations: all,
             groups: joined,
@@ -1605,6 +1548,82 @@ impl Tracker {
         let f = self.finish_all();
         (f.conversations, f.stats)
     }
+}
+
+/// Conversations kept in detail.
+type Details = Vec<(Key, Conv)>;
+
+/// The details of every part (the packet that opened each, and each),
+/// the first `max_kept` to open kept, in the order of their first
+/// packets (ties as they came); and how many were left out.
+fn join_details(parts: Vec<(Vec<u64>, Details)>, max_kept: usize) -> (Vec<(Key, Conv)>, u64) {
+    let mut order: Vec<(u64, u32, u32)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(p, (opened, _))| {
+            opened
+                .iter()
+                .enumerate()
+                .map(move |(i, o)| (*o, p as u32, i as u32))
+        })
+        .collect();
+    let mut folded = 0;
+    if order.len() > max_kept {
+        // The first `max_kept` to open are kept, as one tracker keeps them.
+        folded = (order.len() - max_kept) as u64;
+        order.select_nth_unstable(max_kept);
+        order.truncate(max_kept);
+    }
+    let mut shown: Vec<(u64, u32, u32)> = order
+        .iter()
+        .map(|&(_, p, i)| {
+            let c = &parts[p as usize].1[i as usize].1;
+            (c.first.map_or(0, |a| a.no), p, i)
+        })
+        .collect();
+    // (Each part's details are in order already: a stable sort merges the
+    // runs.)
+    shown.sort();
+    let mut details: Vec<Vec<Option<(Key, Conv)>>> = parts
+        .into_iter()
+        .map(|(_, d)| d.into_iter().map(Some).collect())
+        .collect();
+    let all = shown
+        .iter()
+        .filter_map(|&(_, p, i)| details[p as usize][i as usize].take())
+        .collect();
+    (all, folded)
+}
+
+/// The groups of every part (each, and its first packet): each server's
+/// "other client hosts" summed into one, in the parts' order; then every
+/// group in the order of its first packet (ties as they came).
+fn join_groups(parts: Vec<(Vec<Group>, Vec<u64>)>) -> Vec<Group> {
+    let mut others: HashMap<SocketAddr, usize> = HashMap::default();
+    let n: usize = parts.iter().map(|(g, _)| g.len()).sum();
+    let mut joined: Vec<Group> = Vec::with_capacity(n);
+    let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
+    for (groups, firsts) in parts {
+        for (g, first) in groups.into_iter().zip(firsts) {
+            if g.others {
+                if let Some(&i) = others.get(&g.server()) {
+                    let o: &mut Group = &mut joined[i];
+                    o.conv.merge(&g.conv);
+                    o.conversations += g.conversations;
+                    keys[i].0 = o.conv.first.map_or(0, |a| a.no);
+                    continue;
+                }
+                others.insert(g.server(), joined.len());
+            }
+            keys.push((first, joined.len() as u32));
+            joined.push(g);
+        }
+    }
+    keys.sort();
+    let mut slots: Vec<Option<Group>> = joined.into_iter().map(Some).collect();
+    keys.iter()
+        .filter_map(|&(_, i)| slots[i as usize].take())
+        .collect()
 }
 
 impl Conv {
