@@ -526,8 +526,9 @@ impl OpenMap {
         self.slab[i as usize].take()
     }
 
+    /// Every open conversation, in the slab's order (memory order).
     fn values(&self) -> impl Iterator<Item = &Open> {
-        self.table.iter().map(|&i| OpenMap::at(&self.slab, i))
+        self.slab.iter().flatten()
     }
 
     /// The conversation of `k`, made by `make` when there is none.
@@ -1556,7 +1557,7 @@ type Details = Vec<(Key, Conv)>;
 /// The details of every part (the packet that opened each, and each),
 /// the first `max_kept` to open kept, in the order of their first
 /// packets (ties as they came); and how many were left out.
-fn join_details(parts: Vec<(Vec<u64>, Details)>, max_kept: usize) -> (Vec<(Key, Conv)>, u64) {
+fn join_details(parts: Vec<(Vec<u64>, Details)>, max_kept: usize) -> (Details, u64) {
     let mut order: Vec<(u64, u32, u32)> = parts
         .iter()
         .enumerate()
