@@ -47,11 +47,14 @@ fn asked_by(server: &str, host: &str) -> String {
     who
 }
 
+/// How the client hosts beyond --max-hosts are named.
+pub const OTHER_HOSTS: &str = "other client hosts";
+
 /// A group's client host as shown: its address, or the client hosts
 /// beyond --max-hosts.
 pub fn host_name(g: &track::Group) -> String {
     if g.others {
-        "other client hosts".into()
+        OTHER_HOSTS.into()
     } else {
         g.client().to_string()
     }

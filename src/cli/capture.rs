@@ -845,7 +845,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             for g in run {
                 host.clear();
                 if g.others {
-                    host.push_str("other client hosts");
+                    host.push_str(crate::capture::view::OTHER_HOSTS);
                 } else {
                     push_ip(&mut host, g.client());
                 }
