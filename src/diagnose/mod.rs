@@ -14,6 +14,7 @@ pub mod fixed;
 pub mod fleet;
 pub mod probe;
 pub mod rules;
+pub mod table;
 pub mod verdict;
 pub mod watch;
 

@@ -1,0 +1,154 @@
+//! The daemon's own word: what a local daemon says about itself (its
+//! synchronization, its offset, that it cannot be reached or has no sources).
+
+use super::*;
+
+pub(super) fn applies(e: &Exchange) -> bool {
+    e.daemon.as_ref().is_some_and(|d| {
+        d.synchronized.as_ref().is_some_and(|s| s.value)
+            || over_panic(d.clock_offset_s.as_ref())
+            || d.unreachable.is_some()
+            || d.no_sources.is_some()
+            || d.local_clock.is_some()
+    })
+}
+
+pub(super) static RULES: &[Rule<Exchange>] = &[
+    Rule {
+        names: &[Cause::DaemonNotRunning],
+        when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.unreachable.is_some())),
+        say: daemon_unreachable,
+    },
+    Rule {
+        names: &[Cause::NoServersConfigured],
+        when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.no_sources.is_some())),
+        say: daemon_without_sources,
+    },
+    Rule {
+        names: &[Cause::LocalClockOnly],
+        when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.local_clock.is_some())),
+        say: local_clock_only,
+    },
+    Rule {
+        names: &[Cause::ClockStepNeeded],
+        when: When::If(|e| {
+            e.daemon
+                .as_ref()
+                .is_some_and(|d| over_panic(d.clock_offset_s.as_ref()))
+        }),
+        say: clock_step_needed,
+    },
+    Rule {
+        names: &[Cause::Ok],
+        when: When::Always,
+        say: daemon_synchronized,
+    },
+];
+
+pub(super) fn clock_step_needed(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let o = d.clock_offset_s.as_ref().expect("checked");
+    Verdict::new(
+        Cause::ClockStepNeeded,
+        format!(
+            "The clock is {:.0} s off: beyond the {PANIC_THRESHOLD:.0} s panic threshold, {} will not correct it.",
+            o.value, d.daemon
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("offset {:+.3} s{}", o.value, at_suffix(&o.at)))
+    .fix(prose::STEP_ONCE)
+}
+
+pub(super) fn daemon_unreachable(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let u = d.unreachable.as_ref().expect("checked");
+    Verdict::new(
+        Cause::DaemonNotRunning,
+        format!(
+            "{} does not run on this host: its own tool cannot reach it.",
+            d.daemon
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{}{}", u.value, at_suffix(&u.at)))
+    .fix(Cause::DaemonNotRunning.info().fix)
+}
+
+pub(super) fn daemon_without_sources(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let at = d.no_sources.as_ref().expect("checked");
+    Verdict::new(
+        Cause::NoServersConfigured,
+        format!(
+            "{} runs but has no time source at all: nothing to synchronize to.",
+            d.daemon
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("the daemon lists no source{}", at_suffix(at)))
+    .fix(Cause::NoServersConfigured.info().fix)
+}
+
+/// One evidence line per silent source, the first [`SILENT_SHOWN`]; the
+/// rest counted (a pasted table of a million rows gives a verdict, not a
+/// million lines).
+pub(super) fn silent_evidence(mut v: Verdict, e: &Exchange) -> Verdict {
+    for s in e.silent_sources.iter().take(SILENT_SHOWN) {
+        v = v.evidence(format!(
+            "{}: {}{}",
+            s.value.name,
+            s.value.why,
+            at_suffix(&s.at)
+        ));
+    }
+    let more = (e.silent_sources.len().saturating_sub(SILENT_SHOWN)) as u64 + e.silent_more;
+    if more > 0 {
+        v = v.evidence(format!("… and {more} more silent sources"));
+    }
+    v
+}
+
+pub const SILENT_SHOWN: usize = 32;
+
+pub(super) fn local_clock_only(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let l = d.local_clock.as_ref().expect("checked");
+    let real = d.sources;
+    let summary = if d.answering == 0 {
+        format!(
+            "{} is synchronized to its own local clock ({}), which follows no real time: none of its {real} real server(s) answers.",
+            d.daemon, l.value
+        )
+    } else {
+        format!(
+            "{} is synchronized to its own local clock ({}), which follows no real time, although {} real server(s) answer.",
+            d.daemon, l.value, d.answering
+        )
+    };
+    let mut v = Verdict::new(Cause::LocalClockOnly, summary, Confidence::High).evidence(format!(
+        "system peer: the local clock driver{}",
+        at_suffix(&l.at)
+    ));
+    v = silent_evidence(v, e);
+    v.fix(Cause::LocalClockOnly.info().fix)
+        .note("its clients see a synchronized server at the local clock's fudged stratum and follow a free-running clock")
+}
+
+pub(super) fn daemon_synchronized(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let s = d.synchronized.as_ref().expect("checked");
+    let mut v = Verdict::new(
+        Cause::Ok,
+        match &d.sys_peer {
+            Some(p) => format!("{} is synchronized to {p}.", d.daemon),
+            None => format!("{} is synchronized.", d.daemon),
+        },
+        Confidence::High,
+    )
+    .evidence(format!("the daemon says so{}", at_suffix(&s.at)));
+    if let Some(st) = &d.status {
+        v = v.evidence(st.clone());
+    }
+    v
+}

@@ -1,0 +1,329 @@
+//! The silence step: nothing usable came back; what the daemon, the
+//! capture's timing and the liveness check tell of why.
+
+use super::*;
+
+pub(super) static RULES: &[Rule<Exchange>] = &[
+    Rule {
+        names: &[Cause::NoMajority],
+        when: When::If(|e| {
+            e.daemon.as_ref().is_some_and(|d| {
+                d.answering >= 2
+                    && d.falsetickers * 2 >= d.answering
+                    && d.synchronized.as_ref().is_none_or(|s| !s.value)
+            })
+        }),
+        say: no_majority,
+    },
+    Rule {
+        names: &[Cause::DaemonNotSynchronizedYet],
+        when: When::If(|e| {
+            e.daemon.as_ref().is_some_and(|d| {
+                d.answering > 0
+                    || (d.sources == 0 && e.silent_sources.is_empty() && e.requests == 0)
+            })
+        }),
+        say: not_synchronized_yet,
+    },
+    Rule {
+        names: &[Cause::Pending],
+        when: When::If(|e| {
+            e.wire
+                .as_ref()
+                .is_some_and(|w| w.pending.is_some() && w.unanswered == 0)
+        }),
+        say: pending,
+    },
+    Rule {
+        names: &[Cause::Ok],
+        when: When::If(|e| e.wire.as_ref().is_some_and(|w| w.replies_cut > 0)),
+        say: replies_cut,
+    },
+    Rule {
+        names: &[Cause::Ok],
+        when: When::If(|e| e.vantage == Vantage::Capture && e.requests == 0),
+        say: only_server_side,
+    },
+    Rule {
+        names: &[Cause::NoReply],
+        when: When::Always,
+        say: no_reply,
+    },
+];
+
+pub(super) fn not_synchronized_yet(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let mut v = Verdict::new(
+        Cause::DaemonNotSynchronizedYet,
+        if d.answering > 0 {
+            format!(
+                "{}'s servers answer, but it has not selected one yet: normal in the first minutes after it starts.",
+                d.daemon
+            )
+        } else {
+            format!("{} is not synchronized.", d.daemon)
+        },
+        Confidence::Medium,
+    );
+    if d.sources > 0 {
+        v = v.evidence(format!(
+            "{} sources, {} reachable, none selected",
+            d.sources, d.answering
+        ));
+    }
+    if let Some(s) = &d.synchronized {
+        v = v.evidence(format!(
+            "the daemon says it is not synchronized{}",
+            at_suffix(&s.at)
+        ));
+    }
+    if let Some(st) = &d.status {
+        v = v.evidence(st.clone());
+    }
+    v.fix(Cause::DaemonNotSynchronizedYet.info().fix)
+}
+
+pub(super) fn no_majority(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    Verdict::new(
+        Cause::NoMajority,
+        format!(
+            "{} hears {} sources, but marks {} of them falsetickers: no majority agrees, so it selects none (the intersection needs more than half of the sources to agree).",
+            d.daemon, d.answering, d.falsetickers
+        ),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "{} sources, {} answering, {} marked x (falseticker)",
+        d.sources, d.answering, d.falsetickers
+    ))
+    .fix(Cause::NoMajority.info().fix)
+    .fix("compare each server's offset directly (`ntpdiag probe SERVER` for each): the ones that disagree with the others are wrong, or this is the truth and the others are")
+}
+
+pub(super) fn pending(e: &Exchange) -> Verdict {
+    let p = e
+        .wire
+        .as_ref()
+        .and_then(|w| w.pending.as_ref())
+        .expect("checked");
+    Verdict::new(
+        Cause::Pending,
+        format!(
+            "{}: the capture ended before the answer to its last {} request(s) was due: no verdict on them.",
+            e.who, p.value
+        ),
+        Confidence::Low,
+    )
+    .evidence(format!(
+        "first of them{}, within {ANSWER_WINDOW:.0} s of the capture's end",
+        at_suffix(&p.at)
+    ))
+    .fix(Cause::Pending.info().fix)
+}
+
+pub(super) fn replies_cut(e: &Exchange) -> Verdict {
+    let w = e.wire.as_ref().expect("checked");
+    Verdict::new(
+        Cause::Ok,
+        format!("{}: {} replies came back, but the capture's snap length cut them: they could not be checked.", e.who, w.replies_cut),
+        Confidence::Low,
+    )
+    .note("capture again with a larger snap length (tcpdump -s 0) to have the replies judged")
+}
+
+pub(super) fn only_server_side(e: &Exchange) -> Verdict {
+    Verdict::new(
+        Cause::Ok,
+        format!("{}: only server-side traffic in the capture.", e.who),
+        Confidence::Low,
+    )
+    .note("no requests seen: the capture holds only one direction, or it began mid-conversation")
+}
+
+pub(super) fn no_reply(e: &Exchange) -> Verdict {
+    let w = &e.who;
+    let mut v = Verdict::new(
+        Cause::NoReply,
+        if e.requests > 0 {
+            format!(
+                "{w} never answered: {} requests sent, no reply and no ICMP error came back.",
+                e.requests
+            )
+        } else {
+            format!("{w} never answered: no reply came back.")
+        },
+        Confidence::Low,
+    );
+    if let Some(p) = &e.probe {
+        let from = e.client.map_or("this host".to_string(), |a| a.to_string());
+        v = v
+            .evidence(format!(
+                "sent {} NTP requests (mode 3, version {}) from {from} to {}; each waited {:.1} s",
+                e.requests,
+                p.version,
+                e.server.map_or("?".into(), |s| s.to_string()),
+                p.timeout_s
+            ))
+            .evidence("no NTP reply and no ICMP error arrived for any of them");
+    }
+    if let Some(wire) = &e.wire {
+        v = v
+            .evidence(format!(
+                "first request {}, last {}",
+                wire.first_request
+                    .as_ref()
+                    .map_or("?".into(), |a| a.to_string()),
+                wire.last_request
+                    .as_ref()
+                    .map_or("?".into(), |a| a.to_string())
+            ))
+            .evidence(polling_line(e));
+    }
+    v = silent_evidence(v, e);
+    if e.unrelated > 0 {
+        v = v.evidence(format!(
+            "{} unrelated datagram(s) arrived and were ignored",
+            e.unrelated
+        ));
+    }
+    let port = e.probe.as_ref().map_or(0, |p| p.liveness_port);
+    let ip = e.server.map_or("?".into(), |s| s.ip().to_string());
+    let mut host_up = false;
+    if let Some(l) = &e.liveness {
+        match &l.value {
+            Liveness::Icmp { error, offender } => {
+                host_up = error.kind() == IcmpKind::PortUnreachable
+                    && offender.is_some()
+                    && *offender == e.server.map(|s| s.ip());
+                v = v.evidence(format!(
+                    "liveness check: a datagram to closed port {port} on {ip} drew {error} from {}",
+                    offender.map_or("?".to_string(), |o| o.to_string())
+                ));
+            }
+            Liveness::Replied => {
+                v = v.evidence(format!(
+                    "liveness check: port {port} on {ip} answered with a datagram: the host is up"
+                ))
+            }
+            Liveness::Silent => v = v.evidence(format!(
+                "liveness check: a datagram to closed port {port} on {ip} drew no ICMP error either"
+            )),
+            Liveness::SendFailed(err) => {
+                v = v.evidence(format!("liveness check could not be sent: {err}"))
+            }
+        }
+    }
+    if let Some(n) = &e.neighbour {
+        v = v.evidence(format!(
+            "neighbour table: {ip} is {}{}{}",
+            n.state,
+            n.lladdr
+                .as_ref()
+                .map_or(String::new(), |l| format!(" at {l}")),
+            n.dev.as_ref().map_or(String::new(), |d| format!(" on {d}"))
+        ));
+    }
+    use prose::*;
+    if host_up {
+        v.summary = format!(
+            "{w} never answered NTP, but the host is up: a datagram to a closed port drew an ICMP error, so something drops udp/123 in particular."
+        );
+        v.confidence = Confidence::High;
+        return v
+            .alternative(FW_DROPS, FW_TELL)
+            .alternative(RESTRICT, RESTRICT_TELL)
+            .alternative(LOCAL_DROP, LOCAL_DROP_TELL)
+            .fix(ALLOW_NTP)
+            .fix(
+                "check ntp.conf `restrict` lines on the server for `ignore` matching this client",
+            );
+    }
+    match &e.neighbour {
+        Some(n) if n.unanswered() => {
+            v.summary = format!(
+                "{w} never answered, and it does not answer ARP/neighbour discovery either: it is down or not at that address."
+            );
+            v.confidence = Confidence::Medium;
+            v.alternative(DOWN, DOWN_TELL)
+                .alternative(FW_DROPS, "a host behind a firewall still answers ARP; only a host that is off or absent does not")
+                .fix(format!("check that the server is up and has address {ip}"))
+        }
+        Some(n) if n.answered() => {
+            v.summary = format!(
+                "{w} never answered: the host is on the link (it answers ARP/ND) but silently drops everything sent to it."
+            );
+            v.confidence = Confidence::Medium;
+            v.alternative(
+                "a firewall on the server drops all inbound traffic by default (policy DROP), udp/123 included",
+                FW_TELL,
+            )
+            .alternative(RESTRICT, RESTRICT_TELL)
+            .alternative(LOCAL_DROP, LOCAL_DROP_TELL)
+            .fix(ALLOW_NTP)
+        }
+        _ => {
+            // A daemon's reach register covers 8 polls: silence over minutes.
+            if e.silent_sources.iter().any(|s| s.value.over_polls) {
+                v.confidence = Confidence::Medium;
+            }
+            let v = v
+                .alternative(FW_DROPS, FW_TELL)
+                .alternative(RESTRICT, RESTRICT_TELL)
+                .alternative(DOWN, DOWN_TELL)
+                .alternative(LOCAL_DROP, LOCAL_DROP_TELL);
+            if e.vantage == Vantage::Probe {
+                v.fix("work through the causes above in order: the server's firewall is the most common (see `iptables -S INPUT` there)")
+            } else {
+                v.fix(PROBE_TO_NAME)
+            }
+        }
+    }
+}
+
+/// Combines the probe from a random port with the probe from a fixed port
+/// (usually 123) of the same address. `source-port-filtered` needs an NTP
+/// answer from the random port: a host that refuses every port (ICMP port
+/// unreachable) and also drops source port 123 gets the random port's
+/// verdict, with the drop as a further finding.
+pub fn source_ports(ephemeral: &Exchange, fixed: &Exchange, port: u16) -> Verdict {
+    let ev = decide(ephemeral);
+    let fv = decide(fixed);
+    if fv.cause.class() == Class::Local {
+        return fv.note(format!(
+            "from a random source port the verdict is: {} — {}",
+            ev.cause, ev.summary
+        ));
+    }
+    let answered_elsewhere = ephemeral.answered() > 0;
+    if answered_elsewhere && fv.cause == Cause::NoReply {
+        return Verdict::new(
+            Cause::SourcePortFiltered,
+            format!(
+                "{} answers requests from a random source port but not from source port {port}: something on the path filters (or NATs badly) source port {port}.",
+                ephemeral.server.map_or_else(|| ephemeral.who.clone(), |s| s.to_string())
+            ),
+            Confidence::High,
+        )
+        .evidence(format!("from a random port: {} — {}", ev.cause, ev.summary))
+        .evidence(format!("from port {port}: {} — {}", fv.cause, fv.summary))
+        .fix("ntpd (classic and ntpsec) always sends from port 123 and is hit by this; chrony uses random ports (RFC 9109) and is not")
+        .fix("ask the network's operator to allow udp source port 123, or switch the client to chrony; `ntpdate -u` works around it for one-shot queries")
+        .alternative("an ISP or firewall rule against source port 123 (anti-amplification filters)", "probe other servers from port 123: all fail the same way")
+        .alternative("a NAT that keeps source port 123 for one host only", "a second host behind the same NAT fails while the first works");
+    }
+    let mut v = ev;
+    if fv.cause == Cause::NoReply && v.cause != Cause::NoReply {
+        v.evidence.push(format!(
+            "from source port {port}: nothing came back at all, not even the {} the random port drew",
+            v.cause
+        ));
+        v.notes.push(format!(
+            "a further finding: requests from source port {port} are dropped silently (a firewall rule against source port {port}); once the cause above is fixed, ntpd, which sends from port {port}, may still get no answer"
+        ));
+    } else {
+        v.notes
+            .push(format!("from source port {port} as well: {}", fv.cause));
+    }
+    v
+}
