@@ -137,3 +137,36 @@ fn unresolvable_names_give_a_line_and_exit_7() {
     assert_eq!(lines.last().unwrap()["type"], "end");
     assert_eq!(o.status.code(), Some(7));
 }
+
+/// A configured server's name that does not resolve is the node's cause
+/// (`server-name-unresolved`, as explain and lab say), a name given on the
+/// command line the probe's (`name-unresolved`): one fact, one id each.
+#[test]
+fn unresolvable_configured_names_are_server_name_unresolved() {
+    let dir = common::TempDir::new();
+    let conf = dir.0.join("ntp.conf");
+    std::fs::write(&conf, "server no-such-host.invalid iburst\n").unwrap();
+    let o = run_bounded(
+        Command::new(ntpdiag()).args([
+            "watch",
+            "--json",
+            "--count",
+            "1",
+            "--config",
+            conf.to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(lines[0]["type"], "unresolved", "{lines:?}");
+    assert_eq!(lines[0]["cause"], "server-name-unresolved");
+    assert_eq!(lines[0]["confidence"], "high");
+    assert!(lines[0]["fix"][0].as_str().unwrap().contains("/etc/hosts"));
+    let end = lines.last().unwrap();
+    assert_eq!(end["type"], "end");
+    assert_eq!(end["exit_code"], 7);
+    assert_eq!(o.status.code(), Some(7));
+}

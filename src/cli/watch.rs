@@ -144,6 +144,12 @@ pub struct SourceJson {
     pub heard: String,
     pub cause: String,
     pub why: String,
+    /// The verdict's confidence: low, medium or high.
+    #[serde(default)]
+    pub confidence: String,
+    /// What to do, most likely first (the cause table's fix).
+    #[serde(default)]
+    pub fix: Vec<String>,
     pub offset_s: f64,
     pub delay_s: f64,
     pub jitter_s: f64,
@@ -169,6 +175,10 @@ pub struct SystemJson {
     pub jitter_s: f64,
     pub cause: String,
     pub why: String,
+    #[serde(default)]
+    pub confidence: String,
+    #[serde(default)]
+    pub fix: Vec<String>,
     /// What a daemon would do now: none | slew | step | panic.
     pub action: String,
     pub candidates: usize,
@@ -197,7 +207,8 @@ fn strip(s: &SourceView) -> String {
 }
 
 fn source_json(s: &SourceView, rules: &Rules, snap: &Snapshot) -> SourceJson {
-    let (cause, why) = judge::source(s, rules, snap);
+    let v = judge::source(s, rules, snap);
+    let (cause, why) = (v.cause, v.summary.clone());
     SourceJson {
         address: s.addr.to_string(),
         name: s.name.clone(),
@@ -206,6 +217,8 @@ fn source_json(s: &SourceView, rules: &Rules, snap: &Snapshot) -> SourceJson {
         heard: octal(s.heard),
         cause: cause.id(),
         why,
+        confidence: v.confidence.id().into(),
+        fix: v.fix.clone(),
         offset_s: s.offset,
         delay_s: s.delay,
         jitter_s: s.jitter,
@@ -227,7 +240,8 @@ fn source_json(s: &SourceView, rules: &Rules, snap: &Snapshot) -> SourceJson {
 }
 
 pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
-    let (cause, why) = judge::system(snap, rules);
+    let v = judge::system(snap, rules);
+    let (cause, why) = (v.cause, v.summary.clone());
     SnapshotJson {
         kind: "snapshot".into(),
         node: Some(super::json::NodeJson::here()),
@@ -248,6 +262,8 @@ pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
             jitter_s: snap.system.jitter,
             cause: cause.id(),
             why,
+            confidence: v.confidence.id().into(),
+            fix: v.fix.clone(),
             action: match snap.system.action {
                 crate::engine::client::ClockAction::None => "none",
                 crate::engine::client::ClockAction::Slew(_) => "slew",
@@ -288,7 +304,8 @@ pub fn table(snap: &Snapshot, rules: &Rules) -> String {
         "strip"
     ));
     for s in &snap.sources {
-        let (cause, why) = judge::source(s, rules, snap);
+        let v = judge::source(s, rules, snap);
+        let (cause, why) = (v.cause, v.summary.clone());
         let name: String = s.name.chars().take(15).collect();
         let line = format!(
             "{}{:<16}{:<16}{:>3} {:>5} {:>4} {:>4} {:>4} {:>9} {:>9} {:>8}  {:<16} {}: {}",
@@ -314,7 +331,8 @@ pub fn table(snap: &Snapshot, rules: &Rules) -> String {
         };
         out.push_str(&format!("{line}\n"));
     }
-    let (cause, why) = judge::system(snap, rules);
+    let v = judge::system(snap, rules);
+    let (cause, why) = (v.cause, v.summary.clone());
     out.push_str(&format!(
         "system ({} rules): offset {} ms, jitter {} ms — {} [{}]\n",
         rules.profile.id(),
@@ -347,7 +365,8 @@ fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Value {
     match ev {
         Event::Source { t, index, from, to } => {
             let s = &snap.sources[*index];
-            let (cause, why) = judge::source(s, rules, snap);
+            let v = judge::source(s, rules, snap);
+            let (cause, why) = (v.cause, v.summary.clone());
             serde_json::json!({
                 "type": "event", "t_s": t, "source": s.name, "address": s.addr.to_string(),
                 "from": {"tally": from.tally().to_string(), "state": status_word(from)},
@@ -358,7 +377,8 @@ fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Value {
         Event::SystemPeer { t, from, to } => {
             let name =
                 |i: &Option<usize>| i.and_then(|i| snap.sources.get(i)).map(|s| s.name.clone());
-            let (cause, why) = judge::system(snap, rules);
+            let v = judge::system(snap, rules);
+            let (cause, why) = (v.cause, v.summary.clone());
             serde_json::json!({
                 "type": "event", "t_s": t, "system": true,
                 "peer_from": name(from), "peer_to": name(to), "cause": cause.id(), "why": why,
@@ -371,7 +391,8 @@ fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
     match ev {
         Event::Source { t, index, from, to } => {
             let s = &snap.sources[*index];
-            let (cause, why) = judge::source(s, rules, snap);
+            let v = judge::source(s, rules, snap);
+            let (cause, why) = (v.cause, v.summary.clone());
             format!(
                 "+{t:.1}s {}: {} → {} [{}] {why}",
                 s.name,
@@ -487,24 +508,46 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     };
     // (label, spec, addresses wanted, NTS run and the name its certificate must carry)
     let mut wanted: Vec<(String, ServerSpec, usize, NtsName)> = vec![];
-    let mut unresolved: Vec<(String, String)> = vec![];
-    let mut push =
-        |label: String, host: &str, port: u16, mut base: ServerSpec, many: usize, nts: NtsFor| {
-            match resolve(host, port, family, Duration::from_secs(5)) {
-                Ok(addrs) => {
-                    for a in addrs.into_iter().take(many) {
-                        base.addr = a;
-                        wanted.push((
-                            label.clone(),
-                            base.clone(),
-                            many,
-                            nts.clone().map(|r| (r, host.to_string())),
-                        ));
-                    }
+    let mut unresolved: Vec<(String, crate::diagnose::Verdict)> = vec![];
+    // A name that does not resolve: the probe's verdict for a name given
+    // here, the node's for a configured server's.
+    let mut push = |label: String,
+                    host: &str,
+                    port: u16,
+                    mut base: ServerSpec,
+                    many: usize,
+                    nts: NtsFor,
+                    configured: Option<&crate::explain::conf::Source>| {
+        match resolve(host, port, family, Duration::from_secs(5)) {
+            Ok(addrs) => {
+                for a in addrs.into_iter().take(many) {
+                    base.addr = a;
+                    wanted.push((
+                        label.clone(),
+                        base.clone(),
+                        many,
+                        nts.clone().map(|r| (r, host.to_string())),
+                    ));
                 }
-                Err(e) => unresolved.push((label, e)),
             }
-        };
+            Err(e) => unresolved.push((
+                label,
+                match configured {
+                    Some(src) => crate::diagnose::node::unresolved_server(
+                        &crate::explain::node::server_facts(
+                            &crate::explain::node::ServerEvidence {
+                                source: src.clone(),
+                                resolved: Some(Err(e.clone())),
+                                probes: vec![],
+                            },
+                        ),
+                        &e,
+                    ),
+                    None => crate::diagnose::probe::name_unresolved(host, &e),
+                },
+            )),
+        }
+    };
     let placeholder: SocketAddr = "0.0.0.0:123".parse().expect("an address");
     for h in &args.servers {
         let spec = HostSpec::parse(h).map_err(|e| anyhow::anyhow!("{h}: {e}"))?;
@@ -519,26 +562,26 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             s,
             1,
             cli_nts.clone(),
+            None,
         );
     }
     if let Some(file) = &args.config {
         for (_, src, nts) in from_config(file)? {
             let (s, many) = source_spec(&src, args.minpoll, args.maxpoll);
-            push(src.host.clone(), &src.host, 123, s, many, nts);
+            push(src.host.clone(), &src.host, 123, s, many, nts, Some(&src));
         }
     }
     let json = args.json;
     let mut out = std::io::stdout().lock();
-    for (name, e) in &unresolved {
-        let why = format!("{name} does not resolve: {e}");
+    for (name, v) in &unresolved {
         if json {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({"type": "unresolved", "name": name, "cause": Cause::NameUnresolved.id(), "why": why})
+                serde_json::json!({"type": "unresolved", "name": name, "cause": v.cause.id(), "why": v.summary, "confidence": v.confidence.id(), "fix": v.fix})
             )?;
         } else {
-            writeln!(out, "{name}: [{}] {why}", Cause::NameUnresolved.id())?;
+            writeln!(out, "{name}: [{}] {}", v.cause.id(), v.summary)?;
         }
     }
     // NTS sources: checked once with NTS; a daemon gets no time from one
@@ -600,14 +643,17 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             eprintln!("ntpdiag watch: name servers to watch, or --config");
             return Ok(exit::USAGE);
         }
+        let code = unresolved
+            .first()
+            .map_or(exit::ERROR, |(_, v)| v.cause.class().exit_code());
         if json {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({"type": "end", "exit_code": 7})
+                serde_json::json!({"type": "end", "exit_code": code})
             )?;
         }
-        return Ok(Cause::NameUnresolved.class().exit_code());
+        return Ok(code);
     }
     let start = Instant::now();
     let mut engine = Engine::new(rules.clone(), start, clock::precision());
@@ -676,7 +722,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         };
         let _ = writeln!(std::io::stdout().lock(), "{line}");
     });
-    let (cause, _) = judge::system(&last, &rules);
+    let cause = judge::system(&last, &rules).cause;
     let code = if last.system.peer.is_some() {
         exit::OK
     } else {

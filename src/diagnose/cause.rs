@@ -132,6 +132,10 @@ macro_rules! causes {
             /// Every cause but the kiss codes, in table order.
             pub const FIXED: &'static [Cause] = &[$(Cause::$var,)*];
 
+            /// Every cause, the kiss family as one (for a rule that passes
+            /// on a verdict another table gave, see `table::covers`).
+            pub const ANY: &'static [Cause] = &[$(Cause::$var,)* Cause::Kod(KissCode::Rate)];
+
             fn fixed_info(self) -> Option<CauseInfo> {
                 match self {
                     $(Cause::$var => Some(CauseInfo {
@@ -246,19 +250,19 @@ causes! {
         tell "the reply's origin is our transmit timestamp, but its source address is not the server's"
         fix "make the daemon answer from the address clients use (ntpd `interface listen`, chrony `bindaddress`), or fix the NAT";
     OffsetOverPanic = "offset-over-panic", Unusable, 12, P, "OFFSET OVER PANIC THRESHOLD",
-        means "The server gives time, but the clocks differ by more than the 1000 s panic threshold: ntpd exits rather than correct it."
+        means "One server gives time, but its clock and this one differ by more than the 1000 s panic threshold: ntpd exits rather than correct it. When every answering server (or the daemon itself) says so, the node's cause is clock-step-needed."
         tell "a valid reply whose offset exceeds 1000 s (RFC 5905 PANICT)"
         fix "step the wrong clock once (`ntpd -gq`, `chronyc makestep`, `ntpdig -S`), then let the daemon keep it";
     MalformedReply = "malformed-reply", Unusable, 12, P, "MALFORMED REPLIES",
         means "Datagrams come back that are not valid NTP server replies."
         tell "too short, wrong mode or version, or zero receive/transmit timestamps"
         fix "check that the server runs an NTP server on port 123 and not another UDP service";
-    NameUnresolved = "name-unresolved", Local, 7, PE, "NAME DOES NOT RESOLVE",
-        means "The host name does not resolve to an address: nothing could be sent."
+    NameUnresolved = "name-unresolved", Local, 7, PEW, "NAME DOES NOT RESOLVE",
+        means "A host name given to ntpdiag (probe's or watch's SERVER, a pasted tool's target) does not resolve to an address: nothing could be sent. A name on a configuration's server line is server-name-unresolved."
         tell "the resolver (getaddrinfo) failed for the name"
         fix "check the name (`getent ahosts NAME`); add it to /etc/hosts or DNS";
     LocalPortInUse = "local-port-in-use", Local, 6, PE, "LOCAL PORT IN USE",
-        means "The source port (usually 123) is already held by another socket on this host."
+        means "The source port a client asked for (usually 123: ntpdiag's --source-port, ntpdate) is already held by another socket on this host. A node whose daemon cannot bind udp/123 to serve is port-123-in-use."
         tell "bind() failed with EADDRINUSE, or ntpdate says the NTP socket is in use"
         fix "see who holds it (`ss -ulpn 'sport = :123'`); probe from a random port, or query the local daemon";
     LocalFirewallBlocksNtp = "local-firewall-blocks-ntp", Local, 5, PE, "LOCAL FIREWALL BLOCKS NTP",
@@ -298,15 +302,15 @@ causes! {
         tell "a configuration exists but no time daemon process runs in this network namespace"
         fix "start it (`systemctl enable --now ntpsec`) and read why it stopped (`journalctl -u ntpsec`)";
     Port123InUse = "port-123-in-use", Local, 4, E, "PORT 123 IN USE",
-        means "Another process holds udp/123: the time daemon cannot bind it."
+        means "Another process, not a time daemon, holds udp/123 on a node: its time daemon cannot bind it. A client's own request that cannot bind its source port is local-port-in-use."
         tell "/proc/net/udp lists port 123 held by a process that is not a time daemon"
         fix "stop that process, then restart the time daemon";
-    ServerNameUnresolved = "server-name-unresolved", Local, 7, E, "SERVER NAME DOES NOT RESOLVE",
-        means "A configured server's name does not resolve."
+    ServerNameUnresolved = "server-name-unresolved", Local, 7, WE, "SERVER NAME DOES NOT RESOLVE",
+        means "A server, pool or peer line of a configuration names a host that does not resolve (explain, watch --config, lab). A name given on the command line is name-unresolved."
         tell "the resolver fails for a name on a server/pool/peer line"
         fix "add it to /etc/hosts or DNS, or use an address";
     ClockStepNeeded = "clock-step-needed", Unusable, 9, E, "CLOCK STEP NEEDED",
-        means "This clock is further off than the daemon will correct (over the 1000 s panic threshold)."
+        means "This clock is further off than the daemon will correct (over the 1000 s panic threshold): every answering server, or the daemon's own offset, says so. One server that disagrees by that much is offset-over-panic."
         tell "every answering server gives an offset over 1000 s, or the daemon's own offset says so"
         fix "step once (`ntpd -gq`, `chronyc makestep`); then the daemon keeps it";
     DaemonNotSynchronizedYet = "daemon-not-synchronized-yet", Local, 15, E, "NOT SYNCHRONIZED YET",

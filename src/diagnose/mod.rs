@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod facts;
 pub mod fixed;
 pub mod fleet;
+pub mod node;
 pub mod probe;
 pub mod rules;
 pub mod table;

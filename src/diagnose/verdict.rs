@@ -96,3 +96,18 @@ pub fn rank(v: &Verdict) -> u8 {
     }
     v.cause.info().rank
 }
+
+/// Several verdicts as one: the first by the one ranking, with each other's
+/// summary (under its title) as evidence. For a paste's blocks and a
+/// daemon's own output.
+pub fn overall<'a>(items: impl IntoIterator<Item = (&'a str, &'a Verdict)>) -> Option<Verdict> {
+    let items: Vec<(&str, &Verdict)> = items.into_iter().collect();
+    let (i, (_, lead)) = items.iter().enumerate().min_by_key(|(_, (_, v))| rank(v))?;
+    let mut v = (*lead).clone();
+    for (j, (title, other)) in items.iter().enumerate() {
+        if j != i {
+            v.evidence.push(format!("{title}: {}", other.summary));
+        }
+    }
+    Some(v)
+}

@@ -1,14 +1,307 @@
-//! The client engine's adapter: a source's or the system's state (facts
-//! with their numbers) → a cause from the cause table and a WHY that puts
+//! watch's judgement: a source's and the system's state in the client
+//! engine → a [`Verdict`] from two step tables ([`SOURCE_STEPS`],
+//! [`SYSTEM_STEPS`]) of the one shape ([`super::table`]).
+//!
+//! The engine says what (a [`Status`], the marks of its last polls); the
+//! adapters [`SourceFacts::of`] and [`SystemFacts::of`] copy what the rules
+//! read into evidence types of their own, and the rules say why, in words:
 //! the value that failed next to the threshold it failed, naming whose
-//! rules. The engine says what; this says why, in words.
+//! rules. The summary is watch's WHY column.
 
-use super::cause::Cause;
+use super::cause::{Cause, Class};
 use super::rules::{icmp_cause, local_cause};
+use super::table::{Rule, Step, When, judge};
+use super::verdict::{Confidence, Verdict, rank};
 use crate::engine::client::assoc::flash;
 use crate::engine::client::{
     ClockAction, Mark, Profile, Rules, Snapshot, SourceView, Status, SysStatus,
 };
+use crate::wire::KissCode;
+
+// ------------------------------------------------------------ evidence
+
+/// What the source rules read of one source, copied from the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceFacts {
+    pub status: Status,
+    pub polls: u64,
+    pub reach: u8,
+    /// Stratum 0 with a kiss code for a reference: the last reply was a
+    /// Kiss-o'-Death that does not stop the association (RATE).
+    pub kiss_refid: Option<KissCode>,
+    pub offset: f64,
+    pub root_distance: f64,
+    /// Valid samples in the clock filter (of 8).
+    pub samples: usize,
+    /// The most telling mark of the last eight polls (with the one running).
+    pub telling: Option<Mark>,
+    /// The marks since the last answered poll, newest first (empty when the
+    /// newest was answered).
+    pub missed: Vec<Mark>,
+    pub rules: Rules,
+    /// The selection's intersection, its candidates, and the root distance
+    /// of the system peer (for the outlier's combine limit).
+    pub interval: Option<(f64, f64)>,
+    pub candidates: usize,
+    pub peer_root_distance: f64,
+}
+
+impl SourceFacts {
+    /// The adapter: one source of a snapshot, under `rules`.
+    pub fn of(s: &SourceView, rules: &Rules, snap: &Snapshot) -> SourceFacts {
+        let kiss_refid = match s.status {
+            Status::Unsynchronized { stratum: 0, .. } => s
+                .refid
+                .as_deref()
+                .and_then(|r| KissCode::parse(r.trim_matches('.'))),
+            _ => None,
+        };
+        SourceFacts {
+            status: s.status.clone(),
+            polls: s.polls,
+            reach: s.reach,
+            kiss_refid,
+            offset: s.offset,
+            root_distance: s.root_distance,
+            samples: s.samples,
+            telling: s
+                .last_mark
+                .iter()
+                .chain(s.strip.iter().rev().take(8))
+                .find(|m| !matches!(m, Mark::Silent))
+                .cloned(),
+            missed: s
+                .strip
+                .iter()
+                .rev()
+                .take_while(|m| !matches!(m, Mark::Answered))
+                .cloned()
+                .collect(),
+            rules: rules.clone(),
+            interval: snap.system.interval,
+            candidates: snap.system.candidates,
+            peer_root_distance: snap
+                .system
+                .peer
+                .and_then(|i| snap.sources.get(i))
+                .map_or(0.0, |p| p.root_distance),
+        }
+    }
+}
+
+/// What the system rules read: the selection's outcome and every source's
+/// verdict.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemFacts {
+    pub status: SysStatus,
+    pub peer: Option<String>,
+    pub action: ClockAction,
+    pub profile: Profile,
+    pub candidates: usize,
+    pub sources: Vec<Verdict>,
+}
+
+impl SystemFacts {
+    /// The adapter: a snapshot's system, with each source judged.
+    pub fn of(snap: &Snapshot, rules: &Rules) -> SystemFacts {
+        SystemFacts {
+            status: snap.system.status.clone(),
+            peer: snap
+                .system
+                .peer
+                .and_then(|i| snap.sources.get(i))
+                .map(|p| p.name.clone()),
+            action: snap.system.action,
+            profile: rules.profile,
+            candidates: snap.system.candidates,
+            sources: snap
+                .sources
+                .iter()
+                .map(|s| source(s, rules, snap))
+                .collect(),
+        }
+    }
+}
+
+/// A source's verdict: its WHY is the summary.
+pub fn source(s: &SourceView, rules: &Rules, snap: &Snapshot) -> Verdict {
+    judge(SOURCE_STEPS, &SourceFacts::of(s, rules, snap)).1
+}
+
+/// The system's verdict: ok with a system peer; otherwise no-majority, or
+/// the most telling source's (the one ranking).
+pub fn system(snap: &Snapshot, rules: &Rules) -> Verdict {
+    judge(SYSTEM_STEPS, &SystemFacts::of(snap, rules)).1
+}
+
+// ------------------------------------------------------------ the tables
+
+/// Every cause a mark can stand for.
+const MARK_CAUSES: &[Cause] = &[
+    Cause::Ok,
+    Cause::UpstreamUnsynchronized,
+    Cause::MalformedReply,
+    Cause::BogusReply,
+    Cause::Kod(KissCode::Rate),
+    Cause::ReplyFromOtherAddress,
+    Cause::PortUnreachable,
+    Cause::AdminProhibited,
+    Cause::HostUnreachable,
+    Cause::NetUnreachable,
+    Cause::LocalPortInUse,
+    Cause::LocalPermissionDenied,
+    Cause::LocalFirewallBlocksNtp,
+    Cause::LocalError,
+    Cause::NoReply,
+];
+
+/// Every cause a source can get: the system's "most telling" rule gives one.
+const SOURCE_CAUSES: &[Cause] = &[
+    Cause::Ok,
+    Cause::UpstreamUnsynchronized,
+    Cause::MalformedReply,
+    Cause::BogusReply,
+    Cause::Kod(KissCode::Rate),
+    Cause::ReplyFromOtherAddress,
+    Cause::PortUnreachable,
+    Cause::AdminProhibited,
+    Cause::HostUnreachable,
+    Cause::NetUnreachable,
+    Cause::LocalPortInUse,
+    Cause::LocalPermissionDenied,
+    Cause::LocalFirewallBlocksNtp,
+    Cause::LocalError,
+    Cause::NoReply,
+    Cause::SyncLoop,
+    Cause::Noselect,
+    Cause::Falseticker,
+    Cause::Outlier,
+];
+
+/// A source: a kiss since its last answer first (when it is not in use),
+/// then a kiss code for a reference, then reach 0, then its state.
+pub static SOURCE_STEPS: &[Step<SourceFacts>] = &[
+    Step {
+        name: "kissed-since-answer",
+        applies: When::If(kissed_since_answer),
+        rules: &[Rule {
+            names: &[Cause::Kod(KissCode::Rate)],
+            when: When::Always,
+            say: kissed,
+        }],
+    },
+    Step {
+        name: "kiss-refid",
+        applies: When::If(|f| f.kiss_refid.is_some()),
+        rules: &[Rule {
+            names: &[Cause::Kod(KissCode::Rate)],
+            when: When::Always,
+            say: kiss_refid,
+        }],
+    },
+    Step {
+        name: "unreachable",
+        applies: When::If(|f| f.status == Status::Unreachable),
+        rules: &[
+            Rule {
+                names: &[Cause::NoReply],
+                when: When::If(|f| f.polls == 0),
+                say: not_polled,
+            },
+            Rule {
+                names: MARK_CAUSES,
+                when: When::If(|f| f.telling.is_some()),
+                say: telling,
+            },
+            Rule {
+                names: &[Cause::NoReply],
+                when: When::Always,
+                say: silent,
+            },
+        ],
+    },
+    Step {
+        name: "state",
+        applies: When::Always,
+        rules: &[
+            Rule {
+                names: &[Cause::Kod(KissCode::Rate)],
+                when: When::If(|f| matches!(f.status, Status::Stopped(_))),
+                say: stopped,
+            },
+            Rule {
+                names: &[Cause::UpstreamUnsynchronized],
+                when: When::If(|f| matches!(f.status, Status::Unsynchronized { .. })),
+                say: unsynchronized,
+            },
+            Rule {
+                names: &[Cause::UpstreamUnsynchronized],
+                when: When::If(|f| matches!(f.status, Status::TooFar { .. })),
+                say: too_far,
+            },
+            Rule {
+                names: &[Cause::SyncLoop],
+                when: When::If(|f| f.status == Status::Loop),
+                say: sync_loop,
+            },
+            Rule {
+                names: &[Cause::Noselect],
+                when: When::If(|f| f.status == Status::Noselect),
+                say: noselect,
+            },
+            Rule {
+                names: &[Cause::Falseticker],
+                when: When::If(|f| f.status == Status::Falseticker),
+                say: falseticker,
+            },
+            Rule {
+                names: &[Cause::Outlier],
+                when: When::If(|f| f.status == Status::Outlier),
+                say: outlier,
+            },
+            Rule {
+                names: &[Cause::Ok],
+                when: When::If(|f| f.status == Status::Backup),
+                say: backup,
+            },
+            Rule {
+                names: &[Cause::Ok],
+                when: When::Always,
+                say: in_use,
+            },
+        ],
+    },
+];
+
+/// The system: synchronized, no majority, or the most telling source.
+pub static SYSTEM_STEPS: &[Step<SystemFacts>] = &[Step {
+    name: "system",
+    applies: When::Always,
+    rules: &[
+        Rule {
+            names: &[Cause::Ok],
+            when: When::If(|f| f.status == SysStatus::Synchronized),
+            say: synchronized,
+        },
+        Rule {
+            names: &[Cause::NoMajority],
+            when: When::If(|f| f.status == SysStatus::NoMajority),
+            say: no_majority,
+        },
+        Rule {
+            names: SOURCE_CAUSES,
+            when: When::If(|f| !f.sources.is_empty()),
+            say: most_telling,
+        },
+        Rule {
+            names: &[Cause::NoReply],
+            when: When::Always,
+            say: no_sources,
+        },
+    ],
+}];
+
+// ------------------------------------------------------------ words
 
 fn ms(v: f64) -> String {
     if v.abs() >= 1.0 {
@@ -18,12 +311,12 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// The most telling mark of the last eight polls (with the one running).
-fn telling(s: &SourceView) -> Option<&Mark> {
-    s.last_mark
-        .iter()
-        .chain(s.strip.iter().rev().take(8))
-        .find(|m| !matches!(m, Mark::Silent))
+/// A verdict from the engine's own state: the WHY is its summary and its
+/// evidence, the fix the cause table's.
+fn said(cause: Cause, why: String, confidence: Confidence) -> Verdict {
+    Verdict::new(cause, why.clone(), confidence)
+        .evidence(why)
+        .fix(cause.info().fix)
 }
 
 /// What a mark says, as a cause and words.
@@ -81,169 +374,205 @@ fn other_profiles(d: f64, rules: &Rules) -> String {
     others.join("; ")
 }
 
-/// A source's cause and WHY; for a source still in use, what its latest
-/// polls missed (the reach register keeps it usable for 8 polls).
-pub fn source(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String) {
-    let (c, why) = state(s, rules, snap);
-    if s.reach == 0 {
-        return (c, why);
-    }
-    let missed: Vec<&Mark> = s
-        .strip
-        .iter()
-        .rev()
-        .take_while(|m| !matches!(m, Mark::Answered))
-        .collect();
-    match missed.first() {
-        // Refused with a kiss since its last answer, and not in use: the
-        // kiss is why (a RATE keeps the filter from filling).
-        Some(m @ Mark::Kod(_)) if c.class() != crate::diagnose::Class::Ok => {
-            let (kc, what) = mark_cause(m);
-            (
-                kc,
-                format!(
-                    "{what} ({} of the last polls); {why}",
-                    missed.iter().filter(|x| matches!(x, Mark::Kod(_))).count()
-                ),
-            )
-        }
-        Some(m) => {
+/// A source in use or not, with what its latest polls missed (the reach
+/// register keeps it usable for 8 polls).
+fn state(f: &SourceFacts, cause: Cause, why: String) -> Verdict {
+    let why = match f.missed.first() {
+        Some(m) if f.reach != 0 => {
             let (_, what) = mark_cause(m);
-            (
-                c,
-                format!(
-                    "{why}; the last {} poll(s) got no usable reply: {what}",
-                    missed.len()
-                ),
+            format!(
+                "{why}; the last {} poll(s) got no usable reply: {what}",
+                f.missed.len()
             )
         }
-        None => (c, why),
-    }
+        _ => why,
+    };
+    said(cause, why, Confidence::High)
 }
 
-fn state(s: &SourceView, rules: &Rules, snap: &Snapshot) -> (Cause, String) {
-    let rid = rules.profile.id();
-    // Stratum 0 with a kiss code for a reference: the last reply was a
-    // Kiss-o'-Death that does not stop the association (RATE).
-    if let Status::Unsynchronized { stratum: 0, .. } = s.status
-        && let Some(k) = s
-            .refid
-            .as_deref()
-            .and_then(|r| crate::wire::KissCode::parse(r.trim_matches('.')))
-    {
-        return (
-            Cause::Kod(k),
-            format!(
-                "its last reply was a Kiss-o'-Death {}: {}",
-                k.text(),
-                k.meaning()
-            ),
-        );
-    }
-    match &s.status {
-        Status::Unreachable => {
-            if s.polls == 0 {
-                return (Cause::NoReply, "not polled yet".into());
-            }
-            match telling(s) {
-                Some(m) => {
-                    let (c, why) = mark_cause(m);
-                    (c, format!("reach 0: {why}"))
-                }
-                None => (
-                    Cause::NoReply,
-                    format!(
-                        "reach 0: no reply in {} poll(s), no ICMP error",
-                        s.polls.min(8)
-                    ),
-                ),
-            }
-        }
-        Status::Stopped(k) => (
-            Cause::Kod(*k),
-            format!(
-                "Kiss-o'-Death {}: {}; the association stopped (RFC 5905 §7.4)",
-                k.text(),
-                k.meaning()
-            ),
+/// Refused with a kiss since its last answer, and not in use: the kiss is
+/// why (a RATE keeps the filter from filling).
+fn kissed_since_answer(f: &SourceFacts) -> bool {
+    f.reach != 0
+        && matches!(f.missed.first(), Some(Mark::Kod(_)))
+        && judge(&SOURCE_STEPS[1..], f).1.cause.class() != Class::Ok
+}
+
+fn kissed(f: &SourceFacts) -> Verdict {
+    // The state's WHY, without what the latest polls missed: the kiss says that.
+    let calm = SourceFacts {
+        missed: vec![],
+        ..f.clone()
+    };
+    let why = judge(&SOURCE_STEPS[1..], &calm).1.summary;
+    let (kc, what) = mark_cause(f.missed.first().expect("checked by the step"));
+    said(
+        kc,
+        format!(
+            "{what} ({} of the last polls); {why}",
+            f.missed
+                .iter()
+                .filter(|x| matches!(x, Mark::Kod(_)))
+                .count()
         ),
-        Status::Unsynchronized { leap, stratum } => (
-            Cause::UpstreamUnsynchronized,
-            format!("answers, but unsynchronized: leap {leap}, stratum {stratum}"),
+        Confidence::High,
+    )
+}
+
+fn kiss_refid(f: &SourceFacts) -> Verdict {
+    let k = f.kiss_refid.expect("checked by the step");
+    state(
+        f,
+        Cause::Kod(k),
+        format!(
+            "its last reply was a Kiss-o'-Death {}: {}",
+            k.text(),
+            k.meaning()
         ),
-        Status::TooFar {
+    )
+}
+
+fn not_polled(_: &SourceFacts) -> Verdict {
+    said(Cause::NoReply, "not polled yet".into(), Confidence::Low)
+}
+
+fn telling(f: &SourceFacts) -> Verdict {
+    let (c, why) = mark_cause(f.telling.as_ref().expect("checked by the rule"));
+    said(c, format!("reach 0: {why}"), Confidence::High)
+}
+
+fn silent(f: &SourceFacts) -> Verdict {
+    said(
+        Cause::NoReply,
+        format!(
+            "reach 0: no reply in {} poll(s), no ICMP error",
+            f.polls.min(8)
+        ),
+        Confidence::Medium,
+    )
+}
+
+fn stopped(f: &SourceFacts) -> Verdict {
+    let Status::Stopped(k) = f.status else {
+        unreachable!("checked by the rule")
+    };
+    state(
+        f,
+        Cause::Kod(k),
+        format!(
+            "Kiss-o'-Death {}: {}; the association stopped (RFC 5905 §7.4)",
+            k.text(),
+            k.meaning()
+        ),
+    )
+}
+
+fn unsynchronized(f: &SourceFacts) -> Verdict {
+    let Status::Unsynchronized { leap, stratum } = f.status else {
+        unreachable!("checked by the rule")
+    };
+    state(
+        f,
+        Cause::UpstreamUnsynchronized,
+        format!("answers, but unsynchronized: leap {leap}, stratum {stratum}"),
+    )
+}
+
+fn too_far(f: &SourceFacts) -> Verdict {
+    let Status::TooFar {
+        distance,
+        threshold,
+    } = f.status
+    else {
+        unreachable!("checked by the rule")
+    };
+    let rid = f.rules.profile.id();
+    state(
+        f,
+        Cause::UpstreamUnsynchronized,
+        format!(
+            "root distance {:.2} s > {threshold} s ({rid} rules); {}{}",
             distance,
-            threshold,
-        } => (
-            Cause::UpstreamUnsynchronized,
-            format!(
-                "root distance {:.2} s > {threshold} s ({rid} rules); {}{}",
-                distance,
-                other_profiles(*distance, rules),
-                if s.samples < 4 {
-                    format!(
-                        "; expected while the clock filter fills ({} of 8 samples)",
-                        s.samples
-                    )
-                } else {
-                    String::new()
-                }
-            ),
+            other_profiles(distance, &f.rules),
+            if f.samples < 4 {
+                format!(
+                    "; expected while the clock filter fills ({} of 8 samples)",
+                    f.samples
+                )
+            } else {
+                String::new()
+            }
         ),
-        Status::Loop => (
-            Cause::SyncLoop,
-            "its reference is this host (stratum > 1)".into(),
+    )
+}
+
+fn sync_loop(f: &SourceFacts) -> Verdict {
+    state(
+        f,
+        Cause::SyncLoop,
+        "its reference is this host (stratum > 1)".into(),
+    )
+}
+
+fn noselect(f: &SourceFacts) -> Verdict {
+    state(f, Cause::Noselect, "configured noselect".into())
+}
+
+fn falseticker(f: &SourceFacts) -> Verdict {
+    let rid = f.rules.profile.id();
+    let why = match f.interval {
+        Some((l, u)) => format!(
+            "offset {} ± {} does not meet the intersection [{}, {}] ({rid} rules)",
+            ms(f.offset),
+            ms(f.root_distance),
+            ms(l),
+            ms(u)
         ),
-        Status::Noselect => (Cause::Noselect, "configured noselect".into()),
-        Status::Falseticker => (
-            Cause::Falseticker,
-            match snap.system.interval {
-                Some((l, u)) => format!(
-                    "offset {} ± {} does not meet the intersection [{}, {}] ({rid} rules)",
-                    ms(s.offset),
-                    ms(s.root_distance),
-                    ms(l),
-                    ms(u)
-                ),
-                None => format!(
-                    "offset {} ± {}: no majority of the {} candidates agrees ({rid} rules)",
-                    ms(s.offset),
-                    ms(s.root_distance),
-                    snap.system.candidates
-                ),
-            },
+        None => format!(
+            "offset {} ± {}: no majority of the {} candidates agrees ({rid} rules)",
+            ms(f.offset),
+            ms(f.root_distance),
+            f.candidates
         ),
-        Status::Outlier => (
-            Cause::Outlier,
-            match rules.combine_limit {
-                Some(l) => {
-                    let best = snap
-                        .system
-                        .peer
-                        .and_then(|i| snap.sources.get(i))
-                        .map_or(0.0, |p| p.root_distance);
-                    format!(
-                        "selectable, not combined: root distance {} ≥ {l} × the selected source's {} ({rid} combinelimit)",
-                        ms(s.root_distance),
-                        ms(best)
-                    )
-                }
-                None => format!(
-                    "a truechimer left out by the cluster algorithm ({rid} rules, minclock {})",
-                    rules.minclock
-                ),
-            },
+    };
+    state(f, Cause::Falseticker, why)
+}
+
+fn outlier(f: &SourceFacts) -> Verdict {
+    let rid = f.rules.profile.id();
+    let why = match f.rules.combine_limit {
+        Some(l) => format!(
+            "selectable, not combined: root distance {} ≥ {l} × the selected source's {} ({rid} combinelimit)",
+            ms(f.root_distance),
+            ms(f.peer_root_distance)
         ),
-        Status::Backup => (
-            Cause::Ok,
-            format!(
-                "backup: a survivor beyond maxclock {} ({rid} rules)",
-                rules.maxclock
-            ),
+        None => format!(
+            "a truechimer left out by the cluster algorithm ({rid} rules, minclock {})",
+            f.rules.minclock
         ),
-        Status::Candidate => (Cause::Ok, "combined with the system peer".into()),
-        Status::SystemPeer => (Cause::Ok, "system peer".into()),
-    }
+    };
+    state(f, Cause::Outlier, why)
+}
+
+fn backup(f: &SourceFacts) -> Verdict {
+    state(
+        f,
+        Cause::Ok,
+        format!(
+            "backup: a survivor beyond maxclock {} ({} rules)",
+            f.rules.maxclock,
+            f.rules.profile.id()
+        ),
+    )
+}
+
+fn in_use(f: &SourceFacts) -> Verdict {
+    let why = if f.status == Status::Candidate {
+        "combined with the system peer"
+    } else {
+        "system peer"
+    };
+    state(f, Cause::Ok, why.into())
 }
 
 /// What a daemon would do to the clock, in words.
@@ -267,38 +596,64 @@ pub fn action(a: ClockAction, profile: Profile) -> String {
     }
 }
 
-/// The system's cause and WHY: ok with a system peer; otherwise no-majority,
-/// or the most telling source's cause (the one ranking).
-pub fn system(snap: &Snapshot, rules: &Rules) -> (Cause, String) {
-    let rid = rules.profile.id();
-    match snap.system.status {
-        SysStatus::Synchronized => {
-            let p = snap.system.peer.and_then(|i| snap.sources.get(i));
-            (
-                Cause::Ok,
-                format!(
-                    "system peer {}; a daemon would {}",
-                    p.map_or("?".to_string(), |p| p.name.clone()),
-                    action(snap.system.action, rules.profile)
-                ),
-            )
-        }
-        SysStatus::NoMajority => (
-            Cause::NoMajority,
-            format!(
-                "{} candidates, no majority agrees ({rid} rules)",
-                snap.system.candidates
-            ),
+fn synchronized(f: &SystemFacts) -> Verdict {
+    said(
+        Cause::Ok,
+        format!(
+            "system peer {}; a daemon would {}",
+            f.peer.as_deref().unwrap_or("?"),
+            action(f.action, f.profile)
         ),
-        SysStatus::NoCandidates => {
-            let best = snap
-                .sources
-                .iter()
-                .map(|s| source(s, rules, snap))
-                .min_by_key(|(c, _)| c.info().rank);
-            match best {
-                Some((c, why)) => (c, format!("no source is usable; the most telling: {why}")),
-                None => (Cause::NoReply, "no sources".into()),
+        Confidence::High,
+    )
+}
+
+fn no_majority(f: &SystemFacts) -> Verdict {
+    said(
+        Cause::NoMajority,
+        format!(
+            "{} candidates, no majority agrees ({} rules)",
+            f.candidates,
+            f.profile.id()
+        ),
+        Confidence::High,
+    )
+}
+
+fn most_telling(f: &SystemFacts) -> Verdict {
+    let best = f
+        .sources
+        .iter()
+        .min_by_key(|v| rank(v))
+        .expect("checked by the rule");
+    let mut v = best.clone();
+    v.summary = format!("no source is usable; the most telling: {}", best.summary);
+    v
+}
+
+fn no_sources(_: &SystemFacts) -> Verdict {
+    said(Cause::NoReply, "no sources".into(), Confidence::High)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_have_the_one_shape() {
+        super::super::table::check_shape(SOURCE_STEPS).unwrap();
+        super::super::table::check_shape(SYSTEM_STEPS).unwrap();
+    }
+
+    /// Every cause the system's "most telling" rule may pass on is one a
+    /// source rule names.
+    #[test]
+    fn the_system_names_every_source_cause() {
+        for s in SOURCE_STEPS {
+            for r in s.rules {
+                for c in r.names {
+                    assert!(super::super::table::covers(SOURCE_CAUSES, *c), "{c:?}");
+                }
             }
         }
     }

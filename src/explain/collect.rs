@@ -225,18 +225,6 @@ pub fn configs(root: &Path, timesyncd_running: bool) -> Vec<Config> {
     out
 }
 
-/// The time daemon a process name (`/proc/PID/comm`) is, if any.
-pub fn daemon_for(comm: &str) -> Option<Daemon> {
-    match comm {
-        "ntpd" => Some(Daemon::Ntpd),
-        // A built-in lab node: ntp.conf syntax, answers ntpq as ntpd does.
-        "ntpdiag-lab" => Some(Daemon::Ntpd),
-        "chronyd" => Some(Daemon::Chrony),
-        "systemd-timesyn" => Some(Daemon::Timesyncd),
-        _ => None,
-    }
-}
-
 /// Time daemons running in this network namespace (a daemon in another
 /// namespace or container is not this node's).
 pub fn daemons() -> Result<Vec<RunningDaemon>, String> {
@@ -253,7 +241,7 @@ pub fn daemons() -> Result<Vec<RunningDaemon>, String> {
             continue;
         };
         let comm = comm.trim().to_string();
-        let Some(daemon) = daemon_for(&comm) else {
+        let Some(daemon) = Daemon::of_process(&comm) else {
             continue;
         };
         if own.is_some() && std::fs::read_link(e.path().join("ns/net")).ok() != own {

@@ -8,24 +8,7 @@
 
 use serde::Serialize;
 
-/// Which daemon a configuration belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Daemon {
-    Ntpd,
-    Chrony,
-    Timesyncd,
-}
-
-impl Daemon {
-    pub fn name(self) -> &'static str {
-        match self {
-            Daemon::Ntpd => "ntpd",
-            Daemon::Chrony => "chronyd",
-            Daemon::Timesyncd => "systemd-timesyncd",
-        }
-    }
-}
+pub use crate::diagnose::node::Daemon;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]

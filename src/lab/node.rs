@@ -338,7 +338,8 @@ fn run_client(
                 let (text, cause) = match ev {
                     Event::Source { index, .. } => {
                         let s = &snap.sources[*index];
-                        let (cause, why) = crate::diagnose::watch::source(s, &rules2, snap);
+                        let v = crate::diagnose::watch::source(s, &rules2, snap);
+                        let (cause, why) = (v.cause, v.summary);
                         (
                             format!(
                                 "{}: {} [{}] {why}",

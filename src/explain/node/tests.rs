@@ -1,7 +1,8 @@
 //! One evidence set per explain cause id, and the seed case.
 
 use super::*;
-use crate::diagnose::SourcePort;
+use crate::diagnose::{Cause, SourcePort};
+use crate::explain::conf::Daemon;
 use crate::explain::conf::{parse_chrony, parse_ntp};
 use crate::wire::KissCode;
 use crate::wire::icmp::IcmpError;

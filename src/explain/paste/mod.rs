@@ -533,15 +533,7 @@ pub fn with_probes(pasted: Verdict, probed: &[(String, Verdict)]) -> Verdict {
 /// over plain silence, silence over "not yet", any failure over ok), with
 /// the others' summaries as evidence.
 pub fn overall(blocks: &[Explained]) -> Option<Verdict> {
-    let b = blocks
-        .iter()
-        .min_by_key(|b| crate::diagnose::verdict::rank(&b.verdict))?;
-    let mut v = b.verdict.clone();
-    for other in blocks.iter().filter(|o| !std::ptr::eq(*o, b)) {
-        v.evidence
-            .push(format!("{}: {}", other.kind.title(), other.verdict.summary));
-    }
-    Some(v)
+    crate::diagnose::verdict::overall(blocks.iter().map(|b| (b.kind.title(), &b.verdict)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,469 @@
+//! A node's judgement: what explain collected about one machine (its
+//! configurations, daemons, firewall, port 123, configured servers and
+//! their probes, the daemon's own output) → a ranked list of findings, the
+//! first being the node's verdict.
+//!
+//! The evidence type is [`NodeFacts`], filled by explain's adapter from what
+//! its collectors read. [`cases`] lists what there is to judge, one
+//! [`Case`] a subject (each config issue, each firewall rule, each probe of
+//! each server, …), and the table [`rules::NODE_STEPS`], of the one shape
+//! ([`super::table`]), judges each. A case with nothing wrong gets an `ok`
+//! verdict that is no finding, except a server's probe, whose `ok` is one.
+
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+
+use super::cause::{Cause, Class};
+use super::evidence::TargetEvidence;
+use super::verdict::{Confidence, Verdict, rank};
+
+pub use rules::{NODE_STEPS, unresolved_server};
+
+/// Which daemon a configuration belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Daemon {
+    Ntpd,
+    Chrony,
+    Timesyncd,
+}
+
+impl Daemon {
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Ntpd => "ntpd",
+            Daemon::Chrony => "chronyd",
+            Daemon::Timesyncd => "systemd-timesyncd",
+        }
+    }
+
+    /// The daemon a process name (`/proc/PID/comm`, 15 characters) is.
+    pub fn of_process(comm: &str) -> Option<Daemon> {
+        match comm {
+            "ntpd" => Some(Daemon::Ntpd),
+            // A built-in lab node: ntp.conf syntax, answers ntpq as ntpd does.
+            "ntpdiag-lab" => Some(Daemon::Ntpd),
+            "chronyd" => Some(Daemon::Chrony),
+            "systemd-timesyn" => Some(Daemon::Timesyncd),
+            _ => None,
+        }
+    }
+
+    /// Its systemd unit on Debian.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Daemon::Ntpd => "ntpsec",
+            Daemon::Chrony => "chrony",
+            Daemon::Timesyncd => "systemd-timesyncd",
+        }
+    }
+}
+
+/// A running time daemon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunningDaemon {
+    pub daemon: Daemon,
+    pub pid: u32,
+    pub comm: String,
+}
+
+/// A local firewall rule that concerns NTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallRule {
+    /// `iptables`, `ip6tables` or `nft`.
+    pub tool: String,
+    pub text: String,
+    /// Drops/rejects requests leaving (OUTPUT, dport 123).
+    pub blocks_out: bool,
+    /// Drops/rejects replies or requests arriving (INPUT, sport/dport 123).
+    pub blocks_in: bool,
+}
+
+/// Who holds udp/123 here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortHolder {
+    pub addr: String,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+}
+
+/// A line of a configuration the daemon refuses or skips.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigIssue {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+    /// The daemon refuses to start (chronyd on an unknown directive), as
+    /// opposed to ignoring the line (ntpd).
+    pub fatal: bool,
+}
+
+/// A default access line (`restrict default …`, chrony `allow`/`deny all`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultAccess {
+    pub file: String,
+    pub line: usize,
+    pub target: String,
+    pub flags: Vec<String>,
+    /// chrony: allow (true) or deny (false); ntpd: false.
+    pub allow: bool,
+}
+
+/// What the node rules read of one configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigFacts {
+    pub daemon: Daemon,
+    pub files: Vec<String>,
+    pub issues: Vec<ConfigIssue>,
+    /// Unicast server, pool and peer lines.
+    pub network_sources: usize,
+    /// A local clock or reference clock is configured.
+    pub local_clock: bool,
+    /// chrony's `makestep` arguments, if set.
+    pub makestep: Option<Vec<String>>,
+    pub default_access: Vec<DefaultAccess>,
+}
+
+/// A configured server: its line, what its name resolved to, the probes.
+#[derive(Clone, Debug)]
+pub struct ServerFacts {
+    pub host: String,
+    pub file: String,
+    pub line: usize,
+    /// server, pool, peer, …
+    pub kind: &'static str,
+    pub options: Vec<String>,
+    pub resolved: Option<Result<Vec<SocketAddr>, String>>,
+    /// One probe per address: what was sent and what came back.
+    pub probes: Vec<TargetEvidence>,
+}
+
+impl ServerFacts {
+    pub fn has(&self, opt: &str) -> bool {
+        self.options.iter().any(|o| o == opt)
+    }
+
+    /// How findings about it are titled.
+    pub fn subject(&self) -> String {
+        format!("server {} ({}:{})", self.host, self.file, self.line)
+    }
+}
+
+/// One block of the local daemon's own output, as the paste readers judged
+/// it.
+#[derive(Clone, Debug)]
+pub struct ViewBlock {
+    pub title: &'static str,
+    pub verdict: Verdict,
+    /// The daemon shows a system peer (`*`) in it.
+    pub sys_peer: bool,
+}
+
+/// Everything the node rules read.
+#[derive(Clone, Debug, Default)]
+pub struct NodeFacts {
+    pub configs: Vec<ConfigFacts>,
+    pub daemons: Vec<RunningDaemon>,
+    /// The local daemon's own output (ntpq / chronyc), block by block.
+    pub view: Vec<ViewBlock>,
+    pub kernel_unsynchronized: Option<bool>,
+    pub firewall: Vec<FirewallRule>,
+    /// The firewall could be read.
+    pub firewall_read: bool,
+    pub port123: Option<Vec<PortHolder>>,
+    pub servers: Vec<ServerFacts>,
+    /// Collectors that failed: (collector, what happened). Never fatal.
+    pub collector_errors: Vec<(String, String)>,
+    /// Probing was switched off (`--no-probe`).
+    pub no_probe: bool,
+}
+
+impl NodeFacts {
+    /// The daemon the configuration is for: the one running, else the
+    /// first with a config.
+    pub fn configured_daemon(&self) -> Option<Daemon> {
+        self.daemons
+            .first()
+            .map(|d| d.daemon)
+            .or_else(|| self.configs.first().map(|c| c.daemon))
+    }
+}
+
+/// One finding: what it is about and the verdict.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub subject: String,
+    pub verdict: Verdict,
+    /// The configured server it is about, if any (host as written).
+    pub server: Option<String>,
+}
+
+/// What there is to judge about a node, one subject each, in the order
+/// findings are listed before ranking.
+#[derive(Clone, Debug)]
+pub enum Case {
+    /// The time daemons that run.
+    Daemons(Vec<RunningDaemon>),
+    /// A line the daemon refuses or skips.
+    Issue(ConfigIssue),
+    /// The time sources the configurations name (none found at all when
+    /// `configs` is empty).
+    Sources {
+        configs: usize,
+        network_sources: usize,
+        local_clock: bool,
+        files: Vec<String>,
+    },
+    /// The first configuration's daemon, and whether it runs.
+    Process {
+        daemon: Daemon,
+        running: bool,
+        holders: Vec<PortHolder>,
+    },
+    /// Who holds udp/123, for the daemon that must bind it.
+    Port {
+        daemon: Daemon,
+        holders: Vec<PortHolder>,
+    },
+    /// A local firewall rule about udp/123.
+    Firewall(FirewallRule),
+    /// A configured server's name that did not resolve.
+    Unresolved { server: ServerFacts, error: String },
+    /// One probe of a configured server, judged by the exchange table.
+    Probe {
+        server: ServerFacts,
+        verdict: Verdict,
+    },
+    /// What every probe said, for the clock as a whole.
+    Clock {
+        causes: Vec<Cause>,
+        makestep: Option<Vec<String>>,
+    },
+    /// The servers that give good time: (server, offset, round trip).
+    Asymmetry { good: Vec<(ServerFacts, f64, f64)> },
+    /// The local daemon's own view, against what the probes found.
+    View {
+        blocks: Vec<ViewBlock>,
+        overall: Option<Verdict>,
+        real_ntpd: bool,
+        /// Every configured server answered the probes with good time.
+        servers_fine: bool,
+        probe_summaries: Vec<String>,
+        no_probe: bool,
+    },
+    /// A default access line: does it refuse time to clients?
+    Serve { daemon: Daemon, line: DefaultAccess },
+    /// A default access line: does it refuse queries (ntpq) from them?
+    Query { daemon: Daemon, line: DefaultAccess },
+}
+
+impl Case {
+    /// The subject findings about it carry.
+    pub fn subject(&self) -> String {
+        match self {
+            Case::Daemons(_) => "time daemons".into(),
+            Case::Issue(i) => format!("{}:{}", i.file, i.line),
+            Case::Sources { .. } => "configuration".into(),
+            Case::Process { daemon, .. } => daemon.name().into(),
+            Case::Port { .. } => "udp/123".into(),
+            Case::Firewall(_) => "local firewall".into(),
+            Case::Unresolved { server, .. } | Case::Probe { server, .. } => server.subject(),
+            Case::Clock { .. } => "system clock".into(),
+            Case::Asymmetry { good } => rules::asymmetric(good)
+                .map_or_else(|| "servers".into(), |a| good[a.server].0.subject()),
+            Case::View { .. } => "local daemon".into(),
+            Case::Serve { line, .. } | Case::Query { line, .. } => {
+                format!("{}:{}", line.file, line.line)
+            }
+        }
+    }
+
+    /// Whether an `ok` verdict on it is a finding: only a server's probe
+    /// (the others' `ok` says there is nothing to report).
+    fn ok_is_a_finding(&self) -> bool {
+        matches!(self, Case::Probe { .. })
+    }
+}
+
+/// The adapter from facts to cases: every subject there is, judged or not.
+pub fn cases(ev: &NodeFacts) -> Vec<Case> {
+    let mut out = vec![Case::Daemons(ev.daemons.clone())];
+    for c in &ev.configs {
+        out.extend(c.issues.iter().cloned().map(Case::Issue));
+    }
+    out.push(Case::Sources {
+        configs: ev.configs.len(),
+        network_sources: ev.configs.iter().map(|c| c.network_sources).sum(),
+        local_clock: ev.configs.iter().any(|c| c.local_clock),
+        files: ev.configs.iter().flat_map(|c| c.files.clone()).collect(),
+    });
+    let holders = ev.port123.clone().unwrap_or_default();
+    if let Some(c) = ev.configs.first() {
+        out.push(Case::Process {
+            daemon: c.daemon,
+            running: !ev.daemons.is_empty(),
+            holders: holders.clone(),
+        });
+    }
+    if ev.port123.is_some()
+        && let Some(d) = ev.configured_daemon()
+    {
+        out.push(Case::Port { daemon: d, holders });
+    }
+    out.extend(ev.firewall.iter().cloned().map(Case::Firewall));
+    // Each probe judged once, by the exchange table.
+    let judged: Vec<Vec<Verdict>> = ev
+        .servers
+        .iter()
+        .map(|s| s.probes.iter().map(super::probe::diagnose).collect())
+        .collect();
+    for (s, verdicts) in ev.servers.iter().zip(&judged) {
+        match &s.resolved {
+            Some(Err(e)) => out.push(Case::Unresolved {
+                server: s.clone(),
+                error: e.clone(),
+            }),
+            _ => out.extend(verdicts.iter().map(|v| Case::Probe {
+                server: s.clone(),
+                verdict: v.clone(),
+            })),
+        }
+    }
+    out.push(Case::Clock {
+        causes: judged.iter().flatten().map(|v| v.cause).collect(),
+        makestep: ev.configs.iter().find_map(|c| c.makestep.clone()),
+    });
+    out.push(Case::Asymmetry {
+        good: ev
+            .servers
+            .iter()
+            .zip(&judged)
+            .filter_map(|(s, vs)| {
+                let i = vs.iter().position(|v| v.cause == Cause::Ok)?;
+                let b = super::probe::facts(s.probes.get(i)?).best?;
+                Some((s.clone(), b.value.sample.offset, b.value.sample.delay))
+            })
+            .collect(),
+    });
+    out.push(Case::View {
+        blocks: ev.view.clone(),
+        overall: super::verdict::overall(ev.view.iter().map(|b| (b.title, &b.verdict))),
+        real_ntpd: ev.daemons.iter().any(|d| d.comm == "ntpd"),
+        servers_fine: !ev.servers.is_empty()
+            && judged
+                .iter()
+                .all(|vs| vs.iter().all(|v| v.cause == Cause::Ok)),
+        probe_summaries: judged.iter().flatten().map(|v| v.summary.clone()).collect(),
+        no_probe: ev.no_probe,
+    });
+    for c in &ev.configs {
+        for a in &c.default_access {
+            out.push(Case::Serve {
+                daemon: c.daemon,
+                line: a.clone(),
+            });
+            out.push(Case::Query {
+                daemon: c.daemon,
+                line: a.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// All findings, most important first. Never empty: with nothing wrong,
+/// one `ok`.
+pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
+    let mut out: Vec<Finding> = cases(ev)
+        .into_iter()
+        .filter_map(|c| {
+            let v = super::table::judge(NODE_STEPS, &c).1;
+            (v.cause != Cause::Ok || c.ok_is_a_finding()).then(|| Finding {
+                subject: c.subject(),
+                verdict: v,
+                server: match &c {
+                    Case::Unresolved { server, .. } | Case::Probe { server, .. } => {
+                        Some(server.host.clone())
+                    }
+                    Case::Asymmetry { good } => {
+                        rules::asymmetric(good).map(|a| good[a.server].0.host.clone())
+                    }
+                    _ => None,
+                },
+            })
+        })
+        .collect();
+    // A config error the daemon skips over ranks below the real findings.
+    out.sort_by_key(|f| rank(&f.verdict));
+    let problems = out
+        .iter()
+        .any(|f| f.verdict.cause != Cause::Ok && f.verdict.cause.class() != Class::Ok);
+    if !problems {
+        let mut v = Verdict::new(
+            Cause::Ok,
+            "Nothing wrong found: the configuration, the daemon and the servers all look fine.",
+            Confidence::Medium,
+        );
+        for (subject, f) in out.iter().map(|f| (&f.subject, &f.verdict)) {
+            v.evidence.push(format!("{subject}: {}", f.summary));
+        }
+        out.insert(
+            0,
+            Finding {
+                subject: "node".into(),
+                verdict: v,
+                server: None,
+            },
+        );
+    }
+    // What was checked and found fine goes on the verdict, so that blaming
+    // the server also clears this node; collectors that failed are said,
+    // not hidden.
+    if let Some(first) = out.first_mut() {
+        first.verdict.notes.extend(fine_checks(ev));
+        for (c, e) in &ev.collector_errors {
+            first
+                .verdict
+                .notes
+                .push(format!("could not check {c}: {e}"));
+        }
+    }
+    out
+}
+
+/// Checks that passed, in words.
+fn fine_checks(ev: &NodeFacts) -> Vec<String> {
+    let mut v = vec![];
+    let fatal = ev.configs.iter().any(|c| c.issues.iter().any(|i| i.fatal));
+    if !ev.configs.is_empty() && !fatal {
+        let n: usize = ev.configs.iter().map(|c| c.network_sources).sum();
+        v.push(format!(
+            "config fine: {} read, {n} server line(s)",
+            ev.configs
+                .iter()
+                .flat_map(|c| c.files.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if ev.daemons.len() == 1 {
+        v.push(format!(
+            "daemon fine: {} running (pid {})",
+            ev.daemons[0].comm, ev.daemons[0].pid
+        ));
+    }
+    match ev.kernel_unsynchronized {
+        Some(true) => v.push(
+            "kernel clock: marked unsynchronized (STA_UNSYNC): no daemon disciplines it".into(),
+        ),
+        Some(false) => v.push("kernel clock: marked synchronized by a daemon".into()),
+        None => {}
+    }
+    if ev.firewall_read && !ev.firewall.iter().any(|r| r.blocks_in || r.blocks_out) {
+        v.push("local firewall fine: no rule drops or rejects udp/123".into());
+    }
+    v
+}

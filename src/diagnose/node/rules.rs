@@ -1,0 +1,675 @@
+//! The node table: one step per kind of [`Case`], its rules in order.
+
+use super::{Case, Daemon, DefaultAccess, PortHolder, ServerFacts};
+use crate::diagnose::cause::Cause;
+use crate::diagnose::table::{Rule, Step, When};
+use crate::diagnose::verdict::{Confidence, Verdict};
+use crate::engine::limits::PANIC_THRESHOLD;
+
+/// A case with nothing to report: no finding (see `Case::ok_is_a_finding`).
+fn nothing(_: &Case) -> Verdict {
+    Verdict::new(Cause::Ok, "nothing to report", Confidence::High)
+}
+
+const NOTHING: Rule<Case> = Rule {
+    names: &[Cause::Ok],
+    when: When::Always,
+    say: nothing,
+};
+
+/// The table, one step per case kind, in the order cases are listed.
+pub static NODE_STEPS: &[Step<Case>] = &[
+    Step {
+        name: "daemons",
+        applies: When::If(|c| matches!(c, Case::Daemons(_))),
+        rules: &[
+            Rule {
+                names: &[Cause::TwoDaemons],
+                when: When::If(|c| daemon_kinds(c) > 1),
+                say: two_daemons,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "config-issue",
+        applies: When::If(|c| matches!(c, Case::Issue(_))),
+        rules: &[Rule {
+            names: &[Cause::ConfigError],
+            when: When::Always,
+            say: config_error,
+        }],
+    },
+    Step {
+        name: "sources",
+        applies: When::If(|c| matches!(c, Case::Sources { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::NoServersConfigured],
+                when: When::If(|c| matches!(c, Case::Sources { configs: 0, .. })),
+                say: no_configuration,
+            },
+            Rule {
+                names: &[Cause::NoServersConfigured],
+                when: When::If(|c| {
+                    matches!(
+                        c,
+                        Case::Sources {
+                            network_sources: 0,
+                            local_clock: false,
+                            ..
+                        }
+                    )
+                }),
+                say: no_servers,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "process",
+        applies: When::If(|c| matches!(c, Case::Process { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::DaemonNotRunning],
+                when: When::If(|c| matches!(c, Case::Process { running: false, .. })),
+                say: not_running,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "port-123",
+        applies: When::If(|c| matches!(c, Case::Port { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::Port123InUse],
+                when: When::If(|c| intruder(c).is_some()),
+                say: port_in_use,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "local-firewall",
+        applies: When::If(|c| matches!(c, Case::Firewall(_))),
+        rules: &[
+            Rule {
+                names: &[Cause::LocalFirewallBlocksNtp],
+                when: When::If(|c| matches!(c, Case::Firewall(r) if r.blocks_in || r.blocks_out)),
+                say: firewall,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "server-name",
+        applies: When::If(|c| matches!(c, Case::Unresolved { .. })),
+        rules: &[Rule {
+            names: &[Cause::ServerNameUnresolved],
+            when: When::Always,
+            say: server_name_unresolved,
+        }],
+    },
+    Step {
+        name: "server-probe",
+        applies: When::If(|c| matches!(c, Case::Probe { .. })),
+        rules: &[Rule {
+            names: Cause::ANY,
+            when: When::Always,
+            say: probed,
+        }],
+    },
+    Step {
+        name: "clock",
+        applies: When::If(|c| matches!(c, Case::Clock { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::ClockStepNeeded],
+                when: When::If(|c| {
+                    matches!(c, Case::Clock { causes, .. }
+                        if !causes.is_empty() && causes.iter().all(|c| *c == Cause::OffsetOverPanic))
+                }),
+                say: clock_step_needed,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "asymmetry",
+        applies: When::If(|c| matches!(c, Case::Asymmetry { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::AsymmetricDelay],
+                when: When::If(
+                    |c| matches!(c, Case::Asymmetry { good } if asymmetric(good).is_some()),
+                ),
+                say: asymmetric_delay,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "daemon-view",
+        applies: When::If(|c| matches!(c, Case::View { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::SourcePortFiltered],
+                when: When::If(source_port_filtered_here),
+                say: source_port_filtered,
+            },
+            Rule {
+                names: Cause::ANY,
+                when: When::If(|c| daemon_says(c).is_some()),
+                say: daemon_view,
+            },
+            Rule {
+                names: &[Cause::DaemonNotSynchronizedYet],
+                when: When::If(not_yet),
+                say: not_synchronized_yet,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "serve",
+        applies: When::If(|c| matches!(c, Case::Serve { .. })),
+        rules: &[
+            Rule {
+                names: &[Cause::RestrictBlocksClients],
+                when: When::If(refuses_service),
+                say: restrict_blocks,
+            },
+            NOTHING,
+        ],
+    },
+    Step {
+        name: "query",
+        applies: When::Always,
+        rules: &[
+            Rule {
+                names: &[Cause::RestrictBlocksClients],
+                when: When::If(|c| {
+                    matches!(c, Case::Query { daemon: Daemon::Ntpd, line }
+                        if line.flags.iter().any(|f| f == "noquery"))
+                }),
+                say: noquery,
+            },
+            NOTHING,
+        ],
+    },
+];
+
+// ------------------------------------------------------------ the daemons
+
+fn daemon_kinds(c: &Case) -> usize {
+    let Case::Daemons(ds) = c else { return 0 };
+    let mut kinds: Vec<u8> = ds.iter().map(|d| d.daemon as u8).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds.len()
+}
+
+fn two_daemons(c: &Case) -> Verdict {
+    let Case::Daemons(ds) = c else {
+        unreachable!("checked by the step")
+    };
+    let list: Vec<String> = ds
+        .iter()
+        .map(|d| format!("{} (pid {})", d.comm, d.pid))
+        .collect();
+    Verdict::new(
+        Cause::TwoDaemons,
+        format!(
+            "Two time daemons run at once: {}. They fight over the clock and port 123.",
+            list.join(", ")
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("running: {}", list.join(", ")))
+    .fix("keep one: e.g. `systemctl disable --now chrony` or `systemctl disable --now systemd-timesyncd`")
+}
+
+fn not_running(c: &Case) -> Verdict {
+    let Case::Process {
+        daemon, holders, ..
+    } = c
+    else {
+        unreachable!("checked by the step")
+    };
+    let mut v = Verdict::new(
+        Cause::DaemonNotRunning,
+        format!("{} is configured but not running.", daemon.name()),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "no {} process in this network namespace",
+        daemon.name()
+    ))
+    .fix(format!(
+        "start it: `systemctl enable --now {}`, and read why it stopped: `journalctl -u {}`",
+        daemon.unit(),
+        daemon.unit()
+    ));
+    if let Some(h) = holders.iter().find(|h| h.comm.is_some()) {
+        v = v.evidence(format!(
+            "udp/123 is held by {} (pid {})",
+            h.comm.clone().unwrap_or_default(),
+            h.pid.unwrap_or(0)
+        ));
+    }
+    v
+}
+
+/// A process that is no time daemon holding udp/123, which ntpd and chronyd
+/// must bind to serve (timesyncd never does).
+fn intruder(c: &Case) -> Option<&PortHolder> {
+    let Case::Port { daemon, holders } = c else {
+        return None;
+    };
+    if *daemon == Daemon::Timesyncd {
+        return None;
+    }
+    holders.iter().find(|h| {
+        h.comm
+            .as_deref()
+            .is_some_and(|c| Daemon::of_process(c).is_none())
+    })
+}
+
+fn port_in_use(c: &Case) -> Verdict {
+    let (Case::Port { daemon, .. }, Some(h)) = (c, intruder(c)) else {
+        unreachable!("checked by the rule")
+    };
+    Verdict::new(
+        Cause::Port123InUse,
+        format!(
+            "udp/123 is held by {} (pid {}), which is not {}: the daemon cannot bind it.",
+            h.comm.clone().unwrap_or_default(),
+            h.pid.unwrap_or(0),
+            daemon.name()
+        ),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "{} bound to {}",
+        h.comm.clone().unwrap_or_default(),
+        h.addr
+    ))
+    .fix(format!("stop that process, then restart {}", daemon.name()))
+}
+
+fn firewall(c: &Case) -> Verdict {
+    let Case::Firewall(r) = c else {
+        unreachable!("checked by the step")
+    };
+    Verdict::new(
+        Cause::LocalFirewallBlocksNtp,
+        format!(
+            "A local firewall rule blocks NTP {}: `{}`.",
+            if r.blocks_out { "going out" } else { "coming in" },
+            r.text
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{}: {}", r.tool, r.text))
+    .fix(if r.blocks_out {
+        "delete the rule, or let NTP out before it: requests (`iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`) and replies to this node's clients (`iptables -I OUTPUT -p udp --sport 123 -j ACCEPT`, or `-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`)"
+    } else {
+        "delete the rule, or let NTP in before it: replies to this node (`iptables -I INPUT -p udp --sport 123 -j ACCEPT`) and, if it serves, requests from its clients (`iptables -I INPUT -p udp --dport 123 -j ACCEPT`)"
+    })
+}
+
+// ------------------------------------------------------------ configuration
+
+fn config_error(c: &Case) -> Verdict {
+    let Case::Issue(i) = c else {
+        unreachable!("checked by the step")
+    };
+    let v = Verdict::new(
+        Cause::ConfigError,
+        format!("{}:{}: {}", i.file, i.line, i.message),
+        if i.fatal {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+    )
+    .evidence(format!("{}, line {}", i.file, i.line))
+    .fix(Cause::ConfigError.info().fix);
+    if i.fatal {
+        v
+    } else {
+        v.note("the daemon skips this line and goes on: a problem only if the line mattered")
+    }
+}
+
+fn no_configuration(_: &Case) -> Verdict {
+    Verdict::new(
+        Cause::NoServersConfigured,
+        "No NTP configuration found (ntp.conf, chrony.conf, timesyncd.conf).",
+        Confidence::Medium,
+    )
+    .evidence("looked in /etc/ntpsec/ntp.conf, /etc/ntp.conf, /etc/chrony/chrony.conf, /etc/chrony.conf, /etc/systemd/timesyncd.conf")
+    .fix("install and configure a daemon: e.g. `apt-get install chrony` and a `server <host> iburst` line")
+}
+
+fn no_servers(c: &Case) -> Verdict {
+    let Case::Sources { files, .. } = c else {
+        unreachable!("checked by the step")
+    };
+    Verdict::new(
+        Cause::NoServersConfigured,
+        "The configuration names no server, pool or peer: the daemon has nothing to synchronize to.",
+        Confidence::High,
+    )
+    .evidence(format!("read {}", files.join(", ")))
+    .fix("add `server <host> iburst` (ntpd, chrony) or `NTP=<host>` (timesyncd)")
+}
+
+fn refuses_service(c: &Case) -> bool {
+    match c {
+        Case::Serve { daemon, line } => match daemon {
+            Daemon::Ntpd => line.flags.iter().any(|f| f == "ignore" || f == "noserve"),
+            Daemon::Chrony => !line.allow,
+            Daemon::Timesyncd => false,
+        },
+        _ => false,
+    }
+}
+
+fn access_line(c: &Case) -> (&Daemon, &DefaultAccess) {
+    match c {
+        Case::Serve { daemon, line } | Case::Query { daemon, line } => (daemon, line),
+        _ => unreachable!("checked by the step"),
+    }
+}
+
+fn restrict_blocks(c: &Case) -> Verdict {
+    let (daemon, a) = access_line(c);
+    Verdict::new(
+        Cause::RestrictBlocksClients,
+        format!(
+            "{}:{}: the default access rule refuses time service to clients ({}).",
+            a.file,
+            a.line,
+            a.flags.join(" ")
+        ),
+        Confidence::Medium,
+    )
+    .evidence(format!("default rule: {} {}", a.target, a.flags.join(" ")))
+    .fix(match daemon {
+        Daemon::Ntpd => {
+            "if this node serves others, allow their network: `restrict 198.51.100.0 mask 255.255.255.0 nomodify notrap` (no ignore/noserve)"
+        }
+        _ => "if this node serves others, `allow <their subnet>`",
+    })
+}
+
+fn noquery(c: &Case) -> Verdict {
+    let (_, a) = access_line(c);
+    Verdict::new(
+        Cause::RestrictBlocksClients,
+        format!(
+            "{}:{}: `noquery` on the default rule: clients are served time, but `ntpq` from them gets no answer.",
+            a.file, a.line
+        ),
+        Confidence::Low,
+    )
+    .evidence(format!("default rule: {}", a.flags.join(" ")))
+    .fix("only matters for remote `ntpq`; keep it unless you need that")
+}
+
+// ------------------------------------------------------------ servers
+
+fn configured_at(s: &ServerFacts) -> String {
+    format!(
+        "configured at {}:{}: {} {} {}",
+        s.file,
+        s.line,
+        s.kind,
+        s.host,
+        s.options.join(" ")
+    )
+}
+
+fn server_name_unresolved(c: &Case) -> Verdict {
+    let Case::Unresolved { server: s, error } = c else {
+        unreachable!("checked by the step")
+    };
+    Verdict::new(
+        Cause::ServerNameUnresolved,
+        format!(
+            "The configured server {} does not resolve: {error}.",
+            s.host
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{} line {}: {} {}", s.file, s.line, s.kind, s.host))
+    .fix(format!(
+        "add it to /etc/hosts or DNS (`getent ahosts {}`), or use an address",
+        s.host
+    ))
+}
+
+/// A configured server's name that does not resolve, outside a node's
+/// findings (watch --config): the same verdict.
+pub fn unresolved_server(server: &ServerFacts, error: &str) -> Verdict {
+    server_name_unresolved(&Case::Unresolved {
+        server: server.clone(),
+        error: error.to_string(),
+    })
+}
+
+fn probed(c: &Case) -> Verdict {
+    let Case::Probe { server, verdict } = c else {
+        unreachable!("checked by the step")
+    };
+    let mut v = verdict.clone();
+    v.evidence.push(configured_at(server));
+    v
+}
+
+fn clock_step_needed(c: &Case) -> Verdict {
+    let Case::Clock { causes, makestep } = c else {
+        unreachable!("checked by the step")
+    };
+    Verdict::new(
+        Cause::ClockStepNeeded,
+        format!(
+            "Every server says this clock is over {PANIC_THRESHOLD:.0} s off: ntpd will not correct it without -g, chronyd only with makestep."
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{} servers, all offset-over-panic", causes.len()))
+    .evidence(match makestep {
+        Some(m) => format!("chrony makestep {}", m.join(" ")),
+        None => "no makestep in the chrony configuration".into(),
+    })
+    .fix("step once: `ntpd -gq`, or `chronyc makestep`; then the daemon keeps it")
+}
+
+/// Thresholds of the asymmetric-delay test: the offset difference must be
+/// over 2 ms and within 0.3-1.2 × half the extra round trip.
+const ASYM_MIN: f64 = 0.002;
+const ASYM_LOW: f64 = 0.3;
+const ASYM_HIGH: f64 = 1.2;
+
+/// What the asymmetric-delay test found: indexes into `good`.
+pub(super) struct Asymmetric {
+    pub server: usize,
+    pub reference: usize,
+}
+
+/// Among servers that give good time, the one whose offset differs from
+/// the lowest-delay server's by about half the extra round trip it has. An
+/// offset error from path asymmetry is at most half the round trip, and no
+/// exchange with that server alone shows it; a server on a short,
+/// symmetric path does.
+pub(super) fn asymmetric(good: &[(ServerFacts, f64, f64)]) -> Option<Asymmetric> {
+    let (r, (_, r_off, r_del)) = good
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.2.total_cmp(&b.1.2))?;
+    good.iter()
+        .enumerate()
+        .filter(|(i, _)| *i != r)
+        .filter_map(|(i, (_, off, del))| {
+            let half = (del - r_del) / 2.0;
+            let diff = off - r_off;
+            (diff.abs() > ASYM_MIN
+                && diff.abs() >= ASYM_LOW * half
+                && diff.abs() <= ASYM_HIGH * half)
+                .then_some((i, diff))
+        })
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .map(|(i, _)| Asymmetric {
+            server: i,
+            reference: r,
+        })
+}
+
+fn asymmetric_delay(c: &Case) -> Verdict {
+    let Case::Asymmetry { good } = c else {
+        unreachable!("checked by the step")
+    };
+    let a = asymmetric(good).expect("checked by the rule");
+    let (s, off, del) = &good[a.server];
+    let (rs, r_off, r_del) = &good[a.reference];
+    let half = (del - r_del) / 2.0;
+    let diff = off - r_off;
+    let ms = |x: f64| format!("{:+.1} ms", x * 1000.0);
+    let preferred = if s.has("prefer") {
+        " It is configured `prefer`, so this clock follows it."
+    } else {
+        ""
+    };
+    Verdict::new(
+        Cause::AsymmetricDelay,
+        format!(
+            "{} is {} off from {}, about half of the {:.1} ms more round trip it has: its path is asymmetric, and its offset is wrong by about that much.{preferred}",
+            s.host,
+            ms(diff),
+            rs.host,
+            (del - r_del) * 1000.0
+        ),
+        Confidence::Medium,
+    )
+    .evidence(format!(
+        "{}: offset {}, round trip {:.3} ms",
+        s.host,
+        ms(*off),
+        del * 1000.0
+    ))
+    .evidence(format!(
+        "{}: offset {}, round trip {:.3} ms",
+        rs.host,
+        ms(*r_off),
+        r_del * 1000.0
+    ))
+    .evidence(format!(
+        "difference {}; half the extra round trip {}",
+        ms(diff),
+        ms(half)
+    ))
+    .fix(Cause::AsymmetricDelay.info().fix)
+    .alternative(
+        Cause::Falseticker.id(),
+        "a server with a wrong clock differs by any amount, not by half its extra delay; probe both again from another host",
+    )
+    .fix(format!(
+        "{} is on a symmetric path; compare with it after any change",
+        rs.host
+    ))
+}
+
+// ------------------------------------------------------------ the daemon's view
+
+/// ntpd sends from port 123; the probes sent from a random port and were
+/// answered: the path drops what ntpd sends, or its answers.
+fn source_port_filtered_here(c: &Case) -> bool {
+    matches!(c, Case::View { overall: Some(v), real_ntpd: true, servers_fine: true, no_probe: false, .. }
+        if v.cause == Cause::NoReply)
+}
+
+fn source_port_filtered(c: &Case) -> Verdict {
+    let Case::View {
+        overall: Some(v),
+        probe_summaries,
+        ..
+    } = c
+    else {
+        unreachable!("checked by the rule")
+    };
+    Verdict::new(
+        Cause::SourcePortFiltered,
+        "ntpd hears nothing from its servers, yet they answer a request from a random source port: something on the path drops udp from port 123, the port ntpd sends from.",
+        Confidence::Medium,
+    )
+    .evidence(format!("ntpd's view: {}", v.summary))
+    .evidence(probe_summaries.join("; "))
+    .fix(Cause::SourcePortFiltered.info().fix)
+    .alternative(
+        Cause::NoReply.id(),
+        "a firewall on this host or the server that treats port 123 apart: `iptables -S` on both",
+    )
+}
+
+/// What the daemon's own tools say is wrong (falsetickers, a kiss, an
+/// unsynchronized server), ranked over its blocks.
+fn daemon_says(c: &Case) -> Option<&Verdict> {
+    let Case::View {
+        overall: Some(v), ..
+    } = c
+    else {
+        return None;
+    };
+    (!matches!(
+        v.cause,
+        Cause::Ok | Cause::DaemonNotSynchronizedYet | Cause::NoReply
+    ) && v.cause.class() != crate::diagnose::Class::Local)
+        .then_some(v)
+}
+
+fn daemon_view(c: &Case) -> Verdict {
+    daemon_says(c).expect("checked by the rule").clone()
+}
+
+/// A daemon that has chosen a system peer (`*` in its peers) has
+/// synchronized in its own sense, even if its leap stays 3 (ntpd with
+/// `disable ntp` never sets the clock, nor its leap).
+fn not_yet(c: &Case) -> bool {
+    let Case::View {
+        blocks,
+        servers_fine,
+        no_probe,
+        ..
+    } = c
+    else {
+        return false;
+    };
+    !blocks.iter().any(|b| b.sys_peer)
+        && blocks
+            .iter()
+            .any(|b| b.verdict.cause == Cause::DaemonNotSynchronizedYet)
+        && (*servers_fine || *no_probe)
+}
+
+fn not_synchronized_yet(c: &Case) -> Verdict {
+    let Case::View { blocks, .. } = c else {
+        unreachable!("checked by the step")
+    };
+    Verdict::new(
+        Cause::DaemonNotSynchronizedYet,
+        "The daemon runs and its servers answer, but it has not selected one yet: normal for the first minutes.",
+        Confidence::Medium,
+    )
+    .evidence(
+        blocks
+            .iter()
+            .map(|b| format!("{}: {}", b.title, b.verdict.summary))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
+    .fix("wait a few polls (ntpd ~5 min, chronyd with iburst ~10 s); if it stays so, see `ntpq -p` tally codes / `chronyc selectdata`")
+}
