@@ -203,7 +203,7 @@ pub fn run(args: &FleetArgs) -> anyhow::Result<u8> {
 
 /// The fleet's report from its inputs: pure, total (any bytes give a
 /// report; fuzz target `fleet_any_input`).
-pub fn report(given: Vec<Input>) -> (FleetReport, fleet::Judgement) {
+pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
     let mut inputs = vec![];
     let mut docs: Vec<(Doc, String)> = vec![];
     for input in given {
@@ -340,7 +340,7 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::Judgement) {
             }
         }
     }
-    let j = fleet::judge(&obs, &node_findings);
+    let j = fleet::judge_fleet(&obs, &node_findings);
     let code = if docs.is_empty() {
         Cause::UnrecognizedInput.class().exit_code()
     } else {
@@ -373,7 +373,7 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::Judgement) {
     (r, j)
 }
 
-fn text(r: &FleetReport, j: &fleet::Judgement, verbose: bool) {
+fn text(r: &FleetReport, j: &fleet::FleetJudgement, verbose: bool) {
     print!(
         "{}",
         render::verdict(&format!("fleet of {} node(s)", r.nodes.len()), &j.verdict)

@@ -15,10 +15,17 @@
 //! 5. any other finding (a kiss code, an unusable answer) → that finding,
 //!    with its nodes;
 //! 6. every node gets good time from U → ok.
+//!
+//! These are [`SERVER_STEPS`], a table of the one shape
+//! ([`super::table`]) over [`ServerCase`], the evidence the adapter
+//! [`ServerCase::of`] builds from the observations; a node's own finding
+//! goes through [`FINDING_STEPS`], and the fleet's verdict through
+//! [`FLEET_STEPS`]: the first of all by the one ranking.
 
 use std::collections::BTreeMap;
 
 use super::cause::{Cause, Class};
+use super::table::{Rule, Step, When, judge};
 use super::verdict::{Confidence, Verdict, rank};
 
 /// What one node concluded about one server.
@@ -57,7 +64,7 @@ pub struct ServerVerdict {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Judgement {
+pub struct FleetJudgement {
     pub servers: Vec<ServerVerdict>,
     /// Per node: its own blocking findings.
     pub nodes: Vec<NodeFinding>,
@@ -75,12 +82,8 @@ fn by_server(obs: &[Observation]) -> BTreeMap<&str, BTreeMap<&str, &Observation>
     let mut m: BTreeMap<&str, BTreeMap<&str, &Observation>> = BTreeMap::new();
     for o in obs {
         let e = m.entry(&o.server).or_default();
-        let severe = |x: &Observation| {
-            let v = Verdict::new(x.cause, "", Confidence::Low);
-            rank(&v)
-        };
         match e.get(o.node.as_str()) {
-            Some(prev) if severe(prev) <= severe(o) => {}
+            Some(prev) if prev.cause.info().rank <= o.cause.info().rank => {}
             _ => {
                 e.insert(&o.node, o);
             }
@@ -89,160 +92,332 @@ fn by_server(obs: &[Observation]) -> BTreeMap<&str, BTreeMap<&str, &Observation>
     m
 }
 
+/// What the server rules read of one server: each node's most severe
+/// observation of it, the nodes sorted by what they got.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerCase {
+    pub server: String,
+    /// Per node (in node order), its most severe observation.
+    pub per_node: Vec<Observation>,
+    pub failing: Vec<String>,
+    pub ok: Vec<String>,
+    pub unsynchronized: Vec<String>,
+    pub other: Vec<String>,
+    /// Every failing node gets good time from another server.
+    pub failing_reach_others: bool,
+}
+
+impl ServerCase {
+    /// The adapter: one server's observations, and every node's (to tell
+    /// whether a node reaches other servers).
+    fn of(server: &str, per_node: &BTreeMap<&str, &Observation>, all: &[Observation]) -> Self {
+        let reaches = |node: &str| {
+            all.iter()
+                .any(|o| o.node == node && o.server != server && o.cause.class() == Class::Ok)
+        };
+        let mut c = ServerCase {
+            server: server.to_string(),
+            per_node: per_node.values().map(|o| (*o).clone()).collect(),
+            failing: vec![],
+            ok: vec![],
+            unsynchronized: vec![],
+            other: vec![],
+            failing_reach_others: false,
+        };
+        for (node, o) in per_node {
+            let n = node.to_string();
+            if o.cause == Cause::UpstreamUnsynchronized {
+                c.unsynchronized.push(n);
+            } else if failing_class(o.cause) {
+                c.failing.push(n);
+            } else if o.cause.class() == Class::Ok {
+                c.ok.push(n);
+            } else {
+                c.other.push(n);
+            }
+        }
+        c.failing_reach_others = c.failing.iter().all(|n| reaches(n));
+        c
+    }
+
+    fn asked(&self) -> usize {
+        self.per_node.len()
+    }
+
+    fn node(&self, name: &str) -> Option<&Observation> {
+        self.per_node.iter().find(|o| o.node == name)
+    }
+
+    /// The first failing node's cause (no-reply when none fails).
+    fn failing_cause(&self) -> Cause {
+        self.failing
+            .first()
+            .and_then(|n| self.node(n))
+            .map_or(Cause::NoReply, |o| o.cause)
+    }
+}
+
+/// Every cause of the silence and refused classes: what a failing node got.
+const FAILING: &[Cause] = &[
+    Cause::NoReply,
+    Cause::SourcePortFiltered,
+    Cause::AsymmetricPath,
+    Cause::NtsKeNoReply,
+    Cause::NtsKeRefused,
+    Cause::NtsPacketsDropped,
+    Cause::PortUnreachable,
+    Cause::AdminProhibited,
+    Cause::HostUnreachable,
+    Cause::NetUnreachable,
+];
+
+/// The server rules, in order (see the module doc).
+pub static SERVER_STEPS: &[Step<ServerCase>] = &[Step {
+    name: "server",
+    applies: When::Always,
+    rules: &[
+        Rule {
+            names: &[Cause::UpstreamUnsynchronized],
+            when: When::If(|c| !c.unsynchronized.is_empty() && c.unsynchronized.len() == c.asked()),
+            say: no_upstream,
+        },
+        Rule {
+            names: FAILING,
+            when: When::If(|c| {
+                c.failing.len() == c.asked() && c.asked() >= 2 && c.failing_reach_others
+            }),
+            say: server_or_its_path,
+        },
+        Rule {
+            names: FAILING,
+            when: When::If(|c| !c.failing.is_empty() && c.failing.len() < c.asked()),
+            say: their_side,
+        },
+        Rule {
+            names: FAILING,
+            when: When::If(|c| !c.failing.is_empty()),
+            say: cannot_tell,
+        },
+        Rule {
+            names: Cause::ANY,
+            when: When::If(|c| !c.other.is_empty()),
+            say: other_finding,
+        },
+        Rule {
+            names: &[Cause::Ok],
+            when: When::Always,
+            say: good_time,
+        },
+    ],
+}];
+
+/// A node's own finding, as a verdict that ranks with the servers'.
+pub static FINDING_STEPS: &[Step<NodeFinding>] = &[Step {
+    name: "node",
+    applies: When::Always,
+    rules: &[Rule {
+        names: Cause::ANY,
+        when: When::Always,
+        say: node_finding,
+    }],
+}];
+
+/// The fleet: every server's and node's verdict, the first by the one
+/// ranking leading.
+pub static FLEET_STEPS: &[Step<Vec<Verdict>>] = &[Step {
+    name: "fleet",
+    applies: When::Always,
+    rules: &[
+        Rule {
+            names: Cause::ANY,
+            when: When::If(|all| !all.is_empty()),
+            say: lead,
+        },
+        Rule {
+            names: &[Cause::UnrecognizedInput],
+            when: When::Always,
+            say: nothing_given,
+        },
+    ],
+}];
+
 fn names(v: &[String]) -> String {
     v.join(", ")
 }
 
-pub fn judge(obs: &[Observation], node_findings: &[NodeFinding]) -> Judgement {
-    let servers = by_server(obs);
-    // Nodes that get good time from some server.
-    let reaches = |node: &str, not: &str| {
-        obs.iter()
-            .any(|o| o.node == node && o.server != not && o.cause.class() == Class::Ok)
-    };
-    let mut out = vec![];
-    for (server, per_node) in &servers {
-        let mut failing = vec![];
-        let mut ok = vec![];
-        let mut unsync = vec![];
-        let mut other = vec![];
-        for (node, o) in per_node {
-            let n = node.to_string();
-            if o.cause == Cause::UpstreamUnsynchronized {
-                unsync.push(n);
-            } else if failing_class(o.cause) {
-                failing.push(n);
-            } else if o.cause.class() == Class::Ok {
-                ok.push(n);
-            } else {
-                other.push(n);
-            }
-        }
-        let asked = per_node.len();
-        let evidence: Vec<String> = per_node
-            .values()
-            .map(|o| format!("{}: [{}] {} ({})", o.node, o.cause.id(), o.summary, o.from))
-            .collect();
-        let first_failing = failing
-            .first()
-            .and_then(|n| per_node.get(n.as_str()))
-            .map(|o| o.cause)
-            .unwrap_or(Cause::NoReply);
-        let mut v = if !unsync.is_empty() && unsync.len() == asked {
-            Verdict::new(
-                Cause::UpstreamUnsynchronized,
-                format!(
-                    "{server} answers every node that asks it ({asked}), but says it has no good time itself: {server} has no working upstream."
-                ),
-                if asked >= 2 { Confidence::High } else { Confidence::Medium },
-            )
-            .fix(Cause::UpstreamUnsynchronized.info().fix)
-        } else if failing.len() == asked && asked >= 2 && failing.iter().all(|n| reaches(n, server))
-        {
-            Verdict::new(
-                first_failing,
-                format!(
-                    "{server} answers none of the {asked} nodes that ask it, while each of them gets time from another server: the fault is {server} itself or the path next to it."
-                ),
-                Confidence::High,
-            )
-            .fix(format!(
-                "look at {server}: its firewall (`iptables -S INPUT`, `nft list ruleset`), its daemon (`ntpq -p` / `chronyc sources` there), its link and the router in front of it"
-            ))
-        } else if !failing.is_empty() && failing.len() < asked {
-            Verdict::new(
-                first_failing,
-                format!(
-                    "Only {} of the {asked} nodes that ask {server} get no answer ({}), while {} do: the fault is on their side — their network path or their host firewall — or a rule on {server} that singles them out.",
-                    failing.len(),
-                    names(&failing),
-                    names(&[ok.clone(), unsync.clone(), other.clone()].concat())
-                ),
-                if ok.is_empty() { Confidence::Medium } else { Confidence::High },
-            )
-            .fix(format!(
-                "on {}: the local firewall (`iptables -S OUTPUT`, `iptables -S INPUT`), the route to {server} (`ip route get`); on {server}: rules or restrict lines naming their addresses",
-                names(&failing)
-            ))
-        } else if !failing.is_empty() {
-            Verdict::new(
-                first_failing,
-                if asked == 1 {
-                    format!(
-                        "Only {} asks {server}, and gets no answer: one node cannot tell {server} from its own path.",
-                        names(&failing)
-                    )
-                } else {
-                    format!(
-                        "{server} answers none of the {asked} nodes that ask it, and they get time from no other server either: the fault may be on their side (their network, a shared firewall) as much as {server}'s."
-                    )
-                },
-                Confidence::Medium,
-            )
-            .fix(crate::diagnose::rules::prose::PROBE_TO_NAME)
-        } else if !other.is_empty() {
-            let o = per_node[other[0].as_str()];
-            Verdict::new(
-                o.cause,
-                format!("{server}: {} (on {})", o.summary, names(&other)),
-                Confidence::Medium,
-            )
-            .fix(o.cause.info().fix)
-        } else {
-            Verdict::new(
-                Cause::Ok,
-                format!("{server} gives usable time to every node that asks it ({asked})."),
-                Confidence::High,
-            )
-        };
-        for e in evidence {
-            v = v.evidence(e);
-        }
-        out.push(ServerVerdict {
-            server: server.to_string(),
-            verdict: v,
-            failing,
-            ok,
-            unsynchronized: unsync,
-            other,
-        });
+/// Each node's word on the server, as evidence.
+fn with_nodes(mut v: Verdict, c: &ServerCase) -> Verdict {
+    for o in &c.per_node {
+        v = v.evidence(format!(
+            "{}: [{}] {} ({})",
+            o.node,
+            o.cause.id(),
+            o.summary,
+            o.from
+        ));
     }
+    v
+}
+
+fn no_upstream(c: &ServerCase) -> Verdict {
+    let (server, asked) = (&c.server, c.asked());
+    let v = Verdict::new(
+        Cause::UpstreamUnsynchronized,
+        format!(
+            "{server} answers every node that asks it ({asked}), but says it has no good time itself: {server} has no working upstream."
+        ),
+        if asked >= 2 {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
+    )
+    .fix(Cause::UpstreamUnsynchronized.info().fix);
+    with_nodes(v, c)
+}
+
+fn server_or_its_path(c: &ServerCase) -> Verdict {
+    let (server, asked) = (&c.server, c.asked());
+    let v = Verdict::new(
+        c.failing_cause(),
+        format!(
+            "{server} answers none of the {asked} nodes that ask it, while each of them gets time from another server: the fault is {server} itself or the path next to it."
+        ),
+        Confidence::High,
+    )
+    .fix(format!(
+        "look at {server}: its firewall (`iptables -S INPUT`, `nft list ruleset`), its daemon (`ntpq -p` / `chronyc sources` there), its link and the router in front of it"
+    ));
+    with_nodes(v, c)
+}
+
+fn their_side(c: &ServerCase) -> Verdict {
+    let (server, asked) = (&c.server, c.asked());
+    let v = Verdict::new(
+        c.failing_cause(),
+        format!(
+            "Only {} of the {asked} nodes that ask {server} get no answer ({}), while {} do: the fault is on their side — their network path or their host firewall — or a rule on {server} that singles them out.",
+            c.failing.len(),
+            names(&c.failing),
+            names(&[c.ok.clone(), c.unsynchronized.clone(), c.other.clone()].concat())
+        ),
+        if c.ok.is_empty() {
+            Confidence::Medium
+        } else {
+            Confidence::High
+        },
+    )
+    .fix(format!(
+        "on {}: the local firewall (`iptables -S OUTPUT`, `iptables -S INPUT`), the route to {server} (`ip route get`); on {server}: rules or restrict lines naming their addresses",
+        names(&c.failing)
+    ));
+    with_nodes(v, c)
+}
+
+fn cannot_tell(c: &ServerCase) -> Verdict {
+    let (server, asked) = (&c.server, c.asked());
+    let v = Verdict::new(
+        c.failing_cause(),
+        if asked == 1 {
+            format!(
+                "Only {} asks {server}, and gets no answer: one node cannot tell {server} from its own path.",
+                names(&c.failing)
+            )
+        } else {
+            format!(
+                "{server} answers none of the {asked} nodes that ask it, and they get time from no other server either: the fault may be on their side (their network, a shared firewall) as much as {server}'s."
+            )
+        },
+        Confidence::Medium,
+    )
+    .fix(crate::diagnose::rules::prose::PROBE_TO_NAME);
+    with_nodes(v, c)
+}
+
+fn other_finding(c: &ServerCase) -> Verdict {
+    let o = c.node(&c.other[0]).expect("a node of this server");
+    let v = Verdict::new(
+        o.cause,
+        format!("{}: {} (on {})", c.server, o.summary, names(&c.other)),
+        Confidence::Medium,
+    )
+    .fix(o.cause.info().fix);
+    with_nodes(v, c)
+}
+
+fn good_time(c: &ServerCase) -> Verdict {
+    let v = Verdict::new(
+        Cause::Ok,
+        format!(
+            "{} gives usable time to every node that asks it ({}).",
+            c.server,
+            c.asked()
+        ),
+        Confidence::High,
+    );
+    with_nodes(v, c)
+}
+
+fn node_finding(f: &NodeFinding) -> Verdict {
+    Verdict::new(
+        f.cause,
+        format!("{}: {}", f.node, f.summary),
+        Confidence::High,
+    )
+    .fix(f.cause.info().fix)
+}
+
+fn lead(all: &Vec<Verdict>) -> Verdict {
+    let top = all
+        .iter()
+        .min_by_key(|v| rank(v))
+        .expect("checked by the rule");
+    let mut v = top.clone();
+    for other in all.iter().filter(|o| !std::ptr::eq(*o, top)) {
+        if other.cause != Cause::Ok {
+            v.notes
+                .push(format!("also: [{}] {}", other.cause.id(), other.summary));
+        }
+    }
+    v
+}
+
+fn nothing_given(_: &Vec<Verdict>) -> Verdict {
+    Verdict::new(
+        Cause::UnrecognizedInput,
+        "No node's document names a server or a finding.",
+        Confidence::High,
+    )
+    .fix("give fleet the JSON that `ntpdiag explain --json`, `probe --json` or `watch --json` printed on each node")
+}
+
+pub fn judge_fleet(obs: &[Observation], node_findings: &[NodeFinding]) -> FleetJudgement {
+    let servers: Vec<ServerVerdict> = by_server(obs)
+        .iter()
+        .map(|(server, per_node)| {
+            let c = ServerCase::of(server, per_node, obs);
+            let verdict = judge(SERVER_STEPS, &c).1;
+            ServerVerdict {
+                server: c.server,
+                verdict,
+                failing: c.failing,
+                ok: c.ok,
+                unsynchronized: c.unsynchronized,
+                other: c.other,
+            }
+        })
+        .collect();
     let nodes: Vec<NodeFinding> = node_findings
         .iter()
         .filter(|f| f.cause.class() != Class::Ok)
         .cloned()
         .collect();
     // The fleet's verdict: server verdicts and node findings, one ranking.
-    let mut all: Vec<Verdict> = out.iter().map(|s| s.verdict.clone()).collect();
-    for f in &nodes {
-        all.push(
-            Verdict::new(
-                f.cause,
-                format!("{}: {}", f.node, f.summary),
-                Confidence::High,
-            )
-            .fix(f.cause.info().fix),
-        );
-    }
-    let verdict = match all.iter().min_by_key(|v| rank(v)) {
-        Some(top) => {
-            let mut v = top.clone();
-            for other in all.iter().filter(|o| !std::ptr::eq(*o, top)) {
-                if other.cause != Cause::Ok {
-                    v.notes.push(format!("also: [{}] {}", other.cause.id(), other.summary));
-                }
-            }
-            v
-        }
-        None => Verdict::new(
-            Cause::UnrecognizedInput,
-            "No node's document names a server or a finding.",
-            Confidence::High,
-        )
-        .fix("give fleet the JSON that `ntpdiag explain --json`, `probe --json` or `watch --json` printed on each node"),
-    };
-    Judgement {
-        servers: out,
+    let mut all: Vec<Verdict> = servers.iter().map(|s| s.verdict.clone()).collect();
+    all.extend(nodes.iter().map(|f| judge(FINDING_STEPS, f).1));
+    let verdict = judge(FLEET_STEPS, &all).1;
+    FleetJudgement {
+        servers,
         nodes,
         verdict,
     }
@@ -263,6 +438,28 @@ mod tests {
     }
 
     #[test]
+    fn the_tables_have_the_one_shape() {
+        use crate::diagnose::table::check_shape;
+        check_shape(SERVER_STEPS).unwrap();
+        check_shape(FINDING_STEPS).unwrap();
+        check_shape(FLEET_STEPS).unwrap();
+    }
+
+    #[test]
+    fn failing_is_every_silence_and_refused_cause() {
+        let want: Vec<Cause> = Cause::FIXED
+            .iter()
+            .copied()
+            .filter(|c| failing_class(*c))
+            .collect();
+        let mut got = FAILING.to_vec();
+        got.sort_by_key(|c| c.id());
+        let mut want = want;
+        want.sort_by_key(|c| c.id());
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn the_server_or_its_path_when_every_node_fails_with_it_alone() {
         let obs = [
             o("c1", "controller", Cause::NoReply),
@@ -270,7 +467,7 @@ mod tests {
             o("c1", "backup", Cause::Ok),
             o("c2", "backup", Cause::Ok),
         ];
-        let j = judge(&obs, &[]);
+        let j = judge_fleet(&obs, &[]);
         assert_eq!(j.verdict.cause, Cause::NoReply);
         assert!(
             j.verdict
@@ -290,7 +487,7 @@ mod tests {
             o("c2", "controller", Cause::Ok),
             o("c3", "controller", Cause::NoReply),
         ];
-        let j = judge(&obs, &[]);
+        let j = judge_fleet(&obs, &[]);
         assert_eq!(j.verdict.cause, Cause::NoReply);
         assert!(
             j.verdict.summary.starts_with("Only 1 of the 3 nodes"),
@@ -306,7 +503,7 @@ mod tests {
             o("c1", "controller", Cause::UpstreamUnsynchronized),
             o("c2", "controller", Cause::UpstreamUnsynchronized),
         ];
-        let j = judge(&obs, &[]);
+        let j = judge_fleet(&obs, &[]);
         assert_eq!(j.verdict.cause, Cause::UpstreamUnsynchronized);
         assert!(j.verdict.summary.contains("has no working upstream"));
     }
@@ -317,7 +514,7 @@ mod tests {
             o("c1", "controller", Cause::NoReply),
             o("c2", "controller", Cause::NoReply),
         ];
-        let j = judge(&obs, &[]);
+        let j = judge_fleet(&obs, &[]);
         assert_eq!(j.verdict.confidence, Confidence::Medium);
         assert!(j.verdict.summary.contains("on their side"));
     }
@@ -330,9 +527,9 @@ mod tests {
             cause: Cause::DaemonNotRunning,
             summary: "ntpd is configured but not running.".into(),
         }];
-        let j = judge(&obs, &nf);
+        let j = judge_fleet(&obs, &nf);
         assert_eq!(j.verdict.cause, Cause::DaemonNotRunning);
         assert!(j.verdict.summary.starts_with("c2: "));
-        assert!(judge(&[], &[]).verdict.cause == Cause::UnrecognizedInput);
+        assert!(judge_fleet(&[], &[]).verdict.cause == Cause::UnrecognizedInput);
     }
 }
