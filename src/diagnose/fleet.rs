@@ -222,15 +222,18 @@ pub static FINDING_STEPS: &[Step<NodeFinding>] = &[Step {
     }],
 }];
 
+/// Every server's and node's verdict: the fleet step's evidence.
+pub struct AllVerdicts(pub Vec<Verdict>);
+
 /// The fleet: every server's and node's verdict, the first by the one
 /// ranking leading.
-pub static FLEET_STEPS: &[Step<Vec<Verdict>>] = &[Step {
+pub static FLEET_STEPS: &[Step<AllVerdicts>] = &[Step {
     name: "fleet",
     applies: When::Always,
     rules: &[
         Rule {
             names: Cause::ANY,
-            when: When::If(|all| !all.is_empty()),
+            when: When::If(|all| !all.0.is_empty()),
             say: lead,
         },
         Rule {
@@ -382,7 +385,7 @@ fn lead(all: &Vec<Verdict>) -> Verdict {
     v
 }
 
-fn nothing_given(_: &Vec<Verdict>) -> Verdict {
+fn nothing_given(_: &AllVerdicts) -> Verdict {
     Verdict::new(
         Cause::UnrecognizedInput,
         "No node's document names a server or a finding.",
@@ -415,7 +418,7 @@ pub fn judge_fleet(obs: &[Observation], node_findings: &[NodeFinding]) -> FleetJ
     // The fleet's verdict: server verdicts and node findings, one ranking.
     let mut all: Vec<Verdict> = servers.iter().map(|s| s.verdict.clone()).collect();
     all.extend(nodes.iter().map(|f| judge(FINDING_STEPS, f).1));
-    let verdict = judge(FLEET_STEPS, &all).1;
+    let verdict = judge(FLEET_STEPS, &AllVerdicts(all)).1;
     FleetJudgement {
         servers,
         nodes,
