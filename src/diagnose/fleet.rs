@@ -370,7 +370,7 @@ fn node_finding(f: &NodeFinding) -> Verdict {
     .fix(f.cause.info().fix)
 }
 
-fn lead(all: &Vec<Verdict>) -> Verdict {
+fn lead(AllVerdicts(all): &AllVerdicts) -> Verdict {
     let top = all
         .iter()
         .min_by_key(|v| rank(v))
