@@ -13,6 +13,7 @@ pub mod facts;
 pub mod fixed;
 pub mod fleet;
 pub mod node;
+pub mod paste;
 pub mod probe;
 pub mod rules;
 pub mod table;

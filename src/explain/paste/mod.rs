@@ -453,80 +453,14 @@ pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, 
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {
-    let binary = text.contains('\0')
-        || text
-            .chars()
-            .filter(|c| c.is_control() && !c.is_whitespace())
-            .count()
-            * 10
-            > text.chars().count().max(1);
-    let lines = text.lines().filter(|l| !l.trim().is_empty()).count();
-    let first: String = text
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(80)
-        .collect();
-    let what = if text.trim().is_empty() {
-        "The input is empty.".to_string()
-    } else if binary {
-        format!(
-            "The input is binary data ({} characters as read), not a tool's output.",
-            text.chars().count()
-        )
-    } else if let Some(what) = chronyc::read_but_not_judged(&clean(text)) {
-        format!(
-            "The input is {what}: read, but it says nothing of whether time works. Paste `chronyc sources` and `chronyc tracking` with it."
-        )
-    } else {
-        format!("None of the {lines} line(s) given is output of a tool explain reads.")
-    };
-    let mut v = Verdict::new(
-        crate::diagnose::Cause::UnrecognizedInput,
-        what,
-        crate::diagnose::Confidence::High,
-    )
-    .evidence(format!(
-        "{} characters, {lines} non-empty line(s)",
-        text.chars().count()
+    crate::diagnose::paste::unrecognized_input(&crate::diagnose::paste::InputFacts::of(
+        text,
+        chronyc::read_but_not_judged(&clean(text)).map(String::from),
+        RECOGNISED,
     ))
-    .fix(crate::diagnose::Cause::UnrecognizedInput.info().fix)
-    .note(RECOGNISED);
-    if !first.is_empty() && !binary {
-        v = v.evidence(format!("first line: {first}"));
-    }
-    v
 }
 
-/// The paste's verdict beside what probing its silent servers from this
-/// node found (`explain --probe`): a probe that names the silence ranks
-/// first (by the one ranking) and keeps the paste's word as evidence;
-/// every probe is noted.
-pub fn with_probes(pasted: Verdict, probed: &[(String, Verdict)]) -> Verdict {
-    use crate::diagnose::verdict::rank;
-    let mut v = pasted;
-    if let Some((host, top)) = probed
-        .iter()
-        .filter(|(_, pv)| pv.cause.class() != crate::diagnose::Class::Ok)
-        .min_by_key(|(_, pv)| rank(pv))
-        && rank(top) <= rank(&v)
-    {
-        let said = v.summary.clone();
-        v = top.clone();
-        v.summary = format!("{host}, probed from here: {}", v.summary);
-        v.evidence.push(format!("the paste: {said}"));
-    }
-    for (host, pv) in probed {
-        v.notes.push(format!(
-            "probed {host} from here: [{}] {}",
-            pv.cause.id(),
-            pv.summary
-        ));
-    }
-    v
-}
+pub use crate::diagnose::paste::with_probes;
 
 /// One verdict over several blocks: the first by the one ranking
 /// ([`crate::diagnose::verdict::rank`]: a KoD or an unsynchronized server
