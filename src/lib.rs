@@ -20,4 +20,5 @@ pub mod explain;
 pub mod lab;
 pub mod net;
 pub mod scenario;
+pub mod schema;
 pub mod wire;

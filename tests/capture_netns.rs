@@ -12,7 +12,7 @@ use common::*;
 const NEEDS: &[&str] = &["ip", "ss", "tcpdump", "iptables"];
 
 /// Records the client side while `traffic` runs, then judges the file.
-fn record(p: &Pair, name: &str, traffic: impl FnOnce()) -> ntpdiag::cli::capture::CaptureReport {
+fn record(p: &Pair, name: &str, traffic: impl FnOnce()) -> ntpdiag::schema::CaptureReport {
     let file = p.dir.path().join(format!("{name}.pcap"));
     let td = tcpdump(
         &p.client,
@@ -27,7 +27,7 @@ fn record(p: &Pair, name: &str, traffic: impl FnOnce()) -> ntpdiag::cli::capture
     r
 }
 
-fn only(r: &ntpdiag::cli::capture::CaptureReport) -> &ntpdiag::cli::capture::ConversationJson {
+fn only(r: &ntpdiag::schema::CaptureReport) -> &ntpdiag::schema::ConversationJson {
     let server: Vec<_> = r
         .conversations
         .iter()
@@ -257,8 +257,8 @@ fn live_and_saved_give_the_same_verdict() {
     std::thread::sleep(Duration::from_millis(800));
     probe(&p, &[]);
     let o = h.join().unwrap();
-    let live: ntpdiag::cli::capture::CaptureReport = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| {
+    let live: ntpdiag::schema::CaptureReport =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
             panic!(
                 "{e}: {}{}",
                 String::from_utf8_lossy(&o.stdout),
@@ -807,7 +807,7 @@ fn nts_ke_refused_rejected_and_dropped() {
     };
     let syns = "tcp.flags.syn == 1 && tcp.flags.ack == 0";
 
-    let cause = |k: &ntpdiag::cli::capture::NtsKeJson| {
+    let cause = |k: &ntpdiag::schema::NtsKeJson| {
         let v = k.verdict.as_ref().unwrap();
         assert!(!v.evidence.is_empty() && !v.fix.is_empty(), "{v:#?}");
         v.cause.clone()

@@ -216,7 +216,7 @@ fn stdin_and_pcapng() {
             .unwrap();
     }
     let o = child.wait_with_output().unwrap();
-    let r: ntpdiag::cli::capture::CaptureReport = serde_json::from_slice(&o.stdout).unwrap();
+    let r: ntpdiag::schema::CaptureReport = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r.conversations[0].verdict.cause, "port-unreachable");
     // pcapng, converted by Wireshark's editcap when it is installed.
     if common::which("editcap").is_none() {

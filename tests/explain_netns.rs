@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ntpdiag::cli::explain::ExplainReport;
+use ntpdiag::schema::ExplainReport;
 
 const NEEDS: &[&str] = &["ip", "ss", "ntpd", "ntpq", "iptables"];
 

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{TempDir, ntpdiag, run_bounded};
-use ntpdiag::cli::explain::ExplainReport;
+use ntpdiag::schema::ExplainReport;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -345,7 +345,7 @@ fn root_lists_every_source_of_real_configs() {
     );
     let r: ExplainReport = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
-    let all: Vec<&ntpdiag::cli::explain::ConfigJson> =
+    let all: Vec<&ntpdiag::schema::DaemonConfigJson> =
         r.config.iter().chain(r.other_configs.iter()).collect();
     let ntpd = all
         .iter()
@@ -376,7 +376,7 @@ fn root_lists_every_source_of_real_configs() {
         "{:#?}",
         chronyd.sources
     );
-    let kind_of = |c: &ntpdiag::cli::explain::ConfigJson, host: &str| {
+    let kind_of = |c: &ntpdiag::schema::DaemonConfigJson, host: &str| {
         c.sources
             .iter()
             .find(|s| s.host == host)

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use ntpdiag::cli::fleet::FleetReport;
+use ntpdiag::schema::FleetReport;
 
 const NEEDS: &[&str] = &["ip", "ss", "ntpd", "iptables"];
 

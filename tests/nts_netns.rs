@@ -19,13 +19,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use ntpdiag::cli::json::ProbeReport;
+use ntpdiag::schema::ProbeReport;
 
 fn cause(r: &ProbeReport) -> String {
     r.targets[0].verdict.cause.clone()
 }
 
-fn nts_of(r: &ProbeReport) -> ntpdiag::cli::json::NtsJson {
+fn nts_of(r: &ProbeReport) -> ntpdiag::schema::NtsJson {
     r.targets[0].probes[0]
         .nts
         .clone()
@@ -501,7 +501,7 @@ fn explain_uses_nts_for_nts_sources() {
         ]),
         Duration::from_secs(60),
     );
-    let r: ntpdiag::cli::explain::ExplainReport = serde_json::from_slice(&o.stdout)
+    let r: ntpdiag::schema::ExplainReport = serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
     let f = r
         .findings

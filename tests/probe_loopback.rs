@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::run_bounded;
-use ntpdiag::cli::json::ProbeReport;
 use ntpdiag::engine::server::{Action, Responder, ServerConfig};
 use ntpdiag::net::clock;
+use ntpdiag::schema::ProbeReport;
 use ntpdiag::wire::{KissCode, NtpDuration};
 
 /// A fake server: `answer` turns a request into zero or more datagrams,

@@ -11,7 +11,7 @@ use common::*;
 
 const NEEDS: &[&str] = &["ip", "ntpd", "ntpdig", "iptables", "nft", "ss"];
 
-fn verdict(report: &ntpdiag::cli::json::ProbeReport) -> &ntpdiag::cli::json::VerdictJson {
+fn verdict(report: &ntpdiag::schema::ProbeReport) -> &ntpdiag::schema::VerdictJson {
     assert_eq!(report.targets.len(), 1, "{report:?}");
     &report.targets[0].verdict
 }

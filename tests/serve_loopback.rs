@@ -192,7 +192,7 @@ fn scenario_on_loopback_with_json_lines() {
             Command::new(ntpdiag()).args(["probe", "--json", "--no-liveness", addr]),
             Duration::from_secs(30),
         );
-        let r: ntpdiag::cli::json::ProbeReport = serde_json::from_slice(&o.stdout).unwrap();
+        let r: ntpdiag::schema::ProbeReport = serde_json::from_slice(&o.stdout).unwrap();
         let want = if s["profile"] == "ok" {
             "ok"
         } else {

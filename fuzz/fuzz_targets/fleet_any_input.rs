@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ntpdiag::cli::fleet::{Input, report};
+use ntpdiag::schema::{Input, report};
 
 fuzz_target!(|data: &[u8]| {
     let (r, _) = report(vec![Input {

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 use colored::Colorize;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::exit;
-use super::json::VerdictJson;
 use crate::capture::judge::judge;
 use crate::capture::source::{self, Input, Options};
 use crate::capture::track::{Conv, Group, Key};
@@ -134,207 +133,33 @@ pub struct CaptureArgs {
     pub json: bool,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct CaptureReport {
-    pub schema_version: u32,
-    pub tool: String,
-    pub version: String,
-    pub command: String,
-    pub link: String,
-    pub stats: StatsJson,
-    pub stopped_early: Option<String>,
-    pub interrupted: bool,
-    /// The server view: one verdict per server (every client host's
-    /// conversations with it, judged as one).
-    #[serde(default)]
-    pub servers: Vec<GroupJson>,
-    /// One verdict per client host and server (all its source ports).
-    #[serde(default)]
-    pub clients: Vec<GroupJson>,
-    /// Every conversation (client addr:port ↔ server), the detail.
-    pub conversations: Vec<ConversationJson>,
-    /// NTS-KE (TCP 4460) per server: connection attempts and how they went.
-    #[serde(default)]
-    pub nts_ke: Vec<NtsKeJson>,
-    pub exit_code: u8,
-}
-
-/// NTS-KE connections to one server, as the capture saw them.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct NtsKeJson {
-    pub server: String,
-    pub connections: u64,
-    pub answered: u64,
-    pub reset: u64,
-    pub icmp_errors: u64,
-    /// The first ICMP error's kind and sender.
-    pub icmp_error: Option<String>,
-    pub icmp_from: Option<String>,
-    pub unanswered: u64,
-    pub syn_retries: u64,
-    pub with_data: u64,
-    pub server_octets: u64,
-    /// The verdict on these connections (nts-ke-refused, nts-ke-no-reply, ok).
-    pub verdict: Option<VerdictJson>,
-}
-
-impl NtsKeJson {
-    fn new(k: &crate::capture::track::KeServer, v: &crate::diagnose::Verdict) -> NtsKeJson {
-        NtsKeJson {
-            server: k.server.map_or("?".into(), |s| s.to_string()),
-            connections: k.connections,
-            answered: k.answered,
-            reset: k.reset,
-            icmp_errors: k.icmp,
-            icmp_error: k.icmp_first.map(|(e, _)| e.to_string()),
-            icmp_from: k.icmp_first.map(|(_, a)| a.to_string()),
-            unanswered: k.unanswered(),
-            syn_retries: k.syn_retries,
-            with_data: k.with_data,
-            server_octets: k.server_octets,
-            verdict: Some(v.into()),
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct StatsJson {
-    pub frames: u64,
-    pub ntp: u64,
-    pub icmp: u64,
-    pub fragments: u64,
-    /// Datagrams rebuilt from fragments, and those missing a fragment.
-    #[serde(default)]
-    pub reassembled: u64,
-    #[serde(default)]
-    pub fragments_incomplete: u64,
-    pub undecodable: u64,
-    pub truncated: u64,
-    pub control: u64,
-    pub evicted: u64,
-    /// Conversations beyond --max-kept: in the server view's totals only.
-    #[serde(default)]
-    pub folded: u64,
-    /// Conversations of client hosts beyond --max-hosts: in their server's
-    /// "others" group.
-    #[serde(default)]
-    pub hosts_folded: u64,
-    /// Mode 6 (ntpq) queries and answers.
-    #[serde(default)]
-    pub control_queries: u64,
-    #[serde(default)]
-    pub control_answers: u64,
-    /// Mode 7 (ntpdc) datagrams, and of them monlist requests (CVE-2013-5211).
-    #[serde(default)]
-    pub private: u64,
-    #[serde(default)]
-    pub monlist: u64,
-    /// Symmetric peers (modes 1 and 2) and broadcasts (mode 5).
-    #[serde(default)]
-    pub symmetric: u64,
-    #[serde(default)]
-    pub broadcast: u64,
-    /// NTP datagrams by version field, 0 to 7.
-    #[serde(default)]
-    pub versions: Vec<u64>,
-    /// Datagrams carrying NTS extension fields, a MAC, a crypto-NAK.
-    #[serde(default)]
-    pub nts: u64,
-    #[serde(default)]
-    pub mac: u64,
-    #[serde(default)]
-    pub crypto_nak: u64,
-    /// TCP segments to or from the NTS-KE port (4460).
-    #[serde(default)]
-    pub nts_ke: u64,
-}
-
-/// What a conversation or a group of them holds, in numbers.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct Counts {
-    pub first_packet: Option<u64>,
-    pub last_packet: Option<u64>,
-    pub requests: u64,
-    pub answered: u64,
-    pub replies: u64,
-    pub icmp_errors: u64,
-    pub unanswered: u64,
-    /// Requests sent within the answer window (4 s) of the capture's end:
-    /// neither answered nor unanswered.
-    #[serde(default)]
-    pub pending: u64,
-    pub best_offset_s: Option<f64>,
-    pub best_delay_s: Option<f64>,
-}
-
-impl From<&crate::capture::track::Conv> for Counts {
-    fn from(c: &crate::capture::track::Conv) -> Counts {
-        Counts {
-            first_packet: c.first.map(|a| a.no),
-            last_packet: c.last.map(|a| a.no),
-            requests: c.requests,
-            answered: c.answered,
-            replies: c.replies,
-            icmp_errors: c.rare().icmp_n,
-            unanswered: c.unanswered(),
-            pending: c.rare().pending_at_end,
-            best_offset_s: c.best.as_ref().map(|b| b.0.offset),
-            best_delay_s: c.best.as_ref().map(|b| b.0.delay),
-        }
-    }
-}
-
-/// A group of conversations judged as one: a client host with a server,
-/// or a server with all its clients.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct GroupJson {
-    /// The client host's address; null in a server's group.
-    pub client: Option<String>,
-    pub server: String,
-    /// Client hosts in the group (1 for a client host's).
-    pub clients: usize,
-    /// Conversations (client source ports) in the group.
-    pub conversations: usize,
-    #[serde(flatten)]
-    pub counts: Counts,
-    pub verdict: VerdictJson,
-}
-
-fn group_json(g: &crate::capture::view::Group) -> GroupJson {
-    GroupJson {
-        client: g.client.map(|c| c.to_string()),
-        server: g.server.to_string(),
-        clients: g.clients,
-        conversations: g.conversations,
-        counts: (&*g.conv).into(),
-        verdict: (&g.verdict).into(),
-    }
-}
-
 /// The first client host that is not ok gives the exit status (the first
 /// screen's); noted as hosts are judged one at a time.
 #[derive(Default)]
 struct FirstBad(
-    std::cell::Cell<Option<Class>>,
-    std::cell::Cell<Option<Class>>,
+    std::cell::Cell<crate::diagnose::verdict::Lead>,
+    std::cell::Cell<crate::diagnose::verdict::Lead>,
 );
 
 impl FirstBad {
-    fn note(&self, c: Class) {
-        if self.0.get().is_none() && c != Class::Ok {
-            self.0.set(Some(c));
-        }
+    fn note(&self, (cause, confidence): (crate::diagnose::Cause, crate::diagnose::Confidence)) {
+        let mut l = self.0.get();
+        l.note_cause(cause, confidence);
+        self.0.set(l);
     }
 
     /// A verdict that counts only when no client host's did.
-    fn note_later(&self, c: Class) {
-        if self.1.get().is_none() && c != Class::Ok {
-            self.1.set(Some(c));
-        }
+    fn note_later(&self, v: &crate::diagnose::Verdict) {
+        let mut l = self.1.get();
+        l.note(v);
+        self.1.set(l);
     }
 
     fn code(&self) -> u8 {
-        exit::for_classes(self.0.get().or(self.1.get()))
+        match self.0.get().exit_code() {
+            0 => self.1.get().exit_code(),
+            c => c,
+        }
     }
 }
 
@@ -347,7 +172,7 @@ fn nts_ke_lines(
 ) -> std::io::Result<()> {
     for k in ke {
         let v = crate::capture::judge::judge_ke(k);
-        bad.note_later(v.cause.class());
+        bad.note_later(&v);
         writeln!(
             w,
             "NTS-KE {:<39} {:<26} {}",
@@ -379,7 +204,7 @@ impl Serialize for HostsOut<'_> {
                     .iter()
                     .map(|g| {
                         let v = judge_host(g);
-                        let j = GroupJson {
+                        let j = crate::schema::GroupJson {
                             client: Some(if g.others {
                                 "others".into()
                             } else {
@@ -391,13 +216,13 @@ impl Serialize for HostsOut<'_> {
                             counts: (&*g.conv).into(),
                             verdict: (&v).into(),
                         };
-                        (v.cause.class(), j)
+                        ((v.cause, v.confidence), j)
                     })
                     .collect::<Vec<_>>()
             },
             |judged| {
-                for (class, j) in judged {
-                    self.bad.note(class);
+                for (lead, j) in judged {
+                    self.bad.note(lead);
                     seq.serialize_element(&j)?;
                 }
                 Ok(())
@@ -480,7 +305,7 @@ impl Serialize for ConversationsOut<'_> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for (key, conv) in self.0 {
-            seq.serialize_element(&ConversationJson {
+            seq.serialize_element(&crate::schema::ConversationJson {
                 client: key.0.to_string(),
                 server: key.1.to_string(),
                 counts: conv.into(),
@@ -500,7 +325,7 @@ impl Serialize for CodeOut<'_> {
     }
 }
 
-/// [`CaptureReport`] as it is written, field for field: the client hosts'
+/// [`crate::schema::CaptureReport`] as it is written, field for field: the client hosts'
 /// and conversations' verdicts are made while they are written.
 #[derive(Serialize)]
 struct ReportOut<'a> {
@@ -509,23 +334,14 @@ struct ReportOut<'a> {
     version: &'static str,
     command: &'static str,
     link: &'a str,
-    stats: StatsJson,
+    stats: crate::schema::StatsJson,
     stopped_early: &'a Option<String>,
     interrupted: bool,
-    servers: Vec<GroupJson>,
+    servers: Vec<crate::schema::GroupJson>,
     clients: HostsOut<'a>,
     conversations: ConversationsOut<'a>,
-    nts_ke: Vec<NtsKeJson>,
+    nts_ke: Vec<crate::schema::NtsKeJson>,
     exit_code: CodeOut<'a>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ConversationJson {
-    pub client: String,
-    pub server: String,
-    #[serde(flatten)]
-    pub counts: Counts,
-    pub verdict: VerdictJson,
 }
 
 /// The NTP traffic that is not a client/server conversation, in words.
@@ -633,12 +449,12 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
     if args.json {
         let s = &out.stats;
         let doc = ReportOut {
-            schema_version: super::json::SCHEMA_VERSION,
+            schema_version: crate::schema::SCHEMA_VERSION,
             tool: "ntpdiag",
             version: env!("CARGO_PKG_VERSION"),
             command: "capture",
             link: &out.link,
-            stats: StatsJson {
+            stats: crate::schema::StatsJson {
                 frames: s.frames,
                 ntp: s.ntp,
                 icmp: s.icmp,
@@ -665,7 +481,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             },
             stopped_early: &out.stopped_early,
             interrupted: out.interrupted,
-            servers: servers.iter().map(group_json).collect(),
+            servers: servers.iter().map(crate::schema::group_json).collect(),
             clients: HostsOut {
                 hosts,
                 bad: &bad,
@@ -677,13 +493,13 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                 .iter()
                 .map(|k| {
                     let v = crate::capture::judge::judge_ke(k);
-                    bad.note_later(v.cause.class());
-                    NtsKeJson::new(k, &v)
+                    bad.note_later(&v);
+                    crate::schema::NtsKeJson::new(k, &v)
                 })
                 .collect(),
             exit_code: CodeOut(&bad),
         };
-        super::json::print_pretty(&doc)?;
+        super::render::print_pretty(&doc)?;
         drop(doc);
         std::mem::forget(out);
         return Ok(bad.code());
@@ -857,7 +673,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
                     }
                 };
                 let v = headline_host(g, &host, server);
-                classes.push(v.cause.class());
+                classes.push((v.cause, v.confidence));
                 io.clear();
                 io.push_str(itoa::Buffer::new().format(g.conv.requests));
                 io.push('/');

@@ -3,10 +3,10 @@
 
 use clap::Args;
 use colored::Colorize;
-use serde::{Deserialize, Serialize};
 
-use super::{exit, json};
+use super::exit;
 use crate::diagnose::{Cause, CauseInfo};
+use crate::schema as json;
 
 const CAUSES_HELP: &str = "\
 Without ID: every cause id ntpdiag can name (probe, capture, explain), with
@@ -30,53 +30,15 @@ pub struct CausesArgs {
     pub json: bool,
 }
 
-/// One row of `causes --json`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct CauseJson {
-    pub id: String,
-    pub class: String,
-    pub exit_code: u8,
-    pub title: String,
-    pub means: String,
-    pub tell_apart: String,
-    pub fix: String,
-    pub emitted_by: Vec<String>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct CausesReport {
-    pub schema_version: u32,
-    pub tool: String,
-    pub version: String,
-    pub command: String,
-    pub causes: Vec<CauseJson>,
-    /// Set when ID is not a cause id.
-    pub error: Option<String>,
-    pub exit_code: u8,
-}
-
-impl From<&CauseInfo> for CauseJson {
-    fn from(i: &CauseInfo) -> CauseJson {
-        CauseJson {
-            id: i.id.to_string(),
-            class: i.class.id().into(),
-            exit_code: i.class.exit_code(),
-            title: i.title.to_string(),
-            means: i.means.to_string(),
-            tell_apart: i.tell.to_string(),
-            fix: i.fix.to_string(),
-            emitted_by: i.emitted_by.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-}
-
 fn explain(i: &CauseInfo) -> String {
     format!(
-        "{} [{}]\n  class: {} (exit status {}); named by: {}\n\n  what it means:\n    {}\n\n  how ntpdiag tells it apart:\n    {}\n\n  fix:\n    {}\n",
+        "{} [{}]\n  class: {} (exit status {}); rank {} ({}); named by: {}\n\n  what it means:\n    {}\n\n  how ntpdiag tells it apart:\n    {}\n\n  fix:\n    {}\n",
         i.title.bold(),
         i.id,
         i.class.id(),
         i.class.exit_code(),
+        i.rank,
+        if i.blocks() { "a blocker" } else { "a remark" },
         i.emitted_by.join(", "),
         i.means,
         i.tell,
@@ -109,12 +71,12 @@ pub fn run(args: &CausesArgs) -> anyhow::Result<u8> {
         },
     };
     if args.json {
-        let doc = CausesReport {
+        let doc = crate::schema::CausesReport {
             schema_version: json::SCHEMA_VERSION,
             tool: "ntpdiag".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             command: "causes".into(),
-            causes: rows.iter().map(CauseJson::from).collect(),
+            causes: rows.iter().map(crate::schema::CauseJson::from).collect(),
             error,
             exit_code: code,
         };

@@ -11,12 +11,13 @@ use std::time::Duration;
 use clap::Args;
 use colored::Colorize;
 
-use super::{exit, json};
+use super::exit;
 use crate::diagnose::probe::diagnose;
 use crate::diagnose::{Class, SourcePort};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::net::{clock, probe, serve};
 use crate::scenario::{ProfileSpec, Unsync};
+use crate::schema as json;
 
 /// One scenario of the gallery.
 pub struct Case {

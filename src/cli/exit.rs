@@ -1,7 +1,9 @@
 //! Exit codes, named once. Verdict classes map to codes in
-//! [`crate::diagnose::Class::exit_code`]; this module adds the codes for
+//! [`crate::diagnose::Class::exit_code`], and which verdict sets it in
+//! [`crate::diagnose::verdict::Lead`]; this module adds the codes for
 //! ntpdiag's own failures and the help text that documents them all.
 
+#[cfg(test)]
 use crate::diagnose::Class;
 
 /// Every target gave usable time.
@@ -16,14 +18,6 @@ pub fn help() -> String {
     crate::diagnose::cause::exit_help()
 }
 
-/// The exit code for a set of verdict classes, in target order.
-pub fn for_classes(classes: impl IntoIterator<Item = Class>) -> u8 {
-    classes
-        .into_iter()
-        .find(|c| *c != Class::Ok)
-        .map_or(OK, Class::exit_code)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,8 +30,5 @@ mod tests {
                 "{c:?}"
             );
         }
-        assert_eq!(for_classes([Class::Ok, Class::Kiss, Class::Silence]), 5);
-        assert_eq!(for_classes([Class::Ok, Class::Ok]), 0);
-        assert_eq!(for_classes([]), 0);
     }
 }

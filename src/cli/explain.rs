@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use colored::Colorize;
-use serde::{Deserialize, Serialize};
 
-use super::json::VerdictJson;
 use super::{exit, render};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::explain::collect::{self, Options};
@@ -83,191 +81,6 @@ pub struct ExplainArgs {
     pub json: bool,
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct FindingJson {
-    pub subject: String,
-    pub verdict: VerdictJson,
-    /// It keeps the node from synchronizing (shown on the first screen),
-    /// as opposed to a remark (a skipped config line, an outlier).
-    #[serde(default)]
-    pub blocks: bool,
-    /// The configured server it is about (host as written), if any.
-    #[serde(default)]
-    pub server: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct NoteJson {
-    pub line: String,
-    pub meaning: String,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct BlockJson {
-    pub kind: String,
-    /// The command that printed it, when the paste shows its prompt.
-    #[serde(default)]
-    pub command: Option<String>,
-    /// Where the block starts in the paste (1-based).
-    #[serde(default)]
-    pub first_line: usize,
-    pub notes: Vec<NoteJson>,
-    pub verdict: VerdictJson,
-}
-
-/// A time source line of the configuration.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct SourceJson {
-    pub host: String,
-    /// server, pool, peer, refclock, manycastclient, broadcastclient, multicastclient.
-    pub kind: String,
-    pub options: Vec<String>,
-    pub file: String,
-    pub line: usize,
-}
-
-/// An access line: ntpd `restrict`, chrony `allow`/`deny`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct AccessJson {
-    pub target: String,
-    pub mask: Option<String>,
-    pub flags: Vec<String>,
-    /// chrony allow (true) / deny (false); ntpd restrict: false.
-    pub allow: bool,
-    pub file: String,
-    pub line: usize,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ConfigIssueJson {
-    pub file: String,
-    pub line: usize,
-    pub message: String,
-    /// The daemon refuses to start on it (else it skips the line).
-    pub fatal: bool,
-}
-
-/// What explain read of the node's configuration.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ConfigJson {
-    pub daemon: String,
-    pub files: Vec<String>,
-    pub sources: Vec<SourceJson>,
-    pub access: Vec<AccessJson>,
-    pub issues: Vec<ConfigIssueJson>,
-    /// What it says about NTS (sources, trusted certificates, time checks,
-    /// the NTS-KE server's key and certificate).
-    #[serde(default)]
-    pub nts: crate::explain::conf::NtsSettings,
-}
-
-impl From<&crate::explain::conf::Config> for ConfigJson {
-    fn from(c: &crate::explain::conf::Config) -> ConfigJson {
-        ConfigJson {
-            daemon: c.daemon.name().into(),
-            files: c.files.clone(),
-            sources: c
-                .sources
-                .iter()
-                .map(|s| SourceJson {
-                    host: s.host.clone(),
-                    kind: s.kind.name().into(),
-                    options: s.options.clone(),
-                    file: s.file.clone(),
-                    line: s.line,
-                })
-                .collect(),
-            access: c
-                .access
-                .iter()
-                .map(|a| AccessJson {
-                    target: a.target.clone(),
-                    mask: a.mask.clone(),
-                    flags: a.flags.clone(),
-                    allow: a.allow,
-                    file: a.file.clone(),
-                    line: a.line,
-                })
-                .collect(),
-            issues: c
-                .issues
-                .iter()
-                .map(|i| ConfigIssueJson {
-                    file: i.file.clone(),
-                    line: i.line,
-                    message: i.message.clone(),
-                    fatal: i.fatal,
-                })
-                .collect(),
-            nts: c.nts(),
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ExplainReport {
-    pub schema_version: u32,
-    pub tool: String,
-    pub version: String,
-    pub command: String,
-    /// `node` or `paste`.
-    pub mode: String,
-    /// The machine that printed it (for `ntpdiag fleet`).
-    #[serde(default)]
-    pub node: Option<super::json::NodeJson>,
-    pub verdict: VerdictJson,
-    pub findings: Vec<FindingJson>,
-    pub blocks: Vec<BlockJson>,
-    /// The configuration of the daemon in use (node mode; null when none
-    /// was found or for pasted output).
-    #[serde(default)]
-    pub config: Option<ConfigJson>,
-    /// Every other daemon's configuration found.
-    #[serde(default)]
-    pub other_configs: Vec<ConfigJson>,
-    pub exit_code: u8,
-}
-
-fn report(
-    mode: &str,
-    verdict: VerdictJson,
-    findings: Vec<FindingJson>,
-    blocks: Vec<BlockJson>,
-    code: u8,
-) -> ExplainReport {
-    ExplainReport {
-        schema_version: super::json::SCHEMA_VERSION,
-        tool: "ntpdiag".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        command: "explain".into(),
-        mode: mode.into(),
-        node: Some(super::json::NodeJson::here()),
-        verdict,
-        findings,
-        blocks,
-        config: None,
-        other_configs: vec![],
-        exit_code: code,
-    }
-}
-
-fn block_json(b: &paste::Explained) -> BlockJson {
-    BlockJson {
-        kind: format!("{:?}", b.kind),
-        command: b.command.clone(),
-        first_line: b.first_line,
-        notes: b
-            .notes
-            .iter()
-            .map(|n| NoteJson {
-                line: n.line.clone(),
-                meaning: n.meaning.clone(),
-            })
-            .collect(),
-        verdict: (&b.verdict).into(),
-    }
-}
-
 fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     let blocks = paste::explain(text);
     let Some(v) = paste::overall(&blocks) else {
@@ -275,7 +88,13 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
         let v = paste::unrecognized(text);
         let code = v.cause.class().exit_code();
         if args.json {
-            super::json::print_pretty(&report("paste", (&v).into(), vec![], vec![], code))?;
+            super::render::print_pretty(&crate::schema::explain_report(
+                "paste",
+                (&v).into(),
+                vec![],
+                vec![],
+                code,
+            ))?;
         } else {
             print!("{}", render::verdict("pasted output", &v));
         }
@@ -290,20 +109,20 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
         vec![]
     };
     let v = paste::with_probes(v, &probed);
-    let code = exit::for_classes([v.cause.class()]);
+    let code = crate::diagnose::verdict::exit_status([&v]);
     if args.json {
-        let bj = blocks.iter().map(block_json).collect();
-        let mut r = report("paste", (&v).into(), vec![], bj, code);
+        let bj = blocks.iter().map(crate::schema::block_json).collect();
+        let mut r = crate::schema::explain_report("paste", (&v).into(), vec![], bj, code);
         r.findings = probed
             .iter()
-            .map(|(host, pv)| FindingJson {
+            .map(|(host, pv)| crate::schema::FindingJson {
                 subject: format!("server {host} (probed from here)"),
                 verdict: pv.into(),
                 blocks: blocking(pv),
                 server: Some(host.clone()),
             })
             .collect();
-        super::json::print_pretty(&r)?;
+        super::render::print_pretty(&r)?;
         return Ok(code);
     }
     for b in &blocks {
@@ -414,11 +233,11 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
     let ev = collect::collect(&opts);
     let all = findings(&ev);
     let top = &all[0];
-    let code = exit::for_classes([top.verdict.cause.class()]);
+    let code = crate::diagnose::verdict::exit_status([&top.verdict]);
     if args.json {
         let fj = all
             .iter()
-            .map(|f| FindingJson {
+            .map(|f| crate::schema::FindingJson {
                 subject: f.subject.clone(),
                 verdict: (&f.verdict).into(),
                 blocks: blocking(&f.verdict),
@@ -427,13 +246,16 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             .collect();
         let bj = crate::explain::node::daemon_blocks(&ev)
             .iter()
-            .map(block_json)
+            .map(crate::schema::block_json)
             .collect();
-        let mut r = report("node", (&top.verdict).into(), fj, bj, code);
+        let mut r = crate::schema::explain_report("node", (&top.verdict).into(), fj, bj, code);
         let (main, others) = primary_config(&ev);
-        r.config = main.map(ConfigJson::from);
-        r.other_configs = others.into_iter().map(ConfigJson::from).collect();
-        super::json::print_pretty(&r)?;
+        r.config = main.map(crate::schema::DaemonConfigJson::from);
+        r.other_configs = others
+            .into_iter()
+            .map(crate::schema::DaemonConfigJson::from)
+            .collect();
+        super::render::print_pretty(&r)?;
         return Ok(code);
     }
     print!("{}", render::verdict(&top.subject, &top.verdict));
@@ -492,7 +314,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
 /// A finding that keeps the node from synchronizing: any cause but `ok`
 /// (and the watch-only remarks), and not a config line the daemon skips.
 fn blocking(v: &crate::diagnose::Verdict) -> bool {
-    v.cause.class() != crate::diagnose::Class::Ok && crate::diagnose::verdict::rank(v) < 17
+    crate::diagnose::verdict::blocks(v)
 }
 
 /// The configuration of the daemon that runs (else the first found), and

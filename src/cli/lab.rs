@@ -11,10 +11,11 @@ use clap::{Args, Subcommand};
 use colored::Colorize;
 
 use super::exit;
-use crate::lab::report::{self, LabJson, NodeJson};
+use crate::lab::report;
 use crate::lab::setup::{self, State};
 use crate::lab::topology::{self, Topology};
 use crate::lab::{LabError, Paths, builtin};
+use crate::schema::{LabJson, LabNodeJson as NodeJson};
 
 const LAB_HELP: &str = "\
 Rebuilds an NTP setup on this machine: every node a network namespace, links
@@ -282,11 +283,15 @@ pub fn run(args: &LabArgs) -> anyhow::Result<u8> {
                 })
                 .collect();
             if *json {
-                let v: Vec<_> = rows
-                    .iter()
-                    .map(|(n, a)| serde_json::json!({"name": n, "about": a}))
-                    .collect();
-                println!("{}", serde_json::json!({ "topologies": v }));
+                let v = crate::schema::LabListJson::new(
+                    rows.iter()
+                        .map(|(n, a)| crate::schema::TopologyJson {
+                            name: n.clone(),
+                            about: a.clone(),
+                        })
+                        .collect(),
+                );
+                println!("{}", serde_json::to_string(&v)?);
             } else {
                 for (n, a) in rows {
                     println!("{n:<18} {a}");
@@ -333,13 +338,15 @@ pub fn run(args: &LabArgs) -> anyhow::Result<u8> {
             let paths = which(lab.as_deref())?;
             let topo = running_topology(&paths)?;
             let nodes = report::status(&paths, &topo, !no_explain);
-            let r = LabJson {
-                lab: paths.lab.clone(),
-                topology: topo.name.clone(),
-                exit_code: report::exit_code(&nodes),
+            let code = report::exit_code(&nodes);
+            let r = LabJson::new(
+                "lab status",
+                paths.lab.clone(),
+                topo.name.clone(),
                 nodes,
-                timeline: vec![],
-            };
+                vec![],
+                code,
+            );
             print_report(&r, *json, &topo.about)?;
             Ok(r.exit_code)
         }
@@ -478,13 +485,15 @@ fn run_lab(
         std::thread::sleep(Duration::from_millis(100));
     }
     let nodes = report::status(&paths, &topo, true);
-    let r = LabJson {
-        lab: lab.clone(),
-        topology: topo.name.clone(),
-        timeline: report::timeline(&paths, &topo, &state),
-        exit_code: report::exit_code(&nodes),
+    let code = report::exit_code(&nodes);
+    let r = LabJson::new(
+        "lab run",
+        lab.clone(),
+        topo.name.clone(),
         nodes,
-    };
+        report::timeline(&paths, &topo, &state),
+        code,
+    );
     drop(guard);
     print_report(&r, json, &topo.about)?;
     Ok(r.exit_code)

@@ -11,7 +11,6 @@ pub mod demo;
 pub mod exit;
 pub mod explain;
 pub mod fleet;
-pub mod json;
 pub mod lab;
 pub mod man;
 pub mod probe;

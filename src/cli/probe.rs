@@ -6,13 +6,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{exit, json, render};
+use super::{exit, render};
 use crate::diagnose::probe::{compare_source_ports, diagnose, name_unresolved};
 use crate::diagnose::{SourcePort, TargetEvidence, Verdict};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::engine::server::ServerConfig;
 use crate::net::resolve::{Family, HostSpec, resolve};
 use crate::net::{clock, nts, probe, serve};
+use crate::schema as json;
 
 const PROBE_HELP: &str = "\
 Each target gets a few NTP client requests (mode 3) from a random source
@@ -371,20 +372,20 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     }
 
     let pivot = clock::now_date();
-    let mut classes = Vec::new();
+    let mut lead = crate::diagnose::verdict::Lead::default();
     let mut reports = Vec::new();
     let mut text = String::new();
     for r in &results {
         match r {
             HostResult::Unresolved { host, verdict } => {
-                classes.push(verdict.cause.class());
+                lead.note(verdict);
                 reports.push(json::unprobed(host, verdict));
                 text.push_str(&render::verdict(host, verdict));
                 text.push('\n');
             }
             HostResult::Probed(per) => {
                 for (evs, verdict) in per {
-                    classes.push(verdict.cause.class());
+                    lead.note(verdict);
                     reports.push(json::target(evs, verdict, pivot));
                     if !args.quiet {
                         for (ev, _) in evs {
@@ -404,7 +405,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    let code = exit::for_classes(classes);
+    let code = lead.exit_code();
     if args.json {
         let doc = json::ProbeReport {
             node: Some(json::NodeJson::here()),

@@ -318,3 +318,14 @@ pub fn verdict(target: &str, v: &Verdict) -> String {
     }
     s
 }
+
+/// Writes one pretty JSON document and a newline to stdout, streamed (a
+/// report of a huge paste is never built as one string first).
+pub fn print_pretty<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}

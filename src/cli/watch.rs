@@ -3,22 +3,16 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use colored::Colorize;
-use serde::{Deserialize, Serialize};
 
 use super::exit;
 use crate::diagnose::watch as judge;
 use crate::diagnose::{Cause, Class};
-use crate::engine::client::{
-    Engine, Event, Mark, Profile, Rules, ServerSpec, Snapshot, SourceView, Status,
-};
-use crate::explain::conf::{Config, Daemon, SourceKind};
+use crate::engine::client::{Engine, Profile, Rules, ServerSpec};
 use crate::net::clock;
 use crate::net::resolve::{Family, HostSpec, resolve};
 use crate::net::watch::{Limits, Report, run};
@@ -132,360 +126,10 @@ impl RulesArg {
     }
 }
 
-/// One source in a snapshot line.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct SourceJson {
-    pub address: String,
-    pub name: String,
-    pub tally: String,
-    /// Octal, as ntpq prints it: usable replies.
-    pub reach: String,
-    /// Octal: every reply.
-    pub heard: String,
-    pub cause: String,
-    pub why: String,
-    /// The verdict's confidence: low, medium or high.
-    #[serde(default)]
-    pub confidence: String,
-    /// What to do, most likely first (the cause table's fix).
-    #[serde(default)]
-    pub fix: Vec<String>,
-    pub offset_s: f64,
-    pub delay_s: f64,
-    pub jitter_s: f64,
-    pub root_distance_s: f64,
-    pub stratum: Option<u8>,
-    pub refid: Option<String>,
-    pub poll: i8,
-    pub when_s: Option<f64>,
-    pub polls: u64,
-    pub received: u64,
-    pub usable: u64,
-    /// ntpsec's flash bits, and their names.
-    pub flash: u16,
-    pub flash_names: Vec<String>,
-    /// The last polls, oldest first, one character each (see --help).
-    pub strip: String,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct SystemJson {
-    pub peer: Option<String>,
-    pub offset_s: f64,
-    pub jitter_s: f64,
-    pub cause: String,
-    pub why: String,
-    #[serde(default)]
-    pub confidence: String,
-    #[serde(default)]
-    pub fix: Vec<String>,
-    /// What a daemon would do now: none | slew | step | panic.
-    pub action: String,
-    pub candidates: usize,
-    pub truechimers: usize,
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct SnapshotJson {
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The machine that printed it (for `ntpdiag fleet`).
-    #[serde(default)]
-    pub node: Option<super::json::NodeJson>,
-    pub t_s: f64,
-    pub rules: String,
-    pub sources: Vec<SourceJson>,
-    pub system: SystemJson,
-}
-
-fn octal(r: u8) -> String {
-    format!("{r:o}")
-}
-
-fn strip(s: &SourceView) -> String {
-    s.strip.iter().map(Mark::symbol).collect()
-}
-
-fn source_json(s: &SourceView, rules: &Rules, snap: &Snapshot) -> SourceJson {
-    let v = judge::source(s, rules, snap);
-    let (cause, why) = (v.cause, v.summary.clone());
-    SourceJson {
-        address: s.addr.to_string(),
-        name: s.name.clone(),
-        tally: s.tally.to_string(),
-        reach: octal(s.reach),
-        heard: octal(s.heard),
-        cause: cause.id(),
-        why,
-        confidence: v.confidence.id().into(),
-        fix: v.fix.clone(),
-        offset_s: s.offset,
-        delay_s: s.delay,
-        jitter_s: s.jitter,
-        root_distance_s: s.root_distance,
-        stratum: s.stratum,
-        refid: s.refid.clone(),
-        poll: s.hpoll,
-        when_s: s.when,
-        polls: s.polls,
-        received: s.received,
-        usable: s.usable,
-        flash: s.flash,
-        flash_names: crate::engine::client::assoc::flash::names(s.flash)
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        strip: strip(s),
-    }
-}
-
-pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
-    let v = judge::system(snap, rules);
-    let (cause, why) = (v.cause, v.summary.clone());
-    SnapshotJson {
-        kind: "snapshot".into(),
-        node: Some(super::json::NodeJson::here()),
-        t_s: snap.t,
-        rules: rules.profile.id().into(),
-        sources: snap
-            .sources
-            .iter()
-            .map(|s| source_json(s, rules, snap))
-            .collect(),
-        system: SystemJson {
-            peer: snap
-                .system
-                .peer
-                .and_then(|i| snap.sources.get(i))
-                .map(|s| s.name.clone()),
-            offset_s: snap.system.offset,
-            jitter_s: snap.system.jitter,
-            cause: cause.id(),
-            why,
-            confidence: v.confidence.id().into(),
-            fix: v.fix.clone(),
-            action: match snap.system.action {
-                crate::engine::client::ClockAction::None => "none",
-                crate::engine::client::ClockAction::Slew(_) => "slew",
-                crate::engine::client::ClockAction::Step(_) => "step",
-                crate::engine::client::ClockAction::Panic(_) => "panic",
-            }
-            .into(),
-            candidates: snap.system.candidates,
-            truechimers: snap.system.truechimers,
-        },
-    }
-}
-
-fn fmt_ms(v: f64) -> String {
-    format!("{:.3}", v * 1000.0)
-}
-
-/// A filter value in ms, or "-" before the first usable sample.
-fn num(s: &SourceView, v: f64) -> String {
-    if s.usable == 0 { "-".into() } else { fmt_ms(v) }
-}
-
-/// The table, as ntpq -p with the strip and WHY.
-pub fn table(snap: &Snapshot, rules: &Rules) -> String {
-    let mut out = String::new();
-    out.push_str(&format!(
-        "{:<17}{:<16}{:>3} {:>5} {:>4} {:>4} {:>4} {:>9} {:>9} {:>8}  {:<16} WHY\n",
-        "     remote",
-        "refid",
-        "st",
-        "when",
-        "poll",
-        "rch",
-        "hrd",
-        "delay",
-        "offset",
-        "jitter",
-        "strip"
-    ));
-    for s in &snap.sources {
-        let v = judge::source(s, rules, snap);
-        let (cause, why) = (v.cause, v.summary.clone());
-        let name: String = s.name.chars().take(15).collect();
-        let line = format!(
-            "{}{:<16}{:<16}{:>3} {:>5} {:>4} {:>4} {:>4} {:>9} {:>9} {:>8}  {:<16} {}: {}",
-            s.tally,
-            name,
-            s.refid.clone().unwrap_or_else(|| ".INIT.".into()),
-            s.stratum.unwrap_or(16),
-            s.when.map_or("-".into(), |w| format!("{w:.0}")),
-            1u64 << s.hpoll.clamp(0, 17),
-            octal(s.reach),
-            octal(s.heard),
-            num(s, s.delay),
-            num(s, s.offset),
-            num(s, s.jitter),
-            strip(s),
-            cause.id(),
-            why
-        );
-        let line = match cause.class() {
-            Class::Ok => line.normal(),
-            Class::Silence | Class::Refused => line.red(),
-            _ => line.yellow(),
-        };
-        out.push_str(&format!("{line}\n"));
-    }
-    let v = judge::system(snap, rules);
-    let (cause, why) = (v.cause, v.summary.clone());
-    out.push_str(&format!(
-        "system ({} rules): offset {} ms, jitter {} ms — {} [{}]\n",
-        rules.profile.id(),
-        fmt_ms(snap.system.offset),
-        fmt_ms(snap.system.jitter),
-        why,
-        cause.id()
-    ));
-    out
-}
-
-/// A status in a word or two, as events print it.
-pub fn status_word(s: &Status) -> String {
-    match s {
-        Status::Unreachable => "unreachable".into(),
-        Status::Stopped(k) => format!("stopped by KoD {}", k.text()),
-        Status::Unsynchronized { .. } => "unsynchronized".into(),
-        Status::TooFar { .. } => "too far".into(),
-        Status::Loop => "loop".into(),
-        Status::Noselect => "noselect".into(),
-        Status::Falseticker => "falseticker".into(),
-        Status::Outlier => "outlier".into(),
-        Status::Backup => "backup".into(),
-        Status::Candidate => "candidate".into(),
-        Status::SystemPeer => "system peer".into(),
-    }
-}
-
-fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Value {
-    match ev {
-        Event::Source { t, index, from, to } => {
-            let s = &snap.sources[*index];
-            let v = judge::source(s, rules, snap);
-            let (cause, why) = (v.cause, v.summary.clone());
-            serde_json::json!({
-                "type": "event", "t_s": t, "source": s.name, "address": s.addr.to_string(),
-                "from": {"tally": from.tally().to_string(), "state": status_word(from)},
-                "to": {"tally": to.tally().to_string(), "state": status_word(to)},
-                "cause": cause.id(), "why": why,
-            })
-        }
-        Event::SystemPeer { t, from, to } => {
-            let name =
-                |i: &Option<usize>| i.and_then(|i| snap.sources.get(i)).map(|s| s.name.clone());
-            let v = judge::system(snap, rules);
-            let (cause, why) = (v.cause, v.summary.clone());
-            serde_json::json!({
-                "type": "event", "t_s": t, "system": true,
-                "peer_from": name(from), "peer_to": name(to), "cause": cause.id(), "why": why,
-            })
-        }
-    }
-}
-
-fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
-    match ev {
-        Event::Source { t, index, from, to } => {
-            let s = &snap.sources[*index];
-            let v = judge::source(s, rules, snap);
-            let (cause, why) = (v.cause, v.summary.clone());
-            format!(
-                "+{t:.1}s {}: {} → {} [{}] {why}",
-                s.name,
-                status_word(from),
-                status_word(to),
-                cause.id()
-            )
-        }
-        Event::SystemPeer { t, from, to } => {
-            let name = |i: &Option<usize>| {
-                i.and_then(|i| snap.sources.get(i))
-                    .map_or("none".to_string(), |s| s.name.clone())
-            };
-            format!("+{t:.1}s system peer: {} → {}", name(from), name(to))
-        }
-    }
-}
-
 /// The servers from a configuration file (or this node's), with options.
-/// A source's NTS run: whom to trust, the KE port.
-type NtsFor = Option<Arc<crate::net::nts::NtsRun>>;
+use crate::explain::sources::{NtsFor, from_config, source_spec};
 /// An NTS run and the name the server's certificate must carry.
 type NtsName = Option<(Arc<crate::net::nts::NtsRun>, String)>;
-
-fn from_config(file: &str) -> anyhow::Result<Vec<(String, crate::explain::conf::Source, NtsFor)>> {
-    let cfgs: Vec<Config> = if file.is_empty() {
-        crate::explain::collect::configs(Path::new("/"), false)
-    } else {
-        let path =
-            std::fs::canonicalize(file).map_err(|e| anyhow::anyhow!("--config {file}: {e}"))?;
-        let shown = path.display().to_string();
-        let daemon = if shown.contains("chrony") {
-            Daemon::Chrony
-        } else if shown.contains("timesyncd") {
-            Daemon::Timesyncd
-        } else {
-            Daemon::Ntpd
-        };
-        vec![
-            crate::explain::collect::load(Path::new("/"), &shown, daemon)
-                .ok_or_else(|| anyhow::anyhow!("--config {file}: cannot read it"))?,
-        ]
-    };
-    let sources: Vec<_> = cfgs
-        .iter()
-        .flat_map(|c| {
-            let n = c.nts();
-            let run: NtsFor = (!n.sources.is_empty()).then(|| {
-                Arc::new(crate::net::nts::NtsRun {
-                    trust: crate::net::nts::tls::trust_from_config(
-                        &n.trusted_certs,
-                        !n.no_system_certs,
-                        Path::new("/"),
-                    ),
-                    port: crate::net::nts::KE_PORT,
-                })
-            });
-            c.network_sources()
-                .map(|s| {
-                    let r = if s.has("nts") { run.clone() } else { None };
-                    (c.daemon.name().to_string(), s.clone(), r)
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    if sources.is_empty() {
-        anyhow::bail!("no server, pool or peer line found in the configuration");
-    }
-    Ok(sources)
-}
-
-fn opt_i8(s: &crate::explain::conf::Source, key: &str) -> Option<i8> {
-    let i = s.options.iter().position(|o| o == key)?;
-    s.options.get(i + 1)?.parse().ok()
-}
-
-/// A configured source as an engine association (its address still to be
-/// filled in), and how many addresses it takes (4 for a pool, as ntpd's
-/// first round). `minpoll`/`maxpoll` override the line's.
-pub fn source_spec(
-    src: &crate::explain::conf::Source,
-    minpoll: Option<i8>,
-    maxpoll: Option<i8>,
-) -> (ServerSpec, usize) {
-    let mut s = ServerSpec::new(src.host.clone(), "0.0.0.0:123".parse().expect("an address"));
-    s.iburst = src.has("iburst");
-    s.prefer = src.has("prefer");
-    s.noselect = src.has("noselect");
-    s.minpoll = minpoll.or(opt_i8(src, "minpoll"));
-    s.maxpoll = maxpoll.or(opt_i8(src, "maxpoll"));
-    let many = if src.kind == SourceKind::Pool { 4 } else { 1 };
-    (s, many)
-}
 
 pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     let profile = args.rules.profile();
@@ -702,9 +346,9 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         let line = match r {
             Report::Event(ev, snap) => {
                 if json {
-                    event_json(ev, snap, &rules).to_string()
+                    crate::schema::event_json(ev, snap, &rules).to_string()
                 } else {
-                    event_text(ev, snap, &rules)
+                    crate::schema::event_text(ev, snap, &rules)
                 }
             }
             Report::Snapshot(snap) => {
@@ -712,11 +356,12 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                     m.update(snap);
                 }
                 if json {
-                    serde_json::to_string(&snapshot_json(snap, &rules)).unwrap_or_default()
+                    serde_json::to_string(&crate::schema::snapshot_json(snap, &rules))
+                        .unwrap_or_default()
                 } else if tty {
-                    format!("\x1b[2J\x1b[H{}", table(snap, &rules))
+                    format!("\x1b[2J\x1b[H{}", crate::schema::table(snap, &rules))
                 } else {
-                    table(snap, &rules)
+                    crate::schema::table(snap, &rules)
                 }
             }
         };
@@ -762,7 +407,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         writeln!(
             out,
             "{}",
-            serde_json::to_string(&snapshot_json(&last, &rules))?
+            serde_json::to_string(&crate::schema::snapshot_json(&last, &rules))?
         )?;
         writeln!(
             out,
@@ -770,7 +415,11 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             serde_json::json!({"type": "end", "exit_code": code})
         )?;
     } else {
-        writeln!(out, "\nlast snapshot:\n{}", table(&last, &rules))?;
+        writeln!(
+            out,
+            "\nlast snapshot:\n{}",
+            crate::schema::table(&last, &rules)
+        )?;
     }
     Ok(code)
 }

@@ -12,6 +12,12 @@ use std::fmt;
 
 use crate::wire::KissCode;
 
+/// Ranks at or after this are remarks, not blockers: a finding ranked here
+/// does not keep time from working (a skipped config line, input ntpdiag
+/// does not read, the ok-class causes). explain lists them apart, below
+/// its first screen's blockers ([`super::verdict::blocks`]).
+pub const REMARK_RANK: u8 = 17;
+
 /// Verdict classes; each has one exit code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub enum Class {
@@ -100,6 +106,14 @@ pub struct CauseInfo {
     /// Where it ranks when several findings compete for the first screen
     /// (lower first). One ranking for explain's findings and pasted blocks.
     pub rank: u8,
+}
+
+impl CauseInfo {
+    /// A blocker: not of class ok, and ranked before the remarks
+    /// ([`REMARK_RANK`]).
+    pub fn blocks(&self) -> bool {
+        self.class != Class::Ok && self.rank < REMARK_RANK
+    }
 }
 
 const P: &[&str] = &["probe", "capture", "explain"];
@@ -508,7 +522,7 @@ pub fn exit_help() -> String {
         s.push_str(&line(class));
     }
     s.push_str(
-        "With several targets, the status is that of the first target (in command-line\norder) whose verdict is not ok. `ntpdiag causes` explains every cause id.",
+        "With several verdicts (targets, conversations, findings, nodes), the status is\nthat of the one that leads: the first by the causes' ranking among those not\nok, the one given first on a tie. `ntpdiag causes` explains every cause id.",
     );
     s
 }
@@ -558,7 +572,8 @@ mod tests {
     }
 
     /// doc/json.md's cause table lists exactly the table's ids, each with
-    /// its class and exit status.
+    /// its class and exit status, rank, the commands that name it, and its
+    /// meaning as the table says it.
     #[test]
     fn doc_json_lists_every_cause_and_nothing_else() {
         let doc =
@@ -566,18 +581,28 @@ mod tests {
         let rows: Vec<(String, String)> = doc
             .lines()
             .filter_map(|l| {
-                let cells: Vec<&str> = l.split(" | ").collect();
-                let id = cells.first()?.strip_prefix("| `")?.strip_suffix('`')?;
-                Some((id.to_string(), cells.get(1)?.to_string()))
+                let id = l
+                    .split(" | ")
+                    .next()?
+                    .strip_prefix("| `")?
+                    .strip_suffix('`')?;
+                Some((id.to_string(), l.to_string()))
             })
             .collect();
         let table = Cause::table();
         for i in &table {
-            let want = format!("{} ({})", i.class.id(), i.class.exit_code());
+            let want = format!(
+                "| `{}` | {} ({}) | {} | {} | {} |",
+                i.id,
+                i.class.id(),
+                i.class.exit_code(),
+                i.rank,
+                i.emitted_by.join(", "),
+                i.means
+            );
             assert!(
-                rows.iter().any(|(id, c)| *id == i.id && *c == want),
-                "doc/json.md lacks `{}` | {want}",
-                i.id
+                rows.iter().any(|(id, l)| *id == i.id && *l == want),
+                "doc/json.md lacks the row {want}"
             );
         }
         for (id, _) in &rows {

@@ -150,6 +150,56 @@ pub fn with_probes(pasted: Verdict, probed: &[(String, Verdict)]) -> Verdict {
     v
 }
 
+/// One row of a daemon's source table (`ntpq -p`, `chronyc sources`), as
+/// a lab node's or a fleet's per-source verdict: the row's tally, and the
+/// verdict on the daemon's whole output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DaemonRow {
+    /// The daemon uses it (ntpq `*` `+` `#` `o`, chronyc `*` `+`).
+    pub usable: bool,
+    /// The exchange table's verdict on the output the row is in.
+    pub output: Option<Verdict>,
+}
+
+/// A row: ok when the daemon uses the source, else what its output says,
+/// else silence.
+pub static ROW_STEPS: &[Step<DaemonRow>] = &[Step {
+    name: "row",
+    applies: When::Always,
+    rules: &[
+        Rule {
+            names: &[Cause::Ok],
+            when: When::If(|r| r.usable),
+            say: |_| {
+                Verdict::new(Cause::Ok, "the daemon uses this source", Confidence::High)
+                    .evidence("its tally marks it used")
+            },
+        },
+        Rule {
+            names: Cause::ANY,
+            when: When::If(|r| r.output.is_some()),
+            say: |r| r.output.clone().expect("checked by the rule"),
+        },
+        Rule {
+            names: &[Cause::NoReply],
+            when: When::Always,
+            say: |_| {
+                Verdict::new(
+                    Cause::NoReply,
+                    "the daemon does not use this source, and its output says no more",
+                    Confidence::Low,
+                )
+                .fix(crate::diagnose::rules::prose::PROBE_TO_NAME)
+            },
+        },
+    ],
+}];
+
+/// A row's verdict.
+pub fn daemon_row(r: &DaemonRow) -> Verdict {
+    judge(ROW_STEPS, r).1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +207,7 @@ mod tests {
     #[test]
     fn the_table_has_the_one_shape() {
         crate::diagnose::table::check_shape(INPUT_STEPS).unwrap();
+        crate::diagnose::table::check_shape(ROW_STEPS).unwrap();
     }
 
     #[test]

@@ -18,6 +18,13 @@ impl Confidence {
             Confidence::High => "high",
         }
     }
+
+    /// The confidence an id names (`--json` read back).
+    pub fn from_id(id: &str) -> Option<Confidence> {
+        [Confidence::Low, Confidence::Medium, Confidence::High]
+            .into_iter()
+            .find(|c| c.id() == id)
+    }
 }
 
 /// A possible explanation, with what would confirm or rule it out.
@@ -88,13 +95,83 @@ impl Verdict {
 
 /// Where a verdict ranks among findings (lower first): the cause table's
 /// rank, with a config error the daemon skips over (not of high confidence)
-/// placed after every real finding. The one ranking: explain's findings and
-/// pasted blocks both sort by it.
+/// placed among the remarks, after every real finding. The one ranking:
+/// explain's findings, pasted blocks, fleet, and [`lead`] all sort by it.
 pub fn rank(v: &Verdict) -> u8 {
-    if v.cause == Cause::ConfigError && v.confidence != Confidence::High {
-        return 17;
+    rank_of(v.cause, v.confidence)
+}
+
+/// [`rank`] of a cause given with a confidence (a verdict read back from
+/// JSON).
+pub fn rank_of(cause: Cause, confidence: Confidence) -> u8 {
+    if cause == Cause::ConfigError && confidence != Confidence::High {
+        return super::cause::REMARK_RANK;
     }
-    v.cause.info().rank
+    cause.info().rank
+}
+
+/// Whether a verdict blocks synchronization: not of class ok, and ranked
+/// before the remarks ([`super::cause::REMARK_RANK`]). explain lists the
+/// others as remarks.
+pub fn blocks(v: &Verdict) -> bool {
+    v.cause.class() != Class::Ok && rank(v) < super::cause::REMARK_RANK
+}
+
+/// Which verdict leads, the one rule for every command's first screen and
+/// exit status (probe's targets, capture's conversations, explain's
+/// findings, watch's and fleet's system, lab's nodes): the first by the
+/// one ranking among those not of class ok, the one given first on a tie;
+/// with none, none leads (the status is ok).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lead {
+    best: Option<(u8, Class)>,
+}
+
+impl Lead {
+    /// Counts one verdict, given in order.
+    pub fn note(&mut self, v: &Verdict) {
+        self.note_cause(v.cause, v.confidence);
+    }
+
+    /// Counts one cause with its confidence, given in order.
+    pub fn note_cause(&mut self, cause: Cause, confidence: Confidence) {
+        if cause.class() == Class::Ok {
+            return;
+        }
+        let r = rank_of(cause, confidence);
+        if self.best.is_none_or(|(b, _)| r < b) {
+            self.best = Some((r, cause.class()));
+        }
+    }
+
+    /// The leading verdict's class, if any is not ok.
+    pub fn class(&self) -> Option<Class> {
+        self.best.map(|(_, c)| c)
+    }
+
+    /// The exit status: the leading verdict's class's, 0 with none.
+    pub fn exit_code(&self) -> u8 {
+        self.class().map_or(0, Class::exit_code)
+    }
+}
+
+/// The verdict that leads (see [`Lead`]); none when every one is ok.
+pub fn lead<'a>(vs: impl IntoIterator<Item = &'a Verdict>) -> Option<&'a Verdict> {
+    vs.into_iter()
+        .filter(|v| v.cause.class() != Class::Ok)
+        .fold(None, |best: Option<&Verdict>, v| match best {
+            Some(b) if rank(b) <= rank(v) => Some(b),
+            _ => Some(v),
+        })
+}
+
+/// The exit status of verdicts given in order (see [`Lead`]).
+pub fn exit_status<'a>(vs: impl IntoIterator<Item = &'a Verdict>) -> u8 {
+    let mut l = Lead::default();
+    for v in vs {
+        l.note(v);
+    }
+    l.exit_code()
 }
 
 /// Several verdicts as one: the first by the one ranking, with each other's
@@ -110,4 +187,43 @@ pub fn overall<'a>(items: impl IntoIterator<Item = (&'a str, &'a Verdict)>) -> O
         }
     }
     Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(c: Cause) -> Verdict {
+        Verdict::new(c, "", Confidence::High)
+    }
+
+    /// The one rule: the first by rank among those not ok, the first given
+    /// on a tie; a skipped config line is a remark.
+    #[test]
+    fn the_lead_is_the_first_by_rank_among_those_not_ok() {
+        let vs = [
+            v(Cause::Ok),
+            v(Cause::NoReply),
+            v(Cause::DaemonNotRunning),
+            v(Cause::PortUnreachable),
+        ];
+        assert_eq!(lead(&vs).unwrap().cause, Cause::DaemonNotRunning);
+        assert_eq!(exit_status(&vs), 7);
+        let tie = [v(Cause::PortUnreachable), v(Cause::AdminProhibited)];
+        assert_eq!(lead(&tie).unwrap().cause, Cause::PortUnreachable);
+        assert_eq!(lead(&[v(Cause::Ok), v(Cause::Outlier)]), None);
+        assert_eq!(exit_status(&[v(Cause::Ok), v(Cause::Pending)]), 0);
+        assert_eq!(exit_status(&[]), 0);
+        let skipped = Verdict::new(Cause::ConfigError, "", Confidence::Medium);
+        assert!(!blocks(&skipped));
+        assert!(blocks(&v(Cause::ConfigError)));
+        assert_eq!(
+            lead([&skipped, &v(Cause::RestrictBlocksClients)])
+                .unwrap()
+                .cause,
+            Cause::RestrictBlocksClients
+        );
+        assert!(!blocks(&v(Cause::UnrecognizedInput)));
+        assert_eq!(exit_status(&[v(Cause::UnrecognizedInput)]), 2);
+    }
 }

@@ -596,6 +596,47 @@ pub fn action(a: ClockAction, profile: Profile) -> String {
     }
 }
 
+/// What a daemon would do to the clock, as a verdict: past the panic
+/// threshold the clock needs a step no daemon makes by itself.
+pub static CLOCK_STEPS: &[Step<ClockAction>] = &[Step {
+    name: "clock",
+    applies: When::Always,
+    rules: &[
+        Rule {
+            names: &[Cause::ClockStepNeeded],
+            when: When::If(|a| matches!(a, ClockAction::Panic(_))),
+            say: |a| {
+                let ClockAction::Panic(by) = a else {
+                    unreachable!("checked by the rule")
+                };
+                said(
+                    Cause::ClockStepNeeded,
+                    format!(
+                        "offset {by:+.3} s is past the 1000 s panic threshold: the clock is left alone (ntpd would exit)"
+                    ),
+                    Confidence::High,
+                )
+            },
+        },
+        Rule {
+            names: &[Cause::Ok],
+            when: When::Always,
+            say: |a| {
+                said(
+                    Cause::Ok,
+                    format!("a daemon would {}", action(*a, Profile::Ntpd)),
+                    Confidence::High,
+                )
+            },
+        },
+    ],
+}];
+
+/// The clock's verdict on what a daemon would do.
+pub fn clock(a: ClockAction) -> Verdict {
+    judge(CLOCK_STEPS, &a).1
+}
+
 fn synchronized(f: &SystemFacts) -> Verdict {
     said(
         Cause::Ok,
@@ -643,6 +684,7 @@ mod tests {
     fn the_tables_have_the_one_shape() {
         super::super::table::check_shape(SOURCE_STEPS).unwrap();
         super::super::table::check_shape(SYSTEM_STEPS).unwrap();
+        super::super::table::check_shape(CLOCK_STEPS).unwrap();
     }
 
     /// Every cause the system's "most telling" rule may pass on is one a

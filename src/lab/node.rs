@@ -21,15 +21,16 @@ use serde::{Deserialize, Serialize};
 use super::topology::{NodeSpec, Role, Topology};
 use super::vclock::{Correction, VClock};
 use super::{Paths, present};
-use crate::cli::watch::{SnapshotJson, snapshot_json, source_spec, table};
 use crate::engine::client::{Engine, Event, Profile as Rules_, Rules};
 use crate::engine::profile::{Live, Presentation, Profile};
 use crate::engine::server::ServerConfig;
 use crate::explain::conf::{Config, Daemon};
+use crate::explain::sources::source_spec;
 use crate::net::clock;
 use crate::net::resolve::{Family, resolve};
 use crate::net::serve::{Listener, Options, ServerHandle, start};
 use crate::net::watch::{Limits, Report, run_with};
+use crate::schema::{SnapshotJson, snapshot_json, table};
 
 /// How long after the last new sample the clock is updated.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -52,8 +53,9 @@ pub struct Billboard {
     pub snapshot: Option<SnapshotJson>,
     /// The same, as `watch` prints it.
     pub table: Option<String>,
-    /// Configured names that did not resolve.
-    pub unresolved: Vec<(String, String)>,
+    /// Configured names that did not resolve: (name, cause id, why), the
+    /// node table's verdict.
+    pub unresolved: Vec<(String, String, String)>,
     /// Unix time written.
     pub written: f64,
 }
@@ -278,11 +280,16 @@ fn run_client(
                 }
             }
             Err(e) => {
-                out.event(
-                    format!("{}: does not resolve: {e}", src.host),
-                    Some("server-name-unresolved".into()),
+                let v = crate::diagnose::node::unresolved_server(
+                    &crate::explain::node::server_facts(&crate::explain::node::ServerEvidence {
+                        source: src.clone(),
+                        resolved: Some(Err(e.clone())),
+                        probes: vec![],
+                    }),
+                    &e,
                 );
-                unresolved.push((src.host.clone(), e));
+                unresolved.push((src.host.clone(), v.cause.id(), v.summary.clone()));
+                out.event(v.summary, Some(v.cause.id()));
             }
         }
     }
@@ -341,12 +348,7 @@ fn run_client(
                         let v = crate::diagnose::watch::source(s, &rules2, snap);
                         let (cause, why) = (v.cause, v.summary);
                         (
-                            format!(
-                                "{}: {} [{}] {why}",
-                                s.name,
-                                crate::cli::watch::status_word(&s.status),
-                                cause.id()
-                            ),
+                            format!("{}: {} [{}] {why}", s.name, s.status.word(), cause.id()),
                             Some(cause.id()),
                         )
                     }
@@ -393,12 +395,12 @@ fn run_client(
                         last_used = None;
                         out.event(format!("clock stepped by {by:+.6} s"), None);
                     }
-                    Correction::Panic(by) => out.event(
-                        format!(
-                            "offset {by:+.3} s is past the 1000 s panic threshold: the clock is left alone (ntpd would exit)"
-                        ),
-                        Some("clock-step-needed".into()),
-                    ),
+                    Correction::Panic(by) => {
+                        let v = crate::diagnose::watch::clock(
+                            crate::engine::client::ClockAction::Panic(by),
+                        );
+                        out.event(v.summary, Some(v.cause.id()));
+                    }
                     Correction::Slew(_) => {}
                 }
             }

@@ -7,61 +7,12 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::Paths;
 use super::node::{Billboard, NodeEvent};
 use super::setup::{State, chronyd_path};
 use super::topology::{NodeSpec, Role, Topology};
-use crate::cli::json::VerdictJson;
 use crate::explain::paste;
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SourceJson {
-    pub address: String,
-    pub tally: String,
-    /// Octal, as ntpq and chronyc print it.
-    pub reach: String,
-    pub cause: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct NodeJson {
-    pub name: String,
-    pub role: Role,
-    /// Seconds the node's clock is ahead of true time (the host clock);
-    /// 0 for nodes on the host clock (real daemons, routers).
-    pub clock_offset_s: f64,
-    pub synchronized: Option<bool>,
-    pub addresses: Vec<String>,
-    pub sources: Vec<SourceJson>,
-    /// `explain` inside the node (client nodes), else null.
-    pub verdict: Option<VerdictJson>,
-    /// What it serves, for serving nodes.
-    pub serving: Option<String>,
-    /// The node's own view, as its tool prints it (watch's table, ntpq -p,
-    /// chronyc sources).
-    pub view: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct TimelineJson {
-    /// Seconds since the lab came up.
-    pub t_s: f64,
-    pub node: String,
-    pub text: String,
-    pub cause: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct LabJson {
-    pub lab: String,
-    pub topology: String,
-    pub nodes: Vec<NodeJson>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub timeline: Vec<TimelineJson>,
-    pub exit_code: u8,
-}
+use crate::schema::{LabNodeJson, LabSourceJson, TimelineJson, VerdictJson};
 
 /// Runs `args` inside the node (bounded), with the node's clock and root;
 /// its standard output.
@@ -84,9 +35,8 @@ fn chronyc() -> String {
 }
 
 /// A real daemon's own view: `ntpq -pn` or `chronyc -n sources`, and its
-/// sources. The per-source cause is the rule table's verdict on the
-/// daemon's output for a source it does not use, `ok` for one it does.
-pub fn daemon_view(paths: &Paths, n: &NodeSpec) -> (String, Vec<SourceJson>) {
+/// sources, each judged by [`crate::diagnose::paste::daemon_row`].
+pub fn daemon_view(paths: &Paths, n: &NodeSpec) -> (String, Vec<LabSourceJson>) {
     let text = match n.role() {
         Role::Ntpd => in_node(
             paths,
@@ -110,18 +60,19 @@ pub fn daemon_view(paths: &Paths, n: &NodeSpec) -> (String, Vec<SourceJson>) {
         _ => None,
     }
     .unwrap_or_default();
-    let block = paste::overall(&paste::explain(&text)).map(|v| v.cause.id());
+    let output = paste::overall(&paste::explain(&text));
     let cause = |usable: bool| {
-        if usable {
-            "ok".to_string()
-        } else {
-            block.clone().unwrap_or_else(|| "no-reply".into())
-        }
+        crate::diagnose::paste::daemon_row(&crate::diagnose::paste::DaemonRow {
+            usable,
+            output: output.clone(),
+        })
+        .cause
+        .id()
     };
     let mut sources = vec![];
     if let Some((rows, _)) = paste::parse_peers(&text) {
         for r in rows {
-            sources.push(SourceJson {
+            sources.push(LabSourceJson {
                 address: r.remote,
                 tally: r.tally.to_string(),
                 reach: format!("{:o}", r.reach),
@@ -130,7 +81,7 @@ pub fn daemon_view(paths: &Paths, n: &NodeSpec) -> (String, Vec<SourceJson>) {
         }
     } else {
         for (state, name, reach) in paste::chrony_rows(&text) {
-            sources.push(SourceJson {
+            sources.push(LabSourceJson {
                 address: name,
                 tally: state.to_string(),
                 reach: format!("{reach:o}"),
@@ -154,12 +105,12 @@ pub fn verdict(paths: &Paths, node: &str) -> Option<VerdictJson> {
         &[&exe.display().to_string(), "explain", "--json"],
         Duration::from_secs(40),
     )?;
-    let v: crate::cli::explain::ExplainReport = serde_json::from_str(&out).ok()?;
+    let v: crate::schema::ExplainReport = serde_json::from_str(&out).ok()?;
     Some(v.verdict)
 }
 
 /// Every node's state now; verdicts for client nodes if `verdicts`.
-pub fn status(paths: &Paths, topo: &Topology, verdicts: bool) -> Vec<NodeJson> {
+pub fn status(paths: &Paths, topo: &Topology, verdicts: bool) -> Vec<LabNodeJson> {
     std::thread::scope(|s| {
         let hs: Vec<_> = topo
             .node
@@ -171,7 +122,7 @@ pub fn status(paths: &Paths, topo: &Topology, verdicts: bool) -> Vec<NodeJson> {
                         .then(|| verdict(paths, &n.name))
                         .flatten();
                     let addresses = n.ips().iter().map(|a| a.to_string()).collect();
-                    let mut j = NodeJson {
+                    let mut j = LabNodeJson {
                         name: n.name.clone(),
                         role,
                         clock_offset_s: 0.0,
@@ -188,18 +139,18 @@ pub fn status(paths: &Paths, topo: &Topology, verdicts: bool) -> Vec<NodeJson> {
                             j.synchronized = role.is_client().then_some(b.synchronized);
                             j.serving = b.serving.clone();
                             j.view = b.table.clone().unwrap_or_default();
-                            for (name, e) in &b.unresolved {
-                                j.view.push_str(&format!("{name}: does not resolve: {e}\n"));
-                                j.sources.push(SourceJson {
+                            for (name, cause, why) in &b.unresolved {
+                                j.view.push_str(&format!("{name}: [{cause}] {why}\n"));
+                                j.sources.push(LabSourceJson {
                                     address: name.clone(),
                                     tally: " ".into(),
                                     reach: "0".into(),
-                                    cause: crate::diagnose::Cause::ServerNameUnresolved.id(),
+                                    cause: cause.clone(),
                                 });
                             }
                             if let Some(snap) = b.snapshot {
                                 j.sources
-                                    .extend(snap.sources.into_iter().map(|s| SourceJson {
+                                    .extend(snap.sources.into_iter().map(|s| LabSourceJson {
                                         address: s.address,
                                         tally: s.tally,
                                         reach: s.reach,
@@ -296,13 +247,23 @@ impl DaemonWatch {
     }
 }
 
-/// The exit status of a lab: 0 when every client node's verdict is ok,
-/// else the highest exit status among them (3-7, as `explain`'s).
-pub fn exit_code(nodes: &[NodeJson]) -> u8 {
-    nodes
-        .iter()
-        .filter_map(|n| n.verdict.as_ref())
-        .map(|v| v.exit_code)
-        .max()
-        .unwrap_or(0)
+/// The exit status of a lab: its client nodes' verdicts (`explain` in each),
+/// in node order, by the one rule ([`crate::diagnose::verdict::Lead`]): the
+/// status of the first by the causes' ranking among those not ok.
+pub fn exit_code(nodes: &[LabNodeJson]) -> u8 {
+    let mut lead = crate::diagnose::verdict::Lead::default();
+    for v in nodes.iter().filter_map(|n| n.verdict.as_ref()) {
+        match crate::diagnose::Cause::from_id(&v.cause) {
+            Some(c) => lead.note_cause(
+                c,
+                crate::diagnose::Confidence::from_id(&v.confidence)
+                    .unwrap_or(crate::diagnose::Confidence::High),
+            ),
+            // A verdict this build does not know (another version's): its
+            // own status, ranked first.
+            None if v.exit_code != 0 => return v.exit_code,
+            None => {}
+        }
+    }
+    lead.exit_code()
 }

@@ -31,6 +31,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use crate::schema::Role;
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::acl::Cidr;
@@ -185,49 +187,6 @@ pub struct NodeSpec {
     pub ntpd: Option<DaemonSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chronyd: Option<DaemonSpec>,
-}
-
-/// What a node is, by what it runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// The built-in engine, not serving.
-    Client,
-    /// The built-in engine, serving its own clock.
-    ClientServer,
-    /// The built-in server.
-    Server,
-    Ntpd,
-    Chronyd,
-    Router,
-    Host,
-}
-
-impl Role {
-    pub fn id(self) -> &'static str {
-        match self {
-            Role::Client => "client",
-            Role::ClientServer => "client-server",
-            Role::Server => "server",
-            Role::Ntpd => "ntpd",
-            Role::Chronyd => "chronyd",
-            Role::Router => "router",
-            Role::Host => "host",
-        }
-    }
-
-    /// Synchronizes to something: its verdict is worth asking for.
-    pub fn is_client(self) -> bool {
-        matches!(
-            self,
-            Role::Client | Role::ClientServer | Role::Ntpd | Role::Chronyd
-        )
-    }
-
-    /// Runs the built-in node process (engine and/or server).
-    pub fn is_builtin(self) -> bool {
-        matches!(self, Role::Client | Role::ClientServer | Role::Server)
-    }
 }
 
 impl NodeSpec {

@@ -20,35 +20,11 @@ use crate::engine::client::{Snapshot, Status, SysStatus};
 type Labels = Vec<(String, String)>;
 type F64 = Gauge<f64, AtomicU64>;
 
-/// Every state a source can be in (one gauge each, 0 or 1).
-pub const STATES: [&str; 11] = [
-    "unreachable",
-    "stopped",
-    "unsynchronized",
-    "too_far",
-    "loop",
-    "noselect",
-    "falseticker",
-    "outlier",
-    "backup",
-    "candidate",
-    "system_peer",
-];
+/// Every state a source can be in (one gauge each, 0 or 1): the engine's ids.
+pub const STATES: [&str; 11] = Status::IDS;
 
 fn state_id(s: &Status) -> &'static str {
-    match s {
-        Status::Unreachable => "unreachable",
-        Status::Stopped(_) => "stopped",
-        Status::Unsynchronized { .. } => "unsynchronized",
-        Status::TooFar { .. } => "too_far",
-        Status::Loop => "loop",
-        Status::Noselect => "noselect",
-        Status::Falseticker => "falseticker",
-        Status::Outlier => "outlier",
-        Status::Backup => "backup",
-        Status::Candidate => "candidate",
-        Status::SystemPeer => "system_peer",
-    }
+    s.id()
 }
 
 #[derive(Default)]

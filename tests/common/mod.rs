@@ -451,12 +451,12 @@ pub fn ntpdiag() -> &'static str {
 }
 
 /// Runs `ntpdiag probe --json ARGS` in `ns` and parses the report.
-pub fn probe_json(ns: &Netns, args: &[&str]) -> (ntpdiag::cli::json::ProbeReport, i32) {
+pub fn probe_json(ns: &Netns, args: &[&str]) -> (ntpdiag::schema::ProbeReport, i32) {
     let mut full = vec![ntpdiag(), "probe", "--json"];
     full.extend_from_slice(args);
     let o = run_bounded(&mut ns.cmd(&full), Duration::from_secs(60));
     let text = String::from_utf8_lossy(&o.stdout);
-    let report: ntpdiag::cli::json::ProbeReport = serde_json::from_str(&text).unwrap_or_else(|e| {
+    let report: ntpdiag::schema::ProbeReport = serde_json::from_str(&text).unwrap_or_else(|e| {
         panic!(
             "bad JSON ({e}): {text}\nstderr: {}",
             String::from_utf8_lossy(&o.stderr)
@@ -562,7 +562,7 @@ pub fn stop_tcpdump(mut p: Proc) {
 }
 
 /// Runs `ntpdiag capture --json ARGS` (anywhere) and parses the report.
-pub fn capture_json(args: &[&str]) -> (ntpdiag::cli::capture::CaptureReport, i32) {
+pub fn capture_json(args: &[&str]) -> (ntpdiag::schema::CaptureReport, i32) {
     let mut full = vec!["capture", "--json"];
     full.extend_from_slice(args);
     let o = run_bounded(Command::new(ntpdiag()).args(&full), Duration::from_secs(60));

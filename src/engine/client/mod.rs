@@ -60,6 +60,51 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every state's id, in the order a source climbs to use (metric
+    /// label values, one gauge each).
+    pub const IDS: [&'static str; 11] = [
+        "unreachable",
+        "stopped",
+        "unsynchronized",
+        "too_far",
+        "loop",
+        "noselect",
+        "falseticker",
+        "outlier",
+        "backup",
+        "candidate",
+        "system_peer",
+    ];
+
+    /// The state's id (one of [`Status::IDS`]).
+    pub fn id(&self) -> &'static str {
+        match self {
+            Status::Unreachable => "unreachable",
+            Status::Stopped(_) => "stopped",
+            Status::Unsynchronized { .. } => "unsynchronized",
+            Status::TooFar { .. } => "too_far",
+            Status::Loop => "loop",
+            Status::Noselect => "noselect",
+            Status::Falseticker => "falseticker",
+            Status::Outlier => "outlier",
+            Status::Backup => "backup",
+            Status::Candidate => "candidate",
+            Status::SystemPeer => "system_peer",
+        }
+    }
+
+    /// The state in a word or two, as watch's events print it.
+    pub fn word(&self) -> String {
+        match self {
+            Status::Stopped(k) => format!("stopped by KoD {}", k.text()),
+            Status::TooFar { .. } => "too far".into(),
+            Status::SystemPeer => "system peer".into(),
+            s => s.id().into(),
+        }
+    }
+}
+
+impl Status {
     /// The tally code, as `ntpq -p` prints it.
     pub fn tally(&self) -> char {
         match self {

@@ -1,7 +1,6 @@
-//! The `--json` schema: its own serde types, versioned by `schema_version`,
-//! documented in `doc/json.md`. Field names and cause ids are a public
-//! interface: add fields, never rename or remove them without bumping the
-//! version.
+//! `probe --json`: the report of each target, its probes packet by packet,
+//! and the verdict; the machine (`NodeJson`) and verdict (`VerdictJson`)
+//! types every document shares.
 
 use serde::{Deserialize, Serialize};
 
@@ -63,7 +62,7 @@ pub struct ProbeJson {
     /// `"ephemeral"` or the fixed port number as a string.
     pub source_port: String,
     pub local_address: Option<String>,
-    pub config: Option<ConfigJson>,
+    pub config: Option<ProbeConfigJson>,
     pub events: Vec<EventJson>,
     pub samples: Vec<SampleJson>,
     pub neighbour: Option<NeighbourJson>,
@@ -75,7 +74,7 @@ pub struct ProbeJson {
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct ConfigJson {
+pub struct ProbeConfigJson {
     pub samples: u32,
     pub interval_ms: f64,
     pub timeout_ms: f64,
@@ -382,7 +381,7 @@ pub fn probe(ev: &TargetEvidence, v: &Verdict, pivot: NtpDate) -> ProbeJson {
             SourcePort::Fixed(p) => p.to_string(),
         },
         local_address: ev.local_address.map(|a| a.to_string()),
-        config: ev.record.as_ref().map(|r| ConfigJson {
+        config: ev.record.as_ref().map(|r| ProbeConfigJson {
             samples: r.config.samples,
             interval_ms: r.config.interval.as_secs_f64() * 1000.0,
             timeout_ms: r.config.timeout.as_secs_f64() * 1000.0,
@@ -635,15 +634,4 @@ pub fn unprobed(host: &str, v: &Verdict) -> TargetReport {
         probes: vec![],
         verdict: v.into(),
     }
-}
-
-/// Writes one pretty JSON document and a newline to stdout, streamed (a
-/// report of a huge paste is never built as one string first).
-pub fn print_pretty<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    serde_json::to_writer_pretty(&mut out, v)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
 }
