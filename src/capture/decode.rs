@@ -15,7 +15,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket};
 
-use crate::wire::icmp::IcmpError;
+use crate::wire::icmp::{ErrorQuote, IcmpError, QuotedProto};
 
 pub const NTP_PORT: u16 = 123;
 
@@ -303,46 +303,21 @@ pub fn transport(src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) -> Decoded
             if payload.len() < 8 {
                 return Decoded::Undecodable("ICMP header cut short");
             }
-            let (t, c) = (payload[0], payload[1]);
-            let v6 = proto == IpNumber::IPV6_ICMP;
-            let is_error = if v6 {
-                (1..=4).contains(&t)
-            } else {
-                matches!(t, 3 | 11 | 12)
-            };
-            if !is_error {
-                return Decoded::Other;
-            }
-            let error = if v6 {
-                IcmpError::v6(t, c)
-            } else {
-                IcmpError::v4(t, c)
-            };
-            let Ok(q) = LaxSlicedPacket::from_ip(&payload[8..]) else {
+            let Some(q) = ErrorQuote::parse(payload, proto == IpNumber::IPV6_ICMP) else {
                 return Decoded::Other;
             };
-            let Some((qs, qd, qproto, qpayload, _)) = net_of(&q) else {
-                return Decoded::Other;
-            };
-            if qproto != IpNumber::UDP && qproto != IpNumber::TCP {
-                return Decoded::Other;
-            }
-            // UDP's and TCP's first four octets are the same: the ports.
-            let Some((qsp, qdp, _)) = udp_header(qpayload) else {
-                return Decoded::Other;
-            };
-            let ke = qproto == IpNumber::TCP;
+            let ke = q.quoted_proto == QuotedProto::Tcp;
             let port = if ke { NTS_KE_PORT } else { NTP_PORT };
-            if qsp != port && qdp != port {
+            if q.quoted_src.port() != port && q.quoted_dst.port() != port {
                 return Decoded::Other;
             }
             Decoded::Icmp(IcmpQuote {
                 offender: src,
                 to: dst,
-                error,
-                quoted_src: SocketAddr::new(qs, qsp),
-                quoted_dst: SocketAddr::new(qd, qdp),
-                quoted_payload: if ke { &[] } else { &qpayload[8..] },
+                error: q.error,
+                quoted_src: q.quoted_src,
+                quoted_dst: q.quoted_dst,
+                quoted_payload: if ke { &[] } else { q.quoted_payload },
                 ke,
             })
         }

@@ -53,10 +53,28 @@ pub struct TargetEvidence {
     pub record: Option<ProbeRecord>,
     pub neighbour: Option<Neighbour>,
     /// The NTS client's run (probe --nts).
-    pub nts: Option<crate::net::nts::NtsProbe>,
+    pub nts: Option<NtsProbe>,
 }
 
 /// Milliseconds of a probe's elapsed time.
 pub fn ms(d: std::time::Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// One line of what the NTS client did, at a time since it began.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogLine {
+    pub at: std::time::Duration,
+    pub text: String,
+    /// A received NTP packet's decoded header, and the transmit nonce of
+    /// the request it answers (shown as probe shows plain replies).
+    pub packet: Option<(crate::wire::Repr, crate::wire::NtpTimestamp)>,
+}
+
+/// Everything the NTS client learnt about one server: the facts for the
+/// rule table and the log to show.
+#[derive(Clone, Debug)]
+pub struct NtsProbe {
+    pub facts: super::facts::NtsClient,
+    pub log: Vec<LogLine>,
 }

@@ -138,9 +138,158 @@ impl fmt::Display for IcmpError {
     }
 }
 
+/// The quoted datagram's transport: UDP (NTP) or TCP (NTS-KE).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum QuotedProto {
+    Udp,
+    Tcp,
+}
+
+/// An ICMP or ICMPv6 error message and the datagram it quotes (RFC 792,
+/// RFC 4443 §2.1, §3): the view capture's decoder and the NTS edge share.
+/// Parsing never panics: anything short, odd or not an error is `None`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct ErrorQuote<'a> {
+    pub error: IcmpError,
+    pub quoted_src: std::net::SocketAddr,
+    pub quoted_dst: std::net::SocketAddr,
+    pub quoted_proto: QuotedProto,
+    /// What follows the quoted UDP or TCP header's first eight octets
+    /// (the UDP payload; often shorter than the original).
+    pub quoted_payload: &'a [u8],
+}
+
+impl<'a> ErrorQuote<'a> {
+    /// `message` is an ICMP (`v6` false) or ICMPv6 message from its type
+    /// octet on: a raw socket's ICMPv6 message, or an IP packet's payload.
+    /// `None` unless it is an error quoting a UDP or TCP datagram whose
+    /// first eight octets (the ports) are there.
+    pub fn parse(message: &'a [u8], v6: bool) -> Option<ErrorQuote<'a>> {
+        use etherparse::{IpNumber, LaxNetSlice, LaxSlicedPacket};
+        if message.len() < 8 {
+            return None;
+        }
+        let (t, c) = (message[0], message[1]);
+        let error = if v6 {
+            (1..=4).contains(&t).then(|| IcmpError::v6(t, c))?
+        } else {
+            matches!(t, 3 | 11 | 12).then(|| IcmpError::v4(t, c))?
+        };
+        let q = LaxSlicedPacket::from_ip(&message[8..]).ok()?;
+        let (src, dst, proto, payload) = match q.net.as_ref()? {
+            LaxNetSlice::Ipv4(v4) => (
+                std::net::IpAddr::V4(v4.header().source_addr()),
+                std::net::IpAddr::V4(v4.header().destination_addr()),
+                v4.payload().ip_number,
+                v4.payload().payload,
+            ),
+            LaxNetSlice::Ipv6(v6) => (
+                std::net::IpAddr::V6(v6.header().source_addr()),
+                std::net::IpAddr::V6(v6.header().destination_addr()),
+                v6.payload().ip_number,
+                v6.payload().payload,
+            ),
+            _ => return None,
+        };
+        let quoted_proto = match proto {
+            IpNumber::UDP => QuotedProto::Udp,
+            IpNumber::TCP => QuotedProto::Tcp,
+            _ => return None,
+        };
+        // UDP's and TCP's first four octets are the same: the ports.
+        if payload.len() < 8 {
+            return None;
+        }
+        let sport = u16::from_be_bytes([payload[0], payload[1]]);
+        let dport = u16::from_be_bytes([payload[2], payload[3]]);
+        Some(ErrorQuote {
+            error,
+            quoted_src: std::net::SocketAddr::new(src, sport),
+            quoted_dst: std::net::SocketAddr::new(dst, dport),
+            quoted_proto,
+            quoted_payload: &payload[8..],
+        })
+    }
+
+    /// An IPv4 packet carrying an ICMP error (as a raw ICMP socket gives
+    /// it, with its IP header): (its source, its destination, the view).
+    pub fn in_ipv4(
+        packet: &'a [u8],
+    ) -> Option<(std::net::Ipv4Addr, std::net::Ipv4Addr, ErrorQuote<'a>)> {
+        let ihl = usize::from(*packet.first()? & 0x0f) * 4;
+        if packet[0] >> 4 != 4 || ihl < 20 || packet.len() < ihl || packet[9] != 1 {
+            return None;
+        }
+        let addr = |at: usize| {
+            std::net::Ipv4Addr::new(packet[at], packet[at + 1], packet[at + 2], packet[at + 3])
+        };
+        Some((
+            addr(12),
+            addr(16),
+            ErrorQuote::parse(&packet[ihl..], false)?,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An ICMPv6 port unreachable as a raw socket gives it (no IPv6 header),
+    /// quoting a TCP SYN to port 4460: read without any outer header.
+    #[test]
+    fn icmpv6_error_quoting_tcp_as_a_raw_socket_gives_it() {
+        let src: std::net::Ipv6Addr = "2001:db8::2".parse().unwrap();
+        let dst: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let mut m = vec![1, 4, 0, 0, 0, 0, 0, 0];
+        // The quoted IPv6 header: TCP, 20 octets of payload.
+        m.extend([0x60, 0, 0, 0, 0, 20, 6, 64]);
+        m.extend(src.octets());
+        m.extend(dst.octets());
+        m.extend(40000u16.to_be_bytes());
+        m.extend(4460u16.to_be_bytes());
+        m.extend([0u8; 16]);
+        let q = ErrorQuote::parse(&m, true).unwrap();
+        assert_eq!(q.error, IcmpError::v6(1, 4));
+        assert_eq!(q.quoted_proto, QuotedProto::Tcp);
+        assert_eq!(q.quoted_src, "[2001:db8::2]:40000".parse().unwrap());
+        assert_eq!(q.quoted_dst, "[2001:db8::1]:4460".parse().unwrap());
+        // Cut anywhere, or not an error: no view, no panic.
+        for n in 0..m.len() - 16 {
+            assert_eq!(ErrorQuote::parse(&m[..n], true), None, "{n}");
+        }
+        assert_eq!(ErrorQuote::parse(&[128, 0, 0, 0, 0, 0, 0, 0], true), None);
+        assert_eq!(ErrorQuote::parse(&m, false), None);
+    }
+
+    /// An IPv4 port unreachable with its IP header, quoting UDP to 123.
+    #[test]
+    fn icmp_error_in_an_ipv4_packet() {
+        let mut inner = vec![
+            0x45, 0, 0, 76, 0, 0, 0, 0, 64, 17, 0, 0, 198, 51, 100, 2, 198, 51, 100, 1,
+        ];
+        inner.extend(40000u16.to_be_bytes());
+        inner.extend(123u16.to_be_bytes());
+        inner.extend([0, 56, 0, 0]);
+        inner.extend([0x23u8; 48]);
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 198, 51, 100, 1, 198, 51, 100, 2,
+        ];
+        p.extend([3, 3, 0, 0, 0, 0, 0, 0]);
+        p.extend(&inner);
+        let (from, to, q) = ErrorQuote::in_ipv4(&p).unwrap();
+        assert_eq!(from.to_string(), "198.51.100.1");
+        assert_eq!(to.to_string(), "198.51.100.2");
+        assert_eq!(q.error, IcmpError::v4(3, 3));
+        assert_eq!(q.quoted_proto, QuotedProto::Udp);
+        assert_eq!(q.quoted_dst, "198.51.100.1:123".parse().unwrap());
+        assert_eq!(q.quoted_payload.len(), 48);
+        for n in 0..48 {
+            assert_eq!(ErrorQuote::in_ipv4(&p[..n]), None, "{n}");
+        }
+        p[9] = 17;
+        assert_eq!(ErrorQuote::in_ipv4(&p), None);
+    }
 
     #[test]
     fn the_codes_the_probe_names() {

@@ -9,6 +9,7 @@ use super::*;
 use crate::diagnose::SourcePort;
 use crate::diagnose::evidence::Neighbour;
 use crate::diagnose::{Cause, Confidence};
+use crate::engine::local::LocalErrorKind;
 use crate::engine::probe::sim::{Response, run};
 use crate::engine::probe::{IcmpReport, ProbeConfig, ProbeRecord, ProbeSession, Transmit};
 use crate::engine::server::ServerConfig;
@@ -318,16 +319,18 @@ fn no_reply_and_no_arp_answer_means_host_down() {
 fn local_failures() {
     let mut ev = evidence(record(|_, _| vec![]));
     ev.record = None;
-    ev.setup_error = Some(crate::net::errno::local_error(
+    ev.setup_error = Some(os_error(
         "bind",
         "0.0.0.0:123",
-        &std::io::Error::from_raw_os_error(libc::EADDRINUSE),
+        LocalErrorKind::AddressInUse,
+        libc::EADDRINUSE,
     ));
     assert_eq!(diagnose(&ev).cause, Cause::LocalPortInUse);
-    ev.setup_error = Some(crate::net::errno::local_error(
+    ev.setup_error = Some(os_error(
         "bind",
         "0.0.0.0:123",
-        &std::io::Error::from_raw_os_error(libc::EACCES),
+        LocalErrorKind::PermissionDenied,
+        libc::EACCES,
     ));
     assert_eq!(diagnose(&ev).cause, Cause::LocalPermissionDenied);
 
@@ -337,10 +340,11 @@ fn local_failures() {
     s.handle_send_error(
         start,
         tx.purpose,
-        crate::net::errno::local_error(
+        os_error(
             "sendto",
             target(),
-            &std::io::Error::from_raw_os_error(libc::EPERM),
+            LocalErrorKind::SendNotPermitted,
+            libc::EPERM,
         ),
     );
     assert!(s.is_finished());
@@ -362,10 +366,11 @@ fn source_port_filtered() {
     );
     // Port in use: the local verdict wins, the other is kept as a note.
     let mut ev = evidence(record(|_, _| vec![]));
-    ev.setup_error = Some(crate::net::errno::local_error(
+    ev.setup_error = Some(os_error(
         "bind",
         "0.0.0.0:123",
-        &std::io::Error::from_raw_os_error(libc::EADDRINUSE),
+        LocalErrorKind::AddressInUse,
+        libc::EADDRINUSE,
     ));
     let v = compare_source_ports(&ok, &ev, 123);
     assert_eq!(v.cause, Cause::LocalPortInUse);
@@ -408,11 +413,7 @@ fn socket_errors_are_reported() {
     let mut s = ProbeSession::new(ProbeConfig::default(), target(), start);
     s.handle_socket_error(
         start,
-        crate::net::errno::local_error(
-            "recvmsg",
-            target(),
-            &std::io::Error::from_raw_os_error(libc::ENOMEM),
-        ),
+        os_error("recvmsg", target(), LocalErrorKind::Other, libc::ENOMEM),
     );
     let wall0 = NtpDate::from_unix(1_764_000_000, 0).timestamp();
     let rec = run(s, start, wall0, server(ServerConfig::default(), 0.0));
@@ -425,4 +426,21 @@ fn socket_errors_are_reported() {
         "{:?}",
         v.notes
     );
+}
+
+/// A failed socket call as the edge reports it (net::errno maps errno to
+/// kind; its own tests check that mapping).
+fn os_error(
+    op: &str,
+    target: impl std::fmt::Display,
+    kind: LocalErrorKind,
+    errno: i32,
+) -> crate::engine::local::LocalError {
+    crate::engine::local::LocalError {
+        kind,
+        op: op.to_string(),
+        target: target.to_string(),
+        errno: Some(errno),
+        message: std::io::Error::from_raw_os_error(errno).to_string(),
+    }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::ServerName;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::capture::decode::{Decoded, decode_ip};
+pub use crate::diagnose::evidence::{LogLine, NtsProbe};
 use crate::diagnose::facts::{
     CertCheck, Icmp, KeConnect, KeOutcome, NtsClient, NtsNtp, Sender, TlsOutcome, TrueTimeCheck,
 };
@@ -25,7 +25,7 @@ use crate::diagnose::{SourcePort, TargetEvidence};
 use crate::engine::exchange::{ReplyClass, Request, build_request, judge_reply};
 use crate::engine::probe::ProbeConfig;
 use crate::wire::KissCode;
-use crate::wire::icmp::IcmpError;
+use crate::wire::icmp::{ErrorQuote, IcmpError, QuotedProto};
 use crate::wire::nts::{self, ClientRequest, EXPORTER_LABEL, KEY_LEN, Keys, NONCE_LEN};
 use crate::wire::nts_ke::{self, AEAD_AES_SIV_CMAC_256, Read as KeRead, record_name};
 use crate::wire::{NtpTimestamp, nts_ke::MAX_MESSAGE};
@@ -34,24 +34,6 @@ use super::clock;
 
 /// The NTS-KE port (RFC 8915 §4).
 pub const KE_PORT: u16 = 4460;
-
-/// One line of what the NTS client did, at a time since it began.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogLine {
-    pub at: Duration,
-    pub text: String,
-    /// A received NTP packet's decoded header, and the transmit nonce of
-    /// the request it answers (shown as probe shows plain replies).
-    pub packet: Option<(crate::wire::Repr, NtpTimestamp)>,
-}
-
-/// Everything the NTS client learnt about one server: the facts for the
-/// rule table and the log to show.
-#[derive(Clone, Debug)]
-pub struct NtsProbe {
-    pub facts: NtsClient,
-    pub log: Vec<LogLine>,
-}
 
 /// A key exchange done, with what the NTP part needs.
 pub struct Session {
@@ -160,30 +142,30 @@ fn icmp_quoting(raw: &Socket, dst: SocketAddr, local_port: u16) -> Option<Icmp> 
             Ok((n, Some(from))) => (n, from),
             _ => return None,
         };
-        let packet: Vec<u8> = if dst.is_ipv4() {
-            buf[..n].to_vec()
+        // A raw ICMP socket gives the IPv4 packet with its header; a raw
+        // ICMPv6 socket gives the message alone, its sender in `from`.
+        let (offender, to, q): (IpAddr, Option<IpAddr>, _) = if dst.is_ipv4() {
+            let Some((src, to, q)) = ErrorQuote::in_ipv4(&buf[..n]) else {
+                continue;
+            };
+            (src.into(), Some(to.into()), q)
         } else {
-            // Raw ICMPv6 sockets give the message without its IPv6 header.
             let src = from.as_sockaddr_in6().map(|a| a.ip())?;
-            let mut p = vec![0x60, 0, 0, 0];
-            p.extend_from_slice(&(n as u16).to_be_bytes());
-            p.extend([58, 64]);
-            p.extend_from_slice(&src.octets());
-            p.extend_from_slice(&[0u8; 16]);
-            p.extend_from_slice(&buf[..n]);
-            p
+            let Some(q) = ErrorQuote::parse(&buf[..n], true) else {
+                continue;
+            };
+            (src.into(), None, q)
         };
-        if let Decoded::Icmp(q) = decode_ip(&packet)
-            && q.ke
+        if q.quoted_proto == QuotedProto::Tcp
             && q.quoted_dst == dst
             && q.quoted_src.port() == local_port
         {
             return Some(Icmp {
                 error: q.error,
-                offender: Some(q.offender),
-                sender: if q.offender == dst.ip() {
+                offender: Some(offender),
+                sender: if offender == dst.ip() {
                     Sender::Server
-                } else if q.offender.is_loopback() || q.offender == q.to {
+                } else if offender.is_loopback() || Some(offender) == to {
                     // From this host to itself: a local REJECT rule.
                     Sender::ClientHost
                 } else {
