@@ -32,7 +32,7 @@ fn main() {
 
     // The engine: one association per source; the trace repeated, shifted
     // in time so that every sample is new.
-    let mut e = engine_for(&raw, Rules::of(Profile::Ntpd));
+    let mut e = engine_for(&raw, Rules::of(Profile::Ntpd), std::time::Instant::now());
     let t0 = raw[0].t;
     let t = Instant::now();
     let mut n = 0usize;

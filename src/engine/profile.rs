@@ -186,16 +186,20 @@ impl Server {
         Server::with_seed(profile, [0; 32])
     }
 
-    /// A server whose NTS randomness comes from `seed` (the edge gives fresh
-    /// random octets; tests a fixed seed).
+    /// A server whose randomness (NTS nonces and cookies, the rate
+    /// table's key) comes from `seed` (the edge gives fresh random octets;
+    /// tests a fixed seed).
     pub fn with_seed(profile: Profile, seed: [u8; 32]) -> Server {
-        let rate = profile.rate.map(|(c, a)| (RateTable::new(c), a));
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::from_seed(seed);
+        let key = (rng.next_u64(), rng.next_u64());
+        let rate = profile.rate.map(|(c, a)| (RateTable::new(c, key), a));
         let responder = Responder::new(profile.server.clone());
         Server {
             profile,
             responder,
             rate,
-            rng: rand::SeedableRng::from_seed(seed),
+            rng,
             counters: Counters::default(),
         }
     }

@@ -3,16 +3,18 @@
 //! A token bucket per client address (capacity `burst`, one token back per
 //! `interval`), kept in a 4-way set-associative table allocated once:
 //! [`TABLE_ENTRIES`] entries of [`std::mem::size_of::<Slot>()`] octets each
-//! (16384 × 32 = 512 KiB). The set is chosen by a keyed hash (SipHash with a
-//! random key), so an attacker cannot aim many addresses at one set. A new
+//! (16384 × 32 = 512 KiB). The set is chosen by a keyed hash (SipHash-1-3
+//! with a secret key the caller draws), so an attacker cannot aim many
+//! addresses at one set. A new
 //! client evicts the least recently seen entry of its set. A flood from
 //! millions of distinct (spoofed) sources therefore churns the table without
 //! growing it, and a legitimate client whose entry was evicted simply starts
 //! with a full bucket again: the limiter fails open, service goes on.
 //!
-//! Time is passed in (milliseconds on any monotonic clock).
+//! Time and the key are passed in (milliseconds on any monotonic clock):
+//! the table reads no clock and no randomness.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -54,7 +56,8 @@ pub struct RateConfig {
 pub struct RateTable {
     cfg: RateConfig,
     slots: Box<[Slot]>,
-    hasher: std::collections::hash_map::RandomState,
+    /// The SipHash key.
+    key: (u64, u64),
     /// Counters for the operator.
     pub evictions: u64,
 }
@@ -71,11 +74,13 @@ fn key(ip: IpAddr) -> u128 {
 }
 
 impl RateTable {
-    pub fn new(cfg: RateConfig) -> RateTable {
+    /// A table whose set choice is keyed by `key` (secret, random: the
+    /// edge draws it).
+    pub fn new(cfg: RateConfig, key: (u64, u64)) -> RateTable {
         RateTable {
             cfg,
             slots: vec![Slot::default(); TABLE_ENTRIES].into_boxed_slice(),
-            hasher: std::collections::hash_map::RandomState::new(),
+            key,
             evictions: 0,
         }
     }
@@ -87,7 +92,7 @@ impl RateTable {
 
     pub fn check(&mut self, ip: IpAddr, now_ms: u64) -> Decision {
         let k = key(ip);
-        let mut h = self.hasher.build_hasher();
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(self.key.0, self.key.1);
         h.write_u128(k);
         let set = (h.finish() as usize) % (TABLE_ENTRIES / WAYS);
         let ways = &mut self.slots[set * WAYS..set * WAYS + WAYS];
@@ -138,10 +143,13 @@ mod tests {
     use super::*;
 
     fn table(interval_ms: u64, burst: u32) -> RateTable {
-        RateTable::new(RateConfig {
-            interval: Duration::from_millis(interval_ms),
-            burst,
-        })
+        RateTable::new(
+            RateConfig {
+                interval: Duration::from_millis(interval_ms),
+                burst,
+            },
+            (1, 2),
+        )
     }
 
     #[test]

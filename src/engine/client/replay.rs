@@ -142,13 +142,14 @@ pub fn addr(ip: IpAddr) -> SocketAddr {
 
 /// An engine with one association per source of the trace, in address
 /// order, ready for [`crate::engine::client::Engine::replay`] (local
-/// precision 2^-24, as the recording ntpd's).
+/// precision 2^-24, as the recording ntpd's), started at `start` (any
+/// instant: the replay's times are the trace's, offset from it).
 pub fn engine_for(
     raw: &[Raw],
     rules: crate::engine::client::Rules,
+    start: std::time::Instant,
 ) -> crate::engine::client::Engine {
     use crate::engine::client::{Engine, ServerSpec};
-    let start = std::time::Instant::now();
     let mut e = Engine::new(rules, start, -24);
     let mut srcs: Vec<IpAddr> = raw.iter().map(|r| r.src).collect();
     srcs.sort();

@@ -57,7 +57,7 @@ fn replay_trace(name: &str) -> Vec<(String, char)> {
         filter_sorts: false,
         ..Rules::of(Profile::Ntpd)
     };
-    let mut e = engine_for(&raw, rules);
+    let mut e = engine_for(&raw, rules, std::time::Instant::now());
     let t0 = raw[0].t;
     let mut seen: std::collections::HashMap<IpAddr, usize> = Default::default();
     let (mut lines, mut tally_same) = (0, 0);
