@@ -57,9 +57,11 @@ fn every_profile_is_named_and_the_demo_tells_the_truth_about_ntpdig() {
         );
         let (r, _) = probe_json(&ns, &[&a]);
         assert_eq!(
-            r.targets[0].verdict.cause, c.expect,
+            r.targets[0].verdict.cause,
+            c.expect.id(),
             "{}: {:?}",
-            c.name, r.targets[0].verdict
+            c.name,
+            r.targets[0].verdict
         );
     }
     // The bogus-origin offset ntpdig printed is the half second the stale

@@ -13,11 +13,12 @@ use colored::Colorize;
 
 use super::exit;
 use crate::diagnose::probe::diagnose;
-use crate::diagnose::{Class, SourcePort};
+use crate::diagnose::{Cause, Class, SourcePort};
 use crate::engine::probe::{LIVENESS_PORT, ProbeConfig};
 use crate::net::{clock, probe, serve};
 use crate::scenario::{ProfileSpec, Unsync};
 use crate::schema as json;
+use crate::wire::KissCode;
 
 /// One scenario of the gallery.
 pub struct Case {
@@ -31,8 +32,8 @@ pub struct Case {
     /// Substrings of ntpdig's real output that prove `peer_says` (any one
     /// of them, `|`-separated: a measured offset is off by microseconds).
     pub peer_check: &'static str,
-    /// The cause id ntpdiag must name.
-    pub expect: &'static str,
+    /// The cause ntpdiag must name.
+    pub expect: Cause,
 }
 
 fn spec() -> ProfileSpec {
@@ -49,7 +50,7 @@ pub const CASES: &[Case] = &[
         spec: Some(spec),
         peer_says: "an offset line",
         peer_check: " s2 no-leap",
-        expect: "ok",
+        expect: Cause::Ok,
     },
     Case {
         name: "unsynchronized",
@@ -60,7 +61,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "Response dropped: stratum too high",
         peer_check: "stratum too high",
-        expect: "upstream-unsynchronized",
+        expect: Cause::UpstreamUnsynchronized,
     },
     Case {
         name: "just started",
@@ -71,7 +72,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "probable KOD packet",
         peer_check: "probable KOD",
-        expect: "upstream-unsynchronized",
+        expect: Cause::UpstreamUnsynchronized,
     },
     Case {
         name: "rate limit",
@@ -82,7 +83,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "probable KOD packet",
         peer_check: "probable KOD",
-        expect: "kod-rate",
+        expect: Cause::Kod(KissCode::Rate),
     },
     Case {
         name: "access denied",
@@ -93,7 +94,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "probable KOD packet",
         peer_check: "probable KOD",
-        expect: "kod-deny",
+        expect: Cause::Kod(KissCode::Deny),
     },
     Case {
         name: "restricted",
@@ -105,7 +106,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "probable KOD packet",
         peer_check: "probable KOD",
-        expect: "kod-rstr",
+        expect: Cause::Kod(KissCode::Rstr),
     },
     Case {
         name: "firewall DROP",
@@ -116,7 +117,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "no eligible servers",
         peer_check: "no eligible servers",
-        expect: "no-reply",
+        expect: Cause::NoReply,
     },
     Case {
         name: "no daemon",
@@ -124,7 +125,7 @@ pub const CASES: &[Case] = &[
         spec: None,
         peer_says: "no eligible servers",
         peer_check: "no eligible servers",
-        expect: "port-unreachable",
+        expect: Cause::PortUnreachable,
     },
     Case {
         name: "bogus origin",
@@ -135,7 +136,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "an offset line, +0.5 s off (origin not checked)",
         peer_check: " s2 no-leap",
-        expect: "bogus-reply",
+        expect: Cause::BogusReply,
     },
     Case {
         name: "other address",
@@ -146,7 +147,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "an offset line (ntpd and chrony drop it)",
         peer_check: " s2 no-leap",
-        expect: "reply-from-other-address",
+        expect: Cause::ReplyFromOtherAddress,
     },
     Case {
         name: "clock 2000 s off",
@@ -157,7 +158,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "an offset line: +2000.00 s (give or take µs)",
         peer_check: "+1999.99|+2000.00",
-        expect: "offset-over-panic",
+        expect: Cause::OffsetOverPanic,
     },
     Case {
         name: "bad version",
@@ -168,7 +169,7 @@ pub const CASES: &[Case] = &[
         }),
         peer_says: "response version 7 is too new",
         peer_check: "version 7 is too new",
-        expect: "malformed-reply",
+        expect: Cause::MalformedReply,
     },
 ];
 
@@ -252,7 +253,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<u8> {
     let all_named = CASES
         .iter()
         .zip(&results)
-        .all(|(c, (_, v))| v.cause.id() == c.expect);
+        .all(|(c, (_, v))| v.cause == c.expect);
     if args.json {
         let pivot = clock::now_date();
         let cases: Vec<_> = CASES
@@ -261,7 +262,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<u8> {
             .map(|(c, (ev, v))| {
                 serde_json::json!({
                     "scenario": c.name, "server": c.what, "ntpdig_says": c.peer_says,
-                    "expected": c.expect, "named": v.cause.id() == c.expect,
+                    "expected": c.expect.id(), "named": v.cause == c.expect,
                     "target": json::target(&[(ev.clone(), v.clone())], v, pivot),
                 })
             })
@@ -292,7 +293,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<u8> {
                 Class::Kiss | Class::Unusable => id.yellow(),
                 _ => id.red(),
             };
-            let mark = if v.cause.id() == c.expect {
+            let mark = if v.cause == c.expect {
                 ""
             } else {
                 "  (unexpected!)"

@@ -230,7 +230,9 @@ fn node_text(n: &NodeJson) -> String {
         let head = format!("   explain: [{}] {}", v.cause, v.summary);
         s.push_str(&format!(
             "{}\n",
-            if v.cause == "ok" {
+            if crate::diagnose::Cause::from_id(&v.cause)
+                .is_some_and(|c| c.class() == crate::diagnose::Class::Ok)
+            {
                 head.green()
             } else {
                 head.red()

@@ -297,7 +297,7 @@ pub fn verdict(target: &str, v: &Verdict) -> String {
     if !v.alternatives.is_empty() {
         let _ = writeln!(s, "  {}", "likely causes, most likely first:".bold());
         for (i, a) in v.alternatives.iter().enumerate() {
-            let _ = writeln!(s, "    {}. {}", i + 1, a.cause);
+            let _ = writeln!(s, "    {}. {}", i + 1, a.what);
             let _ = writeln!(s, "       to tell: {}", a.tell_apart);
         }
     }

@@ -284,6 +284,18 @@ pub enum KeConnect {
     },
 }
 
+impl KeConnect {
+    /// The outcome's id (`probe --json`'s `nts.connect`).
+    pub fn id(&self) -> &'static str {
+        match self {
+            KeConnect::Connected { .. } => "connected",
+            KeConnect::Refused { .. } => "refused",
+            KeConnect::NoReply { .. } => "no-reply",
+            KeConnect::Failed { .. } => "failed",
+        }
+    }
+}
+
 /// The TLS handshake.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TlsOutcome {

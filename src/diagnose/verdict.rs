@@ -27,10 +27,13 @@ impl Confidence {
     }
 }
 
-/// A possible explanation, with what would confirm or rule it out.
+/// A possible explanation, with what would confirm or rule it out: the
+/// cause it falls under (often the verdict's own, by another mechanism),
+/// what it is in words, and how to tell.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Alternative {
-    pub cause: String,
+    pub cause: Cause,
+    pub what: String,
     pub tell_apart: String,
 }
 
@@ -77,11 +80,13 @@ impl Verdict {
 
     pub fn alternative(
         mut self,
-        cause: impl Into<String>,
+        cause: Cause,
+        what: impl Into<String>,
         tell_apart: impl Into<String>,
     ) -> Verdict {
         self.alternatives.push(Alternative {
-            cause: cause.into(),
+            cause,
+            what: what.into(),
             tell_apart: tell_apart.into(),
         });
         self

@@ -183,7 +183,11 @@ pub struct VerdictJson {
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct AlternativeJson {
+    /// The cause id it falls under.
     pub cause: String,
+    /// What it is, in words.
+    #[serde(default)]
+    pub what: String,
     pub tell_apart: String,
 }
 
@@ -201,7 +205,8 @@ impl From<&Verdict> for VerdictJson {
                 .alternatives
                 .iter()
                 .map(|a| AlternativeJson {
-                    cause: a.cause.clone(),
+                    cause: a.cause.id(),
+                    what: a.what.clone(),
                     tell_apart: a.tell_apart.clone(),
                 })
                 .collect(),
@@ -513,9 +518,9 @@ fn nts(p: &crate::net::nts::NtsProbe, pivot: NtpDate) -> NtsJson {
             .collect()
     };
     let (connect, connect_ms, connect_error, icmp) = match &f.connect {
-        KeConnect::Connected { ms } => ("connected", Some(*ms), None, None),
+        KeConnect::Connected { ms } => (f.connect.id(), Some(*ms), None, None),
         KeConnect::Refused { icmp, error, .. } => (
-            "refused",
+            f.connect.id(),
             None,
             Some(error.clone()),
             icmp.as_ref().map(|i| IcmpJson {
@@ -530,8 +535,8 @@ fn nts(p: &crate::net::nts::NtsProbe, pivot: NtpDate) -> NtsJson {
                 original_dest: Some(f.ke_server.to_string()),
             }),
         ),
-        KeConnect::NoReply { waited_s } => ("no-reply", Some(waited_s * 1000.0), None, None),
-        KeConnect::Failed { error } => ("failed", None, Some(error.to_string()), None),
+        KeConnect::NoReply { waited_s } => (f.connect.id(), Some(waited_s * 1000.0), None, None),
+        KeConnect::Failed { error } => (f.connect.id(), None, Some(error.to_string()), None),
     };
     NtsJson {
         ke_server: f.ke_server.to_string(),

@@ -336,7 +336,10 @@ fn kiss_and_unsynchronized_replies() {
     k.leap = Leap::Unsynchronized;
     k.reference_id = ReferenceId(*b"RATE");
     c.rep(0.01, SERVER, k);
-    assert_eq!(judge(&c.main()).cause.id(), "kod-rate");
+    assert_eq!(
+        judge(&c.main()).cause,
+        Cause::Kod(crate::wire::KissCode::Rate)
+    );
 
     let mut c = Cap::new();
     c.req(0.0, 0xA1, 0);

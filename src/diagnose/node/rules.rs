@@ -574,7 +574,8 @@ fn asymmetric_delay(c: &Case) -> Verdict {
     ))
     .fix(Cause::AsymmetricDelay.info().fix)
     .alternative(
-        Cause::Falseticker.id(),
+        Cause::Falseticker,
+        "the server's clock is wrong",
         "a server with a wrong clock differs by any amount, not by half its extra delay; probe both again from another host",
     )
     .fix(format!(
@@ -610,8 +611,9 @@ fn source_port_filtered(c: &Case) -> Verdict {
     .evidence(probe_summaries.join("; "))
     .fix(Cause::SourcePortFiltered.info().fix)
     .alternative(
-        Cause::NoReply.id(),
-        "a firewall on this host or the server that treats port 123 apart: `iptables -S` on both",
+        Cause::NoReply,
+        "a firewall on this host or the server that treats port 123 apart",
+        "`iptables -S` on both",
     )
 }
 

@@ -260,7 +260,7 @@ fn no_reply_without_more_evidence_lists_causes_in_order() {
     let v = verdict_of(record(|_, _| vec![]));
     assert_eq!(v.cause, Cause::NoReply);
     assert_eq!(v.confidence, Confidence::Low);
-    let order: Vec<&str> = v.alternatives.iter().map(|a| a.cause.as_str()).collect();
+    let order: Vec<&str> = v.alternatives.iter().map(|a| a.what.as_str()).collect();
     assert!(order[0].contains("firewall"));
     assert!(order[1].contains("restrict"));
     assert!(order[2].contains("down"));
@@ -292,7 +292,7 @@ fn no_reply_but_host_up_points_at_udp_123() {
     assert_eq!(v.cause, Cause::NoReply);
     assert_eq!(v.confidence, Confidence::High);
     assert!(v.summary.contains("the host is up"), "{}", v.summary);
-    assert!(v.alternatives[0].cause.contains("firewall"));
+    assert!(v.alternatives[0].what.contains("firewall"));
 }
 
 #[test]

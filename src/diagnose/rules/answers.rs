@@ -322,8 +322,8 @@ pub(super) fn offset_over_panic(e: &Exchange) -> Verdict {
     ))
     .fix("if this host's clock is wrong: step it once (`ntpd -gq`, `chronyc makestep`, or `ntpdig -S <server>`), then start the daemon; ntpd's `-g` allows one big first step")
     .fix("if the server's clock is wrong: fix the server first; compare with a second, independent source")
-    .alternative("this host's clock is wrong (dead RTC battery, VM restored from a snapshot)", "other servers show the same offset")
-    .alternative("the server's clock is wrong", "other servers disagree with it")
+    .alternative(Cause::ClockStepNeeded, "this host's clock is wrong (dead RTC battery, VM restored from a snapshot)", "other servers show the same offset")
+    .alternative(Cause::Falseticker, "the server's clock is wrong", "other servers disagree with it")
 }
 
 pub(super) fn root_distance(e: &Exchange) -> Verdict {
@@ -537,10 +537,12 @@ pub(super) fn other_address(e: &Exchange) -> Verdict {
     .fix(format!("or point clients at {} directly", others[0]))
     .fix("behind NAT/DNAT: make sure replies are translated back (conntrack for udp/123)")
     .alternative(
+        Cause::ReplyFromOtherAddress,
         "a multi-homed server answering from its primary address",
         "on the server: `ss -ulpn 'sport = :123'` shows a wildcard socket",
     )
     .alternative(
+        Cause::ReplyFromOtherAddress,
         "a NAT or load balancer that rewrote the request but not the reply",
         "capture on both sides: the reply's source differs from the request's destination",
     )
@@ -596,7 +598,7 @@ pub(super) fn bogus(e: &Exchange) -> Verdict {
     .evidence(format!("first at {}: {}", b.at, b.value.detail))
     .fix("a server that does not copy the client's transmit timestamp into origin is broken: fix or replace it")
     .fix("behind NAT/load balancers: make sure each client's replies go back to it alone")
-    .alternative("a broken server implementation that does not echo the transmit timestamp", "the origin is zero or the server's own time")
-    .alternative("replies meant for another client (NAT port reuse, load balancer)", "the origin is a plausible time but not ours")
-    .alternative("spoofed packets", "unsolicited replies also arrive when you are not probing (`tcpdump -ni any udp port 123`)")
+    .alternative(Cause::BogusReply, "a broken server implementation that does not echo the transmit timestamp", "the origin is zero or the server's own time")
+    .alternative(Cause::BogusReply, "replies meant for another client (NAT port reuse, load balancer)", "the origin is a plausible time but not ours")
+    .alternative(Cause::BogusReply, "spoofed packets", "unsolicited replies also arrive when you are not probing (`tcpdump -ni any udp port 123`)")
 }

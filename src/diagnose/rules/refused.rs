@@ -76,10 +76,12 @@ pub(super) fn refused(e: &Exchange) -> Verdict {
             .evidence(seen)
             .evidence(count_line)
             .alternative(
+                Cause::PortUnreachable,
                 "no NTP daemon listens on udp/123 (ntpd/chronyd stopped or crashed, or bound to other addresses: ntpd `interface ignore`, chrony `bindaddress`/`port 0`)",
                 "on the server: `ss -ulpn 'sport = :123'` lists no socket for this address",
             )
             .alternative(
+                Cause::PortUnreachable,
                 "a firewall REJECT rule (iptables' default reject is icmp-port-unreachable)",
                 "on the server: `iptables -S INPUT | grep -i reject`, `nft list ruleset | grep reject`; the daemon is running",
             )

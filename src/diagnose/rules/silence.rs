@@ -231,9 +231,9 @@ pub(super) fn no_reply(e: &Exchange) -> Verdict {
         );
         v.confidence = Confidence::High;
         return v
-            .alternative(FW_DROPS, FW_TELL)
-            .alternative(RESTRICT, RESTRICT_TELL)
-            .alternative(LOCAL_DROP, LOCAL_DROP_TELL)
+            .alternative(Cause::NoReply, FW_DROPS, FW_TELL)
+            .alternative(Cause::NoReply, RESTRICT, RESTRICT_TELL)
+            .alternative(Cause::LocalFirewallBlocksNtp, LOCAL_DROP, LOCAL_DROP_TELL)
             .fix(ALLOW_NTP)
             .fix(
                 "check ntp.conf `restrict` lines on the server for `ignore` matching this client",
@@ -245,8 +245,8 @@ pub(super) fn no_reply(e: &Exchange) -> Verdict {
                 "{w} never answered, and it does not answer ARP/neighbour discovery either: it is down or not at that address."
             );
             v.confidence = Confidence::Medium;
-            v.alternative(DOWN, DOWN_TELL)
-                .alternative(FW_DROPS, "a host behind a firewall still answers ARP; only a host that is off or absent does not")
+            v.alternative(Cause::NoReply, DOWN, DOWN_TELL)
+                .alternative(Cause::NoReply, FW_DROPS, "a host behind a firewall still answers ARP; only a host that is off or absent does not")
                 .fix(format!("check that the server is up and has address {ip}"))
         }
         Some(n) if n.answered() => {
@@ -255,11 +255,12 @@ pub(super) fn no_reply(e: &Exchange) -> Verdict {
             );
             v.confidence = Confidence::Medium;
             v.alternative(
+                Cause::NoReply,
                 "a firewall on the server drops all inbound traffic by default (policy DROP), udp/123 included",
                 FW_TELL,
             )
-            .alternative(RESTRICT, RESTRICT_TELL)
-            .alternative(LOCAL_DROP, LOCAL_DROP_TELL)
+            .alternative(Cause::NoReply, RESTRICT, RESTRICT_TELL)
+            .alternative(Cause::LocalFirewallBlocksNtp, LOCAL_DROP, LOCAL_DROP_TELL)
             .fix(ALLOW_NTP)
         }
         _ => {
@@ -268,10 +269,10 @@ pub(super) fn no_reply(e: &Exchange) -> Verdict {
                 v.confidence = Confidence::Medium;
             }
             let v = v
-                .alternative(FW_DROPS, FW_TELL)
-                .alternative(RESTRICT, RESTRICT_TELL)
-                .alternative(DOWN, DOWN_TELL)
-                .alternative(LOCAL_DROP, LOCAL_DROP_TELL);
+                .alternative(Cause::NoReply, FW_DROPS, FW_TELL)
+                .alternative(Cause::NoReply, RESTRICT, RESTRICT_TELL)
+                .alternative(Cause::NoReply, DOWN, DOWN_TELL)
+                .alternative(Cause::LocalFirewallBlocksNtp, LOCAL_DROP, LOCAL_DROP_TELL);
             if e.vantage == Vantage::Probe {
                 v.fix("work through the causes above in order: the server's firewall is the most common (see `iptables -S INPUT` there)")
             } else {
@@ -309,8 +310,8 @@ pub fn source_ports(ephemeral: &Exchange, fixed: &Exchange, port: u16) -> Verdic
         .evidence(format!("from port {port}: {} — {}", fv.cause, fv.summary))
         .fix("ntpd (classic and ntpsec) always sends from port 123 and is hit by this; chrony uses random ports (RFC 9109) and is not")
         .fix("ask the network's operator to allow udp source port 123, or switch the client to chrony; `ntpdate -u` works around it for one-shot queries")
-        .alternative("an ISP or firewall rule against source port 123 (anti-amplification filters)", "probe other servers from port 123: all fail the same way")
-        .alternative("a NAT that keeps source port 123 for one host only", "a second host behind the same NAT fails while the first works");
+        .alternative(Cause::SourcePortFiltered, "an ISP or firewall rule against source port 123 (anti-amplification filters)", "probe other servers from port 123: all fail the same way")
+        .alternative(Cause::SourcePortFiltered, "a NAT that keeps source port 123 for one host only", "a second host behind the same NAT fails while the first works");
     }
     let mut v = ev;
     if fv.cause == Cause::NoReply && v.cause != Cause::NoReply {

@@ -169,17 +169,17 @@ fn healthy_node_is_ok() {
 #[test]
 fn per_server_raw_probes_are_judged() {
     for (peer, want) in [
-        (Peer::Icmp(3, 3), "port-unreachable"),
-        (Peer::Icmp(3, 13), "admin-prohibited"),
-        (Peer::Icmp(3, 1), "host-unreachable"),
-        (Peer::Unsync, "upstream-unsynchronized"),
-        (Peer::Kod(KissCode::Rate), "kod-rate"),
-        (Peer::Kod(KissCode::Deny), "kod-deny"),
-        (Peer::Healthy, "ok"),
+        (Peer::Icmp(3, 3), Cause::PortUnreachable),
+        (Peer::Icmp(3, 13), Cause::AdminProhibited),
+        (Peer::Icmp(3, 1), Cause::HostUnreachable),
+        (Peer::Unsync, Cause::UpstreamUnsynchronized),
+        (Peer::Kod(KissCode::Rate), Cause::Kod(KissCode::Rate)),
+        (Peer::Kod(KissCode::Deny), Cause::Kod(KissCode::Deny)),
+        (Peer::Healthy, Cause::Ok),
     ] {
         let f = first(&base(peer));
-        assert_eq!(f.verdict.cause.id(), want);
-        if want != "ok" {
+        assert_eq!(f.verdict.cause, want);
+        if want != Cause::Ok {
             assert!(f.subject.starts_with("server controller"), "{}", f.subject);
             assert!(
                 f.verdict.evidence.iter().any(|e| e.contains("ntp.conf:1")),

@@ -69,7 +69,7 @@ fn seed_compute_ntpdate() {
     let e = explain(&fixture("seed-compute-ntpdate.txt"));
     assert_eq!(e[0].kind, Kind::NtpdateDebug);
     assert_eq!(e[0].verdict.cause, Cause::NoReply);
-    assert!(e[0].verdict.alternatives[0].cause.contains("firewall"));
+    assert!(e[0].verdict.alternatives[0].what.contains("firewall"));
 }
 
 #[test]
