@@ -1,3 +1,5 @@
+#![expect(unsafe_code, reason = "one signal() call, before any thread exists")]
+
 fn main() -> std::process::ExitCode {
     // Die quietly on a closed pipe (`ntpdiag demo | head`) like other Unix
     // tools, instead of panicking on the failed write.

@@ -461,8 +461,10 @@ struct Open {
     has_last_reply: bool,
     /// Replies seen before any request of this conversation, held until
     /// their request comes (captures out of time order; boxed: rare).
-    // One pointer in every open conversation, where a Vec is three.
-    #[allow(clippy::box_collection)]
+    #[expect(
+        clippy::box_collection,
+        reason = "one pointer in every open conversation, where a Vec is three"
+    )]
     early: Option<Box<Vec<Early>>>,
 }
 

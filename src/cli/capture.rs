@@ -501,6 +501,10 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         };
         super::render::print_pretty(&doc)?;
         drop(doc);
+        #[expect(
+            clippy::mem_forget,
+            reason = "what was read is freed by the exit, not piece by piece"
+        )]
         std::mem::forget(out);
         return Ok(bad.code());
     }
@@ -747,8 +751,10 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         }
     }
     w.flush()?;
-    // What was read is freed by the exit, not piece by piece (hundreds of
-    // thousands of allocations on a busy server's capture).
+    #[expect(
+        clippy::mem_forget,
+        reason = "what was read is freed by the exit, not piece by piece (hundreds of thousands of allocations on a busy server's capture)"
+    )]
     std::mem::forget(out);
     Ok(bad.code())
 }

@@ -2,7 +2,7 @@
 //! NFQUEUE socket of the `nfq` crate): ppoll(2) on the raw number (nanosecond timeouts), for
 //! readability, with a timeout. A module with `unsafe`: one call, on a
 //! `pollfd` it owns; the descriptor is not closed or kept.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "one ppoll call on a descriptor the caller owns")]
 
 use std::io;
 use std::os::fd::RawFd;

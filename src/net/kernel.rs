@@ -1,7 +1,7 @@
 //! The kernel clock's NTP state, read with adjtimex(2) in read-only mode
 //! (`modes = 0`: nothing is changed). The second module with `unsafe`: one
 //! call, with a zeroed `struct timex` it owns.
-#![allow(unsafe_code)]
+#![expect(unsafe_code, reason = "one read-only adjtimex call")]
 
 use std::io;
 
@@ -18,9 +18,9 @@ pub struct KernelClock {
 }
 
 pub fn read() -> io::Result<KernelClock> {
-    // SAFETY: an all-zero timex is valid; modes 0 asks for a read only; the
-    // struct outlives the call.
+    // SAFETY: an all-zero timex is valid.
     let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    // SAFETY: modes 0 asks for a read only; the struct outlives the call.
     let state = unsafe { libc::adjtimex(&mut tx) };
     if state < 0 {
         return Err(io::Error::last_os_error());

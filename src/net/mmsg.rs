@@ -9,7 +9,10 @@
 //! This is the crate's one module with `unsafe`: the `libc` calls and the
 //! walk over `cmsghdr`s. Audit notes are at each block. Everything it hands
 //! out is a safe value (`SocketAddr`, `IpAddr`, byte slices).
-#![allow(unsafe_code)]
+#![expect(
+    unsafe_code,
+    reason = "batched socket I/O through libc (recvmmsg/sendmmsg, a BPF filter): each block says why it is sound"
+)]
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -199,7 +202,8 @@ pub struct Batch {
     pub meta: Vec<RecvMeta>,
 }
 
-// The raw pointers inside refer to the Batch's own boxed buffers only.
+// SAFETY: the raw pointers inside refer to the Batch's own boxed buffers
+// only, which move with it; nothing else holds them.
 unsafe impl Send for Batch {}
 
 impl Batch {
@@ -211,7 +215,9 @@ impl Batch {
             // SAFETY: all-zero sockaddr_storage / iovec / mmsghdr are valid values.
             names: vec![unsafe { zeroed() }; n],
             cmsgs: vec![[0u64; CMSG_SPACE / 8]; n],
+            // SAFETY: as above.
             iovs: vec![unsafe { zeroed() }; n],
+            // SAFETY: as above.
             hdrs: vec![unsafe { zeroed() }; n],
             meta: Vec::with_capacity(n),
         }
