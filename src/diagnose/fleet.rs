@@ -18,7 +18,7 @@
 //!
 //! These are [`SERVER_STEPS`], a table of the one shape
 //! ([`super::table`]) over [`ServerCase`], the evidence the adapter
-//! [`ServerCase::of`] builds from the observations; a node's own finding
+//! `ServerCase::of` builds from the observations; a node's own finding
 //! goes through [`FINDING_STEPS`], and the fleet's verdict through
 //! [`FLEET_STEPS`]: the first of all by the one ranking.
 

@@ -1,11 +1,19 @@
-//! Evidence → verdict, as pure functions. Judgement lives here and only here.
+//! Evidence → verdict, as pure functions. Judgement lives here and only
+//! here: no other module builds a [`Verdict`] or writes a cause id.
 //!
-//! - [`cause`]: the cause table (ids, classes, exit codes, titles, meanings,
-//!   default fixes) and the one ranking;
-//! - [`facts`]: the one evidence type for a client–server exchange, which
-//!   probe, capture, pasted output (and later watch) fill through adapters;
-//! - [`rules`]: the one ordered rule table, facts → verdict;
-//! - [`evidence`]: what a probe collected, and its adapter ([`probe`]).
+//! - [`cause`]: the cause table (ids, classes, exit codes, ranks, titles,
+//!   meanings, default fixes), and the rank where remarks begin;
+//! - [`table`]: the one shape every judgement has (steps of rules, each
+//!   rule naming the causes it gives);
+//! - [`rules`]: the exchange table over [`facts::Exchange`], the one
+//!   evidence type that probe ([`probe`], [`evidence`]), capture and pasted
+//!   output fill; one file per step;
+//! - [`node`]: a node's findings (explain); [`watch`]: a source's, the
+//!   system's and the clock's (watch, lab); [`fleet`]: many nodes';
+//!   [`paste`]: a text no reader knows, a daemon's source row;
+//! - [`verdict`]: the verdict, the one ranking, and which verdict leads
+//!   ([`verdict::Lead`]) for every command's first screen and exit status;
+//! - [`fixed`]: fast fixed-point number formatting for verdict text.
 
 pub mod cause;
 pub mod evidence;

@@ -1,10 +1,18 @@
-//! The sans-IO protocol core (RFC 5905): bytes and time in, decisions out.
-//! No sockets, no clock reads; the `net` edge supplies both.
+//! The sans-IO protocol cores: bytes, time and randomness in, decisions
+//! out. No sockets, no clock reads, no random source of their own
+//! (`tests/layers.rs` holds them to it); the `net` edge supplies all three.
 //!
 //! - [`exchange`]: one client request and the judgement of a reply;
 //! - [`probe`]: a probe session (several exchanges, liveness check) as a
 //!   state machine with `poll_transmit`/`handle_*`/`poll_timeout`;
+//! - [`client`]: the RFC 5905 client (associations, clock filter,
+//!   selection, cluster, combine) under ntpd's, chrony's or the RFC's rules,
+//!   and replay of recorded traces;
 //! - [`server`]: the responder that turns a request into a reply;
+//!   [`profile`]: a server with faults on purpose, [`acl`] and
+//!   [`ratelimit`] its access list and rate limiter, [`control`] its mode 6
+//!   answers, [`nts`] its NTS side;
+//! - [`limits`]: every threshold a judgement uses, with its source;
 //! - [`local`]: local failures as domain values.
 
 pub mod acl;

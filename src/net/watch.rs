@@ -1,7 +1,10 @@
 //! Drives the client [`Engine`] over real UDP sockets: one socket per
 //! association on a random port (RFC 9109), with IP_RECVERR so that ICMP
-//! errors reach the association they concern. The only place `watch`
-//! touches the network and the clock.
+//! errors reach the association they concern; a source configured `nts`
+//! goes through its cookie jar ([`super::nts::Jar`]). The only place
+//! `watch` touches the network and the clock: it reads time, sends and
+//! receives, and hands the engine's snapshots and events out. Whether a
+//! source is used, and why not, is [`crate::diagnose::watch`]'s.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
