@@ -74,6 +74,24 @@ pub fn judge<'a, E>(steps: &'a [Step<E>], e: &E) -> (&'a Step<E>, Verdict) {
     (step, v)
 }
 
+/// Whether the rule that judges `e` names the cause it gives: checked
+/// explicitly (release builds too) by the tables' tests over every fixture
+/// and over generated evidence.
+pub fn check_names<E>(steps: &[Step<E>], e: &E) -> Result<(), String> {
+    let (step, rule) = pick(steps, e);
+    let v = (rule.say)(e);
+    if covers(rule.names, v.cause) {
+        Ok(())
+    } else {
+        Err(format!(
+            "a rule of step {} gave {}, which it does not name ({:?})",
+            step.name,
+            v.cause.id(),
+            rule.names.iter().map(|c| c.id()).collect::<Vec<_>>()
+        ))
+    }
+}
+
 /// Whether a rule naming `names` may give `c`: named exactly, or a kiss
 /// code where the rule names a kiss code (one rule judges every code,
 /// unregistered ones too).

@@ -587,7 +587,7 @@ fn assert_headline(g: &crate::capture::track::Group) {
 }
 
 /// Every client host of every recorded capture: its row says what its
-/// full verdict says first.
+/// full verdict says first, and the rule that judged it names its cause.
 #[test]
 fn rows_say_what_full_verdicts_say_first_in_every_recorded_capture() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcaps");
@@ -615,6 +615,9 @@ fn rows_say_what_full_verdicts_say_first_in_every_recorded_capture() {
             crate::capture::source::run(crate::capture::source::Input::File(f), &opts).unwrap();
         for g in &out.hosts {
             assert_headline(g);
+            // The rule that judged it names the cause it gave.
+            crate::diagnose::table::check_names(crate::diagnose::rules::STEPS, &facts(&g.conv))
+                .unwrap();
             hosts += 1;
         }
     }
