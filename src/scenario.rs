@@ -1,6 +1,6 @@
 //! Server profiles as data: the `serve` flags and the scenario file
 //! (`serve --scenario FILE`, TOML) both become a [`ProfileSpec`], which one
-//! function turns into a [`Profile`] with its listening addresses. Errors
+//! function turns into a [`ServerProfile`] with its listening addresses. Errors
 //! name the server, the field, what was expected and, for files, the line.
 //!
 //! ```toml
@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::acl::{Acl, Cidr, DenyAction};
-use crate::engine::profile::{Faults, Profile, RateAction, SymmetricPolicy};
+use crate::engine::profile::{Faults, RateAction, ServerProfile, SymmetricPolicy};
 use crate::engine::ratelimit::RateConfig;
 use crate::engine::server::ServerConfig;
 use crate::wire::{KissCode, Leap, NtpDuration, ReferenceId};
@@ -155,7 +155,7 @@ pub fn parse_listen(s: &str, default_port: u16) -> Result<SocketAddr, String> {
 impl ProfileSpec {
     /// Builds the profile and its listening addresses (default: 0.0.0.0:123
     /// and [::]:123 when `listen` is empty).
-    pub fn build(&self) -> Result<(Profile, Vec<SocketAddr>), FieldError> {
+    pub fn build(&self) -> Result<(ServerProfile, Vec<SocketAddr>), FieldError> {
         let mut server = ServerConfig::default();
         if let Some(s) = self.stratum {
             if !(1..=16).contains(&s) {
@@ -333,7 +333,7 @@ impl ProfileSpec {
                 .map(|l| parse_listen(l, 123).map_err(|e| ferr("listen", e)))
                 .collect::<Result<_, _>>()?
         };
-        let profile = Profile {
+        let profile = ServerProfile {
             name: self.name.clone().unwrap_or_else(|| "default".into()),
             server,
             faults,
@@ -369,7 +369,7 @@ pub struct ScenarioError {
 pub fn parse_scenario(
     file: &str,
     text: &str,
-) -> Result<Vec<(Profile, Vec<SocketAddr>)>, ScenarioError> {
+) -> Result<Vec<(ServerProfile, Vec<SocketAddr>)>, ScenarioError> {
     let sc: Scenario = toml::from_str(text).map_err(|e| toml_error(file, text, &e))?;
     if sc.server.is_empty() {
         return Err(ScenarioError {

@@ -11,16 +11,16 @@ use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
 use ntpdiag::engine::nts::NtsServer;
-use ntpdiag::engine::profile::{Action, Profile, Server};
+use ntpdiag::engine::profile::{Action, ServerProfile, Server};
 use ntpdiag::wire::NtpTimestamp;
 use ntpdiag::wire::nts::{ClientRequest, CookieKey, Keys, client_request, verify_reply};
 
 fuzz_target!(|data: &[u8]| {
     let key = CookieKey { id: 1, key: [7; 32] };
     let keys = Keys { c2s: [1; 32], s2c: [2; 32] };
-    let profile = Profile {
+    let profile = ServerProfile {
         nts: Some(Arc::new(NtsServer::new(key.clone()))),
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     let mut server = Server::with_seed(profile, [3; 32]);
     let peer: SocketAddr = "198.51.100.2:40000".parse().unwrap();

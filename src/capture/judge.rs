@@ -171,7 +171,7 @@ fn facts_of(c: &Conv, who: String) -> Exchange {
 }
 
 /// The verdict on a server's NTS-KE connections (TCP 4460) seen alone.
-pub fn judge_ke(k: &super::track::KeServer) -> Verdict {
+pub fn judge_ke(k: &super::track::KeSeen) -> Verdict {
     let who = k
         .server
         .map_or_else(|| "?".to_string(), |s| format!("{s} (NTS-KE)"));

@@ -78,10 +78,10 @@ pub struct Outcome {
     /// The server view: every client host's sums with each server
     /// (judged when shown: [`super::view::judge_host`]), and every
     /// server's verdict.
-    pub hosts: Vec<super::track::Group>,
-    pub servers: Vec<super::view::Group>,
+    pub hosts: Vec<super::track::HostGroup>,
+    pub servers: Vec<super::view::ServerGroup>,
     /// NTS-KE (TCP 4460) per server.
-    pub nts_ke: Vec<super::track::KeServer>,
+    pub nts_ke: Vec<super::track::KeSeen>,
     pub stats: CaptureStats,
     pub link: String,
     /// Why reading stopped early, with what was read: a partial result.

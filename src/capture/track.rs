@@ -264,7 +264,7 @@ pub fn trailer(t: &[u8]) -> Trailer {
 /// each went. A connection is a client address:port; its state is kept
 /// for at most [`KE_CONNECTIONS_MAX`] connections, counted beyond.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeServer {
+pub struct KeSeen {
     pub server: Option<SocketAddr>,
     /// Connections begun (a client's SYN).
     pub connections: u64,
@@ -285,7 +285,7 @@ pub struct KeServer {
     pub untracked: u64,
 }
 
-impl KeServer {
+impl KeSeen {
     /// Connections that got neither an answer nor a refusal.
     pub fn unanswered(&self) -> u64 {
         self.connections
@@ -311,7 +311,7 @@ pub const DEFAULT_MAX_HOSTS: usize = 262_144;
 
 /// A client host's conversations with one server, summed.
 #[derive(Clone, Debug)]
-pub struct Group {
+pub struct HostGroup {
     /// Boxed: the list of groups moves pointers as it grows. Its `client`
     /// and `server` are the group's.
     pub conv: Box<Conv>,
@@ -320,7 +320,7 @@ pub struct Group {
     pub others: bool,
 }
 
-impl Group {
+impl HostGroup {
     /// The client host (the unspecified address for the other client hosts).
     pub fn client(&self) -> IpAddr {
         match self.conv.client {
@@ -340,9 +340,9 @@ impl Group {
 /// What a finished capture holds.
 pub struct Finished {
     pub conversations: Vec<(Key, Conv)>,
-    pub groups: Vec<Group>,
+    pub groups: Vec<HostGroup>,
     /// NTS-KE per server, in order of first connection.
-    pub nts_ke: Vec<KeServer>,
+    pub nts_ke: Vec<KeSeen>,
     pub stats: CaptureStats,
 }
 
@@ -351,11 +351,11 @@ pub struct Closed {
     details: Vec<(Key, Conv)>,
     /// The packet that opened each detail's conversation.
     opened: Vec<u64>,
-    groups: Vec<Group>,
+    groups: Vec<HostGroup>,
     /// Each group's first packet (the order of the server view), read on
     /// the closing tracker's thread.
     group_first: Vec<u64>,
-    ke: Vec<KeServer>,
+    ke: Vec<KeSeen>,
     stats: CaptureStats,
     max_kept: usize,
 }
@@ -621,7 +621,7 @@ impl Nonces {
 }
 
 /// A group's key: client host (0 for the other client hosts), server.
-fn group_key(g: &Group) -> CKey {
+fn group_key(g: &HostGroup) -> CKey {
     CKey(
         if g.others { 0 } else { ip128(g.client()) },
         ip128(g.server().ip()),
@@ -632,8 +632,8 @@ fn group_key(g: &Group) -> CKey {
 /// Where a conversation's numbers are summed: its (client host, server)
 /// group, always, and its own detail while fewer than `max_kept` are kept.
 struct Sums {
-    groups: Vec<Group>,
-    /// Group numbers, found by the group's key (held by the group).
+    groups: Vec<HostGroup>,
+    /// HostGroup numbers, found by the group's key (held by the group).
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
     details: Vec<(Key, Conv)>,
@@ -691,7 +691,7 @@ impl Sums {
             }
             None => {
                 let g = self.groups.len() as u32;
-                self.groups.push(Group {
+                self.groups.push(HostGroup {
                     conv: Box::new(Conv {
                         mixed_hosts: others,
                         ..fresh()
@@ -739,7 +739,7 @@ pub struct Tracker {
     sums: Sums,
     reasm: super::reasm::Reassembler,
     /// NTS-KE per server, and the state of each connection.
-    ke: Vec<KeServer>,
+    ke: Vec<KeSeen>,
     ke_conns: HashMap<(SocketAddr, SocketAddr), KeConn>,
     /// This tracker's share of the client hosts: (its number, how many).
     shard: (u64, u64),
@@ -1300,13 +1300,13 @@ impl Tracker {
         });
     }
 
-    fn ke_server(&mut self, server: SocketAddr) -> &mut KeServer {
+    fn ke_server(&mut self, server: SocketAddr) -> &mut KeSeen {
         let i = match self.ke.iter().position(|k| k.server == Some(server)) {
             Some(i) => i,
             None => {
-                self.ke.push(KeServer {
+                self.ke.push(KeSeen {
                     server: Some(server),
-                    ..KeServer::default()
+                    ..KeSeen::default()
                 });
                 self.ke.len() - 1
             }
@@ -1601,16 +1601,16 @@ fn join_details(parts: Vec<(Vec<u64>, Details)>, max_kept: usize) -> (Details, u
 /// The groups of every part (each, and its first packet): each server's
 /// "other client hosts" summed into one, in the parts' order; then every
 /// group in the order of its first packet (ties as they came).
-fn join_groups(parts: Vec<(Vec<Group>, Vec<u64>)>) -> Vec<Group> {
+fn join_groups(parts: Vec<(Vec<HostGroup>, Vec<u64>)>) -> Vec<HostGroup> {
     let mut others: HashMap<SocketAddr, usize> = HashMap::default();
     let n: usize = parts.iter().map(|(g, _)| g.len()).sum();
-    let mut joined: Vec<Group> = Vec::with_capacity(n);
+    let mut joined: Vec<HostGroup> = Vec::with_capacity(n);
     let mut keys: Vec<(u64, u32)> = Vec::with_capacity(n);
     for (groups, firsts) in parts {
         for (g, first) in groups.into_iter().zip(firsts) {
             if g.others {
                 if let Some(&i) = others.get(&g.server()) {
-                    let o: &mut Group = &mut joined[i];
+                    let o: &mut HostGroup = &mut joined[i];
                     o.conv.merge(&g.conv);
                     o.conversations += g.conversations;
                     keys[i].0 = o.conv.first.map_or(0, |a| a.no);
@@ -1623,7 +1623,7 @@ fn join_groups(parts: Vec<(Vec<Group>, Vec<u64>)>) -> Vec<Group> {
         }
     }
     keys.sort();
-    let mut slots: Vec<Option<Group>> = joined.into_iter().map(Some).collect();
+    let mut slots: Vec<Option<HostGroup>> = joined.into_iter().map(Some).collect();
     keys.iter()
         .filter_map(|&(_, i)| slots[i as usize].take())
         .collect()

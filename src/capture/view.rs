@@ -14,7 +14,7 @@ use crate::diagnose::Verdict;
 
 /// A group of conversations judged as one.
 #[derive(Clone, Debug)]
-pub struct Group {
+pub struct ServerGroup {
     /// The client host (None: every client of the server).
     pub client: Option<IpAddr>,
     pub server: SocketAddr,
@@ -27,13 +27,13 @@ pub struct Group {
 }
 
 /// The verdict of one (client host, server) group.
-pub fn judge_host(g: &track::Group) -> Verdict {
+pub fn judge_host(g: &track::HostGroup) -> Verdict {
     judge::judge_as(&g.conv, asked_by(&g.server().to_string(), &host_name(g)))
 }
 
 /// [`judge_host`]'s cause and first line of evidence, with the group's
 /// client host and server already written (a table row shows them too).
-pub fn headline_host(g: &track::Group, host: &str, server: &str) -> Verdict {
+pub fn headline_host(g: &track::HostGroup, host: &str, server: &str) -> Verdict {
     judge::headline_as(&g.conv, asked_by(server, host))
 }
 
@@ -52,7 +52,7 @@ pub const OTHER_HOSTS: &str = "other client hosts";
 
 /// A group's client host as shown: its address, or the client hosts
 /// beyond --max-hosts.
-pub fn host_name(g: &track::Group) -> String {
+pub fn host_name(g: &track::HostGroup) -> String {
     if g.others {
         OTHER_HOSTS.into()
     } else {
@@ -61,7 +61,7 @@ pub fn host_name(g: &track::Group) -> String {
 }
 
 /// One verdict per server: every client host's conversations with it.
-pub fn by_server(groups: &[track::Group]) -> Vec<Group> {
+pub fn by_server(groups: &[track::HostGroup]) -> Vec<ServerGroup> {
     let mut per: BTreeMap<SocketAddr, (Box<Conv>, usize, usize)> = BTreeMap::new();
     for g in groups {
         match per.get_mut(&g.server()) {
@@ -75,9 +75,9 @@ pub fn by_server(groups: &[track::Group]) -> Vec<Group> {
             }
         }
     }
-    let mut out: Vec<Group> = per
+    let mut out: Vec<ServerGroup> = per
         .into_iter()
-        .map(|(server, (conv, conversations, clients))| Group {
+        .map(|(server, (conv, conversations, clients))| ServerGroup {
             client: None,
             server,
             conversations,

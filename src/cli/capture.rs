@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::exit;
 use crate::capture::judge::judge;
 use crate::capture::source::{self, Input, Options};
-use crate::capture::track::{Conv, Group, Key};
+use crate::capture::track::{Conv, HostGroup, Key};
 use crate::capture::view::{headline_host, host_name, judge_host};
 use crate::diagnose::Class;
 
@@ -167,7 +167,7 @@ impl FirstBad {
 /// status after the client hosts.
 fn nts_ke_lines(
     w: &mut impl Write,
-    ke: &[crate::capture::track::KeServer],
+    ke: &[crate::capture::track::KeSeen],
     bad: &FirstBad,
 ) -> std::io::Result<()> {
     for k in ke {
@@ -187,7 +187,7 @@ fn nts_ke_lines(
 /// `clients`, written as each client host is judged: a capture of many
 /// clients never holds every verdict at once.
 struct HostsOut<'a> {
-    hosts: &'a [Group],
+    hosts: &'a [HostGroup],
     bad: &'a FirstBad,
     threads: usize,
 }

@@ -257,7 +257,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
             precision: clock::precision(),
             ..ServerConfig::default()
         };
-        let mut profile = crate::engine::profile::Profile {
+        let mut profile = crate::engine::profile::ServerProfile {
             name: "builtin".into(),
             server: cfg,
             ..Default::default()

@@ -66,7 +66,7 @@ pub struct Faults {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Profile {
+pub struct ServerProfile {
     pub name: String,
     pub server: ServerConfig,
     pub faults: Faults,
@@ -110,9 +110,9 @@ impl PartialEq for Live {
     }
 }
 
-impl Default for Profile {
+impl Default for ServerProfile {
     fn default() -> Self {
-        Profile {
+        ServerProfile {
             name: "default".into(),
             server: ServerConfig::default(),
             faults: Faults::default(),
@@ -173,7 +173,7 @@ pub struct Counters {
 }
 
 pub struct Server {
-    profile: Profile,
+    profile: ServerProfile,
     responder: Responder,
     rate: Option<(RateTable, RateAction)>,
     /// Random octets for NTS nonces and cookies.
@@ -182,14 +182,14 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(profile: Profile) -> Server {
+    pub fn new(profile: ServerProfile) -> Server {
         Server::with_seed(profile, [0; 32])
     }
 
     /// A server whose randomness (NTS nonces and cookies, the rate
     /// table's key) comes from `seed` (the edge gives fresh random octets;
     /// tests a fixed seed).
-    pub fn with_seed(profile: Profile, seed: [u8; 32]) -> Server {
+    pub fn with_seed(profile: ServerProfile, seed: [u8; 32]) -> Server {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::from_seed(seed);
         let key = (rng.next_u64(), rng.next_u64());
@@ -204,7 +204,7 @@ impl Server {
         }
     }
 
-    pub fn profile(&self) -> &Profile {
+    pub fn profile(&self) -> &ServerProfile {
         &self.profile
     }
 

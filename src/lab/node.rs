@@ -22,7 +22,7 @@ use super::topology::{NodeSpec, Role, Topology};
 use super::vclock::{Correction, VClock};
 use super::{Paths, present};
 use crate::engine::client::{Engine, Event, Profile as Rules_, Rules};
-use crate::engine::profile::{Live, Presentation, Profile};
+use crate::engine::profile::{Live, Presentation, ServerProfile};
 use crate::engine::server::ServerConfig;
 use crate::explain::conf::{Config, Daemon};
 use crate::explain::sources::source_spec;
@@ -131,7 +131,7 @@ pub fn follow_parent() -> bool {
     nix::unistd::getppid() == parent && parent.as_raw() != 1
 }
 
-fn listeners(profile: Profile, node: &NodeSpec, network: bool) -> Listener {
+fn listeners(profile: ServerProfile, node: &NodeSpec, network: bool) -> Listener {
     let mut addrs: Vec<SocketAddr> = vec![
         SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 123),
         SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 123),
@@ -320,11 +320,11 @@ fn run_client(
         server: Some(unsync.clone()),
         control: None,
     });
-    let profile = Profile {
+    let profile = ServerProfile {
         name: node.name.clone(),
         server: unsync.clone(),
         live: Some(live.clone()),
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     let server = start_server(listeners(profile, node, role == Role::ClientServer))?;
     let mut served = unsync;

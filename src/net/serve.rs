@@ -25,7 +25,7 @@ use super::due::DueQueue;
 use super::errno::local_error;
 use super::mmsg::{Batch, OutMsg, enable_recv_meta, steer_by_source};
 use crate::engine::local::LocalError;
-use crate::engine::profile::{Action, Counters, Profile, Server};
+use crate::engine::profile::{Action, Counters, Server, ServerProfile};
 use crate::engine::server::ServerConfig;
 
 /// Datagrams per batch.
@@ -36,7 +36,7 @@ pub const DELAY_QUEUE_MAX: usize = 65_536;
 /// One profile served on some addresses.
 #[derive(Clone, Debug)]
 pub struct Listener {
-    pub profile: Profile,
+    pub profile: ServerProfile,
     pub addrs: Vec<SocketAddr>,
 }
 
@@ -89,10 +89,10 @@ impl Drop for ServerHandle {
 
 /// A single healthy server on `listen` with `cfg`: the minimal form.
 pub fn start_simple(listen: &[SocketAddr], cfg: ServerConfig) -> Result<ServerHandle, LocalError> {
-    let profile = Profile {
+    let profile = ServerProfile {
         name: "builtin".into(),
         server: cfg,
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     start(
         vec![Listener {

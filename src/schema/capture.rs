@@ -50,7 +50,7 @@ pub struct NtsKeJson {
 }
 
 impl NtsKeJson {
-    pub fn new(k: &crate::capture::track::KeServer, v: &crate::diagnose::Verdict) -> NtsKeJson {
+    pub fn new(k: &crate::capture::track::KeSeen, v: &crate::diagnose::Verdict) -> NtsKeJson {
         NtsKeJson {
             server: k.server.map_or("?".into(), |s| s.to_string()),
             connections: k.connections,
@@ -171,7 +171,7 @@ pub struct GroupJson {
     pub verdict: VerdictJson,
 }
 
-pub fn group_json(g: &crate::capture::view::Group) -> GroupJson {
+pub fn group_json(g: &crate::capture::view::ServerGroup) -> GroupJson {
     GroupJson {
         client: g.client.map(|c| c.to_string()),
         server: g.server.to_string(),

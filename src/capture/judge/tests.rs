@@ -552,8 +552,8 @@ fn a_reply_stored_before_its_request_pairs() {
 fn view_of(
     c: Cap,
 ) -> (
-    Vec<crate::capture::view::Group>,
-    Vec<crate::capture::view::Group>,
+    Vec<crate::capture::view::ServerGroup>,
+    Vec<crate::capture::view::ServerGroup>,
 ) {
     let f = c.finish_all();
     let servers = crate::capture::view::by_server(&f.groups);
@@ -561,7 +561,7 @@ fn view_of(
         .groups
         .into_iter()
         .inspect(assert_headline)
-        .map(|g| crate::capture::view::Group {
+        .map(|g| crate::capture::view::ServerGroup {
             client: Some(g.client()),
             server: g.server(),
             conversations: g.conversations,
@@ -575,7 +575,7 @@ fn view_of(
 
 /// A table row's verdict (the cause and first line of evidence) is the
 /// full verdict's.
-fn assert_headline(g: &crate::capture::track::Group) {
+fn assert_headline(g: &crate::capture::track::HostGroup) {
     let full = crate::capture::view::judge_host(g);
     let host = crate::capture::view::host_name(g);
     let row = crate::capture::view::headline_host(g, &host, &g.server().to_string());

@@ -10,7 +10,7 @@ fn ts() -> NtpTimestamp {
     NtpTimestamp::from_parts(3_970_000_000, 0)
 }
 
-fn run(profile: Profile, req: &[u8]) -> (Action, Vec<u8>) {
+fn run(profile: ServerProfile, req: &[u8]) -> (Action, Vec<u8>) {
     let mut s = Server::new(profile);
     let mut out = [0u8; 512];
     let a = s.handle(1000, peer(), ts(), 7, req, &mut out);
@@ -23,7 +23,7 @@ fn request() -> [u8; 48] {
 
 #[test]
 fn healthy_reply() {
-    let (a, out) = run(Profile::default(), &request());
+    let (a, out) = run(ServerProfile::default(), &request());
     let Action::Reply(r) = a else { panic!("{a:?}") };
     assert_eq!(r.len, 48);
     assert!(r.stamp && r.source.is_none() && r.delay.is_zero());
@@ -36,36 +36,36 @@ fn healthy_reply() {
 
 #[test]
 fn silent_and_private_and_unserved() {
-    let p = Profile {
+    let p = ServerProfile {
         faults: Faults {
             silent: true,
             ..Faults::default()
         },
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     assert_eq!(run(p, &request()).0, Action::Drop(DropReason::Silent));
     let mut r = request();
     r[0] = (r[0] & !7) | 7;
     assert_eq!(
-        run(Profile::default(), &r).0,
+        run(ServerProfile::default(), &r).0,
         Action::Drop(DropReason::PrivateMode)
     );
     r[0] = (r[0] & !7) | 4;
     assert_eq!(
-        run(Profile::default(), &r).0,
+        run(ServerProfile::default(), &r).0,
         Action::Drop(DropReason::UnservedMode)
     );
     r[0] = (r[0] & !7) | 1; // symmetric active → answered as mode 2
-    let (a, out) = run(Profile::default(), &r);
+    let (a, out) = run(ServerProfile::default(), &r);
     assert!(matches!(a, Action::Reply(_)));
     assert_eq!(out[0] & 7, 2);
-    let p = Profile {
+    let p = ServerProfile {
         symmetric: SymmetricPolicy::Ignore,
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     assert_eq!(run(p, &r).0, Action::Drop(DropReason::UnservedMode));
     assert_eq!(
-        run(Profile::default(), &request()[..30]).0,
+        run(ServerProfile::default(), &request()[..30]).0,
         Action::Drop(DropReason::Malformed)
     );
 }
@@ -73,15 +73,15 @@ fn silent_and_private_and_unserved() {
 #[test]
 fn control_only_for_query_allow() {
     let q = [0x16u8, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
-    let (a, _) = run(Profile::default(), &q);
+    let (a, _) = run(ServerProfile::default(), &q);
     assert_eq!(
         a,
         Action::Drop(DropReason::ControlNotAllowed),
         "198.51.100.2 is not loopback"
     );
-    let p = Profile {
+    let p = ServerProfile {
         query_allow: vec!["198.51.100.0/24".parse().unwrap()],
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     let (a, _) = run(p, &q);
     let Action::Control(frags) = a else { panic!() };
@@ -98,27 +98,27 @@ fn access_list_and_kod() {
         deny: vec!["198.51.100.0/24".parse().unwrap()],
         ..Acl::default()
     };
-    let p = Profile {
+    let p = ServerProfile {
         acl: deny.clone(),
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     assert_eq!(run(p, &request()).0, Action::Drop(DropReason::Denied));
-    let p = Profile {
+    let p = ServerProfile {
         acl: Acl {
             deny_action: DenyAction::KodDeny,
             ..deny.clone()
         },
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     let (a, out) = run(p, &request());
     assert!(matches!(a, Action::Reply(Reply { stamp: false, .. })));
     assert_eq!((out[1], &out[12..16]), (0, &b"DENY"[..]));
-    let p = Profile {
+    let p = ServerProfile {
         acl: Acl {
             deny_action: DenyAction::KodRstr,
             ..deny
         },
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     assert_eq!(&run(p, &request()).1[12..16], b"RSTR");
 }
@@ -129,9 +129,9 @@ fn rate_limit_kod_then_drop() {
         interval: Duration::from_secs(2),
         burst: 2,
     };
-    let mut s = Server::new(Profile {
+    let mut s = Server::new(ServerProfile {
         rate: Some((cfg, RateAction::Kod)),
-        ..Profile::default()
+        ..ServerProfile::default()
     });
     let mut out = [0u8; 64];
     let mut kinds = Vec::new();
@@ -161,9 +161,9 @@ fn faults_shape_the_reply() {
         version: Some(3),
         ..Faults::default()
     };
-    let s = Server::new(Profile {
+    let s = Server::new(ServerProfile {
         faults: f,
-        ..Profile::default()
+        ..ServerProfile::default()
     });
     let mut s = s;
     let mut out = [0u8; 64];
@@ -183,12 +183,12 @@ fn faults_shape_the_reply() {
 
 #[test]
 fn random_drop_uses_the_given_bits() {
-    let p = Profile {
+    let p = ServerProfile {
         faults: Faults {
             drop_percent: 50,
             ..Faults::default()
         },
-        ..Profile::default()
+        ..ServerProfile::default()
     };
     let mut s = Server::new(p);
     let mut out = [0u8; 64];
@@ -210,7 +210,7 @@ proptest! {
     fn never_amplifies(bytes in proptest::collection::vec(any::<u8>(), 0..300), kod in any::<bool>(), bogus in any::<bool>(), v in 0u8..8) {
         let server = ServerConfig { kiss: kod.then_some(KissCode::Rate), ..ServerConfig::default() };
         let faults = Faults { bogus_origin: bogus, version: Some(v), ..Faults::default() };
-        let mut s = Server::new(Profile { server, faults, ..Profile::default() });
+        let mut s = Server::new(ServerProfile { server, faults, ..ServerProfile::default() });
         let mut out = [0u8; 512];
         match s.handle(0, peer(), ts(), 0, &bytes, &mut out) {
             Action::Reply(r) => prop_assert!(r.len <= bytes.len()),
