@@ -28,6 +28,30 @@ pub fn each_on_a_thread<T: Send, R: Send>(
     })
 }
 
+/// Client hosts judged per round of this many on each thread.
+/// Client hosts judged in one run on one thread.
+pub const HOSTS_PER_CHUNK: usize = 2048;
+
+/// Maps runs of `items` with `f` on up to `threads` threads, a round of
+/// one run per thread at a time, and hands the results to `out` in the
+/// items' order: the output is the same with any number of threads, and
+/// at most a round's results are held at once.
+pub fn in_rounds<T: Sync, R: Send, E>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&[T]) -> R + Sync,
+    mut out: impl FnMut(R) -> Result<(), E>,
+) -> Result<(), E> {
+    let threads = threads.max(1);
+    for round in items.chunks(HOSTS_PER_CHUNK * threads) {
+        let runs: Vec<&[T]> = round.chunks(HOSTS_PER_CHUNK).collect();
+        for r in each_on_a_thread(runs, |_, run| f(run)) {
+            out(r)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

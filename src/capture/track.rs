@@ -435,6 +435,24 @@ pub struct CaptureStats {
     pub hosts_folded: u64,
 }
 
+impl CaptureStats {
+    /// The adapter: what the other-traffic remarks read.
+    pub fn other_traffic(&self) -> crate::diagnose::traffic::OtherTraffic {
+        crate::diagnose::traffic::OtherTraffic {
+            control_queries: self.control_queries,
+            control_answers: self.control_answers,
+            private: self.private,
+            monlist: self.monlist,
+            symmetric: self.symmetric,
+            broadcast: self.broadcast,
+            versions: self.versions,
+            nts: self.nts,
+            mac: self.mac,
+            crypto_nak: self.crypto_nak,
+        }
+    }
+}
+
 /// A conversation being read: only what pairing needs. Its sums live in
 /// its client host's group and, when kept, in its detail; this is freed
 /// when it closes.

@@ -196,7 +196,7 @@ impl Serialize for HostsOut<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.hosts.len()))?;
-        in_rounds(
+        crate::capture::par::in_rounds(
             self.hosts,
             self.threads,
             |chunk| {
@@ -265,29 +265,6 @@ fn pad(out: &mut String, n: usize, width: usize) {
     }
 }
 
-/// Client hosts judged per round of this many on each thread.
-const HOSTS_PER_CHUNK: usize = 2048;
-
-/// Maps runs of `items` with `f` on up to `threads` threads, a round of
-/// one run per thread at a time, and hands the results to `out` in the
-/// items' order: the output is the same with any number of threads, and
-/// at most a round's results are held at once.
-fn in_rounds<T: Sync, R: Send, E>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&[T]) -> R + Sync,
-    mut out: impl FnMut(R) -> Result<(), E>,
-) -> Result<(), E> {
-    let threads = threads.max(1);
-    for round in items.chunks(HOSTS_PER_CHUNK * threads) {
-        let runs: Vec<&[T]> = round.chunks(HOSTS_PER_CHUNK).collect();
-        for r in crate::capture::par::each_on_a_thread(runs, |_, run| f(run)) {
-            out(r)?;
-        }
-    }
-    Ok(())
-}
-
 /// `--threads`: 0 is one per CPU, at most 8.
 fn threads(n: usize) -> usize {
     if n > 0 {
@@ -342,69 +319,6 @@ struct ReportOut<'a> {
     conversations: ConversationsOut<'a>,
     nts_ke: Vec<crate::schema::NtsKeJson>,
     exit_code: CodeOut<'a>,
-}
-
-/// The NTP traffic that is not a client/server conversation, in words.
-fn other_ntp(s: &crate::capture::track::CaptureStats) -> Option<String> {
-    let mut parts = vec![];
-    if s.control_queries + s.control_answers > 0 {
-        parts.push(format!(
-            "{} ntpq (mode 6) queries and {} answers{}",
-            s.control_queries,
-            s.control_answers,
-            if s.control_answers == 0 && s.control_queries > 0 {
-                " — queries without answers: the daemon ignores mode 6 from them (`restrict … noquery`) or is not there"
-            } else {
-                ""
-            }
-        ));
-    }
-    if s.private > 0 {
-        parts.push(format!(
-            "{} ntpdc (mode 7) datagrams{}",
-            s.private,
-            if s.monlist > 0 {
-                format!(
-                    ", {} of them monlist: an amplification risk (CVE-2013-5211) — disable it (`disable monitor`, `restrict default noquery`, or ntpd ≥ 4.2.7)",
-                    s.monlist
-                )
-            } else {
-                String::new()
-            }
-        ));
-    }
-    if s.symmetric > 0 {
-        parts.push(format!(
-            "{} symmetric peer datagrams (modes 1 and 2)",
-            s.symmetric
-        ));
-    }
-    if s.broadcast > 0 {
-        parts.push(format!("{} broadcast datagrams (mode 5)", s.broadcast));
-    }
-    let old: u64 = s.versions[1..4].iter().sum();
-    if old > 0 {
-        parts.push(format!(
-            "{old} datagrams of NTP versions 1-3 (v1 {}, v2 {}, v3 {})",
-            s.versions[1], s.versions[2], s.versions[3]
-        ));
-    }
-    if s.nts > 0 {
-        parts.push(format!(
-            "{} datagrams with NTS extension fields (RFC 8915): authenticated exchanges",
-            s.nts
-        ));
-    }
-    if s.mac > 0 {
-        parts.push(format!("{} datagrams with a symmetric-key MAC", s.mac));
-    }
-    if s.crypto_nak > 0 {
-        parts.push(format!(
-            "{} crypto-NAKs: the server refused the request's authentication (wrong or unknown key)",
-            s.crypto_nak
-        ));
-    }
-    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
@@ -593,7 +507,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
             "interrupted: the summary of what was seen so far".yellow()
         )?;
     }
-    let also = other_ntp(s);
+    let also = crate::diagnose::traffic::remarks(&s.other_traffic());
     if out.conversations.is_empty() && hosts.is_empty() {
         match also {
             Some(a) => writeln!(w, "no client/server NTP conversations; {a}")?,
@@ -651,7 +565,7 @@ pub fn run(args: &CaptureArgs) -> anyhow::Result<u8> {
         "verdict".bold(),
         "evidence".bold()
     )?;
-    in_rounds(
+    crate::capture::par::in_rounds(
         hosts,
         threads,
         |run| {

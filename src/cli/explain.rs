@@ -104,7 +104,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     // --probe: the silent servers, probed from here; their verdicts rank
     // with the pasted blocks' (a probe that names the silence wins).
     let probed = if args.probe {
-        probe_silent(&blocks, args.timeout)
+        collect::probe_silent(&blocks, args.timeout)
     } else {
         vec![]
     };
@@ -143,62 +143,6 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
     }
     print!("{}", render::verdict("pasted output", &v));
     Ok(code)
-}
-
-/// The servers a paste shows silent, each resolved and probed from this
-/// node (at most 16, all at once): (host, verdict).
-fn probe_silent(
-    blocks: &[paste::Explained],
-    timeout: Duration,
-) -> Vec<(String, crate::diagnose::Verdict)> {
-    let mut hosts: Vec<String> = vec![];
-    for b in blocks.iter().filter(|b| b.kind != paste::Kind::NtpqError) {
-        for s in &b.facts.silent_sources {
-            let h = &s.value.name;
-            let plausible = !h.is_empty()
-                && !h.contains(char::is_whitespace)
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-_:[]%".contains(c));
-            if plausible && !hosts.contains(h) && hosts.len() < 16 {
-                hosts.push(h.clone());
-            }
-        }
-    }
-    let cfg = ProbeConfig {
-        timeout,
-        local_precision: clock::precision(),
-        liveness_port: Some(LIVENESS_PORT),
-        ..ProbeConfig::default()
-    };
-    std::thread::scope(|s| {
-        let hs: Vec<_> = hosts
-            .iter()
-            .map(|h| {
-                let cfg = &cfg;
-                s.spawn(move || {
-                    let host = h.trim_matches(['[', ']']);
-                    let (resolved, probes) = collect::resolve_and_probe(
-                        host,
-                        crate::net::resolve::Family::Any,
-                        cfg,
-                        None,
-                    );
-                    let v = match resolved {
-                        Err(e) => crate::diagnose::probe::name_unresolved(host, &e),
-                        Ok(_) => probes
-                            .iter()
-                            .map(crate::diagnose::probe::diagnose)
-                            .min_by_key(crate::diagnose::verdict::rank)
-                            .unwrap_or_else(|| {
-                                crate::diagnose::probe::name_unresolved(host, "no address")
-                            }),
-                    };
-                    (h.clone(), v)
-                })
-            })
-            .collect();
-        hs.into_iter().filter_map(|h| h.join().ok()).collect()
-    })
 }
 
 pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {

@@ -11,6 +11,7 @@
 //! - [`node`]: a node's findings (explain); [`watch`]: a source's, the
 //!   system's and the clock's (watch, lab); [`fleet`]: many nodes';
 //!   [`paste`]: a text no reader knows, a daemon's source row;
+//!   [`traffic`]: what a capture's other NTP traffic tells;
 //! - [`verdict`]: the verdict, the one ranking, and which verdict leads
 //!   ([`verdict::Lead`]) for every command's first screen and exit status;
 //! - [`fixed`]: fast fixed-point number formatting for verdict text.
@@ -25,6 +26,7 @@ pub mod paste;
 pub mod probe;
 pub mod rules;
 pub mod table;
+pub mod traffic;
 pub mod verdict;
 pub mod watch;
 

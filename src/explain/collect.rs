@@ -503,3 +503,61 @@ pub fn collect(opts: &Options) -> NodeEvidence {
     });
     ev
 }
+
+/// The servers a paste shows silent, each resolved and probed from this
+/// node (at most 16, all at once): (host, verdict).
+/// `explain --probe`: the servers a paste shows silent (at most 16, names
+/// that look like host names or addresses), probed from here at once; each
+/// with its verdict, the first by the one ranking of its addresses'.
+pub fn probe_silent(
+    blocks: &[super::paste::Explained],
+    timeout: std::time::Duration,
+) -> Vec<(String, crate::diagnose::Verdict)> {
+    let mut hosts: Vec<String> = vec![];
+    for b in blocks
+        .iter()
+        .filter(|b| b.kind != super::paste::Kind::NtpqError)
+    {
+        for s in &b.facts.silent_sources {
+            let h = &s.value.name;
+            let plausible = !h.is_empty()
+                && !h.contains(char::is_whitespace)
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_:[]%".contains(c));
+            if plausible && !hosts.contains(h) && hosts.len() < 16 {
+                hosts.push(h.clone());
+            }
+        }
+    }
+    let cfg = crate::engine::probe::ProbeConfig {
+        timeout,
+        local_precision: crate::net::clock::precision(),
+        liveness_port: Some(crate::engine::probe::LIVENESS_PORT),
+        ..crate::engine::probe::ProbeConfig::default()
+    };
+    std::thread::scope(|s| {
+        let hs: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                let cfg = &cfg;
+                s.spawn(move || {
+                    let host = h.trim_matches(['[', ']']);
+                    let (resolved, probes) =
+                        resolve_and_probe(host, crate::net::resolve::Family::Any, cfg, None);
+                    let v = match resolved {
+                        Err(e) => crate::diagnose::probe::name_unresolved(host, &e),
+                        Ok(_) => probes
+                            .iter()
+                            .map(crate::diagnose::probe::diagnose)
+                            .min_by_key(crate::diagnose::verdict::rank)
+                            .unwrap_or_else(|| {
+                                crate::diagnose::probe::name_unresolved(host, "no address")
+                            }),
+                    };
+                    (h.clone(), v)
+                })
+            })
+            .collect();
+        hs.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}
