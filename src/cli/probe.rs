@@ -201,16 +201,17 @@ fn builtin_nts_server() -> anyhow::Result<(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs() as i64;
-    let id = nts::tls::generate("127.0.0.1", now, &[]).map_err(anyhow::Error::msg)?;
-    let trust = nts::tls::trust_pem(id.ca_pem.as_deref().unwrap_or_default(), "built-in CA")
+    let built = nts::server::build(&nts::server::Spec {
+        name: "127.0.0.1",
+        cert_key: None,
+        valid_at: now,
+        faults: vec![],
+        ntp_port: None,
+    })
+    .map_err(anyhow::Error::msg)?;
+    let trust = nts::tls::trust_pem(built.ca_pem.as_deref().unwrap_or_default(), "built-in CA")
         .map_err(anyhow::Error::msg)?;
-    let tls = std::sync::Arc::new(nts::tls::server_config(&id, &[]).map_err(anyhow::Error::msg)?);
-    let engine = std::sync::Arc::new(crate::engine::nts::NtsServer::new(
-        crate::wire::nts::CookieKey {
-            id: rand::random(),
-            key: rand::random(),
-        },
-    ));
+    let (tls, engine) = (built.tls, built.engine);
     let ke = nts::server::start("127.0.0.1:0".parse()?, tls, engine.clone())
         .map_err(|e| anyhow::anyhow!("cannot start the built-in NTS-KE server: {e}"))?;
     Ok((

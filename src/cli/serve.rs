@@ -12,7 +12,6 @@ use crate::engine::local::LocalErrorKind;
 use crate::engine::nts::{NtsFault, NtsServer};
 use crate::engine::profile::Counters;
 use crate::net::nts::server as nts_server;
-use crate::net::nts::tls as nts_tls;
 use crate::net::{clock, serve};
 use crate::scenario::{ProfileSpec, Unsync, parse_scenario};
 
@@ -326,30 +325,28 @@ fn nts_setup(args: &ServeArgs, listeners: &mut [serve::Listener]) -> Result<NtsS
             first.ip().to_string()
         }
     });
-    let identity = match (&args.nts_cert, &args.nts_key) {
-        (Some(c), Some(k)) => nts_tls::load(c, k)?,
-        _ => {
-            // Valid around the served clock (this host's plus --offset).
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| e.to_string())?
-                .as_secs_f64()
-                + offset;
-            nts_tls::generate(&name, now as i64, &faults)?
-        }
-    };
-    if let (Some(path), Some(pem)) = (&args.nts_ca_out, &identity.ca_pem) {
+    // A generated certificate is valid around the served clock (this
+    // host's plus --offset).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs_f64()
+        + offset;
+    let built = crate::net::nts::server::build(&crate::net::nts::server::Spec {
+        name: &name,
+        cert_key: match (&args.nts_cert, &args.nts_key) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            _ => None,
+        },
+        valid_at: now as i64,
+        faults: faults.clone(),
+        // Port Negotiation when NTP is not on 123 (RFC 8915 §4.1.8).
+        ntp_port: (first.port() != 123).then_some(first.port()),
+    })?;
+    if let (Some(path), Some(pem)) = (&args.nts_ca_out, &built.ca_pem) {
         std::fs::write(path, pem).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let tls = Arc::new(nts_tls::server_config(&identity, &faults)?);
-    let mut engine = NtsServer::new(crate::wire::nts::CookieKey {
-        id: rand::random(),
-        key: rand::random(),
-    });
-    engine.faults = faults.clone();
-    // Port Negotiation when NTP is not on 123 (RFC 8915 §4.1.8).
-    engine.ntp_port = (first.port() != 123).then_some(first.port());
-    let engine = Arc::new(engine);
+    let (tls, engine) = (built.tls, built.engine);
     for l in listeners.iter_mut() {
         l.profile.nts = Some(engine.clone());
     }

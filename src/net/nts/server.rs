@@ -182,3 +182,47 @@ fn serve_one(tcp: TcpStream, tls: Arc<rustls::ServerConfig>, nts: &NtsServer, st
     s.conn.send_close_notify();
     let _ = s.conn.complete_io(&mut s.sock);
 }
+
+/// How to build an NTS server (`serve --nts`, `probe --builtin --nts`): its
+/// certificate, loaded or made for a name, its faults on purpose, and the
+/// NTP port KE names when NTP is not on 123.
+pub struct Spec<'a> {
+    /// The name a generated certificate is for.
+    pub name: &'a str,
+    /// A certificate chain and key to load instead (PEM files).
+    pub cert_key: Option<(&'a std::path::Path, &'a std::path::Path)>,
+    /// The Unix time a generated certificate is valid around (the served
+    /// clock's).
+    pub valid_at: i64,
+    pub faults: Vec<crate::engine::nts::NtsFault>,
+    /// Port Negotiation (RFC 8915 §4.1.8) when NTP is not on 123.
+    pub ntp_port: Option<u16>,
+}
+
+/// An NTS server ready to start: its TLS identity's CA (generated
+/// certificates), TLS configuration, and the engine with a fresh cookie key.
+pub struct Built {
+    pub ca_pem: Option<String>,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub engine: Arc<NtsServer>,
+}
+
+/// The one builder of an NTS server.
+pub fn build(spec: &Spec) -> Result<Built, String> {
+    let identity = match spec.cert_key {
+        Some((c, k)) => super::tls::load(c, k)?,
+        None => super::tls::generate(spec.name, spec.valid_at, &spec.faults)?,
+    };
+    let tls = Arc::new(super::tls::server_config(&identity, &spec.faults)?);
+    let mut engine = NtsServer::new(crate::wire::nts::CookieKey {
+        id: rand::random(),
+        key: rand::random(),
+    });
+    engine.faults = spec.faults.clone();
+    engine.ntp_port = spec.ntp_port;
+    Ok(Built {
+        ca_pem: identity.ca_pem.clone(),
+        tls,
+        engine: Arc::new(engine),
+    })
+}
