@@ -374,7 +374,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         cause.class().exit_code()
     };
     let mut out = std::io::stdout().lock();
-    let stats = jars.iter().flatten().map(|j| &j.stats);
+    let stats = jars.iter().flatten().map(|j| j.stats());
     for ((name, addr), s) in jar_names.iter().zip(stats) {
         if json {
             writeln!(

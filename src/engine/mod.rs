@@ -12,12 +12,14 @@
 //!   [`profile`]: a server with faults on purpose, [`acl`] and
 //!   [`ratelimit`] its access list and rate limiter, [`control`] its mode 6
 //!   answers, [`nts`] its NTS side;
+//! - [`cookies`]: an NTS client's cookie jar and protocol state;
 //! - [`limits`]: every threshold a judgement uses, with its source;
 //! - [`local`]: local failures as domain values.
 
 pub mod acl;
 pub mod client;
 pub mod control;
+pub mod cookies;
 pub mod exchange;
 pub mod limits;
 pub mod local;
