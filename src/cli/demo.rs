@@ -179,7 +179,7 @@ pub const CASES: &[Case] = &[
     after_help = "Exit status:\n  0  every scenario was named as expected\n  1  some scenario was not (a bug: please report it)\n  2  usage"
 )]
 pub struct DemoArgs {
-    /// One JSON document instead of the table.
+    /// One JSON document instead of the table (schema in doc/json.md).
     #[arg(long)]
     pub json: bool,
 }

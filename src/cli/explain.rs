@@ -76,7 +76,7 @@ pub struct ExplainArgs {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// One JSON document.
+    /// One JSON document on stdout (schema in doc/json.md).
     #[arg(long)]
     pub json: bool,
 }

@@ -35,7 +35,7 @@ pub struct FleetArgs {
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 
-    /// One JSON document.
+    /// One JSON document on stdout (schema in doc/json.md).
     #[arg(long)]
     pub json: bool,
 

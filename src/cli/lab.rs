@@ -72,6 +72,7 @@ pub struct LabArgs {
 pub enum LabCommand {
     /// Lists the built-in topologies.
     List {
+        /// One JSON document on stdout (schema in doc/json.md).
         #[arg(long)]
         json: bool,
     },
@@ -97,6 +98,7 @@ pub enum LabCommand {
         /// Skip running `explain` in the client nodes (faster).
         #[arg(long)]
         no_explain: bool,
+        /// One JSON document on stdout (schema in doc/json.md).
         #[arg(long)]
         json: bool,
     },
@@ -130,6 +132,7 @@ pub enum LabCommand {
         /// The lab's name (default: the topology's name and this process's id).
         #[arg(long)]
         name: Option<String>,
+        /// One JSON document on stdout (schema in doc/json.md).
         #[arg(long)]
         json: bool,
     },

@@ -226,7 +226,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FAULT", requires = "nts", value_parser = NtsFault::parse)]
     pub nts_fault: Vec<NtsFault>,
 
-    /// Print one JSON line when listening and one with the counters when stopped.
+    /// Print one JSON line when listening and one with the counters when
+    /// stopped, each with schema_version (schema in doc/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -525,7 +526,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
         let ke: Vec<_> = ke_servers.iter().map(|k| k.addr.to_string()).collect();
         println!(
             "{}",
-            serde_json::json!({"event": "listening", "servers": servers, "nts_ke": ke})
+            crate::schema::line(
+                serde_json::json!({"event": "listening", "servers": servers, "nts_ke": ke})
+            )
         );
     } else {
         if let Some(setup) = &nts {
@@ -546,7 +549,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<u8> {
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"event": "stopped", "counters": counters_json(&totals), "nts_ke": ke_totals.iter().map(|(a, k)| ke_json(a, k)).collect::<Vec<_>>()})
+            crate::schema::line(
+                serde_json::json!({"event": "stopped", "counters": counters_json(&totals), "nts_ke": ke_totals.iter().map(|(a, k)| ke_json(a, k)).collect::<Vec<_>>()})
+            )
         );
     } else {
         for (a, k) in &ke_totals {

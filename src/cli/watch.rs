@@ -110,8 +110,9 @@ pub struct WatchArgs {
     #[arg(long = "nts-ca", value_name = "FILE", requires = "nts")]
     pub nts_ca: Vec<std::path::PathBuf>,
 
-    /// JSON lines on stdout, each with "type": event, snapshot, unresolved,
-    /// nts, nts-stats, metrics, end.
+    /// JSON lines on stdout, each with "type" (event, snapshot, unresolved,
+    /// nts, nts-stats, metrics, end) and schema_version (schema in
+    /// doc/json.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -222,7 +223,9 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({"type": "unresolved", "name": name, "cause": v.cause.id(), "why": v.summary, "confidence": v.confidence.id(), "fix": v.fix})
+                crate::schema::line(
+                    serde_json::json!({"type": "unresolved", "name": name, "cause": v.cause.id(), "why": v.summary, "confidence": v.confidence.id(), "fix": v.fix})
+                )
             )?;
         } else {
             writeln!(out, "{name}: [{}] {}", v.cause.id(), v.summary)?;
@@ -259,7 +262,9 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::json!({"type": "nts", "name": label, "address": spec.addr.to_string(), "cause": v.cause.id(), "why": why, "evidence": v.evidence})
+                    crate::schema::line(
+                        serde_json::json!({"type": "nts", "name": label, "address": spec.addr.to_string(), "cause": v.cause.id(), "why": why, "evidence": v.evidence})
+                    )
                 )?;
             } else {
                 writeln!(out, "{label}: NTS [{}] {why}", v.cause.id())?;
@@ -278,7 +283,9 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::json!({"type": "end", "exit_code": c.class().exit_code()})
+                    crate::schema::line(
+                        serde_json::json!({"type": "end", "exit_code": c.class().exit_code()})
+                    )
                 )?;
             }
             return Ok(c.class().exit_code());
@@ -294,7 +301,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({"type": "end", "exit_code": code})
+                crate::schema::line(serde_json::json!({"type": "end", "exit_code": code}))
             )?;
         }
         return Ok(code);
@@ -333,7 +340,9 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::json!({"type": "metrics", "address": ep.addr.to_string()})
+                    crate::schema::line(
+                        serde_json::json!({"type": "metrics", "address": ep.addr.to_string()})
+                    )
                 )?;
             }
             Some(ep)
@@ -380,10 +389,12 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
             writeln!(
                 out,
                 "{}",
-                serde_json::json!({"type": "nts-stats", "name": name, "address": addr.to_string(),
+                crate::schema::line(
+                    serde_json::json!({"type": "nts-stats", "name": name, "address": addr.to_string(),
                     "key_exchanges": s.key_exchanges, "key_exchanges_failed": s.key_exchanges_failed,
                     "sent": s.sent, "authenticated": s.authenticated, "ntsn": s.ntsn,
                     "rejected": s.rejected, "unsent": s.unsent, "last_failure": s.last_failure})
+                )
             )?;
         } else {
             writeln!(
@@ -412,7 +423,7 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"type": "end", "exit_code": code})
+            crate::schema::line(serde_json::json!({"type": "end", "exit_code": code}))
         )?;
     } else {
         writeln!(

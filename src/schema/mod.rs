@@ -24,3 +24,11 @@ pub use fleet::{
 pub use lab::*;
 pub use probe::*;
 pub use watch::*;
+
+/// A JSON line (watch, serve) with the schema's version in it.
+pub fn line(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("schema_version".into(), SCHEMA_VERSION.into());
+    }
+    v
+}

@@ -66,6 +66,8 @@ pub struct SystemJson {
 pub struct SnapshotJson {
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub schema_version: u32,
     /// The machine that printed it (for `ntpdiag fleet`).
     #[serde(default)]
     pub node: Option<super::probe::NodeJson>,
@@ -121,6 +123,7 @@ pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
     let (cause, why) = (v.cause, v.summary.clone());
     SnapshotJson {
         kind: "snapshot".into(),
+        schema_version: super::SCHEMA_VERSION,
         node: Some(super::probe::NodeJson::here()),
         t_s: snap.t,
         rules: rules.profile.id().into(),
@@ -227,22 +230,22 @@ pub fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Val
             let s = &snap.sources[*index];
             let v = judge::source(s, rules, snap);
             let (cause, why) = (v.cause, v.summary.clone());
-            serde_json::json!({
+            super::line(serde_json::json!({
                 "type": "event", "t_s": t, "source": s.name, "address": s.addr.to_string(),
                 "from": {"tally": from.tally().to_string(), "state": from.word()},
                 "to": {"tally": to.tally().to_string(), "state": to.word()},
                 "cause": cause.id(), "why": why,
-            })
+            }))
         }
         Event::SystemPeer { t, from, to } => {
             let name =
                 |i: &Option<usize>| i.and_then(|i| snap.sources.get(i)).map(|s| s.name.clone());
             let v = judge::system(snap, rules);
             let (cause, why) = (v.cause, v.summary.clone());
-            serde_json::json!({
+            super::line(serde_json::json!({
                 "type": "event", "t_s": t, "system": true,
                 "peer_from": name(from), "peer_to": name(to), "cause": cause.id(), "why": why,
-            })
+            }))
         }
     }
 }
