@@ -233,26 +233,17 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     }
     // NTS sources: checked once with NTS; a daemon gets no time from one
     // whose NTS fails, so it is left out with its cause.
-    let checked: Vec<Option<crate::diagnose::Verdict>> = std::thread::scope(|sc| {
-        let hs: Vec<_> = wanted
+    let checked = crate::net::nts::check_sources(
+        &wanted
             .iter()
             .map(|(_, spec, _, nts)| {
-                sc.spawn(move || {
-                    nts.as_ref().map(|(run, host)| {
-                        let cfg = crate::engine::probe::ProbeConfig {
-                            samples: 2,
-                            local_precision: clock::precision(),
-                            ..Default::default()
-                        };
-                        crate::diagnose::probe::diagnose(&crate::net::nts::probe(
-                            host, spec.addr, &cfg, run,
-                        ))
-                    })
-                })
+                (
+                    spec.addr,
+                    nts.as_ref().map(|(r, h)| (r.as_ref(), h.as_str())),
+                )
             })
-            .collect();
-        hs.into_iter().map(|h| h.join().ok().flatten()).collect()
-    });
+            .collect::<Vec<_>>(),
+    );
     let mut nts_failed: Option<Cause> = None;
     let mut kept = Vec::new();
     for ((label, spec, many, nts), v) in wanted.into_iter().zip(checked) {

@@ -133,3 +133,30 @@ pub fn probe(host: &str, addr: SocketAddr, cfg: &ProbeConfig, run: &NtsRun) -> T
 }
 
 pub use crate::engine::cookies::{JarStats, KE_RETRY};
+
+/// watch's check of its NTS sources before polling them (as `probe --nts`,
+/// two samples): each source given with its NTS run and the name its
+/// certificate must carry is probed with NTS, all at once, and judged by
+/// the exchange table; a plain source gets `None`.
+pub fn check_sources(
+    sources: &[(SocketAddr, Option<(&NtsRun, &str)>)],
+) -> Vec<Option<crate::diagnose::Verdict>> {
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = sources
+            .iter()
+            .map(|(addr, nts)| {
+                sc.spawn(move || {
+                    nts.map(|(run, host)| {
+                        let cfg = ProbeConfig {
+                            samples: 2,
+                            local_precision: clock::precision(),
+                            ..Default::default()
+                        };
+                        crate::diagnose::probe::diagnose(&probe(host, *addr, &cfg, run))
+                    })
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().ok().flatten()).collect()
+    })
+}
