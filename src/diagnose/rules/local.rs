@@ -14,14 +14,7 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         say: name_unresolved,
     },
     Rule {
-        names: &[
-            Cause::LocalPortInUse,
-            Cause::LocalPermissionDenied,
-            Cause::LocalFirewallBlocksNtp,
-            Cause::NetUnreachable,
-            Cause::HostUnreachable,
-            Cause::LocalError,
-        ],
+        names: LOCAL_CAUSES,
         when: When::Always,
         say: local_failure,
     },

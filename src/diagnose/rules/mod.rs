@@ -42,6 +42,16 @@ use nts::*;
 use refused::*;
 pub use silence::source_ports;
 
+/// Every cause a local failure stands for ([`local_cause`]).
+const LOCAL_CAUSES: &[Cause] = &[
+    Cause::LocalPortInUse,
+    Cause::LocalPermissionDenied,
+    Cause::LocalFirewallBlocksNtp,
+    Cause::NetUnreachable,
+    Cause::HostUnreachable,
+    Cause::LocalError,
+];
+
 /// The table, in order: one step a screen line, each step's rules in its own file.
 pub static STEPS: &[Step<Exchange>] = &[
     Step {

@@ -49,14 +49,7 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         say: nts_no_reply,
     },
     Rule {
-        names: &[
-            Cause::LocalPortInUse,
-            Cause::LocalPermissionDenied,
-            Cause::LocalFirewallBlocksNtp,
-            Cause::NetUnreachable,
-            Cause::HostUnreachable,
-            Cause::LocalError,
-        ],
+        names: LOCAL_CAUSES,
         when: When::If(|e| matches!(nts(e).connect, KeConnect::Failed { .. })),
         say: nts_local,
     },
