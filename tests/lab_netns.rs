@@ -132,6 +132,11 @@ fn gallery(name: &str) -> LabJson {
         lead.map_or(0, |v| v.exit_code) as i32,
         "the exit status is the leading verdict's"
     );
+    assert_eq!(
+        r.lead.as_ref().map(|l| l.cause.as_str()),
+        lead.map(|v| v.cause.as_str()),
+        "the report names the verdict that leads"
+    );
     r
 }
 

@@ -265,6 +265,16 @@ fn print_report(r: &LabJson, json: bool, about: &str) -> anyhow::Result<()> {
     for n in &r.nodes {
         write!(out, "{}", node_text(n))?;
     }
+    if let Some(l) = &r.lead {
+        writeln!(
+            out,
+            "\nleads: {} [{}] {} (exit status {})",
+            l.node.bold(),
+            l.cause,
+            l.summary,
+            r.exit_code
+        )?;
+    }
     Ok(())
 }
 
@@ -343,13 +353,14 @@ pub fn run(args: &LabArgs) -> anyhow::Result<u8> {
             let paths = which(lab.as_deref())?;
             let topo = running_topology(&paths)?;
             let nodes = report::status(&paths, &topo, !no_explain);
-            let code = report::exit_code(&nodes);
+            let (lead, code) = report::lead(&nodes);
             let r = LabJson::new(
                 "lab status",
                 paths.lab.clone(),
                 topo.name.clone(),
                 nodes,
                 vec![],
+                lead,
                 code,
             );
             print_report(&r, *json, &topo.about)?;
@@ -490,13 +501,14 @@ fn run_lab(
         std::thread::sleep(Duration::from_millis(100));
     }
     let nodes = report::status(&paths, &topo, true);
-    let code = report::exit_code(&nodes);
+    let (lead, code) = report::lead(&nodes);
     let r = LabJson::new(
         "lab run",
         lab.clone(),
         topo.name.clone(),
         nodes,
         report::timeline(&paths, &topo, &state),
+        lead,
         code,
     );
     drop(guard);

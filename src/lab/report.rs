@@ -12,7 +12,7 @@ use super::node::{Billboard, NodeEvent};
 use super::setup::{State, chronyd_path};
 use super::topology::{NodeSpec, Role, Topology};
 use crate::explain::paste;
-use crate::schema::{LabNodeJson, LabSourceJson, TimelineJson, VerdictJson};
+use crate::schema::{LabNodeJson, LabSourceJson, LeadJson, TimelineJson, VerdictJson};
 
 /// Runs `args` inside the node (bounded), with the node's clock and root;
 /// its standard output.
@@ -247,23 +247,39 @@ impl DaemonWatch {
     }
 }
 
-/// The exit status of a lab: its client nodes' verdicts (`explain` in each),
-/// in node order, by the one rule ([`crate::diagnose::verdict::Lead`]): the
-/// status of the first by the causes' ranking among those not ok.
-pub fn exit_code(nodes: &[LabNodeJson]) -> u8 {
-    let mut lead = crate::diagnose::verdict::Lead::default();
-    for v in nodes.iter().filter_map(|n| n.verdict.as_ref()) {
-        match crate::diagnose::Cause::from_id(&v.cause) {
-            Some(c) => lead.note_cause(
+/// The client node whose verdict leads (the one rule,
+/// [`crate::diagnose::verdict::Lead`]: the first by the causes' ranking
+/// among those not ok, the first node on a tie), with the exit status it
+/// sets; `None` and 0 when every one is ok.
+pub fn lead(nodes: &[LabNodeJson]) -> (Option<LeadJson>, u8) {
+    let mut best: Option<(u8, &LabNodeJson, &VerdictJson)> = None;
+    for n in nodes {
+        let Some(v) = &n.verdict else { continue };
+        let rank = match crate::diagnose::Cause::from_id(&v.cause) {
+            Some(c) if c.class() == crate::diagnose::Class::Ok => continue,
+            Some(c) => crate::diagnose::verdict::rank_of(
                 c,
                 crate::diagnose::Confidence::from_id(&v.confidence)
                     .unwrap_or(crate::diagnose::Confidence::High),
             ),
-            // A verdict this build does not know (another version's): its
-            // own status, ranked first.
-            None if v.exit_code != 0 => return v.exit_code,
-            None => {}
+            // A verdict this build does not know (another version's): ranked
+            // first, by its own status.
+            None if v.exit_code != 0 => 0,
+            None => continue,
+        };
+        if best.is_none_or(|(b, _, _)| rank < b) {
+            best = Some((rank, n, v));
         }
     }
-    lead.exit_code()
+    match best {
+        Some((_, n, v)) => (
+            Some(LeadJson {
+                node: n.name.clone(),
+                cause: v.cause.clone(),
+                summary: v.summary.clone(),
+            }),
+            v.exit_code,
+        ),
+        None => (None, 0),
+    }
 }

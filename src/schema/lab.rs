@@ -58,7 +58,19 @@ pub struct LabJson {
     pub nodes: Vec<LabNodeJson>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub timeline: Vec<TimelineJson>,
+    /// The client node whose verdict leads and sets the exit status (null
+    /// when every one is ok).
+    #[serde(default)]
+    pub lead: Option<LeadJson>,
     pub exit_code: u8,
+}
+
+/// The verdict that leads a lab: its node, cause id and summary.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LeadJson {
+    pub node: String,
+    pub cause: String,
+    pub summary: String,
 }
 
 /// What a node is, by what it runs.
@@ -112,6 +124,7 @@ impl LabJson {
         topology: String,
         nodes: Vec<LabNodeJson>,
         timeline: Vec<TimelineJson>,
+        lead: Option<LeadJson>,
         exit_code: u8,
     ) -> LabJson {
         LabJson {
@@ -123,6 +136,7 @@ impl LabJson {
             topology,
             nodes,
             timeline,
+            lead,
             exit_code,
         }
     }
