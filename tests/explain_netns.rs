@@ -86,7 +86,7 @@ fn seed_case_controller_firewall_then_daemon_stopped_then_unsynchronized() {
     );
     assert!(v.summary.contains("the host is up"), "{v:?}");
     assert!(
-        v.alternatives[0].cause.contains("firewall on the server"),
+        v.alternatives[0].what.contains("firewall on the server"),
         "{v:?}"
     );
     let notes = v.notes.join("\n");

@@ -124,7 +124,8 @@ fn iptables_drop_is_no_reply_and_host_up() {
         v.confidence, "high",
         "the liveness check proves the host is up: {v:?}"
     );
-    assert!(v.alternatives[0].cause.contains("firewall"));
+    assert!(v.alternatives[0].what.contains("firewall"));
+    assert_eq!(v.alternatives[0].cause, "no-reply");
     assert!(
         v.evidence.iter().any(|e| e.contains("port unreachable")),
         "{v:?}"
@@ -192,7 +193,11 @@ fn reject_is_port_unreachable_like_no_daemon() {
     let v = verdict(&r);
     assert_eq!(v.cause, "port-unreachable", "{v:?}");
     assert!(v.summary.contains("server itself"));
-    assert!(v.alternatives.iter().any(|a| a.cause.contains("REJECT")));
+    assert!(
+        v.alternatives
+            .iter()
+            .any(|a| a.what.contains("REJECT") && a.cause == "port-unreachable")
+    );
     let (_, dig_rej, _) = record(&p, "iptables-reject-port-unreachable", SERVER, &[]);
     assert!(ours_none.contains("[port-unreachable]"));
     // The peers print the same words for both, and for DROP.

@@ -2,6 +2,8 @@
 //! branch, with the expected values taken from RFC 5905 (tests 2 and 3, the
 //! offset and delay formulas of §8, the kiss codes of §7.4, leap 3), RFC 792 /
 //! RFC 1812 for the ICMP codes, and ntpsec's `tos maxdist` (1.5 s).
+//! One file: every case shares the same packet builders (`Cap`, requests,
+//! replies, ICMP quotes).
 
 use std::net::SocketAddr;
 

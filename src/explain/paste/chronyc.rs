@@ -1,6 +1,10 @@
 //! chronyc, from the formats in chrony's `client.c`: `sources` (text, `-v`,
 //! `-c`), `sourcestats`, `selectdata`, `tracking` (text and `-c`),
 //! `ntpdata`, `activity`, `authdata`, and its numbered error replies.
+//!
+//! One concept at about 1,000 lines: every report of one tool, read from
+//! one source file (`client.c`) whose column widths, CSV fields and error
+//! numbers they share; split by report they would each repeat them.
 
 use super::{Explained, Kind, Line, Note, Segment, silent, view};
 use crate::diagnose::facts::{Bogus, Exchange, Unsync, Vantage};
