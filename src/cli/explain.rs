@@ -38,7 +38,9 @@ the NTS-KE server's key and certificate).
 Causes, besides the probe's per server: no-servers-configured,
 daemon-not-running, daemon-not-synchronized-yet, local-firewall-blocks-ntp,
 restrict-blocks-clients, port-123-in-use, two-daemons, config-error (file and
-line), server-name-unresolved, clock-step-needed, local-clock-only.";
+line), server-name-unresolved, clock-step-needed, local-clock-only; and
+restrict-noquery, a remark (never the verdict): other hosts' ntpq gets no
+answer, time service is unaffected.";
 
 /// Explains why this node (or pasted ntpq/ntpdate/chronyc output) does not synchronize.
 #[derive(Args, Debug, Clone)]

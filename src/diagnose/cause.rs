@@ -367,6 +367,10 @@ causes! {
         means "The text given to explain holds none of the tool outputs it reads."
         tell "no line matches a header, table row or message of ntpq, ntpdate, ntpdig, chronyc or timedatectl that explain knows (binary data, another tool's output, an empty paste)"
         fix "paste the whole output of one of those tools, from its first line (the table header) to its last";
+    RestrictNoquery = "restrict-noquery", Ok, 80, E, "NOQUERY (A REMARK)",
+        means "A remark, not a fault: the default access rule carries `noquery`, so `ntpq` and other mode 6 queries from other hosts get no answer. Time service is not affected: clients are served as before."
+        tell "the default `restrict` line of ntp.conf carries noquery without ignore/noserve (Debian's ntpsec ships `restrict default kod nomodify nopeer noquery limited`)"
+        fix "nothing to do for time; to query this daemon from another host, add `restrict <that host>` without noquery";
     RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
         means "This node's default access rule refuses the clients it should serve."
         tell "the default `restrict` carries ignore/noserve (ntpd), or chrony allows no client"

@@ -188,7 +188,7 @@ pub static NODE_STEPS: &[Step<Case>] = &[
         applies: When::Always,
         rules: &[
             Rule {
-                names: &[Cause::RestrictBlocksClients],
+                names: &[Cause::RestrictNoquery],
                 when: When::If(|c| {
                     matches!(c, Case::Query { daemon: Daemon::Ntpd, line }
                         if line.flags.iter().any(|f| f == "noquery"))
@@ -408,16 +408,18 @@ fn restrict_blocks(c: &Case) -> Verdict {
 
 fn noquery(c: &Case) -> Verdict {
     let (_, a) = access_line(c);
+    // A remark: it keeps no one from time (ntpd's `noquery` refuses mode 6
+    // and 7 only, ntp_restrict.c / RES_NOQUERY), so it never leads.
     Verdict::new(
-        Cause::RestrictBlocksClients,
+        Cause::RestrictNoquery,
         format!(
-            "{}:{}: `noquery` on the default rule: clients are served time, but `ntpq` from them gets no answer.",
+            "{}:{}: `noquery` on the default rule: other hosts' `ntpq` gets no answer; clients are served time as before.",
             a.file, a.line
         ),
-        Confidence::Low,
+        Confidence::High,
     )
     .evidence(format!("default rule: {}", a.flags.join(" ")))
-    .fix("only matters for remote `ntpq`; keep it unless you need that")
+    .fix(Cause::RestrictNoquery.info().fix)
 }
 
 // ------------------------------------------------------------ servers

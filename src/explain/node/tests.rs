@@ -332,3 +332,46 @@ fn collector_failures_are_reported_not_fatal() {
             .any(|n| n.contains("could not check firewall"))
     );
 }
+
+/// Debian 12's own ntp.conf, as the ntpsec package ships it
+/// (fixtures/configs/, copied from the package's unmodified conffile), on a
+/// node whose servers answer well: its `restrict default … noquery …` is a
+/// remark, never the verdict, and the node is ok (exit 0).
+#[test]
+fn debian_stock_ntpsec_config_is_healthy() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/configs/debian12-ntpsec-1.2.2-ntp.conf"
+    ))
+    .unwrap();
+    let c = ntp(&text);
+    let mut ev = base(Peer::Healthy);
+    ev.servers = probed(&c, Peer::Healthy);
+    ev.configs = vec![c];
+    let all = findings(&ev);
+    assert_eq!(all[0].verdict.cause, Cause::Ok, "{:?}", all[0].verdict);
+    assert_eq!(crate::diagnose::verdict::exit_status([&all[0].verdict]), 0);
+    assert!(
+        all.iter()
+            .all(|f| !crate::diagnose::verdict::blocks(&f.verdict))
+    );
+    let remark = all
+        .iter()
+        .find(|f| f.verdict.cause == Cause::RestrictNoquery)
+        .expect("noquery is said, as a remark");
+    assert!(remark.verdict.summary.contains("served time as before"));
+    assert!(
+        !all.iter()
+            .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
+    );
+    // `ignore` on the default rule still refuses clients: a finding.
+    let mut ev2 = ev.clone();
+    ev2.configs = vec![ntp(
+        &text.replace("noquery limited", "noquery limited ignore")
+    )];
+    assert!(
+        findings(&ev2)
+            .iter()
+            .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
+    );
+}
