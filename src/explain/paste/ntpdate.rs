@@ -526,6 +526,38 @@ fn judge(x: &mut Exchange, s: &Server, name: &str) {
                 )));
             }
         }
+        // A `-q` result line of a server ntpdate kept no reply from, or one
+        // that answered unsynchronized: classic ntpdate.c's receive() sets
+        // the server's stratum with PKT_TO_STRATUM (wire 0 → 16) only for a
+        // reply it accepts, so 16 is a server without time, and 0 (the
+        // zeroed struct, with offset and delay 0) one whose every reply was
+        // thrown away. Neither is a sample: ntpdate says "no server
+        // suitable" after them, and so does the verdict.
+        _ if s.stratum.is_some_and(|st| st >= 16) => x.add_unsync(
+            Unsync {
+                reason: Some(UnsyncReason::Stratum16),
+                header: None,
+                stratum: s.stratum,
+                refid: s.refid.clone(),
+            },
+            s.offset
+                .map_or(crate::diagnose::facts::Origin::Unknown, |(_, l)| l.origin()),
+        ),
+        _ if s.stratum == Some(0) => x.add_silent(s.offset.map_or_else(
+            || {
+                crate::diagnose::facts::Fact::new(
+                    silent(name, "stratum 0 in ntpdate's result: no reply kept", false),
+                    crate::diagnose::facts::Origin::Unknown,
+                )
+            },
+            |(_, l)| {
+                l.fact(silent(
+                    name,
+                    "stratum 0 in ntpdate's result: no reply kept",
+                    false,
+                ))
+            },
+        )),
         _ => {
             if let Some((o, l)) = s.offset {
                 let delay = s.delay.unwrap_or(0.0).max(0.0);

@@ -385,3 +385,42 @@ fn prompts() {
     );
     assert_eq!(command_host("ntpq -p").as_deref(), None);
 }
+
+/// Classic ntpdate's `-q` result lines (print_server's "server %s,
+/// stratum %d, offset %s, delay %s") for servers it could not use, then its
+/// own failure line: receive() stores PKT_TO_STRATUM of the wire stratum
+/// (0 → 16) only for replies it accepts, so stratum 16 is a server without
+/// time and stratum 0 (offset and delay 0) one with no reply kept. Neither
+/// is ever `ok`, alone or with the failure line.
+#[test]
+fn classic_ntpdate_q_lines_of_unusable_servers_are_never_ok() {
+    let fail = " 2 Dec 08:00:00 ntpdate[77]: no server suitable for synchronization found\n";
+    let s16 = "server 198.51.100.1, stratum 16, offset 0.000123, delay 0.02571\n";
+    let s0 = "server 198.51.100.2, stratum 0, offset 0.000000, delay 0.00000\n";
+    for text in [
+        format!("{s16}{fail}"),
+        format!("{s0}{fail}"),
+        format!("{s16}{s0}{fail}"),
+        s16.to_string(),
+        s0.to_string(),
+    ] {
+        let e = explain(&text);
+        assert!(!e.is_empty(), "{text}");
+        for b in &e {
+            assert_ne!(
+                b.verdict.cause.class(),
+                crate::diagnose::Class::Ok,
+                "{text}: {:?}",
+                b.verdict
+            );
+        }
+        let v = overall(&e).unwrap();
+        assert_ne!(v.cause, Cause::Ok, "{text}");
+    }
+    let e = explain(&format!("{s16}{s0}{fail}"));
+    assert_eq!(e[0].verdict.cause, Cause::UpstreamUnsynchronized);
+    assert_eq!(e[1].verdict.cause, Cause::NoReply);
+    // A usable server's line is still a sample.
+    let ok = explain("server 198.51.100.3, stratum 2, offset 0.000210, delay 0.02571\n");
+    assert_eq!(ok[0].verdict.cause, Cause::Ok);
+}
