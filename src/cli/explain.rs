@@ -120,7 +120,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
             .map(|(host, pv)| crate::schema::FindingJson {
                 subject: format!("server {host} (probed from here)"),
                 verdict: pv.into(),
-                blocks: blocking(pv),
+                blocks: crate::diagnose::verdict::blocks(pv),
                 server: Some(host.clone()),
             })
             .collect();
@@ -186,7 +186,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             .map(|f| crate::schema::FindingJson {
                 subject: f.subject.clone(),
                 verdict: (&f.verdict).into(),
-                blocks: blocking(&f.verdict),
+                blocks: crate::diagnose::verdict::blocks(&f.verdict),
                 server: f.server.clone(),
             })
             .collect();
@@ -206,8 +206,9 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
     }
     print!("{}", render::verdict(&top.subject, &top.verdict));
     if all.len() > 1 {
-        let (blocking, remarks): (Vec<_>, Vec<_>) =
-            all[1..].iter().partition(|f| blocking(&f.verdict));
+        let (blocking, remarks): (Vec<_>, Vec<_>) = all[1..]
+            .iter()
+            .partition(|f| crate::diagnose::verdict::blocks(&f.verdict));
         if !blocking.is_empty() {
             println!();
             println!("{}", "also blocking, in the order to fix them:".bold());
@@ -255,12 +256,6 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
         print!("{}", config_text(c));
     }
     Ok(code)
-}
-
-/// A finding that keeps the node from synchronizing: any cause but `ok`
-/// (and the watch-only remarks), and not a config line the daemon skips.
-fn blocking(v: &crate::diagnose::Verdict) -> bool {
-    crate::diagnose::verdict::blocks(v)
 }
 
 /// The configuration of the daemon that runs (else the first found), and

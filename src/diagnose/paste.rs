@@ -189,6 +189,9 @@ pub static ROW_STEPS: &[Step<DaemonRow>] = &[Step {
                     "the daemon does not use this source, and its output says no more",
                     Confidence::Low,
                 )
+                .evidence(
+                    "its tally marks it unused; no block of the daemon's output names a cause",
+                )
                 .fix(crate::diagnose::rules::prose::PROBE_TO_NAME)
             },
         },

@@ -64,14 +64,24 @@ pub fn pick<'a, E>(steps: &'a [Step<E>], e: &E) -> (&'a Step<E>, &'a Rule<E>) {
 pub fn judge<'a, E>(steps: &'a [Step<E>], e: &E) -> (&'a Step<E>, Verdict) {
     let (step, rule) = pick(steps, e);
     let v = (rule.say)(e);
-    debug_assert!(
-        covers(rule.names, v.cause),
+    #[cfg(debug_assertions)]
+    if let Err(why) = named(step, rule, &v) {
+        panic!("{why}");
+    }
+    (step, v)
+}
+
+/// Whether `rule` of `step` names the cause of `v` it gave.
+fn named<E>(step: &Step<E>, rule: &Rule<E>, v: &Verdict) -> Result<(), String> {
+    if covers(rule.names, v.cause) {
+        return Ok(());
+    }
+    Err(format!(
         "a rule of step {} gave {}, which it does not name ({:?})",
         step.name,
         v.cause.id(),
         rule.names.iter().map(|c| c.id()).collect::<Vec<_>>()
-    );
-    (step, v)
+    ))
 }
 
 /// Whether the rule that judges `e` names the cause it gives: checked
@@ -79,17 +89,7 @@ pub fn judge<'a, E>(steps: &'a [Step<E>], e: &E) -> (&'a Step<E>, Verdict) {
 /// and over generated evidence.
 pub fn check_names<E>(steps: &[Step<E>], e: &E) -> Result<(), String> {
     let (step, rule) = pick(steps, e);
-    let v = (rule.say)(e);
-    if covers(rule.names, v.cause) {
-        Ok(())
-    } else {
-        Err(format!(
-            "a rule of step {} gave {}, which it does not name ({:?})",
-            step.name,
-            v.cause.id(),
-            rule.names.iter().map(|c| c.id()).collect::<Vec<_>>()
-        ))
-    }
+    named(step, rule, &(rule.say)(e))
 }
 
 /// Whether a rule naming `names` may give `c`: named exactly, or a kiss

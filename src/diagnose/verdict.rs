@@ -162,12 +162,22 @@ impl Lead {
 
 /// The verdict that leads (see [`Lead`]); none when every one is ok.
 pub fn lead<'a>(vs: impl IntoIterator<Item = &'a Verdict>) -> Option<&'a Verdict> {
-    vs.into_iter()
-        .filter(|v| v.cause.class() != Class::Ok)
-        .fold(None, |best: Option<&Verdict>, v| match best {
-            Some(b) if rank(b) <= rank(v) => Some(b),
-            _ => Some(v),
+    lead_by(vs, |v| (v.cause.class() != Class::Ok).then(|| rank(v)))
+}
+
+/// [`lead`] over any items, given each one's rank (`None`: it is ok).
+pub fn lead_by<T>(
+    items: impl IntoIterator<Item = T>,
+    rank: impl Fn(&T) -> Option<u8>,
+) -> Option<T> {
+    items
+        .into_iter()
+        .filter_map(|t| rank(&t).map(|r| (r, t)))
+        .fold(None, |best: Option<(u8, T)>, (r, t)| match best {
+            Some((b, _)) if b <= r => best,
+            _ => Some((r, t)),
         })
+        .map(|(_, t)| t)
 }
 
 /// The exit status of verdicts given in order (see [`Lead`]).

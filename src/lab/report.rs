@@ -252,27 +252,24 @@ impl DaemonWatch {
 /// among those not ok, the first node on a tie), with the exit status it
 /// sets; `None` and 0 when every one is ok.
 pub fn lead(nodes: &[LabNodeJson]) -> (Option<LeadJson>, u8) {
-    let mut best: Option<(u8, &LabNodeJson, &VerdictJson)> = None;
-    for n in nodes {
-        let Some(v) = &n.verdict else { continue };
-        let rank = match crate::diagnose::Cause::from_id(&v.cause) {
-            Some(c) if c.class() == crate::diagnose::Class::Ok => continue,
-            Some(c) => crate::diagnose::verdict::rank_of(
+    let with_verdicts = nodes
+        .iter()
+        .filter_map(|n| n.verdict.as_ref().map(|v| (n, v)));
+    let best = crate::diagnose::verdict::lead_by(with_verdicts, |(_, v)| {
+        match crate::diagnose::Cause::from_id(&v.cause) {
+            Some(c) if c.class() == crate::diagnose::Class::Ok => None,
+            Some(c) => Some(crate::diagnose::verdict::rank_of(
                 c,
                 crate::diagnose::Confidence::from_id(&v.confidence)
                     .unwrap_or(crate::diagnose::Confidence::High),
-            ),
+            )),
             // A verdict this build does not know (another version's): ranked
             // first, by its own status.
-            None if v.exit_code != 0 => 0,
-            None => continue,
-        };
-        if best.is_none_or(|(b, _, _)| rank < b) {
-            best = Some((rank, n, v));
+            None => (v.exit_code != 0).then_some(0),
         }
-    }
+    });
     match best {
-        Some((_, n, v)) => (
+        Some((n, v)) => (
             Some(LeadJson {
                 node: n.name.clone(),
                 cause: v.cause.clone(),
