@@ -861,3 +861,65 @@ fn nts_ke_refused_rejected_and_dropped() {
     );
     assert_eq!(cause(&k), "nts-ke-no-reply", "{k:#?}");
 }
+
+/// A capture of one direction only (tcpdump `src port 123` on the client):
+/// no request is in it, so no reply proves good time. A real ntpd's fresh
+/// header (leap 3, stratum 0, INIT) still proves it unsynchronized, a
+/// server ten years off is past panic against the capture's own clock, and
+/// a healthy chronyd's replies are not judged (RFC 5905 §8's origin test
+/// needs the request).
+#[test]
+fn replies_without_their_requests_are_judged_by_header_only() {
+    if !require(
+        "capture of one direction",
+        &["ip", "ss", "tcpdump", "ntpdig", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let one_way = |name: &str, traffic: &dyn Fn()| {
+        let file = p.dir.path().join(format!("{name}.pcap"));
+        let td = tcpdump(&p.client, &p.client_if, &file, &["udp src port 123"]);
+        traffic();
+        stop_tcpdump(td);
+        let (r, _) = capture_json(&["-r", file.to_str().unwrap()]);
+        r
+    };
+    let ask = || {
+        let _ = peer_output(&p.client, &["ntpdig", "-t", "1", SERVER]);
+    };
+    {
+        let _n = ntpd(&p.server, &p.dir, "");
+        let r = one_way("oneway-ntpd-fresh", &ask);
+        let c = only(&r);
+        assert_eq!(c.verdict.cause, "upstream-unsynchronized", "{c:?}");
+        assert_eq!(c.counts.requests, 0);
+    }
+    {
+        let d = TempDir::new();
+        let _c = chronyd(&p.server, &d, "local stratum 8\nallow all");
+        let r = one_way("oneway-chronyd", &ask);
+        let c = only(&r);
+        assert_eq!(c.verdict.cause, "replies-unchecked", "{c:?}");
+        assert_ne!(c.verdict.cause, "ok");
+    }
+    {
+        // ntpdiag's own server, its clock 10 years ahead (never a step).
+        let log = p.dir.path().join("serve.log");
+        let mut s = p
+            .server
+            .spawn(&[ntpdiag(), "serve", "--offset", "315360000s"], &log);
+        assert!(p.server.wait_udp_listen(123, Duration::from_secs(5)));
+        let r = one_way("oneway-far", &ask);
+        s.stop();
+        let c = only(&r);
+        assert_eq!(c.verdict.cause, "offset-over-panic", "{c:?}");
+        assert!(
+            c.verdict
+                .evidence
+                .iter()
+                .any(|l| l.contains("capture's clock")),
+            "{c:?}"
+        );
+    }
+}

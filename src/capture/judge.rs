@@ -157,6 +157,13 @@ fn facts_of(c: &Conv, who: String) -> Exchange {
             )
         }),
         replies_cut: c.rare().replies_cut,
+        unpaired: c.rare().unpaired,
+        unpaired_told: c
+            .rare()
+            .unpaired_told
+            .as_ref()
+            .map(|(a, t)| Fact::new(t.clone(), origin(a))),
+        unpaired_told_count: c.rare().unpaired_told_n,
         pending: (c.rare().pending_at_end > 0).then(|| {
             Fact::new(
                 c.rare().pending_at_end,

@@ -363,6 +363,14 @@ causes! {
         means "The capture ended before the answer to these requests was due: whether they are answered is not in it."
         tell "every request without an answer was sent within 4 s of the capture's last frame (a reply, or an ICMP host unreachable after neighbour resolution gives up, may still come)"
         fix "capture a few seconds longer (`--duration`), past the last request's answer window";
+    NotJudged = "not-judged", Ok, 19, P, "NOT JUDGED",
+        means "What was seen proves neither good time nor a fault: the proof of good time (a sample that passed every packet test, or the daemon's own word that it has a real system peer) is missing, and the verdict says what is missing."
+        tell "no sample passed every packet test (origin, leap, stratum 1–15, root distance, offset under panic) and no daemon says it is synchronized to a real source; nothing seen proves a fault either"
+        fix "gather what the verdict says is missing; most often `ntpdiag probe SERVER` from this node gives a sample";
+    RepliesUnchecked = "replies-unchecked", Ok, 19, C, "REPLIES NOT CHECKED",
+        means "Replies are in the capture, but what would prove them good is not: their requests (for the origin test) or, cut by the snap length, their own octets. Nothing is judged good or bad from them."
+        tell "replies from port 123 with no request of theirs in the capture (one direction captured, or it began mid-exchange), or cut short by the capture's snap length; their headers tell no fault (a leap 3, stratum 0/16, kiss code, malformed header or a transmit time past the panic threshold from the capture's clock would)"
+        fix "capture both directions (`-i any`, or on the client), from before the client's first request, with the full packets (`tcpdump -s 0`)";
     UnrecognizedInput = "unrecognized-input", Input, 95, E, "UNRECOGNIZED INPUT",
         means "The text given to explain holds none of the tool outputs it reads."
         tell "no line matches a header, table row or message of ntpq, ntpdate, ntpdig, chronyc or timedatectl that explain knows (binary data, another tool's output, an empty paste)"

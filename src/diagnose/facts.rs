@@ -463,6 +463,26 @@ pub struct Wire {
     /// Requests the capture ended too soon after to know their fate
     /// (within the answer window), the first of them.
     pub pending: Option<Fact<u64>>,
+    /// Replies whose requests are not in the capture (one direction
+    /// captured, or it began mid-exchange): the origin test cannot be
+    /// applied to them.
+    pub unpaired: u64,
+    /// The first of them whose header alone tells a fault, and how many did.
+    pub unpaired_told: Option<Fact<HeaderTells>>,
+    pub unpaired_told_count: u64,
+}
+
+/// What a reply's header alone proves, without its request
+/// (`engine::exchange::classify_header`), or against the capturing host's
+/// clock.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HeaderTells {
+    Kiss(KissCode, Repr),
+    Unsynchronized(UnsyncReason, Repr),
+    Malformed(String),
+    /// Its transmit time is this far from the capture's clock at arrival
+    /// (seconds, server minus capture), past the panic threshold.
+    FarFromCapture(f64, Repr),
 }
 
 /// A source a daemon polls that never answered.

@@ -270,6 +270,28 @@ pub fn judge_reply(
     }
 }
 
+/// What a reply's header alone proves when its request is not at hand (a
+/// capture of one direction, or one begun mid-exchange): every test of
+/// RFC 5905 §8 that needs no request (mode, version, kiss code, leap,
+/// stratum, zero timestamps, root distance). The origin test (test 2)
+/// cannot be applied, so [`ReplyClass::Valid`] here proves nothing about
+/// the exchange: only that the header has no fault of its own.
+pub fn classify_header(bytes: &[u8]) -> (Option<Repr>, ReplyClass) {
+    let packet = match Packet::new_checked(bytes) {
+        Ok(p) => p,
+        Err(e) => return (None, ReplyClass::Invalid(InvalidReason::Wire(e))),
+    };
+    let h = Repr::parse(&packet);
+    // Read as if it answered: the request's nonce is the reply's origin.
+    let req = Request {
+        nonce: h.origin_ts,
+        t1: NtpTimestamp::ZERO,
+        version: h.version,
+        local_precision: -20,
+    };
+    (Some(h), classify(&req, &h, None))
+}
+
 fn classify(req: &Request, h: &Repr, previous_transmit: Option<NtpTimestamp>) -> ReplyClass {
     if h.mode != Mode::Server {
         return ReplyClass::Invalid(InvalidReason::WrongMode(h.mode));

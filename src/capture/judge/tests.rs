@@ -238,12 +238,13 @@ fn reply_from_another_address() {
     let v = judge(main);
     assert_eq!(v.cause, Cause::ReplyFromOtherAddress);
     assert!(v.summary.contains("198.51.100.9:123"), "{}", v.summary);
-    // The other address's own conversation holds only server-side traffic.
+    // The other address's own conversation holds only server-side
+    // traffic: not judged (its reply is judged above, with its request).
     let other = convs
         .iter()
         .find(|c| c.server == Some(a("198.51.100.9:123")))
         .unwrap();
-    assert_eq!(judge(other).cause, Cause::Ok);
+    assert_eq!(judge(other).cause, Cause::RepliesUnchecked);
 }
 
 #[test]
@@ -455,8 +456,105 @@ fn a_capture_with_only_replies_is_not_judged_as_a_failure() {
     let mut c = Cap::new();
     c.rep(0.01, SERVER, reply(0xA1, 0.005, 0.006));
     let v = judge(&c.main());
-    assert_eq!(v.cause, Cause::Ok);
+    // Not ok either: RFC 5905 test 2 (origin) needs the request.
+    assert_eq!(v.cause, Cause::RepliesUnchecked);
     assert_eq!(v.confidence, crate::diagnose::Confidence::Low);
+}
+
+/// Replies without their requests: what the header alone proves (RFC 5905
+/// §7.3/§7.4: leap 3 = alarm, stratum 0 = kiss/unspecified, stratum 16 =
+/// unsynchronized) and a transmit time past the 1000 s panic threshold
+/// from the capture's clock. Never ok.
+#[test]
+fn replies_without_requests_are_judged_by_their_header_only() {
+    let cases: Vec<(Repr, Cause)> = vec![
+        (
+            Repr {
+                leap: Leap::Unsynchronized,
+                ..reply(0xA1, 0.005, 0.006)
+            },
+            Cause::UpstreamUnsynchronized,
+        ),
+        (
+            Repr {
+                stratum: 16,
+                ..reply(0xA1, 0.005, 0.006)
+            },
+            Cause::UpstreamUnsynchronized,
+        ),
+        (
+            Repr {
+                stratum: 0,
+                reference_id: ReferenceId(*b"RATE"),
+                ..reply(0xA1, 0.005, 0.006)
+            },
+            Cause::Kod(crate::wire::KissCode::Rate),
+        ),
+        (
+            Repr {
+                version: 0,
+                ..reply(0xA1, 0.005, 0.006)
+            },
+            Cause::MalformedReply,
+        ),
+        // Ten years ahead of the capture's clock.
+        (
+            reply(0xA1, 315_360_000.005, 315_360_000.006),
+            Cause::OffsetOverPanic,
+        ),
+        // 900 s ahead: under panic, nothing told.
+        (reply(0xA1, 900.005, 900.006), Cause::RepliesUnchecked),
+    ];
+    for (r, want) in cases {
+        let mut c = Cap::new();
+        c.rep(0.01, SERVER, r);
+        let conv = c.main();
+        let v = judge(&conv);
+        assert_eq!(v.cause, want, "{r:?}: {v:?}");
+        assert_ne!(v.cause, Cause::Ok);
+        if want != Cause::RepliesUnchecked {
+            assert!(v.evidence.iter().any(|l| l.contains("packet #1")), "{v:?}");
+        }
+    }
+}
+
+/// A told reply whose request comes later in the file (out of time order)
+/// is judged with its request, and no longer as unpaired.
+#[test]
+fn a_reply_told_by_header_then_paired_is_judged_with_its_request() {
+    let mut c = Cap::new();
+    let far = reply(0xA1, 315_360_000.005, 315_360_000.006);
+    c.rep(0.010, SERVER, far);
+    c.req(0.0, 0xA1, 0);
+    let conv = c.main();
+    assert_eq!((conv.rare().unpaired, conv.rare().unpaired_told_n), (0, 0));
+    assert!(conv.rare().unpaired_told.is_none());
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::OffsetOverPanic);
+    assert!(
+        v.evidence.iter().all(|l| !l.contains("capture's clock")),
+        "{v:?}"
+    );
+}
+
+/// A datagram under 48 octets from port 123 that answers a request is a
+/// malformed reply, whatever mode its first octet's bits name (0x2d: mode
+/// 5, broadcast).
+#[test]
+fn a_short_reply_is_malformed_not_a_broadcast() {
+    let mut c = Cap::new();
+    c.req(0.0, 0xA1, 0);
+    c.ntp(0.010, SERVER, CLIENT, &[0x2d, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    let f = c.finish_all();
+    assert_eq!(f.stats.broadcast, 0);
+    let conv = f
+        .conversations
+        .into_iter()
+        .map(|(_, c)| c)
+        .find(|c| c.server == Some(a(SERVER)))
+        .unwrap();
+    let v = judge(&conv);
+    assert_eq!(v.cause, Cause::MalformedReply, "{v:?}");
 }
 
 /// A request sent 2 s before the capture's last frame: its answer may be

@@ -115,6 +115,9 @@ pub struct Rare {
     pub replies_cut: u64,
     /// Replies in a conversation whose requests are not in the capture.
     pub unpaired: u64,
+    /// The first of them whose header alone tells a fault, and how many did.
+    pub unpaired_told: Option<(At, HeaderTells)>,
+    pub unpaired_told_n: u64,
     pub first_short: Option<At>,
     pub echo_no: u64,
     pub first_echo_no: Option<At>,
@@ -143,6 +146,8 @@ pub(super) static NO_RARE: Rare = Rare {
     reply_bounced_n: 0,
     replies_cut: 0,
     unpaired: 0,
+    unpaired_told: None,
+    unpaired_told_n: 0,
     first_short: None,
     echo_no: 0,
     first_echo_no: None,
@@ -269,6 +274,8 @@ impl Conv {
             r.reply_bounced_n += or.reply_bounced_n;
             r.replies_cut += or.replies_cut;
             r.unpaired += or.unpaired;
+            earliest(&mut r.unpaired_told, &or.unpaired_told);
+            r.unpaired_told_n += or.unpaired_told_n;
             earliest(&mut r.first_short, &or.first_short);
             r.echo_no += or.echo_no;
             earliest(&mut r.first_echo_no, &or.first_echo_no);

@@ -23,9 +23,11 @@ type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState
 use std::net::{IpAddr, SocketAddr};
 
 use super::decode::{Decoded, IcmpQuote, NtpDatagram};
-use crate::diagnose::facts::AnswerKind;
-use crate::engine::exchange::{Judgement, ReplyClass, Request, Sample, UnsyncReason, judge_reply};
-use crate::engine::limits::{ANSWER_WINDOW, DISCARD_MIN_INTERVAL};
+use crate::diagnose::facts::{AnswerKind, HeaderTells};
+use crate::engine::exchange::{
+    Judgement, ReplyClass, Request, Sample, UnsyncReason, classify_header, judge_reply,
+};
+use crate::engine::limits::{ANSWER_WINDOW, DISCARD_MIN_INTERVAL, PANIC_THRESHOLD};
 use crate::wire::icmp::IcmpError;
 use crate::wire::packet::{Mode, Packet};
 use crate::wire::{KissCode, NtpDate, NtpTimestamp, Repr};
@@ -262,6 +264,22 @@ fn direction(p: &NtpDatagram) -> Option<bool> {
 
 /// Closes a conversation: its pending requests leave the nonce table;
 /// its sums are already in its group and detail.
+/// What a reply whose request is not in the capture tells by its header
+/// alone, or by its transmit time against the capture's clock; `None` when
+/// nothing (it can only be judged with its request).
+fn header_tells(at: At, payload: &[u8]) -> Option<HeaderTells> {
+    match classify_header(payload) {
+        (Some(h), ReplyClass::Kiss(k)) => Some(HeaderTells::Kiss(k, h)),
+        (Some(h), ReplyClass::Unsynchronized(r)) => Some(HeaderTells::Unsynchronized(r, h)),
+        (_, c @ ReplyClass::Invalid(_)) => Some(HeaderTells::Malformed(c.label())),
+        (Some(h), ReplyClass::Valid) => {
+            let off = h.transmit_ts.since(at.ts.ntp()).as_secs_f64();
+            (off.abs() > PANIC_THRESHOLD).then_some(HeaderTells::FarFromCapture(off, h))
+        }
+        _ => None,
+    }
+}
+
 fn close(open: &mut OpenMap, nonces: &mut Nonces, k: &CKey) {
     if let Some(o) = open.remove(k) {
         for p in &o.pending {
@@ -518,6 +536,10 @@ impl Tracker {
                     }
                     return;
                 }
+                // A time packet is 48 octets at least: a shorter datagram is
+                // judged by its direction (a reply to a request: malformed),
+                // whatever its first octet's mode bits say.
+                _ if p.payload.len() < crate::wire::packet::HEADER_LEN => {}
                 Mode::SymmetricActive | Mode::SymmetricPassive => {
                     self.stats.symmetric += 1;
                     return;
@@ -602,8 +624,19 @@ impl Tracker {
             && let Some(i) = early.iter().position(|e| e.origin == xmt)
         {
             let e = early.remove(i);
+            let told = header_tells(e.at, &e.payload).is_some();
             self.sums.each(g, d, |c| {
-                c.rare_mut().unpaired = c.rare_mut().unpaired.saturating_sub(1)
+                let r = c.rare_mut();
+                r.unpaired = r.unpaired.saturating_sub(1);
+                if told {
+                    r.unpaired_told_n = r.unpaired_told_n.saturating_sub(1);
+                    if r.unpaired_told
+                        .as_ref()
+                        .is_some_and(|(a, _)| a.no == e.at.no)
+                    {
+                        r.unpaired_told = None;
+                    }
+                }
             });
             self.reply_raw(e.at, e.src, key.0, &e.payload, false, true);
         }
@@ -717,7 +750,15 @@ impl Tracker {
             // began mid-conversation, holds one direction, or is out of
             // time order): the origin test cannot be applied. Held back
             // (a few, bounded) in case its request follows.
-            self.sums.each(g, d, |c| c.rare_mut().unpaired += 1);
+            let told = header_tells(at, payload);
+            self.sums.each(g, d, |c| {
+                let r = c.rare_mut();
+                r.unpaired += 1;
+                if let Some(t) = &told {
+                    r.unpaired_told_n += 1;
+                    r.unpaired_told.get_or_insert_with(|| (at, t.clone()));
+                }
+            });
             let early = o.early.get_or_insert_default();
             if early.len() < EARLY_MAX && payload.len() <= EARLY_BYTES {
                 early.push(Early {

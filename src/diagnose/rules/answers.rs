@@ -43,6 +43,11 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         say: root_distance,
     },
     Rule {
+        names: &[Cause::UpstreamUnsynchronized],
+        when: When::If(|e| good_time(e) && header_unsynchronized(e)),
+        say: best_unsynchronized,
+    },
+    Rule {
         names: &[Cause::Ok],
         when: When::If(good_time),
         say: ok,
@@ -139,6 +144,41 @@ pub(super) fn over_panic_sample(e: &Exchange) -> bool {
     e.best
         .as_ref()
         .is_some_and(|b| b.value.sample.offset.abs() > PANIC_THRESHOLD)
+}
+
+/// The best sample's header says its server is not synchronized (leap 3,
+/// stratum 0 or 16 and up): an adapter that counted it valid was wrong,
+/// and the table does not follow it.
+pub(super) fn header_unsynchronized(e: &Exchange) -> bool {
+    e.best
+        .as_ref()
+        .and_then(|b| b.value.header.as_ref())
+        .is_some_and(|h| {
+            h.leap == crate::wire::packet::Leap::Unsynchronized || h.stratum == 0 || h.stratum >= 16
+        })
+}
+
+pub(super) fn best_unsynchronized(e: &Exchange) -> Verdict {
+    let b = e.best.as_ref().expect("checked");
+    let h = b.value.header.as_ref().expect("checked");
+    Verdict::new(
+        Cause::UpstreamUnsynchronized,
+        format!(
+            "{} answers, but its header says it is not synchronized itself (leap {}, stratum {}): its time cannot be used.",
+            e.who,
+            h.leap.bits(),
+            h.stratum
+        ),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "best sample{}: leap {}, stratum {}, refid {}",
+        at_suffix(&b.at),
+        h.leap.bits(),
+        h.stratum,
+        h.reference_id.display(h.stratum)
+    ))
+    .fix("on the server, see why it is not synchronized: `ntpq -p` / `chronyc sources` there")
 }
 
 pub(super) fn too_far(e: &Exchange) -> bool {

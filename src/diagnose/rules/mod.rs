@@ -28,6 +28,7 @@ use crate::wire::refid::RefIdMeaning;
 
 mod answers;
 mod daemon;
+mod header;
 mod local;
 mod nts;
 mod refused;
@@ -85,6 +86,11 @@ pub static STEPS: &[Step<Exchange>] = &[
         rules: refused::RULES,
     },
     Step {
+        name: "header",
+        applies: When::If(header::applies),
+        rules: header::RULES,
+    },
+    Step {
         name: "silence",
         applies: When::Always,
         rules: silence::RULES,
@@ -111,7 +117,8 @@ pub fn decide(e: &Exchange) -> Verdict {
 }
 
 fn decide_in_detail(e: &Exchange) -> Verdict {
-    let (step, mut v) = super::table::judge(STEPS, e);
+    let (step, v) = super::table::judge(STEPS, e);
+    let mut v = proven(e, v);
     // What follows adds notes and later lines of evidence, unless the rule
     // gave none: then it is the first line.
     if e.detail == Detail::Headline && !v.evidence.is_empty() {
@@ -161,6 +168,63 @@ fn decide_in_detail(e: &Exchange) -> Verdict {
         }
     }
     v
+}
+
+/// What proves good time: a sample that passed every packet test, or the
+/// daemon's own word that it is synchronized to a real source; or what
+/// is missing.
+pub fn proof(e: &Exchange) -> Result<&'static str, &'static str> {
+    if let Some(d) = &e.daemon
+        && d.synchronized.as_ref().is_some_and(|s| s.value)
+        && d.local_clock.is_none()
+        && !over_panic(d.clock_offset_s.as_ref())
+    {
+        return Ok("the daemon says it is synchronized to a real source");
+    }
+    if e.valid == 0 {
+        return Err("no answer passed the packet tests");
+    }
+    let Some(b) = &e.best else {
+        // A tool's own count of answers that passed its tests (chronyc's
+        // good samples, ntpq's reach with a sane header), without a sample.
+        return Ok("answers passed the packet tests of the tool that printed them");
+    };
+    let s = &b.value.sample;
+    if s.offset.abs() > PANIC_THRESHOLD {
+        return Err("the best sample's offset is past the panic threshold");
+    }
+    if s.root_distance > MAXDIST_NTPD {
+        return Err("the best sample's root distance is past ntpd's 1.5 s");
+    }
+    if let Some(h) = &b.value.header
+        && (h.leap == crate::wire::packet::Leap::Unsynchronized
+            || h.stratum == 0
+            || h.stratum >= 16)
+    {
+        return Err("the best sample's header says its server is not synchronized");
+    }
+    Ok("a sample passed every packet test")
+}
+
+/// The one gate of `ok`: a rule's `ok` without [`proof`] is not judged,
+/// with what is missing (rules are written not to need it; the property
+/// test in `tests.rs` holds the table to it, gate or not).
+fn proven(e: &Exchange, v: Verdict) -> Verdict {
+    if v.cause != Cause::Ok {
+        return v;
+    }
+    match proof(e) {
+        Ok(_) => v,
+        Err(missing) => {
+            let mut n = Verdict::new(
+                Cause::NotJudged,
+                format!("{}: not judged: {missing}.", e.who),
+                Confidence::Low,
+            );
+            n.evidence = v.evidence;
+            n.fix(Cause::NotJudged.info().fix)
+        }
+    }
 }
 
 /// Words used by more than one rule, and by explain's node-level rules.

@@ -24,7 +24,7 @@ pub(super) static KE_RULES: &[Rule<Exchange>] = &[
         say: nts_ke_no_reply,
     },
     Rule {
-        names: &[Cause::Ok],
+        names: &[Cause::NotJudged],
         when: When::Always,
         say: nts_ke_answered,
     },
@@ -170,12 +170,15 @@ pub(super) fn nts_ke_answered(e: &Exchange) -> Verdict {
     let f = e.nts_ke.as_ref().expect("checked");
     let k = &f.value;
     Verdict::new(
-        Cause::Ok,
-        format!("{}: NTS-KE (TCP 4460) answers.", e.who),
-        Confidence::Medium,
+        Cause::NotJudged,
+        format!(
+            "{}: NTS-KE (TCP 4460) answers, but no NTP exchange with it is in the capture: its time is not judged.",
+            e.who
+        ),
+        Confidence::Low,
     )
     .evidence(nts_ke_counts(k))
-    .fix(Cause::Ok.info().fix)
+    .fix("capture the NTP exchange that follows the key exchange (udp/123 to the server the KE names), or `ntpdiag probe --nts SERVER`")
     .note("a capture sees that the TLS connection was made, not what it carried (the certificate, the KE records)")
 }
 

@@ -35,14 +35,13 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         say: pending,
     },
     Rule {
-        names: &[Cause::Ok],
-        when: When::If(|e| e.wire.as_ref().is_some_and(|w| w.replies_cut > 0)),
-        say: replies_cut,
-    },
-    Rule {
-        names: &[Cause::Ok],
-        when: When::If(|e| e.vantage == Vantage::Capture && e.requests == 0),
-        say: only_server_side,
+        names: &[Cause::RepliesUnchecked],
+        when: When::If(|e| {
+            e.wire
+                .as_ref()
+                .is_some_and(|w| w.replies_cut > 0 || (w.replies > 0 && e.requests == 0))
+        }),
+        say: replies_unchecked,
     },
     Rule {
         names: &[Cause::NoReply],
@@ -122,23 +121,43 @@ pub(super) fn pending(e: &Exchange) -> Verdict {
     .fix(Cause::Pending.info().fix)
 }
 
-pub(super) fn replies_cut(e: &Exchange) -> Verdict {
+/// Replies that nothing could check: cut by the snap length, or without
+/// their requests (and telling no fault by their header).
+pub(super) fn replies_unchecked(e: &Exchange) -> Verdict {
     let w = e.wire.as_ref().expect("checked");
-    Verdict::new(
-        Cause::Ok,
-        format!("{}: {} replies came back, but the capture's snap length cut them: they could not be checked.", e.who, w.replies_cut),
+    let mut v = Verdict::new(
+        Cause::RepliesUnchecked,
+        if w.replies_cut > 0 {
+            format!(
+                "{}: {} replies came back, but the capture's snap length cut them: they could not be checked, and no verdict is given on them.",
+                e.who, w.replies_cut
+            )
+        } else if w.unpaired > 0 {
+            format!(
+                "{}: {} replies, but none of their requests is in the capture: the origin test cannot be applied, so they prove nothing either way.",
+                e.who, w.unpaired
+            )
+        } else {
+            format!(
+                "{}: {} replies, each answering a request sent to another address: judged with that request's conversation, not here.",
+                e.who, w.replies
+            )
+        },
         Confidence::Low,
-    )
-    .note("capture again with a larger snap length (tcpdump -s 0) to have the replies judged")
-}
-
-pub(super) fn only_server_side(e: &Exchange) -> Verdict {
-    Verdict::new(
-        Cause::Ok,
-        format!("{}: only server-side traffic in the capture.", e.who),
-        Confidence::Low,
-    )
-    .note("no requests seen: the capture holds only one direction, or it began mid-conversation")
+    );
+    if w.unpaired > 0 {
+        v = v.evidence(format!(
+            "{} replies without their requests; their headers tell no fault (leap, stratum, kiss code, form, transmit time within {PANIC_THRESHOLD:.0} s of the capture's clock)",
+            w.unpaired
+        ));
+    }
+    if w.replies_cut > 0 {
+        v = v.evidence(format!(
+            "{} replies cut by the snap length before the end of their NTP header",
+            w.replies_cut
+        ));
+    }
+    v.fix(Cause::RepliesUnchecked.info().fix)
 }
 
 pub(super) fn no_reply(e: &Exchange) -> Verdict {
