@@ -518,3 +518,64 @@ fn activity_and_healthy_authdata_are_read_not_judged() {
         assert!(r.verdict.summary.contains(what), "{}", r.verdict.summary);
     }
 }
+
+/// A tool's own failure words cannot be outvoted: every line of
+/// fixtures/failures/lines.tsv (each derived from the tool's source, cited
+/// in the file) gives no `ok`, alone or pasted after and before a healthy
+/// output of the same tool; alone, it is read, not called unrecognized.
+#[test]
+fn failure_lines_never_give_ok() {
+    let table = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/failures/lines.tsv"),
+    )
+    .unwrap();
+    let healthy = |tool: &str| -> &'static [&'static str] {
+        match tool {
+            "ntpdig" => &["real-ntpdig-healthy"],
+            "ntpdate" => &["real-ntpdate-shim-q"],
+            "ntpq" => &["real-ntpq-peers-synced", "real-ntpq-assoc-synced"],
+            "chronyc" => &[
+                "real-chronyc-sources-synced",
+                "real-chronyc-tracking-synced",
+            ],
+            t => panic!("no healthy output of {t}"),
+        }
+    };
+    let d = TempDir::new();
+    let judge = |text: &str| -> (String, i32) {
+        let f = d.file("paste.txt", text);
+        let o = run_bounded(
+            Command::new(ntpdiag()).args(["explain", "--json", "--no-probe", f.to_str().unwrap()]),
+            Duration::from_secs(20),
+        );
+        let r: ExplainReport = serde_json::from_slice(&o.stdout).unwrap();
+        (r.verdict.cause, o.status.code().unwrap())
+    };
+    let mut rows = 0;
+    for row in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let cols: Vec<&str> = row.split('\t').collect();
+        assert_eq!(cols.len(), 3, "{row}");
+        let (tool, text) = (cols[0], cols[2].replace("\\n", "\n") + "\n");
+        let (cause, code) = judge(&text);
+        assert!(
+            cause != "ok" && cause != "unrecognized-input" && code != 0,
+            "{tool} alone: {text:?} gave {cause} (exit {code})"
+        );
+        for h in healthy(tool) {
+            let good = std::fs::read_to_string(fixture(h)).unwrap();
+            assert_eq!(judge(&good).0, "ok", "{h} is a healthy output");
+            for paste in [format!("{good}\n{text}"), format!("{text}\n{good}")] {
+                let (cause, code) = judge(&paste);
+                assert!(
+                    cause != "ok" && code != 0,
+                    "{tool} with {h}: {text:?} gave {cause} (exit {code})"
+                );
+            }
+        }
+        rows += 1;
+    }
+    assert!(rows >= 30, "{rows} rows");
+}

@@ -82,7 +82,7 @@ pub static INPUT_STEPS: &[Step<InputFacts>] = &[Step {
                 unrecognized(
                     f,
                     format!(
-                        "The input is {}: read, but it says nothing of whether time works. Paste `chronyc sources` and `chronyc tracking` with it.",
+                        "The input is {}: read, but it says nothing of whether time works. Paste the daemon's source table and status with it (`chronyc sources` and `chronyc tracking`, or `ntpq -p` and `ntpq -c rv`).",
                         f.read_not_judged.as_deref().unwrap_or_default()
                     ),
                 )

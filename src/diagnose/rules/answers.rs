@@ -81,7 +81,19 @@ pub(super) fn kiss_counts(e: &Exchange) -> bool {
 }
 
 pub(super) fn good_time(e: &Exchange) -> bool {
-    e.valid > 0 && (e.first_answer == Some(AnswerKind::Valid) || e.unsync_count == 0)
+    e.valid > 0
+        && (e.first_answer == Some(AnswerKind::Valid) || e.unsync_count == 0)
+        && !stated_failure(e)
+}
+
+/// A pasted tool's own word that an answer from this server failed its
+/// tests (dropped as unsynchronized, malformed, of a wrong origin, a kiss).
+/// It cannot be outvoted by a good answer in the same paste (two runs
+/// pasted together): the failure is judged. A probe or a capture judged
+/// each datagram itself, and a stray bad one beside good ones is noise.
+pub(super) fn stated_failure(e: &Exchange) -> bool {
+    matches!(e.vantage, Vantage::Paste(_))
+        && (e.unsync_count > 0 || e.malformed_count > 0 || e.bogus_count > 0 || e.kiss_count > 0)
 }
 
 pub(super) fn asymmetric(e: &Exchange) -> bool {

@@ -4,7 +4,10 @@
 use super::*;
 
 pub(super) fn applies(e: &Exchange) -> bool {
-    e.unresolved.is_some() || (!e.local.is_empty() && !e.heard() && e.unrelated == 0)
+    // A pasted tool's word that sending failed stands beside an answer in
+    // the same paste (another run, or another attempt): not outvoted.
+    let pasted = matches!(e.vantage, Vantage::Paste(_));
+    e.unresolved.is_some() || (!e.local.is_empty() && (pasted || (!e.heard() && e.unrelated == 0)))
 }
 
 pub(super) static RULES: &[Rule<Exchange>] = &[

@@ -421,22 +421,31 @@ fn leap_unsync(v: &str) -> bool {
 /// The local reference (`local` directive): refid 127.127.1.1.
 const LOCAL_REFID: &str = "7F7F0101";
 
+/// Every tracking report in the lines, one block each: two reports pasted
+/// together are two moments, and neither outvotes the other.
 fn tracking(lines: &[Line]) -> Vec<Explained> {
-    let Some(h) = lines
+    lines
         .iter()
-        .position(|l| l.text.trim_start().starts_with("Reference ID") && l.text.contains(':'))
-    else {
-        return vec![];
-    };
+        .enumerate()
+        .filter(|(_, l)| l.text.trim_start().starts_with("Reference ID") && l.text.contains(':'))
+        .map(|(h, _)| tracking_at(lines, h))
+        .collect()
+}
+
+/// The tracking report whose `Reference ID` line is `lines[h]`.
+fn tracking_at(lines: &[Line], h: usize) -> Explained {
     let mut notes = vec![];
     let mut d = view("chronyd");
     let mut never = false;
     let mut seen_leap = false;
-    for l in lines.iter().skip(h) {
+    for (i, l) in lines.iter().enumerate().skip(h) {
         let Some((k, v)) = l.text.split_once(':') else {
             break;
         };
         let (k, v) = (k.trim(), v.trim());
+        if i > h && k == "Reference ID" {
+            break;
+        }
         let m = match k {
             "Reference ID" if v.starts_with("00000000") => {
                 never = true;
@@ -513,7 +522,7 @@ fn tracking(lines: &[Line]) -> Vec<Explained> {
     }
     let mut x = Exchange::new(Vantage::Paste("chronyc tracking"), "chronyd");
     x.daemon = Some(d);
-    vec![Explained::at(Kind::ChronycTracking, notes, x, lines[h].n)]
+    Explained::at(Kind::ChronycTracking, notes, x, lines[h].n)
 }
 
 /// `chronyc -c tracking`: refid, name, stratum, ref time, system time,

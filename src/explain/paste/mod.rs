@@ -455,7 +455,9 @@ pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, 
 pub fn unrecognized(text: &str) -> Verdict {
     crate::diagnose::paste::unrecognized_input(&crate::diagnose::paste::InputFacts::of(
         text,
-        chronyc::read_but_not_judged(&clean(text)).map(String::from),
+        chronyc::read_but_not_judged(&clean(text))
+            .map(String::from)
+            .or_else(|| ntpq::read_but_not_judged(&clean(text))),
         RECOGNISED,
     ))
 }

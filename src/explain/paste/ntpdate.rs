@@ -318,10 +318,16 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 "the resolver itself failed (no DNS server answers): ntpdate gave up".into(),
             );
         } else if body.contains("no servers can be used, exiting") {
+            // main(): sys_numservers is 0 after addserver() for each name,
+            // and addserver() drops a server only when its name does not
+            // resolve (getaddrinfo failed).
             ours = true;
+            if unresolved.is_empty() {
+                unresolved.push((l, "the servers' names".into()));
+            }
             say(
                 None,
-                "no server was left to ask: every name failed to resolve or no route leads to it"
+                "no server was left to ask: ntpdate drops a server only when its name does not resolve, and none did"
                     .into(),
             );
         } else if let Some(name) = t

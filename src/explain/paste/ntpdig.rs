@@ -356,7 +356,11 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         let n = super::server_notes(&mut notes, &run_notes, name, out.is_empty());
         out.push(Explained::at(kind, n, x, s.first));
     }
-    if out.is_empty()
+    // ntpdig ends a run either with a result or with "no eligible
+    // servers" (main(): report() or log()), never both: beside a result,
+    // the words come from another run pasted with it, and stand.
+    let any_result = order.iter().any(|n| servers[n].result.is_some());
+    if (out.is_empty() || any_result)
         && let Some(l) = none_eligible
     {
         let mut x = Exchange::new(Vantage::Paste("ntpdig"), "the server");

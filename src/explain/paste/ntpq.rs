@@ -839,7 +839,14 @@ fn error_meaning(t: &str) -> Option<(Said, &'static str)> {
                 Said::Other,
                 "the MRU list did not come back: a busy server with a low MRU limit",
             )
-        } else if t.contains("***No information returned for association") {
+        } else if t.starts_with("No system variables returned")
+            || t.starts_with("No system clock variables returned")
+        {
+            (
+                Said::Other,
+                "ntpd answered the variable query with no variables (an empty read, nothing about its time)",
+            )
+        } else if t.contains("No information returned for") {
             (
                 Said::Other,
                 "ntpd gave nothing for that association (it was removed while ntpq read it)",
@@ -871,6 +878,32 @@ fn error_meaning(t: &str) -> Option<(Said, &'static str)> {
     )
 }
 
+/// An ntpq message that says nothing about time (a refused or malformed
+/// query, a vanished association), when nothing else was read: what it is.
+pub fn read_but_not_judged(lines: &[Line]) -> Option<String> {
+    lines.iter().find_map(|l| {
+        let (_, t) = server_prefix(l.text.trim());
+        let (said, meaning) = error_meaning(t)?;
+        matches!(said, Said::Denied | Said::Other)
+            .then(|| format!("ntpq's message \"{t}\" ({meaning})"))
+    })
+}
+
+/// `server=HOST rest` → (HOST, rest); any other line as it is.
+fn server_prefix(t: &str) -> (Option<String>, &str) {
+    match t.strip_prefix("server=") {
+        Some(r) => {
+            let (h, rest) = r.split_once(' ').unwrap_or((r, ""));
+            if h.is_empty() {
+                (None, t)
+            } else {
+                (Some(h.to_string()), rest.trim())
+            }
+        }
+        None => (None, t),
+    }
+}
+
 fn errors(seg: &Segment) -> Vec<Explained> {
     let host = seg.command.as_deref().and_then(command_host);
     let local = host.as_deref().is_none_or(is_local_host);
@@ -881,20 +914,34 @@ fn errors(seg: &Segment) -> Vec<Explained> {
         return vec![];
     }
     let mut out = vec![];
+    // ntpsec's ntpq names the host it asked before some messages when it
+    // was given hosts (`server=HOST ` on the same line from `say`, on a
+    // line of its own from `warn`: ntpq.py's __dogetassoc, __dolist and
+    // the peers loop).
+    let mut named: Option<String> = None;
     for l in seg.lines {
-        let t = l.text.trim();
+        let (server, t) = server_prefix(l.text.trim());
+        if server.is_some() && t.is_empty() {
+            named = server;
+            continue;
+        }
+        let server = server.or(named.take());
         let ntpq_line = t.starts_with("***")
             || t.starts_with("ntpq:")
             || t.starts_with("ntpdc:")
             || t.contains("timed out, nothing received")
-            || t.starts_with("No association ID");
+            || t.starts_with("No association ID")
+            || (server.is_some() && t.starts_with("No "));
         if !ntpq_line {
             continue;
         }
         let Some((said, meaning)) = error_meaning(t) else {
             continue;
         };
-        let who = host.clone().unwrap_or_else(|| "localhost".into());
+        let local = server.as_deref().map_or(local, is_local_host);
+        let who = server
+            .or_else(|| host.clone())
+            .unwrap_or_else(|| "localhost".into());
         let mut x = Exchange::new(Vantage::Paste("ntpq"), who.clone());
         match said {
             Said::Refused if local => {
