@@ -359,6 +359,18 @@ pub fn parse_ntp(file: &str, text: &str, cfg: &mut Config) {
                 }
             }
             "restrict" | "unrestrict" => {
+                if let Err(why) = super::access::ntp_restrict(&rest) {
+                    // The daemon ignores the line: so do the node rules.
+                    if !rest.is_empty() {
+                        cfg.issues.push(Issue {
+                            file: file.into(),
+                            line,
+                            message: format!("`{key} {}`: {why}", rest.join(" ")),
+                            fatal: false,
+                        });
+                        continue;
+                    }
+                }
                 let mut rest = rest.clone();
                 // The address family flag applies to `default`; the target is what follows.
                 if rest.first().is_some_and(|w| w == "-4" || w == "-6") {
@@ -613,6 +625,18 @@ pub fn parse_chrony(file: &str, text: &str, cfg: &mut Config) {
                     fatal: true,
                 }),
             },
+            "allow" | "deny" if super::access::chrony_allow(&rest).is_err() => {
+                cfg.issues.push(Issue {
+                    file: file.into(),
+                    line,
+                    message: format!(
+                        "`{key} {}`: {}",
+                        rest.join(" "),
+                        super::access::chrony_allow(&rest).unwrap_err()
+                    ),
+                    fatal: true,
+                })
+            }
             "allow" | "deny" => cfg.access.push(Access {
                 target: rest
                     .iter()

@@ -12,6 +12,7 @@
 //! - [`sources`]: a configuration's sources as the client engine polls them;
 //! - [`collect`]: the collectors (files, /proc, tools, probes) — the edge.
 
+pub mod access;
 pub mod collect;
 pub mod conf;
 pub mod firewall;

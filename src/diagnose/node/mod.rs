@@ -437,8 +437,9 @@ pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
 /// Checks that passed, in words.
 fn fine_checks(ev: &NodeFacts) -> Vec<String> {
     let mut v = vec![];
-    let fatal = ev.configs.iter().any(|c| c.issues.iter().any(|i| i.fatal));
-    if !ev.configs.is_empty() && !fatal {
+    // Fine only without any line the daemon refuses or skips.
+    let issues = ev.configs.iter().any(|c| !c.issues.is_empty());
+    if !ev.configs.is_empty() && !issues {
         let n: usize = ev.configs.iter().map(|c| c.network_sources).sum();
         v.push(format!(
             "config fine: {} read, {n} server line(s)",
