@@ -302,3 +302,101 @@ fn paste_probe_splits_the_silence() {
     assert_eq!(r.findings.len(), 1);
     assert_eq!(r.findings[0].server.as_deref(), Some("controller"));
 }
+
+/// A node root with etc/ntpsec/ntp.conf holding `lines`, and its ntpd
+/// (never touching the clock).
+fn node_ntpd(ns: &Netns, root: &TempDir, lines: &str) -> Proc {
+    let etc = root.path().join("etc/ntpsec");
+    std::fs::create_dir_all(&etc).unwrap();
+    let conf = etc.join("ntp.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "driftfile {d}/ntp.drift\ndisable ntp\ndisable kernel\nrestrict default kod nomodify limited\nrestrict 127.0.0.1\nrestrict ::1\n{lines}\n",
+            d = root.path().display()
+        ),
+    )
+    .unwrap();
+    let n = ns.spawn(
+        &[
+            "ntpd",
+            "-n",
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            &format!("{}/ntpd.pid", root.path().display()),
+        ],
+        &root.path().join("ntpd.log"),
+    );
+    assert!(ns.wait_udp_listen(123, Duration::from_secs(10)));
+    n
+}
+
+/// `ntpq -pn` in `ns` until a row starts with '*' or `limit` passes.
+fn wait_sys_peer(ns: &Netns, limit: Duration) -> (bool, String) {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        let out = String::from_utf8_lossy(&ns.exec(&["ntpq", "-pn"]).stdout).to_string();
+        if out.lines().any(|l| l.starts_with('*')) || std::time::Instant::now() > end {
+            return (out.lines().any(|l| l.starts_with('*')), out);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// ntpsec's `tos minsane` (ntp_proto.c clock_select: fewer survivors than
+/// sys_minsane leave the building dark): with one healthy server and
+/// minsane 3 the real ntpd never selects it and explain names
+/// too-few-sources; with minsane 1 the same ntpd selects it. A controller
+/// with `tos orphan` and no server is orphan mode, not no-servers-configured.
+#[test]
+fn tos_minsane_and_orphan_as_ntpd_applies_them() {
+    if !require("explain tos", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    let ctl_root = TempDir::new();
+    let _ctl = node_ntpd(&p.server, &ctl_root, "tos orphan 5 orphanwait 1");
+    p.client.add_host(SERVER, "controller");
+    {
+        let root = TempDir::new();
+        let _n = node_ntpd(
+            &p.client,
+            &root,
+            "tos minclock 4 minsane 3\nserver controller iburst minpoll 3 maxpoll 3",
+        );
+        let (selected, table) = wait_sys_peer(&p.client, Duration::from_secs(25));
+        assert!(!selected, "ntpd selected with minsane 3:\n{table}");
+        let (r, code) = explain(&p.client, root.path());
+        assert_eq!(r.verdict.cause, "too-few-sources", "{r:#?}\n{table}");
+        assert_eq!(code, 7);
+    }
+    {
+        let root = TempDir::new();
+        let _n = node_ntpd(
+            &p.client,
+            &root,
+            "tos minclock 4 minsane 1\nserver controller iburst minpoll 3 maxpoll 3",
+        );
+        let (selected, table) = wait_sys_peer(&p.client, Duration::from_secs(40));
+        assert!(selected, "ntpd never selected with minsane 1:\n{table}");
+        let (r, _) = explain(&p.client, root.path());
+        assert!(
+            r.findings
+                .iter()
+                .all(|f| f.verdict.cause != "too-few-sources"),
+            "{r:#?}"
+        );
+    }
+    let (r, _) = explain(&p.server, ctl_root.path());
+    assert!(
+        r.findings.iter().any(|f| f.verdict.cause == "orphan-mode"),
+        "{r:#?}"
+    );
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.verdict.cause != "no-servers-configured"),
+        "{r:#?}"
+    );
+}

@@ -134,7 +134,7 @@ type NtsName = Option<(Arc<crate::net::nts::NtsRun>, String)>;
 
 pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     let profile = args.rules.profile();
-    let rules = Rules::of(profile);
+    let mut rules = Rules::of(profile);
     let family = if args.ipv4 {
         Family::V4
     } else if args.ipv6 {
@@ -211,10 +211,13 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
         );
     }
     if let Some(file) = &args.config {
-        for (_, src, nts) in from_config(file)? {
+        let c = from_config(file)?;
+        for (_, src, nts) in c.sources {
             let (s, many) = source_spec(&src, args.minpoll, args.maxpoll);
             push(src.host.clone(), &src.host, 123, s, many, nts, Some(&src));
         }
+        // The daemon's own policy, as it would apply it (tos, minsources).
+        c.policy.apply(&mut rules);
     }
     let json = args.json;
     let mut out = std::io::stdout().lock();

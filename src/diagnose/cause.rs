@@ -375,6 +375,14 @@ causes! {
         means "The text given to explain holds none of the tool outputs it reads."
         tell "no line matches a header, table row or message of ntpq, ntpdate, ntpdig, chronyc or timedatectl that explain knows (binary data, another tool's output, an empty paste)"
         fix "paste the whole output of one of those tools, from its first line (the table header) to its last";
+    TooFewSources = "too-few-sources", Local, 8, WE, "TOO FEW SOURCES",
+        means "The daemon needs more agreeing sources than it has: it never sets the clock with fewer (ntpd/ntpsec `tos minsane`, chrony `minsources`)."
+        tell "fewer distinct unicast servers (and no pool) than the configured minimum, or fewer answering truechimers than it in the daemon's own table; each server may be healthy"
+        fix "add servers (or a `pool` line) up to the minimum, or lower it: ntpd `tos minsane 1`, chrony `minsources 1`";
+    OrphanMode = "orphan-mode", Ok, 80, E, "ORPHAN MODE (A REMARK)",
+        means "A remark: the node has no time source and serves its own clock in orphan mode (ntpd `tos orphan N`), as ntpd supports for an isolated network. Its clients agree with it and with each other, not with real time."
+        tell "`tos orphan N` and no server, pool or peer line"
+        fix "nothing to do on an isolated network; to follow real time, add a `server` or `pool` line (orphan mode then serves only while they are lost)";
     RestrictNoquery = "restrict-noquery", Ok, 80, E, "NOQUERY (A REMARK)",
         means "A remark, not a fault: the default access rule carries `noquery`, so `ntpq` and other mode 6 queries from other hosts get no answer. Time service is not affected: clients are served as before."
         tell "the default `restrict` line of ntp.conf carries noquery without ignore/noserve (Debian's ntpsec ships `restrict default kod nomodify nopeer noquery limited`)"

@@ -266,6 +266,11 @@ pub static SYSTEM_STEPS: &[Step<SystemFacts>] = &[Step {
             say: no_majority,
         },
         Rule {
+            names: &[Cause::TooFewSources],
+            when: When::If(|f| matches!(f.status, SysStatus::TooFewSources { .. })),
+            say: too_few_sources,
+        },
+        Rule {
             // Passes on a source's verdict, which the source table checked.
             names: Cause::ANY,
             when: When::If(|f| !f.sources.is_empty()),
@@ -280,6 +285,23 @@ pub static SYSTEM_STEPS: &[Step<SystemFacts>] = &[Step {
 }];
 
 // ------------------------------------------------------------ words
+
+fn too_few_sources(f: &SystemFacts) -> Verdict {
+    let SysStatus::TooFewSources {
+        truechimers,
+        minsane,
+    } = f.status
+    else {
+        unreachable!("checked by the rule")
+    };
+    said(
+        Cause::TooFewSources,
+        format!(
+            "{truechimers} source(s) agree, but the rules in force want {minsane} (ntpd `tos minsane`, chrony `minsources`): no system peer, the clock is left alone"
+        ),
+        Confidence::High,
+    )
+}
 
 fn ms(v: f64) -> String {
     if v.abs() >= 1.0 {

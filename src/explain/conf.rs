@@ -309,6 +309,94 @@ const NTP_KEYWORDS: &[&str] = &[
 ];
 
 /// Parses ntp.conf text (ntpsec and classic ntpd share this syntax).
+impl Config {
+    /// The daemon's selection policy as written: ntpd's `tos` options
+    /// (ntp_proto.c proto_config(): the last value written wins), chrony's
+    /// `minsources` and `maxdistance`.
+    pub fn policy(&self) -> crate::diagnose::node::Policy {
+        use crate::diagnose::node::{Policy, Setting};
+        let mut p = Policy::default();
+        for (key, words, file, line) in &self.directives {
+            let set = |v: &str, what: &str| -> (String, String, usize) {
+                (format!("{key} {what} {v}"), file.clone(), *line)
+            };
+            let int = |v: &str, what: &str| {
+                v.parse::<f64>().ok().map(|n| {
+                    let (written, file, line) = set(v, what);
+                    Setting {
+                        value: n.max(0.0) as u32,
+                        written,
+                        file,
+                        line,
+                    }
+                })
+            };
+            let real = |v: &str, what: &str| {
+                v.parse::<f64>().ok().map(|n| {
+                    let (written, file, line) = set(v, what);
+                    Setting {
+                        value: n,
+                        written,
+                        file,
+                        line,
+                    }
+                })
+            };
+            match (self.daemon, key.as_str()) {
+                (Daemon::Ntpd, "tos") => {
+                    for pair in words.chunks(2) {
+                        let [k, v] = pair else { break };
+                        match k.to_ascii_lowercase().as_str() {
+                            "minsane" => p.min_sources = int(v, k).or(p.min_sources.take()),
+                            "minclock" => p.min_clock = int(v, k).or(p.min_clock.take()),
+                            "orphan" => p.orphan = int(v, k).or(p.orphan.take()),
+                            "maxdist" => p.max_dist = real(v, k).or(p.max_dist.take()),
+                            "mindist" => p.min_dist = real(v, k).or(p.min_dist.take()),
+                            _ => {}
+                        }
+                    }
+                }
+                (Daemon::Chrony, "minsources") => {
+                    if let Some(v) = words.first() {
+                        p.min_sources = int(v, "").map(|mut s| {
+                            s.written = format!("minsources {v}");
+                            s
+                        });
+                    }
+                }
+                (Daemon::Chrony, "maxdistance") => {
+                    if let Some(v) = words.first() {
+                        p.max_dist = real(v, "").map(|mut s| {
+                            s.written = format!("maxdistance {v}");
+                            s
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    /// Distinct hosts of unicast server and peer lines, and pool lines.
+    pub fn source_counts(&self) -> (usize, usize) {
+        let mut hosts: Vec<&str> = self
+            .sources
+            .iter()
+            .filter(|s| matches!(s.kind, SourceKind::Server | SourceKind::Peer))
+            .map(|s| s.host.as_str())
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let pools = self
+            .sources
+            .iter()
+            .filter(|s| s.kind == SourceKind::Pool)
+            .count();
+        (hosts.len(), pools)
+    }
+}
+
 pub fn parse_ntp(file: &str, text: &str, cfg: &mut Config) {
     cfg.files.push(file.to_string());
     for (i, raw) in text.lines().enumerate() {
@@ -766,6 +854,40 @@ mod tests {
         );
         assert_eq!(c.get("disable"), Some(&vec!["monitor".to_string()]));
         assert!(c.issues.is_empty());
+    }
+
+    /// ntpd's `tos` options as proto_config() takes them (the last value
+    /// written wins), chrony's minsources/maxdistance, and the engine's
+    /// rules with them applied.
+    #[test]
+    fn selection_policy_is_read_and_applied() {
+        let mut c = Config::new(Daemon::Ntpd);
+        parse_ntp(
+            "/etc/ntpsec/ntp.conf",
+            "tos maxclock 11\ntos minclock 4 minsane 3\ntos orphan 5 orphanwait 1 mindist 0.02\ntos minsane 2\npool a iburst\nserver b\nserver b\npeer c\n",
+            &mut c,
+        );
+        let p = c.policy();
+        assert_eq!(
+            p.min_sources.as_ref().map(|s| (s.value, s.line)),
+            Some((2, 4))
+        );
+        assert_eq!(p.min_sources.as_ref().unwrap().written, "tos minsane 2");
+        assert_eq!(p.min_clock.as_ref().map(|s| s.value), Some(4));
+        assert_eq!(p.orphan.as_ref().map(|s| s.value), Some(5));
+        assert_eq!(p.min_dist.as_ref().map(|s| s.value), Some(0.02));
+        assert_eq!(c.source_counts(), (2, 1));
+        let mut rules = crate::engine::client::Rules::of(crate::engine::client::Profile::Ntpd);
+        p.apply(&mut rules);
+        assert_eq!((rules.minsane, rules.minclock, rules.mindist), (2, 4, 0.02));
+        let mut c = Config::new(Daemon::Chrony);
+        parse_chrony("c", "minsources 2\nmaxdistance 1.5\n", &mut c);
+        let p = c.policy();
+        assert_eq!(
+            p.min_sources.map(|s| (s.value, s.written)),
+            Some((2, "minsources 2".into()))
+        );
+        assert_eq!(p.max_dist.map(|s| s.value), Some(1.5));
     }
 
     #[test]

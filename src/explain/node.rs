@@ -51,7 +51,11 @@ pub fn daemon_blocks(ev: &NodeEvidence) -> Vec<Explained> {
 
 /// What the node table reads of one configuration.
 fn config_facts(c: &Config) -> ConfigFacts {
+    let (unicast_hosts, pools) = c.source_counts();
     ConfigFacts {
+        unicast_hosts,
+        pools,
+        policy: c.policy(),
         daemon: c.daemon,
         files: c.files.clone(),
         issues: c

@@ -22,9 +22,17 @@ pub enum SourcesError {
     NoSources,
 }
 
+/// A configuration's sources (daemon, line, NTS run) and the daemon's
+/// selection policy as it sets it.
+pub struct Configured {
+    pub sources: Vec<(String, Source, NtsFor)>,
+    pub policy: crate::diagnose::node::Policy,
+}
+
 /// The servers of a configuration file (or this node's, for ""), with the
-/// daemon it is for and the NTS run of each source configured `nts`.
-pub fn from_config(file: &str) -> Result<Vec<(String, Source, NtsFor)>, SourcesError> {
+/// daemon it is for and the NTS run of each source configured `nts`, and
+/// the first configuration's selection policy.
+pub fn from_config(file: &str) -> Result<Configured, SourcesError> {
     let cfgs: Vec<Config> = if file.is_empty() {
         super::collect::configs(Path::new("/"), false)
     } else {
@@ -70,7 +78,10 @@ pub fn from_config(file: &str) -> Result<Vec<(String, Source, NtsFor)>, SourcesE
     if sources.is_empty() {
         return Err(SourcesError::NoSources);
     }
-    Ok(sources)
+    Ok(Configured {
+        sources,
+        policy: cfgs.first().map(Config::policy).unwrap_or_default(),
+    })
 }
 
 fn opt_i8(s: &Source, key: &str) -> Option<i8> {

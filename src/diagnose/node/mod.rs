@@ -112,8 +112,57 @@ pub struct DefaultAccess {
     pub allow: bool,
 }
 
+/// One setting of a daemon's selection policy, with where it is written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting<T> {
+    pub value: T,
+    /// As written: `tos minsane 3`, `minsources 2`.
+    pub written: String,
+    pub file: String,
+    pub line: usize,
+}
+
+/// A daemon's own selection policy, as its configuration sets it (ntpd
+/// `tos`, chrony `minsources`/`maxdistance`); `None` where the daemon's
+/// default holds.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Policy {
+    /// Fewest agreeing sources before the clock is set: ntpd `tos minsane`
+    /// (default 1), chrony `minsources` (default 1).
+    pub min_sources: Option<Setting<u32>>,
+    /// ntpd `tos minclock` (default 3): the cluster algorithm keeps at least
+    /// this many survivors (no requirement to synchronize).
+    pub min_clock: Option<Setting<u32>>,
+    /// ntpd `tos orphan N`: with no source left, serve its own clock at
+    /// stratum N to the other orphans and clients.
+    pub orphan: Option<Setting<u32>>,
+    /// Select threshold: ntpd `tos maxdist` (1.5 s), chrony `maxdistance` (3 s).
+    pub max_dist: Option<Setting<f64>>,
+    /// ntpd `tos mindist` (1 ms): also the clock-hop hysteresis.
+    pub min_dist: Option<Setting<f64>>,
+}
+
+impl Policy {
+    /// The engine's rules with this policy's settings in place of the
+    /// profile's defaults.
+    pub fn apply(&self, rules: &mut crate::engine::client::Rules) {
+        if let Some(m) = &self.min_sources {
+            rules.minsane = m.value as usize;
+        }
+        if let Some(m) = &self.min_clock {
+            rules.minclock = m.value as usize;
+        }
+        if let Some(m) = &self.max_dist {
+            rules.maxdist = m.value;
+        }
+        if let Some(m) = &self.min_dist {
+            rules.mindist = m.value;
+        }
+    }
+}
+
 /// What the node rules read of one configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConfigFacts {
     pub daemon: Daemon,
     pub files: Vec<String>,
@@ -125,6 +174,11 @@ pub struct ConfigFacts {
     /// chrony's `makestep` arguments, if set.
     pub makestep: Option<Vec<String>>,
     pub default_access: Vec<DefaultAccess>,
+    /// Distinct hosts of its unicast server and peer lines.
+    pub unicast_hosts: usize,
+    /// Its pool lines (each may give several sources).
+    pub pools: usize,
+    pub policy: Policy,
 }
 
 /// A configured server: its line, what its name resolved to, the probes.
@@ -216,6 +270,9 @@ pub enum Case {
         network_sources: usize,
         local_clock: bool,
         files: Vec<String>,
+        unicast_hosts: usize,
+        pools: usize,
+        policy: Policy,
     },
     /// The first configuration's daemon, and whether it runs.
     Process {
@@ -299,6 +356,13 @@ pub fn cases(ev: &NodeFacts) -> Vec<Case> {
         network_sources: ev.configs.iter().map(|c| c.network_sources).sum(),
         local_clock: ev.configs.iter().any(|c| c.local_clock),
         files: ev.configs.iter().flat_map(|c| c.files.clone()).collect(),
+        unicast_hosts: ev.configs.iter().map(|c| c.unicast_hosts).sum(),
+        pools: ev.configs.iter().map(|c| c.pools).sum(),
+        policy: ev
+            .configs
+            .first()
+            .map(|c| c.policy.clone())
+            .unwrap_or_default(),
     });
     let holders = ev.port123.clone().unwrap_or_default();
     if let Some(c) = ev.configs.first() {
@@ -422,8 +486,17 @@ pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
     // What was checked and found fine goes on the verdict, so that blaming
     // the server also clears this node; collectors that failed are said,
     // not hidden.
+    let config_blocked = out.iter().any(|f| {
+        f.verdict.cause.info().blocks()
+            && (f.subject == "configuration"
+                || ev
+                    .configs
+                    .iter()
+                    .flat_map(|c| &c.files)
+                    .any(|file| f.subject.starts_with(&format!("{file}:"))))
+    });
     if let Some(first) = out.first_mut() {
-        first.verdict.notes.extend(fine_checks(ev));
+        first.verdict.notes.extend(fine_checks(ev, config_blocked));
         for (c, e) in &ev.collector_errors {
             first
                 .verdict
@@ -435,11 +508,12 @@ pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
 }
 
 /// Checks that passed, in words.
-fn fine_checks(ev: &NodeFacts) -> Vec<String> {
+fn fine_checks(ev: &NodeFacts, config_blocked: bool) -> Vec<String> {
     let mut v = vec![];
-    // Fine only without any line the daemon refuses or skips.
+    // Fine only without any line the daemon refuses or skips, and without
+    // a finding on the configuration that blocks.
     let issues = ev.configs.iter().any(|c| !c.issues.is_empty());
-    if !ev.configs.is_empty() && !issues {
+    if !ev.configs.is_empty() && !issues && !config_blocked {
         let n: usize = ev.configs.iter().map(|c| c.network_sources).sum();
         v.push(format!(
             "config fine: {} read, {n} server line(s)",

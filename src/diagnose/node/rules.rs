@@ -50,6 +50,14 @@ pub static NODE_STEPS: &[Step<Case>] = &[
                 say: no_configuration,
             },
             Rule {
+                names: &[Cause::OrphanMode],
+                when: When::If(|c| {
+                    matches!(c, Case::Sources { network_sources: 0, policy, .. }
+                        if policy.orphan.is_some())
+                }),
+                say: orphan_mode,
+            },
+            Rule {
                 names: &[Cause::NoServersConfigured],
                 when: When::If(|c| {
                     matches!(
@@ -62,6 +70,11 @@ pub static NODE_STEPS: &[Step<Case>] = &[
                     )
                 }),
                 say: no_servers,
+            },
+            Rule {
+                names: &[Cause::TooFewSources],
+                when: When::If(too_few_sources),
+                say: too_few,
             },
             NOTHING,
         ],
@@ -365,6 +378,55 @@ fn no_servers(c: &Case) -> Verdict {
     )
     .evidence(format!("read {}", files.join(", ")))
     .fix("add `server <host> iburst` (ntpd, chrony) or `NTP=<host>` (timesyncd)")
+}
+
+/// Fewer distinct unicast servers than the daemon's minimum, and no pool
+/// (a pool line gives up to `maxclock` sources) nor local clock.
+fn too_few_sources(c: &Case) -> bool {
+    matches!(c, Case::Sources { unicast_hosts, pools: 0, local_clock: false, policy, network_sources, .. }
+        if *network_sources > 0
+            && policy.min_sources.as_ref().is_some_and(|m| (*unicast_hosts as u32) < m.value))
+}
+
+fn too_few(c: &Case) -> Verdict {
+    let Case::Sources {
+        unicast_hosts,
+        policy,
+        ..
+    } = c
+    else {
+        unreachable!("checked by the step")
+    };
+    let m = policy.min_sources.as_ref().expect("checked");
+    Verdict::new(
+        Cause::TooFewSources,
+        format!(
+            "{}:{}: `{}` asks for {} agreeing sources, but only {unicast_hosts} server(s) are configured: the daemon never sets the clock, however well they answer.",
+            m.file, m.line, m.written, m.value
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{unicast_hosts} distinct server/peer host(s), no pool line"))
+    .evidence(format!("{}:{}: {}", m.file, m.line, m.written))
+    .fix(Cause::TooFewSources.info().fix)
+}
+
+fn orphan_mode(c: &Case) -> Verdict {
+    let Case::Sources { policy, .. } = c else {
+        unreachable!("checked by the step")
+    };
+    let o = policy.orphan.as_ref().expect("checked");
+    Verdict::new(
+        Cause::OrphanMode,
+        format!(
+            "{}:{}: no time source, and `{}`: this node serves its own clock at stratum {} in orphan mode, by design.",
+            o.file, o.line, o.written, o.value
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{}:{}: {}", o.file, o.line, o.written))
+    .evidence("no server, pool or peer line")
+    .fix(Cause::OrphanMode.info().fix)
 }
 
 fn refuses_service(c: &Case) -> bool {

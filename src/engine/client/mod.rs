@@ -126,6 +126,12 @@ pub enum SysStatus {
     NoCandidates,
     /// Candidates, but no majority agrees.
     NoMajority,
+    /// A majority agrees, but fewer than `minsane` sources (ntpd `tos
+    /// minsane`, chrony `minsources`): the clock is left alone.
+    TooFewSources {
+        truechimers: usize,
+        minsane: usize,
+    },
 }
 
 /// What a daemon would do to the clock now (computed, never applied).
@@ -489,6 +495,12 @@ impl Engine {
         };
         if !cands.is_empty() {
             sys.status = SysStatus::NoMajority;
+        }
+        if !true_idx.is_empty() && true_idx.len() < self.rules.minsane {
+            sys.status = SysStatus::TooFewSources {
+                truechimers: true_idx.len(),
+                minsane: self.rules.minsane,
+            };
         }
         if !true_idx.is_empty() && true_idx.len() >= self.rules.minsane {
             let kept = if self.rules.cluster {

@@ -35,10 +35,15 @@ fn addr(i: usize) -> SocketAddr {
 /// Runs `peers` (one per server) for `secs` simulated seconds; replies
 /// take 1 ms each way. Returns the engine.
 fn run(profile: Profile, peers: Vec<Peer>, secs: u64, iburst: bool) -> (Engine, Instant) {
+    run_with(Rules::of(profile), peers, secs, iburst)
+}
+
+/// [`run`] under the given rules.
+fn run_with(rules: Rules, peers: Vec<Peer>, secs: u64, iburst: bool) -> (Engine, Instant) {
     let start = Instant::now();
     let wall0 = NtpDate::from_unix(1_764_000_000, 0).timestamp();
     let wall = |t: Instant| wall0 + NtpDuration::from_std(t - start);
-    let mut e = Engine::new(Rules::of(profile), start, -20);
+    let mut e = Engine::new(rules, start, -20);
     let mut peers = peers;
     for i in 0..peers.len() {
         let mut s = ServerSpec::new(format!("s{i}"), addr(i));
@@ -276,4 +281,35 @@ fn events_say_when_states_change() {
         }
     }
     assert!(saw_peer);
+}
+
+/// ntp_proto.c clock_select(): "Unless there are at least sys_minsane
+/// survivors, leave the building dark". One healthy server under `tos
+/// minsane 3` (Debian's ntp.conf) gives no system peer; under minsane 1 it
+/// is the system peer.
+#[test]
+fn fewer_truechimers_than_minsane_leave_the_clock_alone() {
+    for (minsane, synced) in [(3, false), (1, true)] {
+        let mut rules = Rules::of(Profile::Ntpd);
+        rules.minsane = minsane;
+        let (mut e, now) = run_with(
+            rules.clone(),
+            vec![server(ServerConfig::default(), 0.0)],
+            120,
+            true,
+        );
+        let s = e.snapshot(now);
+        if synced {
+            assert_eq!(s.system.status, SysStatus::Synchronized);
+        } else {
+            assert_eq!(
+                s.system.status,
+                SysStatus::TooFewSources {
+                    truechimers: 1,
+                    minsane: 3
+                }
+            );
+            assert!(s.system.peer.is_none());
+        }
+    }
 }
