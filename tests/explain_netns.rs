@@ -175,10 +175,14 @@ fn local_firewall_two_daemons_and_missing_daemon() {
         "iptables", "-A", "OUTPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
     ]);
     let (r, _) = explain(&p.client, root.path());
-    assert!(
+    // Debian's iptables is iptables-nft: the rule shows in iptables-save
+    // and in nft list ruleset, and is one finding.
+    assert_eq!(
         r.findings
             .iter()
-            .any(|f| f.verdict.cause == "local-firewall-blocks-ntp"),
+            .filter(|f| f.subject == "local firewall")
+            .count(),
+        1,
         "{r:#?}"
     );
     p.client.exec_ok(&["iptables", "-F", "OUTPUT"]);
@@ -398,5 +402,93 @@ fn tos_minsane_and_orphan_as_ntpd_applies_them() {
             .iter()
             .all(|f| f.verdict.cause != "no-servers-configured"),
         "{r:#?}"
+    );
+}
+
+/// Listens on udp `port` in `ns` for up to 2 s; true when a datagram came.
+fn udp_heard(ns: &Netns, port: u16) -> std::process::Child {
+    ns.cmd(&[
+        "python3",
+        "-c",
+        &format!(
+            "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',{port}))\ns.settimeout(2)\ntry:\n  s.recv(100); sys.exit(0)\nexcept Exception:\n  sys.exit(1)\n"
+        ),
+    ])
+    .spawn()
+    .unwrap()
+}
+
+/// Sends one datagram from udp/123 of `ns` to `to`.
+fn send_from_123(ns: &Netns, to: &str, port: u16) {
+    ns.exec_ok(&[
+        "python3",
+        "-c",
+        &format!(
+            "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',123))\ns.sendto(b'x'*48,('{to}',{port}))\n"
+        ),
+    ]);
+}
+
+/// The inbound rule explain suggests for a DROP policy opens what NTP needs
+/// and no more: with it, ntpdig gets its reply (conntrack ESTABLISHED),
+/// and a datagram from port 123 that answers nothing is still dropped
+/// (which it reaches without the firewall: the check can fail).
+#[test]
+fn the_suggested_inbound_rule_lets_in_replies_only() {
+    if !require(
+        "explain's firewall fix",
+        &["ip", "ss", "iptables", "ntpdig", "python3", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let root = TempDir::new();
+    let etc = root.path().join("etc/ntpsec");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("ntp.conf"), format!("server {SERVER} iburst\n")).unwrap();
+    p.client.exec_ok(&["iptables", "-P", "INPUT", "DROP"]);
+    let (r, _) = explain(&p.client, root.path());
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.subject == "local firewall")
+        .unwrap_or_else(|| panic!("{r:#?}"));
+    let rule = f
+        .verdict
+        .fix
+        .iter()
+        .flat_map(|x| x.split('`').skip(1).step_by(2))
+        .find(|c| c.starts_with("iptables -I INPUT") && c.contains("--sport 123"))
+        .unwrap_or_else(|| panic!("{f:#?}"))
+        .to_string();
+    assert!(rule.contains("--ctstate ESTABLISHED"), "{rule}");
+    let client_ip = CLIENT.split(':').next().unwrap();
+    {
+        let _c = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+        let before = peer_output(&p.client, &["ntpdig", "-t", "1", SERVER]);
+        assert!(!before.contains(" s8 "), "{before}");
+        p.client.sh(&rule);
+        let after = peer_output(&p.client, &["ntpdig", "-t", "1", SERVER]);
+        assert!(
+            after.contains(SERVER) && !after.contains("no eligible"),
+            "{after}"
+        );
+    }
+    // chronyd stopped: an unsolicited datagram from port 123.
+    let mut l = udp_heard(&p.client, 40123);
+    std::thread::sleep(Duration::from_millis(300));
+    send_from_123(&p.server, client_ip, 40123);
+    assert!(
+        !l.wait().unwrap().success(),
+        "an unsolicited datagram got in"
+    );
+    p.client.exec_ok(&["iptables", "-F", "INPUT"]);
+    p.client.exec_ok(&["iptables", "-P", "INPUT", "ACCEPT"]);
+    let mut l = udp_heard(&p.client, 40123);
+    std::thread::sleep(Duration::from_millis(300));
+    send_from_123(&p.server, client_ip, 40123);
+    assert!(
+        l.wait().unwrap().success(),
+        "without the firewall it arrives"
     );
 }

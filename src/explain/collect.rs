@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::conf::{Config, Daemon, Issue, parse_chrony, parse_ntp, parse_timesyncd};
-use super::firewall::{parse_iptables, parse_nft};
+use super::firewall::{iptables_on_nft, parse_iptables, parse_nft};
 use super::node::{NodeEvidence, PortHolder, RunningDaemon, ServerEvidence};
 use crate::diagnose::SourcePort;
 use crate::engine::probe::ProbeConfig;
@@ -388,9 +388,11 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             let mut rules = vec![];
             let mut read = vec![];
             let mut errors = vec![];
+            let mut on_nft = false;
             for (tool, args) in [("iptables-save", vec![]), ("ip6tables-save", vec![])] {
                 match run(tool, &args, Duration::from_secs(5)) {
                     Ok(t) => {
+                        on_nft |= iptables_on_nft(&t);
                         rules.extend(parse_iptables(tool.trim_end_matches("-save"), &t));
                         read.push(tool.to_string());
                     }
@@ -399,7 +401,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             }
             match run("nft", &["list", "ruleset"], Duration::from_secs(5)) {
                 Ok(t) => {
-                    rules.extend(parse_nft(&t));
+                    rules.extend(parse_nft(&t, on_nft));
                     read.push("nft".into());
                 }
                 Err(e) => errors.push(e),

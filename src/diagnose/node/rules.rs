@@ -327,9 +327,9 @@ fn firewall(c: &Case) -> Verdict {
     )
     .evidence(format!("{}: {}", r.tool, r.text))
     .fix(if r.blocks_out {
-        "delete the rule, or let NTP out before it: requests (`iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`) and replies to this node's clients (`iptables -I OUTPUT -p udp --sport 123 -j ACCEPT`, or `-m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`)"
+        "delete the rule, or let NTP out before it: this node's requests (`iptables -I OUTPUT -p udp --dport 123 -j ACCEPT`) and, if it serves, its replies to its clients' requests (`iptables -I OUTPUT -p udp --sport 123 -m conntrack --ctstate ESTABLISHED -j ACCEPT`)"
     } else {
-        "delete the rule, or let NTP in before it: replies to this node (`iptables -I INPUT -p udp --sport 123 -j ACCEPT`) and, if it serves, requests from its clients (`iptables -I INPUT -p udp --dport 123 -j ACCEPT`)"
+        "delete the rule, or let NTP in before it: the replies to this node's own requests, and nothing else from port 123 (`iptables -I INPUT -p udp --sport 123 -m conntrack --ctstate ESTABLISHED -j ACCEPT`), and, if it serves, requests from its clients (`iptables -I INPUT -p udp --dport 123 -s <clients' network> -j ACCEPT`)"
     })
 }
 

@@ -239,7 +239,7 @@ pub mod prose {
         "ping it; for a host on this link, `ip neigh show <addr>` says FAILED/INCOMPLETE";
     pub const LOCAL_DROP: &str = "replies are dropped on this side (a local INPUT rule, or a NAT/stateful firewall on the path back)";
     pub const LOCAL_DROP_TELL: &str = "capture here (`ntpdiag capture any --duration 30s`, or `tcpdump -ni any udp port 123`): replies that arrive but never reach the client mean a local drop";
-    pub const ALLOW_NTP: &str = "on the server, allow NTP: `iptables -I INPUT -p udp --dport 123 -j ACCEPT` (firewalld: `firewall-cmd --add-service=ntp --permanent && firewall-cmd --reload`)";
+    pub const ALLOW_NTP: &str = "on the server, allow NTP requests from its clients: `iptables -I INPUT -p udp --dport 123 -s <clients' network> -j ACCEPT` (firewalld: `firewall-cmd --add-service=ntp --permanent && firewall-cmd --reload`)";
     pub const PROBE_TO_NAME: &str = "run `ntpdiag probe <server>` from this node: its liveness check and ICMP errors name the cause";
     pub const STEP_ONCE: &str = "step the wrong clock once (`ntpd -gq`, `chronyc makestep`, or `ntpdig -S <server>`), then let the daemon keep it";
 }
