@@ -492,3 +492,48 @@ fn the_suggested_inbound_rule_lets_in_replies_only() {
         "without the firewall it arrives"
     );
 }
+
+/// Right after the controller's firewall is opened, ntpd still shows reach
+/// 0 until its next poll. Nothing tested port 123 then (ntpd holds it):
+/// explain may say source-port-filtered only as a low-confidence
+/// hypothesis, with the test that confirms it; after ntpd's next polls the
+/// same node no longer says it.
+#[test]
+fn a_state_that_just_changed_is_not_a_confident_finding() {
+    if !require("explain just after a fix", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    let ctl_root = TempDir::new();
+    let _ctl = node_ntpd(&p.server, &ctl_root, "tos orphan 5 orphanwait 1");
+    p.server.exec_ok(&[
+        "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+    ]);
+    p.client.add_host(SERVER, "controller");
+    let root = TempDir::new();
+    let _n = node_ntpd(
+        &p.client,
+        &root,
+        "server controller iburst minpoll 4 maxpoll 4",
+    );
+    // ntpd's iburst goes unanswered: reach stays 0.
+    std::thread::sleep(Duration::from_secs(3));
+    p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+    let (r, _) = explain(&p.client, root.path());
+    let v = &r.verdict;
+    assert_eq!(v.cause, "source-port-filtered", "{r:#?}");
+    assert_eq!(v.confidence, "low", "{v:#?}");
+    assert!(v.summary.starts_with("Not tested"), "{v:#?}");
+    assert!(
+        v.fix.iter().any(|f| f.contains("--source-port 123")),
+        "{v:#?}"
+    );
+    let (_, table) = wait_sys_peer(&p.client, Duration::from_secs(60));
+    let (r, _) = explain(&p.client, root.path());
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.verdict.cause != "source-port-filtered"),
+        "{r:#?}\n{table}"
+    );
+}

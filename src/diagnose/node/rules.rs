@@ -172,6 +172,11 @@ pub static NODE_STEPS: &[Step<Case>] = &[
                 say: source_port_filtered,
             },
             Rule {
+                names: &[Cause::DaemonNotSynchronizedYet],
+                when: When::If(answer_not_heard_yet),
+                say: not_heard_yet,
+            },
+            Rule {
                 names: Cause::ANY,
                 when: When::If(|c| daemon_says(c).is_some()),
                 say: daemon_view,
@@ -666,19 +671,55 @@ fn source_port_filtered(c: &Case) -> Verdict {
     else {
         unreachable!("checked by the rule")
     };
+    // An inference: nothing here sent from port 123 (ntpd holds it), so
+    // it is said as a hypothesis, with the tests that would confirm it.
     Verdict::new(
         Cause::SourcePortFiltered,
-        "ntpd hears nothing from its servers, yet they answer a request from a random source port: something on the path drops udp from port 123, the port ntpd sends from.",
-        Confidence::Medium,
+        "Not tested, inferred: ntpd hears nothing from its servers, yet they answer ntpdiag's requests from a random source port. Either something on the path drops udp from port 123, the port ntpd sends from, or the servers began to answer after ntpd's last poll (a fix just made).",
+        Confidence::Low,
     )
     .evidence(format!("ntpd's view: {}", v.summary))
     .evidence(probe_summaries.join("; "))
+    .evidence("no request was sent from port 123: ntpd holds it")
+    .fix("to confirm: watch reach after ntpd's next poll (`ntpq -p`: the when and poll columns; reach leaves 0 if the servers answer now), or stop ntpd and run `ntpdiag probe --source-port 123 <server>`")
     .fix(Cause::SourcePortFiltered.info().fix)
+    .alternative(
+        Cause::DaemonNotSynchronizedYet,
+        "the servers answer since ntpd's last poll (a firewall just opened): nothing is wrong any more",
+        "reach becomes non-zero at ntpd's next poll",
+    )
     .alternative(
         Cause::NoReply,
         "a firewall on this host or the server that treats port 123 apart",
         "`iptables -S` on both",
     )
+}
+
+/// The daemon (one that does not send from port 123) hears nothing from
+/// its servers, which answer ntpdiag now: a state that changed since its
+/// last poll, or a difference nothing here tested.
+fn answer_not_heard_yet(c: &Case) -> bool {
+    matches!(c, Case::View { overall: Some(v), real_ntpd: false, servers_fine: true, no_probe: false, .. }
+        if v.cause == Cause::NoReply)
+}
+
+fn not_heard_yet(c: &Case) -> Verdict {
+    let Case::View {
+        overall: Some(v),
+        probe_summaries,
+        ..
+    } = c
+    else {
+        unreachable!("checked by the rule")
+    };
+    Verdict::new(
+        Cause::DaemonNotSynchronizedYet,
+        "The servers answer ntpdiag's requests now, but the daemon has heard nothing from them: either they began to answer after its last poll (a fix just made), or its requests fare otherwise than ntpdiag's. Nothing here tells which.",
+        Confidence::Low,
+    )
+    .evidence(format!("the daemon's view: {}", v.summary))
+    .evidence(probe_summaries.join("; "))
+    .fix("to confirm: look again after the daemon's next poll (`chronyc sources`: Reach and LastRx; `chronyc burst 4/4` polls at once); if it still hears nothing, capture its traffic (`ntpdiag capture any --duration 60s`)")
 }
 
 /// What the daemon's own tools say is wrong (falsetickers, a kiss, an

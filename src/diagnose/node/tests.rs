@@ -125,3 +125,30 @@ fn every_case_kind_reaches_its_own_step() {
         assert_eq!(crate::diagnose::table::pick(NODE_STEPS, &c).0.name, step);
     }
 }
+
+/// A daemon that hears nothing while ntpdiag's probes are answered: never a
+/// confident finding. ntpd (sends from 123, untested): source-port-filtered
+/// at low confidence, said as a hypothesis; chronyd (random ports): not a
+/// contradiction ("its servers answer" beside "never answered").
+#[test]
+fn unheard_by_the_daemon_but_answered_here_is_a_hypothesis() {
+    let silent = Verdict::new(Cause::NoReply, "controller never answered", Confidence::Low);
+    for (real_ntpd, want) in [
+        (true, Cause::SourcePortFiltered),
+        (false, Cause::DaemonNotSynchronizedYet),
+    ] {
+        let c = Case::View {
+            blocks: vec![],
+            overall: Some(silent.clone()),
+            real_ntpd,
+            servers_fine: true,
+            probe_summaries: vec!["controller: ok".into()],
+            no_probe: false,
+        };
+        let v = crate::diagnose::table::judge(NODE_STEPS, &c).1;
+        assert_eq!(v.cause, want);
+        assert_eq!(v.confidence, Confidence::Low, "{v:?}");
+        assert!(!v.summary.contains("not selected one yet"), "{v:?}");
+        assert!(v.fix[0].starts_with("to confirm"), "{v:?}");
+    }
+}
