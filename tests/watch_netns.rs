@@ -553,3 +553,53 @@ fn a_server_that_vanishes_and_comes_back() {
     let strip = back["sources"][0]["strip"].as_str().unwrap();
     assert!(strip.contains('!') && strip.ends_with('+'), "{strip}");
 }
+
+/// A healthy stratum-1 server (real chronyd, `local stratum 1`) polled
+/// every 8 s without iburst: while the clock filter fills, watch says
+/// warming-up with the samples still needed, never upstream-unsynchronized
+/// (the root distance of one sample is mostly the seven empty stages);
+/// once about four samples are in, the source is in use.
+#[test]
+fn a_healthy_server_warming_up_is_not_blamed() {
+    if !require("watch warming up", &["ip", "ss", &chronyd_path()]) {
+        return;
+    }
+    let p = Pair::new();
+    let _c = chronyd(&p.server, &p.dir, "local stratum 1\nallow all");
+    let mut args = vec![
+        "netns",
+        "exec",
+        &p.client.name,
+        ntpdiag(),
+        "watch",
+        "--minpoll",
+        "3",
+        "--maxpoll",
+        "3",
+        "--no-iburst",
+        "--duration",
+        "45s",
+        "--json",
+        SERVER,
+    ];
+    let child = std::process::Command::new("ip")
+        .args(args.drain(..))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let causes: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "snapshot")
+        .filter_map(|v| v["sources"][0]["cause"].as_str().map(String::from))
+        .collect();
+    assert!(causes.iter().any(|c| c == "warming-up"), "{causes:?}");
+    assert!(
+        causes.iter().all(|c| c != "upstream-unsynchronized"),
+        "{causes:?}\n{text}"
+    );
+    assert_eq!(causes.last().map(String::as_str), Some("ok"), "{causes:?}");
+}

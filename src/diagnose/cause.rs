@@ -363,6 +363,10 @@ causes! {
         means "The capture ended before the answer to these requests was due: whether they are answered is not in it."
         tell "every request without an answer was sent within 4 s of the capture's last frame (a reply, or an ICMP host unreachable after neighbour resolution gives up, may still come)"
         fix "capture a few seconds longer (`--duration`), past the last request's answer window";
+    WarmingUp = "warming-up", Ok, 18, WE, "WARMING UP",
+        means "The source answers with good headers, but its clock filter holds too few samples yet: the empty stages count at the maximum dispersion, so its root distance is over the threshold for now and falls under it as samples come. Not a fault, and not judged yet."
+        tell "root distance over the threshold with fewer than 8 samples in the filter, and under it once the empty stages (16 s each, weighted 1/2, 1/4, …) are filled by samples like those it has"
+        fix "wait for the samples still needed (one a poll; iburst sends the first eight 2 s apart)";
     NotJudged = "not-judged", Ok, 19, P, "NOT JUDGED",
         means "What was seen proves neither good time nor a fault: the proof of good time (a sample that passed every packet test, or the daemon's own word that it has a real system peer) is missing, and the verdict says what is missing."
         tell "no sample passed every packet test (origin, leap, stratum 1–15, root distance, offset under panic) and no daemon says it is synchronized to a real source; nothing seen proves a fault either"

@@ -16,6 +16,7 @@ use crate::engine::client::assoc::flash;
 use crate::engine::client::{
     ClockAction, Mark, Profile, Rules, Snapshot, SourceView, Status, SysStatus,
 };
+use crate::engine::limits::MAXDISP;
 use crate::wire::KissCode;
 
 // ------------------------------------------------------------ evidence
@@ -210,6 +211,11 @@ pub static SOURCE_STEPS: &[Step<SourceFacts>] = &[
                 names: &[Cause::UpstreamUnsynchronized],
                 when: When::If(|f| matches!(f.status, Status::Unsynchronized { .. })),
                 say: unsynchronized,
+            },
+            Rule {
+                names: &[Cause::WarmingUp],
+                when: When::If(|f| samples_needed(f).is_some()),
+                say: warming_up,
             },
             Rule {
                 names: &[Cause::UpstreamUnsynchronized],
@@ -478,6 +484,49 @@ fn unsynchronized(f: &SourceFacts) -> Verdict {
     )
 }
 
+/// While the clock filter fills: the samples still needed before the
+/// root distance falls under the threshold, when it will. The empty stages
+/// of the filter count MAXDISP each, weighted 2^-(i+1) (RFC 5905 A.5.2
+/// clock_filter; ntpsec's likewise), so with k samples they add
+/// MAXDISP·(2^-k − 2^-8) to the distance; what remains is the source's own.
+pub fn samples_needed(f: &SourceFacts) -> Option<usize> {
+    let Status::TooFar {
+        distance,
+        threshold,
+    } = f.status
+    else {
+        return None;
+    };
+    let empty = |k: usize| MAXDISP * (0.5f64.powi(k as i32) - 0.5f64.powi(8));
+    let k = f.samples.min(8);
+    if k == 0 || k >= 8 {
+        return None;
+    }
+    let own = distance - empty(k);
+    (k + 1..=8)
+        .find(|n| own + empty(*n) <= threshold)
+        .map(|n| n - k)
+}
+
+fn warming_up(f: &SourceFacts) -> Verdict {
+    let Status::TooFar {
+        distance,
+        threshold,
+    } = f.status
+    else {
+        unreachable!("checked by the rule")
+    };
+    let n = samples_needed(f).expect("checked");
+    said(
+        Cause::WarmingUp,
+        format!(
+            "warming up: {} of 8 samples in the clock filter, root distance {distance:.2} s > {threshold} s for now; about {n} more sample(s) bring it under",
+            f.samples
+        ),
+        Confidence::Medium,
+    )
+}
+
 fn too_far(f: &SourceFacts) -> Verdict {
     let Status::TooFar {
         distance,
@@ -685,6 +734,53 @@ mod tests {
         super::super::table::check_shape(SOURCE_STEPS).unwrap();
         super::super::table::check_shape(SYSTEM_STEPS).unwrap();
         super::super::table::check_shape(CLOCK_STEPS).unwrap();
+    }
+
+    fn too_far(distance: f64, samples: usize) -> SourceFacts {
+        SourceFacts {
+            status: Status::TooFar {
+                distance,
+                threshold: 1.5,
+            },
+            polls: samples as u64,
+            reach: 1,
+            kiss_refid: None,
+            offset: 0.0,
+            root_distance: distance,
+            samples,
+            telling: None,
+            missed: vec![],
+            rules: Rules::of(Profile::Ntpd),
+            interval: None,
+            candidates: 0,
+            peer_root_distance: 0.0,
+        }
+    }
+
+    /// The healthy stratum-1 server after its first sample: root
+    /// distance 7.94 s, of which MAXDISP·(1/2 − 1/256) = 7.9375 s is the
+    /// seven empty stages (RFC 5905 A.5.2). It is warming up, with 3 more
+    /// samples needed (at 4 the empty stages add 0.9375 s). A server whose
+    /// own distance is over the threshold is not.
+    #[test]
+    fn a_filling_filter_is_warming_up_not_unsynchronized() {
+        let f = too_far(7.94, 1);
+        assert_eq!(samples_needed(&f), Some(3));
+        let v = judge(SOURCE_STEPS, &f).1;
+        assert_eq!(v.cause, Cause::WarmingUp, "{v:?}");
+        assert!(v.summary.contains("about 3 more"), "{}", v.summary);
+        // Own distance 2 s: full filter or not, over 1.5 s.
+        let bad = too_far(2.0 + 7.9375, 1);
+        assert_eq!(samples_needed(&bad), None);
+        assert_eq!(
+            judge(SOURCE_STEPS, &bad).1.cause,
+            Cause::UpstreamUnsynchronized
+        );
+        // A full filter over the threshold is the server's own distance.
+        assert_eq!(
+            judge(SOURCE_STEPS, &too_far(1.6, 8)).1.cause,
+            Cause::UpstreamUnsynchronized
+        );
     }
 
     use proptest::prelude::*;

@@ -225,6 +225,8 @@ pub struct Engine {
     cursor: usize,
     /// Refids (IPv4 addresses) of this host, for the loop test.
     pub local_refids: Vec<[u8; 4]>,
+    /// The clock-hop hysteresis now (s); 0 when none runs.
+    clockhop: f64,
 }
 
 impl Engine {
@@ -249,6 +251,7 @@ impl Engine {
             dirty: None,
             cursor: 0,
             local_refids: vec![],
+            clockhop: 0.0,
         }
     }
 
@@ -551,6 +554,7 @@ impl Engine {
                 }
                 k
             };
+            let kept = self.hop(&cands, &cand_of, kept);
             for (n, i) in kept.iter().enumerate() {
                 status[cand_of[*i]] = if n == 0 {
                     Status::SystemPeer
@@ -593,6 +597,43 @@ impl Engine {
         }
         self.status = status;
         self.system = sys;
+    }
+
+    /// ntp_proto.c clock_select()'s clock-hop dance: when the best
+    /// survivor is not the system peer, but within `mindist` of its offset,
+    /// the system peer stays while the difference is under a hysteresis
+    /// that starts at `mindist` and halves every round. Only a survivor can
+    /// stay (never a source the majority rejected).
+    fn hop(&mut self, cands: &[Candidate], cand_of: &[usize], mut kept: Vec<usize>) -> Vec<usize> {
+        let old = self
+            .system
+            .peer
+            .and_then(|p| kept.iter().position(|i| cand_of[*i] == p));
+        let (Some(pos), Some(&best), true) = (old, kept.first(), self.rules.clockhop) else {
+            self.clockhop = 0.0;
+            return kept;
+        };
+        if pos == 0 {
+            self.clockhop = 0.0;
+            return kept;
+        }
+        let x = (cands[best].offset - cands[kept[pos]].offset).abs();
+        if x >= self.rules.mindist {
+            self.clockhop = 0.0;
+            return kept;
+        }
+        self.clockhop = if self.clockhop == 0.0 {
+            self.rules.mindist
+        } else {
+            self.clockhop * 0.5
+        };
+        if x < self.clockhop {
+            let stay = kept.remove(pos);
+            kept.insert(0, stay);
+        } else {
+            self.clockhop = 0.0;
+        }
+        kept
     }
 
     /// The state at `now`, selection brought up to date first.

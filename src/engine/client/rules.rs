@@ -93,6 +93,10 @@ pub struct Rules {
     /// Run the cluster algorithm (ntpd, RFC); chrony combines every
     /// selectable source instead.
     pub cluster: bool,
+    /// Keep the system peer against a better survivor whose offset is
+    /// within `mindist` of it, for a hysteresis halved each round
+    /// (ntp_proto.c clock_select's clock-hop dance; ntpd only).
+    pub clockhop: bool,
     /// Clock update: step beyond this (s); `None`: never (chrony without
     /// `makestep`).
     pub step: Option<f64>,
@@ -127,6 +131,7 @@ impl Rules {
                 combine_limit: None,
                 cluster_weighted: true,
                 cluster: true,
+                clockhop: true,
                 step: Some(STEP_THRESHOLD),
                 panic: Some(PANIC_THRESHOLD),
             },
@@ -153,6 +158,7 @@ impl Rules {
                 combine_limit: Some(3.0),
                 cluster_weighted: false,
                 cluster: false,
+                clockhop: false,
                 step: None,
                 panic: None,
             },
@@ -179,6 +185,7 @@ impl Rules {
                 combine_limit: None,
                 cluster_weighted: false,
                 cluster: true,
+                clockhop: false,
                 step: Some(0.125),
                 panic: Some(PANIC_THRESHOLD),
             },

@@ -79,6 +79,8 @@ fn run_with(rules: Rules, peers: Vec<Peer>, secs: u64, iburst: bool) -> (Engine,
         inbox = rest;
         for (_, from, b) in due {
             e.handle_datagram(now, from, wall(now), &b);
+            // Selection after each sample, as watch's snapshots run it.
+            e.update();
         }
     }
     e.update();
@@ -312,4 +314,65 @@ fn fewer_truechimers_than_minsane_leave_the_clock_alone() {
             assert!(s.system.peer.is_none());
         }
     }
+}
+
+/// A server whose clock wanders by up to ±`noise` s around `shift`
+/// (deterministic).
+fn noisy(shift: f64, noise: f64, seed: u64) -> Peer {
+    let r = Responder::new(ServerConfig::default());
+    let mut x = seed;
+    Box::new(move |req, wall| {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        let w = wall + NtpDuration::from_secs_f64(shift + noise * (2.0 * u - 1.0));
+        // The server holds the request up to 1.5 ms: delays vary.
+        let tx = w + NtpDuration::from_secs_f64(0.0015 * u);
+        let mut out = [0u8; 64];
+        match r.handle(req, w, tx, &mut out) {
+            Action::Reply(n) => Some(out[..n].to_vec()),
+            Action::Drop(_) => None,
+        }
+    })
+}
+
+/// ntp_proto.c's clock-hop dance: among survivors within `mindist` (1 ms)
+/// of each other, ntpd keeps its system peer while their offsets differ by
+/// less than a hysteresis that halves each round. Three servers a few
+/// hundred µs apart, their clocks wandering: the system peer changes less
+/// often with the dance than without, and is always a survivor.
+#[test]
+fn clock_hop_hysteresis_keeps_the_system_peer() {
+    let hops = |clockhop: bool| {
+        let mut rules = Rules::of(Profile::Ntpd);
+        rules.clockhop = clockhop;
+        rules.minpoll = 4;
+        rules.maxpoll = 4;
+        let peers: Vec<Peer> = vec![
+            noisy(0.0, 0.0002, 1),
+            noisy(0.0002, 0.0002, 2),
+            noisy(-0.0002, 0.0002, 3),
+        ];
+        let (mut e, now) = run_with(rules, peers, 3000, true);
+        let mut n = 0;
+        while let Some(ev) = e.poll_event() {
+            if let Event::SystemPeer {
+                from: Some(_), to, ..
+            } = ev
+            {
+                n += 1;
+                assert!(to.is_some());
+            }
+        }
+        let s = e.snapshot(now);
+        let p = s.system.peer.expect("a system peer");
+        assert_eq!(s.sources[p].status, Status::SystemPeer);
+        n
+    };
+    let (with, without) = (hops(true), hops(false));
+    assert!(
+        with < without,
+        "hops with the dance {with}, without {without}"
+    );
 }
