@@ -537,3 +537,48 @@ fn a_state_that_just_changed_is_not_a_confident_finding() {
         "{r:#?}\n{table}"
     );
 }
+
+/// ntpd's `restrict default ignore` (and ntpsec's `noserve`: its
+/// check_early_restrictions() drops every non-control packet) also drops
+/// the replies of the node's own servers unless a restrict line covers
+/// them (their address, or `restrict source`). The real ntpd never
+/// selects its server then, and explain names restrict-blocks-servers; with
+/// `restrict source` added it selects it, and explain does not.
+#[test]
+fn a_default_restrict_that_drops_the_nodes_own_servers() {
+    if !require("explain restrict vs own servers", NEEDS) {
+        return;
+    }
+    let p = Pair::new();
+    let ctl_root = TempDir::new();
+    let _ctl = node_ntpd(&p.server, &ctl_root, "tos orphan 5 orphanwait 1");
+    p.client.add_host(SERVER, "controller");
+    for (flag, extra, blocked) in [
+        ("ignore", "", true),
+        ("noserve", "", true),
+        ("ignore", "restrict source nomodify", false),
+    ] {
+        let root = TempDir::new();
+        let _n = node_ntpd(
+            &p.client,
+            &root,
+            &format!(
+                "restrict default {flag}\n{extra}\nserver controller iburst minpoll 3 maxpoll 3"
+            ),
+        );
+        let (selected, table) = wait_sys_peer(
+            &p.client,
+            Duration::from_secs(if blocked { 15 } else { 40 }),
+        );
+        assert_eq!(selected, !blocked, "{flag} {extra}:\n{table}");
+        let (r, _) = explain(&p.client, root.path());
+        let named = r
+            .findings
+            .iter()
+            .any(|f| f.verdict.cause == "restrict-blocks-servers");
+        assert_eq!(named, blocked, "{flag} {extra}: {r:#?}");
+        if blocked {
+            assert_eq!(r.verdict.cause, "restrict-blocks-servers", "{r:#?}");
+        }
+    }
+}

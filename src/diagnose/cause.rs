@@ -391,6 +391,10 @@ causes! {
         means "A remark, not a fault: the default access rule carries `noquery`, so `ntpq` and other mode 6 queries from other hosts get no answer. Time service is not affected: clients are served as before."
         tell "the default `restrict` line of ntp.conf carries noquery without ignore/noserve (Debian's ntpsec ships `restrict default kod nomodify nopeer noquery limited`)"
         fix "nothing to do for time; to query this daemon from another host, add `restrict <that host>` without noquery";
+    RestrictBlocksServers = "restrict-blocks-servers", Local, 9, E, "RESTRICT BLOCKS ITS OWN SERVERS",
+        means "The daemon's default access rule drops every packet from its own servers, their replies included: it never hears them."
+        tell "ntpd's `restrict default` carries ignore (ntpsec: or noserve, which drops every non-control packet) and no restrict line covers the servers' addresses or `restrict source`"
+        fix "add `restrict source nomodify noquery` (an entry for each server's address), or `restrict <server address>` without ignore/noserve";
     RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
         means "This node's default access rule refuses the clients it should serve."
         tell "the default `restrict` carries ignore/noserve (ntpd), or chrony allows no client"

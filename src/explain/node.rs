@@ -77,14 +77,25 @@ fn config_facts(c: &Config) -> ConfigFacts {
             .access
             .iter()
             .filter(|a| a.is_default())
-            .map(|a| DefaultAccess {
-                file: a.file.clone(),
-                line: a.line,
-                target: a.target.clone(),
-                flags: a.flags.clone(),
-                allow: a.allow,
-            })
+            .map(access_facts)
             .collect(),
+        other_access: c
+            .access
+            .iter()
+            .filter(|a| !a.is_default())
+            .map(access_facts)
+            .collect(),
+    }
+}
+
+fn access_facts(a: &crate::explain::conf::Access) -> DefaultAccess {
+    DefaultAccess {
+        file: a.file.clone(),
+        line: a.line,
+        target: a.target.clone(),
+        mask: a.mask.clone(),
+        flags: a.flags.clone(),
+        allow: a.allow,
     }
 }
 

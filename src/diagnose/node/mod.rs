@@ -107,6 +107,8 @@ pub struct DefaultAccess {
     pub file: String,
     pub line: usize,
     pub target: String,
+    /// ntpd `mask MASK`.
+    pub mask: Option<String>,
     pub flags: Vec<String>,
     /// chrony: allow (true) or deny (false); ntpd: false.
     pub allow: bool,
@@ -174,6 +176,8 @@ pub struct ConfigFacts {
     /// chrony's `makestep` arguments, if set.
     pub makestep: Option<Vec<String>>,
     pub default_access: Vec<DefaultAccess>,
+    /// Its other access lines (an address, a network, `source`), in order.
+    pub other_access: Vec<DefaultAccess>,
     /// Distinct hosts of its unicast server and peer lines.
     pub unicast_hosts: usize,
     /// Its pool lines (each may give several sources).
@@ -311,8 +315,21 @@ pub enum Case {
         probe_summaries: Vec<String>,
         no_probe: bool,
     },
-    /// A default access line: does it refuse time to clients?
-    Serve { daemon: Daemon, line: DefaultAccess },
+    /// A default access line: does it refuse time to clients? `serves`:
+    /// the configuration makes the node a server (orphan, a local clock)
+    /// and no other access line opens time service to anyone.
+    Serve {
+        daemon: Daemon,
+        line: DefaultAccess,
+        serves_nobody: bool,
+    },
+    /// ntpd's default line drops every packet from these servers of the
+    /// node's own (ignore; ntpsec's noserve too), and no access line covers
+    /// them.
+    OwnServers {
+        line: DefaultAccess,
+        servers: Vec<String>,
+    },
     /// A default access line: does it refuse queries (ntpq) from them?
     Query { daemon: Daemon, line: DefaultAccess },
 }
@@ -332,7 +349,7 @@ impl Case {
             Case::Asymmetry { good } => rules::asymmetric(good)
                 .map_or_else(|| "servers".into(), |a| good[a.server].0.subject()),
             Case::View { .. } => "local daemon".into(),
-            Case::Serve { line, .. } | Case::Query { line, .. } => {
+            Case::Serve { line, .. } | Case::Query { line, .. } | Case::OwnServers { line, .. } => {
                 format!("{}:{}", line.file, line.line)
             }
         }
@@ -424,10 +441,27 @@ pub fn cases(ev: &NodeFacts) -> Vec<Case> {
         no_probe: ev.no_probe,
     });
     for c in &ev.configs {
+        let serves = c.local_clock || c.policy.orphan.is_some();
+        let opened = c.other_access.iter().any(|a| opens_service(c.daemon, a));
         for a in &c.default_access {
+            if c.daemon == Daemon::Ntpd && drops_everything(a) {
+                let servers: Vec<String> = ev
+                    .servers
+                    .iter()
+                    .filter(|s| s.kind != "refclock" && !covered(s, &c.other_access))
+                    .map(|s| s.host.clone())
+                    .collect();
+                if !servers.is_empty() {
+                    out.push(Case::OwnServers {
+                        line: a.clone(),
+                        servers,
+                    });
+                }
+            }
             out.push(Case::Serve {
                 daemon: c.daemon,
                 line: a.clone(),
+                serves_nobody: serves && !opened,
             });
             out.push(Case::Query {
                 daemon: c.daemon,
@@ -505,6 +539,81 @@ pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// ntpd drops every packet from addresses this line covers, replies of
+/// its own servers included: `ignore`, and `noserve` (ntpsec's
+/// check_early_restrictions() drops every non-control packet under it).
+pub fn drops_everything(a: &DefaultAccess) -> bool {
+    a.flags.iter().any(|f| f == "ignore" || f == "noserve")
+}
+
+/// An access line that opens time service to some clients: chrony `allow`,
+/// an ntpd restrict line for a network or host other than loopback (or
+/// `source`) without ignore/noserve.
+fn opens_service(daemon: Daemon, a: &DefaultAccess) -> bool {
+    match daemon {
+        Daemon::Chrony => a.allow,
+        Daemon::Ntpd => {
+            !drops_everything(a)
+                && a.target != "source"
+                && a.target
+                    .split('/')
+                    .next()
+                    .and_then(|t| t.parse::<std::net::IpAddr>().ok())
+                    .is_none_or(|ip| !ip.is_loopback())
+        }
+        Daemon::Timesyncd => false,
+    }
+}
+
+/// A restrict line that lets a server's replies in: `restrict source`
+/// (ntpsec and ntpd 4.2.8 add an entry for each association's address),
+/// its name as written, or a line whose address/mask or prefix holds one
+/// of its addresses; without ignore/noserve.
+fn covered(s: &ServerFacts, lines: &[DefaultAccess]) -> bool {
+    let addrs: Vec<std::net::IpAddr> = match &s.resolved {
+        Some(Ok(a)) => a.iter().map(|x| x.ip()).collect(),
+        _ => s.host.parse().into_iter().collect(),
+    };
+    lines.iter().filter(|l| !drops_everything(l)).any(|l| {
+        l.target == "source"
+            || l.target == s.host
+            || addrs
+                .iter()
+                .any(|ip| holds(&l.target, l.mask.as_deref(), *ip))
+    })
+}
+
+/// `target` (ADDR, ADDR/LEN) with `mask` holds `ip`.
+fn holds(target: &str, mask: Option<&str>, ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    let (addr, len) = match target.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u32>().ok()),
+        None => (target, None),
+    };
+    let Ok(net) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let m = match (mask.and_then(|m| m.parse::<std::net::Ipv4Addr>().ok()), len) {
+                (Some(m), _) => u32::from(m),
+                (None, Some(l)) if l <= 32 => u32::MAX.checked_shl(32 - l).unwrap_or(0),
+                _ => u32::MAX,
+            };
+            u32::from(n) & m == u32::from(i) & m
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let m = match (mask.and_then(|m| m.parse::<std::net::Ipv6Addr>().ok()), len) {
+                (Some(m), _) => u128::from(m),
+                (None, Some(l)) if l <= 128 => u128::MAX.checked_shl(128 - l).unwrap_or(0),
+                _ => u128::MAX,
+            };
+            u128::from(n) & m == u128::from(i) & m
+        }
+        _ => false,
+    }
 }
 
 /// Checks that passed, in words.

@@ -190,6 +190,15 @@ pub static NODE_STEPS: &[Step<Case>] = &[
         ],
     },
     Step {
+        name: "own-servers",
+        applies: When::If(|c| matches!(c, Case::OwnServers { .. })),
+        rules: &[Rule {
+            names: &[Cause::RestrictBlocksServers],
+            when: When::Always,
+            say: restrict_blocks_servers,
+        }],
+    },
+    Step {
         name: "serve",
         applies: When::If(|c| matches!(c, Case::Serve { .. })),
         rules: &[
@@ -434,9 +443,16 @@ fn orphan_mode(c: &Case) -> Verdict {
     .fix(Cause::OrphanMode.info().fix)
 }
 
+/// A blocker only for a node that serves (orphan, a local clock) and opens
+/// service to no one: on a client, a default that refuses clients is
+/// hardening, not a fault.
 fn refuses_service(c: &Case) -> bool {
     match c {
-        Case::Serve { daemon, line } => match daemon {
+        Case::Serve {
+            daemon,
+            line,
+            serves_nobody: true,
+        } => match daemon {
             Daemon::Ntpd => line.flags.iter().any(|f| f == "ignore" || f == "noserve"),
             Daemon::Chrony => !line.allow,
             Daemon::Timesyncd => false,
@@ -445,9 +461,40 @@ fn refuses_service(c: &Case) -> bool {
     }
 }
 
+fn restrict_blocks_servers(c: &Case) -> Verdict {
+    let Case::OwnServers { line, servers } = c else {
+        unreachable!("checked by the step")
+    };
+    let flag = if line.flags.iter().any(|f| f == "ignore") {
+        "ignore"
+    } else {
+        "noserve"
+    };
+    Verdict::new(
+        Cause::RestrictBlocksServers,
+        format!(
+            "{}:{}: the default access rule ({flag}) also drops the replies of this node's own server(s) {}: ntpd never hears them.",
+            line.file,
+            line.line,
+            servers.join(", ")
+        ),
+        Confidence::High,
+    )
+    .evidence(format!(
+        "default rule: {} {}",
+        line.target,
+        line.flags.join(" ")
+    ))
+    .evidence(format!(
+        "no restrict line for {} (its address, or `restrict source`) without ignore/noserve",
+        servers.join(", ")
+    ))
+    .fix(Cause::RestrictBlocksServers.info().fix)
+}
+
 fn access_line(c: &Case) -> (&Daemon, &DefaultAccess) {
     match c {
-        Case::Serve { daemon, line } | Case::Query { daemon, line } => (daemon, line),
+        Case::Serve { daemon, line, .. } | Case::Query { daemon, line } => (daemon, line),
         _ => unreachable!("checked by the step"),
     }
 }

@@ -22,6 +22,7 @@ fn every_case_kind_reaches_its_own_step() {
         file: "/etc/ntp.conf".into(),
         line: 5,
         target: "default".into(),
+        mask: None,
         flags: vec!["noquery".into()],
         allow: false,
     };
@@ -110,8 +111,16 @@ fn every_case_kind_reaches_its_own_step() {
             Case::Serve {
                 daemon: Daemon::Ntpd,
                 line: line.clone(),
+                serves_nobody: true,
             },
             "serve",
+        ),
+        (
+            Case::OwnServers {
+                line: line.clone(),
+                servers: vec!["controller".into()],
+            },
+            "own-servers",
         ),
         (
             Case::Query {
@@ -150,5 +159,46 @@ fn unheard_by_the_daemon_but_answered_here_is_a_hypothesis() {
         assert_eq!(v.confidence, Confidence::Low, "{v:?}");
         assert!(!v.summary.contains("not selected one yet"), "{v:?}");
         assert!(v.fix[0].starts_with("to confirm"), "{v:?}");
+    }
+}
+
+/// Which restrict lines let a server's replies in (ntp_config.c
+/// config_access(): address and mask, or a CIDR prefix; `restrict source`).
+#[test]
+fn restrict_lines_that_cover_a_server() {
+    let server = ServerFacts {
+        host: "controller".into(),
+        file: "f".into(),
+        line: 1,
+        kind: "server",
+        options: vec![],
+        resolved: Some(Ok(vec!["198.51.100.1:123".parse().unwrap()])),
+        probes: vec![],
+    };
+    let l = |target: &str, mask: Option<&str>, flags: &[&str]| DefaultAccess {
+        file: "f".into(),
+        line: 2,
+        target: target.into(),
+        mask: mask.map(String::from),
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        allow: false,
+    };
+    for (line, want) in [
+        (l("source", None, &["nomodify"]), true),
+        (l("controller", None, &[]), true),
+        (l("198.51.100.1", None, &["noquery"]), true),
+        (l("198.51.100.0", Some("255.255.255.0"), &[]), true),
+        (l("198.51.100.0/24", None, &[]), true),
+        (l("198.51.100.0/25", None, &[]), true),
+        (l("198.51.100.128/25", None, &[]), false),
+        (l("203.0.113.0", Some("255.255.255.0"), &[]), false),
+        (l("198.51.100.1", None, &["ignore"]), false),
+        (l("2001:db8::/32", None, &[]), false),
+    ] {
+        assert_eq!(
+            covered(&server, std::slice::from_ref(&line)),
+            want,
+            "{line:?}"
+        );
     }
 }

@@ -240,16 +240,34 @@ fn local_firewall() {
 
 #[test]
 fn restrict_blocks_clients() {
+    // A client: `restrict default ignore` drops its own server's replies
+    // (the real ntpd's behaviour, tests/explain_netns.rs); refusing clients
+    // is no blocker on a node that serves no one.
     let mut ev = base(Peer::Healthy);
     ev.configs = vec![ntp("server controller iburst\nrestrict default ignore\n")];
     let all = findings(&ev);
+    assert_eq!(
+        all[0].verdict.cause,
+        Cause::RestrictBlocksServers,
+        "{all:#?}"
+    );
     assert!(
-        all.iter()
+        !all.iter()
             .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
     );
-    // Only a server-side finding: it does not outrank a real client problem.
-    let mut ev2 = ev.clone();
-    ev2.servers = probed(&ev.configs[0], Peer::Silent);
+    // A server (a local clock) serving no one: a blocker, ranked below a
+    // real client problem.
+    let mut ev2 = base(Peer::Healthy);
+    ev2.configs = vec![ntp(
+        "server controller iburst\nserver 127.127.1.0\nrestrict default ignore\nrestrict source\n",
+    )];
+    let all = findings(&ev2);
+    assert!(
+        all.iter()
+            .any(|f| f.verdict.cause == Cause::RestrictBlocksClients),
+        "{all:#?}"
+    );
+    ev2.servers = probed(&ev2.configs[0], Peer::Silent);
     assert_eq!(first(&ev2).verdict.cause, Cause::NoReply);
 }
 
@@ -364,13 +382,49 @@ fn debian_stock_ntpsec_config_is_healthy() {
         !all.iter()
             .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
     );
-    // `ignore` on the default rule still refuses clients: a finding.
+    // `ignore` on the default rule drops the pool servers' replies too
+    // (ntpsec check_early_restrictions()): this node cannot synchronize.
+    // Refusing clients is no blocker on a node that serves no one.
     let mut ev2 = ev.clone();
     ev2.configs = vec![ntp(
         &text.replace("noquery limited", "noquery limited ignore")
     )];
+    let f2 = findings(&ev2);
+    assert_eq!(f2[0].verdict.cause, Cause::RestrictBlocksServers, "{f2:#?}");
     assert!(
-        findings(&ev2)
+        !f2.iter()
+            .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
+    );
+    // With `restrict source`, its servers are heard again.
+    let mut ev3 = ev.clone();
+    ev3.configs = vec![ntp(&text.replace(
+        "noquery limited",
+        "noquery limited ignore\nrestrict source nomodify noquery",
+    ))];
+    assert!(
+        !findings(&ev3)
+            .iter()
+            .any(|f| f.verdict.cause == Cause::RestrictBlocksServers)
+    );
+    // A node that serves (orphan mode) and whose default refuses everyone,
+    // with no line opening service: restrict-blocks-clients, a blocker.
+    let mut ev4 = ev.clone();
+    ev4.configs = vec![ntp(
+        "tos orphan 5\nrestrict default ignore\nrestrict source nomodify\npool 0.debian.pool.ntp.org iburst\n",
+    )];
+    let f4 = findings(&ev4);
+    let b = f4
+        .iter()
+        .find(|f| f.verdict.cause == Cause::RestrictBlocksClients)
+        .expect("a finding");
+    assert!(crate::diagnose::verdict::blocks(&b.verdict));
+    // The same node opening service to its clients' network: none.
+    let mut ev5 = ev.clone();
+    ev5.configs = vec![ntp(
+        "tos orphan 5\nrestrict default ignore\nrestrict source nomodify\nrestrict 198.51.100.0 mask 255.255.255.0 nomodify\npool 0.debian.pool.ntp.org iburst\n",
+    )];
+    assert!(
+        !findings(&ev5)
             .iter()
             .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
     );
