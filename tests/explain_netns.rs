@@ -582,3 +582,61 @@ fn a_default_restrict_that_drops_the_nodes_own_servers() {
         }
     }
 }
+
+/// ntpq against this host's own ntpd, whose only restrict line is a
+/// `noquery` default (no `restrict 127.0.0.1` / `::1`): the query times out
+/// on loopback. explain judges it with loopback in mind (ntpd's access
+/// rules, its addresses, a rule on lo), not as a remote server behind a
+/// firewall.
+#[test]
+fn a_local_query_timeout_is_judged_with_loopback_in_mind() {
+    if !require("explain loopback", &["ip", "ss", "ntpd", "ntpq"]) {
+        return;
+    }
+    let ns = Netns::new();
+    let d = TempDir::new();
+    let conf = d.file(
+        "ntp.conf",
+        &format!(
+            "driftfile {p}/drift\ndisable ntp\ndisable kernel\nrestrict default kod nomodify nopeer noquery limited\ntos orphan 5\n",
+            p = d.path().display()
+        ),
+    );
+    let _n = ns.spawn(
+        &[
+            "ntpd",
+            "-n",
+            "-c",
+            conf.to_str().unwrap(),
+            "-p",
+            &format!("{}/pid", d.path().display()),
+        ],
+        &d.path().join("ntpd.log"),
+    );
+    assert!(ns.wait_udp_listen(123, Duration::from_secs(10)));
+    let out = peer_output(&ns, &["ntpq", "-p"]);
+    assert!(out.contains("timed out"), "{out}");
+    let f = d.file("paste.txt", &format!("$ ntpq -p\n{out}"));
+    let o = run_bounded(
+        std::process::Command::new(ntpdiag()).args([
+            "explain",
+            "--json",
+            "--no-probe",
+            f.to_str().unwrap(),
+        ]),
+        Duration::from_secs(20),
+    );
+    let r: ExplainReport = serde_json::from_slice(&o.stdout).unwrap();
+    let v = &r.verdict;
+    assert!(v.summary.contains("loopback"), "{v:#?}");
+    assert!(
+        v.alternatives[0].what.contains("restrict 127.0.0.1"),
+        "{v:#?}"
+    );
+    assert!(
+        v.alternatives
+            .iter()
+            .all(|a| !a.what.contains("on the server")),
+        "{v:#?}"
+    );
+}

@@ -45,10 +45,57 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
     },
     Rule {
         names: &[Cause::NoReply],
+        when: When::If(|e| e.vantage == Vantage::Paste("ntpq") && loopback(e)),
+        say: local_query_unanswered,
+    },
+    Rule {
+        names: &[Cause::NoReply],
         when: When::Always,
         say: no_reply,
     },
 ];
+
+/// The exchange is with this host itself (localhost, 127/8, ::1).
+fn loopback(e: &Exchange) -> bool {
+    e.server.is_some_and(|s| s.ip().is_loopback())
+        || e.who == "localhost"
+        || e.who
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// ntpq against this host's own daemon got no answer: no remote server
+/// and no path are involved, so the suspects are the daemon's own access
+/// rules, the addresses it listens on, and this host's firewall.
+pub(super) fn local_query_unanswered(e: &Exchange) -> Verdict {
+    let mut v = Verdict::new(
+        Cause::NoReply,
+        format!(
+            "This host's own ntpd did not answer ntpq's query on loopback ({}): no remote server is involved, and time service itself may be fine.",
+            e.who
+        ),
+        Confidence::Low,
+    );
+    v = silent_evidence(v, e);
+    v.alternative(
+        Cause::RestrictNoquery,
+        "ntpd's own access rules cover loopback: a `restrict default … noquery` (or `ignore`) with no `restrict 127.0.0.1` / `restrict ::1` line (ntpq asks localhost, which is often ::1 first)",
+        "`grep ^restrict /etc/ntpsec/ntp.conf /etc/ntp.conf`; `ntpdiag explain` reads them",
+    )
+    .alternative(
+        Cause::NoReply,
+        "ntpd listens only on some addresses (`interface ignore wildcard`, `interface listen …`, or `-I`), not on loopback",
+        "`ss -ulpn 'sport = :123'`: no 127.0.0.1 or ::1 socket; ntpd's log lists `Listen normally on …`",
+    )
+    .alternative(
+        Cause::LocalFirewallBlocksNtp,
+        "a local firewall rule drops udp/123 on lo",
+        "`iptables -S`, `nft list ruleset`: a rule without `-i lo` exceptions",
+    )
+    .fix("let ntpq in on loopback: `restrict 127.0.0.1` and `restrict ::1` in ntp.conf, then restart ntpd")
+    .fix("check what ntpd listens on: `ss -ulpn 'sport = :123'`")
+}
 
 pub(super) fn not_synchronized_yet(e: &Exchange) -> Verdict {
     let d = e.daemon.as_ref().expect("checked");

@@ -941,7 +941,15 @@ fn errors(seg: &Segment) -> Vec<Explained> {
         let local = server.as_deref().map_or(local, is_local_host);
         let who = server
             .or_else(|| host.clone())
-            .unwrap_or_else(|| "localhost".into());
+            // ntpq without a host asks localhost; a paste without its
+            // command line does not say which host was asked.
+            .unwrap_or_else(|| {
+                if seg.command.is_some() {
+                    "localhost".into()
+                } else {
+                    "the host ntpq asked".into()
+                }
+            });
         let mut x = Exchange::new(Vantage::Paste("ntpq"), who.clone());
         match said {
             Said::Refused if local => {
