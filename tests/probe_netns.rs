@@ -120,10 +120,9 @@ fn iptables_drop_is_no_reply_and_host_up() {
     let v = verdict(&r);
     assert_eq!(v.cause, "no-reply", "{v:?}");
     assert_eq!(code, 3);
-    assert_eq!(
-        v.confidence, "high",
-        "the liveness check proves the host is up: {v:?}"
-    );
+    // The liveness check proves the host is up; a drop on this side is not
+    // excluded, so medium (doc/json.md: what each confidence promises).
+    assert_eq!(v.confidence, "medium", "{v:?}");
     assert!(v.alternatives[0].what.contains("firewall"));
     assert_eq!(v.alternatives[0].cause, "no-reply");
     assert!(

@@ -129,7 +129,20 @@ fn every_rule_gives_only_causes_it_names() {
                 let x = splice(xa, xb, group);
                 check_names(STEPS, &x)
                     .unwrap_or_else(|e| panic!("{a} with group {group} of {b}: {e}"));
-                causes.insert(ntpdiag::diagnose::rules::decide(&x).cause.id());
+                let v = ntpdiag::diagnose::rules::decide(&x);
+                // What each confidence level promises (doc/json.md), and
+                // no ok without proof.
+                assert!(
+                    ntpdiag::diagnose::verdict::confidence_holds(&v),
+                    "{a} with group {group} of {b}: {v:?}"
+                );
+                if v.cause == ntpdiag::diagnose::Cause::Ok {
+                    assert!(
+                        ntpdiag::diagnose::rules::proof(&x).is_ok(),
+                        "{a} with group {group} of {b}: {v:?}"
+                    );
+                }
+                causes.insert(v.cause.id());
                 n += 1;
             }
         }
@@ -310,5 +323,7 @@ proptest! {
     ) {
         let x = probe_exchange(&answers);
         prop_assert!(check_names(STEPS, &x).is_ok(), "{:?}: {:?}", answers, check_names(STEPS, &x));
+        let v = ntpdiag::diagnose::rules::decide(&x);
+        prop_assert!(ntpdiag::diagnose::verdict::confidence_holds(&v), "{:?}", v);
     }
 }

@@ -71,8 +71,16 @@ pub fn judge<'a, E>(steps: &'a [Step<E>], e: &E) -> (&'a Step<E>, Verdict) {
     (step, v)
 }
 
-/// Whether `rule` of `step` names the cause of `v` it gave.
+/// Whether `rule` of `step` names the cause of `v` it gave, and keeps the
+/// promise of its confidence ([`super::verdict::confidence_holds`]).
 fn named<E>(step: &Step<E>, rule: &Rule<E>, v: &Verdict) -> Result<(), String> {
+    if !super::verdict::confidence_holds(v) {
+        return Err(format!(
+            "a rule of step {} gave {} at high confidence beside alternatives of other causes",
+            step.name,
+            v.cause.id()
+        ));
+    }
     if covers(rule.names, v.cause) {
         return Ok(());
     }

@@ -204,6 +204,14 @@ pub fn overall<'a>(items: impl IntoIterator<Item = (&'a str, &'a Verdict)>) -> O
     Some(v)
 }
 
+/// What each confidence level promises (doc/json.md): `high` only when the
+/// evidence excludes every other cause, so the alternatives it lists (if
+/// any) refine its own cause id and never compete with it; an alternative
+/// of another id makes it `medium` at most.
+pub fn confidence_holds(v: &Verdict) -> bool {
+    v.confidence != Confidence::High || v.alternatives.iter().all(|a| a.cause == v.cause)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -290,7 +290,8 @@ fn no_reply_but_host_up_points_at_udp_123() {
         }]
     }));
     assert_eq!(v.cause, Cause::NoReply);
-    assert_eq!(v.confidence, Confidence::High);
+    // A drop on this side is not excluded (doc/json.md: confidence).
+    assert_eq!(v.confidence, Confidence::Medium);
     assert!(v.summary.contains("the host is up"), "{}", v.summary);
     assert!(v.alternatives[0].what.contains("firewall"));
 }

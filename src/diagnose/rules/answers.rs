@@ -374,8 +374,10 @@ pub(super) fn offset_over_panic(e: &Exchange) -> Verdict {
     ))
     .fix("if this host's clock is wrong: step it once (`ntpd -gq`, `chronyc makestep`, or `ntpdig -S <server>`), then start the daemon; ntpd's `-g` allows one big first step")
     .fix("if the server's clock is wrong: fix the server first; compare with a second, independent source")
-    .alternative(Cause::ClockStepNeeded, "this host's clock is wrong (dead RTC battery, VM restored from a snapshot)", "other servers show the same offset")
-    .alternative(Cause::Falseticker, "the server's clock is wrong", "other servers disagree with it")
+    // The offset is certain; which clock is wrong is not: the two sides of
+    // this one cause, not competing causes.
+    .alternative(Cause::OffsetOverPanic, "this host's clock is wrong (dead RTC battery, VM restored from a snapshot)", "other servers show the same offset")
+    .alternative(Cause::OffsetOverPanic, "the server's clock is wrong", "other servers disagree with it")
 }
 
 pub(super) fn root_distance(e: &Exchange) -> Verdict {

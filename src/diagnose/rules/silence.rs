@@ -295,7 +295,9 @@ pub(super) fn no_reply(e: &Exchange) -> Verdict {
         v.summary = format!(
             "{w} never answered NTP, but the host is up: a datagram to a closed port drew an ICMP error, so something drops udp/123 in particular."
         );
-        v.confidence = Confidence::High;
+        // The host is up and udp/123 in particular gets nothing back; a drop
+        // on this side (another cause) is not excluded: medium.
+        v.confidence = Confidence::Medium;
         return v
             .alternative(Cause::NoReply, FW_DROPS, FW_TELL)
             .alternative(Cause::NoReply, RESTRICT, RESTRICT_TELL)

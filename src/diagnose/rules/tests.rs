@@ -198,6 +198,8 @@ mod ok_needs_proof {
             silent in 0usize..3,
             daemon in proptest::option::of(daemon()),
             wire in proptest::option::of(wire()),
+            liveness in proptest::option::of(0u8..3),
+            probe in any::<bool>(),
         ) -> Exchange {
             let mut x = Exchange::new(
                 match vantage {
@@ -265,6 +267,24 @@ mod ok_needs_proof {
                 .map(|f| present[f as usize % present.len()]);
             x.daemon = daemon;
             x.wire = wire;
+            x.server = Some("198.51.100.1:123".parse().unwrap());
+            x.liveness = liveness.map(|l| Fact::new(match l {
+                0 => crate::diagnose::facts::Liveness::Icmp {
+                    error: IcmpError { family: IcmpFamily::V4, icmp_type: 3, code: 3 },
+                    offender: Some("198.51.100.1".parse().unwrap()),
+                },
+                1 => crate::diagnose::facts::Liveness::Replied,
+                _ => crate::diagnose::facts::Liveness::Silent,
+            }, Origin::Unknown));
+            if probe {
+                x.probe = Some(crate::diagnose::facts::ProbeSettings {
+                    samples: 4,
+                    version: 4,
+                    timeout_s: 1.0,
+                    interval_ms: 200,
+                    liveness_port: 33434,
+                });
+            }
             x
         }
     }
@@ -285,6 +305,7 @@ mod ok_needs_proof {
             if v.cause == Cause::Ok {
                 prop_assert!(proof(&e).is_ok(), "{e:?}\n{v:?}");
             }
+            prop_assert!(crate::diagnose::verdict::confidence_holds(&v), "{e:?}\n{v:?}");
         }
     }
 
