@@ -171,7 +171,16 @@ fn fleet_names_the_server_the_odd_node_and_the_missing_upstream() {
             "{names:?}"
         );
     }
-    assert_eq!(r.verdict.evidence.len(), 3, "{:?}", r.verdict.evidence);
+    // Each node's word, and the documents the verdict stands on (each with
+    // its time).
+    let (used, said): (Vec<&String>, Vec<&String>) = r
+        .verdict
+        .evidence
+        .iter()
+        .partition(|e| e.starts_with("documents used from"));
+    assert_eq!((said.len(), used.len()), (3, 3), "{:?}", r.verdict.evidence);
+    assert!(used.iter().all(|u| u.contains("probe of 20")), "{used:?}");
+    let docs_step1 = docs.clone();
     // The text, as README shows it.
     let mut targs = vec!["fleet"];
     targs.extend(paths.iter());
@@ -224,6 +233,23 @@ fn fleet_names_the_server_the_odd_node_and_the_missing_upstream() {
     );
     assert_eq!(r.inputs[0].documents, 3);
     assert_eq!(r.inputs[0].errors.len(), 1, "{:?}", r.inputs[0].errors);
+    // The documents of step 1 (every node failing) and of step 2, a few
+    // seconds newer, together: each node's newest word stands, and a host
+    // the gatherer could not reach is listed as such.
+    let mut both = docs_step1.join("\n");
+    both.push('\n');
+    both.push_str(&stdin);
+    both.push_str("compute4 | UNREACHABLE! => {\"changed\": false, \"unreachable\": true}\n");
+    let (r, _, _) = fleet(&["--json", "-"], Some(&both));
+    assert!(
+        r.verdict
+            .summary
+            .starts_with("Only 1 of the 3 nodes that ask controller"),
+        "{}",
+        r.verdict.summary
+    );
+    assert_eq!(r.unreachable.len(), 1, "{:?}", r.unreachable);
+    assert_eq!(r.unreachable[0].host, "compute4");
 
     // 3. The controller restarts without an upstream (a fresh ntpd: leap 3,
     //    INIT): every compute hears it unsynchronized.

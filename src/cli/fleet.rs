@@ -112,11 +112,18 @@ fn text(r: &FleetReport, j: &fleet::FleetJudgement, verbose: bool) {
             said.join("; ")
         );
     }
+    if !r.unreachable.is_empty() {
+        println!();
+        println!("{}", "not reached by the gatherer (not judged):".bold());
+        for u in &r.unreachable {
+            println!("  {} ({}): {}", u.host, u.file, u.said);
+        }
+    }
     for i in &r.inputs {
         for e in &i.errors {
             eprintln!("ntpdiag: {}: {e}", i.file);
         }
-        if i.documents == 0 {
+        if i.documents == 0 && !r.unreachable.iter().any(|u| u.file == i.file) {
             eprintln!(
                 "ntpdiag: {}: no ntpdiag document (explain/probe/watch --json) in it",
                 i.file

@@ -331,10 +331,10 @@ causes! {
         means "The daemon runs and hears its servers but has not selected one yet: normal for the first minutes."
         tell "the daemon's own view: sources reachable, none selected, leap 3 / stratum 16 locally"
         fix "wait a few polls; if it stays so, read the tally codes (`ntpq -p`) or `chronyc selectdata`";
-    Falseticker = "falseticker", Unusable, 11, W, "FALSETICKER",
-        means "The source gives time, but it disagrees with the other sources: its interval (offset ± root distance) falls outside the intersection the selection found."
+    Falseticker = "falseticker", Unusable, 14, W, "FALSETICKER",
+        means "The source gives time, but it disagrees with the other sources: its interval (offset ± root distance) falls outside the intersection the selection found. The selection leaves it out, so it keeps no one from time while the others agree; it ranks after a silent server."
         tell "the engine's selection under the chosen rules (ntpd: the interval overlaps the intersection; chrony: it contains the best interval or lies inside it; RFC: its midpoint lies inside) leaves it out"
-        fix "check that source's own clock and upstream; with two sources there is no majority: configure four or more";
+        fix "check that source's own clock and upstream; keep at least four sources, so that one wrong source is always outvoted";
     NoMajority = "no-majority", Unusable, 11, WE, "NO MAJORITY",
         means "Sources answer with usable time, but no group of more than half of them agrees: no system peer can be chosen."
         tell "candidates passed the fit tests, and the selection found no intersection that a majority meets (explain: the daemon marks half or more of its answering sources `x`)"

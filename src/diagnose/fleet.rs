@@ -38,6 +38,16 @@ pub struct Observation {
     pub summary: String,
     /// probe, explain or watch.
     pub from: String,
+    /// When the document was made (Unix seconds), if it says.
+    pub time: Option<i64>,
+}
+
+impl Observation {
+    /// From a document that lists all the node's servers (explain, watch),
+    /// not only the targets it was asked about (probe).
+    pub fn complete(&self) -> bool {
+        self.from != "probe"
+    }
 }
 
 /// A finding about a node itself (no daemon, a local firewall, …).
@@ -77,16 +87,38 @@ fn failing_class(c: Cause) -> bool {
     matches!(c.class(), Class::Silence | Class::Refused)
 }
 
-/// The most severe observation each node has of each server.
-fn by_server(obs: &[Observation]) -> BTreeMap<&str, BTreeMap<&str, &Observation>> {
+/// Each node's word on each server: its newest observation when the
+/// documents carry their time, else the most severe (and the disagreement
+/// is noted: two documents without time cannot be ordered).
+fn by_server<'a>(
+    obs: &'a [Observation],
+    notes: &mut Vec<String>,
+) -> BTreeMap<&'a str, BTreeMap<&'a str, &'a Observation>> {
     let mut m: BTreeMap<&str, BTreeMap<&str, &Observation>> = BTreeMap::new();
     for o in obs {
         let e = m.entry(&o.server).or_default();
-        match e.get(o.node.as_str()) {
-            Some(prev) if prev.cause.info().rank <= o.cause.info().rank => {}
-            _ => {
-                e.insert(&o.node, o);
-            }
+        let keep_new = match e.get(o.node.as_str()) {
+            None => true,
+            Some(prev) => match (prev.time, o.time) {
+                (Some(a), Some(b)) if a != b => b > a,
+                _ => {
+                    if prev.cause != o.cause {
+                        notes.push(format!(
+                            "{}: two documents disagree on {} ([{}] from {}, [{}] from {}) and carry no time to order them: the more severe is kept",
+                            o.node,
+                            o.server,
+                            prev.cause.id(),
+                            prev.from,
+                            o.cause.id(),
+                            o.from
+                        ));
+                    }
+                    o.cause.info().rank < prev.cause.info().rank
+                }
+            },
+        };
+        if keep_new {
+            e.insert(&o.node, o);
         }
     }
     m
@@ -105,6 +137,9 @@ pub struct ServerCase {
     pub other: Vec<String>,
     /// Every failing node gets good time from another server.
     pub failing_reach_others: bool,
+    /// Failing nodes whose documents are probes only: whether they reach
+    /// another server is not in them.
+    pub failing_unknown: Vec<String>,
 }
 
 impl ServerCase {
@@ -115,6 +150,7 @@ impl ServerCase {
             all.iter()
                 .any(|o| o.node == node && o.server != server && o.cause.class() == Class::Ok)
         };
+        let complete = |node: &str| all.iter().any(|o| o.node == node && o.complete());
         let mut c = ServerCase {
             server: server.to_string(),
             per_node: per_node.values().map(|o| (*o).clone()).collect(),
@@ -123,6 +159,7 @@ impl ServerCase {
             unsynchronized: vec![],
             other: vec![],
             failing_reach_others: false,
+            failing_unknown: vec![],
         };
         for (node, o) in per_node {
             let n = node.to_string();
@@ -137,6 +174,12 @@ impl ServerCase {
             }
         }
         c.failing_reach_others = c.failing.iter().all(|n| reaches(n));
+        c.failing_unknown = c
+            .failing
+            .iter()
+            .filter(|n| !reaches(n) && !complete(n))
+            .cloned()
+            .collect();
         c
     }
 
@@ -321,7 +364,12 @@ fn cannot_tell(c: &ServerCase) -> Verdict {
     let (server, asked) = (&c.server, c.asked());
     let v = Verdict::new(
         c.failing_cause(),
-        if asked == 1 {
+        if !c.failing_unknown.is_empty() {
+            format!(
+                "{server} answers none of the {asked} node(s) that ask it; whether {} reach another server is not in their documents (a probe names only its targets): {server} cannot be told from their path.",
+                names(&c.failing_unknown)
+            )
+        } else if asked == 1 {
             format!(
                 "Only {} asks {server}, and gets no answer: one node cannot tell {server} from its own path.",
                 names(&c.failing)
@@ -394,8 +442,25 @@ fn nothing_given(_: &AllVerdicts) -> Verdict {
     .fix("give fleet the JSON that `ntpdiag explain --json`, `probe --json` or `watch --json` printed on each node")
 }
 
-pub fn judge_fleet(obs: &[Observation], node_findings: &[NodeFinding]) -> FleetJudgement {
-    let servers: Vec<ServerVerdict> = by_server(obs)
+/// A document fleet read: its kind (explain, probe, watch) and its time as
+/// written.
+pub type DocumentRead = (String, Option<String>);
+
+/// What fleet was given besides observations: each node's documents, and
+/// the hosts the gatherer could not reach (host, the gatherer's line).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Given {
+    pub documents: Vec<(String, Vec<DocumentRead>)>,
+    pub unreachable: Vec<(String, String)>,
+}
+
+pub fn judge_fleet(
+    obs: &[Observation],
+    node_findings: &[NodeFinding],
+    given: &Given,
+) -> FleetJudgement {
+    let mut unordered = vec![];
+    let servers: Vec<ServerVerdict> = by_server(obs, &mut unordered)
         .iter()
         .map(|(server, per_node)| {
             let c = ServerCase::of(server, per_node, obs);
@@ -418,7 +483,26 @@ pub fn judge_fleet(obs: &[Observation], node_findings: &[NodeFinding]) -> FleetJ
     // The fleet's verdict: server verdicts and node findings, one ranking.
     let mut all: Vec<Verdict> = servers.iter().map(|s| s.verdict.clone()).collect();
     all.extend(nodes.iter().map(|f| judge(FINDING_STEPS, f).1));
-    let verdict = judge(FLEET_STEPS, &AllVerdicts(all)).1;
+    let mut verdict = judge(FLEET_STEPS, &AllVerdicts(all)).1;
+    // Which documents the verdict stands on, and what it could not see.
+    for (node, docs) in &given.documents {
+        verdict.evidence.push(format!(
+            "documents used from {node}: {}",
+            docs.iter()
+                .map(|(kind, time)| match time {
+                    Some(t) => format!("{kind} of {t}"),
+                    None => format!("{kind} (no time)"),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    for (host, line) in &given.unreachable {
+        verdict.notes.push(format!(
+            "{host}: the gatherer could not reach it, so nothing of it is judged ({line})"
+        ));
+    }
+    verdict.notes.extend(unordered);
     FleetJudgement {
         servers,
         nodes,
@@ -437,6 +521,7 @@ mod tests {
             cause,
             summary: cause.id(),
             from: "probe".into(),
+            time: None,
         }
     }
 
@@ -470,7 +555,7 @@ mod tests {
             o("c1", "backup", Cause::Ok),
             o("c2", "backup", Cause::Ok),
         ];
-        let j = judge_fleet(&obs, &[]);
+        let j = judge_fleet(&obs, &[], &Given::default());
         assert_eq!(j.verdict.cause, Cause::NoReply);
         assert!(
             j.verdict
@@ -490,7 +575,7 @@ mod tests {
             o("c2", "controller", Cause::Ok),
             o("c3", "controller", Cause::NoReply),
         ];
-        let j = judge_fleet(&obs, &[]);
+        let j = judge_fleet(&obs, &[], &Given::default());
         assert_eq!(j.verdict.cause, Cause::NoReply);
         assert!(
             j.verdict.summary.starts_with("Only 1 of the 3 nodes"),
@@ -506,7 +591,7 @@ mod tests {
             o("c1", "controller", Cause::UpstreamUnsynchronized),
             o("c2", "controller", Cause::UpstreamUnsynchronized),
         ];
-        let j = judge_fleet(&obs, &[]);
+        let j = judge_fleet(&obs, &[], &Given::default());
         assert_eq!(j.verdict.cause, Cause::UpstreamUnsynchronized);
         assert!(j.verdict.summary.contains("has no working upstream"));
     }
@@ -514,12 +599,106 @@ mod tests {
     #[test]
     fn nothing_else_reachable_is_not_blamed_on_the_server_alone() {
         let obs = [
-            o("c1", "controller", Cause::NoReply),
-            o("c2", "controller", Cause::NoReply),
+            from(o("c1", "controller", Cause::NoReply), "explain", None),
+            from(o("c2", "controller", Cause::NoReply), "explain", None),
         ];
-        let j = judge_fleet(&obs, &[]);
+        let j = judge_fleet(&obs, &[], &Given::default());
         assert_eq!(j.verdict.confidence, Confidence::Medium);
         assert!(j.verdict.summary.contains("on their side"));
+    }
+
+    fn from(mut x: Observation, kind: &str, time: Option<i64>) -> Observation {
+        x.from = kind.into();
+        x.time = time;
+        x
+    }
+
+    /// The case: one node's explain (its backup works), another's
+    /// probe of the controller alone. The probe says nothing of the second
+    /// node's other servers: no "they get time from no other server".
+    #[test]
+    fn a_probe_says_nothing_of_the_nodes_other_servers() {
+        let obs = [
+            from(o("c1", "controller", Cause::NoReply), "explain", None),
+            from(o("c1", "backup", Cause::Ok), "explain", None),
+            o("c2", "controller", Cause::NoReply),
+        ];
+        let j = judge_fleet(&obs, &[], &Given::default());
+        let v = &j.servers[1].verdict;
+        assert_eq!(j.servers[1].server, "controller");
+        assert!(!v.summary.contains("no other server"), "{v:?}");
+        assert!(v.summary.contains("c2"), "{v:?}");
+        assert_ne!(v.confidence, Confidence::High);
+    }
+
+    /// Two documents of one node: the newer one's word stands when both
+    /// carry their time; without time the disagreement is said.
+    #[test]
+    fn the_newest_document_of_a_node_wins() {
+        let obs = [
+            from(o("c1", "controller", Cause::NoReply), "explain", Some(100)),
+            from(o("c1", "controller", Cause::Ok), "explain", Some(200)),
+        ];
+        let j = judge_fleet(&obs, &[], &Given::default());
+        assert_eq!(j.servers[0].verdict.cause, Cause::Ok, "{j:?}");
+        let obs = [
+            from(o("c1", "controller", Cause::Ok), "explain", Some(300)),
+            from(o("c1", "controller", Cause::NoReply), "explain", Some(200)),
+        ];
+        assert_eq!(
+            judge_fleet(&obs, &[], &Given::default()).servers[0]
+                .verdict
+                .cause,
+            Cause::Ok
+        );
+        let obs = [
+            from(o("c1", "controller", Cause::Ok), "explain", None),
+            from(o("c1", "controller", Cause::NoReply), "explain", None),
+        ];
+        let j = judge_fleet(&obs, &[], &Given::default());
+        assert_eq!(j.servers[0].verdict.cause, Cause::NoReply);
+        assert!(
+            j.verdict
+                .notes
+                .iter()
+                .any(|n| n.contains("no time to order them")),
+            "{j:?}"
+        );
+    }
+
+    /// An excluded falseticker (its node synchronizes to the others) ranks
+    /// below a controller silent to every node; hosts the gatherer did not
+    /// reach are said, and the documents used are listed.
+    #[test]
+    fn a_falseticker_ranks_below_a_silent_server_and_unreached_hosts_are_said() {
+        let obs = [
+            from(o("c1", "controller", Cause::NoReply), "explain", None),
+            from(o("c2", "controller", Cause::NoReply), "explain", None),
+            from(o("c1", "bad", Cause::Falseticker), "explain", None),
+            from(o("c1", "good1", Cause::Ok), "explain", None),
+            from(o("c2", "good1", Cause::Ok), "explain", None),
+        ];
+        let given = Given {
+            documents: vec![(
+                "c1".into(),
+                vec![("explain".into(), Some("2026-12-07T10:00:00Z".into()))],
+            )],
+            unreachable: vec![("c3".into(), "c3 | UNREACHABLE! => {".into())],
+        };
+        let j = judge_fleet(&obs, &[], &given);
+        assert_eq!(j.verdict.cause, Cause::NoReply, "{:?}", j.verdict);
+        assert!(
+            j.verdict
+                .notes
+                .iter()
+                .any(|n| n.contains("c3") && n.contains("could not reach"))
+        );
+        assert!(
+            j.verdict
+                .evidence
+                .iter()
+                .any(|e| e.contains("explain of 2026-12-07T10:00:00Z"))
+        );
     }
 
     #[test]
@@ -530,9 +709,9 @@ mod tests {
             cause: Cause::DaemonNotRunning,
             summary: "ntpd is configured but not running.".into(),
         }];
-        let j = judge_fleet(&obs, &nf);
+        let j = judge_fleet(&obs, &nf, &Given::default());
         assert_eq!(j.verdict.cause, Cause::DaemonNotRunning);
         assert!(j.verdict.summary.starts_with("c2: "));
-        assert!(judge_fleet(&[], &[]).verdict.cause == Cause::UnrecognizedInput);
+        assert!(judge_fleet(&[], &[], &Given::default()).verdict.cause == Cause::UnrecognizedInput);
     }
 }

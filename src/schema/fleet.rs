@@ -47,6 +47,16 @@ pub struct FleetInputJson {
     pub errors: Vec<String>,
 }
 
+/// A host the gatherer could not reach (Ansible's `UNREACHABLE!`, ssh's
+/// "connect to host … port 22:"), as its output says.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct FleetUnreachableJson {
+    pub host: String,
+    pub file: String,
+    /// The gatherer's line.
+    pub said: String,
+}
+
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct FleetReport {
     pub schema_version: u32,
@@ -57,7 +67,54 @@ pub struct FleetReport {
     pub servers: Vec<FleetServerJson>,
     pub nodes: Vec<FleetNodeJson>,
     pub inputs: Vec<FleetInputJson>,
+    /// Hosts the gatherer could not reach: nothing of them is judged.
+    #[serde(default)]
+    pub unreachable: Vec<FleetUnreachableJson>,
     pub exit_code: u8,
+}
+
+/// Hosts a gatherer says it could not reach: Ansible's ad-hoc (minimal
+/// callback) `HOST | UNREACHABLE! => {…}` and playbook (default callback)
+/// `fatal: [HOST]: UNREACHABLE! => {…}` (`[HOST -> DELEGATE]` when
+/// delegated), and ssh's `ssh: connect to host HOST port 22: …` (pdsh and
+/// clush prefix it with `HOST: `).
+pub fn unreachable_hosts(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![];
+    for l in text.lines() {
+        let t = l.trim();
+        let host = if let Some(rest) = t.strip_prefix("fatal: [") {
+            rest.split_once("]: UNREACHABLE!")
+                .map(|(h, _)| h.split(" -> ").next().unwrap_or(h).trim().to_string())
+        } else if let Some((h, rest)) = t.split_once(" | ") {
+            rest.starts_with("UNREACHABLE!")
+                .then(|| h.trim().to_string())
+        } else if let Some(i) = t.find("ssh: connect to host ") {
+            t[i + "ssh: connect to host ".len()..]
+                .split_whitespace()
+                .next()
+                .map(String::from)
+        } else {
+            None
+        };
+        if let Some(h) = host.filter(|h| !h.is_empty())
+            && !out.iter().any(|(x, _)| *x == h)
+        {
+            out.push((h, t.chars().take(200).collect()));
+        }
+    }
+    out
+}
+
+/// When a document was made (Unix seconds): its node's time, plus a watch
+/// snapshot's seconds since the run began.
+fn doc_time(d: &Doc) -> Option<i64> {
+    let n = node_of(d)?;
+    let t = humantime::parse_rfc3339(n.time.as_deref()?).ok()?;
+    let base = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(match d {
+        Doc::Watch(s) => base + s.t_s.max(0.0) as i64,
+        _ => base,
+    })
 }
 
 /// Every JSON object in `text`: whole documents, JSON lines, and documents
@@ -141,6 +198,7 @@ pub struct Input {
 /// report; fuzz target `fleet_any_input`).
 pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
     let mut inputs = vec![];
+    let mut unreachable = vec![];
     let mut docs: Vec<(Doc, String)> = vec![];
     for input in given {
         let shown = input.name;
@@ -157,6 +215,13 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
             }
         };
         let text = String::from_utf8_lossy(&bytes);
+        for (host, said) in unreachable_hosts(&text) {
+            unreachable.push(FleetUnreachableJson {
+                host,
+                file: shown.clone(),
+                said,
+            });
+        }
         let (objs, errors) = objects(&text);
         let mut n = 0;
         let mut ignored = 0;
@@ -178,9 +243,13 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
     }
     // Watch prints a snapshot per interval: keep each node's last.
     let mut last_watch: BTreeMap<String, usize> = BTreeMap::new();
+    let machine = |n: &Option<NodeJson>| {
+        n.as_ref()
+            .map(|n| format!("{}:{:?}", n.hostname, n.addresses))
+    };
     for (i, (d, file)) in docs.iter().enumerate() {
         if let Doc::Watch(s) = d {
-            let key = format!("{file}:{:?}", s.node);
+            let key = format!("{file}:{:?}", machine(&s.node));
             last_watch.insert(key, i);
         }
     }
@@ -205,16 +274,37 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
             None => format!("{file}#{}", i + 1),
         }
     };
+    // Each node's newest explain (by time): an older one's findings about
+    // the node itself are superseded.
+    let mut newest_explain: BTreeMap<String, i64> = BTreeMap::new();
+    for (i, (d, file)) in docs.iter().enumerate() {
+        if let (Doc::Explain(_), Some(t)) = (d, doc_time(d)) {
+            let e = newest_explain.entry(name_of(d, file, i)).or_insert(t);
+            *e = (*e).max(t);
+        }
+    }
     let mut obs = vec![];
     let mut node_findings = vec![];
+    // Per node: the documents read (kind, time as written).
+    let mut used: BTreeMap<String, Vec<fleet::DocumentRead>> = BTreeMap::new();
     let mut nodes: BTreeMap<String, FleetNodeJson> = BTreeMap::new();
     for (i, (d, file)) in docs.iter().enumerate() {
         if let Doc::Watch(s) = d
-            && last_watch.get(&format!("{file}:{:?}", s.node)) != Some(&i)
+            && last_watch.get(&format!("{file}:{:?}", machine(&s.node))) != Some(&i)
         {
             continue;
         }
+        let time = doc_time(d);
         let name = name_of(d, file, i);
+        used.entry(name.clone()).or_default().push((
+            match d {
+                Doc::Explain(_) => "explain",
+                Doc::Probe(_) => "probe",
+                Doc::Watch(_) => "watch",
+            }
+            .to_string(),
+            node_of(d).and_then(|n| n.time.clone()),
+        ));
         let entry = nodes.entry(name.clone()).or_insert_with(|| FleetNodeJson {
             name: name.clone(),
             node: node_of(d).cloned(),
@@ -231,6 +321,7 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
                     cause: cause(c),
                     summary: summary.to_string(),
                     from: from.to_string(),
+                    time,
                 });
             };
         match d {
@@ -248,10 +339,12 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
             }
             Doc::Explain(r) => {
                 entry.documents.push("explain".into());
+                let superseded =
+                    time.is_some_and(|t| newest_explain.get(&name).is_some_and(|n| t < *n));
                 for f in &r.findings {
                     match &f.server {
                         Some(s) => see(s, &f.verdict.cause, &f.verdict.summary, "explain", entry),
-                        None if f.blocks => {
+                        None if f.blocks && !superseded => {
                             entry.findings.push(f.verdict.cause.clone());
                             node_findings.push(NodeFinding {
                                 node: name.clone(),
@@ -276,7 +369,14 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
             }
         }
     }
-    let j = fleet::judge_fleet(&obs, &node_findings);
+    let given = fleet::Given {
+        documents: used.into_iter().map(|(node, docs)| (node, docs)).collect(),
+        unreachable: unreachable
+            .iter()
+            .map(|u| (u.host.clone(), u.said.clone()))
+            .collect(),
+    };
+    let j = fleet::judge_fleet(&obs, &node_findings, &given);
     let code = if docs.is_empty() {
         Cause::UnrecognizedInput.class().exit_code()
     } else {
@@ -304,7 +404,35 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
         servers,
         nodes: nodes.into_values().collect(),
         inputs,
+        unreachable,
         exit_code: code,
     };
     (r, j)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The gatherers' own words (Ansible's minimal and default callbacks,
+    /// ssh's connect error as pdsh prints it).
+    #[test]
+    fn hosts_the_gatherer_could_not_reach() {
+        let text = "compute1 | SUCCESS | rc=0 >>\n{}\ncompute2 | UNREACHABLE! => {\n    \"changed\": false,\n    \"unreachable\": true\n}\nfatal: [compute3]: UNREACHABLE! => {\"changed\": false, \"unreachable\": true}\nfatal: [compute4 -> bastion]: UNREACHABLE! => {}\ncompute5: ssh: connect to host compute5 port 22: No route to host\ncompute2 | UNREACHABLE! => {}\n";
+        let hosts: Vec<String> = unreachable_hosts(text)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        assert_eq!(hosts, ["compute2", "compute3", "compute4", "compute5"]);
+        let (r, _) = report(vec![Input {
+            name: "run.log".into(),
+            bytes: Ok(text.as_bytes().to_vec()),
+        }]);
+        assert_eq!(r.unreachable.len(), 4);
+        assert!(
+            r.verdict.notes.iter().any(|n| n.contains("compute5")),
+            "{:?}",
+            r.verdict
+        );
+    }
 }

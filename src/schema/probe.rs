@@ -31,16 +31,26 @@ pub struct ProbeReport {
 pub struct NodeJson {
     pub hostname: String,
     pub addresses: Vec<String>,
+    /// When the document was made (RFC 3339, UTC, to the second): fleet
+    /// orders two documents of one node by it. Absent in older documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 impl NodeJson {
-    /// This machine.
+    /// This machine, now.
     pub fn here() -> NodeJson {
         let (hostname, addresses) = crate::net::node::identity();
         NodeJson {
             hostname,
             addresses,
+            time: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
         }
+    }
+
+    /// The same machine (host name and addresses), whenever.
+    pub fn same_machine(&self, o: &NodeJson) -> bool {
+        self.hostname == o.hostname && self.addresses == o.addresses
     }
 }
 
