@@ -370,7 +370,7 @@ pub fn report(given: Vec<Input>) -> (FleetReport, fleet::FleetJudgement) {
         }
     }
     let given = fleet::Given {
-        documents: used.into_iter().map(|(node, docs)| (node, docs)).collect(),
+        documents: used.into_iter().collect(),
         unreachable: unreachable
             .iter()
             .map(|u| (u.host.clone(), u.said.clone()))
