@@ -640,3 +640,83 @@ fn a_local_query_timeout_is_judged_with_loopback_in_mind() {
         "{v:#?}"
     );
 }
+
+/// The packages' own configurations (fixtures/configs) read by `explain
+/// --root` in a namespace whose /etc/hosts resolves their pool names to a
+/// healthy server, with the daemon running: no blocker, and the verdict
+/// is ok or daemon-not-synchronized-yet (early).
+#[test]
+fn stock_configs_on_a_healthy_network_name_no_blocker() {
+    if !require(
+        "explain stock configs",
+        &["ip", "ss", "ntpd", "ntpq", &chronyd_path()],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let srv_root = TempDir::new();
+    let _srv = node_ntpd(&p.server, &srv_root, "tos orphan 5 orphanwait 1");
+    for i in 0..4 {
+        p.client
+            .add_host(SERVER, &format!("{i}.debian.pool.ntp.org"));
+    }
+    p.client.add_host(SERVER, "pool.ntp.org");
+    let fixture = |name: &str| {
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/configs")
+                .join(name),
+        )
+        .unwrap()
+    };
+    for (name, etc, daemon) in [
+        (
+            "debian12-ntpsec-1.2.2-ntp.conf",
+            "etc/ntpsec/ntp.conf",
+            "ntpd",
+        ),
+        (
+            "debian12-chrony-4.3-chrony.conf",
+            "etc/chrony/chrony.conf",
+            "chronyd",
+        ),
+        (
+            "alpine-chrony-chrony.conf",
+            "etc/chrony/chrony.conf",
+            "chronyd",
+        ),
+    ] {
+        let root = TempDir::new();
+        let path = root.path().join(etc);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, fixture(name)).unwrap();
+        // The daemon itself runs with a test configuration of its own (the
+        // stock one writes to system paths) against the same server.
+        let d = TempDir::new();
+        let _run = if daemon == "ntpd" {
+            node_ntpd(
+                &p.client,
+                &d,
+                &format!("server {SERVER} iburst minpoll 3 maxpoll 3"),
+            )
+        } else {
+            chronyd_client(&p.client, &d, &format!("port 0\nserver {SERVER} iburst"))
+        };
+        // Past the first polls: right after start, ntpd's reach 0 is only
+        // a hypothesis (a_state_that_just_changed_is_not_a_confident_finding).
+        if daemon == "ntpd" {
+            let (selected, table) = wait_sys_peer(&p.client, Duration::from_secs(40));
+            assert!(selected, "{table}");
+        } else {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        let (r, code) = explain(&p.client, root.path());
+        let view = peer_output(&p.client, &["ntpq", "-pn"]);
+        assert!(
+            r.verdict.cause == "ok" || r.verdict.cause == "daemon-not-synchronized-yet",
+            "{name}: {view}\n{r:#?}"
+        );
+        assert!(r.findings.iter().all(|f| !f.blocks), "{name}: {r:#?}");
+        assert_eq!(code, 0, "{name}");
+    }
+}

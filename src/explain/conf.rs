@@ -777,16 +777,30 @@ pub fn parse_chrony(file: &str, text: &str, cfg: &mut Config) {
 }
 
 /// Parses systemd-timesyncd's `[Time]` section (`NTP=`, `FallbackNTP=`).
+///
+/// systemd ships its configuration files with every default written out as
+/// a comment, from the same build (`#FallbackNTP=0.debian.pool.ntp.org …`
+/// on Debian, the `-Dntp-servers=` of its meson build): when no `NTP=` or
+/// `FallbackNTP=` is set anywhere, those built-in fallback servers are the
+/// ones timesyncd uses, and they are read as such (`fallback built-in`).
 pub fn parse_timesyncd(file: &str, text: &str, cfg: &mut Config) {
     cfg.files.push(file.to_string());
+    let mut built_in: Vec<(String, usize)> = vec![];
+    // An active NTP= or FallbackNTP= (an empty one clears the list).
+    let mut set = false;
     for (i, raw) in text.lines().enumerate() {
         let t = raw.trim();
+        if let Some(v) = t.strip_prefix("#FallbackNTP=") {
+            built_in.extend(v.split_whitespace().map(|h| (h.to_string(), i + 1)));
+            continue;
+        }
         if t.starts_with(['#', ';']) || t.is_empty() || t.starts_with('[') {
             continue;
         }
         if let Some((k, v)) = t.split_once('=') {
             let k = k.trim();
             if k == "NTP" || k == "FallbackNTP" {
+                set = true;
                 for h in v.split_whitespace() {
                     cfg.sources.push(Source {
                         kind: SourceKind::Server,
@@ -819,6 +833,17 @@ pub fn parse_timesyncd(file: &str, text: &str, cfg: &mut Config) {
                     i + 1,
                 ));
             }
+        }
+    }
+    if !set && cfg.sources.is_empty() {
+        for (h, line) in built_in {
+            cfg.sources.push(Source {
+                kind: SourceKind::Server,
+                host: h,
+                options: vec!["fallback".into(), "built-in".into()],
+                file: file.into(),
+                line,
+            });
         }
     }
 }

@@ -429,3 +429,72 @@ fn debian_stock_ntpsec_config_is_healthy() {
             .any(|f| f.verdict.cause == Cause::RestrictBlocksClients)
     );
 }
+
+fn fixture_config(name: &str, daemon: Daemon) -> Config {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/configs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut c = Config::new(daemon);
+    match daemon {
+        Daemon::Ntpd => parse_ntp(&format!("/etc/{name}"), &text, &mut c),
+        Daemon::Chrony => parse_chrony(&format!("/etc/{name}"), &text, &mut c),
+        Daemon::Timesyncd => {
+            crate::explain::conf::parse_timesyncd(&format!("/etc/{name}"), &text, &mut c)
+        }
+    }
+    c
+}
+
+/// The configuration files the packages ship (fixtures/configs/README.md
+/// says where each comes from), on a node whose daemon runs and whose
+/// servers all answer with good time: no blocker, and the verdict is ok.
+/// chrony's example 3 has every source commented out, so it cannot
+/// synchronize by design, and the verdict says why.
+#[test]
+fn stock_configs_are_healthy() {
+    for (name, daemon) in [
+        ("debian12-ntpsec-1.2.2-ntp.conf", Daemon::Ntpd),
+        ("debian12-chrony-4.3-chrony.conf", Daemon::Chrony),
+        (
+            "debian12-systemd-timesyncd-252-timesyncd.conf",
+            Daemon::Timesyncd,
+        ),
+        ("alpine-chrony-chrony.conf", Daemon::Chrony),
+        ("chrony-4.3-chrony.conf.example1", Daemon::Chrony),
+        ("chrony-4.3-chrony.conf.example2", Daemon::Chrony),
+    ] {
+        let c = fixture_config(name, daemon);
+        assert!(c.issues.is_empty(), "{name}: {:?}", c.issues);
+        assert!(c.network_sources().count() > 0, "{name}: no source read");
+        let mut ev = base(Peer::Healthy);
+        ev.servers = probed(&c, Peer::Healthy);
+        ev.daemons = vec![running(daemon, 100)];
+        ev.port123 = Some(match daemon {
+            Daemon::Ntpd => ev.port123.clone().unwrap_or_default(),
+            // chronyd and timesyncd do not bind 123 without `allow`.
+            _ => vec![],
+        });
+        ev.configs = vec![c];
+        let all = findings(&ev);
+        assert_eq!(
+            all[0].verdict.cause,
+            Cause::Ok,
+            "{name}: {:#?}",
+            all[0].verdict
+        );
+        assert!(
+            all.iter()
+                .all(|f| !crate::diagnose::verdict::blocks(&f.verdict)),
+            "{name}: {all:#?}"
+        );
+    }
+    let c = fixture_config("chrony-4.3-chrony.conf.example3", Daemon::Chrony);
+    let mut ev = base(Peer::Healthy);
+    ev.servers = vec![];
+    ev.daemons = vec![running(Daemon::Chrony, 100)];
+    ev.port123 = Some(vec![]);
+    ev.configs = vec![c];
+    assert_eq!(first(&ev).verdict.cause, Cause::NoServersConfigured);
+}
