@@ -96,6 +96,11 @@ impl SourceFacts {
 pub struct SystemFacts {
     pub status: SysStatus,
     pub peer: Option<String>,
+    /// Sources still warming up whose samples disagree with the system
+    /// peer (their offsets, with their own distances without the filter's
+    /// empty stages, leave the peer's interval), and how many sources have
+    /// samples at all (the peer included).
+    pub disputed: (usize, usize),
     pub action: ClockAction,
     pub profile: Profile,
     pub candidates: usize,
@@ -106,6 +111,7 @@ impl SystemFacts {
     /// The adapter: a snapshot's system, with each source judged.
     pub fn of(snap: &Snapshot, rules: &Rules) -> SystemFacts {
         SystemFacts {
+            disputed: disputed(snap, rules),
             status: snap.system.status.clone(),
             peer: snap
                 .system
@@ -262,6 +268,13 @@ pub static SYSTEM_STEPS: &[Step<SystemFacts>] = &[Step {
     applies: When::Always,
     rules: &[
         Rule {
+            names: &[Cause::WarmingUp],
+            when: When::If(|f| {
+                f.status == SysStatus::Synchronized && 2 * f.disputed.0 > f.disputed.1
+            }),
+            say: disputed_peer,
+        },
+        Rule {
             names: &[Cause::Ok],
             when: When::If(|f| f.status == SysStatus::Synchronized),
             say: synchronized,
@@ -291,6 +304,44 @@ pub static SYSTEM_STEPS: &[Step<SystemFacts>] = &[Step {
 }];
 
 // ------------------------------------------------------------ words
+
+/// The system peer against the sources still warming up: each one's
+/// interval, its distance without the empty stages of its filter
+/// ([`samples_needed`]'s arithmetic), disjoint from the peer's is a
+/// dissent. (dissenting, sources with samples).
+fn disputed(snap: &Snapshot, rules: &Rules) -> (usize, usize) {
+    let Some(p) = snap.system.peer.and_then(|i| snap.sources.get(i)) else {
+        return (0, 0);
+    };
+    let own = |s: &SourceView| {
+        let k = s.samples.min(8);
+        s.root_distance - MAXDISP * (0.5f64.powi(k as i32) - 0.5f64.powi(8))
+    };
+    let with_samples: Vec<&SourceView> = snap.sources.iter().filter(|s| s.samples > 0).collect();
+    let dissent = with_samples
+        .iter()
+        .filter(|s| !std::ptr::eq(**s, p))
+        .filter(|s| {
+            matches!(s.status, Status::TooFar { .. })
+                && samples_needed(&SourceFacts::of(s, rules, snap)).is_some()
+                && (s.offset - p.offset).abs() > own(s).max(0.0) + p.root_distance
+        })
+        .count();
+    (dissent, with_samples.len())
+}
+
+fn disputed_peer(f: &SystemFacts) -> Verdict {
+    said(
+        Cause::WarmingUp,
+        format!(
+            "system peer {}, but {} of the {} sources with samples, still warming up, disagree with it: not judged until they can vote",
+            f.peer.as_deref().unwrap_or("?"),
+            f.disputed.0,
+            f.disputed.1
+        ),
+        Confidence::Medium,
+    )
+}
 
 fn too_few_sources(f: &SystemFacts) -> Verdict {
     let SysStatus::TooFewSources {
@@ -781,6 +832,78 @@ mod tests {
             judge(SOURCE_STEPS, &too_far(1.6, 8)).1.cause,
             Cause::UpstreamUnsynchronized
         );
+    }
+
+    fn view(name: &str, status: Status, offset: f64, distance: f64, samples: usize) -> SourceView {
+        SourceView {
+            name: name.into(),
+            addr: "198.51.100.1:123".parse().unwrap(),
+            status,
+            tally: ' ',
+            reach: 1,
+            heard: 1,
+            polls: samples as u64,
+            received: samples as u64,
+            usable: samples as u64,
+            hpoll: 6,
+            when: Some(1.0),
+            stratum: Some(1),
+            leap: Some(0),
+            refid: Some("GPS".into()),
+            offset,
+            delay: 0.001,
+            jitter: 0.0,
+            root_distance: distance,
+            flash: 0,
+            samples,
+            strip: vec![],
+            last_mark: None,
+        }
+    }
+
+    /// The case: a server 0.5 s off answered first and is the
+    /// system peer, while two good servers, one sample each, are still
+    /// warming up (7.94 s root distance, 0.0025 s of it their own). Their
+    /// samples disagree with it: the system line is not ok, and it says
+    /// they cannot vote yet. With the two agreeing, it is ok.
+    #[test]
+    fn a_system_peer_the_warming_majority_disputes_is_not_ok() {
+        let far = |o: f64| {
+            view(
+                "good",
+                Status::TooFar {
+                    distance: 7.94,
+                    threshold: 1.5,
+                },
+                o,
+                7.94,
+                1,
+            )
+        };
+        let rules = Rules::of(Profile::Ntpd);
+        let snap = |others: f64| Snapshot {
+            rules: Profile::Ntpd,
+            t: 10.0,
+            sources: vec![
+                view("off", Status::SystemPeer, 0.5, 0.01, 8),
+                far(others),
+                far(others),
+            ],
+            system: crate::engine::client::SystemView {
+                status: SysStatus::Synchronized,
+                peer: Some(0),
+                offset: 0.5,
+                jitter: 0.0,
+                candidates: 1,
+                truechimers: 1,
+                interval: Some((0.49, 0.51)),
+                action: ClockAction::Step(0.5),
+            },
+        };
+        let v = system(&snap(0.0), &rules);
+        assert_eq!(v.cause, Cause::WarmingUp, "{v:?}");
+        assert!(v.summary.contains("2 of the 3"), "{}", v.summary);
+        assert_eq!(system(&snap(0.5), &rules).cause, Cause::Ok);
     }
 
     use proptest::prelude::*;
