@@ -541,13 +541,7 @@ fn unsynchronized(f: &SourceFacts) -> Verdict {
 /// clock_filter; ntpsec's likewise), so with k samples they add
 /// MAXDISP·(2^-k − 2^-8) to the distance; what remains is the source's own.
 pub fn samples_needed(f: &SourceFacts) -> Option<usize> {
-    let Status::TooFar {
-        distance,
-        threshold,
-    } = f.status
-    else {
-        return None;
-    };
+    let (distance, threshold) = too_far_by(f)?;
     let empty = |k: usize| MAXDISP * (0.5f64.powi(k as i32) - 0.5f64.powi(8));
     let k = f.samples.min(8);
     if k == 0 || k >= 8 {
@@ -559,14 +553,19 @@ pub fn samples_needed(f: &SourceFacts) -> Option<usize> {
         .map(|n| n - k)
 }
 
+/// A too-far source's root distance and the threshold it is over.
+fn too_far_by(f: &SourceFacts) -> Option<(f64, f64)> {
+    match f.status {
+        Status::TooFar {
+            distance,
+            threshold,
+        } => Some((distance, threshold)),
+        _ => None,
+    }
+}
+
 fn warming_up(f: &SourceFacts) -> Verdict {
-    let Status::TooFar {
-        distance,
-        threshold,
-    } = f.status
-    else {
-        unreachable!("checked by the rule")
-    };
+    let (distance, threshold) = too_far_by(f).expect("checked by the rule");
     let n = samples_needed(f).expect("checked");
     said(
         Cause::WarmingUp,
@@ -579,13 +578,7 @@ fn warming_up(f: &SourceFacts) -> Verdict {
 }
 
 fn too_far(f: &SourceFacts) -> Verdict {
-    let Status::TooFar {
-        distance,
-        threshold,
-    } = f.status
-    else {
-        unreachable!("checked by the rule")
-    };
+    let (distance, threshold) = too_far_by(f).expect("checked by the rule");
     let rid = f.rules.profile.id();
     state(
         f,

@@ -702,22 +702,33 @@ fn asymmetric_delay(c: &Case) -> Verdict {
 
 // ------------------------------------------------------------ the daemon's view
 
+/// The daemon (ntpd or another, as `ntpd`) hears nothing from its
+/// servers, which answer ntpdiag's probes.
+fn unheard_here(c: &Case, ntpd: bool) -> bool {
+    matches!(c, Case::View { overall: Some(v), real_ntpd, servers_fine: true, no_probe: false, .. }
+        if v.cause == Cause::NoReply && *real_ntpd == ntpd)
+}
+
+/// The daemon's own word and the probes' summaries of such a view.
+fn unheard_parts(c: &Case) -> (&Verdict, &[String]) {
+    match c {
+        Case::View {
+            overall: Some(v),
+            probe_summaries,
+            ..
+        } => (v, probe_summaries),
+        _ => unreachable!("checked by the rule"),
+    }
+}
+
 /// ntpd sends from port 123; the probes sent from a random port and were
 /// answered: the path drops what ntpd sends, or its answers.
 fn source_port_filtered_here(c: &Case) -> bool {
-    matches!(c, Case::View { overall: Some(v), real_ntpd: true, servers_fine: true, no_probe: false, .. }
-        if v.cause == Cause::NoReply)
+    unheard_here(c, true)
 }
 
 fn source_port_filtered(c: &Case) -> Verdict {
-    let Case::View {
-        overall: Some(v),
-        probe_summaries,
-        ..
-    } = c
-    else {
-        unreachable!("checked by the rule")
-    };
+    let (v, probe_summaries) = unheard_parts(c);
     // An inference: nothing here sent from port 123 (ntpd holds it), so
     // it is said as a hypothesis, with the tests that would confirm it.
     Verdict::new(
@@ -746,19 +757,11 @@ fn source_port_filtered(c: &Case) -> Verdict {
 /// its servers, which answer ntpdiag now: a state that changed since its
 /// last poll, or a difference nothing here tested.
 fn answer_not_heard_yet(c: &Case) -> bool {
-    matches!(c, Case::View { overall: Some(v), real_ntpd: false, servers_fine: true, no_probe: false, .. }
-        if v.cause == Cause::NoReply)
+    unheard_here(c, false)
 }
 
 fn not_heard_yet(c: &Case) -> Verdict {
-    let Case::View {
-        overall: Some(v),
-        probe_summaries,
-        ..
-    } = c
-    else {
-        unreachable!("checked by the rule")
-    };
+    let (v, probe_summaries) = unheard_parts(c);
     Verdict::new(
         Cause::DaemonNotSynchronizedYet,
         "The servers answer ntpdiag's requests now, but the daemon has heard nothing from them: either they began to answer after its last poll (a fix just made), or its requests fare otherwise than ntpdiag's. Nothing here tells which.",
