@@ -218,7 +218,24 @@ fn unknown_text_binary_empty_and_missing_files() {
         out.contains("unrecognized-input") && out.contains("Lorem ipsum"),
         "{out}"
     );
-    assert!(String::from_utf8_lossy(&o.stderr).contains("explain reads ntpq (peers"));
+    // What explain reads is said once, as the verdict's note (issue 26:
+    // it was printed twice, on stdout and again on stderr).
+    assert_eq!(out.matches("explain reads ntpq (peers").count(), 1, "{out}");
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("explain reads"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // chronyc's refusal of a command (client.c's reply codes) is read, not
+    // unknown, and says nothing of time.
+    let g = dir.file("r.txt", "501 Not authorised\n");
+    let o = run(&["--json", "--no-probe", g.to_str().unwrap()], None);
+    let r = json(&o);
+    assert!(
+        r.verdict.summary.contains("501 Not authorised"),
+        "{:?}",
+        r.verdict
+    );
     let o = run(&["--json", "--no-probe", f.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(2));
     let r = json(&o);

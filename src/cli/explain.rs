@@ -100,7 +100,7 @@ fn run_paste(args: &ExplainArgs, text: &str) -> anyhow::Result<u8> {
         } else {
             print!("{}", render::verdict("pasted output", &v));
         }
-        eprintln!("ntpdiag: {}", paste::RECOGNISED);
+        // What explain reads is the verdict's note, in both forms: once.
         return Ok(code);
     };
     // --probe: the silent servers, probed from here; their verdicts rank

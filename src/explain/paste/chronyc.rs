@@ -423,11 +423,18 @@ const LOCAL_REFID: &str = "7F7F0101";
 
 /// Every tracking report in the lines, one block each: two reports pasted
 /// together are two moments, and neither outvotes the other.
+/// A tracking report opens with `Reference ID` then `Stratum` (client.c's
+/// process_cmd_tracking format); ntpdata's `Reference ID` line is followed
+/// by `Reference time` and belongs to that report.
 fn tracking(lines: &[Line]) -> Vec<Explained> {
+    let key = |l: &Line| l.text.split_once(':').map(|(k, _)| k.trim().to_string());
     lines
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.text.trim_start().starts_with("Reference ID") && l.text.contains(':'))
+        .filter(|(h, l)| {
+            key(l).as_deref() == Some("Reference ID")
+                && lines.get(h + 1).and_then(key).as_deref() == Some("Stratum")
+        })
         .map(|(h, _)| tracking_at(lines, h))
         .collect()
 }
@@ -812,9 +819,95 @@ fn test_meaning(v: &str) -> String {
     }
 }
 
+/// chronyc's replies from the daemon that say nothing of time (client.c's
+/// reply status codes, `print_reply_status`), with what each means; 506 and
+/// 508 are chronyc not reaching chronyd, judged elsewhere.
+const REPLY_CODES: &[(&str, &str)] = &[
+    (
+        "500 Failure",
+        "chronyc's reply \"500 Failure\": chronyd refused the command",
+    ),
+    (
+        "501 Not authorised",
+        "chronyc's reply \"501 Not authorised\": the command needs chronyd's own authorisation (chronyc as root, on the Unix command socket)",
+    ),
+    (
+        "502 Invalid command",
+        "chronyc's reply \"502 Invalid command\": chronyd does not know the command (an older chronyd)",
+    ),
+    (
+        "503 No such source",
+        "chronyc's reply \"503 No such source\": the source named is not one of chronyd's",
+    ),
+    (
+        "504 Duplicate or stale logon detected",
+        "chronyc's reply \"504 Duplicate or stale logon detected\"",
+    ),
+    (
+        "505 Facility not enabled in daemon",
+        "chronyc's reply \"505 Facility not enabled in daemon\": the feature is off in chronyd's configuration",
+    ),
+    (
+        "507 Bad subnet",
+        "chronyc's reply \"507 Bad subnet\": the subnet given to allow/deny does not parse",
+    ),
+    (
+        "510 No command access from this host",
+        "chronyc's reply \"510 No command access from this host\": chronyd's cmdallow does not cover this host",
+    ),
+    (
+        "511 Source already present",
+        "chronyc's reply \"511 Source already present\"",
+    ),
+    (
+        "512 Too many sources present",
+        "chronyc's reply \"512 Too many sources present\"",
+    ),
+    (
+        "513 RTC driver not running",
+        "chronyc's reply \"513 RTC driver not running\"",
+    ),
+    (
+        "514 Can't write RTC parameters",
+        "chronyc's reply \"514 Can't write RTC parameters\"",
+    ),
+    (
+        "515 Invalid address family",
+        "chronyc's reply \"515 Invalid address family\"",
+    ),
+    (
+        "516 Sample index out of range",
+        "chronyc's reply \"516 Sample index out of range\"",
+    ),
+    (
+        "517 Protocol version mismatch",
+        "chronyc's reply \"517 Protocol version mismatch\": chronyc and chronyd are of different releases",
+    ),
+    (
+        "518 Packet length mismatch",
+        "chronyc's reply \"518 Packet length mismatch\": chronyc and chronyd are of different releases",
+    ),
+    (
+        "519 Client logging is not active in the daemon",
+        "chronyc's reply \"519 Client logging is not active in the daemon\": `clients` needs client logging (no `noclientlog`)",
+    ),
+    (
+        "520 Got unexpected error from daemon",
+        "chronyc's reply \"520 Got unexpected error from daemon\"",
+    ),
+    ("521 Invalid name", "chronyc's reply \"521 Invalid name\""),
+];
+
 /// Reports read that hold nothing to judge: `activity` with every source
-/// polled and resolved, `authdata` with no key problem.
+/// polled and resolved, `authdata` with no key problem, chronyc's replies
+/// that refuse a command ([`REPLY_CODES`]).
 pub fn read_but_not_judged(lines: &[Line]) -> Option<&'static str> {
+    if let Some((_, m)) = lines.iter().find_map(|l| {
+        let t = l.text.trim();
+        REPLY_CODES.iter().find(|(code, _)| t.starts_with(code))
+    }) {
+        return Some(m);
+    }
     let commands: Vec<String> = lines
         .iter()
         .filter_map(|l| super::command_of(&l.text))

@@ -258,9 +258,23 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 Some(&c),
                 "the best sample's delay, dispersion and offset".into(),
             );
-        } else if t.starts_with("transmitted ") && t.contains("in filter") {
+        } else if let Some((sent, kept)) = t
+            .strip_prefix("transmitted ")
+            .and_then(|r| r.split_once(", in filter "))
+        {
+            // print_server(): "transmitted %d, in filter %d" (xmtcnt,
+            // filter_nextpt). transmit() shifts zeros into the filter for a
+            // request that timed out, so the filter holds an entry per
+            // request whether it was answered or not.
             let Some(c) = current.clone() else { continue };
-            say(Some(&c), "requests sent and replies kept differ: some requests went unanswered or their replies were thrown away".into());
+            say(
+                Some(&c),
+                if sent.trim() == kept.trim() {
+                    "each request has its place in the clock filter: a reply's sample, or the zeros ntpdate shifts in for one that timed out (the filter lines say which)".into()
+                } else {
+                    "fewer filter entries than requests: the last request(s) got no reply before ntpdate stopped waiting".into()
+                },
+            );
         } else if let Some(rest) = body
             .strip_prefix("adjust time server ")
             .or_else(|| body.strip_prefix("step time server "))

@@ -424,3 +424,35 @@ fn classic_ntpdate_q_lines_of_unusable_servers_are_never_ok() {
     let ok = explain("server 198.51.100.3, stratum 2, offset 0.000210, delay 0.02571\n");
     assert_eq!(ok[0].verdict.cause, Cause::Ok);
 }
+
+/// Misreads found as a new user would meet them (issue 26, part 5): each
+/// line is claimed only by the report that prints it.
+#[test]
+fn lines_claimed_only_by_their_report() {
+    // chronyc ntpdata's `Reference ID` line is not a tracking report
+    // (client.c: tracking opens Reference ID, Stratum; ntpdata has
+    // Reference ID, Reference time).
+    let ntpdata = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/outputs/real-chronyc-ntpdata.txt"
+    ))
+    .unwrap();
+    let blocks = explain(&ntpdata);
+    assert!(
+        blocks.iter().all(|b| b.kind != Kind::ChronycTracking),
+        "{:?}",
+        blocks.iter().map(|b| b.kind).collect::<Vec<_>>()
+    );
+    // ntpdate.c's transmit() shifts zeros into the filter for a request
+    // that timed out: equal counts say nothing of replies.
+    let t = "$ ntpdate -d 198.51.100.1\ntransmit(198.51.100.1)\nserver 198.51.100.1, port 123\nstratum 2, precision -23, leap 00, trust 000\ntransmitted 4, in filter 4\n";
+    let notes: Vec<String> = explain(t)
+        .iter()
+        .flat_map(|b| b.notes.iter().map(|n| n.meaning.clone()))
+        .collect();
+    assert!(
+        notes.iter().any(|n| n.contains("zeros ntpdate shifts in")),
+        "{notes:?}"
+    );
+    assert!(notes.iter().all(|n| !n.contains("differ")), "{notes:?}");
+}
