@@ -522,6 +522,9 @@ pub struct DaemonView {
     /// The source it selected is its own undisciplined local clock
     /// (127.127.1.u, refid LOCL): synchronized to no real time.
     pub local_clock: Option<Fact<String>>,
+    /// The daemon says it has fewer selectable sources than it requires
+    /// (chronyd `minsources`, ntpd `tos minsane`).
+    pub too_few: Option<Fact<String>>,
 }
 
 /// How much of a verdict is wanted.

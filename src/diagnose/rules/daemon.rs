@@ -10,6 +10,7 @@ pub(super) fn applies(e: &Exchange) -> bool {
             || d.unreachable.is_some()
             || d.no_sources.is_some()
             || d.local_clock.is_some()
+            || d.too_few.is_some()
     })
 }
 
@@ -28,6 +29,11 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         names: &[Cause::LocalClockOnly],
         when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.local_clock.is_some())),
         say: local_clock_only,
+    },
+    Rule {
+        names: &[Cause::TooFewSources],
+        when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.too_few.is_some())),
+        say: too_few_sources,
     },
     Rule {
         names: &[Cause::ClockStepNeeded],
@@ -151,4 +157,19 @@ pub(super) fn daemon_synchronized(e: &Exchange) -> Verdict {
         v = v.evidence(st.clone());
     }
     v
+}
+
+pub(super) fn too_few_sources(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let t = d.too_few.as_ref().expect("checked");
+    Verdict::new(
+        Cause::TooFewSources,
+        format!(
+            "{} has fewer selectable sources than it requires (`minsources`, or no `require` source among them): it sets the clock from none.",
+            d.daemon
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{}{}", t.value, at_suffix(&t.at)))
+    .fix(Cause::TooFewSources.info().fix)
 }

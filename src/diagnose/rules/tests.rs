@@ -151,6 +151,7 @@ mod ok_needs_proof {
                 unreachable: unreachable.then(|| Fact::new("refused".into(), Origin::Unknown)),
                 no_sources: none.then_some(Origin::Unknown),
                 local_clock: local.then(|| Fact::new("LOCAL(0)".into(), Origin::Unknown)),
+                too_few: (none && local).then(|| Fact::new("too few".into(), Origin::Unknown)),
             }
         }
     }

@@ -1,0 +1,393 @@
+//! Daemon log lines, as chronyd writes them: its own log file or `-d`
+//! output (`LOG_Message()` in logging.c: `%Y-%m-%dT%H:%M:%SZ MESSAGE`),
+//! syslog and the journal (`Dec  7 10:00:00 HOST chronyd[PID]: MESSAGE`,
+//! `journalctl -o short-iso`'s `2026-12-07T10:00:00+0000 HOST
+//! chronyd[PID]: …`, RFC 5424's `<PRI>1 TIME HOST chronyd PID - - …`).
+//!
+//! The messages that say whether chronyd synchronizes, from chrony's
+//! sources.c (`Selected source ##`, every `Can't synchronise:` of
+//! SRC_SelectSource()), reference.c (`System clock wrong by %.6f
+//! seconds`) and logging.c (`Fatal error : %s`). A log is a timeline: the
+//! newest of them stands, and the verdict cites it with its time.
+
+use super::{Explained, Kind, Note, Segment, silent, view};
+use crate::diagnose::facts::{Exchange, Vantage};
+
+/// One log line: when (as written), which program, and its message.
+#[derive(Debug, PartialEq)]
+pub struct Entry<'a> {
+    pub time: Option<&'a str>,
+    pub program: Option<&'a str>,
+    pub message: &'a str,
+}
+
+fn is_digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `2026-12-07T10:00:00` followed by `Z`, `+0000`, `+00:00` or a fraction.
+fn iso_time(w: &str) -> bool {
+    w.len() >= 20
+        && is_digits(&w[..4], 4)
+        && &w[4..5] == "-"
+        && &w[10..11] == "T"
+        && w[11..19].bytes().filter(|b| *b == b':').count() == 2
+}
+
+/// `PROG[PID]:` or `PROG:` → PROG.
+fn program(w: &str) -> Option<&str> {
+    let w = w.strip_suffix(':')?;
+    let p = w.split('[').next().unwrap_or(w);
+    (!p.is_empty()).then_some(p)
+}
+
+/// A log line's prefix, read off; `None` when the line has none of the
+/// forms above.
+pub fn entry(line: &str) -> Option<Entry<'_>> {
+    let t = line.trim_start();
+    // RFC 5424: <PRI>1 TIME HOST APP PROCID MSGID SD MSG
+    if let Some(rest) = t.strip_prefix('<')
+        && let Some((pri, rest)) = rest.split_once(">1 ")
+        && pri.bytes().all(|b| b.is_ascii_digit())
+    {
+        let w: Vec<&str> = rest.splitn(6, ' ').collect();
+        if w.len() == 6 {
+            let msg = w[5];
+            // Structured data: "-" or [..] blocks, then the message.
+            let msg = if let Some(m) = msg.strip_prefix("- ") {
+                m
+            } else {
+                msg.rsplit_once("] ").map_or(msg, |(_, m)| m)
+            };
+            return Some(Entry {
+                time: Some(w[0]),
+                program: Some(w[2]),
+                message: msg.trim_start_matches('\u{feff}'),
+            });
+        }
+    }
+    let (first, rest) = t.split_once(' ')?;
+    if iso_time(first) {
+        // chronyd's own file log / -d: TIME MESSAGE, in UTC ("…Z");
+        // journalctl -o short-iso: TIME±HHMM HOST PROG[PID]: MSG.
+        if !first.ends_with('Z')
+            && let Some((host, r)) = rest.split_once(' ')
+            && let Some((p, msg)) = r.split_once(' ')
+            && !host.is_empty()
+            && let Some(prog) = program(p)
+        {
+            return Some(Entry {
+                time: Some(first),
+                program: Some(prog),
+                message: msg,
+            });
+        }
+        return Some(Entry {
+            time: Some(first),
+            program: None,
+            message: rest,
+        });
+    }
+    // RFC 3164 / journalctl short: Mon DD HH:MM:SS HOST PROG[PID]: MSG
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    if MONTHS.contains(&first) {
+        let r = rest.trim_start();
+        let (day, r) = r.split_once(' ')?;
+        let (clock, r) = r.split_once(' ')?;
+        let (_host, r) = r.split_once(' ')?;
+        let (p, msg) = r.split_once(' ')?;
+        if day.parse::<u8>().is_ok() && clock.matches(':').count() == 2 {
+            let time_end = t.find(clock)? + clock.len();
+            return Some(Entry {
+                time: Some(&t[..time_end]),
+                program: program(p),
+                message: msg,
+            });
+        }
+    }
+    None
+}
+
+/// What a chronyd message says of its synchronization.
+enum Said {
+    Selected(String),
+    NoMajority { agree: usize, of: usize },
+    NotEnough,
+    NoSelectable(Option<usize>),
+    NoSources,
+    WrongBy(f64),
+    Fatal(String),
+}
+
+fn said(m: &str) -> Option<Said> {
+    if let Some(s) = m.strip_prefix("Selected source ") {
+        return Some(Said::Selected(s.trim().to_string()));
+    }
+    if let Some(r) = m.strip_prefix("Can't synchronise: ") {
+        let num = |s: &str| s.trim().parse::<usize>().ok();
+        return Some(if let Some(x) = r.strip_prefix("no majority") {
+            // "(only %d of %d %ssources agree)" / "(no agreement among %d %ssources)"
+            let x = x.trim().trim_start_matches('(').trim_end_matches(')');
+            if let Some(o) = x.strip_prefix("only ") {
+                let w: Vec<&str> = o.split_whitespace().collect();
+                Said::NoMajority {
+                    agree: w.first().and_then(|v| num(v)).unwrap_or(0),
+                    of: w.get(2).and_then(|v| num(v)).unwrap_or(0),
+                }
+            } else {
+                let n = x
+                    .strip_prefix("no agreement among ")
+                    .and_then(|o| o.split_whitespace().next())
+                    .and_then(num)
+                    .unwrap_or(0);
+                Said::NoMajority { agree: 1, of: n }
+            }
+        } else if r.starts_with("not enough selectable sources") {
+            Said::NotEnough
+        } else if let Some(x) = r.strip_prefix("no selectable sources") {
+            // " (%d unreachable sources)"
+            Said::NoSelectable(
+                x.trim()
+                    .trim_start_matches('(')
+                    .split_whitespace()
+                    .next()
+                    .and_then(num),
+            )
+        } else if r.starts_with("no sources") {
+            Said::NoSources
+        } else if r.starts_with("no required source") {
+            Said::NotEnough
+        } else {
+            return None;
+        });
+    }
+    if let Some(r) = m.strip_prefix("System clock wrong by ") {
+        return r
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(Said::WrongBy);
+    }
+    m.strip_prefix("Fatal error : ")
+        .map(|e| Said::Fatal(e.to_string()))
+}
+
+/// chronyd's log lines in a segment: one block, the newest state standing.
+pub fn read(seg: &Segment) -> Vec<Explained> {
+    let mut notes: Vec<Note> = vec![];
+    let mut x = Exchange::new(Vantage::Paste("chronyd log"), "chronyd");
+    let mut d = view("chronyd");
+    let mut first = None;
+    let mut offset = None;
+    let mut fatal = None;
+    // The line of the newest selection state.
+    let mut state_line = 0;
+    for l in seg.lines {
+        let Some(e) = entry(&l.text) else { continue };
+        if e.program.is_some_and(|p| p != "chronyd") {
+            continue;
+        }
+        let Some(s) = said(e.message) else { continue };
+        first.get_or_insert(l.n);
+        let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
+        let meaning = match &s {
+            Said::Selected(src) => format!("chronyd selected {src} and synchronizes to it{when}"),
+            Said::NoMajority { agree, of } => format!(
+                "no majority: only {agree} of {of} sources agree, chronyd selects none{when}"
+            ),
+            Said::NotEnough => format!(
+                "fewer selectable sources than `minsources` asks (or no `require` source among them): chronyd selects none{when}"
+            ),
+            Said::NoSelectable(n) => format!(
+                "no selectable source{}: chronyd selects none{when}",
+                n.map_or(String::new(), |n| format!(", {n} unreachable"))
+            ),
+            Said::NoSources => format!("chronyd has no source at all{when}"),
+            Said::WrongBy(o) => format!("the system clock is {o:+} s off{when}"),
+            Said::Fatal(why) => format!("chronyd stopped: {why}{when}"),
+        };
+        notes.push(l.note(meaning));
+        // The newest state stands: each selection message replaces the last.
+        if !matches!(s, Said::WrongBy(_) | Said::Fatal(_)) {
+            state_line = l.n;
+        }
+        match s {
+            Said::Selected(src) => {
+                d = view("chronyd");
+                d.synchronized = Some(l.fact(true));
+                d.sys_peer = Some(src);
+            }
+            Said::NoMajority { agree, of } => {
+                d = view("chronyd");
+                d.synchronized = Some(l.fact(false));
+                d.sources = of;
+                d.answering = of;
+                d.falsetickers = of.saturating_sub(agree);
+            }
+            Said::NotEnough => {
+                d = view("chronyd");
+                d.synchronized = Some(l.fact(false));
+                d.too_few = Some(l.fact(
+                    "chronyd: \"Can't synchronise: not enough selectable sources\"".to_string(),
+                ));
+            }
+            Said::NoSelectable(n) => {
+                d = view("chronyd");
+                d.synchronized = Some(l.fact(false));
+                x.silent_sources.clear();
+                x.add_silent(l.fact(silent(
+                    "chronyd's sources",
+                    &format!(
+                        "no selectable source{}",
+                        n.map_or(String::new(), |n| format!(" ({n} unreachable)"))
+                    ),
+                    true,
+                )));
+            }
+            Said::NoSources => {
+                d = view("chronyd");
+                d.no_sources = Some(l.origin());
+            }
+            Said::WrongBy(o) => offset = Some(l.fact(o)),
+            Said::Fatal(why) => {
+                fatal = Some((l.n, l.fact(format!("chronyd: Fatal error : {why}"))));
+            }
+        }
+    }
+    let Some(first) = first else { return vec![] };
+    if d.synchronized.as_ref().is_some_and(|s| s.value) {
+        x.silent_sources.clear();
+    }
+    d.clock_offset_s = offset;
+    // A fatal error after the rest: chronyd is gone.
+    if let Some((n, f)) = fatal
+        && n > state_line
+    {
+        d.unreachable = Some(f);
+    }
+    x.daemon = Some(d);
+    vec![Explained::at(Kind::DaemonLog, notes, x, first)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Prefixes as logging.c, syslog(3)/journald and RFC 5424 write them.
+    #[test]
+    fn prefixes() {
+        let e = entry("2026-12-07T19:00:01Z Selected source 198.51.100.1").unwrap();
+        assert_eq!(
+            (e.time, e.program, e.message),
+            (
+                Some("2026-12-07T19:00:01Z"),
+                None,
+                "Selected source 198.51.100.1"
+            )
+        );
+        let e = entry("Dec  7 19:00:01 node1 chronyd[812]: Selected source 198.51.100.1").unwrap();
+        assert_eq!(
+            (e.time, e.program, e.message),
+            (
+                Some("Dec  7 19:00:01"),
+                Some("chronyd"),
+                "Selected source 198.51.100.1"
+            )
+        );
+        let e =
+            entry("2026-12-07T19:00:01+0000 node1 chronyd[812]: Can't synchronise: no majority")
+                .unwrap();
+        assert_eq!(
+            (e.program, e.message),
+            (Some("chronyd"), "Can't synchronise: no majority")
+        );
+        let e = entry(
+            "<30>1 2026-12-07T19:00:01.5Z node1 chronyd 812 - - System clock wrong by 2.5 seconds",
+        )
+        .unwrap();
+        assert_eq!(
+            (e.program, e.message),
+            (Some("chronyd"), "System clock wrong by 2.5 seconds")
+        );
+        assert!(entry("remote refid st").is_none());
+    }
+}
+
+#[cfg(test)]
+mod messages {
+    use super::*;
+    use crate::diagnose::Cause;
+
+    fn cause(text: &str) -> Cause {
+        let lines = super::super::clean(text);
+        let segs = super::super::segments(&lines);
+        let b = read(&segs[0]);
+        assert_eq!(b.len(), 1, "{text}");
+        b[0].verdict.cause
+    }
+
+    /// Each message as sources.c, reference.c and logging.c format it; the
+    /// newest state stands.
+    #[test]
+    fn chronyd_messages_from_their_format_strings() {
+        let t = |m: &str| format!("2026-12-07T10:00:00Z {m}\n");
+        assert_eq!(
+            cause(&t("Selected source 198.51.100.1 (ntp.example)")),
+            Cause::Ok
+        );
+        assert_eq!(
+            cause(&t(
+                "Can't synchronise: no majority (only 2 of 5 sources agree)"
+            )),
+            Cause::NoMajority
+        );
+        assert_eq!(
+            cause(&t(
+                "Can't synchronise: no majority (no agreement among 2 sources)"
+            )),
+            Cause::NoMajority
+        );
+        assert_eq!(
+            cause(&t("Can't synchronise: not enough selectable sources")),
+            Cause::TooFewSources
+        );
+        assert_eq!(
+            cause(&t(
+                "Can't synchronise: no selectable sources (3 unreachable sources)"
+            )),
+            Cause::NoReply
+        );
+        assert_eq!(
+            cause(&t("Can't synchronise: no sources")),
+            Cause::NoServersConfigured
+        );
+        assert_eq!(
+            cause(&t("System clock wrong by 63297.000000 seconds")),
+            Cause::ClockStepNeeded
+        );
+        assert_eq!(
+            cause(&t(
+                "Fatal error : adjtimex(0x8001) failed : Operation not permitted"
+            )),
+            Cause::DaemonNotRunning
+        );
+        // A timeline: selected, then lost.
+        let both = format!(
+            "{}{}",
+            t("Selected source 198.51.100.1"),
+            t("Can't synchronise: no selectable sources (1 unreachable sources)")
+        );
+        assert_eq!(cause(&both), Cause::NoReply);
+        let back = format!(
+            "{}{}",
+            t("Can't synchronise: no selectable sources (1 unreachable sources)"),
+            t("Selected source 198.51.100.1")
+        );
+        assert_eq!(cause(&back), Cause::Ok);
+        // Another program's line is not chronyd's.
+        let lines = super::super::clean("Dec  7 10:00:00 node1 ntpd[9]: Selected source x\n");
+        assert!(read(&super::super::segments(&lines)[0]).is_empty());
+    }
+}

@@ -1,0 +1,102 @@
+//! explain on daemon logs recorded from real daemons in namespaces:
+//! chronyd's own `-d` log (logging.c's `TIME MESSAGE`), also rewritten as
+//! syslog and the journal print it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ntpdiag::schema::ExplainReport;
+
+fn explain_text(text: &str) -> ExplainReport {
+    let d = TempDir::new();
+    let f = d.file("log.txt", text);
+    let o = run_bounded(
+        std::process::Command::new(ntpdiag()).args([
+            "explain",
+            "--json",
+            "--no-probe",
+            f.to_str().unwrap(),
+        ]),
+        Duration::from_secs(20),
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// `TIME MESSAGE` → `Dec  7 10:00:00 node1 chronyd[812]: MESSAGE`.
+fn as_syslog(log: &str) -> String {
+    log.lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(_, m)| format!("Dec  7 10:00:00 node1 chronyd[812]: {m}\n"))
+        .collect()
+}
+
+/// The log until it holds `what`, or `limit` passes.
+fn log_until(p: &mut Proc, what: &str, limit: Duration) -> String {
+    let end = std::time::Instant::now() + limit;
+    loop {
+        let t = p.log_text();
+        if t.contains(what) || std::time::Instant::now() > end {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn chronyd_logs_as_it_writes_them() {
+    if !require("chronyd logs", &["ip", "ss", &chronyd_path()]) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = chronyd(&p.server, &p.dir, "local stratum 8\nallow all");
+    // A healthy client: "Selected source …".
+    {
+        let d = TempDir::new();
+        let mut c = chronyd_client(
+            &p.client,
+            &d,
+            &format!("port 0\nserver {SERVER} iburst minpoll 0 maxpoll 0"),
+        );
+        let log = log_until(&mut c, "Selected source", Duration::from_secs(20));
+        assert!(log.contains("Selected source"), "{log}");
+        keep_output("real-chronyd-log-selected", &log);
+        for text in [log.clone(), as_syslog(&log)] {
+            let r = explain_text(&text);
+            assert_eq!(r.verdict.cause, "ok", "{text}\n{r:#?}");
+            assert!(r.blocks.iter().any(|b| b.kind == "DaemonLog"), "{r:#?}");
+        }
+    }
+    // Selected, then the server goes silent: chrony 4.3 reports the loss
+    // ("Can't synchronise: no selectable sources …", sources.c) once the
+    // source is unreachable; the log's newest state stands.
+    {
+        let d = TempDir::new();
+        let mut c = chronyd_client(
+            &p.client,
+            &d,
+            &format!("port 0\nserver {SERVER} iburst minpoll 0 maxpoll 0"),
+        );
+        let log = log_until(&mut c, "Selected source", Duration::from_secs(20));
+        assert!(log.contains("Selected source"), "{log}");
+        p.server.exec_ok(&[
+            "iptables", "-A", "INPUT", "-p", "udp", "--dport", "123", "-j", "DROP",
+        ]);
+        let log = log_until(&mut c, "Can't synchronise", Duration::from_secs(40));
+        p.server.exec_ok(&["iptables", "-F", "INPUT"]);
+        keep_output("real-chronyd-log-lost", &log);
+        assert!(log.contains("Can't synchronise"), "{log}");
+        for text in [log.clone(), as_syslog(&log)] {
+            let r = explain_text(&text);
+            assert_ne!(r.verdict.cause, "ok", "{text}\n{r:#?}");
+            assert_eq!(r.verdict.cause, "no-reply", "{text}\n{r:#?}");
+        }
+    }
+}
