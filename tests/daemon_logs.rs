@@ -100,3 +100,37 @@ fn chronyd_logs_as_it_writes_them() {
         }
     }
 }
+
+/// ntpd (ntpsec) in a namespace, its own log (`-n`: msyslog's `TIME
+/// ntpd[PID]: PROTO: …` event reports, which ntpd logs with `logconfig`
+/// sysevents/peerevents; its default mask, NLOG_SYNCMASK, leaves them out):
+/// once it chooses its server, the log says ok, also rewritten as syslog.
+#[test]
+fn ntpd_logs_as_it_writes_them() {
+    if !require("ntpd logs", &["ip", "ss", "ntpd", "ntpq"]) {
+        return;
+    }
+    let p = Pair::new();
+    let ctl = TempDir::new();
+    let _ctl = ntpd(&p.server, &ctl, "tos orphan 5 orphanwait 1");
+    let d = TempDir::new();
+    let mut n = ntpd(
+        &p.client,
+        &d,
+        &format!("logconfig =syncall +peerall +sysall\nserver {SERVER} iburst minpoll 3 maxpoll 3"),
+    );
+    let log = log_until(&mut n, "sys_peer", Duration::from_secs(40));
+    let table = String::from_utf8_lossy(&p.client.exec(&["ntpq", "-pn"]).stdout).to_string();
+    assert!(log.contains("sys_peer"), "{table}\n{log}");
+    keep_output("real-ntpd-log-sys-peer", &log);
+    let syslog: String = log
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(_, m)| format!("Dec  7 10:00:00 node1 {m}\n"))
+        .collect();
+    for text in [log.clone(), syslog] {
+        let r = explain_text(&text);
+        assert_eq!(r.verdict.cause, "ok", "{text}\n{r:#?}");
+        assert!(r.blocks.iter().any(|b| b.kind == "DaemonLog"), "{r:#?}");
+    }
+}

@@ -27,7 +27,7 @@ fn is_digits(s: &str, n: usize) -> bool {
 
 /// `2026-12-07T10:00:00` followed by `Z`, `+0000`, `+00:00` or a fraction.
 fn iso_time(w: &str) -> bool {
-    w.len() >= 20
+    w.len() >= 19
         && is_digits(&w[..4], 4)
         && &w[4..5] == "-"
         && &w[10..11] == "T"
@@ -70,6 +70,17 @@ pub fn entry(line: &str) -> Option<Entry<'_>> {
     if iso_time(first) {
         // chronyd's own file log / -d: TIME MESSAGE, in UTC ("…Z");
         // journalctl -o short-iso: TIME±HHMM HOST PROG[PID]: MSG.
+        // ntpsec's own log (msyslog.c): TIME PROG[PID]: MSG, no host.
+        if let Some((p, msg)) = rest.split_once(' ')
+            && p.ends_with("]:")
+            && let Some(prog) = program(p)
+        {
+            return Some(Entry {
+                time: Some(first),
+                program: Some(prog),
+                message: msg,
+            });
+        }
         if !first.ends_with('Z')
             && let Some((host, r)) = rest.split_once(' ')
             && let Some((p, msg)) = r.split_once(' ')
@@ -271,6 +282,93 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
 }
 
+/// ntpd's event reports (ntp_control.c report_event(): `PROTO: SRC
+/// STATUS EVENT NAME [TEXT]` in ntpsec, without `PROTO: ` in classic
+/// ntpd; the names of libntp/statestr.c), the ones that say whether it
+/// synchronizes: a peer's `sys_peer`, `reachable`, `unreachable`; the
+/// system's `no_sys_peer`, `clock_sync`, `panic_stop` (with loopfilter's
+/// "+N s; set clock manually within 1000 s.").
+pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
+    let mut notes: Vec<Note> = vec![];
+    let mut x = Exchange::new(Vantage::Paste("ntpd log"), "ntpd");
+    let mut d = view("ntpd");
+    let mut first = None;
+    // Per source, its newest reachability: (line, reachable).
+    let mut reach: Vec<(String, &super::Line, bool)> = vec![];
+    for l in seg.lines {
+        let Some(e) = entry(&l.text) else { continue };
+        if e.program != Some("ntpd") {
+            continue;
+        }
+        let m = e.message.strip_prefix("PROTO: ").unwrap_or(e.message);
+        let w: Vec<&str> = m.splitn(5, ' ').collect();
+        let [src, status, code, name, ..] = w[..] else {
+            continue;
+        };
+        if status.len() != 4
+            || !status.bytes().all(|b| b.is_ascii_hexdigit())
+            || code.len() != 2
+            || !code.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            continue;
+        }
+        let text = w.get(4).copied().unwrap_or("");
+        let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
+        let meaning = match name {
+            "sys_peer" => {
+                d.synchronized = Some(l.fact(true));
+                d.sys_peer = Some(src.to_string());
+                format!("ntpd chose {src} as its system peer{when}")
+            }
+            "clock_sync" => {
+                d.synchronized = Some(l.fact(true));
+                format!("ntpd's clock is synchronized{when}")
+            }
+            "no_sys_peer" => {
+                d.synchronized = Some(l.fact(false));
+                d.sys_peer = None;
+                format!("ntpd lost its system peer: no source is selectable{when}")
+            }
+            "reachable" | "unreachable" => {
+                let up = name == "reachable";
+                reach.retain(|(s, _, _)| s != src);
+                reach.push((src.to_string(), l, up));
+                if up {
+                    format!("{src} answers again{when}")
+                } else {
+                    format!("{src} stopped answering (reach 0){when}")
+                }
+            }
+            "panic_stop" => {
+                if let Some(v) = text
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    d.clock_offset_s = Some(l.fact(v));
+                }
+                format!("ntpd stopped: the offset is past the panic threshold ({text}){when}")
+            }
+            _ => continue,
+        };
+        first.get_or_insert(l.n);
+        notes.push(l.note(meaning));
+    }
+    let Some(first) = first else { return vec![] };
+    for (src, l, up) in &reach {
+        if !up {
+            x.add_silent(l.fact(silent(src, "unreachable (ntpd event)", true)));
+        }
+    }
+    d.sources = reach.len();
+    d.answering = reach.iter().filter(|(_, _, up)| *up).count();
+    if d.synchronized.as_ref().is_some_and(|s| s.value) {
+        x.silent_sources.clear();
+    }
+    x.daemon = Some(d);
+    vec![Explained::at(Kind::DaemonLog, notes, x, first)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +487,49 @@ mod messages {
         // Another program's line is not chronyd's.
         let lines = super::super::clean("Dec  7 10:00:00 node1 ntpd[9]: Selected source x\n");
         assert!(read(&super::super::segments(&lines)[0]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod ntpd_events {
+    use super::*;
+    use crate::diagnose::Cause;
+
+    fn cause(text: &str) -> Cause {
+        let lines = super::super::clean(text);
+        let segs = super::super::segments(&lines);
+        let b = read_ntpd(&segs[0]);
+        assert_eq!(b.len(), 1, "{text}");
+        b[0].verdict.cause
+    }
+
+    /// report_event()'s lines with statestr.c's names, as ntpsec's msyslog
+    /// (`TIME ntpd[PID]: PROTO: …`) and classic ntpd's syslog write them.
+    #[test]
+    fn ntpd_events_from_their_format_strings() {
+        let t = |m: &str| format!("2026-12-07T10:00:00 ntpd[812]: PROTO: {m}\n");
+        assert_eq!(cause(&t("198.51.100.1 961a 8a sys_peer")), Cause::Ok);
+        assert_eq!(cause(&t("0.0.0.0 0615 05 clock_sync")), Cause::Ok);
+        assert_eq!(
+            cause(&t(
+                "0.0.0.0 c01d 0d panic_stop +63297 s; set clock manually within 1000 s."
+            )),
+            Cause::ClockStepNeeded
+        );
+        let lost = format!(
+            "{}{}{}",
+            t("198.51.100.1 961a 8a sys_peer"),
+            t("198.51.100.1 8014 84 unreachable"),
+            t("0.0.0.0 c028 08 no_sys_peer")
+        );
+        assert_eq!(cause(&lost), Cause::NoReply);
+        // Classic ntpd over syslog: no PROTO: prefix.
+        assert_eq!(
+            cause("Dec  7 10:00:00 node1 ntpd[812]: 198.51.100.1 961a 8a sys_peer\n"),
+            Cause::Ok
+        );
+        // A PROTO line that is not an event report is not read.
+        let lines = super::super::clean("2026-12-07T10:00:00 ntpd[812]: PROTO: something else\n");
+        assert!(read_ntpd(&super::super::segments(&lines)[0]).is_empty());
     }
 }
