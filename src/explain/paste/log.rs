@@ -369,6 +369,145 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
 }
 
+/// systemd-timesyncd's journal lines (timesyncd-manager.c, info and above,
+/// what the journal shows by default): `Contacted time server A (NAME).`,
+/// `Initial clock synchronization to TIME.` (older releases: `Initial
+/// synchronization to time server A (NAME).`, `Synchronized to time
+/// server …`), `Timed out waiting for reply from A (NAME).`, `Server has too
+/// large root distance. Disconnecting.`, `Failed to find suitable address
+/// for host NAME.`
+pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
+    let mut notes: Vec<Note> = vec![];
+    let mut x = Exchange::new(Vantage::Paste("timesyncd log"), "systemd-timesyncd");
+    let mut d = view("systemd-timesyncd");
+    let mut first = None;
+    // Per server, its newest word: (name, line, answered).
+    let mut heard: Vec<(String, &super::Line, bool)> = vec![];
+    let mut far = None;
+    let name_of = |r: &str| -> String {
+        let r = r.trim_end_matches('.');
+        match r.split_once(" (") {
+            Some((_, n)) => n.trim_end_matches(')').to_string(),
+            None => r.to_string(),
+        }
+    };
+    for l in seg.lines {
+        let Some(e) = entry(&l.text) else { continue };
+        if e.program != Some("systemd-timesyncd") {
+            continue;
+        }
+        let m = e.message;
+        let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
+        let meaning = if let Some(r) = m.strip_prefix("Contacted time server ") {
+            let n = name_of(r);
+            heard.retain(|(s, _, _)| *s != n);
+            heard.push((n.clone(), l, true));
+            format!("{n} answered{when}")
+        } else if m.starts_with("Initial clock synchronization to ")
+            || m.starts_with("Initial synchronization to time server ")
+            || m.starts_with("Synchronized to time server ")
+        {
+            d.synchronized = Some(l.fact(true));
+            far = None;
+            format!("timesyncd set the clock from its server{when}")
+        } else if let Some(r) = m.strip_prefix("Timed out waiting for reply from ") {
+            let n = name_of(r);
+            heard.retain(|(s, _, _)| *s != n);
+            heard.push((n.clone(), l, false));
+            format!("{n} did not answer{when}")
+        } else if m.starts_with("Server has too large root distance") {
+            far = Some(l);
+            format!(
+                "the server's root distance is over RootDistanceMaxSec (5 s): timesyncd drops it{when}"
+            )
+        } else if let Some(r) = m.strip_prefix("Failed to find suitable address for host ") {
+            let n = r.trim_end_matches('.').to_string();
+            x.unresolved.get_or_insert(n.clone());
+            format!("{n} does not resolve{when}")
+        } else {
+            continue;
+        };
+        first.get_or_insert(l.n);
+        notes.push(l.note(meaning));
+    }
+    let Some(first) = first else { return vec![] };
+    for (n, l, up) in &heard {
+        if !up {
+            x.add_silent(l.fact(silent(
+                n,
+                "timed out waiting for its reply (timesyncd)",
+                true,
+            )));
+        }
+    }
+    if let Some(l) = far {
+        x.add_unsync(
+            crate::diagnose::facts::Unsync {
+                reason: Some(crate::engine::exchange::UnsyncReason::RootDistance),
+                header: None,
+                stratum: None,
+                refid: None,
+            },
+            l.origin(),
+        );
+    }
+    d.sources = heard.len();
+    d.answering = heard.iter().filter(|(_, _, up)| *up).count();
+    if d.synchronized.as_ref().is_some_and(|s| s.value) {
+        x.silent_sources.clear();
+        x.unresolved = None;
+    }
+    x.daemon = Some(d);
+    vec![Explained::at(Kind::DaemonLog, notes, x, first)]
+}
+
+#[cfg(test)]
+mod timesyncd {
+    use super::*;
+    use crate::diagnose::Cause;
+
+    fn cause(text: &str) -> Cause {
+        let lines = super::super::clean(text);
+        let segs = super::super::segments(&lines);
+        let b = read_timesyncd(&segs[0]);
+        assert_eq!(b.len(), 1, "{text}");
+        b[0].verdict.cause
+    }
+
+    /// timesyncd-manager.c's info/warning/error lines, as the journal
+    /// prints them (short format). systemd-timesyncd is not run here: it
+    /// would set this host's clock.
+    #[test]
+    fn timesyncd_lines_from_their_format_strings() {
+        let t = |m: &str| format!("Dec 07 10:00:00 node1 systemd-timesyncd[612]: {m}\n");
+        assert_eq!(
+            cause(&format!(
+                "{}{}",
+                t("Contacted time server 198.51.100.1:123 (0.debian.pool.ntp.org)."),
+                t("Initial clock synchronization to Mon 2026-12-07 10:00:00.123456 UTC.")
+            )),
+            Cause::Ok
+        );
+        assert_eq!(
+            cause(&t(
+                "Timed out waiting for reply from 198.51.100.1:123 (0.debian.pool.ntp.org)."
+            )),
+            Cause::NoReply
+        );
+        assert_eq!(
+            cause(&t("Server has too large root distance. Disconnecting.")),
+            Cause::UpstreamUnsynchronized
+        );
+        assert_eq!(
+            cause(&t("Failed to find suitable address for host ntp.invalid.")),
+            Cause::NameUnresolved
+        );
+        // Another daemon's line is not timesyncd's.
+        let lines = super::super::clean(&t("x").replace("systemd-timesyncd", "chronyd"));
+        assert!(read_timesyncd(&super::super::segments(&lines)[0]).is_empty());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

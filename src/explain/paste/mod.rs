@@ -444,6 +444,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
         found.extend(timedatectl::read(&seg));
         found.extend(log::read(&seg));
         found.extend(log::read_ntpd(&seg));
+        found.extend(log::read_timesyncd(&seg));
         for e in &mut found {
             e.command = seg.command.clone();
         }
@@ -454,7 +455,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
 }
 
 /// What explain reads when it is given pasted output.
-pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, chronyd's and ntpd's log lines (their own log files, syslog, the journal); several in one paste.";
+pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, chronyd's, ntpd's and systemd-timesyncd's log lines (their own log files, syslog, the journal); several in one paste.";
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {
