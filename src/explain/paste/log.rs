@@ -121,6 +121,32 @@ pub fn entry(line: &str) -> Option<Entry<'_>> {
     None
 }
 
+/// Each source's newest word in a log: whether it answered, and the line.
+#[derive(Default)]
+struct Heard<'a>(Vec<(String, &'a super::Line, bool)>);
+
+impl<'a> Heard<'a> {
+    fn set(&mut self, name: &str, l: &'a super::Line, answered: bool) {
+        self.0.retain(|(s, _, _)| s != name);
+        self.0.push((name.to_string(), l, answered));
+    }
+
+    /// Into the facts: the silent sources (`why` they are), how many
+    /// sources and how many answer; a synchronized daemon has none silent.
+    fn close(self, x: &mut Exchange, d: &mut crate::diagnose::facts::DaemonView, why: &str) {
+        for (n, l, up) in &self.0 {
+            if !up {
+                x.add_silent(l.fact(silent(n, why, true)));
+            }
+        }
+        d.sources = self.0.len();
+        d.answering = self.0.iter().filter(|(_, _, up)| *up).count();
+        if d.synchronized.as_ref().is_some_and(|s| s.value) {
+            x.silent_sources.clear();
+        }
+    }
+}
+
 /// What a chronyd message says of its synchronization.
 enum Said {
     Selected(String),
@@ -293,8 +319,8 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
     let mut x = Exchange::new(Vantage::Paste("ntpd log"), "ntpd");
     let mut d = view("ntpd");
     let mut first = None;
-    // Per source, its newest reachability: (line, reachable).
-    let mut reach: Vec<(String, &super::Line, bool)> = vec![];
+    // Per source, its newest reachability.
+    let mut reach = Heard::default();
     for l in seg.lines {
         let Some(e) = entry(&l.text) else { continue };
         if e.program != Some("ntpd") {
@@ -331,8 +357,7 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
             }
             "reachable" | "unreachable" => {
                 let up = name == "reachable";
-                reach.retain(|(s, _, _)| s != src);
-                reach.push((src.to_string(), l, up));
+                reach.set(src, l, up);
                 if up {
                     format!("{src} answers again{when}")
                 } else {
@@ -355,16 +380,7 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
         notes.push(l.note(meaning));
     }
     let Some(first) = first else { return vec![] };
-    for (src, l, up) in &reach {
-        if !up {
-            x.add_silent(l.fact(silent(src, "unreachable (ntpd event)", true)));
-        }
-    }
-    d.sources = reach.len();
-    d.answering = reach.iter().filter(|(_, _, up)| *up).count();
-    if d.synchronized.as_ref().is_some_and(|s| s.value) {
-        x.silent_sources.clear();
-    }
+    reach.close(&mut x, &mut d, "unreachable (ntpd event)");
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
 }
@@ -381,8 +397,8 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
     let mut x = Exchange::new(Vantage::Paste("timesyncd log"), "systemd-timesyncd");
     let mut d = view("systemd-timesyncd");
     let mut first = None;
-    // Per server, its newest word: (name, line, answered).
-    let mut heard: Vec<(String, &super::Line, bool)> = vec![];
+    // Per server, its newest word.
+    let mut heard = Heard::default();
     let mut far = None;
     let name_of = |r: &str| -> String {
         let r = r.trim_end_matches('.');
@@ -400,8 +416,7 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
         let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
         let meaning = if let Some(r) = m.strip_prefix("Contacted time server ") {
             let n = name_of(r);
-            heard.retain(|(s, _, _)| *s != n);
-            heard.push((n.clone(), l, true));
+            heard.set(&n, l, true);
             format!("{n} answered{when}")
         } else if m.starts_with("Initial clock synchronization to ")
             || m.starts_with("Initial synchronization to time server ")
@@ -412,8 +427,7 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
             format!("timesyncd set the clock from its server{when}")
         } else if let Some(r) = m.strip_prefix("Timed out waiting for reply from ") {
             let n = name_of(r);
-            heard.retain(|(s, _, _)| *s != n);
-            heard.push((n.clone(), l, false));
+            heard.set(&n, l, false);
             format!("{n} did not answer{when}")
         } else if m.starts_with("Server has too large root distance") {
             far = Some(l);
@@ -431,15 +445,6 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
         notes.push(l.note(meaning));
     }
     let Some(first) = first else { return vec![] };
-    for (n, l, up) in &heard {
-        if !up {
-            x.add_silent(l.fact(silent(
-                n,
-                "timed out waiting for its reply (timesyncd)",
-                true,
-            )));
-        }
-    }
     if let Some(l) = far {
         x.add_unsync(
             crate::diagnose::facts::Unsync {
@@ -451,14 +456,26 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
             l.origin(),
         );
     }
-    d.sources = heard.len();
-    d.answering = heard.iter().filter(|(_, _, up)| *up).count();
+    heard.close(
+        &mut x,
+        &mut d,
+        "timed out waiting for its reply (timesyncd)",
+    );
     if d.synchronized.as_ref().is_some_and(|s| s.value) {
-        x.silent_sources.clear();
         x.unresolved = None;
     }
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
+}
+
+/// The verdict `read` gives on `text`, which must make one block.
+#[cfg(test)]
+fn cause_of(read: fn(&Segment) -> Vec<Explained>, text: &str) -> crate::diagnose::Cause {
+    let lines = super::clean(text);
+    let segs = super::segments(&lines);
+    let b = read(&segs[0]);
+    assert_eq!(b.len(), 1, "{text}");
+    b[0].verdict.cause
 }
 
 #[cfg(test)]
@@ -467,11 +484,7 @@ mod timesyncd {
     use crate::diagnose::Cause;
 
     fn cause(text: &str) -> Cause {
-        let lines = super::super::clean(text);
-        let segs = super::super::segments(&lines);
-        let b = read_timesyncd(&segs[0]);
-        assert_eq!(b.len(), 1, "{text}");
-        b[0].verdict.cause
+        super::cause_of(read_timesyncd, text)
     }
 
     /// timesyncd-manager.c's info/warning/error lines, as the journal
@@ -558,11 +571,7 @@ mod messages {
     use crate::diagnose::Cause;
 
     fn cause(text: &str) -> Cause {
-        let lines = super::super::clean(text);
-        let segs = super::super::segments(&lines);
-        let b = read(&segs[0]);
-        assert_eq!(b.len(), 1, "{text}");
-        b[0].verdict.cause
+        super::cause_of(read, text)
     }
 
     /// Each message as sources.c, reference.c and logging.c format it; the
@@ -635,11 +644,7 @@ mod ntpd_events {
     use crate::diagnose::Cause;
 
     fn cause(text: &str) -> Cause {
-        let lines = super::super::clean(text);
-        let segs = super::super::segments(&lines);
-        let b = read_ntpd(&segs[0]);
-        assert_eq!(b.len(), 1, "{text}");
-        b[0].verdict.cause
+        super::cause_of(read_ntpd, text)
     }
 
     /// report_event()'s lines with statestr.c's names, as ntpsec's msyslog
