@@ -21,17 +21,15 @@ pub struct Entry<'a> {
     pub message: &'a str,
 }
 
-fn is_digits(s: &str, n: usize) -> bool {
-    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// `2026-12-07T10:00:00` followed by `Z`, `+0000`, `+00:00` or a fraction.
+/// `2026-12-07T10:00:00` followed by `Z`, `+0000`, `+00:00`, a fraction or
+/// nothing (ntpsec's own log). Read as bytes: any text may come here.
 fn iso_time(w: &str) -> bool {
-    w.len() >= 19
-        && is_digits(&w[..4], 4)
-        && &w[4..5] == "-"
-        && &w[10..11] == "T"
-        && w[11..19].bytes().filter(|b| *b == b':').count() == 2
+    let b = w.as_bytes();
+    b.len() >= 19
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && b[11..19].iter().filter(|c| **c == b':').count() == 2
 }
 
 /// `PROG[PID]:` or `PROG:` → PROG.
@@ -562,6 +560,14 @@ mod tests {
             (Some("chronyd"), "System clock wrong by 2.5 seconds")
         );
         assert!(entry("remote refid st").is_none());
+        // Any text: multi-byte characters where a time would be.
+        for t in [
+            "ééééééééééééééééééé x",
+            "2026-12-07Té0:00:00 x",
+            "Dec ééé 10:00:00 h p: m",
+        ] {
+            let _ = entry(t);
+        }
     }
 }
 
