@@ -683,3 +683,33 @@ mod ntpd_events {
         assert!(read_ntpd(&super::super::segments(&lines)[0]).is_empty());
     }
 }
+
+#[cfg(test)]
+mod any_text {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text, and any text after a log prefix, reads without a panic.
+        #[test]
+        fn log_readers_take_any_text(
+            body in "\\PC{0,80}",
+            prefix in prop_oneof![
+                Just(""),
+                Just("2026-12-07T10:00:00Z "),
+                Just("2026-12-07T10:00:00 ntpd[1]: PROTO: "),
+                Just("Dec  7 10:00:00 h chronyd[1]: Can't synchronise: "),
+                Just("Dec 07 10:00:00 h systemd-timesyncd[1]: Contacted time server "),
+                Just("<30>1 2026-12-07T10:00:00Z h chronyd 1 - - "),
+            ],
+        ) {
+            let text = format!("{prefix}{body}\n");
+            let _ = super::entry(&text);
+            let lines = super::super::clean(&text);
+            for seg in super::super::segments(&lines) {
+                let _ = super::read(&seg);
+                let _ = super::read_ntpd(&seg);
+                let _ = super::read_timesyncd(&seg);
+            }
+        }
+    }
+}
