@@ -48,21 +48,7 @@ fn restrict_lines_as_ntpd_reads_them() {
     }
     let f = d.file("ntp.conf", &conf);
     let log = d.path().join("ntpd.log");
-    let mut p = ns.spawn(
-        &[
-            "ntpd",
-            "-n",
-            "-c",
-            f.to_str().unwrap(),
-            "-p",
-            &format!("{}/pid", d.path().display()),
-        ],
-        &log,
-    );
-    assert!(
-        ns.wait_udp_listen(123, Duration::from_secs(10)),
-        "ntpd started"
-    );
+    let mut p = ntpd_with(&ns, d.path(), &f);
     std::thread::sleep(Duration::from_millis(300));
     p.stop();
     let text = std::fs::read_to_string(&log).unwrap();

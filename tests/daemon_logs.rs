@@ -7,34 +7,21 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ntpdiag::schema::ExplainReport;
 
-fn explain_text(text: &str) -> ExplainReport {
-    let d = TempDir::new();
-    let f = d.file("log.txt", text);
-    let o = run_bounded(
-        std::process::Command::new(ntpdiag()).args([
-            "explain",
-            "--json",
-            "--no-probe",
-            f.to_str().unwrap(),
-        ]),
-        Duration::from_secs(20),
-    );
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
-}
-
-/// `TIME MESSAGE` → `Dec  7 10:00:00 node1 chronyd[812]: MESSAGE`.
-fn as_syslog(log: &str) -> String {
+/// A daemon's own log rewritten as syslog prints it: its time replaced
+/// by `Dec  7 10:00:00 node1`, and `PROGRAM[812]:` put before lines that
+/// carry none (chronyd's `TIME MESSAGE`; ntpsec's `TIME ntpd[PID]: …`
+/// keeps its own).
+fn as_syslog(log: &str, program: &str) -> String {
     log.lines()
         .filter_map(|l| l.split_once(' '))
-        .map(|(_, m)| format!("Dec  7 10:00:00 node1 chronyd[812]: {m}\n"))
+        .map(|(_, m)| {
+            if m.starts_with(&format!("{program}[")) {
+                format!("Dec  7 10:00:00 node1 {m}\n")
+            } else {
+                format!("Dec  7 10:00:00 node1 {program}[812]: {m}\n")
+            }
+        })
         .collect()
 }
 
@@ -68,8 +55,8 @@ fn chronyd_logs_as_it_writes_them() {
         let log = log_until(&mut c, "Selected source", Duration::from_secs(20));
         assert!(log.contains("Selected source"), "{log}");
         keep_output("real-chronyd-log-selected", &log);
-        for text in [log.clone(), as_syslog(&log)] {
-            let r = explain_text(&text);
+        for text in [log.clone(), as_syslog(&log, "chronyd")] {
+            let (r, _) = explain_paste(&text);
             assert_eq!(r.verdict.cause, "ok", "{text}\n{r:#?}");
             assert!(r.blocks.iter().any(|b| b.kind == "DaemonLog"), "{r:#?}");
         }
@@ -93,8 +80,8 @@ fn chronyd_logs_as_it_writes_them() {
         p.server.exec_ok(&["iptables", "-F", "INPUT"]);
         keep_output("real-chronyd-log-lost", &log);
         assert!(log.contains("Can't synchronise"), "{log}");
-        for text in [log.clone(), as_syslog(&log)] {
-            let r = explain_text(&text);
+        for text in [log.clone(), as_syslog(&log, "chronyd")] {
+            let (r, _) = explain_paste(&text);
             assert_ne!(r.verdict.cause, "ok", "{text}\n{r:#?}");
             assert_eq!(r.verdict.cause, "no-reply", "{text}\n{r:#?}");
         }
@@ -123,13 +110,8 @@ fn ntpd_logs_as_it_writes_them() {
     let table = String::from_utf8_lossy(&p.client.exec(&["ntpq", "-pn"]).stdout).to_string();
     assert!(log.contains("sys_peer"), "{table}\n{log}");
     keep_output("real-ntpd-log-sys-peer", &log);
-    let syslog: String = log
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(_, m)| format!("Dec  7 10:00:00 node1 {m}\n"))
-        .collect();
-    for text in [log.clone(), syslog] {
-        let r = explain_text(&text);
+    for text in [log.clone(), as_syslog(&log, "ntpd")] {
+        let (r, _) = explain_paste(&text);
         assert_eq!(r.verdict.cause, "ok", "{text}\n{r:#?}");
         assert!(r.blocks.iter().any(|b| b.kind == "DaemonLog"), "{r:#?}");
     }

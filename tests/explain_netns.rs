@@ -321,19 +321,7 @@ fn node_ntpd(ns: &Netns, root: &TempDir, lines: &str) -> Proc {
         ),
     )
     .unwrap();
-    let n = ns.spawn(
-        &[
-            "ntpd",
-            "-n",
-            "-c",
-            conf.to_str().unwrap(),
-            "-p",
-            &format!("{}/ntpd.pid", root.path().display()),
-        ],
-        &root.path().join("ntpd.log"),
-    );
-    assert!(ns.wait_udp_listen(123, Duration::from_secs(10)));
-    n
+    ntpd_with(ns, root.path(), &conf)
 }
 
 /// `ntpq -pn` in `ns` until a row starts with '*' or `limit` passes.
@@ -602,31 +590,10 @@ fn a_local_query_timeout_is_judged_with_loopback_in_mind() {
             p = d.path().display()
         ),
     );
-    let _n = ns.spawn(
-        &[
-            "ntpd",
-            "-n",
-            "-c",
-            conf.to_str().unwrap(),
-            "-p",
-            &format!("{}/pid", d.path().display()),
-        ],
-        &d.path().join("ntpd.log"),
-    );
-    assert!(ns.wait_udp_listen(123, Duration::from_secs(10)));
+    let _n = ntpd_with(&ns, d.path(), &conf);
     let out = peer_output(&ns, &["ntpq", "-p"]);
     assert!(out.contains("timed out"), "{out}");
-    let f = d.file("paste.txt", &format!("$ ntpq -p\n{out}"));
-    let o = run_bounded(
-        std::process::Command::new(ntpdiag()).args([
-            "explain",
-            "--json",
-            "--no-probe",
-            f.to_str().unwrap(),
-        ]),
-        Duration::from_secs(20),
-    );
-    let r: ExplainReport = serde_json::from_slice(&o.stdout).unwrap();
+    let (r, _) = explain_paste(&format!("$ ntpq -p\n{out}"));
     let v = &r.verdict;
     assert!(v.summary.contains("loopback"), "{v:#?}");
     assert!(

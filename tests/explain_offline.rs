@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{TempDir, ntpdiag, run_bounded};
+use common::{TempDir, explain_paste, ntpdiag, run_bounded};
 use ntpdiag::schema::ExplainReport;
 
 fn fixture(name: &str) -> PathBuf {
@@ -558,15 +558,9 @@ fn failure_lines_never_give_ok() {
             t => panic!("no healthy output of {t}"),
         }
     };
-    let d = TempDir::new();
     let judge = |text: &str| -> (String, i32) {
-        let f = d.file("paste.txt", text);
-        let o = run_bounded(
-            Command::new(ntpdiag()).args(["explain", "--json", "--no-probe", f.to_str().unwrap()]),
-            Duration::from_secs(20),
-        );
-        let r: ExplainReport = serde_json::from_slice(&o.stdout).unwrap();
-        (r.verdict.cause, o.status.code().unwrap())
+        let (r, code) = explain_paste(text);
+        (r.verdict.cause, code)
     };
     let mut rows = 0;
     for row in table

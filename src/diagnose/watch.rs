@@ -111,7 +111,7 @@ impl SystemFacts {
     /// The adapter: a snapshot's system, with each source judged.
     pub fn of(snap: &Snapshot, rules: &Rules) -> SystemFacts {
         SystemFacts {
-            disputed: disputed(snap, rules),
+            disputed: disputed(snap),
             status: snap.system.status.clone(),
             peer: snap
                 .system
@@ -309,21 +309,17 @@ pub static SYSTEM_STEPS: &[Step<SystemFacts>] = &[Step {
 /// interval, its distance without the empty stages of its filter
 /// ([`samples_needed`]'s arithmetic), disjoint from the peer's is a
 /// dissent. (dissenting, sources with samples).
-fn disputed(snap: &Snapshot, rules: &Rules) -> (usize, usize) {
+fn disputed(snap: &Snapshot) -> (usize, usize) {
     let Some(p) = snap.system.peer.and_then(|i| snap.sources.get(i)) else {
         return (0, 0);
     };
-    let own = |s: &SourceView| {
-        let k = s.samples.min(8);
-        s.root_distance - MAXDISP * (0.5f64.powi(k as i32) - 0.5f64.powi(8))
-    };
+    let own = |s: &SourceView| s.root_distance - empty_stages(s.samples);
     let with_samples: Vec<&SourceView> = snap.sources.iter().filter(|s| s.samples > 0).collect();
     let dissent = with_samples
         .iter()
         .filter(|s| !std::ptr::eq(**s, p))
         .filter(|s| {
-            matches!(s.status, Status::TooFar { .. })
-                && samples_needed(&SourceFacts::of(s, rules, snap)).is_some()
+            needed(&s.status, s.samples).is_some()
                 && (s.offset - p.offset).abs() > own(s).max(0.0) + p.root_distance
         })
         .count();
@@ -541,15 +537,31 @@ fn unsynchronized(f: &SourceFacts) -> Verdict {
 /// clock_filter; ntpsec's likewise), so with k samples they add
 /// MAXDISP·(2^-k − 2^-8) to the distance; what remains is the source's own.
 pub fn samples_needed(f: &SourceFacts) -> Option<usize> {
-    let (distance, threshold) = too_far_by(f)?;
-    let empty = |k: usize| MAXDISP * (0.5f64.powi(k as i32) - 0.5f64.powi(8));
-    let k = f.samples.min(8);
+    needed(&f.status, f.samples)
+}
+
+/// What the empty stages of a clock filter holding `k` samples add to the
+/// root distance: MAXDISP·(2^-k − 2^-8).
+fn empty_stages(k: usize) -> f64 {
+    MAXDISP * (0.5f64.powi(k.min(8) as i32) - 0.5f64.powi(8))
+}
+
+/// [`samples_needed`] of a source in `status` with `samples` in its filter.
+fn needed(status: &Status, samples: usize) -> Option<usize> {
+    let Status::TooFar {
+        distance,
+        threshold,
+    } = *status
+    else {
+        return None;
+    };
+    let k = samples.min(8);
     if k == 0 || k >= 8 {
         return None;
     }
-    let own = distance - empty(k);
+    let own = distance - empty_stages(k);
     (k + 1..=8)
-        .find(|n| own + empty(*n) <= threshold)
+        .find(|n| own + empty_stages(*n) <= threshold)
         .map(|n| n - k)
 }
 

@@ -391,6 +391,12 @@ pub fn ntpd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
             d = d.display()
         ),
     );
+    ntpd_with(ns, d, &conf)
+}
+
+/// Starts ntpsec's ntpd in `ns` with the configuration file `conf` as it
+/// is (pid file and log `ntpd.log` in `dir`). Waits until it listens.
+pub fn ntpd_with(ns: &Netns, dir: &Path, conf: &Path) -> Proc {
     let p = ns.spawn(
         &[
             "ntpd",
@@ -398,15 +404,34 @@ pub fn ntpd(ns: &Netns, dir: &TempDir, extra: &str) -> Proc {
             "-c",
             conf.to_str().unwrap(),
             "-p",
-            &format!("{}/ntpd.pid", d.display()),
+            &format!("{}/ntpd.pid", dir.display()),
         ],
-        &d.join("ntpd.log"),
+        &dir.join("ntpd.log"),
     );
     assert!(
         ns.wait_udp_listen(123, Duration::from_secs(10)),
         "ntpd did not start"
     );
     p
+}
+
+/// `ntpdiag explain --json --no-probe` on `text` as a pasted file: the
+/// report and the exit status.
+pub fn explain_paste(text: &str) -> (ntpdiag::schema::ExplainReport, i32) {
+    let d = TempDir::new();
+    let f = d.file("paste.txt", text);
+    let o = run_bounded(
+        Command::new(ntpdiag()).args(["explain", "--json", "--no-probe", f.to_str().unwrap()]),
+        Duration::from_secs(20),
+    );
+    let r = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (r, o.status.code().unwrap_or(-1))
 }
 
 /// Starts chronyd (`-x`: never touches the clock) in `ns` with the given
