@@ -29,7 +29,9 @@ tools' own sources print it: ntpq (peers, opeers, apeers, assoc, rv, its
 errors, interactive sessions), classic ntpdate (-d, -q, its syslog lines),
 ntpdig and ntpsec's ntpdate (every Response dropped reason, -j), chronyc
 (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata,
-text and -c), timedatectl timesync-status; one block per command prompt and
+text and -c), timedatectl timesync-status, and the log lines of chronyd, ntpd
+and systemd-timesyncd (their own log files, syslog, the journal; the newest
+state stands); one block per command prompt and
 per table, line by line, then as a whole. Below the verdict on a node, what
 was read: each time source with its kind and options, the access lines, and
 the NTS settings (NTS sources, trusted certificates, certificate time checks,
