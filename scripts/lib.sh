@@ -29,8 +29,8 @@ need_cargo() {
 
 # The real peers for the tests: ntpsec (ntpd, ntpq, ntpdig, ntpdate),
 # tcpdump, tshark, iptables, nftables, iproute2, openssl (NTS certificates);
-# chronyd unpacked beside it
-# (the chrony package conflicts with ntpsec).
+# chronyd and OpenNTPD unpacked beside it
+# (the chrony and openntpd packages conflict with ntpsec).
 install_peers() {
   local made_policy=0
   # ntpsec's postinst would start ntpd with its default config (outside
@@ -41,7 +41,7 @@ install_peers() {
     made_policy=1
   fi
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
-  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates
+  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates libcap2-bin
   [ $made_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
   if [ ! -x /opt/chrony/usr/sbin/chronyd ]; then
     local tmp
@@ -54,4 +54,19 @@ install_peers() {
     $SUDO dpkg -x "$tmp"/chrony_*.deb /opt/chrony
     rm -rf "$tmp"
   fi
+  # OpenNTPD conflicts with ntpsec too: unpacked beside it, with the
+  # system user its privilege separation drops to (as its postinst makes).
+  if [ ! -x /opt/openntpd/usr/sbin/ntpd ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download openntpd >/dev/null 2>&1) || {
+      [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
+      (cd "$tmp" && apt-get download openntpd >/dev/null)
+    }
+    $SUDO mkdir -p /opt/openntpd
+    $SUDO dpkg -x "$tmp"/openntpd_*.deb /opt/openntpd
+    rm -rf "$tmp"
+  fi
+  getent passwd ntpd >/dev/null ||
+    $SUDO useradd --system --user-group --no-create-home --home-dir /run/openntpd --shell /usr/sbin/nologin ntpd
 }

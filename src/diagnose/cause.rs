@@ -395,6 +395,14 @@ causes! {
         means "The daemon's default access rule drops every packet from its own servers, their replies included: it never hears them."
         tell "ntpd's `restrict default` carries ignore (ntpsec: or noserve, which drops every non-control packet) and no restrict line covers the servers' addresses or `restrict source`"
         fix "add `restrict source nomodify noquery` (an entry for each server's address), or `restrict <server address>` without ignore/noserve";
+    ConstraintFailed = "constraint-failed", Local, 10, E, "CONSTRAINT FAILED",
+        means "OpenNTPD takes no time from its NTP servers until an HTTPS constraint (`constraint from`/`constraints from`) answers, and none has: the HTTPS servers cannot be resolved or reached, their certificates fail (a clock far off makes a good certificate look expired or not yet valid), or the NTP replies fall outside the time the constraints give."
+        tell "OpenNTPD's own words (constraint.c, client.c): `constraints configured but none available`, `tls certificate expired`/`not yet valid`, `reply from … constraint check failed`; or ntpctl's status shows no constraint offset while the clock stays unsynced. A build without libtls ignores constraints and says so"
+        fix "make one constraint URL work from this host (`curl -sI https://HOST/` must answer with a Date: header: check DNS and outgoing TCP 443), set the clock roughly once (`ntpd -s` at start), or remove the `constraint(s) from` lines";
+    OtherDiscipline = "other-discipline", Local, 12, E, "ANOTHER AGENT SETS THIS CLOCK",
+        means "Something other than the NTP client also sets this clock: a hypervisor's time provider (Hyper-V's VM IC Time Synchronization Provider, VMware Tools), a second daemon, phc2sys. They fight: the offset saw-tooths, and steps appear that the NTP client never made."
+        tell "w32tm names the VM IC provider as its source, or reports it enabled beside an NTP or domain (NT5DS) client"
+        fix "let one agent set the clock: in a domain-joined or NTP-configured VM, `reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\W32Time\\TimeProviders\\VMICTimeProvider /v Enabled /t REG_DWORD /d 0 /f`, then `w32tm /config /update` and `w32tm /resync` (or turn off the Hyper-V Time synchronization integration service); on Linux, stop the second agent";
     RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
         means "This node's default access rule refuses the clients it should serve."
         tell "the default `restrict` carries ignore/noserve (ntpd), or chrony allows no client"

@@ -525,6 +525,16 @@ pub struct DaemonView {
     /// The daemon says it has fewer selectable sources than it requires
     /// (chronyd `minsources`, ntpd `tos minsane`).
     pub too_few: Option<Fact<String>>,
+    /// OpenNTPD takes no time until an HTTPS constraint answers, and none
+    /// does (its words, with the line).
+    pub constraint_failed: Option<Fact<String>>,
+    /// Another agent also sets this clock (a hypervisor's time provider, a
+    /// second daemon): what it is, as the tool names it.
+    pub other_discipline: Option<Fact<String>>,
+    /// The daemon uses none of its sources and its output does not say
+    /// why (OpenNTPD's `peer not valid`: silent, unsynchronized or
+    /// rejected alike): what would tell.
+    pub unexplained: Option<Fact<String>>,
 }
 
 /// How much of a verdict is wanted.

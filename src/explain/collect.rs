@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::conf::{Config, Daemon, Issue, parse_chrony, parse_ntp, parse_timesyncd};
+use super::conf::{
+    Config, Daemon, Issue, parse_chrony, parse_ntp, parse_openntpd, parse_timesyncd,
+};
 use super::firewall::{iptables_on_nft, parse_iptables, parse_nft};
 use super::node::{NodeEvidence, PortHolder, RunningDaemon, ServerEvidence};
 use crate::diagnose::SourcePort;
@@ -169,6 +171,7 @@ pub fn load(root: &Path, main: &str, daemon: Daemon) -> Option<Config> {
             Daemon::Ntpd => parse_ntp(&shown, &text, &mut cfg),
             Daemon::Chrony => parse_chrony(&shown, &text, &mut cfg),
             Daemon::Timesyncd => parse_timesyncd(&shown, &text, &mut cfg),
+            Daemon::Openntpd => parse_openntpd(&shown, &text, &mut cfg),
         }
         if depth >= 4 {
             continue;
@@ -217,6 +220,13 @@ pub fn configs(root: &Path, timesyncd_running: bool) -> Vec<Config> {
     {
         out.push(c);
     }
+    // Debian's openntpd package; OpenBSD and the portable build's default.
+    if let Some(c) = ["/etc/openntpd/ntpd.conf", "/etc/ntpd.conf"]
+        .iter()
+        .find_map(|f| load(root, f, Daemon::Openntpd))
+    {
+        out.push(c);
+    }
     if let Some(c) = load(root, "/etc/systemd/timesyncd.conf", Daemon::Timesyncd)
         && (timesyncd_running || !c.sources.is_empty())
     {
@@ -241,16 +251,44 @@ pub fn daemons() -> Result<Vec<RunningDaemon>, String> {
             continue;
         };
         let comm = comm.trim().to_string();
-        let Some(daemon) = Daemon::of_process(&comm) else {
+        let Some(mut daemon) = Daemon::of_process(&comm) else {
             continue;
         };
         if own.is_some() && std::fs::read_link(e.path().join("ns/net")).ok() != own {
             continue;
         }
+        if comm == "ntpd" {
+            daemon = Daemon::of_ntpd(&cmdline(pid), children(pid).iter().map(String::as_str));
+        }
         v.push(RunningDaemon { daemon, pid, comm });
     }
     v.sort_by_key(|d| d.pid);
     Ok(v)
+}
+
+/// A process's command line, its NUL separators as spaces ("" when gone).
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// The command lines of a process's children (/proc/PID/task/*/children).
+fn children(pid: u32) -> Vec<String> {
+    let mut out = vec![];
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        if let Ok(c) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(
+                c.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .map(cmdline),
+            );
+        }
+    }
+    out
 }
 
 /// Who holds udp/123 (/proc/net/udp{,6}, owner found through /proc/*/fd).
@@ -421,6 +459,12 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                     Ok(t) if t.contains("timed out") || t.trim().is_empty() => errors.push(
                         "ntpq: the local ntpd did not answer (restrict noquery?)".to_string(),
                     ),
+                    Ok(t) => outputs.push(t),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if running.contains(&Daemon::Openntpd) {
+                match run("ntpctl", &["-s", "all"], Duration::from_secs(5)) {
                     Ok(t) => outputs.push(t),
                     Err(e) => errors.push(e),
                 }

@@ -848,6 +848,126 @@ pub fn parse_timesyncd(file: &str, text: &str, cfg: &mut Config) {
     }
 }
 
+/// Parses OpenNTPD's `ntpd.conf` (parse.y of OpenBSD's usr.sbin/ntpd,
+/// 6.x): `server ADDR`, `servers NAME` (every address the name resolves
+/// to: a pool), `sensor DEVICE` (a reference clock), each with `weight N`,
+/// `rtable N`, `trusted` (sensors also `correction N`, `refid S`,
+/// `stratum N`); `constraint from URL` (or `{ URL … }`), `constraints
+/// from URL` (every address); `listen on ADDR`, `query from ADDR`. Any
+/// other line is a syntax error, and ntpd does not start.
+pub fn parse_openntpd(file: &str, text: &str, cfg: &mut Config) {
+    cfg.files.push(file.to_string());
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let words = openntpd_words(raw);
+        let Some((key, rest)) = words.split_first() else {
+            continue;
+        };
+        let issue = |cfg: &mut Config, message: String| {
+            cfg.issues.push(Issue {
+                file: file.into(),
+                line,
+                message,
+                fatal: true,
+            })
+        };
+        let opts_ok = |opts: &[String], with_arg: &[&str], flags: &[&str]| {
+            let mut it = opts.iter();
+            while let Some(o) = it.next() {
+                if with_arg.contains(&o.as_str()) {
+                    if it.next().is_none() {
+                        return Err(format!("`{o}` without a value"));
+                    }
+                } else if !flags.contains(&o.as_str()) {
+                    return Err(format!("unknown option `{o}`"));
+                }
+            }
+            Ok(())
+        };
+        match key.as_str() {
+            "server" | "servers" | "sensor" => {
+                let Some((h, opts)) = rest.split_first() else {
+                    issue(cfg, format!("syntax error: `{key}` without an address"));
+                    continue;
+                };
+                let with_arg: &[&str] = if key == "sensor" {
+                    &["correction", "refid", "stratum", "weight"]
+                } else {
+                    &["weight", "rtable"]
+                };
+                if let Err(m) = opts_ok(opts, with_arg, &["trusted"]) {
+                    issue(cfg, format!("syntax error: {m}"));
+                    continue;
+                }
+                cfg.sources.push(Source {
+                    kind: match key.as_str() {
+                        "server" => SourceKind::Server,
+                        "servers" => SourceKind::Pool,
+                        _ => SourceKind::Refclock,
+                    },
+                    host: h.clone(),
+                    options: opts.to_vec(),
+                    file: file.into(),
+                    line,
+                });
+            }
+            "constraint" | "constraints" | "listen" | "query" => {
+                let want = if matches!(key.as_str(), "listen") {
+                    "on"
+                } else {
+                    "from"
+                };
+                if rest.first().map(String::as_str) != Some(want) || rest.len() < 2 {
+                    issue(cfg, format!("syntax error: `{key} {want} …` expected"));
+                    continue;
+                }
+                let args: Vec<String> = rest[1..]
+                    .iter()
+                    .filter(|w| *w != "{" && *w != "}")
+                    .cloned()
+                    .collect();
+                cfg.directives
+                    .push((key.clone(), args, file.to_string(), line));
+            }
+            _ => issue(
+                cfg,
+                format!("syntax error: unknown keyword `{key}` (OpenNTPD does not start)"),
+            ),
+        }
+    }
+}
+
+/// One ntpd.conf line as parse.y's lexer cuts it: words, "quoted strings"
+/// as one, `#` to the end of the line a comment outside quotes, `{`/`}`
+/// words of their own.
+fn openntpd_words(line: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => break,
+            '{' | '}' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+                out.push(c.to_string());
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 /// timesyncd.conf(5)'s `[Time]` keys.
 const TIMESYNCD_KEYS: &[&str] = &[
     "RootDistanceMaxSec",

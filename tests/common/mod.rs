@@ -658,3 +658,69 @@ pub fn openssl_cert(dir: &TempDir) -> (PathBuf, PathBuf) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     (key, crt)
 }
+
+/// OpenNTPD from `apt-get download openntpd` + `dpkg -x` (scripts/lib.sh
+/// puts it in /opt/openntpd), or $NTPDIAG_OPENNTPD_DIR.
+pub fn openntpd_dir() -> String {
+    std::env::var("NTPDIAG_OPENNTPD_DIR").unwrap_or_else(|_| "/opt/openntpd/usr/sbin".into())
+}
+
+/// tests/shim/noclock.c built into `dir`: an LD_PRELOAD under which every
+/// call that would set or adjust the clock succeeds without doing so.
+pub fn noclock_shim(dir: &TempDir) -> PathBuf {
+    let so = dir.path().join("noclock.so");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/shim/noclock.c");
+    let o = run_bounded(
+        Command::new("gcc").args([
+            "-shared",
+            "-fPIC",
+            "-O2",
+            "-o",
+            so.to_str().unwrap(),
+            src.to_str().unwrap(),
+            "-ldl",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(
+        o.status.success(),
+        "gcc: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    so
+}
+
+/// Starts OpenNTPD (`ntpd -d -vv -f CONF`) in `ns`, in a mount namespace of
+/// its own (tmpfs on /run and /var/lib: its socket, drift file and
+/// privilege-separation directory are fixed paths), under the no-clock
+/// shim and without CAP_SYS_TIME: it runs its whole logic, and the host's
+/// clock is never touched. Its log is `openntpd.log` in `dir`; ask it with
+/// [`ntpctl`].
+pub fn openntpd(ns: &Netns, dir: &TempDir, conf: &str) -> Proc {
+    let shim = noclock_shim(dir);
+    let conf = dir.file("ntpd.conf", conf);
+    let script = format!(
+        "mount --make-rprivate / && mount -t tmpfs t /run && mkdir -p /run/openntpd && \
+         mount -t tmpfs t /var/lib && mkdir -p /var/lib/openntpd/run /var/lib/openntpd/db && \
+         exec env LD_PRELOAD={shim} capsh --drop=cap_sys_time -- -c 'exec {bin}/ntpd -d -vv -f {conf}'",
+        shim = shim.display(),
+        bin = openntpd_dir(),
+        conf = conf.display()
+    );
+    ns.spawn(
+        &["unshare", "-m", "sh", "-c", &script],
+        &dir.path().join("openntpd.log"),
+    )
+}
+
+/// `ntpctl -s WHAT` against the OpenNTPD `p` started (its mount and network
+/// namespaces).
+pub fn ntpctl(p: &Proc, what: &str) -> String {
+    let pid = p.pid().to_string();
+    let bin = format!("{}/ntpctl", openntpd_dir());
+    let o = run_bounded(
+        Command::new("nsenter").args(["-t", &pid, "-m", "-n", &bin, "-s", what]),
+        Duration::from_secs(10),
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}

@@ -29,6 +29,8 @@ pub enum Daemon {
     Ntpd,
     Chrony,
     Timesyncd,
+    /// OpenNTPD (OpenBSD's ntpd; Debian's `openntpd` package).
+    Openntpd,
 }
 
 impl Daemon {
@@ -37,10 +39,12 @@ impl Daemon {
             Daemon::Ntpd => "ntpd",
             Daemon::Chrony => "chronyd",
             Daemon::Timesyncd => "systemd-timesyncd",
+            Daemon::Openntpd => "openntpd",
         }
     }
 
     /// The daemon a process name (`/proc/PID/comm`, 15 characters) is.
+    /// OpenNTPD's processes are also named `ntpd`: see [`Daemon::of_ntpd`].
     pub fn of_process(comm: &str) -> Option<Daemon> {
         match comm {
             "ntpd" => Some(Daemon::Ntpd),
@@ -52,12 +56,32 @@ impl Daemon {
         }
     }
 
+    /// Which `ntpd` a process named so is, from its command line (NUL
+    /// separated, as /proc/PID/cmdline) and its children's: OpenNTPD's
+    /// processes retitle themselves (setproctitle in ntp.c, ntp_dns.c,
+    /// constraint.c: `ntp engine`, `dns engine`, `constraint from …`), and
+    /// Debian starts it with `-f /etc/openntpd/ntpd.conf`.
+    pub fn of_ntpd<'a>(cmdline: &str, children: impl IntoIterator<Item = &'a str>) -> Daemon {
+        let open = |c: &str| {
+            c.contains("ntp engine")
+                || c.contains("dns engine")
+                || c.contains("constraint from")
+                || c.contains("openntpd")
+        };
+        if open(cmdline) || children.into_iter().any(open) {
+            Daemon::Openntpd
+        } else {
+            Daemon::Ntpd
+        }
+    }
+
     /// Its systemd unit on Debian.
     pub fn unit(self) -> &'static str {
         match self {
             Daemon::Ntpd => "ntpsec",
             Daemon::Chrony => "chrony",
             Daemon::Timesyncd => "systemd-timesyncd",
+            Daemon::Openntpd => "openntpd",
         }
     }
 }
@@ -563,7 +587,7 @@ fn opens_service(daemon: Daemon, a: &DefaultAccess) -> bool {
                     .and_then(|t| t.parse::<std::net::IpAddr>().ok())
                     .is_none_or(|ip| !ip.is_loopback())
         }
-        Daemon::Timesyncd => false,
+        Daemon::Timesyncd | Daemon::Openntpd => false,
     }
 }
 

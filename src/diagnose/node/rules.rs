@@ -455,7 +455,8 @@ fn refuses_service(c: &Case) -> bool {
         } => match daemon {
             Daemon::Ntpd => line.flags.iter().any(|f| f == "ignore" || f == "noserve"),
             Daemon::Chrony => !line.allow,
-            Daemon::Timesyncd => false,
+            // Neither has access lines (OpenNTPD serves where `listen on` says).
+            Daemon::Timesyncd | Daemon::Openntpd => false,
         },
         _ => false,
     }

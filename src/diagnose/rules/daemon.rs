@@ -11,6 +11,8 @@ pub(super) fn applies(e: &Exchange) -> bool {
             || d.no_sources.is_some()
             || d.local_clock.is_some()
             || d.too_few.is_some()
+            || d.constraint_failed.is_some()
+            || d.other_discipline.is_some()
     })
 }
 
@@ -34,6 +36,24 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         names: &[Cause::TooFewSources],
         when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.too_few.is_some())),
         say: too_few_sources,
+    },
+    Rule {
+        names: &[Cause::ConstraintFailed],
+        when: When::If(|e| {
+            e.daemon
+                .as_ref()
+                .is_some_and(|d| d.constraint_failed.is_some())
+        }),
+        say: constraint_failed,
+    },
+    Rule {
+        names: &[Cause::OtherDiscipline],
+        when: When::If(|e| {
+            e.daemon
+                .as_ref()
+                .is_some_and(|d| d.other_discipline.is_some())
+        }),
+        say: other_discipline,
     },
     Rule {
         names: &[Cause::ClockStepNeeded],
@@ -172,4 +192,34 @@ pub(super) fn too_few_sources(e: &Exchange) -> Verdict {
     )
     .evidence(format!("{}{}", t.value, at_suffix(&t.at)))
     .fix(Cause::TooFewSources.info().fix)
+}
+
+pub(super) fn constraint_failed(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let c = d.constraint_failed.as_ref().expect("checked");
+    let v = Verdict::new(
+        Cause::ConstraintFailed,
+        format!(
+            "{} has no working HTTPS constraint, and without one it takes no time from its servers.",
+            d.daemon
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{}{}", c.value, at_suffix(&c.at)));
+    silent_evidence(v, e).fix(Cause::ConstraintFailed.info().fix)
+}
+
+pub(super) fn other_discipline(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let o = d.other_discipline.as_ref().expect("checked");
+    Verdict::new(
+        Cause::OtherDiscipline,
+        format!(
+            "Another agent sets this clock besides {}: {}.",
+            d.daemon, o.value
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{}{}", o.value, at_suffix(&o.at)))
+    .fix(Cause::OtherDiscipline.info().fix)
 }

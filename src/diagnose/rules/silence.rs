@@ -44,6 +44,14 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         say: replies_unchecked,
     },
     Rule {
+        names: &[Cause::NotJudged],
+        when: When::If(|e| {
+            e.silent_sources.is_empty()
+                && e.daemon.as_ref().is_some_and(|d| d.unexplained.is_some())
+        }),
+        say: unexplained,
+    },
+    Rule {
         names: &[Cause::NoReply],
         when: When::If(|e| e.vantage == Vantage::Paste("ntpq") && loopback(e)),
         say: local_query_unanswered,
@@ -95,6 +103,22 @@ pub(super) fn local_query_unanswered(e: &Exchange) -> Verdict {
     )
     .fix("let ntpq in on loopback: `restrict 127.0.0.1` and `restrict ::1` in ntp.conf, then restart ntpd")
     .fix("check what ntpd listens on: `ss -ulpn 'sport = :123'`")
+}
+
+/// The daemon uses none of its sources and does not say why.
+pub(super) fn unexplained(e: &Exchange) -> Verdict {
+    let d = e.daemon.as_ref().expect("checked");
+    let u = d.unexplained.as_ref().expect("checked");
+    Verdict::new(
+        Cause::NotJudged,
+        format!(
+            "{} uses none of its {} source(s), and its output does not say why: silent, unsynchronized or rejected look alike here.",
+            d.daemon, d.sources
+        ),
+        Confidence::Low,
+    )
+    .evidence(format!("{}{}", u.value, at_suffix(&u.at)))
+    .fix(Cause::NotJudged.info().fix)
 }
 
 pub(super) fn not_synchronized_yet(e: &Exchange) -> Verdict {

@@ -152,6 +152,12 @@ mod ok_needs_proof {
                 no_sources: none.then_some(Origin::Unknown),
                 local_clock: local.then(|| Fact::new("LOCAL(0)".into(), Origin::Unknown)),
                 too_few: (none && local).then(|| Fact::new("too few".into(), Origin::Unknown)),
+                constraint_failed: (none && unreachable)
+                    .then(|| Fact::new("constraints configured but none available".into(), Origin::Unknown)),
+                other_discipline: (local && unreachable)
+                    .then(|| Fact::new("VM IC Time Synchronization Provider".into(), Origin::Unknown)),
+                unexplained: (none && !local)
+                    .then(|| Fact::new("peer not valid".into(), Origin::Unknown)),
             }
         }
     }

@@ -443,6 +443,9 @@ fn fixture_config(name: &str, daemon: Daemon) -> Config {
         Daemon::Timesyncd => {
             crate::explain::conf::parse_timesyncd(&format!("/etc/{name}"), &text, &mut c)
         }
+        Daemon::Openntpd => {
+            crate::explain::conf::parse_openntpd(&format!("/etc/{name}"), &text, &mut c)
+        }
     }
     c
 }
@@ -464,6 +467,7 @@ fn stock_configs_are_healthy() {
         ("alpine-chrony-chrony.conf", Daemon::Chrony),
         ("chrony-4.3-chrony.conf.example1", Daemon::Chrony),
         ("chrony-4.3-chrony.conf.example2", Daemon::Chrony),
+        ("debian12-openntpd-6.2p3-ntpd.conf", Daemon::Openntpd),
     ] {
         let c = fixture_config(name, daemon);
         assert!(c.issues.is_empty(), "{name}: {:?}", c.issues);

@@ -121,17 +121,22 @@ pub fn entry(line: &str) -> Option<Entry<'_>> {
 
 /// Each source's newest word in a log: whether it answered, and the line.
 #[derive(Default)]
-struct Heard<'a>(Vec<(String, &'a super::Line, bool)>);
+pub(super) struct Heard<'a>(Vec<(String, &'a super::Line, bool)>);
 
 impl<'a> Heard<'a> {
-    fn set(&mut self, name: &str, l: &'a super::Line, answered: bool) {
+    pub(super) fn set(&mut self, name: &str, l: &'a super::Line, answered: bool) {
         self.0.retain(|(s, _, _)| s != name);
         self.0.push((name.to_string(), l, answered));
     }
 
     /// Into the facts: the silent sources (`why` they are), how many
     /// sources and how many answer; a synchronized daemon has none silent.
-    fn close(self, x: &mut Exchange, d: &mut crate::diagnose::facts::DaemonView, why: &str) {
+    pub(super) fn close(
+        self,
+        x: &mut Exchange,
+        d: &mut crate::diagnose::facts::DaemonView,
+        why: &str,
+    ) {
         for (n, l, up) in &self.0 {
             if !up {
                 x.add_silent(l.fact(silent(n, why, true)));
@@ -468,7 +473,7 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
 
 /// The verdict `read` gives on `text`, which must make one block.
 #[cfg(test)]
-fn cause_of(read: fn(&Segment) -> Vec<Explained>, text: &str) -> crate::diagnose::Cause {
+pub(super) fn cause_of(read: fn(&Segment) -> Vec<Explained>, text: &str) -> crate::diagnose::Cause {
     let lines = super::clean(text);
     let segs = super::segments(&lines);
     let b = read(&segs[0]);

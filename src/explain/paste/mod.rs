@@ -14,7 +14,10 @@
 //!   `sourcestats`, `selectdata`, `tracking` (text and `-c`), `ntpdata`,
 //!   `activity`, `authdata`, and its error replies ([`chronyc`]);
 //! - `timedatectl timesync-status` (systemd's `print_ntp_status_info`)
-//!   ([`timedatectl`]).
+//!   ([`timedatectl`]);
+//! - OpenNTPD's `ntpctl -s all|status|peers|Sensors` and its log lines
+//!   ([`openntpd`]);
+//! - the daemons' log lines: journal, syslog, their own files ([`log`]).
 //!
 //! A paste is first cleaned (terminal colour codes, carriage returns) and
 //! cut into blocks at each command prompt (`$ ntpq -p`, `ntpq> peers`,
@@ -36,6 +39,7 @@ pub mod log;
 pub mod ntpdate;
 pub mod ntpdig;
 pub mod ntpq;
+pub mod openntpd;
 pub mod timedatectl;
 
 pub use chronyc::chrony_rows;
@@ -62,6 +66,7 @@ pub enum Kind {
     ChronycAuthdata,
     ChronycError,
     TimedatectlTimesync,
+    Ntpctl,
     DaemonLog,
 }
 
@@ -86,6 +91,7 @@ impl Kind {
             Kind::ChronycAuthdata => "chronyc authdata",
             Kind::ChronycError => "chronyc (error)",
             Kind::TimedatectlTimesync => "timedatectl timesync-status",
+            Kind::Ntpctl => "ntpctl (OpenNTPD)",
             Kind::DaemonLog => "daemon log",
         }
     }
@@ -235,6 +241,11 @@ const TOOLS: &[&str] = &[
     "timedatectl",
     "ntpdc",
     "ntpstat",
+    "ntpctl",
+    "journalctl",
+    "systemctl",
+    "w32tm",
+    "ntp-ctl",
 ];
 
 /// The command on a prompt line: `$ ntpq -p`, `[root@h ~]# chronyc
@@ -445,6 +456,8 @@ pub fn explain(text: &str) -> Vec<Explained> {
         found.extend(log::read(&seg));
         found.extend(log::read_ntpd(&seg));
         found.extend(log::read_timesyncd(&seg));
+        found.extend(openntpd::read(&seg));
+        found.extend(openntpd::read_log(&seg));
         for e in &mut found {
             e.command = seg.command.clone();
         }
@@ -455,7 +468,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
 }
 
 /// What explain reads when it is given pasted output.
-pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, chronyd's, ntpd's and systemd-timesyncd's log lines (their own log files, syslog, the journal); several in one paste.";
+pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, OpenNTPD's ntpctl (status, peers, sensors, all), chronyd's, ntpd's, systemd-timesyncd's and OpenNTPD's log lines (their own log files, syslog, the journal); several in one paste.";
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {

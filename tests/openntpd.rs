@@ -1,0 +1,165 @@
+//! OpenNTPD, the real one (Debian's openntpd 6.2p3, unpacked beside
+//! ntpsec), in namespaces: what `ntpctl` prints and what it logs, read by
+//! explain; and how explain tells its processes from ntpsec's.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// ntpsec's ntpd in orphan mode, waited for until it answers leap 0
+/// (OpenNTPD backs off for ~50 minutes from a server that answers "not
+/// synced").
+fn healthy_server(p: &Pair) -> Proc {
+    let srv = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = p.server.exec(&["ntpq", "-c", "rv 0 leap", "127.0.0.1"]);
+        if String::from_utf8_lossy(&o.stdout).contains("leap=00") {
+            return srv;
+        }
+        assert!(Instant::now() < end, "the ntpsec server never left leap 3");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The log until it holds `what`, or `limit` passes.
+fn log_until(p: &mut Proc, what: &str, limit: Duration) -> String {
+    let end = Instant::now() + limit;
+    loop {
+        let t = p.log_text();
+        if t.contains(what) || Instant::now() > end || !p.is_running() {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// OpenNTPD with one healthy server and one address where no host is:
+/// before it syncs, its log says the empty address never answers; once it
+/// syncs, ntpctl and the log say ok, the silent peer aside.
+#[test]
+fn openntpd_syncs_and_says_so() {
+    let bin = format!("{}/ntpd", openntpd_dir());
+    if !require(
+        "openntpd",
+        &[
+            "ip", "ss", "ntpd", "ntpq", "capsh", "unshare", "nsenter", "gcc", &bin,
+        ],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = healthy_server(&p);
+    let d = TempDir::new();
+    let mut o = openntpd(
+        &p.client,
+        &d,
+        &format!("server {SERVER}\nserver 198.51.100.7\n"),
+    );
+    // Its processes: the parent keeps its command line, its children
+    // retitle themselves ("ntpd: ntp engine"); explain tells it from ntpsec.
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = o.pid();
+    let own = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let mut kids = vec![];
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        for c in std::fs::read_to_string(t.path().join("children"))
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            let b = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            kids.push(String::from_utf8_lossy(&b).replace('\0', " "));
+        }
+    }
+    assert!(kids.iter().any(|k| k.contains("ntp engine")), "{kids:?}");
+    let own = String::from_utf8_lossy(&own).replace('\0', " ");
+    assert_eq!(
+        ntpdiag::diagnose::node::Daemon::of_ntpd(&own, kids.iter().map(String::as_str)),
+        ntpdiag::diagnose::node::Daemon::Openntpd
+    );
+    assert_eq!(
+        ntpdiag::diagnose::node::Daemon::of_ntpd(
+            "/usr/sbin/ntpd -p /run/ntpd.pid -c /etc/ntpsec/ntp.conf -g -N -u ntpsec:ntpsec",
+            []
+        ),
+        ntpdiag::diagnose::node::Daemon::Ntpd
+    );
+
+    // Before it syncs: the empty address timed out (client.c's debug line,
+    // which -vv prints).
+    let early = log_until(
+        &mut o,
+        "no reply from 198.51.100.7",
+        Duration::from_secs(60),
+    );
+    assert!(early.contains("no reply from 198.51.100.7"), "{early}");
+    if !early.contains("clock is now synced") {
+        let (r, _) = explain_paste(&early);
+        assert_eq!(r.verdict.cause, "no-reply", "{early}\n{r:#?}");
+        assert!(
+            r.verdict
+                .evidence
+                .iter()
+                .any(|e| e.contains("198.51.100.7")),
+            "{r:#?}"
+        );
+    }
+
+    let log = log_until(&mut o, "clock is now synced", Duration::from_secs(240));
+    assert!(log.contains("clock is now synced"), "{log}");
+    let all = ntpctl(&o, "all");
+    let status = ntpctl(&o, "status");
+    keep_output("real-openntpd-log-synced", &log);
+    keep_output("real-ntpctl-all-synced", &all);
+    assert!(all.contains("clock synced"), "{all}");
+    for text in [
+        log.clone(),
+        log.lines()
+            .map(|l| format!("Dec  7 10:00:00 node1 ntpd[812]: {l}\n"))
+            .collect(),
+        all.clone(),
+        format!("$ ntpctl -s status\n{status}"),
+    ] {
+        let (r, _) = explain_paste(&text);
+        assert_eq!(r.verdict.cause, "ok", "{text}\n{r:#?}");
+    }
+    let (r, _) = explain_paste(&all);
+    assert!(r.blocks.iter().any(|b| b.kind == "Ntpctl"), "{r:#?}");
+    assert!(r.verdict.summary.contains(SERVER), "{r:#?}");
+}
+
+/// An upstream that is not synchronized: OpenNTPD says `reply from …: not
+/// synced (alarm)`, and explain names the upstream.
+#[test]
+fn openntpd_unsynchronized_upstream() {
+    let bin = format!("{}/ntpd", openntpd_dir());
+    if !require(
+        "openntpd",
+        &[
+            "ip", "ss", "ntpd", "capsh", "unshare", "nsenter", "gcc", &bin,
+        ],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    // A fresh ntpd without sources answers leap 3, stratum 0 (INIT).
+    let _srv = ntpd(&p.server, &p.dir, "");
+    let d = TempDir::new();
+    let mut o = openntpd(&p.client, &d, &format!("server {SERVER}\n"));
+    let log = log_until(&mut o, "not synced", Duration::from_secs(60));
+    assert!(log.contains("not synced (alarm)"), "{log}");
+    let all = ntpctl(&o, "all");
+    keep_output("real-openntpd-log-unsynced-upstream", &log);
+    keep_output("real-ntpctl-all-unsynced-upstream", &all);
+    let (r, _) = explain_paste(&log);
+    assert_eq!(r.verdict.cause, "upstream-unsynchronized", "{log}\n{r:#?}");
+    // ntpctl alone cannot say why the peer is not valid: never ok.
+    let (r, _) = explain_paste(&all);
+    assert_ne!(r.verdict.cause, "ok", "{all}\n{r:#?}");
+    assert!(r.blocks.iter().any(|b| b.kind == "Ntpctl"), "{all}\n{r:#?}");
+}
