@@ -141,7 +141,12 @@ pub(super) fn local_clock_only(e: &Exchange) -> Verdict {
     let d = e.daemon.as_ref().expect("checked");
     let l = d.local_clock.as_ref().expect("checked");
     let real = d.sources;
-    let summary = if d.answering == 0 {
+    let summary = if real == 0 {
+        format!(
+            "{} keeps time from its own local clock ({}), which follows no real time: no real time source answers it.",
+            d.daemon, l.value
+        )
+    } else if d.answering == 0 {
         format!(
             "{} is synchronized to its own local clock ({}), which follows no real time: none of its {real} real server(s) answers.",
             d.daemon, l.value
@@ -152,6 +157,17 @@ pub(super) fn local_clock_only(e: &Exchange) -> Verdict {
             d.daemon, l.value, d.answering
         )
     };
+    if d.daemon == "W32Time" {
+        // Windows names its own clock as the source when no peer answers.
+        let v = Verdict::new(Cause::LocalClockOnly, summary, Confidence::High).evidence(format!(
+            "source: {}{}",
+            l.value,
+            at_suffix(&l.at)
+        ));
+        return silent_evidence(v, e)
+            .fix("see why no peer answers: `w32tm /query /peers` (a domain member needs its domain controller on udp/123; `w32tm /stripchart /computer:DC /samples:3` tests it)")
+            .fix("outside a domain, name a server: `w32tm /config /manualpeerlist:\"SERVER,0x8\" /syncfromflags:manual /update`, then `w32tm /resync`");
+    }
     let mut v = Verdict::new(Cause::LocalClockOnly, summary, Confidence::High).evidence(format!(
         "system peer: the local clock driver{}",
         at_suffix(&l.at)

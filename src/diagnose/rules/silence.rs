@@ -5,6 +5,14 @@ use super::*;
 
 pub(super) static RULES: &[Rule<Exchange>] = &[
     Rule {
+        names: &[Cause::NotJudged],
+        when: When::If(|e| {
+            e.silent_sources.is_empty()
+                && e.daemon.as_ref().is_some_and(|d| d.unexplained.is_some())
+        }),
+        say: unexplained,
+    },
+    Rule {
         names: &[Cause::NoMajority],
         when: When::If(|e| {
             e.daemon.as_ref().is_some_and(|d| {
@@ -42,14 +50,6 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
                 .is_some_and(|w| w.replies_cut > 0 || (w.replies > 0 && e.requests == 0))
         }),
         say: replies_unchecked,
-    },
-    Rule {
-        names: &[Cause::NotJudged],
-        when: When::If(|e| {
-            e.silent_sources.is_empty()
-                && e.daemon.as_ref().is_some_and(|d| d.unexplained.is_some())
-        }),
-        say: unexplained,
     },
     Rule {
         names: &[Cause::NoReply],

@@ -41,6 +41,7 @@ pub mod ntpdig;
 pub mod ntpq;
 pub mod openntpd;
 pub mod timedatectl;
+pub mod w32tm;
 
 pub use chronyc::chrony_rows;
 pub use ntpq::{PeerRow, parse_peers};
@@ -67,6 +68,7 @@ pub enum Kind {
     ChronycError,
     TimedatectlTimesync,
     Ntpctl,
+    W32tm,
     DaemonLog,
 }
 
@@ -92,6 +94,7 @@ impl Kind {
             Kind::ChronycError => "chronyc (error)",
             Kind::TimedatectlTimesync => "timedatectl timesync-status",
             Kind::Ntpctl => "ntpctl (OpenNTPD)",
+            Kind::W32tm => "w32tm (Windows Time)",
             Kind::DaemonLog => "daemon log",
         }
     }
@@ -458,6 +461,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
         found.extend(log::read_timesyncd(&seg));
         found.extend(openntpd::read(&seg));
         found.extend(openntpd::read_log(&seg));
+        found.extend(w32tm::read(&seg));
         for e in &mut found {
             e.command = seg.command.clone();
         }
@@ -468,7 +472,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
 }
 
 /// What explain reads when it is given pasted output.
-pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, OpenNTPD's ntpctl (status, peers, sensors, all), chronyd's, ntpd's, systemd-timesyncd's and OpenNTPD's log lines (their own log files, syslog, the journal); several in one paste.";
+pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync), OpenNTPD's ntpctl (status, peers, sensors, all), chronyd's, ntpd's, systemd-timesyncd's and OpenNTPD's log lines (their own log files, syslog, the journal); several in one paste.";
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {
