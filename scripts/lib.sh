@@ -67,6 +67,16 @@ install_peers() {
     $SUDO dpkg -x "$tmp"/openntpd_*.deb /opt/openntpd
     rm -rf "$tmp"
   fi
-  getent passwd ntpd >/dev/null ||
-    $SUDO useradd --system --user-group --no-create-home --home-dir /run/openntpd --shell /usr/sbin/nologin ntpd
+  # What only the namespace tests use (they run as root; a normal user's
+  # run skips them): OpenNTPD's privilege-separation user, as its postinst
+  # makes it, and ntpd-rs, pinned, built from the crates registry.
+  if [ "$(id -u)" -eq 0 ]; then
+    getent passwd ntpd >/dev/null ||
+      useradd --system --user-group --no-create-home --home-dir /run/openntpd --shell /usr/sbin/nologin ntpd
+    if [ ! -x /opt/ntpd-rs/bin/ntp-daemon ]; then
+      need_cargo
+      echo "building ntpd-rs 1.9.0 (cargo install ntpd, a few minutes)" >&2
+      cargo install ntpd --version 1.9.0 --locked --root /opt/ntpd-rs --quiet
+    fi
+  fi
 }

@@ -121,6 +121,17 @@ fn every_output_fixture_is_read() {
         ),
         ("real-chronyc-csv-selectdata", "ChronycSelectdata", "ok"),
         ("real-chronyc-csv-ntpdata", "ChronycNtpdata", "ok"),
+        // OpenNTPD 6.2p3 and ntpd-rs 1.9.0 (tests/openntpd.rs, tests/ntpd_rs.rs).
+        ("real-openntpd-log-synced", "DaemonLog", "ok"),
+        ("real-ntpctl-all-synced", "Ntpctl", "ok"),
+        (
+            "real-openntpd-log-unsynced-upstream",
+            "DaemonLog",
+            "upstream-unsynchronized",
+        ),
+        ("real-ntpctl-all-unsynced-upstream", "Ntpctl", "not-judged"),
+        // Synchronized (stratum 6) to the healthy one, the silent one aside.
+        ("real-ntp-ctl-status-one-silent", "NtpCtl", "ok"),
     ] {
         let (r, code) = explain_file(name);
         assert_eq!(r.mode, "paste");

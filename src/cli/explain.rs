@@ -17,9 +17,10 @@ use crate::net::clock;
 const EXPLAIN_HELP: &str = "\
 On a node that does not synchronize, collects the evidence itself — the NTP
 configuration in use (ntp.conf with its includefiles and restrict lines,
-chrony.conf with include/confdir/sourcedir, timesyncd.conf), which time
-daemons run (in this network namespace), what the local daemon says (ntpq /
-chronyc), the kernel clock state, local firewall rules for udp/123
+chrony.conf with include/confdir/sourcedir, timesyncd.conf, OpenNTPD's
+ntpd.conf, ntpd-rs's ntp.toml), which time
+daemons run (in this network namespace), what the local daemon says (ntpq,
+chronyc, ntpctl, ntp-ctl), the kernel clock state, local firewall rules for udp/123
 (iptables-save, nft), who holds udp/123, name resolution and a probe of every
 configured server, all at once — and names the cause, ranked with the other
 findings. Every collector that fails is reported, never fatal.
@@ -29,9 +30,11 @@ tools' own sources print it: ntpq (peers, opeers, apeers, assoc, rv, its
 errors, interactive sessions), classic ntpdate (-d, -q, its syslog lines),
 ntpdig and ntpsec's ntpdate (every Response dropped reason, -j), chronyc
 (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata,
-text and -c), timedatectl timesync-status, and the log lines of chronyd, ntpd
-and systemd-timesyncd (their own log files, syslog, the journal; the newest
-state stands); one block per command prompt and
+text and -c), timedatectl timesync-status, Windows w32tm (/query /status,
+/source, /peers, /configuration, /stripchart, /resync), OpenNTPD's ntpctl,
+ntpd-rs's ntp-ctl status, and the log lines of chronyd, ntpd,
+systemd-timesyncd, OpenNTPD and ntpd-rs (their own log files, syslog, the
+journal; the newest state stands); one block per command prompt and
 per table, line by line, then as a whole. Below the verdict on a node, what
 was read: each time source with its kind and options, the access lines, and
 the NTS settings (NTS sources, trusted certificates, certificate time checks,
@@ -40,7 +43,8 @@ the NTS-KE server's key and certificate).
 Causes, besides the probe's per server: no-servers-configured,
 daemon-not-running, daemon-not-synchronized-yet, local-firewall-blocks-ntp,
 restrict-blocks-clients, port-123-in-use, two-daemons, config-error (file and
-line), server-name-unresolved, clock-step-needed, local-clock-only; and
+line), server-name-unresolved, clock-step-needed, local-clock-only,
+too-few-sources, constraint-failed (OpenNTPD), other-discipline (w32tm); and
 restrict-noquery, a remark (never the verdict): other hosts' ntpq gets no
 answer, time service is unaffected.";
 

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::conf::{
-    Config, Daemon, Issue, parse_chrony, parse_ntp, parse_openntpd, parse_timesyncd,
+    Config, Daemon, Issue, parse_chrony, parse_ntp, parse_ntpd_rs, parse_openntpd, parse_timesyncd,
 };
 use super::firewall::{iptables_on_nft, parse_iptables, parse_nft};
 use super::node::{NodeEvidence, PortHolder, RunningDaemon, ServerEvidence};
@@ -172,6 +172,7 @@ pub fn load(root: &Path, main: &str, daemon: Daemon) -> Option<Config> {
             Daemon::Chrony => parse_chrony(&shown, &text, &mut cfg),
             Daemon::Timesyncd => parse_timesyncd(&shown, &text, &mut cfg),
             Daemon::Openntpd => parse_openntpd(&shown, &text, &mut cfg),
+            Daemon::NtpdRs => parse_ntpd_rs(&shown, &text, &mut cfg),
         }
         if depth >= 4 {
             continue;
@@ -218,6 +219,10 @@ pub fn configs(root: &Path, timesyncd_running: bool) -> Vec<Config> {
         .iter()
         .find_map(|f| load(root, f, Daemon::Chrony))
     {
+        out.push(c);
+    }
+    // ntpd-rs's packages.
+    if let Some(c) = load(root, "/etc/ntpd-rs/ntp.toml", Daemon::NtpdRs) {
         out.push(c);
     }
     // Debian's openntpd package; OpenBSD and the portable build's default.
@@ -459,6 +464,12 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                     Ok(t) if t.contains("timed out") || t.trim().is_empty() => errors.push(
                         "ntpq: the local ntpd did not answer (restrict noquery?)".to_string(),
                     ),
+                    Ok(t) => outputs.push(t),
+                    Err(e) => errors.push(e),
+                }
+            }
+            if running.contains(&Daemon::NtpdRs) {
+                match run("ntp-ctl", &["status"], Duration::from_secs(5)) {
                     Ok(t) => outputs.push(t),
                     Err(e) => errors.push(e),
                 }

@@ -364,6 +364,14 @@ impl Config {
                         });
                     }
                 }
+                (Daemon::NtpdRs, "minimum-agreeing-sources") => {
+                    if let Some(v) = words.first() {
+                        p.min_sources = int(v, "").map(|mut s| {
+                            s.written = format!("minimum-agreeing-sources = {v}");
+                            s
+                        });
+                    }
+                }
                 (Daemon::Chrony, "maxdistance") => {
                     if let Some(v) = words.first() {
                         p.max_dist = real(v, "").map(|mut s| {
@@ -374,6 +382,14 @@ impl Config {
                 }
                 _ => {}
             }
+        }
+        if self.daemon == Daemon::NtpdRs && p.min_sources.is_none() {
+            p.min_sources = Some(Setting {
+                value: 3,
+                written: "minimum-agreeing-sources = 3 (ntpd-rs's default)".into(),
+                file: self.files.first().cloned().unwrap_or_default(),
+                line: 0,
+            });
         }
         p
     }
@@ -966,6 +982,110 @@ fn openntpd_words(line: &str) -> Vec<String> {
         out.push(cur);
     }
     out
+}
+
+/// Parses ntpd-rs's `ntp.toml` (ntpd's daemon/config: every table denies
+/// unknown fields, so a bad file keeps ntp-daemon from starting): each
+/// `[[source]]` with its `mode` (`server`, `pool` with `count`, `nts`,
+/// `sock`, `pps`) and `address`/`path`; `[synchronization]`'s keys
+/// (`minimum-agreeing-sources`, default 3; the step and panic thresholds)
+/// as directives; `[observability]`'s `observation-path`.
+pub fn parse_ntpd_rs(file: &str, text: &str, cfg: &mut Config) {
+    cfg.files.push(file.to_string());
+    let issue = |cfg: &mut Config, message: String| {
+        cfg.issues.push(Issue {
+            file: file.into(),
+            line: 0,
+            message,
+            fatal: true,
+        })
+    };
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            issue(cfg, format!("not valid TOML: {}", e.message()));
+            return;
+        }
+    };
+    // The line a value's key is written on (for the report): the first
+    // line holding `key`, after `from`.
+    let line_of = |needle: &str, from: usize| -> usize {
+        text.lines()
+            .enumerate()
+            .skip(from)
+            .find(|(_, l)| l.trim_start().starts_with(needle))
+            .map_or(0, |(i, _)| i + 1)
+    };
+    let mut at = 0;
+    for (k, v) in &table {
+        match (k.as_str(), v) {
+            ("source", toml::Value::Array(a)) => {
+                for s in a {
+                    at = line_of("[[source]]", at);
+                    let Some(t) = s.as_table() else { continue };
+                    let mode = t.get("mode").and_then(|m| m.as_str()).unwrap_or("");
+                    let addr = t
+                        .get("address")
+                        .or_else(|| t.get("path"))
+                        .and_then(|m| m.as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    let kind = match mode {
+                        "server" | "nts" => SourceKind::Server,
+                        "pool" => SourceKind::Pool,
+                        "sock" | "pps" => SourceKind::Refclock,
+                        other => {
+                            issue(
+                                cfg,
+                                format!("source mode `{other}` is not one ntpd-rs knows"),
+                            );
+                            continue;
+                        }
+                    };
+                    let mut options = vec![];
+                    if mode == "nts" {
+                        options.push("nts".to_string());
+                    }
+                    if let Some(c) = t.get("count").and_then(|c| c.as_integer()) {
+                        options.push(format!("count={c}"));
+                    }
+                    cfg.sources.push(Source {
+                        kind,
+                        host: addr,
+                        options,
+                        file: file.into(),
+                        line: at,
+                    });
+                }
+            }
+            (
+                "synchronization" | "observability" | "server" | "nts-ke-server" | "keyset"
+                | "clock",
+                _,
+            ) => {
+                if let Some(t) = v.as_table() {
+                    for (kk, vv) in t {
+                        let val = match vv {
+                            toml::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        cfg.directives.push((
+                            kk.clone(),
+                            vec![val],
+                            file.to_string(),
+                            line_of(kk, 0),
+                        ));
+                    }
+                }
+            }
+            _ => issue(
+                cfg,
+                format!(
+                    "unknown key `{k}` (ntp-daemon refuses the file: unknown fields are denied)"
+                ),
+            ),
+        }
+    }
 }
 
 /// timesyncd.conf(5)'s `[Time]` keys.

@@ -724,3 +724,9 @@ pub fn ntpctl(p: &Proc, what: &str) -> String {
     );
     String::from_utf8_lossy(&o.stdout).to_string()
 }
+
+/// ntpd-rs's binaries (scripts/lib.sh builds them with `cargo install ntpd
+/// --version 1.9.0 --root /opt/ntpd-rs`), or $NTPDIAG_NTPD_RS_DIR.
+pub fn ntpd_rs_dir() -> String {
+    std::env::var("NTPDIAG_NTPD_RS_DIR").unwrap_or_else(|_| "/opt/ntpd-rs/bin".into())
+}

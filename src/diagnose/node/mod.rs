@@ -31,6 +31,8 @@ pub enum Daemon {
     Timesyncd,
     /// OpenNTPD (OpenBSD's ntpd; Debian's `openntpd` package).
     Openntpd,
+    /// ntpd-rs (`ntp-daemon`, configured by ntp.toml).
+    NtpdRs,
 }
 
 impl Daemon {
@@ -40,6 +42,7 @@ impl Daemon {
             Daemon::Chrony => "chronyd",
             Daemon::Timesyncd => "systemd-timesyncd",
             Daemon::Openntpd => "openntpd",
+            Daemon::NtpdRs => "ntpd-rs",
         }
     }
 
@@ -52,6 +55,7 @@ impl Daemon {
             "ntpdiag-lab" => Some(Daemon::Ntpd),
             "chronyd" => Some(Daemon::Chrony),
             "systemd-timesyn" => Some(Daemon::Timesyncd),
+            "ntp-daemon" => Some(Daemon::NtpdRs),
             _ => None,
         }
     }
@@ -82,6 +86,7 @@ impl Daemon {
             Daemon::Chrony => "chrony",
             Daemon::Timesyncd => "systemd-timesyncd",
             Daemon::Openntpd => "openntpd",
+            Daemon::NtpdRs => "ntpd-rs",
         }
     }
 }
@@ -587,7 +592,7 @@ fn opens_service(daemon: Daemon, a: &DefaultAccess) -> bool {
                     .and_then(|t| t.parse::<std::net::IpAddr>().ok())
                     .is_none_or(|ip| !ip.is_loopback())
         }
-        Daemon::Timesyncd | Daemon::Openntpd => false,
+        Daemon::Timesyncd | Daemon::Openntpd | Daemon::NtpdRs => false,
     }
 }
 

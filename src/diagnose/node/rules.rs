@@ -456,7 +456,7 @@ fn refuses_service(c: &Case) -> bool {
             Daemon::Ntpd => line.flags.iter().any(|f| f == "ignore" || f == "noserve"),
             Daemon::Chrony => !line.allow,
             // Neither has access lines (OpenNTPD serves where `listen on` says).
-            Daemon::Timesyncd | Daemon::Openntpd => false,
+            Daemon::Timesyncd | Daemon::Openntpd | Daemon::NtpdRs => false,
         },
         _ => false,
     }

@@ -446,6 +446,9 @@ fn fixture_config(name: &str, daemon: Daemon) -> Config {
         Daemon::Openntpd => {
             crate::explain::conf::parse_openntpd(&format!("/etc/{name}"), &text, &mut c)
         }
+        Daemon::NtpdRs => {
+            crate::explain::conf::parse_ntpd_rs(&format!("/etc/{name}"), &text, &mut c)
+        }
     }
     c
 }
@@ -468,6 +471,7 @@ fn stock_configs_are_healthy() {
         ("chrony-4.3-chrony.conf.example1", Daemon::Chrony),
         ("chrony-4.3-chrony.conf.example2", Daemon::Chrony),
         ("debian12-openntpd-6.2p3-ntpd.conf", Daemon::Openntpd),
+        ("ntpd-rs-1.9.0-ntp.toml.default", Daemon::NtpdRs),
     ] {
         let c = fixture_config(name, daemon);
         assert!(c.issues.is_empty(), "{name}: {:?}", c.issues);

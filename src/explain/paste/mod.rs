@@ -38,6 +38,7 @@ pub mod chronyc;
 pub mod log;
 pub mod ntpdate;
 pub mod ntpdig;
+pub mod ntpdrs;
 pub mod ntpq;
 pub mod openntpd;
 pub mod timedatectl;
@@ -69,6 +70,7 @@ pub enum Kind {
     TimedatectlTimesync,
     Ntpctl,
     W32tm,
+    NtpCtl,
     DaemonLog,
 }
 
@@ -95,6 +97,7 @@ impl Kind {
             Kind::TimedatectlTimesync => "timedatectl timesync-status",
             Kind::Ntpctl => "ntpctl (OpenNTPD)",
             Kind::W32tm => "w32tm (Windows Time)",
+            Kind::NtpCtl => "ntp-ctl status (ntpd-rs)",
             Kind::DaemonLog => "daemon log",
         }
     }
@@ -462,6 +465,8 @@ pub fn explain(text: &str) -> Vec<Explained> {
         found.extend(openntpd::read(&seg));
         found.extend(openntpd::read_log(&seg));
         found.extend(w32tm::read(&seg));
+        found.extend(ntpdrs::read(&seg));
+        found.extend(ntpdrs::read_log(&seg));
         for e in &mut found {
             e.command = seg.command.clone();
         }
@@ -472,7 +477,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
 }
 
 /// What explain reads when it is given pasted output.
-pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync), OpenNTPD's ntpctl (status, peers, sensors, all), chronyd's, ntpd's, systemd-timesyncd's and OpenNTPD's log lines (their own log files, syslog, the journal); several in one paste.";
+pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync), OpenNTPD's ntpctl (status, peers, sensors, all), ntpd-rs's ntp-ctl status, chronyd's, ntpd's, systemd-timesyncd's, OpenNTPD's and ntpd-rs's log lines (their own log files, syslog, the journal); several in one paste.";
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {

@@ -1,0 +1,110 @@
+//! ntpd-rs 1.9.0, the real one (built from the crates registry), in
+//! namespaces: what `ntp-ctl status` prints and what it logs, read by
+//! explain. It runs under the no-clock shim without CAP_SYS_TIME, so the
+//! host's clock is never touched.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// ntpd-rs with one healthy server and one address where nothing answers
+/// (on the link, no host): `ntp-ctl status` names the silent one, and
+/// neither it nor the log says ok while ntpd-rs has combined no time.
+#[test]
+fn ntpd_rs_status_and_log() {
+    let daemon = format!("{}/ntp-daemon", ntpd_rs_dir());
+    let ctl = format!("{}/ntp-ctl", ntpd_rs_dir());
+    if !require(
+        "ntpd-rs",
+        &["ip", "ss", "ntpd", "capsh", "gcc", &daemon, &ctl],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    let d = TempDir::new();
+    let shim = noclock_shim(&d);
+    let conf = d.file(
+        "ntp.toml",
+        &format!(
+            "[observability]\nlog-level = \"info\"\nobservation-path = \"{dir}/observe\"\n\n\
+             [[source]]\nmode = \"server\"\naddress = \"{SERVER}\"\n\n\
+             [[source]]\nmode = \"server\"\naddress = \"198.51.100.7\"\n\n\
+             [synchronization]\nminimum-agreeing-sources = 1\n",
+            dir = d.path().display()
+        ),
+    );
+    let script = format!(
+        "exec env LD_PRELOAD={} capsh --drop=cap_sys_time -- -c 'exec {daemon} -c {}'",
+        shim.display(),
+        conf.display()
+    );
+    let mut n = p
+        .client
+        .spawn(&["sh", "-c", &script], &d.path().join("ntpd-rs.log"));
+    // Until the empty address has missed a few polls (its first poll is at
+    // start, then every 16 s).
+    let end = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        let o = p
+            .client
+            .exec(&[&ctl, "-c", conf.to_str().unwrap(), "status"]);
+        let t = String::from_utf8_lossy(&o.stdout).to_string();
+        let missed = t
+            .split_once("198.51.100.7")
+            .and_then(|(_, r)| r.split("Missing polls:").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0);
+        if missed >= 2 || Instant::now() > end || !n.is_running() {
+            break t;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    let log = n.log_text();
+    assert!(
+        status.contains("Synchronization status:"),
+        "{status}\n{log}"
+    );
+    keep_output("real-ntp-ctl-status-one-silent", &status);
+    let (r, _) = explain_paste(&status);
+    let b = r
+        .blocks
+        .iter()
+        .find(|b| b.kind == "NtpCtl")
+        .unwrap_or_else(|| panic!("{status}\n{r:#?}"));
+    assert!(
+        b.notes
+            .iter()
+            .any(|x| x.meaning.contains("198.51.100.7") && x.meaning.contains("unanswered")),
+        "{b:#?}"
+    );
+    if status.contains("Stratum:\t16") {
+        assert_ne!(r.verdict.cause, "ok", "{status}\n{r:#?}");
+    }
+    // The log, as it wrote it and behind a journal prefix.
+    let log: String = log
+        .lines()
+        .map(|l| {
+            // Without a terminal tracing still colours nothing; strip any.
+            l.replace("\u{1b}[2m", "")
+                .replace("\u{1b}[0m", "")
+                .replace("\u{1b}[32m", "")
+                .replace("\u{1b}[3m", "")
+                + "\n"
+        })
+        .collect();
+    if log.contains("No consensus on current time") && !log.contains("Offset: ") {
+        keep_output("real-ntpd-rs-log-no-consensus", &log);
+        let journal: String = log
+            .lines()
+            .map(|l| format!("Dec 07 10:00:00 node1 ntp-daemon[77]: {l}\n"))
+            .collect();
+        for text in [log.clone(), journal] {
+            let (r, _) = explain_paste(&text);
+            assert_eq!(r.verdict.cause, "not-judged", "{text}\n{r:#?}");
+        }
+    }
+}
