@@ -1246,3 +1246,71 @@ mod tests {
         assert!(plain.nts().is_empty());
     }
 }
+
+#[cfg(test)]
+mod any_text {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text, alone or after a line each grammar knows, parses
+        /// without a panic as OpenNTPD's ntpd.conf and ntpd-rs's ntp.toml.
+        #[test]
+        fn openntpd_and_ntpd_rs_configs_take_any_text(
+            body in "\\PC{0,80}",
+            head in prop_oneof![
+                Just(""),
+                Just("servers "),
+                Just("sensor * "),
+                Just("constraint from { \""),
+                Just("[[source]]\nmode = \"pool\"\naddress = "),
+                Just("[synchronization]\nminimum-agreeing-sources = "),
+            ],
+        ) {
+            let text = format!("{head}{body}\n");
+            let mut o = Config::new(Daemon::Openntpd);
+            parse_openntpd("f", &text, &mut o);
+            let mut r = Config::new(Daemon::NtpdRs);
+            parse_ntpd_rs("f", &text, &mut r);
+            let _ = (o.policy(), r.policy());
+        }
+    }
+
+    #[test]
+    fn openntpd_grammar() {
+        let mut c = Config::new(Daemon::Openntpd);
+        parse_openntpd(
+            "f",
+            "servers pool.example.org weight 2 # comment\nserver 198.51.100.1 trusted\nsensor nmea0 correction 70000 refid GPS\nconstraints from \"https://www.example.org/\"\nlisten on *\nbogus line\nserver x weight\n",
+            &mut c,
+        );
+        assert_eq!(c.sources.len(), 3);
+        assert_eq!(c.sources[0].kind, SourceKind::Pool);
+        assert_eq!(c.sources[2].kind, SourceKind::Refclock);
+        assert_eq!(
+            c.get("constraints"),
+            Some(&vec!["https://www.example.org/".to_string()])
+        );
+        assert_eq!(c.issues.len(), 2, "{:?}", c.issues);
+        assert!(c.issues.iter().all(|i| i.fatal));
+    }
+
+    #[test]
+    fn ntpd_rs_default_policy_is_three() {
+        let mut c = Config::new(Daemon::NtpdRs);
+        parse_ntpd_rs(
+            "f",
+            "[[source]]\nmode = \"server\"\naddress = \"a\"\n",
+            &mut c,
+        );
+        assert_eq!(c.policy().min_sources.map(|s| s.value), Some(3));
+        let mut c = Config::new(Daemon::NtpdRs);
+        parse_ntpd_rs(
+            "f",
+            "[synchronization]\nminimum-agreeing-sources = 1\n[bogus]\n",
+            &mut c,
+        );
+        assert_eq!(c.policy().min_sources.map(|s| s.value), Some(1));
+        assert_eq!(c.issues.len(), 1);
+    }
+}

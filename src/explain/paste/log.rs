@@ -694,9 +694,10 @@ mod any_text {
     use proptest::prelude::*;
 
     proptest! {
-        /// Any text, and any text after a log prefix, reads without a panic.
+        /// Any text, and any text after a log prefix or the start of a
+        /// report (OpenNTPD, ntpd-rs, w32tm), reads without a panic.
         #[test]
-        fn log_readers_take_any_text(
+        fn log_and_daemon_readers_take_any_text(
             body in "\\PC{0,80}",
             prefix in prop_oneof![
                 Just(""),
@@ -705,6 +706,16 @@ mod any_text {
                 Just("Dec  7 10:00:00 h chronyd[1]: Can't synchronise: "),
                 Just("Dec 07 10:00:00 h systemd-timesyncd[1]: Contacted time server "),
                 Just("<30>1 2026-12-07T10:00:00Z h chronyd 1 - - "),
+                Just("Dec  7 10:00:00 h ntpd[1]: reply from "),
+                Just("peer "),
+                Just("2026-12-07T10:00:00.1Z  INFO ntp_proto::algorithm::kalman: "),
+                Just("Leap Indicator: "),
+                Just("#Peers: 1\nPeer: "),
+                Just("Tracking x [192.0.2.1:123].\n10:00:00, "),
+                Just("1/2 peers valid, "),
+                Just("peer\n   wt tl st  next  poll          offset       delay      jitter\n"),
+                Just("Synchronization status:\n\tStratum:\t"),
+                Just("Sources:\n\n"),
             ],
         ) {
             let text = format!("{prefix}{body}\n");
@@ -714,6 +725,11 @@ mod any_text {
                 let _ = super::read(&seg);
                 let _ = super::read_ntpd(&seg);
                 let _ = super::read_timesyncd(&seg);
+                let _ = super::super::openntpd::read(&seg);
+                let _ = super::super::openntpd::read_log(&seg);
+                let _ = super::super::w32tm::read(&seg);
+                let _ = super::super::ntpdrs::read(&seg);
+                let _ = super::super::ntpdrs::read_log(&seg);
             }
         }
     }
