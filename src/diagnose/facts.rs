@@ -25,8 +25,13 @@ pub enum Origin {
     ProbeTime { at_ms: f64 },
     /// A captured packet: its number in the capture and the time of day (UTC).
     Packet { no: u64, time: TimeOfDay },
-    /// A pasted line: its number (1-based) and text.
-    Line { n: usize, text: String },
+    /// A pasted line: its number (1-based) and text, and the time a log
+    /// line carries (as written).
+    Line {
+        n: usize,
+        text: String,
+        time: Option<String>,
+    },
     #[default]
     Unknown,
 }
@@ -110,6 +115,9 @@ impl fmt::Display for Origin {
             Origin::Request { n, at_ms } => write!(f, "request {n} at {}", fmt_ms(*at_ms)),
             Origin::ProbeTime { at_ms } => write!(f, "{}", fmt_ms(*at_ms)),
             Origin::Packet { no, time } => write!(f, "packet #{no} at {time}"),
+            Origin::Line {
+                n, time: Some(t), ..
+            } => write!(f, "line {n}, {t}"),
             Origin::Line { n, .. } => write!(f, "line {n}"),
             Origin::Unknown => f.write_str("?"),
         }

@@ -111,10 +111,17 @@ pub(super) fn unexplained(e: &Exchange) -> Verdict {
     let u = d.unexplained.as_ref().expect("checked");
     Verdict::new(
         Cause::NotJudged,
-        format!(
-            "{} uses none of its {} source(s), and its output does not say why: silent, unsynchronized or rejected look alike here.",
-            d.daemon, d.sources
-        ),
+        if d.sources > 0 && d.answering == 0 {
+            format!(
+                "{} uses none of its {} source(s), and its output does not say why: silent, unsynchronized or rejected look alike here.",
+                d.daemon, d.sources
+            )
+        } else {
+            format!(
+                "{}: what was given does not say whether it synchronizes.",
+                d.daemon
+            )
+        },
         Confidence::Low,
     )
     .evidence(format!("{}{}", u.value, at_suffix(&u.at)))

@@ -150,15 +150,53 @@ impl<'a> Heard<'a> {
     }
 }
 
+/// A log block whose lines say nothing of synchronization (start-up lines,
+/// notes): not judged, with where the rest is.
+pub(super) fn no_word(
+    x: &Exchange,
+    d: &mut crate::diagnose::facts::DaemonView,
+    first: &super::Line,
+    unit: &str,
+) {
+    let said = d.synchronized.is_some()
+        || d.clock_offset_s.is_some()
+        || d.unreachable.is_some()
+        || d.no_sources.is_some()
+        || d.too_few.is_some()
+        || d.constraint_failed.is_some()
+        || d.other_discipline.is_some()
+        || d.unexplained.is_some()
+        || !x.silent_sources.is_empty()
+        || x.unresolved.is_some()
+        || x.unsync.is_some();
+    if !said {
+        d.unexplained = Some(first.fact(format!(
+            "these log lines say nothing of whether it synchronizes; the lines after them do (`journalctl -u {unit}`)"
+        )));
+    }
+}
+
 /// What a chronyd message says of its synchronization.
 enum Said {
     Selected(String),
-    NoMajority { agree: usize, of: usize },
+    NoMajority {
+        agree: usize,
+        of: usize,
+    },
     NotEnough,
     NoSelectable(Option<usize>),
     NoSources,
     WrongBy(f64),
     Fatal(String),
+    /// "System clock interference detected (another NTP client?)"
+    /// (sys_timex.c): something else also sets the clock.
+    Interference,
+    /// "No suitable source for synchronisation" (reference.c, -q/-Q).
+    NoSuitable,
+    /// "Could not resolve NTP server %s from %s" (nts_ke_client.c).
+    Unresolved(String),
+    /// A line worth showing that changes no state: what it means.
+    Note(String),
 }
 
 fn said(m: &str) -> Option<Said> {
@@ -204,11 +242,83 @@ fn said(m: &str) -> Option<Said> {
         });
     }
     if let Some(r) = m.strip_prefix("System clock wrong by ") {
+        // reference.c: "… seconds" (a warning), "… seconds (step|ignored)"
+        // (-q/-Q, initstepslew): ignored means the step is not allowed.
+        if r.ends_with("(ignored)") {
+            return Some(Said::Note(format!(
+                "the system clock is {} s off and chronyd may not step it (makestep's limit is spent, or none is set): it slews, slowly",
+                r.split_whitespace().next().unwrap_or("?")
+            )));
+        }
         return r
             .split_whitespace()
             .next()
             .and_then(|v| v.parse::<f64>().ok())
             .map(Said::WrongBy);
+    }
+    if m.starts_with("System clock interference detected") {
+        return Some(Said::Interference);
+    }
+    if m.starts_with("No suitable source for synchronisation") {
+        return Some(Said::NoSuitable);
+    }
+    if let Some(r) = m.strip_prefix("Could not resolve NTP server ") {
+        return Some(Said::Unresolved(
+            r.split(" from ").next().unwrap_or(r).to_string(),
+        ));
+    }
+    if let Some(r) = m.strip_prefix("Source ")
+        && let Some((old, new)) = r.split_once(" replaced with ")
+    {
+        return Some(Said::Note(format!(
+            "chronyd replaced source {old} with {new} (it was unreachable or a falseticker)"
+        )));
+    }
+    if m.starts_with("Forward time jump detected") || m.starts_with("Backward time jump detected") {
+        return Some(Said::Note(
+            "the system clock jumped under chronyd (sched.c): another agent set it, or a VM was paused or resumed".into(),
+        ));
+    }
+    if let Some(r) = m.strip_prefix("System clock was stepped by ") {
+        return Some(Said::Note(format!("chronyd stepped the clock by {r}")));
+    }
+    if let Some(r) = m.strip_prefix("Frequency ")
+        && r.ends_with("exceeds allowed maximum")
+    {
+        return Some(Said::Note(format!(
+            "the clock's frequency error ({}) is past what chronyd may set (maxdrift): the clock or its VM is faulty",
+            r.trim_end_matches(" exceeds allowed maximum")
+        )));
+    }
+    if let Some(r) = m.strip_prefix("TLS handshake with ") {
+        return Some(Said::Note(format!(
+            "NTS-KE's TLS handshake with {r}: no NTS cookies from it (`ntpdiag probe --nts` names why)"
+        )));
+    }
+    if let Some(r) = m.strip_prefix("Received invalid NTS-KE response from ") {
+        return Some(Said::Note(format!(
+            "{r} sent an NTS-KE answer chronyd cannot use"
+        )));
+    }
+    if let Some(r) = m.strip_prefix("Could not connect to ") {
+        return Some(Said::Note(format!(
+            "the NTS-KE connection to {r} failed (TCP 4460)"
+        )));
+    }
+    if let Some(r) = m.strip_prefix("Received KoD RATE from ") {
+        return Some(Said::Note(format!(
+            "{r} answered with a Kiss-o'-Death RATE: chronyd polls it too often"
+        )));
+    }
+    if let Some(r) = m.strip_prefix("Could not open NTP socket on ") {
+        return Some(Said::Note(format!(
+            "chronyd could not open its NTP socket on {r} (port 123 held by another process?)"
+        )));
+    }
+    if m.starts_with("Adjustment of ") && m.contains("exceeds the allowed maximum") {
+        return Some(Said::Note(format!(
+            "{m}: chronyd's `maxchange` refuses the correction (and exits after the set count)"
+        )));
     }
     m.strip_prefix("Fatal error : ")
         .map(|e| Said::Fatal(e.to_string()))
@@ -222,6 +332,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     let mut first = None;
     let mut offset = None;
     let mut fatal = None;
+    let mut other = None;
     // The line of the newest selection state.
     let mut state_line = 0;
     for l in seg.lines {
@@ -247,10 +358,26 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             Said::NoSources => format!("chronyd has no source at all{when}"),
             Said::WrongBy(o) => format!("the system clock is {o:+} s off{when}"),
             Said::Fatal(why) => format!("chronyd stopped: {why}{when}"),
+            Said::Interference => format!(
+                "chronyd found the clock changed by someone else (another NTP client, a hypervisor's agent){when}"
+            ),
+            Said::NoSuitable => format!("no source gave chronyd usable time{when}"),
+            Said::Unresolved(n) => {
+                format!("{n} (an NTS-KE server's NTP server) does not resolve{when}")
+            }
+            Said::Note(m) => format!("{m}{when}"),
         };
         notes.push(l.note(meaning));
         // The newest state stands: each selection message replaces the last.
-        if !matches!(s, Said::WrongBy(_) | Said::Fatal(_)) {
+        if matches!(
+            s,
+            Said::Selected(_)
+                | Said::NoMajority { .. }
+                | Said::NotEnough
+                | Said::NoSelectable(_)
+                | Said::NoSources
+                | Said::NoSuitable
+        ) {
             state_line = l.n;
         }
         match s {
@@ -294,6 +421,28 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             Said::Fatal(why) => {
                 fatal = Some((l.n, l.fact(format!("chronyd: Fatal error : {why}"))));
             }
+            Said::Interference => {
+                other = Some(
+                    l.fact(
+                        "chronyd: \"System clock interference detected (another NTP client?)\""
+                            .to_string(),
+                    ),
+                );
+            }
+            Said::NoSuitable => {
+                d = view("chronyd");
+                d.synchronized = Some(l.fact(false));
+                x.silent_sources.clear();
+                x.add_silent(l.fact(silent(
+                    "chronyd's sources",
+                    "no suitable source for synchronisation",
+                    false,
+                )));
+            }
+            Said::Unresolved(n) => {
+                x.unresolved.get_or_insert(n);
+            }
+            Said::Note(_) => {}
         }
     }
     let Some(first) = first else { return vec![] };
@@ -301,6 +450,10 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         x.silent_sources.clear();
     }
     d.clock_offset_s = offset;
+    d.other_discipline = other;
+    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
+        no_word(&x, &mut d, l, "chrony");
+    }
     // A fatal error after the rest: chronyd is gone.
     if let Some((n, f)) = fatal
         && n > state_line
@@ -329,7 +482,37 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
         if e.program != Some("ntpd") {
             continue;
         }
-        let m = e.message.strip_prefix("PROTO: ").unwrap_or(e.message);
+        let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
+        // ntpsec's subsystem prefix (msyslog: "CLOCK: ", "IO: ", …).
+        let m = match e.message.split_once(": ") {
+            Some((p, rest))
+                if matches!(
+                    p,
+                    "PROTO" | "CLOCK" | "IO" | "DNS" | "INIT" | "CONFIG" | "SYNC"
+                ) =>
+            {
+                rest
+            }
+            _ => e.message,
+        };
+        if let Some(said) = ntpd_said(m) {
+            let meaning = match said {
+                NtpdSaid::OverSanity(o) => {
+                    d.clock_offset_s = Some(l.fact(o));
+                    format!(
+                        "ntpd exits: the offset ({o:+} s) is past its 1000 s panic threshold{when}"
+                    )
+                }
+                NtpdSaid::Unresolved(n) => {
+                    x.unresolved.get_or_insert(n.clone());
+                    format!("{n} does not resolve{when}")
+                }
+                NtpdSaid::Note(n) => format!("{n}{when}"),
+            };
+            first.get_or_insert(l.n);
+            notes.push(l.note(meaning));
+            continue;
+        }
         let w: Vec<&str> = m.splitn(5, ' ').collect();
         let [src, status, code, name, ..] = w[..] else {
             continue;
@@ -342,7 +525,6 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
             continue;
         }
         let text = w.get(4).copied().unwrap_or("");
-        let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
         let meaning = match name {
             "sys_peer" => {
                 d.synchronized = Some(l.fact(true));
@@ -384,8 +566,95 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
     }
     let Some(first) = first else { return vec![] };
     reach.close(&mut x, &mut d, "unreachable (ntpd event)");
+    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
+        no_word(&x, &mut d, l, "ntpsec");
+    }
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
+}
+
+/// What one of ntpd's other messages says.
+enum NtpdSaid {
+    /// The offset past the panic threshold: ntpd exits.
+    OverSanity(f64),
+    Unresolved(String),
+    Note(String),
+}
+
+/// ntpd's messages beside its event reports, from their format strings:
+/// ntpsec (ntp_loopfilter.c: `kernel reports TIME_ERROR: %#x: %s`,
+/// `frequency error %.0f PPM exceeds tolerance %.0f PPM`; ntp_io.c: `%s on
+/// %u %s %s` with `Listen normally`/`Listen and drop`, `bind(%d)
+/// AF_INET%s %s#%d flags 0x%x failed: %s`, `unable to create socket on %s
+/// (%u) for %s#%d`; ntp_util.c: `leapsecond file ('%s'): …`; systime.c:
+/// `time stepped by %Lf`; ntp_proto.c: `dns_take_status: %s=>%s, %d`) and
+/// classic ntpd 4.2.8 (ntp_loopfilter.c local_clock(): `time correction of
+/// %.0f seconds exceeds sanity limit (%.0f); set clock manually to the
+/// correct UTC time.`; ntp_proto.c pool_name_resolved(): `error resolving
+/// pool %s: %s (%d)`).
+fn ntpd_said(m: &str) -> Option<NtpdSaid> {
+    if let Some(r) = m.strip_prefix("time correction of ")
+        && r.contains("exceeds sanity limit")
+    {
+        return r
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(NtpdSaid::OverSanity);
+    }
+    if let Some(r) = m.strip_prefix("error resolving pool ") {
+        return Some(NtpdSaid::Unresolved(
+            r.split(':').next().unwrap_or(r).to_string(),
+        ));
+    }
+    if let Some(r) = m.strip_prefix("dns_take_status: ")
+        && let Some((name, rest)) = r.split_once("=>")
+        && (rest.starts_with("error") || rest.starts_with("temp"))
+    {
+        return Some(NtpdSaid::Unresolved(name.to_string()));
+    }
+    let note = |s: String| Some(NtpdSaid::Note(s));
+    if let Some(r) = m.strip_prefix("kernel reports TIME_ERROR: ") {
+        return note(format!(
+            "the kernel's clock status says unsynchronized ({r}): usual until ntpd first disciplines the clock; it stays so if ntpd never does"
+        ));
+    }
+    if let Some(r) = m.strip_prefix("frequency error ")
+        && r.contains("exceeds tolerance")
+    {
+        return note(format!(
+            "the clock's frequency error ({}) is past ntpd's 500 PPM: ntpd cannot discipline this clock (faulty oscillator, a VM's clock, another agent steering it)",
+            r.split(" exceeds").next().unwrap_or(r)
+        ));
+    }
+    if let Some(r) = m.strip_prefix("Listen normally on ") {
+        return note(format!("ntpd listens on {r}"));
+    }
+    if let Some(r) = m.strip_prefix("Listen and drop on ") {
+        return note(format!(
+            "ntpd holds {r} and drops what comes to it (a wildcard)"
+        ));
+    }
+    if m.starts_with("bind(") && m.contains(" failed: ") {
+        let why = m.rsplit(" failed: ").next().unwrap_or("");
+        return note(if why.contains("Address already in use") {
+            "ntpd could not bind an address: another process holds udp/123 there (`ss -ulpn 'sport = :123'`)".to_string()
+        } else {
+            format!("ntpd could not bind an address: {why}")
+        });
+    }
+    if let Some(r) = m.strip_prefix("unable to create socket on ") {
+        return note(format!("ntpd has no socket on {r}"));
+    }
+    if let Some(r) = m.strip_prefix("leapsecond file ") {
+        return note(format!(
+            "the leap second file {r}: a remark (update the tzdata package); time service is not affected until a leap second"
+        ));
+    }
+    if let Some(r) = m.strip_prefix("time stepped by ") {
+        return note(format!("ntpd stepped the clock by {r} s"));
+    }
+    None
 }
 
 /// systemd-timesyncd's journal lines (timesyncd-manager.c, info and above,
@@ -437,6 +706,12 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
             format!(
                 "the server's root distance is over RootDistanceMaxSec (5 s): timesyncd drops it{when}"
             )
+        } else if m.starts_with("Failed to set RTC") {
+            format!(
+                "timesyncd could not write the hardware clock (RTC): the next boot starts from a wrong time{when}"
+            )
+        } else if m.starts_with("Network configuration changed, trying to establish connection") {
+            format!("the network changed: timesyncd starts over with its servers{when}")
         } else if let Some(r) = m.strip_prefix("Failed to find suitable address for host ") {
             let n = r.trim_end_matches('.').to_string();
             x.unresolved.get_or_insert(n.clone());
@@ -466,6 +741,9 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
     );
     if d.synchronized.as_ref().is_some_and(|s| s.value) {
         x.unresolved = None;
+    }
+    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
+        no_word(&x, &mut d, l, "systemd-timesyncd");
     }
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]

@@ -41,6 +41,7 @@ pub mod ntpdig;
 pub mod ntpdrs;
 pub mod ntpq;
 pub mod openntpd;
+pub mod systemctl;
 pub mod timedatectl;
 pub mod w32tm;
 
@@ -71,6 +72,7 @@ pub enum Kind {
     Ntpctl,
     W32tm,
     NtpCtl,
+    SystemctlStatus,
     DaemonLog,
 }
 
@@ -98,6 +100,7 @@ impl Kind {
             Kind::Ntpctl => "ntpctl (OpenNTPD)",
             Kind::W32tm => "w32tm (Windows Time)",
             Kind::NtpCtl => "ntp-ctl status (ntpd-rs)",
+            Kind::SystemctlStatus => "systemctl status",
             Kind::DaemonLog => "daemon log",
         }
     }
@@ -160,6 +163,8 @@ impl Line {
         Origin::Line {
             n: self.n,
             text: self.text.clone(),
+            // A log line's own time: the verdict cites it (a log is a timeline).
+            time: log::entry(&self.text).and_then(|e| e.time.map(|t| t.trim().to_string())),
         }
     }
 
@@ -467,6 +472,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
         found.extend(w32tm::read(&seg));
         found.extend(ntpdrs::read(&seg));
         found.extend(ntpdrs::read_log(&seg));
+        found.extend(systemctl::read(&seg));
         for e in &mut found {
             e.command = seg.command.clone();
         }
@@ -477,7 +483,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
 }
 
 /// What explain reads when it is given pasted output.
-pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync), OpenNTPD's ntpctl (status, peers, sensors, all), ntpd-rs's ntp-ctl status, chronyd's, ntpd's, systemd-timesyncd's, OpenNTPD's and ntpd-rs's log lines (their own log files, syslog, the journal); several in one paste.";
+pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync), OpenNTPD's ntpctl (status, peers, sensors, all), ntpd-rs's ntp-ctl status, systemctl status of a time daemon's unit (and systemd's condition skips), chronyd's, ntpd's, systemd-timesyncd's, OpenNTPD's and ntpd-rs's log lines (their own log files, syslog, the journal); several in one paste.";
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {
