@@ -485,14 +485,7 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
         let when = e.time.map_or(String::new(), |t| format!(" ({t})"));
         // ntpsec's subsystem prefix (msyslog: "CLOCK: ", "IO: ", …).
         let m = match e.message.split_once(": ") {
-            Some((p, rest))
-                if matches!(
-                    p,
-                    "PROTO" | "CLOCK" | "IO" | "DNS" | "INIT" | "CONFIG" | "SYNC"
-                ) =>
-            {
-                rest
-            }
+            Some(("PROTO" | "CLOCK" | "IO" | "DNS" | "INIT" | "CONFIG" | "SYNC", rest)) => rest,
             _ => e.message,
         };
         if let Some(said) = ntpd_said(m) {
