@@ -116,3 +116,71 @@ fn ntpd_logs_as_it_writes_them() {
         assert!(r.blocks.iter().any(|b| b.kind == "DaemonLog"), "{r:#?}");
     }
 }
+
+/// chronyd without CAP_SYS_TIME and without -x: it stops at its first clock
+/// adjustment (`Fatal error : adjtimex(0x8001) failed : Operation not
+/// permitted`, sys_timex.c), and the log says the daemon is not running,
+/// citing that line and its time. The capability is dropped from the
+/// bounding set first (and checked), so the clock cannot change.
+#[test]
+fn chronyd_without_cap_sys_time() {
+    if !require(
+        "chronyd without CAP_SYS_TIME",
+        &["ip", "capsh", &chronyd_path()],
+    ) {
+        return;
+    }
+    let ns = Netns::new();
+    let d = TempDir::new();
+    let conf = d.file(
+        "chrony.conf",
+        &format!(
+            "server 127.0.0.1 iburst\ndriftfile {0}/drift\npidfile {0}/pid\ncmdport 0\nport 0\n",
+            d.path().display()
+        ),
+    );
+    let caps = ns.exec_ok(&[
+        "capsh",
+        "--drop=cap_sys_time",
+        "--",
+        "-c",
+        "grep CapBnd /proc/self/status",
+    ]);
+    let bnd = String::from_utf8_lossy(&caps.stdout);
+    let mask = u64::from_str_radix(bnd.split_whitespace().nth(1).unwrap_or("ffff"), 16)
+        .unwrap_or(u64::MAX);
+    assert_eq!(
+        mask & (1 << 25),
+        0,
+        "CAP_SYS_TIME still in the bounding set: {bnd}"
+    );
+    let o = run_bounded(
+        ns.cmd(&[
+            "capsh",
+            "--drop=cap_sys_time",
+            "--",
+            "-c",
+            &format!("exec {} -f {} -d -u root", chronyd_path(), conf.display()),
+        ])
+        .stdin(std::process::Stdio::null()),
+        Duration::from_secs(20),
+    );
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(log.contains("Fatal error : adjtimex"), "{log}");
+    keep_output("real-chronyd-log-no-cap-sys-time", &log);
+    for text in [log.clone(), as_syslog(&log, "chronyd")] {
+        let (r, _) = explain_paste(&text);
+        assert_eq!(r.verdict.cause, "daemon-not-running", "{text}\n{r:#?}");
+        assert!(
+            r.verdict
+                .evidence
+                .iter()
+                .any(|e| e.contains("adjtimex") && e.contains("line ")),
+            "{r:#?}"
+        );
+    }
+}

@@ -121,6 +121,15 @@ fn every_output_fixture_is_read() {
         ),
         ("real-chronyc-csv-selectdata", "ChronycSelectdata", "ok"),
         ("real-chronyc-csv-ntpdata", "ChronycNtpdata", "ok"),
+        // Daemon logs (tests/daemon_logs.rs).
+        ("real-chronyd-log-selected", "DaemonLog", "ok"),
+        ("real-chronyd-log-lost", "DaemonLog", "no-reply"),
+        (
+            "real-chronyd-log-no-cap-sys-time",
+            "DaemonLog",
+            "daemon-not-running",
+        ),
+        ("real-ntpd-log-sys-peer", "DaemonLog", "ok"),
         // OpenNTPD 6.2p3 and ntpd-rs 1.9.0 (tests/openntpd.rs, tests/ntpd_rs.rs).
         ("real-openntpd-log-synced", "DaemonLog", "ok"),
         ("real-ntpctl-all-synced", "Ntpctl", "ok"),

@@ -256,6 +256,11 @@ fn said(m: &str) -> Option<Said> {
             .and_then(|v| v.parse::<f64>().ok())
             .map(Said::WrongBy);
     }
+    if m.starts_with("CAP_SYS_TIME not present") {
+        return Some(Said::Note(
+            "chronyd runs without CAP_SYS_TIME: it may not set this clock (a container, or a unit that drops it); with -x it only measures".into(),
+        ));
+    }
     if m.starts_with("System clock interference detected") {
         return Some(Said::Interference);
     }
