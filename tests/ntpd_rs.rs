@@ -108,3 +108,54 @@ fn ntpd_rs_status_and_log() {
         }
     }
 }
+
+/// explain on a node that runs ntpd-rs: it finds `ntp-daemon`, reads
+/// /etc/ntpd-rs/ntp.toml and asks `ntp-ctl -c FILE status`; its only
+/// server is not synchronized, and the verdict is not ok.
+#[test]
+fn explain_finds_ntpd_rs_on_the_node() {
+    let daemon = format!("{}/ntp-daemon", ntpd_rs_dir());
+    if !require(
+        "ntpd-rs",
+        &["ip", "ss", "ntpd", "capsh", "gcc", "nsenter", &daemon],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = ntpd(&p.server, &p.dir, "");
+    let root = TempDir::new();
+    let shim = noclock_shim(&root);
+    let etc = root.path().join("etc/ntpd-rs");
+    std::fs::create_dir_all(&etc).unwrap();
+    let conf = etc.join("ntp.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[observability]\nobservation-path = \"{}/observe\"\n\n[[source]]\nmode = \"server\"\naddress = \"{SERVER}\"\n",
+            root.path().display()
+        ),
+    )
+    .unwrap();
+    let script = format!(
+        "exec env LD_PRELOAD={} capsh --drop=cap_sys_time -- -c 'exec {daemon} -c {}'",
+        shim.display(),
+        conf.display()
+    );
+    let n = p
+        .client
+        .spawn(&["sh", "-c", &script], &root.path().join("ntpd-rs.log"));
+    std::thread::sleep(Duration::from_secs(5));
+    let (r, text) = explain_node_in(n.pid(), root.path(), &ntpd_rs_dir());
+    let cfg = r.config.as_ref().unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(cfg.daemon, "ntpd-rs", "{text}");
+    assert!(r.blocks.iter().any(|b| b.kind == "NtpCtl"), "{text}");
+    assert_ne!(r.verdict.cause, "ok", "{text}");
+    // minimum-agreeing-sources defaults to 3; one server is too few.
+    assert!(
+        r.verdict.cause == "too-few-sources"
+            || r.findings
+                .iter()
+                .any(|f| f.verdict.cause == "too-few-sources"),
+        "{text}"
+    );
+}

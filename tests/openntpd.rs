@@ -163,3 +163,34 @@ fn openntpd_unsynchronized_upstream() {
     assert_ne!(r.verdict.cause, "ok", "{all}\n{r:#?}");
     assert!(r.blocks.iter().any(|b| b.kind == "Ntpctl"), "{all}\n{r:#?}");
 }
+
+/// explain on a node that runs OpenNTPD: it tells OpenNTPD from ntpsec by
+/// its processes, reads /etc/openntpd/ntpd.conf and asks `ntpctl -s all`;
+/// its server answers unsynchronized, and that is the verdict.
+#[test]
+fn explain_finds_openntpd_on_the_node() {
+    let bin = format!("{}/ntpd", openntpd_dir());
+    if !require(
+        "openntpd",
+        &[
+            "ip", "ss", "ntpd", "capsh", "unshare", "nsenter", "gcc", &bin,
+        ],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = ntpd(&p.server, &p.dir, "");
+    let root = TempDir::new();
+    let etc = root.path().join("etc/openntpd");
+    std::fs::create_dir_all(&etc).unwrap();
+    let conf = etc.join("ntpd.conf");
+    std::fs::write(&conf, format!("server {SERVER}\n")).unwrap();
+    let mut o = openntpd_with(&p.client, &root, &conf);
+    let log = log_until(&mut o, "not synced", Duration::from_secs(60));
+    assert!(log.contains("not synced"), "{log}");
+    let (r, text) = explain_node_in(o.pid(), root.path(), &openntpd_dir());
+    let cfg = r.config.as_ref().unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(cfg.daemon, "openntpd", "{text}");
+    assert!(r.blocks.iter().any(|b| b.kind == "Ntpctl"), "{text}");
+    assert_eq!(r.verdict.cause, "upstream-unsynchronized", "{text}");
+}

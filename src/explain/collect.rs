@@ -426,6 +426,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         })
         .collect();
     let running: Vec<Daemon> = ev.daemons.iter().map(|d| d.daemon).collect();
+    let ev_configs = ev.configs.clone();
     std::thread::scope(|s| {
         let fw = s.spawn(|| {
             let mut rules = vec![];
@@ -469,7 +470,18 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                 }
             }
             if running.contains(&Daemon::NtpdRs) {
-                match run("ntp-ctl", &["status"], Duration::from_secs(5)) {
+                // ntp-ctl finds the daemon's socket through its config.
+                let conf = ev_configs
+                    .iter()
+                    .find(|c| c.daemon == Daemon::NtpdRs)
+                    .and_then(|c| c.files.first())
+                    .map(|f| under(&opts.root, f));
+                let mut args = vec![];
+                if let Some(c) = conf.as_ref().and_then(|c| c.to_str()) {
+                    args.extend(["-c", c]);
+                }
+                args.push("status");
+                match run("ntp-ctl", &args, Duration::from_secs(5)) {
                     Ok(t) => outputs.push(t),
                     Err(e) => errors.push(e),
                 }

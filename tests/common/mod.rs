@@ -697,8 +697,13 @@ pub fn noclock_shim(dir: &TempDir) -> PathBuf {
 /// clock is never touched. Its log is `openntpd.log` in `dir`; ask it with
 /// [`ntpctl`].
 pub fn openntpd(ns: &Netns, dir: &TempDir, conf: &str) -> Proc {
-    let shim = noclock_shim(dir);
     let conf = dir.file("ntpd.conf", conf);
+    openntpd_with(ns, dir, &conf)
+}
+
+/// [`openntpd`] with the configuration file `conf` as it is.
+pub fn openntpd_with(ns: &Netns, dir: &TempDir, conf: &Path) -> Proc {
+    let shim = noclock_shim(dir);
     let script = format!(
         "mount --make-rprivate / && mount -t tmpfs t /run && mkdir -p /run/openntpd && \
          mount -t tmpfs t /var/lib && mkdir -p /var/lib/openntpd/run /var/lib/openntpd/db && \
@@ -729,4 +734,35 @@ pub fn ntpctl(p: &Proc, what: &str) -> String {
 /// --version 1.9.0 --root /opt/ntpd-rs`), or $NTPDIAG_NTPD_RS_DIR.
 pub fn ntpd_rs_dir() -> String {
     std::env::var("NTPDIAG_NTPD_RS_DIR").unwrap_or_else(|_| "/opt/ntpd-rs/bin".into())
+}
+
+/// `ntpdiag explain --json --root ROOT` in the network and mount namespaces
+/// of the process `pid` (where a daemon's control socket is), with `path`
+/// before PATH (where its control tool is).
+pub fn explain_node_in(
+    pid: u32,
+    root: &Path,
+    path: &str,
+) -> (ntpdiag::schema::ExplainReport, String) {
+    let env_path = format!("{path}:{}", std::env::var("PATH").unwrap_or_default());
+    let o = run_bounded(
+        Command::new("nsenter").args([
+            "-t",
+            &pid.to_string(),
+            "-m",
+            "-n",
+            "env",
+            &format!("PATH={env_path}"),
+            ntpdiag(),
+            "explain",
+            "--json",
+            "--root",
+            root.to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let r = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&o.stderr)));
+    (r, text)
 }
