@@ -32,9 +32,11 @@ ntpdig and ntpsec's ntpdate (every Response dropped reason, -j), chronyc
 (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata,
 text and -c), timedatectl timesync-status, Windows w32tm (/query /status,
 /source, /peers, /configuration, /stripchart, /resync), OpenNTPD's ntpctl,
-ntpd-rs's ntp-ctl status, and the log lines of chronyd, ntpd,
+ntpd-rs's ntp-ctl status, systemctl status of a time daemon's unit (and
+systemd's condition skips), and the log lines of chronyd, ntpd,
 systemd-timesyncd, OpenNTPD and ntpd-rs (their own log files, syslog, the
-journal; the newest state stands); one block per command prompt and
+journal; the newest state stands, each fact cited with its line's time);
+one block per command prompt and
 per table, line by line, then as a whole. Below the verdict on a node, what
 was read: each time source with its kind and options, the access lines, and
 the NTS settings (NTS sources, trusted certificates, certificate time checks,
