@@ -159,3 +159,51 @@ fn explain_finds_ntpd_rs_on_the_node() {
         "{text}"
     );
 }
+
+/// A node whose ntp.toml names the node itself (its own address, and
+/// localhost): explain says it is a loop, naming the line, for any daemon.
+#[test]
+fn a_source_that_is_this_host() {
+    if !require("a source that is this host", &["ip"]) {
+        return;
+    }
+    let p = Pair::new();
+    let root = TempDir::new();
+    let etc = root.path().join("etc/ntpd-rs");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("ntp.toml"),
+        format!(
+            "[[source]]\nmode = \"server\"\naddress = \"{CLIENT}\"\n\n[[source]]\nmode = \"server\"\naddress = \"localhost\"\n\n[[source]]\nmode = \"server\"\naddress = \"{SERVER}\"\n"
+        ),
+    )
+    .unwrap();
+    let o = run_bounded(
+        &mut p.client.cmd(&[
+            ntpdiag(),
+            "explain",
+            "--json",
+            "--root",
+            root.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let r: ntpdiag::schema::ExplainReport =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let loops: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.verdict.cause == "sync-loop")
+        .collect();
+    assert_eq!(loops.len(), 2, "{text}");
+    assert!(
+        loops.iter().any(|f| f.verdict.summary.contains(CLIENT)),
+        "{text}"
+    );
+    // The server that is another host is not one.
+    assert!(
+        !loops.iter().any(|f| f.verdict.summary.contains(SERVER)),
+        "{text}"
+    );
+}

@@ -343,9 +343,9 @@ causes! {
         means "The way to a server and the way back take different times: its offset is wrong by half the difference, and no NTP exchange with it alone can show it."
         tell "another server on a symmetric path disagrees with it by about half the extra delay it has (offset difference within 0.3-1.2 × half the delay difference, over 2 ms)"
         fix "do not prefer a server behind an asymmetric route (check `traceroute` both ways, `ip route get` on each end); use servers with short, symmetric paths";
-    SyncLoop = "sync-loop", Unusable, 11, W, "SYNCHRONIZATION LOOP",
-        means "The source is synchronized to this host: using it would be a loop."
-        tell "its reference id is one of this host's addresses and its stratum is above 1"
+    SyncLoop = "sync-loop", Unusable, 11, WE, "SYNCHRONIZATION LOOP",
+        means "The source is synchronized to this host, or is this host itself: using it would be a loop."
+        tell "its reference id is one of this host's addresses and its stratum is above 1 (watch); a configured server resolves only to this host's own addresses on port 123 (explain)"
         fix "break the loop: the two hosts must not use each other as servers (use `peer` or a common upstream)";
     Outlier = "outlier", Ok, 80, W, "OUTLIER",
         means "The source agrees with the majority, but the cluster algorithm left it out of the combination."

@@ -271,6 +271,26 @@ pub fn daemons() -> Result<Vec<RunningDaemon>, String> {
     Ok(v)
 }
 
+/// This network namespace's interface addresses (empty when unreadable).
+pub fn local_addrs() -> Vec<std::net::IpAddr> {
+    let Ok(it) = nix::ifaddrs::getifaddrs() else {
+        return vec![];
+    };
+    let mut v: Vec<std::net::IpAddr> = it
+        .filter_map(|i| {
+            let a = i.address?;
+            if let Some(s) = a.as_sockaddr_in() {
+                Some(std::net::IpAddr::V4(s.ip()))
+            } else {
+                a.as_sockaddr_in6().map(|s| std::net::IpAddr::V6(s.ip()))
+            }
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// A process's command line, its NUL separators as spaces ("" when gone).
 fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -397,6 +417,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         .as_ref()
         .is_ok_and(|d| d.iter().any(|x| x.daemon == Daemon::Timesyncd));
     ev.configs = configs(&opts.root, timesyncd);
+    ev.local_addrs = local_addrs();
     match daemons {
         Ok(d) => ev.daemons = d,
         Err(e) => ev.collector_errors.push(("running daemons".into(), e)),

@@ -35,6 +35,8 @@ pub struct NodeEvidence {
     pub firewall_read: Option<Vec<String>>,
     pub port123: Option<Vec<PortHolder>>,
     pub servers: Vec<ServerEvidence>,
+    /// This host's interface addresses (getifaddrs), in its network namespace.
+    pub local_addrs: Vec<std::net::IpAddr>,
     /// Collectors that failed: (collector, what happened). Never fatal.
     pub collector_errors: Vec<(String, String)>,
     /// Probing was switched off (`--no-probe`).
@@ -134,6 +136,7 @@ pub fn facts(ev: &NodeEvidence) -> NodeFacts {
         firewall_read: ev.firewall_read.is_some(),
         port123: ev.port123.clone(),
         servers: ev.servers.iter().map(server_facts).collect(),
+        local_addrs: ev.local_addrs.clone(),
         collector_errors: ev.collector_errors.clone(),
         no_probe: ev.no_probe,
     }

@@ -262,6 +262,9 @@ pub struct NodeFacts {
     pub firewall_read: bool,
     pub port123: Option<Vec<PortHolder>>,
     pub servers: Vec<ServerFacts>,
+    /// This host's own addresses (its interfaces'), to tell a server that
+    /// is this host itself.
+    pub local_addrs: Vec<std::net::IpAddr>,
     /// Collectors that failed: (collector, what happened). Never fatal.
     pub collector_errors: Vec<(String, String)>,
     /// Probing was switched off (`--no-probe`).
@@ -322,6 +325,12 @@ pub enum Case {
     Firewall(FirewallRule),
     /// A configured server's name that did not resolve.
     Unresolved { server: ServerFacts, error: String },
+    /// A configured server that resolves only to this host itself
+    /// (loopback, or an address of its own): the daemon would ask itself.
+    OwnAddress {
+        server: ServerFacts,
+        address: std::net::IpAddr,
+    },
     /// One probe of a configured server, judged by the exchange table.
     Probe {
         server: ServerFacts,
@@ -373,7 +382,9 @@ impl Case {
             Case::Process { daemon, .. } => daemon.name().into(),
             Case::Port { .. } => "udp/123".into(),
             Case::Firewall(_) => "local firewall".into(),
-            Case::Unresolved { server, .. } | Case::Probe { server, .. } => server.subject(),
+            Case::Unresolved { server, .. }
+            | Case::Probe { server, .. }
+            | Case::OwnAddress { server, .. } => server.subject(),
             Case::Clock { .. } => "system clock".into(),
             Case::Asymmetry { good } => rules::asymmetric(good)
                 .map_or_else(|| "servers".into(), |a| good[a.server].0.subject()),
@@ -436,6 +447,20 @@ pub fn cases(ev: &NodeFacts) -> Vec<Case> {
                 server: s.clone(),
                 error: e.clone(),
             }),
+            // Every address it resolves to is this host's own.
+            // (on port 123, where this host's own daemon would answer).
+            Some(Ok(a))
+                if !a.is_empty()
+                    && a.iter().all(|x| {
+                        x.port() == 123
+                            && (x.ip().is_loopback() || ev.local_addrs.contains(&x.ip()))
+                    }) =>
+            {
+                out.push(Case::OwnAddress {
+                    server: s.clone(),
+                    address: a[0].ip(),
+                })
+            }
             _ => out.extend(verdicts.iter().map(|v| Case::Probe {
                 server: s.clone(),
                 verdict: v.clone(),

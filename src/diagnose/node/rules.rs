@@ -125,6 +125,15 @@ pub static NODE_STEPS: &[Step<Case>] = &[
         }],
     },
     Step {
+        name: "server-is-this-host",
+        applies: When::If(|c| matches!(c, Case::OwnAddress { .. })),
+        rules: &[Rule {
+            names: &[Cause::SyncLoop],
+            when: When::Always,
+            say: own_address,
+        }],
+    },
+    Step {
         name: "server-probe",
         applies: When::If(|c| matches!(c, Case::Probe { .. })),
         rules: &[Rule {
@@ -576,6 +585,29 @@ pub fn unresolved_server(server: &ServerFacts, error: &str) -> Verdict {
         server: server.clone(),
         error: error.to_string(),
     })
+}
+
+fn own_address(c: &Case) -> Verdict {
+    let Case::OwnAddress { server: s, address } = c else {
+        unreachable!("checked by the step")
+    };
+    Verdict::new(
+        Cause::SyncLoop,
+        format!(
+            "The configured server {} is this host itself ({address}): the daemon would take its time from its own clock.",
+            s.host
+        ),
+        Confidence::High,
+    )
+    .evidence(format!("{} line {}: {} {}", s.file, s.line, s.kind, s.host))
+    .evidence(format!(
+        "{} resolves only to {address}, an address of this host",
+        s.host
+    ))
+    .fix(format!(
+        "name a server that is another host in place of {} (a copied config, or a name in /etc/hosts pointing here)",
+        s.host
+    ))
 }
 
 fn probed(c: &Case) -> Verdict {

@@ -82,6 +82,13 @@ fn every_case_kind_reaches_its_own_step() {
             "server-name",
         ),
         (
+            Case::OwnAddress {
+                server: server.clone(),
+                address: "127.0.0.1".parse().unwrap(),
+            },
+            "server-is-this-host",
+        ),
+        (
             Case::Probe {
                 server: server.clone(),
                 verdict: ok.clone(),
@@ -201,4 +208,41 @@ fn restrict_lines_that_cover_a_server() {
             "{line:?}"
         );
     }
+}
+
+/// A server that resolves only to this host, on port 123, is a loop; on
+/// another port it may be another daemon here, and is probed as usual.
+#[test]
+fn a_server_that_is_this_host() {
+    let server = |addrs: &[&str]| ServerFacts {
+        host: "ntp.test".into(),
+        file: "/etc/ntpd-rs/ntp.toml".into(),
+        line: 3,
+        kind: "server",
+        options: vec![],
+        resolved: Some(Ok(addrs.iter().map(|a| a.parse().unwrap()).collect())),
+        probes: vec![],
+    };
+    let facts = |s: ServerFacts| NodeFacts {
+        servers: vec![s],
+        local_addrs: vec!["198.51.100.2".parse().unwrap()],
+        ..NodeFacts::default()
+    };
+    let own = |f: &NodeFacts| {
+        cases(f)
+            .iter()
+            .any(|c| matches!(c, Case::OwnAddress { .. }))
+    };
+    assert!(own(&facts(server(&["127.0.0.1:123"]))));
+    assert!(own(&facts(server(&["198.51.100.2:123", "[::1]:123"]))));
+    assert!(!own(&facts(server(&["127.0.0.1:1123"]))));
+    assert!(!own(&facts(server(&[
+        "198.51.100.2:123",
+        "198.51.100.1:123"
+    ]))));
+    let f = findings(&facts(server(&["198.51.100.2:123"])));
+    assert!(
+        f.iter().any(|x| x.verdict.cause == Cause::SyncLoop),
+        "{f:#?}"
+    );
 }
