@@ -207,3 +207,37 @@ fn a_source_that_is_this_host() {
         "{text}"
     );
 }
+
+/// `ntp-ctl validate` on a configuration ntp-daemon refuses, and on its
+/// own default one, as it prints them (stderr, with its log line).
+#[test]
+fn ntp_ctl_validate_as_printed() {
+    let ctl = format!("{}/ntp-ctl", ntpd_rs_dir());
+    if !require("ntp-ctl", &[&ctl]) {
+        return;
+    }
+    let d = TempDir::new();
+    let bad = d.file(
+        "bad.toml",
+        "[[sources]]\nmode = \"server\"\naddress = \"a\"\n",
+    );
+    let good = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/configs/ntpd-rs-1.9.0-ntp.toml.default");
+    for (conf, cause) in [(bad, "daemon-not-running"), (good, "not-judged")] {
+        let o = run_bounded(
+            std::process::Command::new(&ctl).args(["-c", conf.to_str().unwrap(), "validate"]),
+            Duration::from_secs(10),
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let (r, _) = explain_paste(&text);
+        assert_eq!(r.verdict.cause, cause, "{text}\n{r:#?}");
+        assert!(
+            r.blocks.iter().any(|b| b.kind == "NtpCtl"),
+            "{text}\n{r:#?}"
+        );
+    }
+}

@@ -175,6 +175,43 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     vec![Explained::at(Kind::NtpCtl, notes, x, lines[h].n)]
 }
 
+/// `ntp-ctl validate` (ctl.rs): `Config looks good`, or `Error: Could not
+/// load configuration: …`, after which ntp-daemon does not start.
+pub fn read_validate(seg: &Segment) -> Vec<Explained> {
+    // Its own first line, `INFO ntpd::daemon::config: using config file
+    // path=…`, or the prompt, says the words are ntp-ctl's.
+    let by_command = seg
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains("ntp-ctl") && c.contains("validate"))
+        || seg
+            .lines
+            .iter()
+            .any(|l| l.text.contains("ntpd::daemon::config: using config file"));
+    let mut out = vec![];
+    for l in seg.lines {
+        let t = l.text.trim();
+        let mut d = view("ntpd-rs");
+        let meaning = if let Some(e) = t.strip_prefix("Error: Could not load configuration: ") {
+            d.unreachable = Some(l.fact(format!(
+                "ntp-ctl validate: ntp-daemon refuses its configuration ({e})"
+            )));
+            format!("ntp-daemon will not start with this configuration: {e}")
+        } else if t == "Config looks good" && by_command {
+            d.unexplained = Some(l.fact(
+                "ntp-ctl validate: the configuration is valid; whether ntpd-rs synchronizes, `ntp-ctl status` says".to_string(),
+            ));
+            "ntpd-rs accepts its configuration".to_string()
+        } else {
+            continue;
+        };
+        let mut x = Exchange::new(Vantage::Paste("ntp-ctl validate"), "ntpd-rs");
+        x.daemon = Some(d);
+        out.push(Explained::at(Kind::NtpCtl, vec![l.note(meaning)], x, l.n));
+    }
+    out
+}
+
 /// The message of one ntpd-rs log line: tracing's `TIME LEVEL TARGET:
 /// MESSAGE`, bare or after a syslog/journal prefix.
 fn message(text: &str) -> Option<&str> {
@@ -228,6 +265,25 @@ pub fn read_log(seg: &Segment) -> Vec<Explained> {
                 "ntpd-rs exited: a clock step past its panic threshold was suggested (`ntp-ctl force-sync` sets the clock once)".to_string(),
             ));
             "a step past its panic threshold: ntpd-rs exits".to_string()
+        } else if let Some(n) = m.strip_prefix("Unknown domain name: ") {
+            x.unresolved.get_or_insert(n.trim().to_string());
+            format!("{} does not resolve", n.trim())
+        } else if let Some(r) = m.strip_prefix("error while resolving ") {
+            format!(
+                "resolving {} failed; ntpd-rs retries",
+                r.split(", retrying").next().unwrap_or(r)
+            )
+        } else if let Some(r) = m.strip_prefix("No connection possible to ") {
+            format!("no connection possible to {r}")
+        } else if m.contains("while attempting key exchange") {
+            "an NTS key exchange failed: no cookies, no NTS time from that source (`ntpdiag probe --nts` names why)".to_string()
+        } else if let Some(r) = m.strip_prefix("Could not control clock: ") {
+            d.unreachable = Some(l.fact(format!(
+                "ntpd-rs stopped: it could not control the clock ({r})"
+            )));
+            format!("ntpd-rs may not control this clock ({r}): it stops")
+        } else if m.starts_with("Could not open socket") {
+            "ntpd-rs could not open a source's socket".to_string()
         } else if m.starts_with("new source") {
             let addr = m
                 .split_whitespace()
@@ -276,6 +332,16 @@ mod tests {
             "{t}2026-12-07T22:11:44.789293Z  INFO ntp_proto::algorithm::kalman: Offset: 0.01+-0.2ms, frequency: 1.2+-0.1ppm\n"
         );
         assert_eq!(cause(&ok), Cause::Ok);
+        assert_eq!(
+            cause(
+                "$ ntp-ctl validate\nError: Could not load configuration: unknown field `sources`\n"
+            ),
+            Cause::DaemonNotRunning
+        );
+        assert_eq!(
+            cause("$ ntp-ctl validate\nConfig looks good\n"),
+            Cause::NotJudged
+        );
         let j = "Dec 07 10:00:00 h ntp-daemon[5]: 2026-12-07T10:00:00.1Z ERROR ntp_proto::algorithm::kalman: Unusually large clock step suggested, please manually verify system clock and reference clock state and restart if appropriate. If the clock is significantly wrong, you can use `ntp-ctl force-sync` to correct it.\n";
         assert_eq!(cause(j), Cause::DaemonNotRunning);
     }
