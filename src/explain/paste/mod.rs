@@ -507,5 +507,13 @@ pub fn overall(blocks: &[Explained]) -> Option<Verdict> {
     crate::diagnose::verdict::overall(blocks.iter().map(|b| (b.kind.title(), &b.verdict)))
 }
 
+/// The overall verdict's cause on `text`, which must hold a block.
+#[cfg(test)]
+fn overall_cause(text: &str) -> crate::diagnose::Cause {
+    let b = explain(text);
+    assert!(!b.is_empty(), "{text}");
+    overall(&b).unwrap().cause
+}
+
 #[cfg(test)]
 mod tests;

@@ -315,14 +315,8 @@ pub fn read_log(seg: &Segment) -> Vec<Explained> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::explain;
+    use super::super::overall_cause as cause;
     use crate::diagnose::Cause;
-
-    fn cause(text: &str) -> Cause {
-        let b = explain(text);
-        assert!(!b.is_empty(), "{text}");
-        crate::explain::paste::overall(&b).unwrap().cause
-    }
 
     #[test]
     fn log_lines_from_kalman() {

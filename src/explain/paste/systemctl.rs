@@ -149,13 +149,8 @@ fn down(l: &Line, daemon: &str, fact: String, meaning: String) -> Explained {
 #[cfg(test)]
 mod tests {
     use super::super::explain;
+    use super::super::overall_cause as cause;
     use crate::diagnose::Cause;
-
-    fn cause(text: &str) -> Cause {
-        let b = explain(text);
-        assert!(!b.is_empty(), "{text}");
-        crate::explain::paste::overall(&b).unwrap().cause
-    }
 
     #[test]
     fn status_blocks_and_condition_skips() {

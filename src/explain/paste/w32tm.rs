@@ -465,14 +465,8 @@ fn resync(seg: &Segment) -> Vec<Explained> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::explain;
+    use super::super::overall_cause as cause;
     use crate::diagnose::Cause;
-
-    fn cause(text: &str) -> Cause {
-        let b = explain(text);
-        assert!(!b.is_empty(), "{text}");
-        crate::explain::paste::overall(&b).unwrap().cause
-    }
 
     /// The status of a synchronized domain member (Microsoft's "Windows
     /// Time service tools and settings" shows these fields).
