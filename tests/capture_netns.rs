@@ -348,8 +348,12 @@ fn chronyd_client_is_one_host_across_ports() {
         .filter(|c| c.server.starts_with(SERVER))
         .collect();
     assert!(to_server.len() >= 8, "{r:#?}");
+    // The kernel picks each new ephemeral port at random and may, rarely,
+    // pick one again within the run (seen once in CI: one port, two
+    // requests 8 s apart).
     assert!(
-        to_server.iter().all(|c| c.counts.requests == 1),
+        to_server.iter().all(|c| c.counts.requests <= 2)
+            && to_server.iter().filter(|c| c.counts.requests == 1).count() >= 8,
         "{to_server:#?}"
     );
     let hosts: Vec<_> = r
