@@ -141,15 +141,22 @@ fn explain_finds_ntpd_rs_on_the_node() {
         shim.display(),
         conf.display()
     );
-    let n = p
+    let mut n = p
         .client
         .spawn(&["sh", "-c", &script], &root.path().join("ntpd-rs.log"));
     std::thread::sleep(Duration::from_secs(5));
+    assert!(n.is_running(), "{}", n.log_text());
     let (r, text) = explain_node_in(n.pid(), root.path(), &ntpd_rs_dir());
     let cfg = r.config.as_ref().unwrap_or_else(|| panic!("{text}"));
     assert_eq!(cfg.daemon, "ntpd-rs", "{text}");
     assert!(r.blocks.iter().any(|b| b.kind == "NtpCtl"), "{text}");
     assert_ne!(r.verdict.cause, "ok", "{text}");
+    // Its own log says so too (daemon/config's check at start).
+    let log = n.log_text();
+    assert!(log.contains("Fewer sources configured"), "{log}");
+    keep_output("real-ntpd-rs-log-fewer-sources", &log);
+    let (lr, _) = explain_paste(&log);
+    assert_eq!(lr.verdict.cause, "too-few-sources", "{log}\n{lr:#?}");
     // minimum-agreeing-sources defaults to 3; one server is too few.
     assert!(
         r.verdict.cause == "too-few-sources"

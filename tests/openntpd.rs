@@ -113,8 +113,8 @@ fn openntpd_syncs_and_says_so() {
     // OpenNTPD calls itself synced at its second clock adjustment whose
     // previous one has completed (ntpd.c ntpd_adjtime()); each needs a
     // fresh filter of good replies, polled every ~30 s once the peer is
-    // trusted: 2 to 6 minutes here (seen: 130 s alone, over 240 s under
-    // the whole suite's load).
+    // trusted (seen: about 105 s in a run of its own; over 240 s under the
+    // whole suite's load).
     let log = log_until(&mut o, "clock is now synced", Duration::from_secs(480));
     assert!(log.contains("clock is now synced"), "{log}");
     let all = ntpctl(&o, "all");

@@ -382,7 +382,7 @@ causes! {
     TooFewSources = "too-few-sources", Local, 8, WE, "TOO FEW SOURCES",
         means "The daemon needs more agreeing sources than it has: it never sets the clock with fewer (ntpd/ntpsec `tos minsane`, chrony `minsources`)."
         tell "fewer distinct unicast servers (and no pool) than the configured minimum, or fewer answering truechimers than it in the daemon's own table; each server may be healthy"
-        fix "add servers (or a `pool` line) up to the minimum, or lower it: ntpd `tos minsane 1`, chrony `minsources 1`";
+        fix "add servers (or a `pool` line) up to the minimum, or lower it: ntpd `tos minsane 1`, chrony `minsources 1`, ntpd-rs `minimum-agreeing-sources = 1` under [synchronization]";
     OrphanMode = "orphan-mode", Ok, 80, E, "ORPHAN MODE (A REMARK)",
         means "A remark: the node has no time source and serves its own clock in orphan mode (ntpd `tos orphan N`), as ntpd supports for an isolated network. Its clients agree with it and with each other, not with real time."
         tell "`tos orphan N` and no server, pool or peer line"

@@ -201,7 +201,7 @@ pub(super) fn too_few_sources(e: &Exchange) -> Verdict {
     Verdict::new(
         Cause::TooFewSources,
         format!(
-            "{} has fewer selectable sources than it requires (`minsources`, or no `require` source among them): it sets the clock from none.",
+            "{} has fewer sources than it requires to agree (chrony `minsources` or a missing `require` source, ntpd-rs `minimum-agreeing-sources`): it sets the clock from none.",
             d.daemon
         ),
         Confidence::High,

@@ -30,7 +30,10 @@
 //! journal prefix), from ntp-proto's algorithm/kalman/mod.rs: `No consensus
 //! on current time`, `Offset: X+-Yms, frequency: …` (a combined time),
 //! `Jumped offset by Nms`, and `Unusually large clock step suggested, …`
-//! after which it exits; ntpd's daemon/system.rs: `new source … addr=…`.
+//! after which it exits; ntpd's daemon/system.rs: `new source … addr=…`,
+//! `Could not control clock: …`; daemon/config: `Fewer sources configured
+//! than are required to agree …` (too-few-sources), `No sources configured`;
+//! daemon/spawn: `Unknown domain name: …`, resolver and key-exchange errors.
 
 use super::log::entry;
 use super::{Explained, Kind, Line, Note, Segment, silent, view};
@@ -214,7 +217,7 @@ pub fn read_validate(seg: &Segment) -> Vec<Explained> {
 
 /// The message of one ntpd-rs log line: tracing's `TIME LEVEL TARGET:
 /// MESSAGE`, bare or after a syslog/journal prefix.
-fn message(text: &str) -> Option<&str> {
+fn message(text: &str) -> Option<Msg<'_>> {
     let m = match entry(text) {
         Some(e) if matches!(e.program, Some("ntp-daemon") | None) => e.message,
         Some(_) => return None,
@@ -233,11 +236,28 @@ fn message(text: &str) -> Option<&str> {
     if !matches!(level, "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR") {
         return None;
     }
-    let (target, msg) = rest.trim_start().split_once(": ")?;
-    if !(target.starts_with("ntpd") || target.starts_with("ntp_proto")) {
-        return None;
+    // Spans come first: `Ntp Source{index=… name="A:123" …}: target: msg`.
+    let mut rest = rest.trim_start();
+    let mut span = None;
+    while !(rest.starts_with("ntpd") || rest.starts_with("ntp_proto")) {
+        let (s, r) = rest.split_once("}: ")?;
+        span = Some(s);
+        rest = r;
     }
-    Some(msg)
+    let (_, msg) = rest.split_once(": ")?;
+    Some(Msg {
+        text: msg,
+        source: span.and_then(|s| {
+            let n = s.split("name=\"").nth(1)?;
+            n.split('"').next()
+        }),
+    })
+}
+
+/// One ntpd-rs message, and the source its span names.
+struct Msg<'a> {
+    text: &'a str,
+    source: Option<&'a str>,
 }
 
 /// ntpd-rs's log lines in a segment: one block, the newest state standing.
@@ -247,8 +267,44 @@ pub fn read_log(seg: &Segment) -> Vec<Explained> {
     let mut d = view("ntpd-rs");
     let mut first = None;
     for l in seg.lines {
-        let Some(m) = message(&l.text) else { continue };
-        let meaning = if m.starts_with("No consensus on current time") {
+        let Some(msg) = message(&l.text) else {
+            continue;
+        };
+        let m = msg.text;
+        let src = msg.source.unwrap_or("a source");
+        let meaning = if m.starts_with("Unrecognized KISS Message from source")
+            || m.starts_with("Received message from server with excessive stratum")
+        {
+            // source.rs: a kiss other than RATE/DENY/RSTR/NTSN is, in
+            // practice, INIT or STEP: the server is not synchronized.
+            if x.unsync.is_none() {
+                x.who = src.to_string();
+            }
+            x.add_unsync(
+                crate::diagnose::facts::Unsync {
+                    reason: None,
+                    header: None,
+                    stratum: m
+                        .rsplit(' ')
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .or(Some(0)),
+                    refid: None,
+                },
+                l.origin(),
+            );
+            format!(
+                "{src} answers stratum 0 or 16: not synchronized itself (ntpd-rs ignores its replies)"
+            )
+        } else if m.starts_with("Source requested rate limit") {
+            format!("{src} sent a Kiss-o'-Death RATE: ntpd-rs polls it less often")
+        } else if m.starts_with("Source denied service") {
+            format!("{src} sent a Kiss-o'-Death DENY or RSTR: it refuses this client")
+        } else if m.starts_with("Received nts not-acknowledge") {
+            format!(
+                "{src} sent an NTS NAK (kiss NTSN): its cookies are not accepted; ntpd-rs keys again"
+            )
+        } else if m.starts_with("No consensus on current time") {
             d.synchronized = Some(l.fact(false));
             "no time from its sources: too few agree (or none answers)".to_string()
         } else if m.starts_with("Offset: ") && m.contains("frequency: ") {
@@ -265,6 +321,16 @@ pub fn read_log(seg: &Segment) -> Vec<Explained> {
                 "ntpd-rs exited: a clock step past its panic threshold was suggested (`ntp-ctl force-sync` sets the clock once)".to_string(),
             ));
             "a step past its panic threshold: ntpd-rs exits".to_string()
+        } else if m.starts_with("Fewer sources configured than are required to agree") {
+            // daemon/config check(): fewer [[source]]s than
+            // minimum-agreeing-sources (default 3).
+            d.too_few = Some(l.fact(
+                "ntpd-rs: \"Fewer sources configured than are required to agree on the current time. Daemon will not change system time.\"".to_string(),
+            ));
+            "fewer sources than minimum-agreeing-sources (default 3): ntpd-rs will never set the clock".to_string()
+        } else if m.starts_with("No sources configured. Daemon will not change system time") {
+            d.no_sources = Some(l.origin());
+            "ntpd-rs has no source: it will never set the clock".to_string()
         } else if let Some(n) = m.strip_prefix("Unknown domain name: ") {
             x.unresolved.get_or_insert(n.trim().to_string());
             format!("{} does not resolve", n.trim())
@@ -335,6 +401,12 @@ mod tests {
         assert_eq!(
             cause("$ ntp-ctl validate\nConfig looks good\n"),
             Cause::NotJudged
+        );
+        assert_eq!(
+            cause(
+                "2026-12-07T22:48:03.390621Z  WARN ntpd::daemon::config: Fewer sources configured than are required to agree on the current time. Daemon will not change system time.\n"
+            ),
+            Cause::TooFewSources
         );
         let j = "Dec 07 10:00:00 h ntp-daemon[5]: 2026-12-07T10:00:00.1Z ERROR ntp_proto::algorithm::kalman: Unusually large clock step suggested, please manually verify system clock and reference clock state and restart if appropriate. If the clock is significantly wrong, you can use `ntp-ctl force-sync` to correct it.\n";
         assert_eq!(cause(j), Cause::DaemonNotRunning);
