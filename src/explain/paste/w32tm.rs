@@ -19,7 +19,9 @@
 //!   o:±Ns …` or `HH:MM:SS, error: 0x800705B4` (ERROR_TIMEOUT);
 //! - `/resync`: `The computer did not resync because no time data was
 //!   available.`, `The following error occurred: The service has not been
-//!   started. (0x80070426)`.
+//!   started. (0x80070426)`;
+//! - `/monitor`: per computer, `NTP: ±Ns offset from REF` or `NTP: error
+//!   ERROR_TIMEOUT …`, `Stratum: N`.
 //!
 //! Running on `Local CMOS Clock` or `Free-running System Clock` is
 //! local-clock-only; a VM whose clock the Hyper-V time provider (VM IC)
@@ -65,6 +67,93 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     out.extend(configuration(seg));
     out.extend(stripchart(seg));
     out.extend(resync(seg));
+    out.extend(monitor(seg));
+    out
+}
+
+/// `/monitor`: per computer `NAME[ *** PDC ***][ADDR:123]:`, then `ICMP:
+/// Nms delay` or `ICMP: error …`, `NTP: ±Ns offset from REFERENCE` (from the
+/// domain's reference, not from this clock) or `NTP: error ERROR_TIMEOUT -
+/// no response from server in Nms`, `RefID: …`, `Stratum: N`. One block per
+/// computer.
+fn monitor(seg: &Segment) -> Vec<Explained> {
+    let lines = seg.lines;
+    let mut out = vec![];
+    let mut i = 0;
+    while i < lines.len() {
+        let l = &lines[i];
+        i += 1;
+        let t = l.text.trim_end();
+        if t.starts_with(' ') || !t.ends_with("]:") {
+            continue;
+        }
+        let Some((name, addr)) = t.trim_end_matches("]:").rsplit_once('[') else {
+            continue;
+        };
+        let name = name.trim_end_matches(" *** PDC ***").trim().to_string();
+        if name.is_empty() || name.contains(' ') || !addr.contains(':') {
+            continue;
+        }
+        let mut x = Exchange::new(Vantage::Paste("w32tm /monitor"), &name);
+        let mut notes = vec![l.note(format!("w32tm asks {name} ({addr})"))];
+        let mut ntp_seen = false;
+        while i < lines.len() && lines[i].text.starts_with(' ') {
+            let f = &lines[i];
+            i += 1;
+            let ft = f.text.trim();
+            if let Some(e) = ft.strip_prefix("NTP: error ") {
+                ntp_seen = true;
+                x.requests += 1;
+                x.add_silent(f.fact(silent(&name, &format!("w32tm /monitor: {e}"), false)));
+                notes.push(f.note("no NTP answer within w32tm's timeout"));
+            } else if let Some(r) = ft.strip_prefix("NTP: ") {
+                let Some(o) = r
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.trim_end_matches('s').parse::<f64>().ok())
+                else {
+                    continue;
+                };
+                ntp_seen = true;
+                x.requests += 1;
+                x.add_valid(
+                    Sample {
+                        offset: o,
+                        delay: 0.0,
+                        dispersion: 0.0,
+                        root_distance: 0.0,
+                    },
+                    None,
+                    f.origin(),
+                );
+                notes.push(f.note(format!(
+                    "answers: {o:+} s from the reference w32tm compares with (not from this clock)"
+                )));
+            } else if let Some(e) = ft.strip_prefix("ICMP: error ") {
+                notes.push(f.note(format!("no ICMP echo answer ({e})")));
+            } else if let Some(st) = ft.strip_prefix("Stratum: ") {
+                if let Ok(n) = st.trim().parse::<u32>()
+                    && (n == 0 || n >= 16)
+                {
+                    x.valid = 0;
+                    x.best = None;
+                    x.add_unsync(
+                        crate::diagnose::facts::Unsync {
+                            reason: None,
+                            header: None,
+                            stratum: Some(n),
+                            refid: None,
+                        },
+                        f.origin(),
+                    );
+                    notes.push(f.note(format!("stratum {n}: not synchronized itself")));
+                }
+            }
+        }
+        if ntp_seen {
+            out.push(Explained::at(Kind::W32tm, notes, x, l.n));
+        }
+    }
     out
 }
 
@@ -518,6 +607,12 @@ mod tests {
             ),
             Cause::NoReply
         );
+        let mon = "DC1.contoso.com *** PDC ***[192.168.1.10:123]:\n    ICMP: 0ms delay\n    NTP: +0.0000000s offset from DC1.contoso.com\n        RefID: time.windows.com [52.148.114.188]\n        Stratum: 2\nDC2.contoso.com[192.168.1.11:123]:\n    ICMP: 0ms delay\n    NTP: error ERROR_TIMEOUT - no response from server in 1000ms\n";
+        let b = super::super::explain(mon);
+        assert_eq!(b.len(), 2, "{b:#?}");
+        assert_eq!(b[0].verdict.cause, Cause::Ok);
+        assert_eq!(b[1].verdict.cause, Cause::NoReply);
+        assert_eq!(cause(mon), Cause::NoReply);
         assert_eq!(
             cause("The following error occurred: The service has not been started. (0x80070426)\n"),
             Cause::DaemonNotRunning
