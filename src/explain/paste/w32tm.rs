@@ -131,23 +131,22 @@ fn monitor(seg: &Segment) -> Vec<Explained> {
                 )));
             } else if let Some(e) = ft.strip_prefix("ICMP: error ") {
                 notes.push(f.note(format!("no ICMP echo answer ({e})")));
-            } else if let Some(st) = ft.strip_prefix("Stratum: ") {
-                if let Ok(n) = st.trim().parse::<u32>()
-                    && (n == 0 || n >= 16)
-                {
-                    x.valid = 0;
-                    x.best = None;
-                    x.add_unsync(
-                        crate::diagnose::facts::Unsync {
-                            reason: None,
-                            header: None,
-                            stratum: Some(n),
-                            refid: None,
-                        },
-                        f.origin(),
-                    );
-                    notes.push(f.note(format!("stratum {n}: not synchronized itself")));
-                }
+            } else if let Some(st) = ft.strip_prefix("Stratum: ")
+                && let Ok(n) = st.trim().parse::<u32>()
+                && (n == 0 || n >= 16)
+            {
+                x.valid = 0;
+                x.best = None;
+                x.add_unsync(
+                    crate::diagnose::facts::Unsync {
+                        reason: None,
+                        header: None,
+                        stratum: Some(n),
+                        refid: None,
+                    },
+                    f.origin(),
+                );
+                notes.push(f.note(format!("stratum {n}: not synchronized itself")));
             }
         }
         if ntp_seen {
