@@ -31,7 +31,7 @@ errors, interactive sessions), classic ntpdate (-d, -q, its syslog lines),
 ntpdig and ntpsec's ntpdate (every Response dropped reason, -j), chronyc
 (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata,
 text and -c), timedatectl timesync-status, Windows w32tm (/query /status,
-/source, /peers, /configuration, /stripchart, /resync), OpenNTPD's ntpctl,
+/source, /peers, /configuration, /stripchart, /resync, /monitor), OpenNTPD's ntpctl,
 ntpd-rs's ntp-ctl status, systemctl status of a time daemon's unit (and
 systemd's condition skips), and the log lines of chronyd, ntpd,
 systemd-timesyncd, OpenNTPD and ntpd-rs (their own log files, syslog, the

@@ -484,7 +484,7 @@ pub fn explain(text: &str) -> Vec<Explained> {
 }
 
 /// What explain reads when it is given pasted output.
-pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync), OpenNTPD's ntpctl (status, peers, sensors, all), ntpd-rs's ntp-ctl status and validate, systemctl status of a time daemon's unit (and systemd's condition skips), chronyd's, ntpd's, systemd-timesyncd's, OpenNTPD's and ntpd-rs's log lines (their own log files, syslog, the journal); several in one paste.";
+pub const RECOGNISED: &str = "explain reads ntpq (peers, opeers, apeers, assoc, rv/readlist, its errors, interactive sessions), ntpdate (-d, -q, its syslog lines), ntpdig (-d, -j, its errors), chronyc (sources, sourcestats, selectdata, tracking, ntpdata, activity, authdata; text and -c; its errors), timedatectl timesync-status, Windows w32tm (/query /status, /source, /peers, /configuration; /stripchart, /resync, /monitor), OpenNTPD's ntpctl (status, peers, sensors, all), ntpd-rs's ntp-ctl status and validate, systemctl status of a time daemon's unit (and systemd's condition skips), chronyd's, ntpd's, systemd-timesyncd's, OpenNTPD's and ntpd-rs's log lines (their own log files, syslog, the journal); several in one paste.";
 
 /// The verdict on a text that holds none of them: what it was.
 pub fn unrecognized(text: &str) -> Verdict {
