@@ -615,3 +615,72 @@ fn failure_lines_never_give_ok() {
     }
     assert!(rows >= 30, "{rows} rows");
 }
+
+/// OpenNTPD's packaged ntpd.conf (from the unpacked Debian package) and
+/// ntpd-rs 1.9.0's default ntp.toml, under a root: explain finds both and
+/// lists every source as the daemons read them.
+#[test]
+fn root_lists_openntpd_and_ntpd_rs_sources() {
+    let open = std::fs::read_to_string("/opt/openntpd/etc/openntpd/ntpd.conf");
+    let Ok(open) = open else {
+        assert!(!common::in_ci(), "OpenNTPD must be unpacked in CI");
+        eprintln!("skipped: /opt/openntpd/etc/openntpd/ntpd.conf is missing");
+        return;
+    };
+    let rs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/configs/ntpd-rs-1.9.0-ntp.toml.default"),
+    )
+    .unwrap();
+    let dir = TempDir::new();
+    dir.file(
+        "etc/openntpd/ntpd.conf",
+        &format!("{open}\nsensor nmea0 refid GPS\n"),
+    );
+    dir.file("etc/ntpd-rs/ntp.toml", &rs);
+    let o = run_bounded(
+        Command::new(ntpdiag()).args([
+            "explain",
+            "--json",
+            "--no-probe",
+            "--root",
+            dir.path().to_str().unwrap(),
+        ]),
+        Duration::from_secs(30),
+    );
+    let r: ExplainReport = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let all: Vec<&ntpdiag::schema::DaemonConfigJson> =
+        r.config.iter().chain(r.other_configs.iter()).collect();
+    let openntpd = all
+        .iter()
+        .find(|c| c.daemon == "openntpd")
+        .expect("OpenNTPD's config");
+    let servers = open
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some("servers"))
+        .count();
+    assert!(servers > 0);
+    assert_eq!(
+        openntpd.sources.iter().filter(|s| s.kind == "pool").count(),
+        servers,
+        "{:#?}",
+        openntpd.sources
+    );
+    assert!(
+        openntpd
+            .sources
+            .iter()
+            .any(|s| s.kind == "refclock" && s.host == "nmea0")
+    );
+    assert!(openntpd.issues.is_empty(), "{:#?}", openntpd.issues);
+    let ntpd_rs = all
+        .iter()
+        .find(|c| c.daemon == "ntpd-rs")
+        .expect("ntpd-rs's config");
+    assert_eq!(ntpd_rs.sources.len(), 1, "{:#?}", ntpd_rs.sources);
+    assert_eq!(ntpd_rs.sources[0].kind, "pool");
+    assert_eq!(ntpd_rs.sources[0].host, "ntpd-rs.pool.ntp.org");
+    assert_eq!(ntpd_rs.sources[0].options, vec!["count=4".to_string()]);
+    assert!(ntpd_rs.issues.is_empty(), "{:#?}", ntpd_rs.issues);
+}
