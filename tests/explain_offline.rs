@@ -140,7 +140,7 @@ fn every_output_fixture_is_read() {
         ),
         ("real-ntpctl-all-unsynced-upstream", "Ntpctl", "not-judged"),
         // Synchronized (stratum 6) to the healthy one, the silent one aside.
-        ("real-ntp-ctl-status-one-silent", "NtpCtl", "ok"),
+        ("real-ntp-ctl-status-one-silent", "NtpdRsCtl", "ok"),
         (
             "real-ntpd-rs-log-fewer-sources",
             "DaemonLog",

@@ -73,7 +73,7 @@ fn ntpd_rs_status_and_log() {
     let b = r
         .blocks
         .iter()
-        .find(|b| b.kind == "NtpCtl")
+        .find(|b| b.kind == "NtpdRsCtl")
         .unwrap_or_else(|| panic!("{status}\n{r:#?}"));
     assert!(
         b.notes
@@ -149,7 +149,7 @@ fn explain_finds_ntpd_rs_on_the_node() {
     let (r, text) = explain_node_in(n.pid(), root.path(), &ntpd_rs_dir());
     let cfg = r.config.as_ref().unwrap_or_else(|| panic!("{text}"));
     assert_eq!(cfg.daemon, "ntpd-rs", "{text}");
-    assert!(r.blocks.iter().any(|b| b.kind == "NtpCtl"), "{text}");
+    assert!(r.blocks.iter().any(|b| b.kind == "NtpdRsCtl"), "{text}");
     assert_ne!(r.verdict.cause, "ok", "{text}");
     // Its own log says so too (daemon/config's check at start).
     let log = n.log_text();
@@ -243,7 +243,7 @@ fn ntp_ctl_validate_as_printed() {
         let (r, _) = explain_paste(&text);
         assert_eq!(r.verdict.cause, cause, "{text}\n{r:#?}");
         assert!(
-            r.blocks.iter().any(|b| b.kind == "NtpCtl"),
+            r.blocks.iter().any(|b| b.kind == "NtpdRsCtl"),
             "{text}\n{r:#?}"
         );
     }

@@ -71,7 +71,7 @@ pub enum Kind {
     TimedatectlTimesync,
     Ntpctl,
     W32tm,
-    NtpCtl,
+    NtpdRsCtl,
     SystemctlStatus,
     DaemonLog,
 }
@@ -99,7 +99,7 @@ impl Kind {
             Kind::TimedatectlTimesync => "timedatectl timesync-status",
             Kind::Ntpctl => "ntpctl (OpenNTPD)",
             Kind::W32tm => "w32tm (Windows Time)",
-            Kind::NtpCtl => "ntp-ctl status (ntpd-rs)",
+            Kind::NtpdRsCtl => "ntp-ctl status (ntpd-rs)",
             Kind::SystemctlStatus => "systemctl status",
             Kind::DaemonLog => "daemon log",
         }

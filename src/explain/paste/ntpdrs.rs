@@ -175,7 +175,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         x.who = s.name.clone();
     }
     x.daemon = Some(d);
-    vec![Explained::at(Kind::NtpCtl, notes, x, lines[h].n)]
+    vec![Explained::at(Kind::NtpdRsCtl, notes, x, lines[h].n)]
 }
 
 /// `ntp-ctl validate` (ctl.rs): `Config looks good`, or `Error: Could not
@@ -210,7 +210,12 @@ pub fn read_validate(seg: &Segment) -> Vec<Explained> {
         };
         let mut x = Exchange::new(Vantage::Paste("ntp-ctl validate"), "ntpd-rs");
         x.daemon = Some(d);
-        out.push(Explained::at(Kind::NtpCtl, vec![l.note(meaning)], x, l.n));
+        out.push(Explained::at(
+            Kind::NtpdRsCtl,
+            vec![l.note(meaning)],
+            x,
+            l.n,
+        ));
     }
     out
 }
