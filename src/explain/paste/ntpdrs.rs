@@ -144,25 +144,39 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         // A source that never answered has the unbounded uncertainty
         // (2^31 s) and its missed polls; one that answers lately has none.
         let never = s.delay.is_some_and(|d| d >= 1e6);
+        // `Missing polls` is the trailing zeros of its 8-bit reach
+        // register (ntp-proto source.rs Reach::unanswered_polls()): 8 is
+        // reach 0, no answer in the last 8 polls, which a source just
+        // added also shows; 1–7, it answered within the last 8.
         let meaning = match s.missing {
-            Some(0) if !never => {
+            Some(n) if n < 8 && !never => {
                 d.answering += 1;
-                format!(
-                    "{}: answers (offset {:+} s)",
-                    s.name,
-                    s.offset.unwrap_or_default()
-                )
+                if n == 0 {
+                    format!(
+                        "{}: answers (offset {:+} s)",
+                        s.name,
+                        s.offset.unwrap_or_default()
+                    )
+                } else {
+                    format!(
+                        "{}: answered within its last 8 polls, not the last {n}",
+                        s.name
+                    )
+                }
             }
             Some(n) => {
                 x.add_silent(s.line.fact(silent(
                     &s.name,
                     &format!(
-                        "ntp-ctl: {n} missing polls{}",
-                        if never { ", never answered" } else { "" }
+                        "ntp-ctl: {n} missing polls (reach 0: no answer in its last 8 polls, or just added){}",
+                        if never { ", no sample at all" } else { "" }
                     ),
-                    n >= 8,
+                    false,
                 )));
-                format!("{}: {n} polls unanswered", s.name)
+                format!(
+                    "{}: reach 0, no answer in its last 8 polls (or just added: ntp-ctl shows the same)",
+                    s.name
+                )
             }
             None => continue,
         };
