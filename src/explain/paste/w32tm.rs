@@ -438,9 +438,28 @@ fn configuration(seg: &Segment) -> Vec<Explained> {
         let names: Vec<&str> = s.split_whitespace().collect();
         d.sources = names.len();
         notes.push(l.note(format!(
-            "NtpServer: {} (the 0x… flags: 0x1 SpecialInterval, 0x8 client mode)",
+            "NtpServer: {} (the 0x… flags: 0x1 SpecialInterval, 0x2 UseAsFallbackOnly, 0x4 SymmetricActive, 0x8 Client)",
             names.join(" ")
         )));
+        // Without 0x8 W32Time asks in symmetric active mode (mode 1), which
+        // servers that refuse peers do not answer (Microsoft KB 875424).
+        let symmetric: Vec<&str> = names
+            .iter()
+            .filter(|n| {
+                let flags = n
+                    .split_once(',')
+                    .and_then(|(_, f)| u32::from_str_radix(f.trim_start_matches("0x"), 16).ok())
+                    .unwrap_or(0);
+                flags & 0x8 == 0
+            })
+            .copied()
+            .collect();
+        if !symmetric.is_empty() {
+            notes.push(l.note(format!(
+                "{} without the 0x8 (Client) flag: W32Time asks in symmetric active mode, which servers that refuse peers (ntpd's `restrict … nopeer`, as in Debian's ntpsec default) do not answer; `w32tm /config /manualpeerlist:\"SERVER,0x8\" /update` asks as a client (Microsoft KB 875424)",
+                symmetric.join(" ")
+            )));
+        }
     }
     if ty == "NoSync" {
         d.no_sources = Some(tl.origin());
@@ -595,6 +614,20 @@ mod tests {
                 "vmictimeprovider.dll (Local)\nEnabled: 0"
             )),
             Cause::OtherDiscipline
+        );
+        let sym = "[TimeProviders]\n\nNtpClient (Local)\nEnabled: 1 (Local)\nNtpServer: ntp.example.org,0x1 time.example.org,0x9 (Local)\nType: NTP (Local)\n";
+        let b = super::super::explain(sym);
+        assert!(
+            b[0].notes
+                .iter()
+                .any(|n| n.meaning.starts_with("ntp.example.org,0x1 without the 0x8")),
+            "{b:#?}"
+        );
+        assert!(
+            !b[0]
+                .notes
+                .iter()
+                .any(|n| n.meaning.starts_with("time.example.org"))
         );
         let strip = "Tracking dc01 [192.168.0.1:123].\nThe current time is 12/7/2026 10:00:00 AM.\n10:00:00, error: 0x800705B4\n10:00:03, error: 0x800705B4\n10:00:06, error: 0x800705B4\n";
         assert_eq!(cause(strip), Cause::NoReply);
