@@ -570,13 +570,12 @@ fn tracking_csv(lines: &[Line]) -> Vec<Explained> {
             f[13],
             if unsync { ": not synchronised" } else { "" }
         );
-        let mut x = Exchange::new(Vantage::Paste("chronyc -c tracking"), "chronyd");
-        x.daemon = Some(d);
-        out.push(Explained::at(
+        out.push(super::one_line(
             Kind::ChronycTracking,
-            vec![l.note(m)],
-            x,
-            l.n,
+            "chronyc -c tracking",
+            d,
+            l,
+            m,
         ));
     }
     out

@@ -403,7 +403,18 @@ fn daemon_unreachable(
 ) -> Explained {
     let mut d = view(daemon);
     d.unreachable = Some(l.fact(format!("{tool} on this host: {}", l.text.trim())));
-    let mut x = Exchange::new(crate::diagnose::facts::Vantage::Paste(tool), daemon);
+    one_line(kind, tool, d, l, meaning)
+}
+
+/// A block of one line: what `tool` printed of a daemon, as its view.
+fn one_line(
+    kind: Kind,
+    tool: &'static str,
+    d: DaemonView,
+    l: &Line,
+    meaning: impl Into<String>,
+) -> Explained {
+    let mut x = Exchange::new(crate::diagnose::facts::Vantage::Paste(tool), &d.daemon);
     x.daemon = Some(d);
     Explained::at(kind, vec![l.note(meaning)], x, l.n)
 }

@@ -222,13 +222,12 @@ pub fn read_validate(seg: &Segment) -> Vec<Explained> {
         } else {
             continue;
         };
-        let mut x = Exchange::new(Vantage::Paste("ntp-ctl validate"), "ntpd-rs");
-        x.daemon = Some(d);
-        out.push(Explained::at(
+        out.push(super::one_line(
             Kind::NtpdRsCtl,
-            vec![l.note(meaning)],
-            x,
-            l.n,
+            "ntp-ctl validate",
+            d,
+            l,
+            meaning,
         ));
     }
     out

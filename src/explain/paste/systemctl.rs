@@ -141,9 +141,7 @@ fn skipped_meaning(unit: &str, cond: &str) -> String {
 fn down(l: &Line, daemon: &str, fact: String, meaning: String) -> Explained {
     let mut d = view(daemon);
     d.unreachable = Some(l.fact(fact));
-    let mut x = Exchange::new(Vantage::Paste("systemctl status"), daemon);
-    x.daemon = Some(d);
-    Explained::at(Kind::SystemctlStatus, vec![l.note(meaning)], x, l.n)
+    super::one_line(Kind::SystemctlStatus, "systemctl status", d, l, meaning)
 }
 
 #[cfg(test)]
