@@ -401,7 +401,7 @@ causes! {
         fix "make one constraint URL work from this host (`curl -sI https://HOST/` must answer with a Date: header: check DNS and outgoing TCP 443), set the clock roughly once (`ntpd -s` at start), or remove the `constraint(s) from` lines";
     OtherDiscipline = "other-discipline", Local, 12, E, "ANOTHER AGENT SETS THIS CLOCK",
         means "Something other than the NTP client also sets this clock: a hypervisor's time provider (Hyper-V's VM IC Time Synchronization Provider, VMware Tools), a second daemon, phc2sys. They fight: the offset saw-tooths, and steps appear that the NTP client never made."
-        tell "w32tm names the VM IC provider as its source, or reports it enabled beside an NTP or domain (NT5DS) client"
+        tell "chronyd logs `System clock interference detected` (seen acting: high confidence); w32tm names the VM IC provider as its source (named: medium, by design on a standalone VM); the provider merely enabled in w32tm's configuration is a note, as it is enabled on hosts that are no Hyper-V guest too"
         fix "let one agent set the clock: in a domain-joined or NTP-configured VM, `reg add HKLM\\SYSTEM\\CurrentControlSet\\Services\\W32Time\\TimeProviders\\VMICTimeProvider /v Enabled /t REG_DWORD /d 0 /f`, then `w32tm /config /update` and `w32tm /resync` (or turn off the Hyper-V Time synchronization integration service); on Linux, stop the second agent";
     RestrictBlocksClients = "restrict-blocks-clients", Local, 16, E, "RESTRICT BLOCKS CLIENTS",
         means "This node's default access rule refuses the clients it should serve."

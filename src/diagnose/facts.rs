@@ -538,11 +538,20 @@ pub struct DaemonView {
     pub constraint_failed: Option<Fact<String>>,
     /// Another agent also sets this clock (a hypervisor's time provider, a
     /// second daemon): what it is, as the tool names it.
-    pub other_discipline: Option<Fact<String>>,
+    pub other_discipline: Option<Fact<OtherAgent>>,
     /// The daemon uses none of its sources and its output does not say
     /// why (OpenNTPD's `peer not valid`: silent, unsynchronized or
     /// rejected alike): what would tell.
     pub unexplained: Option<Fact<String>>,
+}
+
+/// Another agent that sets the clock, and whether it was seen doing so
+/// (chronyd found the clock changed under it) or only named (a Windows
+/// time provider chosen as the source: by design on a standalone VM).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtherAgent {
+    pub what: String,
+    pub seen_acting: bool,
 }
 
 /// How much of a verdict is wanted.

@@ -228,14 +228,23 @@ pub(super) fn constraint_failed(e: &Exchange) -> Verdict {
 pub(super) fn other_discipline(e: &Exchange) -> Verdict {
     let d = e.daemon.as_ref().expect("checked");
     let o = d.other_discipline.as_ref().expect("checked");
-    Verdict::new(
+    let v = Verdict::new(
         Cause::OtherDiscipline,
         format!(
             "Another agent sets this clock besides {}: {}.",
-            d.daemon, o.value
+            d.daemon, o.value.what
         ),
-        Confidence::High,
+        if o.value.seen_acting {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
     )
-    .evidence(format!("{}{}", o.value, at_suffix(&o.at)))
-    .fix(Cause::OtherDiscipline.info().fix)
+    .evidence(format!("{}{}", o.value.what, at_suffix(&o.at)))
+    .fix(Cause::OtherDiscipline.info().fix);
+    if o.value.seen_acting {
+        v
+    } else {
+        v.note("named, not seen acting: on a standalone VM whose host keeps good time this is by design; in a domain, or beside an NTP client, the two disagree")
+    }
 }

@@ -154,8 +154,15 @@ mod ok_needs_proof {
                 too_few: (none && local).then(|| Fact::new("too few".into(), Origin::Unknown)),
                 constraint_failed: (none && unreachable)
                     .then(|| Fact::new("constraints configured but none available".into(), Origin::Unknown)),
-                other_discipline: (local && unreachable)
-                    .then(|| Fact::new("VM IC Time Synchronization Provider".into(), Origin::Unknown)),
+                other_discipline: (local && unreachable).then(|| {
+                    Fact::new(
+                        crate::diagnose::facts::OtherAgent {
+                            what: "VM IC Time Synchronization Provider".into(),
+                            seen_acting: synced.is_some(),
+                        },
+                        Origin::Unknown,
+                    )
+                }),
                 unexplained: (none && !local)
                     .then(|| Fact::new("peer not valid".into(), Origin::Unknown)),
             }

@@ -428,10 +428,12 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             }
             Said::Interference => {
                 other = Some(
-                    l.fact(
-                        "chronyd: \"System clock interference detected (another NTP client?)\""
-                            .to_string(),
-                    ),
+                    l.fact(crate::diagnose::facts::OtherAgent {
+                        what:
+                            "chronyd: \"System clock interference detected (another NTP client?)\""
+                                .to_string(),
+                        seen_acting: true,
+                    }),
                 );
             }
             Said::NoSuitable => {

@@ -160,6 +160,15 @@ fn block(vantage: &'static str, who: &str) -> (Exchange, crate::diagnose::facts:
     (Exchange::new(Vantage::Paste(vantage), who), view("W32Time"))
 }
 
+/// The VM IC provider named as W32Time's source: the Hyper-V host sets
+/// this clock (named, not seen acting).
+fn vmic_source() -> crate::diagnose::facts::OtherAgent {
+    crate::diagnose::facts::OtherAgent {
+        what: format!("W32Time's source is the {VMIC} (the Hyper-V host sets this clock, not NTP)"),
+        seen_acting: false,
+    }
+}
+
 /// A local clock W32Time may name as its source.
 fn local_source(s: &str) -> bool {
     s == CMOS || s == FREE
@@ -248,9 +257,7 @@ fn status(seg: &Segment) -> Vec<Explained> {
             d.local_clock = Some(l.fact(s.to_string()));
             d.synchronized = Some(l.fact(false));
         } else if s == VMIC {
-            d.other_discipline = Some(l.fact(format!(
-                "W32Time's source is the {VMIC} (the Hyper-V host sets this clock, not NTP)"
-            )));
+            d.other_discipline = Some(l.fact(vmic_source()));
         } else {
             d.sys_peer = Some(s.split(',').next().unwrap_or(s).to_string());
             x.who = d.sys_peer.clone().unwrap_or_default();
@@ -286,9 +293,7 @@ fn source(seg: &Segment) -> Vec<Explained> {
                 format!("W32Time keeps time from {t}: no time source answers")
             }
             VMIC => {
-                d.other_discipline = Some(l.fact(format!(
-                    "W32Time's source is the {VMIC} (the Hyper-V host sets this clock, not NTP)"
-                )));
+                d.other_discipline = Some(l.fact(vmic_source()));
                 "the Hyper-V host sets this clock (VM IC time provider)".to_string()
             }
             _ => {
@@ -465,13 +470,22 @@ fn configuration(seg: &Segment) -> Vec<Explained> {
         d.no_sources = Some(tl.origin());
     }
     let client = ntp_client.unwrap_or(true) && ty != "NoSync";
+    // Enabled is not acting: the provider is also enabled on hosts that are
+    // no Hyper-V guest, where it has nothing to follow. `/query /source`
+    // (or /status) names the provider W32Time uses.
     if let Some((true, l)) = vmic {
-        notes.push(l.note("the Hyper-V time provider (VMICTimeProvider) is enabled"));
-        if client {
-            d.other_discipline = Some(l.fact(format!(
-                "VMICTimeProvider enabled beside the NTP client (Type {ty}): in a Hyper-V guest both set the clock (on a physical host the provider has no host to follow)"
-            )));
-        }
+        notes.push(l.note(if client {
+            format!(
+                "the Hyper-V time provider (VMICTimeProvider) is enabled beside the NTP client (Type {ty}): in a Hyper-V guest both may set the clock; `w32tm /query /source` names the one in use"
+            )
+        } else {
+            "the Hyper-V time provider (VMICTimeProvider) is enabled".to_string()
+        }));
+    }
+    if d.no_sources.is_none() {
+        d.unexplained = Some(tl.fact(
+            "w32tm /query /configuration says what W32Time may use, not whether it synchronizes; `w32tm /query /status` says".to_string(),
+        ));
     }
     x.daemon = Some(d);
     vec![Explained::at(Kind::W32tm, notes, x, first)]
@@ -595,6 +609,10 @@ mod tests {
             cause("VM IC Time Synchronization Provider\n"),
             Cause::OtherDiscipline
         );
+        // Named as the source, not seen acting: medium, with the note why.
+        let b = super::super::explain("VM IC Time Synchronization Provider\n");
+        let v = crate::explain::paste::overall(&b).unwrap();
+        assert_eq!(v.confidence, crate::diagnose::Confidence::Medium, "{v:#?}");
         // A name alone proves nothing.
         assert_eq!(
             cause("C:\\> w32tm /query /source\ntime.windows.com,0x9\n"),
@@ -607,13 +625,17 @@ mod tests {
         let pending = "#Peers: 1\n\nPeer: dc01.corp.example.com\nState: Pending\nTime Remaining: 898.3855574s\nMode: 0 (reserved)\nStratum: 0 (unspecified)\nPeerPoll Interval: 0 (unspecified)\nHostPoll Interval: 0 (unspecified)\nLastSyncError: 0x800705B4 (The operation returned because the timeout period expired.)\nReachability: 0\n";
         assert_eq!(cause(pending), Cause::NoReply);
         let conf = "[TimeProviders]\n\nNtpClient (Local)\nDllName: C:\\Windows\\system32\\w32time.dll (Local)\nEnabled: 1 (Local)\nInputProvider: 1 (Local)\nType: NT5DS (Local)\n\nVMICTimeProvider (Local)\nDllName: C:\\Windows\\System32\\vmictimeprovider.dll (Local)\nEnabled: 1 (Local)\nInputProvider: 1 (Local)\n";
-        assert_eq!(cause(conf), Cause::OtherDiscipline);
-        assert_ne!(
-            cause(&conf.replace(
-                "vmictimeprovider.dll (Local)\nEnabled: 1",
-                "vmictimeprovider.dll (Local)\nEnabled: 0"
-            )),
-            Cause::OtherDiscipline
+        // Enabled is not acting (the provider is enabled on hosts that are
+        // no Hyper-V guest too): a note, and the configuration alone says
+        // nothing of synchronization.
+        assert_eq!(cause(conf), Cause::NotJudged);
+        let b = super::super::explain(conf);
+        assert!(
+            b[0].notes
+                .iter()
+                .any(|n| n.meaning.contains("VMICTimeProvider")
+                    && n.meaning.contains("/query /source")),
+            "{b:#?}"
         );
         let sym = "[TimeProviders]\n\nNtpClient (Local)\nEnabled: 1 (Local)\nNtpServer: ntp.example.org,0x1 time.example.org,0x9 (Local)\nType: NTP (Local)\n";
         let b = super::super::explain(sym);
