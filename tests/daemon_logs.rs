@@ -25,18 +25,6 @@ fn as_syslog(log: &str, program: &str) -> String {
         .collect()
 }
 
-/// The log until it holds `what`, or `limit` passes.
-fn log_until(p: &mut Proc, what: &str, limit: Duration) -> String {
-    let end = std::time::Instant::now() + limit;
-    loop {
-        let t = p.log_text();
-        if t.contains(what) || std::time::Instant::now() > end {
-            return t;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
 #[test]
 fn chronyd_logs_as_it_writes_them() {
     if !require("chronyd logs", &["ip", "ss", &chronyd_path()]) {

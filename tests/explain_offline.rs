@@ -638,18 +638,13 @@ fn root_lists_openntpd_and_ntpd_rs_sources() {
         &format!("{open}\nsensor nmea0 refid GPS\n"),
     );
     dir.file("etc/ntpd-rs/ntp.toml", &rs);
-    let o = run_bounded(
-        Command::new(ntpdiag()).args([
-            "explain",
-            "--json",
-            "--no-probe",
-            "--root",
-            dir.path().to_str().unwrap(),
-        ]),
-        Duration::from_secs(30),
-    );
-    let r: ExplainReport = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    let (r, _) = common::explain_json(Command::new(ntpdiag()).args([
+        "explain",
+        "--json",
+        "--no-probe",
+        "--root",
+        dir.path().to_str().unwrap(),
+    ]));
     let all: Vec<&ntpdiag::schema::DaemonConfigJson> =
         r.config.iter().chain(r.other_configs.iter()).collect();
     let openntpd = all

@@ -25,7 +25,6 @@ fn ntpd_rs_status_and_log() {
     let p = Pair::new();
     let _srv = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
     let d = TempDir::new();
-    let shim = noclock_shim(&d);
     let conf = d.file(
         "ntp.toml",
         &format!(
@@ -36,14 +35,7 @@ fn ntpd_rs_status_and_log() {
             dir = d.path().display()
         ),
     );
-    let script = format!(
-        "exec env LD_PRELOAD={} capsh --drop=cap_sys_time -- -c 'exec {daemon} -c {}'",
-        shim.display(),
-        conf.display()
-    );
-    let mut n = p
-        .client
-        .spawn(&["sh", "-c", &script], &d.path().join("ntpd-rs.log"));
+    let mut n = ntpd_rs(&p.client, &d, &conf);
     // `Missing polls` is 8 (reach 0) for every source at start: wait until
     // the healthy one has answered and the empty address has been polled
     // a few times (every 16 s).
@@ -133,7 +125,6 @@ fn explain_finds_ntpd_rs_on_the_node() {
     let p = Pair::new();
     let _srv = ntpd(&p.server, &p.dir, "");
     let root = TempDir::new();
-    let shim = noclock_shim(&root);
     let etc = root.path().join("etc/ntpd-rs");
     std::fs::create_dir_all(&etc).unwrap();
     let conf = etc.join("ntp.toml");
@@ -145,14 +136,7 @@ fn explain_finds_ntpd_rs_on_the_node() {
         ),
     )
     .unwrap();
-    let script = format!(
-        "exec env LD_PRELOAD={} capsh --drop=cap_sys_time -- -c 'exec {daemon} -c {}'",
-        shim.display(),
-        conf.display()
-    );
-    let mut n = p
-        .client
-        .spawn(&["sh", "-c", &script], &root.path().join("ntpd-rs.log"));
+    let mut n = ntpd_rs(&p.client, &root, &conf);
     std::thread::sleep(Duration::from_secs(5));
     assert!(n.is_running(), "{}", n.log_text());
     let (r, text) = explain_node_in(n.pid(), root.path(), &ntpd_rs_dir());
@@ -194,19 +178,13 @@ fn a_source_that_is_this_host() {
         ),
     )
     .unwrap();
-    let o = run_bounded(
-        &mut p.client.cmd(&[
-            ntpdiag(),
-            "explain",
-            "--json",
-            "--root",
-            root.path().to_str().unwrap(),
-        ]),
-        Duration::from_secs(60),
-    );
-    let text = String::from_utf8_lossy(&o.stdout).to_string();
-    let r: ntpdiag::schema::ExplainReport =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let (r, text) = explain_json(&mut p.client.cmd(&[
+        ntpdiag(),
+        "explain",
+        "--json",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]));
     let loops: Vec<_> = r
         .findings
         .iter()

@@ -24,16 +24,16 @@ fn healthy_server(p: &Pair) -> Proc {
     }
 }
 
-/// The log until it holds `what`, or `limit` passes.
-fn log_until(p: &mut Proc, what: &str, limit: Duration) -> String {
-    let end = Instant::now() + limit;
-    loop {
-        let t = p.log_text();
-        if t.contains(what) || Instant::now() > end || !p.is_running() {
-            return t;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+/// What every test here needs: OpenNTPD, ntpsec's ntpd and ntpq as its
+/// server, and what runs it safely (capsh, unshare, nsenter, gcc).
+fn require_openntpd() -> bool {
+    let bin = format!("{}/ntpd", openntpd_dir());
+    require(
+        "openntpd",
+        &[
+            "ip", "ss", "ntpd", "ntpq", "capsh", "unshare", "nsenter", "gcc", &bin,
+        ],
+    )
 }
 
 /// OpenNTPD with one healthy server and one address where no host is:
@@ -41,13 +41,7 @@ fn log_until(p: &mut Proc, what: &str, limit: Duration) -> String {
 /// syncs, ntpctl and the log say ok, the silent peer aside.
 #[test]
 fn openntpd_syncs_and_says_so() {
-    let bin = format!("{}/ntpd", openntpd_dir());
-    if !require(
-        "openntpd",
-        &[
-            "ip", "ss", "ntpd", "ntpq", "capsh", "unshare", "nsenter", "gcc", &bin,
-        ],
-    ) {
+    if !require_openntpd() {
         return;
     }
     let p = Pair::new();
@@ -142,13 +136,7 @@ fn openntpd_syncs_and_says_so() {
 /// synced (alarm)`, and explain names the upstream.
 #[test]
 fn openntpd_unsynchronized_upstream() {
-    let bin = format!("{}/ntpd", openntpd_dir());
-    if !require(
-        "openntpd",
-        &[
-            "ip", "ss", "ntpd", "capsh", "unshare", "nsenter", "gcc", &bin,
-        ],
-    ) {
+    if !require_openntpd() {
         return;
     }
     let p = Pair::new();
@@ -174,13 +162,7 @@ fn openntpd_unsynchronized_upstream() {
 /// its server answers unsynchronized, and that is the verdict.
 #[test]
 fn explain_finds_openntpd_on_the_node() {
-    let bin = format!("{}/ntpd", openntpd_dir());
-    if !require(
-        "openntpd",
-        &[
-            "ip", "ss", "ntpd", "capsh", "unshare", "nsenter", "gcc", &bin,
-        ],
-    ) {
+    if !require_openntpd() {
         return;
     }
     let p = Pair::new();

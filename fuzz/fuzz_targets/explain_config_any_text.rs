@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let mut r = Config::new(Daemon::NtpdRs);
     parse_ntpd_rs("f", &text, &mut r);
     let mut fw = parse_iptables("iptables", &text);
-    fw.extend(parse_nft(&text));
+    fw.extend(parse_nft(&text, false));
     let ev = NodeEvidence {
         configs: vec![a, b, c, o, r],
         firewall: fw,

@@ -447,7 +447,13 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         })
         .collect();
     let running: Vec<Daemon> = ev.daemons.iter().map(|d| d.daemon).collect();
-    let ev_configs = ev.configs.clone();
+    // ntp-ctl finds ntpd-rs's socket through the node's ntp.toml.
+    let ntpd_rs_conf = ev
+        .configs
+        .iter()
+        .find(|c| c.daemon == Daemon::NtpdRs)
+        .and_then(|c| c.files.first())
+        .map(|f| under(&opts.root, f));
     std::thread::scope(|s| {
         let fw = s.spawn(|| {
             let mut rules = vec![];
@@ -491,14 +497,8 @@ pub fn collect(opts: &Options) -> NodeEvidence {
                 }
             }
             if running.contains(&Daemon::NtpdRs) {
-                // ntp-ctl finds the daemon's socket through its config.
-                let conf = ev_configs
-                    .iter()
-                    .find(|c| c.daemon == Daemon::NtpdRs)
-                    .and_then(|c| c.files.first())
-                    .map(|f| under(&opts.root, f));
                 let mut args = vec![];
-                if let Some(c) = conf.as_ref().and_then(|c| c.to_str()) {
+                if let Some(c) = ntpd_rs_conf.as_ref().and_then(|c| c.to_str()) {
                     args.extend(["-c", c]);
                 }
                 args.push("status");

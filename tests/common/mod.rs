@@ -745,22 +745,51 @@ pub fn explain_node_in(
     path: &str,
 ) -> (ntpdiag::schema::ExplainReport, String) {
     let env_path = format!("{path}:{}", std::env::var("PATH").unwrap_or_default());
-    let o = run_bounded(
-        Command::new("nsenter").args([
-            "-t",
-            &pid.to_string(),
-            "-m",
-            "-n",
-            "env",
-            &format!("PATH={env_path}"),
-            ntpdiag(),
-            "explain",
-            "--json",
-            "--root",
-            root.to_str().unwrap(),
-        ]),
-        Duration::from_secs(60),
+    explain_json(Command::new("nsenter").args([
+        "-t",
+        &pid.to_string(),
+        "-m",
+        "-n",
+        "env",
+        &format!("PATH={env_path}"),
+        ntpdiag(),
+        "explain",
+        "--json",
+        "--root",
+        root.to_str().unwrap(),
+    ]))
+}
+
+/// The process's log until it holds `what`, `limit` passes, or it exits.
+pub fn log_until(p: &mut Proc, what: &str, limit: Duration) -> String {
+    let end = Instant::now() + limit;
+    loop {
+        let t = p.log_text();
+        if t.contains(what) || Instant::now() > end || !p.is_running() {
+            return t;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// Starts ntpd-rs's `ntp-daemon -c CONF` in `ns` under the no-clock shim
+/// and without CAP_SYS_TIME (see [`openntpd`]); its log is `ntpd-rs.log`
+/// in `dir`.
+pub fn ntpd_rs(ns: &Netns, dir: &TempDir, conf: &Path) -> Proc {
+    let shim = noclock_shim(dir);
+    let script = format!(
+        "exec env LD_PRELOAD={} capsh --drop=cap_sys_time -- -c 'exec {}/ntp-daemon -c {}'",
+        shim.display(),
+        ntpd_rs_dir(),
+        conf.display()
     );
+    ns.spawn(&["sh", "-c", &script], &dir.path().join("ntpd-rs.log"))
+}
+
+/// Runs `cmd` (an `ntpdiag explain --json …`), and parses its report: the
+/// report and its text.
+pub fn explain_json(cmd: &mut Command) -> (ntpdiag::schema::ExplainReport, String) {
+    let o = run_bounded(cmd, Duration::from_secs(60));
     let text = String::from_utf8_lossy(&o.stdout).to_string();
     let r = serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{e}: {text}{}", String::from_utf8_lossy(&o.stderr)));

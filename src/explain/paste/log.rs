@@ -155,9 +155,13 @@ impl<'a> Heard<'a> {
 pub(super) fn no_word(
     x: &Exchange,
     d: &mut crate::diagnose::facts::DaemonView,
-    first: &super::Line,
+    seg: &Segment,
+    first: usize,
     unit: &str,
 ) {
+    let Some(first) = seg.lines.iter().find(|l| l.n == first) else {
+        return;
+    };
     let said = d.synchronized.is_some()
         || d.clock_offset_s.is_some()
         || d.unreachable.is_some()
@@ -458,9 +462,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     }
     d.clock_offset_s = offset;
     d.other_discipline = other;
-    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
-        no_word(&x, &mut d, l, "chrony");
-    }
+    no_word(&x, &mut d, seg, first, "chrony");
     // A fatal error after the rest: chronyd is gone.
     if let Some((n, f)) = fatal
         && n > state_line
@@ -566,9 +568,7 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
     }
     let Some(first) = first else { return vec![] };
     reach.close(&mut x, &mut d, "unreachable (ntpd event)");
-    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
-        no_word(&x, &mut d, l, "ntpsec");
-    }
+    no_word(&x, &mut d, seg, first, "ntpsec");
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
 }
@@ -742,9 +742,7 @@ pub fn read_timesyncd(seg: &Segment) -> Vec<Explained> {
     if d.synchronized.as_ref().is_some_and(|s| s.value) {
         x.unresolved = None;
     }
-    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
-        no_word(&x, &mut d, l, "systemd-timesyncd");
-    }
+    no_word(&x, &mut d, seg, first, "systemd-timesyncd");
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
 }

@@ -390,9 +390,7 @@ pub fn read_log(seg: &Segment) -> Vec<Explained> {
             )
         });
     }
-    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
-        super::log::no_word(&x, &mut d, l, "ntpd-rs");
-    }
+    super::log::no_word(&x, &mut d, seg, first, "ntpd-rs");
     x.daemon = Some(d);
     vec![Explained::at(Kind::DaemonLog, notes, x, first)]
 }

@@ -525,9 +525,7 @@ pub fn read_log(seg: &Segment) -> Vec<Explained> {
         d.constraint_failed = None;
     }
     heard.close(&mut x, &mut d, "no reply received in time (OpenNTPD)");
-    if let Some(l) = seg.lines.iter().find(|l| l.n == first) {
-        super::log::no_word(&x, &mut d, l, "openntpd");
-    }
+    super::log::no_word(&x, &mut d, seg, first, "openntpd");
     if d.synchronized.as_ref().is_some_and(|s| s.value) {
         x.unresolved = None;
         d.constraint_failed = None;

@@ -21,7 +21,6 @@ fn daemon_of(unit: &str) -> Option<&'static str> {
         "systemd-timesyncd" | "Network Time Synchronization" => "systemd-timesyncd",
         "openntpd" | "OpenNTPd Network Time Protocol" => "OpenNTPD",
         "ntpd-rs" => "ntpd-rs",
-        "w32time" => return None,
         _ => return None,
     })
 }
@@ -116,7 +115,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 dv.unreachable = Some(f.fact(format!("systemctl: {unit} is {s}")));
             }
         }
-        super::log::no_word(&x, &mut dv, l, unit.trim_end_matches(".service"));
+        super::log::no_word(&x, &mut dv, seg, l.n, unit.trim_end_matches(".service"));
         x.daemon = Some(dv);
         out.push(Explained::at(Kind::SystemctlStatus, notes, x, l.n));
     }
