@@ -209,6 +209,7 @@ pub fn run(args: &ExplainArgs) -> anyhow::Result<u8> {
             .into_iter()
             .map(crate::schema::DaemonConfigJson::from)
             .collect();
+        r.host = Some(ev.host.clone());
         super::render::print_pretty(&r)?;
         return Ok(code);
     }

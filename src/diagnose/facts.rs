@@ -543,6 +543,43 @@ pub struct DaemonView {
     /// why (OpenNTPD's `peer not valid`: silent, unsynchronized or
     /// rejected alike): what would tell.
     pub unexplained: Option<Fact<String>>,
+    /// What it says of the host beneath it (it may not set the clock, the
+    /// frequency is past its limit, the clock jumped under it, …), in the
+    /// order said.
+    pub host_signs: Vec<Fact<HostSign>>,
+}
+
+/// What a daemon's own words say of the host beneath it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HostSign {
+    /// It may not adjust the clock (chronyd's `adjtimex(0x8001) failed :
+    /// Operation not permitted`, timesyncd skipped for a missing
+    /// CAP_SYS_TIME or in a container): its words.
+    NotSettable(String),
+    /// The clock's frequency error is past what it may correct.
+    Frequency(String),
+    /// The clock jumped under it (chronyd's `Forward/Backward time jump
+    /// detected`).
+    Jump(String),
+    /// Its offset is a whole number of quarter hours (s): a local-time RTC.
+    QuarterHours(f64),
+}
+
+impl HostSign {
+    /// In words, for evidence.
+    pub fn words(&self) -> String {
+        match self {
+            HostSign::NotSettable(w) | HostSign::Frequency(w) | HostSign::Jump(w) => w.clone(),
+            HostSign::QuarterHours(o) => format!("an offset of {o:+.0} s, whole quarter hours"),
+        }
+    }
+
+    /// Offsets within a minute of n × 15 min (1 ≤ n ≤ 56) look like a
+    /// time zone: an RTC kept in local time.
+    pub fn quarter_hours(offset_s: f64) -> bool {
+        let q = (offset_s / 900.0).round();
+        q != 0.0 && q.abs() <= 56.0 && (offset_s - q * 900.0).abs() <= 60.0
+    }
 }
 
 /// Another agent that sets the clock, and whether it was seen doing so

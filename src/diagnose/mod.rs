@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod facts;
 pub mod fixed;
 pub mod fleet;
+pub mod host;
 pub mod node;
 pub mod paste;
 pub mod probe;

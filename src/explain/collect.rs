@@ -412,7 +412,13 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         no_probe: opts.no_probe,
         ..NodeEvidence::default()
     };
-    let daemons = daemons();
+    // A copied tree's /proc names its own daemons; else those running in
+    // this network namespace.
+    let daemons = if super::host::host_is_live(&opts.root) {
+        daemons()
+    } else {
+        Ok(super::host::daemons_in(&opts.root))
+    };
     let timesyncd = daemons
         .as_ref()
         .is_ok_and(|d| d.iter().any(|x| x.daemon == Daemon::Timesyncd));
@@ -524,6 +530,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             (outputs, errors)
         });
         let kernel = s.spawn(kernel::read);
+        let host = s.spawn(|| super::host::collect(&opts.root, &ev.configs, &ev.daemons));
         // Servers: resolve, then probe every address, all at once.
         let servers: Vec<ServerEvidence> = if opts.no_probe {
             sources
@@ -560,6 +567,12 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             hs.into_iter().filter_map(|h| h.join().ok()).collect()
         };
         ev.servers = servers;
+        match host.join() {
+            Ok(h) => ev.host = h,
+            Err(_) => ev
+                .collector_errors
+                .push(("the host".into(), "collector failed".into())),
+        }
         if let Ok((rules, read, errors)) = fw.join() {
             ev.firewall = rules;
             if read.is_empty() {

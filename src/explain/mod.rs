@@ -10,12 +10,16 @@
 //! - [`node`]: what the collectors read, and its adapter to the node
 //!   table's evidence (pure);
 //! - [`sources`]: a configuration's sources as the client engine polls them;
-//! - [`collect`]: the collectors (files, /proc, tools, probes) — the edge.
+//! - [`collect`]: the collectors (files, /proc, tools, probes) — the edge;
+//! - [`host`]: the host beneath the daemon (virtualization, capabilities,
+//!   clocksource, RTC, other agents, step policy, cloud): files under
+//!   `--root`, and live-only reads marked so.
 
 pub mod access;
 pub mod collect;
 pub mod conf;
 pub mod firewall;
+pub mod host;
 pub mod node;
 pub mod paste;
 pub mod sources;

@@ -41,6 +41,8 @@ pub struct NodeEvidence {
     pub collector_errors: Vec<(String, String)>,
     /// Probing was switched off (`--no-probe`).
     pub no_probe: bool,
+    /// The host beneath the daemon.
+    pub host: crate::diagnose::host::HostFacts,
 }
 
 /// The local daemon's own output, explained by the paste adapters.
@@ -71,6 +73,12 @@ fn config_facts(c: &Config) -> ConfigFacts {
             })
             .collect(),
         network_sources: c.network_sources().count(),
+        refclocks: c
+            .sources
+            .iter()
+            .filter(|s| s.is_refclock())
+            .map(|s| s.host.clone())
+            .collect(),
         local_clock: c.get("local").is_some()
             || c.sources.iter().any(|s| s.is_refclock())
             || c.get("refclock").is_some(),
@@ -128,6 +136,16 @@ pub fn facts(ev: &NodeEvidence) -> NodeFacts {
                     .daemon
                     .as_ref()
                     .is_some_and(|d| d.sys_peer.is_some()),
+                offset_s: b
+                    .facts
+                    .daemon
+                    .as_ref()
+                    .and_then(|d| d.clock_offset_s.as_ref().map(|o| o.value)),
+                no_sources: b
+                    .facts
+                    .daemon
+                    .as_ref()
+                    .is_some_and(|d| d.no_sources.is_some()),
                 verdict: b.verdict,
             })
             .collect(),
@@ -139,6 +157,7 @@ pub fn facts(ev: &NodeEvidence) -> NodeFacts {
         local_addrs: ev.local_addrs.clone(),
         collector_errors: ev.collector_errors.clone(),
         no_probe: ev.no_probe,
+        host: ev.host.clone(),
     }
 }
 

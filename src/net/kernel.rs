@@ -6,7 +6,7 @@
 use std::io;
 
 /// What the kernel says about its clock discipline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct KernelClock {
     /// STA_UNSYNC set: no daemon has told the kernel the clock is synchronized.
     pub unsynchronized: bool,
@@ -15,6 +15,10 @@ pub struct KernelClock {
     pub esterror_us: i64,
     /// The clock state returned by adjtimex (TIME_OK 0 … TIME_ERROR 5).
     pub state: i32,
+    /// The frequency correction in use (ppm; the kernel's scaled ppm ÷ 2^16).
+    pub freq_ppm: f64,
+    /// The most it takes (ppm).
+    pub tolerance_ppm: f64,
 }
 
 pub fn read() -> io::Result<KernelClock> {
@@ -30,6 +34,8 @@ pub fn read() -> io::Result<KernelClock> {
         maxerror_us: tx.maxerror as i64,
         esterror_us: tx.esterror as i64,
         state,
+        freq_ppm: tx.freq as f64 / 65536.0,
+        tolerance_ppm: tx.tolerance as f64 / 65536.0,
     })
 }
 
@@ -40,5 +46,8 @@ mod tests {
         let k = super::read().unwrap();
         assert!((0..=5).contains(&k.state));
         assert!(k.maxerror_us >= 0);
+        // Linux's MAXFREQ: 500 ppm (include/uapi/linux/timex.h).
+        assert_eq!(k.tolerance_ppm, 500.0);
+        assert!(k.freq_ppm.abs() <= k.tolerance_ppm);
     }
 }

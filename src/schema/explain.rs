@@ -148,6 +148,11 @@ pub struct ExplainReport {
     /// Every other daemon's configuration found.
     #[serde(default)]
     pub other_configs: Vec<DaemonConfigJson>,
+    /// What the host beneath the daemon says (node mode; null for pasted
+    /// output): each fact with the file or call it came from, and `live`
+    /// where only the running host can give it.
+    #[serde(default)]
+    pub host: Option<crate::diagnose::host::HostFacts>,
     pub exit_code: u8,
 }
 
@@ -170,6 +175,7 @@ pub fn explain_report(
         blocks,
         config: None,
         other_configs: vec![],
+        host: None,
         exit_code: code,
     }
 }

@@ -10,6 +10,7 @@
 //! ([`super::table`]), judges each. A case with nothing wrong gets an `ok`
 //! verdict that is no finding, except a server's probe, whose `ok` is one.
 
+mod host;
 mod rules;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,7 @@ use super::cause::{Cause, Class};
 use super::evidence::TargetEvidence;
 use super::verdict::{Confidence, Verdict, rank};
 
+pub use host::{HostCase, Offset};
 pub use rules::{NODE_STEPS, unresolved_server};
 
 /// Which daemon a configuration belongs to.
@@ -212,6 +214,8 @@ pub struct ConfigFacts {
     /// Its pool lines (each may give several sources).
     pub pools: usize,
     pub policy: Policy,
+    /// Its reference clocks as written (`PHC /dev/ptp_hyperv`).
+    pub refclocks: Vec<String>,
 }
 
 /// A configured server: its line, what its name resolved to, the probes.
@@ -247,6 +251,10 @@ pub struct ViewBlock {
     pub verdict: Verdict,
     /// The daemon shows a system peer (`*`) in it.
     pub sys_peer: bool,
+    /// The clock's offset as the daemon states it (s, + = behind).
+    pub offset_s: Option<f64>,
+    /// The daemon says it has no source at all.
+    pub no_sources: bool,
 }
 
 /// Everything the node rules read.
@@ -269,6 +277,8 @@ pub struct NodeFacts {
     pub collector_errors: Vec<(String, String)>,
     /// Probing was switched off (`--no-probe`).
     pub no_probe: bool,
+    /// The host beneath the daemon.
+    pub host: crate::diagnose::host::HostFacts,
 }
 
 impl NodeFacts {
@@ -370,6 +380,8 @@ pub enum Case {
     },
     /// A default access line: does it refuse queries (ntpq) from them?
     Query { daemon: Daemon, line: DefaultAccess },
+    /// A question about the host beneath the daemon.
+    Host(HostCase),
 }
 
 impl Case {
@@ -392,6 +404,7 @@ impl Case {
             Case::Serve { line, .. } | Case::Query { line, .. } | Case::OwnServers { line, .. } => {
                 format!("{}:{}", line.file, line.line)
             }
+            Case::Host(h) => h.subject(),
         }
     }
 
@@ -494,6 +507,7 @@ pub fn cases(ev: &NodeFacts) -> Vec<Case> {
         probe_summaries: judged.iter().flatten().map(|v| v.summary.clone()).collect(),
         no_probe: ev.no_probe,
     });
+    out.extend(host::cases(ev).into_iter().map(Case::Host));
     for c in &ev.configs {
         let serves = c.local_clock || c.policy.orphan.is_some();
         let opened = c.other_access.iter().any(|a| opens_service(c.daemon, a));
@@ -585,6 +599,7 @@ pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
     });
     if let Some(first) = out.first_mut() {
         first.verdict.notes.extend(fine_checks(ev, config_blocked));
+        first.verdict.notes.extend(host::notes(ev));
         for (c, e) in &ev.collector_errors {
             first
                 .verdict

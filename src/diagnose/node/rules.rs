@@ -220,6 +220,11 @@ pub static NODE_STEPS: &[Step<Case>] = &[
         ],
     },
     Step {
+        name: "host",
+        applies: When::If(|c| matches!(c, Case::Host(_))),
+        rules: super::host::RULES,
+    },
+    Step {
         name: "query",
         applies: When::Always,
         rules: &[

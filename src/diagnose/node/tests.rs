@@ -136,6 +136,13 @@ fn every_case_kind_reaches_its_own_step() {
             },
             "query",
         ),
+        (
+            Case::Host(HostCase::Smear {
+                smearing: vec![],
+                not_smearing: vec![],
+            }),
+            "host",
+        ),
     ];
     for (c, step) in cases {
         assert_eq!(crate::diagnose::table::pick(NODE_STEPS, &c).0.name, step);

@@ -13,10 +13,22 @@ pub(super) fn applies(e: &Exchange) -> bool {
             || d.too_few.is_some()
             || d.constraint_failed.is_some()
             || d.other_discipline.is_some()
+            || !d.host_signs.is_empty()
     })
 }
 
 pub(super) static RULES: &[Rule<Exchange>] = &[
+    // The host beneath the daemon explains what the daemon shows: first.
+    Rule {
+        names: &[
+            Cause::ClockNotSettable,
+            Cause::FrequencyOutOfRange,
+            Cause::VmClockJump,
+            Cause::RtcWrong,
+        ],
+        when: When::If(|e| e.daemon.as_ref().is_some_and(|d| !d.host_signs.is_empty())),
+        say: host_sign,
+    },
     Rule {
         names: &[Cause::DaemonNotRunning],
         when: When::If(|e| e.daemon.as_ref().is_some_and(|d| d.unreachable.is_some())),
@@ -70,6 +82,82 @@ pub(super) static RULES: &[Rule<Exchange>] = &[
         say: daemon_synchronized,
     },
 ];
+
+/// The weightiest of what the daemon says of the host: a clock it may not
+/// set, then a frequency past its limit, a jump, quarter-hour offsets.
+pub(super) fn host_sign(e: &Exchange) -> Verdict {
+    use crate::diagnose::facts::HostSign;
+    let d = e.daemon.as_ref().expect("checked");
+    let weight = |s: &HostSign| match s {
+        HostSign::NotSettable(_) => 0,
+        HostSign::Frequency(_) => 1,
+        HostSign::Jump(_) => 2,
+        HostSign::QuarterHours(_) => 3,
+    };
+    let f = d
+        .host_signs
+        .iter()
+        .min_by_key(|f| weight(&f.value))
+        .expect("checked");
+    let at = at_suffix(&f.at);
+    let v = match &f.value {
+        HostSign::NotSettable(w) => Verdict::new(
+            Cause::ClockNotSettable,
+            format!(
+                "{} may not adjust this clock: it belongs to the host or the container runtime.",
+                d.daemon
+            ),
+            Confidence::High,
+        )
+        .evidence(format!("{w}{at}"))
+        .fix(Cause::ClockNotSettable.info().fix),
+        HostSign::Frequency(w) => Verdict::new(
+            Cause::FrequencyOutOfRange,
+            format!(
+                "The clock drifts more than {} may correct: {w}.",
+                d.daemon
+            ),
+            Confidence::High,
+        )
+        .evidence(format!("{w}{at}"))
+        .fix(Cause::FrequencyOutOfRange.info().fix),
+        HostSign::Jump(w) => Verdict::new(
+            Cause::VmClockJump,
+            format!(
+                "The clock jumped under {}: a VM paused or resumed, a suspend, or another agent set it.",
+                d.daemon
+            ),
+            Confidence::Medium,
+        )
+        .evidence(format!("{w}{at}"))
+        .alternative(
+            Cause::OtherDiscipline,
+            "another agent that sets the clock",
+            "jumps that follow a resume or a migration point at the pause; jumps at regular intervals at another agent (VMware Tools, a second daemon)",
+        )
+        .fix(Cause::VmClockJump.info().fix),
+        HostSign::QuarterHours(o) => Verdict::new(
+            Cause::RtcWrong,
+            format!(
+                "The clock is {o:+.0} s off, a whole number of quarter hours: the look of an RTC kept in local time that set the clock at boot."
+            ),
+            Confidence::Medium,
+        )
+        .evidence(format!("offset {o:+.3} s{at}"))
+        .alternative(
+            Cause::ClockStepNeeded,
+            "a clock set wrong once by hand or by another agent",
+            "`hwclock --show` against `date -u`, and /etc/adjtime's third line (LOCAL)",
+        )
+        .fix(Cause::RtcWrong.info().fix),
+    };
+    d.host_signs
+        .iter()
+        .filter(|g| !std::ptr::eq(*g, f))
+        .fold(v, |v, g| {
+            v.evidence(format!("also: {}{}", g.value.words(), at_suffix(&g.at)))
+        })
+}
 
 pub(super) fn clock_step_needed(e: &Exchange) -> Verdict {
     let d = e.daemon.as_ref().expect("checked");

@@ -1,5 +1,5 @@
 use super::*;
-use crate::diagnose::facts::{CertCheck, NtsClient, TrueTimeCheck};
+use crate::diagnose::facts::{CertCheck, HostSign, NtsClient, TrueTimeCheck};
 
 fn nts_cert(problem: CertProblem, at_true: Option<TrueTimeCheck>) -> Exchange {
     let mut x = Exchange::new(Vantage::Probe, "ntp.test (198.51.100.1:123)");
@@ -165,6 +165,13 @@ mod ok_needs_proof {
                 }),
                 unexplained: (none && !local)
                     .then(|| Fact::new("peer not valid".into(), Origin::Unknown)),
+                host_signs: match (sources, answering) {
+                    (3, 0) => vec![Fact::new(HostSign::NotSettable("adjtimex(0x8001) failed : Operation not permitted".into()), Origin::Unknown)],
+                    (3, 1) => vec![Fact::new(HostSign::Frequency("-512 PPM".into()), Origin::Unknown)],
+                    (3, 2) => vec![Fact::new(HostSign::Jump("Forward time jump detected".into()), Origin::Unknown)],
+                    (3, 3) => vec![Fact::new(HostSign::QuarterHours(3600.0), Origin::Unknown)],
+                    _ => vec![],
+                },
             }
         }
     }

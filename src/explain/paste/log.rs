@@ -11,7 +11,7 @@
 //! newest of them stands, and the verdict cites it with its time.
 
 use super::{Explained, Kind, Note, Segment, silent, view};
-use crate::diagnose::facts::{Exchange, Vantage};
+use crate::diagnose::facts::{Exchange, HostSign, Vantage};
 
 /// One log line: when (as written), which program, and its message.
 #[derive(Debug, PartialEq)]
@@ -199,6 +199,10 @@ enum Said {
     NoSuitable,
     /// "Could not resolve NTP server %s from %s" (nts_ke_client.c).
     Unresolved(String),
+    /// "System clock was stepped by %.6f seconds" (reference.c).
+    Stepped(String),
+    /// What it says of the host beneath it, and what that means.
+    Host(HostSign, String),
     /// A line worth showing that changes no state: what it means.
     Note(String),
 }
@@ -284,20 +288,26 @@ fn said(m: &str) -> Option<Said> {
         )));
     }
     if m.starts_with("Forward time jump detected") || m.starts_with("Backward time jump detected") {
-        return Some(Said::Note(
-            "the system clock jumped under chronyd (sched.c): another agent set it, or a VM was paused or resumed".into(),
+        return Some(Said::Host(
+            HostSign::Jump(format!("chronyd: \"{m}\"")),
+            "the system clock jumped under chronyd (sched.c): a VM paused or resumed, a suspend, or another agent set it".into(),
         ));
     }
     if let Some(r) = m.strip_prefix("System clock was stepped by ") {
-        return Some(Said::Note(format!("chronyd stepped the clock by {r}")));
+        return Some(Said::Stepped(r.to_string()));
     }
     if let Some(r) = m.strip_prefix("Frequency ")
         && r.ends_with("exceeds allowed maximum")
     {
-        return Some(Said::Note(format!(
-            "the clock's frequency error ({}) is past what chronyd may set (maxdrift): the clock or its VM is faulty",
-            r.trim_end_matches(" exceeds allowed maximum")
-        )));
+        let f = r.trim_end_matches(" exceeds allowed maximum");
+        return Some(Said::Host(
+            HostSign::Frequency(format!(
+                "chronyd: \"Frequency {f} exceeds allowed maximum\""
+            )),
+            format!(
+                "the clock's frequency error ({f}) is past what chronyd may set (maxdrift): the clock or its VM is faulty"
+            ),
+        ));
     }
     if let Some(r) = m.strip_prefix("TLS handshake with ") {
         return Some(Said::Note(format!(
@@ -329,8 +339,20 @@ fn said(m: &str) -> Option<Said> {
             "{m}: chronyd's `maxchange` refuses the correction (and exits after the set count)"
         )));
     }
-    m.strip_prefix("Fatal error : ")
-        .map(|e| Said::Fatal(e.to_string()))
+    let fatal = m.strip_prefix("Fatal error : ")?;
+    // sys_timex.c / sys_generic.c: the clock may not be adjusted here.
+    if fatal.contains("Operation not permitted")
+        && ["adjtimex", "settimeofday", "clock_settime", "adjtime"]
+            .iter()
+            .any(|c| fatal.contains(c))
+    {
+        return Some(Said::Host(
+            HostSign::NotSettable(format!("chronyd: \"Fatal error : {fatal}\"")),
+            "chronyd may not adjust the clock (no CAP_SYS_TIME, or a seccomp filter): it exits"
+                .into(),
+        ));
+    }
+    Some(Said::Fatal(fatal.to_string()))
 }
 
 /// chronyd's log lines in a segment: one block, the newest state standing.
@@ -342,6 +364,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     let mut offset = None;
     let mut fatal = None;
     let mut other = None;
+    let mut signs = vec![];
     // The line of the newest selection state.
     let mut state_line = 0;
     for l in seg.lines {
@@ -374,7 +397,8 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
             Said::Unresolved(n) => {
                 format!("{n} (an NTS-KE server's NTP server) does not resolve{when}")
             }
-            Said::Note(m) => format!("{m}{when}"),
+            Said::Stepped(r) => format!("chronyd stepped the clock by {r}{when}"),
+            Said::Host(_, m) | Said::Note(m) => format!("{m}{when}"),
         };
         notes.push(l.note(meaning));
         // The newest state stands: each selection message replaces the last.
@@ -426,7 +450,23 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
                 d = view("chronyd");
                 d.no_sources = Some(l.origin());
             }
-            Said::WrongBy(o) => offset = Some(l.fact(o)),
+            Said::WrongBy(o) => {
+                offset = Some(l.fact(o));
+                if HostSign::quarter_hours(o) {
+                    signs.push(l.fact(HostSign::QuarterHours(o)));
+                }
+            }
+            // A step corrects the offset it was about.
+            Said::Stepped(_) => {
+                offset = None;
+                signs.retain(|s| !matches!(s.value, HostSign::QuarterHours(_)));
+            }
+            Said::Host(sign, _) => {
+                if matches!(sign, HostSign::NotSettable(_)) {
+                    fatal = Some((l.n, l.fact(format!("chronyd stopped: {}", sign.words()))));
+                }
+                signs.push(l.fact(sign));
+            }
             Said::Fatal(why) => {
                 fatal = Some((l.n, l.fact(format!("chronyd: Fatal error : {why}"))));
             }
@@ -462,6 +502,7 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
     }
     d.clock_offset_s = offset;
     d.other_discipline = other;
+    d.host_signs = signs;
     no_word(&x, &mut d, seg, first, "chrony");
     // A fatal error after the rest: chronyd is gone.
     if let Some((n, f)) = fatal
@@ -501,6 +542,9 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
             let meaning = match said {
                 NtpdSaid::OverSanity(o) => {
                     d.clock_offset_s = Some(l.fact(o));
+                    if HostSign::quarter_hours(o) {
+                        d.host_signs.push(l.fact(HostSign::QuarterHours(o)));
+                    }
                     format!(
                         "ntpd exits: the offset ({o:+} s) is past its 1000 s panic threshold{when}"
                     )
@@ -508,6 +552,10 @@ pub fn read_ntpd(seg: &Segment) -> Vec<Explained> {
                 NtpdSaid::Unresolved(n) => {
                     x.unresolved.get_or_insert(n.clone());
                     format!("{n} does not resolve{when}")
+                }
+                NtpdSaid::Host(sign, n) => {
+                    d.host_signs.push(l.fact(sign));
+                    format!("{n}{when}")
                 }
                 NtpdSaid::Note(n) => format!("{n}{when}"),
             };
@@ -578,6 +626,7 @@ enum NtpdSaid {
     /// The offset past the panic threshold: ntpd exits.
     OverSanity(f64),
     Unresolved(String),
+    Host(HostSign, String),
     Note(String),
 }
 
@@ -622,9 +671,12 @@ fn ntpd_said(m: &str) -> Option<NtpdSaid> {
     if let Some(r) = m.strip_prefix("frequency error ")
         && r.contains("exceeds tolerance")
     {
-        return note(format!(
-            "the clock's frequency error ({}) is past ntpd's 500 PPM: ntpd cannot discipline this clock (faulty oscillator, a VM's clock, another agent steering it)",
-            r.split(" exceeds").next().unwrap_or(r)
+        return Some(NtpdSaid::Host(
+            HostSign::Frequency(format!("ntpd: \"{m}\"")),
+            format!(
+                "the clock's frequency error ({}) is past ntpd's 500 PPM: ntpd cannot discipline this clock (faulty oscillator, a VM's clock, another agent steering it)",
+                r.split(" exceeds").next().unwrap_or(r)
+            ),
         ));
     }
     if let Some(r) = m.strip_prefix("Listen normally on ") {
@@ -900,11 +952,51 @@ mod messages {
             cause(&t("System clock wrong by 63297.000000 seconds")),
             Cause::ClockStepNeeded
         );
+        // sys_timex.c's LOG_FATAL: the clock is not this daemon's to set.
         assert_eq!(
             cause(&t(
                 "Fatal error : adjtimex(0x8001) failed : Operation not permitted"
             )),
+            Cause::ClockNotSettable
+        );
+        // Another fatal error is a daemon that stopped.
+        assert_eq!(
+            cause(&t(
+                "Fatal error : Could not open configuration file /x : No such file or directory"
+            )),
             Cause::DaemonNotRunning
+        );
+        // sched.c's jump warnings; local.c's frequency limit.
+        assert_eq!(cause(&t("Forward time jump detected!")), Cause::VmClockJump);
+        assert_eq!(
+            cause(&t("Backward time jump detected!")),
+            Cause::VmClockJump
+        );
+        assert_eq!(
+            cause(&t("Frequency 612.3 ppm exceeds allowed maximum")),
+            Cause::FrequencyOutOfRange
+        );
+        // reference.c: wrong by whole quarter hours (a local-time RTC),
+        // unless chronyd stepped it since.
+        assert_eq!(
+            cause(&t("System clock wrong by 3600.012345 seconds")),
+            Cause::RtcWrong
+        );
+        assert_eq!(
+            cause(&t("System clock wrong by -19799.5 seconds")),
+            Cause::RtcWrong
+        );
+        let stepped = format!(
+            "{}{}{}",
+            t("System clock wrong by 3600.012345 seconds"),
+            t("System clock was stepped by 3600.012345 seconds"),
+            t("Selected source 198.51.100.1")
+        );
+        assert_eq!(cause(&stepped), Cause::Ok);
+        // Not quarter hours: a wrong clock, not an RTC's time zone.
+        assert_eq!(
+            cause(&t("System clock wrong by 1234.5 seconds")),
+            Cause::ClockStepNeeded
         );
         // A timeline: selected, then lost.
         let both = format!(

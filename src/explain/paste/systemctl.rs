@@ -111,6 +111,9 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         if !running {
             if let Some((f, c)) = condition.filter(|(_, c)| !c.is_empty()) {
                 dv.unreachable = Some(f.fact(format!("systemd skipped {unit}: {c} is not met")));
+                if let Some(sign) = not_settable(unit, &c) {
+                    dv.host_signs.push(f.fact(sign));
+                }
             } else if let Some((f, s)) = &state {
                 dv.unreachable = Some(f.fact(format!("systemctl: {unit} is {s}")));
             }
@@ -120,6 +123,18 @@ pub fn read(seg: &Segment) -> Vec<Explained> {
         out.push(Explained::at(Kind::SystemctlStatus, notes, x, l.n));
     }
     out
+}
+
+/// A condition that says the clock may not be set here (timesyncd's unit:
+/// `ConditionCapability=CAP_SYS_TIME`, `ConditionVirtualization=!container`).
+fn not_settable(unit: &str, cond: &str) -> Option<crate::diagnose::facts::HostSign> {
+    (cond.starts_with("ConditionVirtualization=!container")
+        || cond.starts_with("ConditionCapability=CAP_SYS_TIME"))
+    .then(|| {
+        crate::diagnose::facts::HostSign::NotSettable(format!(
+            "systemd skipped {unit}: {cond} is not met"
+        ))
+    })
 }
 
 fn skipped_meaning(unit: &str, cond: &str) -> String {
@@ -139,6 +154,13 @@ fn skipped_meaning(unit: &str, cond: &str) -> String {
 /// A block for a daemon that does not run, with what says so.
 fn down(l: &Line, daemon: &str, fact: String, meaning: String) -> Explained {
     let mut d = view(daemon);
+    if let Some((unit, cond)) = fact
+        .strip_prefix("systemd skipped ")
+        .and_then(|r| r.split_once(": "))
+        && let Some(sign) = not_settable(unit, cond.trim_end_matches(" is not met"))
+    {
+        d.host_signs.push(l.fact(sign));
+    }
     d.unreachable = Some(l.fact(fact));
     super::one_line(Kind::SystemctlStatus, "systemctl status", d, l, meaning)
 }
@@ -152,11 +174,12 @@ mod tests {
     #[test]
     fn status_blocks_and_condition_skips() {
         let failed = "× chrony.service - chrony, an NTP client/server\n     Loaded: loaded (/lib/systemd/system/chrony.service; enabled; preset: enabled)\n     Active: failed (Result: exit-code) since Mon 2026-12-07 10:00:00 UTC; 5s ago\n       Docs: man:chronyd(8)\n    Process: 123 ExecStart=/usr/sbin/chronyd $DAEMON_OPTS (code=exited, status=1/FAILURE)\n\nDec 07 10:00:00 node1 chronyd[123]: Fatal error : adjtimex(0x8001) failed : Operation not permitted\n";
-        assert_eq!(cause(failed), Cause::DaemonNotRunning);
+        // chronyd died because it may not set the clock: that leads.
+        assert_eq!(cause(failed), Cause::ClockNotSettable);
         let skipped = "○ systemd-timesyncd.service - Network Time Synchronization\n     Loaded: loaded (/lib/systemd/system/systemd-timesyncd.service; enabled; preset: enabled)\n     Active: inactive (dead)\n  Condition: start condition failed at Mon 2026-12-07 10:00:00 UTC; 1min ago\n             └─ ConditionVirtualization=!container was not met\n       Docs: man:systemd-timesyncd.service(8)\n";
         let b = explain(skipped);
         let v = crate::explain::paste::overall(&b).unwrap();
-        assert_eq!(v.cause, Cause::DaemonNotRunning, "{v:#?}");
+        assert_eq!(v.cause, Cause::ClockNotSettable, "{v:#?}");
         assert!(
             v.evidence
                 .iter()
@@ -164,7 +187,7 @@ mod tests {
             "{v:#?}"
         );
         let journal = "Dec 07 10:00:00 node1 systemd[1]: systemd-timesyncd.service - Network Time Synchronization was skipped because of an unmet condition check (ConditionVirtualization=!container).\n";
-        assert_eq!(cause(journal), Cause::DaemonNotRunning);
+        assert_eq!(cause(journal), Cause::ClockNotSettable);
         // Running says nothing of synchronization.
         let running = "● ntpsec.service - Network Time Service\n     Loaded: loaded (/lib/systemd/system/ntpsec.service; enabled; preset: enabled)\n     Active: active (running) since Mon 2026-12-07 10:00:00 UTC; 1h ago\n";
         assert_eq!(cause(running), Cause::NotJudged);
