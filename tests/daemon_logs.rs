@@ -107,8 +107,9 @@ fn ntpd_logs_as_it_writes_them() {
 
 /// chronyd without CAP_SYS_TIME and without -x: it stops at its first clock
 /// adjustment (`Fatal error : adjtimex(0x8001) failed : Operation not
-/// permitted`, sys_timex.c), and the log says the daemon is not running,
-/// citing that line and its time. The capability is dropped from the
+/// permitted`, sys_timex.c), and the log says the clock is not this
+/// daemon's to set (clock-not-settable, before daemon-not-running), citing
+/// that line and its time. The capability is dropped from the
 /// bounding set first (and checked), so the clock cannot change.
 #[test]
 fn chronyd_without_cap_sys_time() {
@@ -162,7 +163,7 @@ fn chronyd_without_cap_sys_time() {
     keep_output("real-chronyd-log-no-cap-sys-time", &log);
     for text in [log.clone(), as_syslog(&log, "chronyd")] {
         let (r, _) = explain_paste(&text);
-        assert_eq!(r.verdict.cause, "daemon-not-running", "{text}\n{r:#?}");
+        assert_eq!(r.verdict.cause, "clock-not-settable", "{text}\n{r:#?}");
         assert!(
             r.verdict
                 .evidence

@@ -159,7 +159,9 @@ fn openntpd_unsynchronized_upstream() {
 
 /// explain on a node that runs OpenNTPD: it tells OpenNTPD from ntpsec by
 /// its processes, reads /etc/openntpd/ntpd.conf and asks `ntpctl -s all`;
-/// its server answers unsynchronized, and that is the verdict.
+/// its server answers unsynchronized, and that is a finding. The test runs
+/// OpenNTPD without CAP_SYS_TIME (so that it cannot touch the host's
+/// clock), and the host step says so first: its /proc/PID/status.
 #[test]
 fn explain_finds_openntpd_on_the_node() {
     if !require_openntpd() {
@@ -179,5 +181,18 @@ fn explain_finds_openntpd_on_the_node() {
     let cfg = r.config.as_ref().unwrap_or_else(|| panic!("{text}"));
     assert_eq!(cfg.daemon, "openntpd", "{text}");
     assert!(r.blocks.iter().any(|b| b.kind == "Ntpctl"), "{text}");
-    assert_eq!(r.verdict.cause, "upstream-unsynchronized", "{text}");
+    assert_eq!(r.verdict.cause, "clock-not-settable", "{text}");
+    assert!(
+        r.verdict
+            .evidence
+            .iter()
+            .any(|e| e.contains(&format!("/proc/{}/status", o.pid()))),
+        "{text}"
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.verdict.cause == "upstream-unsynchronized"),
+        "{text}"
+    );
 }

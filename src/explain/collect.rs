@@ -406,6 +406,11 @@ pub fn resolve_and_probe(
     (resolved, probes)
 }
 
+/// Why a live collector is not run on a copied tree (one with its own
+/// /proc): what it would read is this host's, not the tree's.
+const ELSEWHERE: &str =
+    "not read: the tree under --root has its own /proc, and this host's would not be its";
+
 /// Collects everything, concurrently.
 pub fn collect(opts: &Options) -> NodeEvidence {
     let mut ev = NodeEvidence {
@@ -419,6 +424,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
     } else {
         Ok(super::host::daemons_in(&opts.root))
     };
+    let live_host = super::host::host_is_live(&opts.root);
     let timesyncd = daemons
         .as_ref()
         .is_ok_and(|d| d.iter().any(|x| x.daemon == Daemon::Timesyncd));
@@ -463,6 +469,9 @@ pub fn collect(opts: &Options) -> NodeEvidence {
     std::thread::scope(|s| {
         let fw = s.spawn(|| {
             let mut rules = vec![];
+            if !live_host {
+                return (rules, vec![], vec![ELSEWHERE.to_string()]);
+            }
             let mut read = vec![];
             let mut errors = vec![];
             let mut on_nft = false;
@@ -485,10 +494,20 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             }
             (rules, read, errors)
         });
-        let port = s.spawn(port123);
+        let port = s.spawn(move || {
+            if live_host {
+                port123()
+            } else {
+                Err(ELSEWHERE.to_string())
+            }
+        });
         let view = s.spawn(|| {
             let mut outputs = vec![];
             let mut errors = vec![];
+            if !live_host {
+                errors.push(ELSEWHERE.to_string());
+                return (outputs, errors);
+            }
             if running.contains(&Daemon::Ntpd) {
                 match run(
                     "ntpq",
@@ -529,7 +548,13 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             }
             (outputs, errors)
         });
-        let kernel = s.spawn(kernel::read);
+        let kernel = s.spawn(move || {
+            if live_host {
+                kernel::read().map_err(|e| e.to_string())
+            } else {
+                Err(ELSEWHERE.to_string())
+            }
+        });
         let host = s.spawn(|| super::host::collect(&opts.root, &ev.configs, &ev.daemons));
         // Servers: resolve, then probe every address, all at once.
         let servers: Vec<ServerEvidence> = if opts.no_probe {
@@ -598,9 +623,7 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         }
         match kernel.join() {
             Ok(Ok(k)) => ev.kernel_unsynchronized = Some(k.unsynchronized),
-            Ok(Err(e)) => ev
-                .collector_errors
-                .push(("the kernel clock".into(), e.to_string())),
+            Ok(Err(e)) => ev.collector_errors.push(("the kernel clock".into(), e)),
             Err(_) => {}
         }
     });

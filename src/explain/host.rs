@@ -35,9 +35,10 @@ fn live(root: &Path) -> bool {
 
 /// Where a tree's `top` (`/proc`, `/sys`) is read from: the tree's own copy
 /// when it has one, else the running host's (a tree of configuration files
-/// alone is explained with the host it runs on).
+/// alone is explained with the host it runs on). A tree with its own /proc
+/// is another host: nothing of this one is read for it.
 fn part<'a>(root: &'a Path, top: &str) -> &'a Path {
-    if under(root, top).is_dir() {
+    if under(root, top).is_dir() || under(root, "/proc").is_dir() {
         root
     } else {
         Path::new("/")
