@@ -210,3 +210,43 @@ fn a_running_ntpd_without_cap_sys_time() {
         .unwrap_or_else(|| panic!("{text}"));
     assert_ne!(daemon_caps.value.effective & (1 << 25), 0, "{text}");
 }
+
+/// boot-dns-order on a real ntpd: its server's name fails to resolve when
+/// it starts (the namespace resolves from /etc/hosts alone, and the name is
+/// not there: EAI_NONAME, which ntpsec retries only at its next DNS poll,
+/// up to 4096 s later). The name is then added; ntpd still shows `.DNS.`
+/// for it while it resolves from this node: boot-dns-order.
+#[test]
+fn ntpd_whose_name_failed_at_start() {
+    if !require(
+        "ntpd with a name that fails at start",
+        &["ip", "ntpd", "ntpq", "ss"],
+    ) {
+        return;
+    }
+    let p = Pair::new();
+    let _srv = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    p.client.put_etc("nsswitch.conf", "hosts: files\n");
+    let d = TempDir::new();
+    let mut c = ntpd(&p.client, &d, "server timesrc.test iburst");
+    let log = log_until(&mut c, "timesrc.test=>", std::time::Duration::from_secs(20));
+    assert!(
+        log.contains("dns_take_status: timesrc.test=>error"),
+        "{log}"
+    );
+    p.client.add_host(SERVER, "timesrc.test");
+    let root = TempDir::new();
+    put(
+        root.path(),
+        "/etc/ntpsec/ntp.conf",
+        &std::fs::read_to_string(d.path().join("ntp.conf")).unwrap(),
+    );
+    let (rep, text) = explain_node_in(c.pid(), root.path(), "/usr/bin");
+    assert_eq!(rep.verdict.cause, "boot-dns-order", "{text}");
+    assert!(
+        rep.findings
+            .iter()
+            .all(|f| f.verdict.cause != "name-unresolved"),
+        "{text}"
+    );
+}

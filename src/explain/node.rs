@@ -146,6 +146,7 @@ pub fn facts(ev: &NodeEvidence) -> NodeFacts {
                     .daemon
                     .as_ref()
                     .is_some_and(|d| d.no_sources.is_some()),
+                unresolved: b.facts.unresolved.clone(),
                 verdict: b.verdict,
             })
             .collect(),

@@ -161,6 +161,12 @@ impl Netns {
         ns
     }
 
+    /// Puts a file the namespace's processes see as /etc/NAME (`ip netns
+    /// exec` binds /etc/netns/NS/NAME over it).
+    pub fn put_etc(&self, name: &str, text: &str) {
+        std::fs::write(self.etc.join(name), text).unwrap();
+    }
+
     /// Adds a line to the namespace's /etc/hosts.
     pub fn add_host(&self, addr: &str, name: &str) {
         let p = self.etc.join("hosts");

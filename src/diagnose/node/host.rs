@@ -63,7 +63,7 @@ pub enum HostCase {
     },
     Boot {
         daemon: RunningDaemon,
-        /// Configured names that resolve now.
+        /// Names the daemon still waits to resolve that resolve now.
         resolve_now: Vec<String>,
         daemon_age_s: Option<f64>,
     },
@@ -189,17 +189,22 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
             });
         }
     }
-    // ntpd with no association while its names resolve now.
+    // ntpd shows a name still waiting for its resolver (`.DNS.`) that
+    // resolves now: its lookup failed before, and it waits for its next try.
     if let Some(d) = ev
         .daemons
         .iter()
         .find(|d| d.daemon == Daemon::Ntpd && d.comm == "ntpd")
-        && ev.view.iter().any(|b| b.no_sources)
     {
+        let waiting: Vec<&String> = ev
+            .view
+            .iter()
+            .filter_map(|b| b.unresolved.as_ref())
+            .collect();
         let resolve_now: Vec<String> = ev
             .servers
             .iter()
-            .filter(|s| s.host.parse::<std::net::IpAddr>().is_err())
+            .filter(|s| waiting.contains(&&s.host))
             .filter(|s| matches!(&s.resolved, Some(Ok(a)) if !a.is_empty()))
             .map(|s| s.host.clone())
             .collect();
@@ -723,24 +728,22 @@ fn boot_dns_order(c: &Case) -> Verdict {
     let mut v = Verdict::new(
         Cause::BootDnsOrder,
         format!(
-            "ntpd (pid {}) has no association, yet {} resolve{} now: the names did not resolve when it started, and it does not retry a name that failed.",
+            "ntpd (pid {}) still waits to resolve {}, which resolve{} now: its lookup failed (at start, before the resolver worked), and ntpsec tries again only at its next DNS poll, up to 4096 s after a hard failure (dns_take_status).",
             daemon.pid,
             resolve_now.join(", "),
             if resolve_now.len() == 1 { "s" } else { "" }
         ),
-        Confidence::Medium,
+        Confidence::High,
     )
-    .evidence("the daemon's own view: no association (ntpq: No association IDs returned)")
-    .evidence(format!("resolved now: {}", resolve_now.join(", ")));
+    .evidence(format!(
+        "the daemon's own view: {} with ntpd's placeholder refid .DNS. (waiting for its name)",
+        resolve_now.join(", ")
+    ))
+    .evidence(format!("resolved here now: {}", resolve_now.join(", ")));
     if let Some(a) = daemon_age_s {
         v = v.evidence(format!("ntpd has run for {a:.0} s"));
     }
-    v.alternative(
-        Cause::DaemonNotSynchronizedYet,
-        "a daemon started seconds ago, still resolving",
-        "ask again after a minute: a retrying daemon shows its associations by then",
-    )
-    .fix(Cause::BootDnsOrder.info().fix)
+    v.fix(Cause::BootDnsOrder.info().fix)
 }
 
 fn cloud_unused(c: &Case) -> Verdict {
@@ -857,6 +860,7 @@ mod tests {
             sys_peer: !no_sources,
             offset_s: Some(offset),
             no_sources,
+            unresolved: None,
         }
     }
 
@@ -1163,12 +1167,12 @@ mod tests {
     }
 
     #[test]
-    fn boot_dns_order_needs_ntpd_without_associations() {
+    fn boot_dns_order_is_a_name_ntpd_waits_for_that_resolves_now() {
         use crate::diagnose::node::ServerFacts;
         let mut f = NodeFacts {
             configs: vec![config(Daemon::Ntpd)],
             daemons: vec![running(Daemon::Ntpd, "ntpd")],
-            view: vec![view(0.0, true)],
+            view: vec![view(0.0, false)],
             servers: vec![ServerFacts {
                 host: "controller".into(),
                 file: "/etc/ntpsec/ntp.conf".into(),

@@ -255,6 +255,9 @@ pub struct ViewBlock {
     pub offset_s: Option<f64>,
     /// The daemon says it has no source at all.
     pub no_sources: bool,
+    /// A name the daemon shows still waiting for its resolver (ntpq's
+    /// `.DNS.` placeholder).
+    pub unresolved: Option<String>,
 }
 
 /// Everything the node rules read.
@@ -562,6 +565,11 @@ pub fn findings(ev: &NodeFacts) -> Vec<Finding> {
             })
         })
         .collect();
+    // A name the daemon waits for that resolves now (boot-dns-order): the
+    // daemon view's "does not resolve" is stale, and its fix wrong.
+    if out.iter().any(|f| f.verdict.cause == Cause::BootDnsOrder) {
+        out.retain(|f| !(f.subject == "local daemon" && f.verdict.cause == Cause::NameUnresolved));
+    }
     // A config error the daemon skips over ranks below the real findings.
     out.sort_by_key(|f| rank(&f.verdict));
     let problems = out
