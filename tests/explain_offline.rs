@@ -127,7 +127,7 @@ fn every_output_fixture_is_read() {
         (
             "real-chronyd-log-no-cap-sys-time",
             "DaemonLog",
-            "daemon-not-running",
+            "clock-not-settable",
         ),
         ("real-ntpd-log-sys-peer", "DaemonLog", "ok"),
         // OpenNTPD 6.2p3 and ntpd-rs 1.9.0 (tests/openntpd.rs, tests/ntpd_rs.rs).

@@ -293,6 +293,29 @@ fn gallery_no_majority() {
     }
 }
 
+/// A paused VM (its virtual clock stands still for 63 s): the engine sees
+/// both sources move by +63 s at once with no step of its own, and the
+/// timeline names vm-clock-jump; explain in the node afterwards never says
+/// ok (every server calls the clock 63 s off).
+#[test]
+fn gallery_vm_pause() {
+    if require("vm_pause", NEEDS) {
+        let r = gallery("vm-pause");
+        let jump = r
+            .timeline
+            .iter()
+            .find(|e| e.node == "vm" && e.cause.as_deref() == Some("vm-clock-jump"))
+            .unwrap_or_else(|| panic!("{:#?}", r.timeline));
+        assert!(jump.text.contains("+63.0"), "{jump:?}");
+        let paused = r
+            .timeline
+            .iter()
+            .find(|e| e.text.contains("stood still"))
+            .unwrap();
+        assert!(paused.t_s <= jump.t_s, "{:#?}", r.timeline);
+    }
+}
+
 #[test]
 fn gallery_no_upstream() {
     if require("no_upstream", NEEDS) {

@@ -22,8 +22,20 @@ ntpd.conf, ntpd-rs's ntp.toml), which time
 daemons run (in this network namespace), what the local daemon says (ntpq,
 chronyc, ntpctl, ntp-ctl), the kernel clock state, local firewall rules for udp/123
 (iptables-save, nft), who holds udp/123, name resolution and a probe of every
-configured server, all at once — and names the cause, ranked with the other
-findings. Every collector that fails is reported, never fatal.
+configured server, all at once — and the host beneath the daemon:
+virtualization (systemd-detect-virt, or its sources), the daemon's and its
+own capabilities (/proc/PID/status: CAP_SYS_TIME), the kernel clock
+(adjtimex, read only), the clocksource and the kernel's words about it
+(dmesg, or a saved /var/log/dmesg), the RTC and /etc/adjtime, other agents
+that set the clock (phc2sys, ptp4l -S, VMware Tools, VirtualBox, Hyper-V's
+time sync), the daemon's step policy (ntpd -x/-g, tinker; chrony makestep,
+maxslewrate), time suspended, the cloud (DMI) and leap-smearing servers.
+It names the cause, ranked with the other findings: a host cause that
+explains a network symptom leads. Every collector that fails is reported,
+never fatal. Under --root, a tree with its own /proc is another host: its
+/proc and /sys are read, and the live collectors (firewall, udp/123, the
+daemon's tools, adjtimex) are not run; live-only facts are marked so in the
+JSON.
 
 With FILE or --paste (stdin), explains pasted output instead, read as the
 tools' own sources print it: ntpq (peers, opeers, apeers, assoc, rv, its
@@ -46,9 +58,12 @@ Causes, besides the probe's per server: no-servers-configured,
 daemon-not-running, daemon-not-synchronized-yet, local-firewall-blocks-ntp,
 restrict-blocks-clients, port-123-in-use, two-daemons, config-error (file and
 line), server-name-unresolved, clock-step-needed, local-clock-only,
-too-few-sources, constraint-failed (OpenNTPD), other-discipline (w32tm); and
-restrict-noquery, a remark (never the verdict): other hosts' ntpq gets no
-answer, time service is unaffected.";
+too-few-sources, constraint-failed (OpenNTPD), other-discipline (w32tm, or
+an agent on this host), boot-dns-order, and the host's: clock-not-settable,
+vm-clock-jump, clocksource-unstable, rtc-wrong, frequency-out-of-range,
+slew-too-slow; and remarks (never the verdict): restrict-noquery (other
+hosts' ntpq gets no answer, time service is unaffected), cloud-source-unused,
+leap-smear-mixed.";
 
 /// Explains why this node (or pasted ntpq/ntpdate/chronyc output) does not synchronize.
 #[derive(Args, Debug, Clone)]

@@ -38,7 +38,15 @@ first (as `probe --nts`); one whose NTS fails is left out with its cause.
 The others are polled through NTS as a daemon polls them: a cookie jar from
 NTS-KE, each request carrying a cookie, only authenticated replies (and the
 NTSN kiss, which empties the jar) reaching the engine; a failed key exchange
-is retried after 60 s, and nothing is sent meanwhile.";
+is retried after 60 s, and nothing is sent meanwhile.
+
+It also marks jumps of this clock that it did not expect (a `clock-jump`
+event): a step seen in the clocks themselves (CLOCK_REALTIME moved against
+CLOCK_MONOTONIC; with CLOCK_BOOTTIME grown as much, a suspend) names
+other-discipline when no time daemon runs here, or says which one may have
+made it; two or more sources moving by the same half second or more at once,
+with no step seen here, name vm-clock-jump (a clock that stood still: a
+paused or migrated VM).";
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum RulesArg {
@@ -302,6 +310,12 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
     }
     let start = Instant::now();
     let mut engine = Engine::new(rules.clone(), start, clock::precision());
+    // A step of this clock may be a daemon's own: say which run here.
+    engine.local_daemons = crate::explain::collect::daemons()
+        .unwrap_or_default()
+        .iter()
+        .map(|d| format!("{} (pid {})", d.comm, d.pid))
+        .collect();
     let n = wanted.len().max(1);
     // NTS sources are polled through NTS, one jar each (index = association).
     let mut jars: Vec<Option<crate::net::nts::Jar>> = Vec::with_capacity(n);

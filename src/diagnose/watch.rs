@@ -1002,3 +1002,174 @@ mod tests {
         }
     }
 }
+
+// ------------------------------------------------------------ clock jumps
+
+/// What the jump rules read: the jump the engine saw, and the time
+/// daemons running on this host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JumpFacts {
+    pub jump: crate::engine::jump::Jump,
+    pub daemons: Vec<String>,
+}
+
+fn local_jump(f: &JumpFacts) -> Option<(f64, f64, f64)> {
+    match f.jump {
+        crate::engine::jump::Jump::Local {
+            by_s,
+            suspended_s,
+            between_s,
+            ..
+        } => Some((by_s, suspended_s, between_s)),
+        _ => None,
+    }
+}
+
+/// The jump table: a suspend the kernel accounted for, a step with a daemon
+/// here that may have made it, a step no daemon here made, a move of every
+/// source with no step here (a clock that stood still).
+pub static JUMP_STEPS: &[Step<JumpFacts>] = &[Step {
+    name: "clock-jump",
+    applies: When::Always,
+    rules: &[
+        Rule {
+            names: &[Cause::VmClockJump],
+            when: When::If(|f| local_jump(f).is_some_and(|(_, s, _)| s >= 1.0)),
+            say: |f| {
+                let (by, susp, _) = local_jump(f).expect("checked");
+                Verdict::new(
+                    Cause::VmClockJump,
+                    format!(
+                        "the clock moved {by:+.3} s across a suspend of {susp:.0} s: the kernel set it from its persistent clock on resume; the sources' next offsets tell whether that was right"
+                    ),
+                    Confidence::Medium,
+                )
+                .evidence(format!(
+                    "CLOCK_REALTIME − CLOCK_MONOTONIC moved {by:+.3} s; CLOCK_BOOTTIME − CLOCK_MONOTONIC grew {susp:.3} s (time suspended)"
+                ))
+                .fix(Cause::VmClockJump.info().fix)
+            },
+        },
+        Rule {
+            names: &[Cause::NotJudged],
+            when: When::If(|f| local_jump(f).is_some() && !f.daemons.is_empty()),
+            say: |f| {
+                let (by, _, between) = local_jump(f).expect("checked");
+                Verdict::new(
+                    Cause::NotJudged,
+                    format!(
+                        "the clock was stepped {by:+.3} s between two readings {between:.1} s apart; {} runs here and may have made the step",
+                        f.daemons.join(", ")
+                    ),
+                    Confidence::Low,
+                )
+                .evidence(format!("CLOCK_REALTIME − CLOCK_MONOTONIC moved {by:+.3} s"))
+                .fix("read the daemon's log at that time (chronyd: `System clock was stepped`, ntpd: `CLOCK: time stepped by`): a step it did not log is another agent's")
+            },
+        },
+        Rule {
+            names: &[Cause::OtherDiscipline],
+            when: When::If(|f| local_jump(f).is_some()),
+            say: |f| {
+                let (by, _, between) = local_jump(f).expect("checked");
+                Verdict::new(
+                    Cause::OtherDiscipline,
+                    format!(
+                        "the clock moved {by:+.3} s between two readings {between:.1} s apart, and no time daemon here stepped it: another agent set it"
+                    ),
+                    Confidence::Medium,
+                )
+                .evidence(format!(
+                    "CLOCK_REALTIME − CLOCK_MONOTONIC moved {by:+.3} s (a slew moves both alike); no suspend; no time daemon runs here"
+                ))
+                .alternative(
+                    Cause::VmClockJump,
+                    "a hypervisor's agent setting the clock after a pause or migration",
+                    "steps right after the VM was paused, saved or migrated point at the pause; steps at regular intervals at a periodic sync (VMware Tools, VirtualBox)",
+                )
+                .fix(Cause::OtherDiscipline.info().fix)
+            },
+        },
+        Rule {
+            names: &[Cause::VmClockJump],
+            when: When::Always,
+            say: |f| {
+                let (by, n) = match f.jump {
+                    crate::engine::jump::Jump::Unseen { by_s, sources, .. } => (by_s, sources),
+                    crate::engine::jump::Jump::Local { by_s, .. } => (by_s, 0),
+                };
+                Verdict::new(
+                    Cause::VmClockJump,
+                    format!(
+                        "{n} sources' offsets moved together by {:+.3} s with no step of this clock: this clock stood still and lost {:.3} s (a VM paused, frozen or migrated)",
+                        -by,
+                        -by
+                    ),
+                    Confidence::Medium,
+                )
+                .evidence(format!(
+                    "{n} sources' offsets moved by {:+.3} s between their last two samples; CLOCK_REALTIME − CLOCK_MONOTONIC did not move",
+                    -by
+                ))
+                .note("servers that share one upstream may step together: then the move is theirs")
+                .fix(Cause::VmClockJump.info().fix)
+            },
+        },
+    ],
+}];
+
+/// A clock jump's verdict.
+pub fn jump(jump: crate::engine::jump::Jump, daemons: &[String]) -> Verdict {
+    judge(
+        JUMP_STEPS,
+        &JumpFacts {
+            jump,
+            daemons: daemons.to_vec(),
+        },
+    )
+    .1
+}
+
+#[cfg(test)]
+mod jump_tests {
+    use super::*;
+    use crate::engine::jump::Jump;
+
+    #[test]
+    fn jumps_by_what_saw_them() {
+        crate::diagnose::table::check_shape(JUMP_STEPS).unwrap();
+        let local = |by, susp| Jump::Local {
+            at: 10.0,
+            by_s: by,
+            suspended_s: susp,
+            between_s: 0.2,
+        };
+        let c = |j, d: &[&str]| {
+            let d: Vec<String> = d.iter().map(|s| s.to_string()).collect();
+            let v = jump(j, &d);
+            (v.cause, v.confidence)
+        };
+        assert_eq!(
+            c(local(3600.0, 3600.0), &[]),
+            (Cause::VmClockJump, Confidence::Medium)
+        );
+        assert_eq!(
+            c(local(63.0, 0.0), &["chronyd (pid 7)"]),
+            (Cause::NotJudged, Confidence::Low)
+        );
+        assert_eq!(
+            c(local(63.0, 0.0), &[]),
+            (Cause::OtherDiscipline, Confidence::Medium)
+        );
+        let v = jump(
+            Jump::Unseen {
+                at: 80.0,
+                by_s: -63.0,
+                sources: 3,
+            },
+            &[],
+        );
+        assert_eq!(v.cause, Cause::VmClockJump);
+        assert!(v.summary.contains("+63.000 s"), "{}", v.summary);
+    }
+}

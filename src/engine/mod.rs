@@ -13,6 +13,8 @@
 //!   [`ratelimit`] its access list and rate limiter, [`control`] its mode 6
 //!   answers, [`nts`] its NTS side;
 //! - [`cookies`]: an NTS client's cookie jar and protocol state;
+//! - [`jump`]: clock jumps no one here made (a step seen in the clocks
+//!   themselves, or every source moving at once);
 //! - [`limits`]: every threshold a judgement uses, with its source;
 //! - [`local`]: local failures as domain values.
 
@@ -21,6 +23,7 @@ pub mod client;
 pub mod control;
 pub mod cookies;
 pub mod exchange;
+pub mod jump;
 pub mod limits;
 pub mod local;
 pub mod nts;

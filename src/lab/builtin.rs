@@ -19,6 +19,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("builtin/source-port-123.toml"),
     ),
     ("unresolvable", include_str!("builtin/unresolvable.toml")),
+    ("vm-pause", include_str!("builtin/vm-pause.toml")),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

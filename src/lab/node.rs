@@ -187,7 +187,19 @@ pub fn run(paths: &Paths, topo: &Topology, name: &str, stop: &AtomicBool) -> any
     out.clock(&vclock);
     match node.role() {
         Role::Server => run_server(node, &out, &vclock, stop),
-        Role::Client | Role::ClientServer => run_client(node, &out, vclock, stop),
+        Role::Client | Role::ClientServer => {
+            let pause = match (&spec.pause_at, &spec.pause_for) {
+                (Some(a), Some(f)) => Some((
+                    humantime::parse_duration(a).map_err(|e| anyhow::anyhow!("pause-at: {e}"))?,
+                    humantime::parse_duration(f)
+                        .map_err(|e| anyhow::anyhow!("pause-for: {e}"))?
+                        .as_secs_f64(),
+                )),
+                (None, None) => None,
+                _ => anyhow::bail!("clock: pause-at and pause-for go together"),
+            };
+            run_client(node, &out, vclock, pause, stop)
+        }
         r => anyhow::bail!(
             "node {name} is a {} node: it has no built-in process",
             r.id()
@@ -247,6 +259,7 @@ fn run_client(
     node: &NodeSpec,
     out: &Out,
     mut vclock: VClock,
+    mut pause: Option<(Duration, f64)>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let client = node.client.clone().unwrap_or_default();
@@ -352,6 +365,13 @@ fn run_client(
                             Some(cause.id()),
                         )
                     }
+                    Event::Clock { jump, daemons, .. } => {
+                        let v = crate::diagnose::watch::jump(*jump, daemons);
+                        (
+                            format!("clock: [{}] {}", v.cause.id(), v.summary),
+                            Some(v.cause.id()),
+                        )
+                    }
                     Event::SystemPeer { to, .. } => (
                         format!(
                             "system peer: {}",
@@ -367,6 +387,18 @@ fn run_client(
         |engine, now| {
             let mono = clock::monotonic_ns();
             let slewed = vclock.advance(mono);
+            // A paused VM: its clock stands still and resumes behind, and
+            // nothing here tells the engine.
+            if let Some((at, by)) = pause
+                && now.duration_since(start_t) >= at
+            {
+                pause = None;
+                vclock.stand_still(by);
+                out.event(
+                    format!("the clock stood still for {by:.0} s (a paused VM) and resumed behind"),
+                    None,
+                );
+            }
             if slewed != 0.0 {
                 engine.clock_adjusted(now, slewed);
             }
@@ -391,7 +423,7 @@ fn run_client(
                 last_used = newest;
                 match vclock.update(mono, snap.system.offset) {
                     Correction::Step(by) => {
-                        engine.clock_stepped(now);
+                        engine.clock_stepped(now, by);
                         last_used = None;
                         out.event(format!("clock stepped by {by:+.6} s"), None);
                     }

@@ -109,6 +109,14 @@ pub struct ClockSpec {
     /// Fastest slew in ppm (default 500, the kernel's and RFC 5905's limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slew_ppm: Option<f64>,
+    /// When the clock stands still, as a paused VM's does (`20s` after the
+    /// node starts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_at: Option<String>,
+    /// For how long it stands still (`63s`): it resumes that far behind,
+    /// with no step of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_for: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -106,6 +106,13 @@ impl VClock {
         slewed
     }
 
+    /// The clock stood still for `s` seconds (a paused VM's): it resumes
+    /// that far behind. No correction: nothing here made it. Call
+    /// [`VClock::advance`] first.
+    pub fn stand_still(&mut self, s: f64) {
+        self.offset -= s;
+    }
+
     /// A new system offset (server − this clock, seconds) from a new sample.
     /// Call [`VClock::advance`] first.
     pub fn update(&mut self, now_ns: i64, theta: f64) -> Correction {

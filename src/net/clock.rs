@@ -54,6 +54,19 @@ pub fn monotonic_ns() -> i64 {
     clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |t| t.tv_sec() * 1_000_000_000 + t.tv_nsec())
 }
 
+/// The host's monotonic, real and boot clocks read one after another (the
+/// host's own, never a virtual clock): what [`crate::engine::jump`] compares.
+pub fn readings() -> crate::engine::jump::Reading {
+    let s = |id: ClockId| {
+        clock_gettime(id).map_or(0.0, |t| t.tv_sec() as f64 + t.tv_nsec() as f64 * 1e-9)
+    };
+    crate::engine::jump::Reading {
+        monotonic: s(ClockId::CLOCK_MONOTONIC),
+        realtime: s(ClockId::CLOCK_REALTIME),
+        boottime: s(ClockId::CLOCK_BOOTTIME),
+    }
+}
+
 static SKEW: RwLock<Option<Skew>> = RwLock::new(None);
 
 /// From the file `NTPDIAG_CLOCK` names, re-read at most every 50 ms.

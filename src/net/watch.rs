@@ -149,6 +149,7 @@ fn drive(
     loop {
         tick(engine, Instant::now());
         let now = Instant::now();
+        engine.clocks(now, clock::readings());
         while let Some(tx) = engine.poll_transmit(now, clock::now(), rng.next_u64()) {
             let wrapped = match nts.get_mut(tx.assoc) {
                 Some(Some(jar)) => match jar.wrap(&tx.payload) {

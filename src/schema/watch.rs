@@ -247,6 +247,28 @@ pub fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Val
                 "peer_from": name(from), "peer_to": name(to), "cause": cause.id(), "why": why,
             }))
         }
+        Event::Clock { t, jump, daemons } => {
+            let v = judge::jump(*jump, daemons);
+            let (by, seen, suspended, sources) = jump_parts(jump);
+            super::line(serde_json::json!({
+                "type": "clock-jump", "t_s": t, "by_s": by, "seen_locally": seen,
+                "suspended_s": suspended, "sources": sources, "daemons": daemons,
+                "cause": v.cause.id(), "why": v.summary,
+            }))
+        }
+    }
+}
+
+/// A jump's parts: (this clock's move, seen in its own clocks, time
+/// suspended, sources that moved together).
+fn jump_parts(j: &crate::engine::jump::Jump) -> (f64, bool, Option<f64>, Option<usize>) {
+    match *j {
+        crate::engine::jump::Jump::Local {
+            by_s, suspended_s, ..
+        } => (by_s, true, Some(suspended_s), None),
+        crate::engine::jump::Jump::Unseen { by_s, sources, .. } => {
+            (by_s, false, None, Some(sources))
+        }
     }
 }
 
@@ -270,6 +292,10 @@ pub fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
                     .map_or("none".to_string(), |s| s.name.clone())
             };
             format!("+{t:.1}s system peer: {} → {}", name(from), name(to))
+        }
+        Event::Clock { t, jump, daemons } => {
+            let v = judge::jump(*jump, daemons);
+            format!("+{t:.1}s clock: [{}] {}", v.cause.id(), v.summary)
         }
     }
 }

@@ -61,6 +61,13 @@ pub enum HostCase {
         virt: Option<Sourced<Virt>>,
         offset: Offset,
     },
+    /// Every answering server says this clock is off by the same amount.
+    Off {
+        offset: Offset,
+        /// How far the servers' offsets spread (s).
+        spread: f64,
+        virt: Option<Sourced<Virt>>,
+    },
     Boot {
         daemon: RunningDaemon,
         /// Names the daemon still waits to resolve that resolve now.
@@ -88,6 +95,7 @@ impl HostCase {
             HostCase::Slew { .. } => "host: step policy",
             HostCase::Jump { .. } => "host: suspend",
             HostCase::Boot { .. } => "host: boot order",
+            HostCase::Off { .. } => "system clock",
             HostCase::Cloud { .. } => "host: cloud",
             HostCase::Smear { .. } => "host: leap smear",
         }
@@ -95,18 +103,19 @@ impl HostCase {
     }
 }
 
+/// The best sample's offset of every probed server address that gave one.
+fn probe_offsets(ev: &NodeFacts) -> Vec<f64> {
+    ev.servers
+        .iter()
+        .flat_map(|s| &s.probes)
+        .filter_map(|p| Some(crate::diagnose::probe::facts(p).best?.value.sample.offset))
+        .collect()
+}
+
 /// The clock's offset: the median of what the configured servers gave
 /// (their best samples, panic-sized ones included), else the daemon's own.
 pub fn offset(ev: &NodeFacts) -> Option<Offset> {
-    let mut v: Vec<f64> = ev
-        .servers
-        .iter()
-        .flat_map(|s| &s.probes)
-        .filter_map(|p| {
-            let b = crate::diagnose::probe::facts(p).best?;
-            Some(b.value.sample.offset)
-        })
-        .collect();
+    let mut v = probe_offsets(ev);
     if !v.is_empty() {
         v.sort_by(f64::total_cmp);
         let n = v.len();
@@ -179,6 +188,16 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
                 policy: p.clone(),
                 offset: o.clone(),
                 daemon_age_s: h.daemon_age_s.as_ref().map(|a| a.value),
+            });
+        }
+        let probed = probe_offsets(ev);
+        if !probed.is_empty() {
+            let lo = probed.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = probed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            out.push(HostCase::Off {
+                offset: o.clone(),
+                spread: hi - lo,
+                virt: h.virt.clone(),
             });
         }
         if let Some(s) = &h.suspended_s {
@@ -288,6 +307,14 @@ pub const RULES: &[Rule<Case>] = &[
         say: vm_clock_jump,
     },
     Rule {
+        names: &[Cause::VmClockJump, Cause::DaemonNotSynchronizedYet],
+        when: When::If(|c| {
+            matches!(host(c), HostCase::Off { offset, spread, .. }
+                if offset.value.abs() > OFF_BY && offset.value.abs() <= crate::engine::limits::PANIC_THRESHOLD && *spread <= AGREE)
+        }),
+        say: clock_off,
+    },
+    Rule {
         names: &[Cause::BootDnsOrder],
         when: When::If(|c| matches!(host(c), HostCase::Boot { .. })),
         say: boot_dns_order,
@@ -314,6 +341,60 @@ pub const RULES: &[Rule<Case>] = &[
         say: nothing,
     },
 ];
+
+/// A clock this far off (s) by every server's word is wrong, whatever the
+/// daemon says: more than any daemon leaves to a slew (ntpd steps over
+/// 0.128 s, timesyncd over 0.4 s, chrony's usual `makestep 1 3` over 1 s).
+const OFF_BY: f64 = 1.0;
+/// The servers agree within this (s).
+const AGREE: f64 = 0.5;
+
+fn clock_off(c: &Case) -> Verdict {
+    let HostCase::Off { offset, virt, .. } = host(c) else {
+        unreachable!("checked")
+    };
+    let vm = virt.as_ref().filter(|v| !v.value.container);
+    let by = -offset.value;
+    let v = match vm {
+        Some(x) => Verdict::new(
+            Cause::VmClockJump,
+            format!(
+                "Every server says this {} VM's clock is {by:+.3} s off, and nothing has corrected it: the clock of a VM that was paused, saved or migrated resumes behind.",
+                x.value.id
+            ),
+            Confidence::Medium,
+        )
+        .evidence(format!("{}: a {} VM", x.from, x.value.id))
+        .alternative(
+            Cause::OtherDiscipline,
+            "another agent that set the clock wrong",
+            "a hypervisor agent's steps come right after a resume or a migration; a second daemon's at its own polls",
+        )
+        .fix(Cause::VmClockJump.info().fix),
+        None => Verdict::new(
+            Cause::DaemonNotSynchronizedYet,
+            format!(
+                "Every server says this clock is {by:+.3} s off, and nothing has corrected it yet: the servers are fine, this clock is not."
+            ),
+            Confidence::Medium,
+        )
+        .alternative(
+            Cause::VmClockJump,
+            "a clock that stood still (a paused VM or container host) and resumed behind",
+            "whether the host was paused or suspended; watch marks it when it happens (`clock-jump`)",
+        )
+        .alternative(
+            Cause::OtherDiscipline,
+            "another agent that set the clock wrong",
+            "its steps appear in no log of the daemon",
+        )
+        .fix("wait for the daemon's step (ntpd steps after its stepout, 300 s in ntpsec); if it never comes, step once (`chronyc makestep`, `ntpdig -S`) and see what moved it"),
+    };
+    v.evidence(format!(
+        "{by:+.3} s ({}), the servers within {AGREE} s of each other",
+        offset.from
+    ))
+}
 
 /// Why the clock cannot be set: (who, their capabilities, measured).
 fn not_settable(h: &HostCase) -> Option<(String, &Sourced<Caps>)> {
@@ -1185,6 +1266,9 @@ mod tests {
             ..NodeFacts::default()
         };
         f.view[0].offset_s = None;
+        // ntpd resolved it: nothing.
+        assert!(!causes(&f).contains(&Cause::BootDnsOrder));
+        f.view[0].unresolved = Some("controller".into());
         assert!(
             causes(&f).contains(&Cause::BootDnsOrder),
             "{:?}",

@@ -143,6 +143,12 @@ impl ClockFilter {
         }
     }
 
+    /// The newest real sample: (its time, its offset).
+    pub fn newest(&self) -> Option<(f64, f64)> {
+        let s = self.stages[0];
+        (s.disp < MAXDISP).then_some((s.t, s.offset))
+    }
+
     /// Valid (not dummy, not empty) stages.
     pub fn samples(&self) -> usize {
         self.stages.iter().filter(|x| x.disp < MAXDISP).count()

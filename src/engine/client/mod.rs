@@ -208,6 +208,13 @@ pub enum Event {
         from: Option<usize>,
         to: Option<usize>,
     },
+    /// This clock jumped, and no step of this engine's driver explains it;
+    /// `daemons`: the time daemons the driver says run on this host.
+    Clock {
+        t: f64,
+        jump: crate::engine::jump::Jump,
+        daemons: Vec<String>,
+    },
 }
 
 pub struct Engine {
@@ -225,6 +232,10 @@ pub struct Engine {
     cursor: usize,
     /// Refids (IPv4 addresses) of this host, for the loop test.
     pub local_refids: Vec<[u8; 4]>,
+    /// Time daemons running on this host, as the driver found them (a jump
+    /// may be theirs).
+    pub local_daemons: Vec<String>,
+    jumps: crate::engine::jump::Detector,
     /// The clock-hop hysteresis now (s); 0 when none runs.
     clockhop: f64,
 }
@@ -251,6 +262,8 @@ impl Engine {
             dirty: None,
             cursor: 0,
             local_refids: vec![],
+            local_daemons: vec![],
+            jumps: crate::engine::jump::Detector::new(),
             clockhop: 0.0,
         }
     }
@@ -324,6 +337,15 @@ impl Engine {
         match (by_addr, by_origin) {
             (Some(i), _) => {
                 self.assocs[i].receive(bytes, t4, t, self.precision, self.rules.filter_sorts);
+                if let Some((st, off)) = self.assocs[i].filter.newest()
+                    && let Some(jump) = self.jumps.sample(i, st, off)
+                {
+                    self.events.push_back(Event::Clock {
+                        t,
+                        jump,
+                        daemons: self.local_daemons.clone(),
+                    });
+                }
             }
             // Answers one of our requests, from another address.
             (None, Some(i)) => self.assocs[i].other_address(from),
@@ -373,15 +395,31 @@ impl Engine {
     /// selection runs again. The engine never moves a clock itself; a
     /// driver that keeps its own clock (the lab's virtual clocks) calls this.
     pub fn clock_adjusted(&mut self, now: Instant, by: f64) {
+        self.jumps.expect(by);
         for a in &mut self.assocs {
             a.filter.shift(by);
         }
         self.dirty = Some(now);
     }
 
-    /// The local clock was stepped (by a driver that keeps its own clock):
-    /// every association starts over, as ntpd's do after a step.
-    pub fn clock_stepped(&mut self, now: Instant) {
+    /// The clocks read now (the driver's): a step or suspend seen in them
+    /// becomes an [`Event::Clock`].
+    pub fn clocks(&mut self, now: Instant, r: crate::engine::jump::Reading) {
+        if let Some(jump) = self.jumps.clocks(r) {
+            self.events.push_back(Event::Clock {
+                t: self.t(now),
+                jump,
+                daemons: self.local_daemons.clone(),
+            });
+        }
+    }
+
+    /// The local clock was stepped by `by` (by a driver that keeps its own
+    /// clock): every association starts over, as ntpd's do after a step.
+    pub fn clock_stepped(&mut self, now: Instant, by: f64) {
+        // Restated, not forgotten: a move seen before the step (every
+        // source moving at once) still counts against the ones after it.
+        self.jumps.expect(by);
         for a in &mut self.assocs {
             a.clear_after_step(now);
         }

@@ -336,6 +336,33 @@ fn clock_step_needed() {
     );
 }
 
+/// Every server says this clock is a minute off: never ok, whatever the
+/// daemon says; on a VM, the pause is named; under a second, nothing.
+#[test]
+fn a_clock_every_server_calls_wrong_is_not_ok() {
+    let c = ntp("server a iburst\nserver b iburst\n");
+    let mut ev = base(Peer::ClockOff(63.0));
+    ev.servers = probed(&c, Peer::ClockOff(63.0));
+    ev.configs = vec![c.clone()];
+    let all = findings(&ev);
+    assert_eq!(
+        all[0].verdict.cause,
+        Cause::DaemonNotSynchronizedYet,
+        "{all:#?}"
+    );
+    assert!(all[0].verdict.summary.contains("-63.0"), "{all:#?}");
+    ev.host.virt = Some(crate::diagnose::host::Sourced::file(
+        crate::diagnose::host::Virt {
+            id: "kvm".into(),
+            container: false,
+        },
+        "/sys/class/dmi/id/sys_vendor",
+    ));
+    assert_eq!(findings(&ev)[0].verdict.cause, Cause::VmClockJump);
+    ev.servers = probed(&c, Peer::ClockOff(0.4));
+    assert_eq!(findings(&ev)[0].verdict.cause, Cause::Ok);
+}
+
 #[test]
 fn collector_failures_are_reported_not_fatal() {
     let mut ev = base(Peer::Silent);
