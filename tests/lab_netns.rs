@@ -550,3 +550,39 @@ fn ctrl_c_takes_a_running_lab_down() {
     );
     assert_gone(&name);
 }
+
+/// A node that is a container without CAP_SYS_TIME: real chronyd, without
+/// -x, started by a shell that first checks CAP_SYS_TIME is out of its
+/// bounding set (and would not start it otherwise). chronyd stops at its
+/// first clock call (the kernel refuses it); explain in the node, run the
+/// same way, names the clock as not this node's to set.
+#[test]
+fn a_chronyd_node_without_cap_sys_time() {
+    let chronyd = chronyd_path();
+    if !require("lab_no_cap", &["ip", "sysctl", "capsh", &chronyd]) {
+        return;
+    }
+    let t = "name = \"nocap\"\nabout = \"chronyd in a container without CAP_SYS_TIME\"\nduration = \"8s\"\n\n\
+             [[link]]\nname = \"lan\"\n\n\
+             [[node]]\nname = \"ntp1\"\naddresses = { lan = [\"198.51.100.10/24\"] }\n[node.serve]\nstratum = 1\n\n\
+             [[node]]\nname = \"box\"\naddresses = { lan = [\"198.51.100.20/24\"] }\ncap-sys-time = false\n[node.chronyd]\nconf = \"server ntp1 iburst\"\n";
+    let dir = TempDir::new();
+    let f = dir.file("nocap.toml", t);
+    let (r, _) = run_json(f.to_str().unwrap(), &[]);
+    let n = node(&r, "box");
+    let v = n.verdict.as_ref().unwrap_or_else(|| panic!("{r:#?}"));
+    assert_eq!(v.cause, "clock-not-settable", "{v:#?}");
+    assert!(
+        v.evidence
+            .iter()
+            .any(|e| e.contains("absent in the bounding set")),
+        "{v:#?}"
+    );
+    // The topology refuses the flag where no daemon runs.
+    let bad = t.replace(
+        "[[node]]\nname = \"ntp1\"\naddresses = { lan = [\"198.51.100.10/24\"] }\n",
+        "[[node]]\nname = \"ntp1\"\naddresses = { lan = [\"198.51.100.10/24\"] }\ncap-sys-time = false\n",
+    );
+    let e = ntpdiag::lab::topology::parse("nocap", &bad).unwrap_err();
+    assert!(e.message.contains("cap-sys-time"), "{e}");
+}

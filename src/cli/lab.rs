@@ -38,8 +38,12 @@ A topology file (TOML; `ntpdiag lab show seed` prints a complete one):
   addresses = { lan = [\"198.51.100.1/24\", \"2001:db8:100::1/64\"] }
   firewall = [\"iptables -A INPUT -p udp --dport 123 -j DROP\"]
   clock = { offset = \"20ms\", freq-ppm = 3.0 }
+                           # also pause-at = \"15s\", pause-for = \"63s\":
+                           # the clock stands still (a paused VM)
   # one of [node.client], [node.serve] (serve's faults), [node.ntpd],
-  # [node.chronyd]; also router = true, routes, egress, hosts
+  # [node.chronyd]; also router = true, routes, egress, hosts;
+  # cap-sys-time = false (ntpd, chronyd): a container without CAP_SYS_TIME,
+  # checked gone before the daemon starts (chronyd then runs without -x)
   [node.client]
   conf = \"server upstream iburst\"
   serve = true

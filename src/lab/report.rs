@@ -4,7 +4,6 @@
 //! adds no judgement of its own.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::time::Duration;
 
 use super::Paths;
@@ -17,9 +16,8 @@ use crate::schema::{LabNodeJson, LabSourceJson, LeadJson, TimelineJson, VerdictJ
 /// Runs `args` inside the node (bounded), with the node's clock and root;
 /// its standard output.
 pub fn in_node(paths: &Paths, node: &str, args: &[&str], limit: Duration) -> Option<String> {
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", &paths.netns(node)]).args(args);
-    super::setup::node_env(&mut c, paths, node);
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let mut c = super::setup::node_command(paths, node, &args);
     crate::explain::collect::run_bounded(&mut c, limit)
         .ok()
         .map(|r| r.stdout)

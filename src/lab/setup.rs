@@ -161,6 +161,29 @@ pub fn find_tool(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// The marker file of a node without CAP_SYS_TIME (in its folder).
+const NO_CAP: &str = "no-cap-sys-time";
+
+/// `args` wrapped to run with CAP_SYS_TIME dropped from the bounding set:
+/// the shell capsh starts checks /proc/self/status's CapBnd (bit 25) and
+/// exits 99 unless it is gone, before it execs the command in its place.
+fn without_cap_sys_time(args: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "capsh",
+        "--drop=cap_sys_time",
+        "--",
+        "-c",
+        "b=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/self/status); \
+         [ $(( 0x$b >> 25 & 1 )) -eq 0 ] || { echo \"CAP_SYS_TIME still bounded ($b): not started\" >&2; exit 99; }; \
+         echo \"CapBnd $b: CAP_SYS_TIME absent\" >&2; exec \"$0\" \"$@\"",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(args.iter().cloned());
+    v
+}
+
 /// The configuration file a real daemon node runs with, and that `explain`
 /// inside it reads (under the node's root).
 fn daemon_conf(paths: &Paths, node: &str, role: Role, extra: &str) -> (PathBuf, String) {
@@ -170,7 +193,7 @@ fn daemon_conf(paths: &Paths, node: &str, role: Role, extra: &str) -> (PathBuf, 
         Role::Chronyd => (
             paths.root(node).join("etc/chrony/chrony.conf"),
             format!(
-                "# written by ntpdiag lab; chronyd runs with -x: it never touches the clock\n\
+                "# written by ntpdiag lab; chronyd runs with -x, or without CAP_SYS_TIME: it never touches the clock\n\
                  pidfile {dd}/chronyd.pid\ndriftfile {dd}/chrony.drift\nbindcmdaddress {dd}/chronyd.sock\n\
                  {extra}\n"
             ),
@@ -469,18 +492,19 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
                         n.name
                     ))
                 })?;
-                (
-                    "chronyd",
-                    vec![
-                        chronyd.display().to_string(),
-                        "-f".into(),
-                        conf.display().to_string(),
-                        "-d".into(),
-                        "-x".into(),
-                        "-u".into(),
-                        "root".into(),
-                    ],
-                )
+                let mut args = vec![
+                    chronyd.display().to_string(),
+                    "-f".into(),
+                    conf.display().to_string(),
+                    "-d".into(),
+                    "-u".into(),
+                    "root".into(),
+                ];
+                // Without CAP_SYS_TIME it may try: the kernel refuses.
+                if n.cap_sys_time != Some(false) {
+                    args.insert(4, "-x".into());
+                }
+                ("chronyd", args)
             }
             Role::Router | Role::Host => continue,
         };
@@ -489,6 +513,15 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
             .as_ref()
             .or(n.chronyd.as_ref())
             .map_or(Duration::ZERO, |d| d.start_after());
+        let args = if n.cap_sys_time == Some(false) {
+            write_file(
+                &dir.join(NO_CAP),
+                "CAP_SYS_TIME dropped from every process of this node\n",
+            )?;
+            without_cap_sys_time(&args)
+        } else {
+            args
+        };
         let args = if after.is_zero() {
             args
         } else {
@@ -706,15 +739,28 @@ pub fn remove_leftovers() -> Vec<String> {
 /// node's clock and with its configuration root (for `ntpdiag` commands,
 /// `ntpdiag` being this program), and with the lab's chrony on PATH.
 pub fn exec(paths: &Paths, node: &str, cmd: &[String]) -> std::io::Error {
+    // `ntpdiag` is this very program, installed or not.
+    let mut cmd = cmd.to_vec();
+    if cmd.first().map(String::as_str) == Some("ntpdiag")
+        && let Ok(me) = std::env::current_exe()
+    {
+        cmd[0] = me.display().to_string();
+    }
+    node_command(paths, node, &cmd).exec()
+}
+
+/// `cmd` run inside `node`: in its namespace, with [`node_env`], and
+/// without CAP_SYS_TIME where the node has none.
+pub fn node_command(paths: &Paths, node: &str, cmd: &[String]) -> Command {
     let mut c = Command::new("ip");
     c.args(["netns", "exec", &paths.netns(node)]);
-    // `ntpdiag` is this very program, installed or not.
-    match (cmd.first().map(String::as_str), std::env::current_exe()) {
-        (Some("ntpdiag"), Ok(me)) => c.arg(me).args(&cmd[1..]),
-        _ => c.args(cmd),
-    };
+    if paths.node(node).join(NO_CAP).exists() {
+        c.args(without_cap_sys_time(cmd));
+    } else {
+        c.args(cmd);
+    }
     node_env(&mut c, paths, node);
-    c.exec()
+    c
 }
 
 /// What a command run inside a node gets: the node's clock and root (for

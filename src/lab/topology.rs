@@ -195,6 +195,12 @@ pub struct NodeSpec {
     pub ntpd: Option<DaemonSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chronyd: Option<DaemonSpec>,
+    /// `false`: the node is a container without CAP_SYS_TIME. Its daemon
+    /// (ntpd or chronyd, which then runs without -x) and every command run
+    /// in it (`lab exec`, explain's verdict) run with CAP_SYS_TIME dropped
+    /// from the bounding set, checked in the same process before it execs.
+    #[serde(rename = "cap-sys-time", skip_serializing_if = "Option::is_none")]
+    pub cap_sys_time: Option<bool>,
 }
 
 impl NodeSpec {
@@ -448,6 +454,15 @@ pub fn parse(file: &str, text: &str) -> Result<Topology, ScenarioError> {
                     format!("{host} = {addr:?}: expected an address"),
                 ));
             }
+        }
+        if n.cap_sys_time == Some(false) && !matches!(n.role(), Role::Ntpd | Role::Chronyd) {
+            return Err(e(
+                "cap-sys-time",
+                format!(
+                    "only real daemon nodes (ntpd, chronyd) run without CAP_SYS_TIME; a {} node never sets a clock",
+                    n.role().id()
+                ),
+            ));
         }
         if let Some(c) = &n.clock {
             if !n.role().is_builtin() {
