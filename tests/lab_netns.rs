@@ -586,3 +586,47 @@ fn a_chronyd_node_without_cap_sys_time() {
     let e = ntpdiag::lab::topology::parse("nocap", &bad).unwrap_err();
     assert!(e.message.contains("cap-sys-time"), "{e}");
 }
+
+/// Two disciplines on one clock: the node's engine, and another agent that
+/// sets the clock to its own time (2 s ahead) every 12 s, as a hypervisor's
+/// time sync does. The node's own clocks show each step it did not make:
+/// the timeline names other-discipline once per step that moved the clock
+/// (an agent's step that finds the clock already at its time moves
+/// nothing), and for nothing else.
+#[test]
+fn a_node_with_two_disciplines() {
+    if !require("lab_two_disciplines", NEEDS) {
+        return;
+    }
+    let t = "name = \"twodisc\"\nabout = \"another agent also sets the clock\"\nduration = \"30s\"\n\n\
+             [[link]]\nname = \"lan\"\n\n\
+             [[node]]\nname = \"ntp1\"\naddresses = { lan = [\"198.51.100.10/24\"] }\n[node.serve]\nstratum = 1\n\n\
+             [[node]]\nname = \"guest\"\naddresses = { lan = [\"198.51.100.20/24\"] }\n\
+             clock = { agent-every = \"12s\", agent-offset = \"2s\" }\n\
+             [node.client]\nconf = \"server ntp1 iburst minpoll 3 maxpoll 3\"\n";
+    let dir = TempDir::new();
+    let f = dir.file("twodisc.toml", t);
+    let (r, _) = run_json(f.to_str().unwrap(), &[]);
+    let agents: Vec<_> = r
+        .timeline
+        .iter()
+        .filter(|e| e.text.starts_with("another agent set the clock"))
+        .collect();
+    let seen: Vec<_> = r
+        .timeline
+        .iter()
+        .filter(|e| e.cause.as_deref() == Some("other-discipline"))
+        .collect();
+    assert!(agents.len() >= 2, "{:#?}", r.timeline);
+    let moved = agents
+        .iter()
+        .filter(|e| !e.text.ends_with("(+0.000 s)") && !e.text.ends_with("(-0.000 s)"))
+        .count();
+    assert!(moved >= 1, "{:#?}", r.timeline);
+    assert_eq!(seen.len(), moved, "{:#?}", r.timeline);
+    assert!(
+        seen[0].text.contains("no time daemon here stepped it"),
+        "{:?}",
+        seen[0]
+    );
+}

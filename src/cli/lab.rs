@@ -39,7 +39,9 @@ A topology file (TOML; `ntpdiag lab show seed` prints a complete one):
   firewall = [\"iptables -A INPUT -p udp --dport 123 -j DROP\"]
   clock = { offset = \"20ms\", freq-ppm = 3.0 }
                            # also pause-at = \"15s\", pause-for = \"63s\":
-                           # the clock stands still (a paused VM)
+                           # the clock stands still (a paused VM);
+                           # agent-every = \"12s\", agent-offset = \"2s\":
+                           # another agent sets it to its own time
   # one of [node.client], [node.serve] (serve's faults), [node.ntpd],
   # [node.chronyd]; also router = true, routes, egress, hosts;
   # cap-sys-time = false (ntpd, chronyd): a container without CAP_SYS_TIME,

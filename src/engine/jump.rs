@@ -49,6 +49,8 @@ pub const WINDOW: f64 = 1100.0;
 #[derive(Clone, Debug, Default)]
 pub struct Detector {
     last: Option<Reading>,
+    /// Steps the driver made since the last reading: not jumps.
+    own: f64,
     /// Per source: its newest sample (time, offset).
     newest: Vec<Option<(f64, f64)>>,
     /// Moves seen and not yet explained: (source, time, move).
@@ -62,8 +64,9 @@ impl Detector {
 
     /// A new reading of the clocks; a step since the last one, if any.
     pub fn clocks(&mut self, r: Reading) -> Option<Jump> {
+        let own = std::mem::take(&mut self.own);
         let last = self.last.replace(r)?;
-        let by = (r.realtime - r.monotonic) - (last.realtime - last.monotonic);
+        let by = (r.realtime - r.monotonic) - (last.realtime - last.monotonic) - own;
         let suspended = ((r.boottime - r.monotonic) - (last.boottime - last.monotonic)).max(0.0);
         if by.abs() < LOCAL_MIN {
             return None;
@@ -86,11 +89,19 @@ impl Detector {
         }
     }
 
-    /// The local clock was stepped by `by` (by the driver, or a step
-    /// already reported): restated, and moves seen before it are dropped.
+    /// The local clock was stepped by `by` (a step already reported):
+    /// restated, and moves seen before it are dropped.
     pub fn stepped(&mut self, by: f64) {
         self.expect(by);
         self.moves.clear();
+    }
+
+    /// The driver stepped the clock by `by` itself: restated, and not a
+    /// jump when the clocks are next read (moves seen before it still count:
+    /// a driver steps after a jump it did not make).
+    pub fn driver_stepped(&mut self, by: f64) {
+        self.expect(by);
+        self.own += by;
     }
 
     /// Source `i`'s newest sample (time, offset); a jump when it and
@@ -174,11 +185,14 @@ mod tests {
             d.sample(2, 81.0, 63.002),
             Some(Jump::Unseen { by_s, sources: 2, .. }) if (by_s + 63.0).abs() < 0.01
         ));
-        // A step this driver made restates the samples: no jump after it.
+        // A step this driver made restates the samples: no jump after it,
+        // neither in the samples nor in the clocks.
         let mut d = Detector::new();
+        d.clocks(r(5.0, 1e9, 5.0));
         d.sample(0, 10.0, 2.0);
         d.sample(1, 10.0, 2.0);
-        d.stepped(2.0);
+        d.driver_stepped(2.0);
+        assert_eq!(d.clocks(r(11.0, 1e9 + 8.0, 11.0)), None);
         assert_eq!(d.sample(0, 20.0, 0.0), None);
         assert_eq!(d.sample(1, 20.0, 0.0), None);
     }

@@ -198,7 +198,18 @@ pub fn run(paths: &Paths, topo: &Topology, name: &str, stop: &AtomicBool) -> any
                 (None, None) => None,
                 _ => anyhow::bail!("clock: pause-at and pause-for go together"),
             };
-            run_client(node, &out, vclock, pause, stop)
+            let agent = match (&spec.agent_every, &spec.agent_offset) {
+                (Some(e), Some(o)) => Some((
+                    humantime::parse_duration(e)
+                        .map_err(|e| anyhow::anyhow!("agent-every: {e}"))?,
+                    crate::scenario::parse_signed_duration(o)
+                        .map_err(|e| anyhow::anyhow!("agent-offset: {e}"))?
+                        .as_secs_f64(),
+                )),
+                (None, None) => None,
+                _ => anyhow::bail!("clock: agent-every and agent-offset go together"),
+            };
+            run_client(node, &out, vclock, Clocks { pause, agent }, stop)
         }
         r => anyhow::bail!(
             "node {name} is a {} node: it has no built-in process",
@@ -255,13 +266,25 @@ fn rules_of(node: &NodeSpec) -> Rules {
     Rules::of(p)
 }
 
+/// What else happens to a client node's clock: it stands still once (a
+/// paused VM: when, for how long), another agent sets it periodically
+/// (how often, to what offset from true time).
+struct Clocks {
+    pause: Option<(Duration, f64)>,
+    agent: Option<(Duration, f64)>,
+}
+
 fn run_client(
     node: &NodeSpec,
     out: &Out,
     mut vclock: VClock,
-    mut pause: Option<(Duration, f64)>,
+    clocks: Clocks,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
+    let Clocks { mut pause, agent } = clocks;
+    // Time the node stood still: its monotonic and boot clocks lost it too.
+    let mut paused_total = 0.0;
+    let mut next_agent = agent.map(|(every, _)| every);
     let client = node.client.clone().unwrap_or_default();
     let role = node.role();
     let rules = rules_of(node);
@@ -393,12 +416,36 @@ fn run_client(
                 && now.duration_since(start_t) >= at
             {
                 pause = None;
+                paused_total += by;
                 vclock.stand_still(by);
                 out.event(
                     format!("the clock stood still for {by:.0} s (a paused VM) and resumed behind"),
                     None,
                 );
             }
+            // Another agent sets the clock to its own time now and then.
+            if let (Some((every, offset)), Some(due)) = (agent, next_agent)
+                && now.duration_since(start_t) >= due
+            {
+                next_agent = Some(due + every);
+                let by = vclock.set_by_another(offset);
+                out.event(
+                    format!(
+                        "another agent set the clock to {offset:+.3} s from true time ({by:+.3} s)"
+                    ),
+                    None,
+                );
+            }
+            // The node's own clocks, as a guest would read them.
+            let host = clock::readings();
+            engine.clocks(
+                now,
+                crate::engine::jump::Reading {
+                    monotonic: host.monotonic - paused_total,
+                    realtime: host.realtime + vclock.offset_at(mono),
+                    boottime: host.boottime - paused_total,
+                },
+            );
             if slewed != 0.0 {
                 engine.clock_adjusted(now, slewed);
             }

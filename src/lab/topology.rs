@@ -117,6 +117,13 @@ pub struct ClockSpec {
     /// with no step of its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_for: Option<String>,
+    /// Another agent also sets this clock, every this long (`20s`) ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_every: Option<String>,
+    /// ... to its own idea of the time: this far ahead of true time
+    /// (`2s`), as a hypervisor's time sync does beside the NTP client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_offset: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]

@@ -106,6 +106,16 @@ impl VClock {
         slewed
     }
 
+    /// Another agent set the clock to `offset` seconds ahead of true time
+    /// (no correction of this discipline's). Call [`VClock::advance`]
+    /// first. Returns how far it moved the clock.
+    pub fn set_by_another(&mut self, offset: f64) -> f64 {
+        let by = offset - self.offset;
+        self.offset = offset;
+        self.phase_left = 0.0;
+        by
+    }
+
     /// The clock stood still for `s` seconds (a paused VM's): it resumes
     /// that far behind. No correction: nothing here made it. Call
     /// [`VClock::advance`] first.

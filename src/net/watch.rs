@@ -79,18 +79,19 @@ pub fn run(
     nts: &mut [Option<Jar>],
     report: impl FnMut(Report),
 ) -> Snapshot {
-    drive(engine, limits, nts, report, |_, _| {})
+    drive(engine, limits, nts, report, |_, _| {}, true)
 }
 
 /// [`run`], calling `tick` at least every 200 ms with the engine (a lab
-/// node disciplines its own clock there).
+/// node disciplines its own clock there, and hands the engine its own
+/// clock readings: the host's are not read).
 pub fn run_with(
     engine: &mut Engine,
     limits: &Limits,
     report: impl FnMut(Report),
     tick: impl FnMut(&mut Engine, Instant),
 ) -> Snapshot {
-    drive(engine, limits, &mut [], report, tick)
+    drive(engine, limits, &mut [], report, tick, false)
 }
 
 fn drive(
@@ -99,6 +100,7 @@ fn drive(
     nts: &mut [Option<Jar>],
     mut report: impl FnMut(Report),
     mut tick: impl FnMut(&mut Engine, Instant),
+    host_clocks: bool,
 ) -> Snapshot {
     let start = Instant::now();
     let addrs: Vec<SocketAddr> = engine.associations().iter().map(|a| a.spec.addr).collect();
@@ -149,7 +151,9 @@ fn drive(
     loop {
         tick(engine, Instant::now());
         let now = Instant::now();
-        engine.clocks(now, clock::readings());
+        if host_clocks {
+            engine.clocks(now, clock::readings());
+        }
         while let Some(tx) = engine.poll_transmit(now, clock::now(), rng.next_u64()) {
             let wrapped = match nts.get_mut(tx.assoc) {
                 Some(Some(jar)) => match jar.wrap(&tx.payload) {

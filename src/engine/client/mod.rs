@@ -419,7 +419,7 @@ impl Engine {
     pub fn clock_stepped(&mut self, now: Instant, by: f64) {
         // Restated, not forgotten: a move seen before the step (every
         // source moving at once) still counts against the ones after it.
-        self.jumps.expect(by);
+        self.jumps.driver_stepped(by);
         for a in &mut self.assocs {
             a.clear_after_step(now);
         }
