@@ -250,3 +250,93 @@ fn ntpd_whose_name_failed_at_start() {
         "{text}"
     );
 }
+
+/// A copied tree of a troubled host, every file in the format its source
+/// writes (proc(5), sysfs-class-rtc, hwclock(8)'s /etc/adjtime, the
+/// kernel's clocksource.c and tsc.c messages, DMI), /proc/PID/status the
+/// kernel's own: explain --root names each host cause from it, and runs
+/// nothing live for it.
+#[test]
+fn a_copied_tree_of_a_troubled_host() {
+    let t = TempDir::new();
+    let r = t.path();
+    put(
+        r,
+        "/etc/chrony/chrony.conf",
+        "server time.google.com iburst\npool 2.debian.pool.ntp.org iburst\nmakestep 1 3\n",
+    );
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    put(r, "/proc/self/status", &status);
+    put(r, "/proc/812/comm", "chronyd\n");
+    put(r, "/proc/812/cmdline", "/usr/sbin/chronyd\0-F\01\0");
+    put(r, "/proc/812/status", &status);
+    put(r, "/proc/4242/comm", "phc2sys\n");
+    put(r, "/proc/4242/cmdline", "phc2sys\0-s\0eth0\0-w\0");
+    let now = std::time::SystemTime::now();
+    let secs = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    put(
+        r,
+        "/sys/class/rtc/rtc0/since_epoch",
+        &format!("{}\n", secs + 3600),
+    );
+    put(r, "/etc/adjtime", "0.000000 0 0.000000\n0\nLOCAL\n");
+    put(r, "/sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
+    put(
+        r,
+        "/sys/devices/system/clocksource/clocksource0/current_clocksource",
+        "hpet\n",
+    );
+    put(
+        r,
+        "/sys/devices/system/clocksource/clocksource0/available_clocksource",
+        "hpet acpi_pm \n",
+    );
+    put(
+        r,
+        "/var/log/dmesg",
+        "[    0.000000] Linux version 6.1.0-28-amd64\n\
+         [   26.402239] clocksource: timekeeping watchdog on CPU0: Marking clocksource 'tsc' as unstable because the skew is too large:\n\
+         [   26.407029] clocksource:                       'hpet' wd_nsec: 503029760 wd_now: 48a38f74 wd_last: 47e3ab74 mask: ffffffff\n\
+         [   26.409097] tsc: Marking TSC unstable due to clocksource watchdog\n\
+         [   26.409300] clocksource: Switched to clocksource hpet\n",
+    );
+    let (rep, text) = explain_root(r);
+    let causes: Vec<&str> = rep
+        .findings
+        .iter()
+        .map(|f| f.verdict.cause.as_str())
+        .collect();
+    for want in [
+        "other-discipline",
+        "clocksource-unstable",
+        "rtc-wrong",
+        "cloud-source-unused",
+        "leap-smear-mixed",
+    ] {
+        assert!(causes.contains(&want), "{want}: {causes:?}\n{text}");
+    }
+    // The daemon of the tree, not of this host, and no live collector.
+    assert!(text.contains("\"pid\": 812"), "{text}");
+    let host = rep.host.as_ref().unwrap();
+    assert!(host.timex.is_none() && host.suspended_s.is_none());
+    assert!(
+        rep.verdict
+            .notes
+            .iter()
+            .any(|n| n.contains("could not check the local firewall: not read")),
+        "{text}"
+    );
+    // The RTC keeps local time and says so: high.
+    let rtc = rep
+        .findings
+        .iter()
+        .find(|f| f.verdict.cause == "rtc-wrong")
+        .unwrap();
+    assert_eq!(rtc.verdict.confidence, "high", "{text}");
+    assert!(
+        rtc.verdict
+            .summary
+            .contains("1h00 ahead of the system clock"),
+        "{text}"
+    );
+}

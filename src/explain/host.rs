@@ -393,6 +393,24 @@ fn kernel_log(
             Ok(_) => why.push("dmesg printed nothing".to_string()),
             Err(e) => why.push(e),
         }
+        // The journal keeps the kernel's messages too.
+        match run(
+            "journalctl",
+            &["-k", "-b", "-q", "--no-pager"],
+            Duration::from_secs(5),
+        ) {
+            Ok(t) if !t.trim().is_empty() => {
+                return pick(&t, "journalctl -k -b")
+                    .into_iter()
+                    .map(|mut s| {
+                        s.live = true;
+                        s
+                    })
+                    .collect();
+            }
+            Ok(_) => why.push("journalctl -k printed nothing".to_string()),
+            Err(e) => why.push(e),
+        }
     }
     for f in ["/var/log/dmesg", "/var/log/kern.log"] {
         if let Some(t) = read(root, f) {
@@ -646,7 +664,24 @@ pub fn collect(root: &Path, configs: &[Config], daemons: &[RunningDaemon]) -> Ho
     }
     h.kernel_log = kernel_log(root, is_live, &mut h.unread);
     h.rtc = rtc(sys);
-    h.rtc_scale = rtc_scale(root);
+    h.rtc_scale = rtc_scale(root).or_else(|| {
+        // timedatectl's `RTC in local TZ`, from systemd-timedated (live).
+        if !is_live {
+            return None;
+        }
+        let v = run(
+            "timedatectl",
+            &["show", "--property=LocalRTC", "--value"],
+            Duration::from_secs(3),
+        )
+        .ok()?;
+        let scale = match v.trim() {
+            "yes" => RtcScale::Local,
+            "no" => RtcScale::Utc,
+            _ => return None,
+        };
+        Some(Sourced::live(scale, "timedatectl show --property=LocalRTC"))
+    });
     h.agents = agents(proc, sys, is_live);
     let first = daemons.first();
     h.daemon_cmdline = first.and_then(|d| {

@@ -176,13 +176,20 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
         agents: h.agents.clone(),
         daemon: ev.daemons.first().map(|d| d.daemon),
     });
+    let measure_only = h
+        .daemon_cmdline
+        .as_ref()
+        .is_some_and(|c| c.value.split_whitespace().any(|w| w == "-x"))
+        && daemon.as_ref().is_some_and(|d| d.daemon == Daemon::Chrony);
     if let Some(o) = &off {
-        // The policy of the daemon that runs (else the first configured).
+        // The policy of the daemon that runs (else the first configured);
+        // chronyd -x never touches the clock: no policy to judge.
         let want = ev.configured_daemon().map(|d| d.name());
         if let Some(p) = h
             .step_policy
             .iter()
             .find(|p| Some(p.value.daemon.as_str()) == want)
+            && !measure_only
         {
             out.push(HostCase::Slew {
                 policy: p.clone(),
@@ -516,10 +523,14 @@ fn clocksource_unstable(c: &Case) -> Verdict {
     }
     if let Some(c) = clocksource {
         v = v.evidence(format!(
-            "{}: current {}, available {}",
+            "{}: current {}{}",
             c.from,
             c.value.current,
-            c.value.available.join(" ")
+            if c.value.available.is_empty() {
+                String::new()
+            } else {
+                format!(", available {}", c.value.available.join(" "))
+            }
         ));
     }
     v.fix(Cause::ClocksourceUnstable.info().fix)
@@ -585,10 +596,15 @@ fn rtc_wrong(h: &HostCase) -> Option<(String, Confidence, Vec<String>)> {
         let mins = (quarters * 15.0) as i64;
         return Some((
             format!(
-                "The RTC is {}h{:02} {} real time, a whole number of quarter hours: it keeps local time (a dual boot with Windows, or `timedatectl set-local-rtc 1`), so each boot sets the clock off by the time zone.",
+                "The RTC is {}h{:02} {} {}, a whole number of quarter hours: it keeps local time (a dual boot with Windows, or `timedatectl set-local-rtc 1`), so each boot sets the clock off by the time zone.",
                 mins.abs() / 60,
                 mins.abs() % 60,
-                if mins > 0 { "ahead of" } else { "behind" }
+                if mins > 0 { "ahead of" } else { "behind" },
+                if offset.is_some() {
+                    "real time"
+                } else {
+                    "the system clock"
+                }
             ),
             if local || offset.is_some() {
                 Confidence::High
@@ -898,6 +914,17 @@ pub fn notes(ev: &NodeFacts) -> Vec<String> {
     }
     for a in h.agents.iter().filter(|a| a.value.sets_clock != Some(true)) {
         v.push(format!("host: {} runs: {}", a.value.what, a.value.detail));
+    }
+    // A PTP clock of the hypervisor's that no configuration uses.
+    let refclocks: Vec<&String> = ev.configs.iter().flat_map(|c| &c.refclocks).collect();
+    for p in &h.ptp {
+        let (dev, name) = &p.value;
+        let hyp = name.contains("hyperv") || name.contains("KVM") || name.contains("kvm");
+        if hyp && !refclocks.iter().any(|r| r.contains("PHC")) {
+            v.push(format!(
+                "host: /dev/{dev} is the hypervisor's PTP clock ({name}), unused: chrony can follow it with `refclock PHC /dev/{dev} poll 3 dpoll -2 offset 0`"
+            ));
+        }
     }
     v
 }
