@@ -268,7 +268,7 @@ fn a_copied_tree_of_a_troubled_host() {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     put(r, "/proc/self/status", &status);
     put(r, "/proc/812/comm", "chronyd\n");
-    put(r, "/proc/812/cmdline", "/usr/sbin/chronyd\0-F\01\0");
+    put(r, "/proc/812/cmdline", "/usr/sbin/chronyd\0-F\x001\0");
     put(r, "/proc/812/status", &status);
     put(r, "/proc/4242/comm", "phc2sys\n");
     put(r, "/proc/4242/cmdline", "phc2sys\0-s\0eth0\0-w\0");
