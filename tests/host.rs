@@ -35,6 +35,17 @@ fn put(root: &Path, path: &str, text: &str) {
     std::fs::write(f, text).unwrap();
 }
 
+/// A root holding ntpd's configuration from `d`.
+fn root_of(d: &TempDir) -> TempDir {
+    let root = TempDir::new();
+    put(
+        root.path(),
+        "/etc/ntpsec/ntp.conf",
+        &std::fs::read_to_string(d.path().join("ntp.conf")).unwrap(),
+    );
+    root
+}
+
 fn explain_root(root: &Path) -> (ntpdiag::schema::ExplainReport, String) {
     explain_json(Command::new(ntpdiag()).args([
         "explain",
@@ -214,8 +225,11 @@ fn a_running_ntpd_without_cap_sys_time() {
 /// boot-dns-order on a real ntpd: its server's name fails to resolve when
 /// it starts (the namespace resolves from /etc/hosts alone, and the name is
 /// not there: EAI_NONAME, which ntpsec retries only at its next DNS poll,
-/// up to 4096 s later). The name is then added; ntpd still shows `.DNS.`
-/// for it while it resolves from this node: boot-dns-order.
+/// up to 4096 s later, when an interface appears, or on SIGHUP:
+/// ntp_proto.c dns_try_again()). Its interfaces are settled before it
+/// starts. The name is then added; ntpd still shows `.DNS.` for it while it
+/// resolves from this node: boot-dns-order (not before 20 s: a first lookup
+/// may be under way). After SIGHUP ntpd resolves it, and the finding goes.
 #[test]
 fn ntpd_whose_name_failed_at_start() {
     if !require(
@@ -227,6 +241,18 @@ fn ntpd_whose_name_failed_at_start() {
     let p = Pair::new();
     let _srv = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
     p.client.put_etc("nsswitch.conf", "hosts: files\n");
+    // No address still in duplicate address detection: a new interface
+    // address would make ntpd look the name up again.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !p
+        .client
+        .exec(&["ip", "-6", "addr", "show", "tentative"])
+        .stdout
+        .is_empty()
+        && std::time::Instant::now() < end
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let d = TempDir::new();
     let mut c = ntpd(&p.client, &d, "server timesrc.test iburst");
     let log = log_until(&mut c, "timesrc.test=>", std::time::Duration::from_secs(20));
@@ -235,6 +261,15 @@ fn ntpd_whose_name_failed_at_start() {
         "{log}"
     );
     p.client.add_host(SERVER, "timesrc.test");
+    // Before 20 s a name may still be on its first lookup: not judged.
+    let (rep, text) = explain_node_in(c.pid(), root_of(&d).path(), "/usr/bin");
+    assert!(
+        rep.findings
+            .iter()
+            .all(|f| f.verdict.cause != "boot-dns-order"),
+        "{text}"
+    );
+    std::thread::sleep(std::time::Duration::from_secs(21));
     let root = TempDir::new();
     put(
         root.path(),
@@ -243,6 +278,23 @@ fn ntpd_whose_name_failed_at_start() {
     );
     let (rep, text) = explain_node_in(c.pid(), root.path(), "/usr/bin");
     assert_eq!(rep.verdict.cause, "boot-dns-order", "{text}");
+    assert_eq!(rep.verdict.confidence, "medium", "{text}");
+    // SIGHUP: ntpsec looks its names up again (dns_try_again).
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &c.pid().to_string()])
+        .status();
+    let _ = log_until(
+        &mut c,
+        "timesrc.test=>good",
+        std::time::Duration::from_secs(10),
+    );
+    let (rep, text) = explain_node_in(c.pid(), root.path(), "/usr/bin");
+    assert!(
+        rep.findings
+            .iter()
+            .all(|f| f.verdict.cause != "boot-dns-order"),
+        "{text}"
+    );
     assert!(
         rep.findings
             .iter()

@@ -428,9 +428,9 @@ causes! {
         tell "the clock's offset (probes, or the daemon's own) over the step threshold of the daemon's policy (chrony without `makestep`, or its N steps spent; ntpd -x; OpenNTPD after start), and offset ÷ slew rate over 15 minutes"
         fix "step once now (`chronyc makestep`, `ntpdig -S`), then let the daemon step large offsets: chrony `makestep 1 3` (or `makestep 1 -1`), ntpd without -x";
     BootDnsOrder = "boot-dns-order", Local, 6, E, "NAMES DID NOT RESOLVE AT START",
-        means "The daemon's server names did not resolve when it looked them up (it started before the network or the resolver), and it has not tried again: it runs without those sources, although the names resolve now. ntpsec retries a hard failure only after up to 4096 s."
+        means "The daemon's server names did not resolve when it looked them up (it started before the network or the resolver), and it has not tried again: it runs without those sources, although the names resolve now. ntpsec retries a hard failure only at its next DNS poll (up to 4096 s), when a new interface appears, or on SIGHUP."
         tell "ntpd still shows a configured name with its placeholder refid .DNS. (waiting for the resolver) while the name resolves from this host now"
-        fix "restart the daemon (`systemctl restart ntpsec`); for boots, order it after the resolver with a drop-in: `[Unit] Wants=network-online.target` and `After=network-online.target nss-lookup.target`, or configure addresses";
+        fix "make it look again: `systemctl kill -s HUP ntpsec` (ntpsec retries every name on SIGHUP) or restart it; for boots, order it after the resolver with a drop-in: `[Unit] Wants=network-online.target` and `After=network-online.target nss-lookup.target`, or configure addresses";
     CloudSourceUnused = "cloud-source-unused", Ok, 80, E, "CLOUD TIME SOURCE UNUSED (A REMARK)",
         means "A remark: this VM runs in a cloud that offers its own time source next to it (AWS's 169.254.169.123, GCE's metadata server, Azure's /dev/ptp_hyperv), but the configuration uses others. It works, but the local source is closer, needs no outside traffic, and smears leap seconds as the cloud's other machines do."
         tell "the DMI names the cloud (sys_vendor `Amazon EC2`, `Google`, Azure's chassis asset tag) and no configured source is the cloud's"

@@ -234,7 +234,11 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
             .filter(|s| matches!(&s.resolved, Some(Ok(a)) if !a.is_empty()))
             .map(|s| s.host.clone())
             .collect();
-        if !resolve_now.is_empty() {
+        // A first lookup takes a moment after start (ntpsec's first DNS
+        // probe comes with the first poll, a temporary failure is retried
+        // after 8 s): a name still pending is no finding before BOOT_WAIT.
+        let age = h.daemon_age_s.as_ref().map(|a| a.value);
+        if !resolve_now.is_empty() && age.is_some_and(|a| a >= BOOT_WAIT) {
             out.push(HostCase::Boot {
                 daemon: d.clone(),
                 resolve_now,
@@ -348,6 +352,12 @@ pub const RULES: &[Rule<Case>] = &[
         say: nothing,
     },
 ];
+
+/// How long ntpd must have run before a name it still waits for is judged
+/// (s); from 300 s on (many of ntpsec's 8 s retries of a temporary
+/// failure), the lookup failed hard.
+const BOOT_WAIT: f64 = 20.0;
+const BOOT_SURE: f64 = 300.0;
 
 /// A clock this far off (s) by every server's word is wrong, whatever the
 /// daemon says: more than any daemon leaves to a slew (ntpd steps over
@@ -825,12 +835,16 @@ fn boot_dns_order(c: &Case) -> Verdict {
     let mut v = Verdict::new(
         Cause::BootDnsOrder,
         format!(
-            "ntpd (pid {}) still waits to resolve {}, which resolve{} now: its lookup failed (at start, before the resolver worked), and ntpsec tries again only at its next DNS poll, up to 4096 s after a hard failure (dns_take_status).",
+            "ntpd (pid {}) still waits to resolve {}, which resolve{} now: its lookup failed (at start, before the resolver worked), and ntpsec tries again only at its next DNS poll (up to 4096 s after a hard failure), when a new interface appears, or on SIGHUP.",
             daemon.pid,
             resolve_now.join(", "),
             if resolve_now.len() == 1 { "s" } else { "" }
         ),
-        Confidence::High,
+        if daemon_age_s.is_some_and(|a| a >= BOOT_SURE) {
+            Confidence::High
+        } else {
+            Confidence::Medium
+        },
     )
     .evidence(format!(
         "the daemon's own view: {} with ntpd's placeholder refid .DNS. (waiting for its name)",
@@ -839,6 +853,13 @@ fn boot_dns_order(c: &Case) -> Verdict {
     .evidence(format!("resolved here now: {}", resolve_now.join(", ")));
     if let Some(a) = daemon_age_s {
         v = v.evidence(format!("ntpd has run for {a:.0} s"));
+    }
+    if daemon_age_s.is_none_or(|a| a < BOOT_SURE) {
+        v = v.alternative(
+            Cause::DaemonNotSynchronizedYet,
+            "a temporary resolver failure that ntpd retries within seconds",
+            "ntpd's log: `dns_take_status: NAME=>error` (a hard failure, retried in up to 4096 s) or `=>temp` (retried in 8 s)",
+        );
     }
     v.fix(Cause::BootDnsOrder.info().fix)
 }
@@ -1296,6 +1317,10 @@ mod tests {
         // ntpd resolved it: nothing.
         assert!(!causes(&f).contains(&Cause::BootDnsOrder));
         f.view[0].unresolved = Some("controller".into());
+        // Just started: its first lookup may still be under way.
+        f.host.daemon_age_s = Some(Sourced::file(5.0, "/proc/812/stat"));
+        assert!(!causes(&f).contains(&Cause::BootDnsOrder));
+        f.host.daemon_age_s = Some(Sourced::file(3600.0, "/proc/812/stat"));
         assert!(
             causes(&f).contains(&Cause::BootDnsOrder),
             "{:?}",
