@@ -207,6 +207,7 @@ pub struct HostFacts {
     pub agents: Vec<Sourced<Agent>>,
     pub step_policy: Vec<Sourced<StepPolicy>>,
     pub cloud: Option<Sourced<Cloud>>,
+
     /// Seconds the host spent suspended since boot (CLOCK_BOOTTIME −
     /// CLOCK_MONOTONIC).
     pub suspended_s: Option<Sourced<f64>>,

@@ -593,7 +593,19 @@ pub fn collect(opts: &Options) -> NodeEvidence {
         };
         ev.servers = servers;
         match host.join() {
-            Ok(h) => ev.host = h,
+            Ok(h) => {
+                // The cloud's own time source, probed when it is an address
+                // or name (not a PTP device) and probing is on.
+                if !opts.no_probe
+                    && live_host
+                    && let Some(c) = &h.cloud
+                    && let Some(target) = c.value.matches.first().filter(|m| !m.starts_with('/'))
+                {
+                    let (_, mut probes) = resolve_and_probe(target, Family::Any, &opts.probe, None);
+                    ev.cloud_probe = probes.drain(..).next();
+                }
+                ev.host = h
+            }
             Err(_) => ev
                 .collector_errors
                 .push(("the host".into(), "collector failed".into())),

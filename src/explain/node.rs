@@ -43,6 +43,8 @@ pub struct NodeEvidence {
     pub no_probe: bool,
     /// The host beneath the daemon.
     pub host: crate::diagnose::host::HostFacts,
+    /// The cloud's own time source, probed (a cloud VM, probing on).
+    pub cloud_probe: Option<TargetEvidence>,
 }
 
 /// The local daemon's own output, explained by the paste adapters.
@@ -159,6 +161,7 @@ pub fn facts(ev: &NodeEvidence) -> NodeFacts {
         collector_errors: ev.collector_errors.clone(),
         no_probe: ev.no_probe,
         host: ev.host.clone(),
+        cloud_probe: ev.cloud_probe.clone(),
     }
 }
 

@@ -77,6 +77,8 @@ pub enum HostCase {
     Cloud {
         cloud: Sourced<Cloud>,
         configured: Vec<String>,
+        /// What a probe of the cloud's source said, if it was probed.
+        probed: Option<Verdict>,
     },
     Smear {
         smearing: Vec<String>,
@@ -255,6 +257,10 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
                 .map(|s| s.host.clone())
                 .chain(ev.configs.iter().flat_map(|c| c.refclocks.clone()))
                 .collect(),
+            probed: ev
+                .cloud_probe
+                .as_ref()
+                .map(crate::diagnose::probe::diagnose),
         });
     }
     out.push(HostCase::Smear {
@@ -333,7 +339,7 @@ pub const RULES: &[Rule<Case>] = &[
     Rule {
         names: &[Cause::CloudSourceUnused],
         when: When::If(|c| {
-            matches!(host(c), HostCase::Cloud { cloud, configured }
+            matches!(host(c), HostCase::Cloud { cloud, configured, .. }
                 if !configured.iter().any(|h| cloud.value.matches.iter().any(|m| h.contains(m.as_str()))))
         }),
         say: cloud_unused,
@@ -865,10 +871,15 @@ fn boot_dns_order(c: &Case) -> Verdict {
 }
 
 fn cloud_unused(c: &Case) -> Verdict {
-    let HostCase::Cloud { cloud, configured } = host(c) else {
+    let HostCase::Cloud {
+        cloud,
+        configured,
+        probed,
+    } = host(c)
+    else {
         unreachable!("checked")
     };
-    Verdict::new(
+    let v = Verdict::new(
         Cause::CloudSourceUnused,
         format!(
             "This VM runs in {} (from its DMI), whose own time source is next to it, but the configuration uses {}.",
@@ -885,7 +896,17 @@ fn cloud_unused(c: &Case) -> Verdict {
     .fix(format!(
         "add `{}` to the daemon's configuration",
         cloud.value.source
-    ))
+    ));
+    match probed {
+        Some(p) => v.evidence(format!(
+            "probed from here: [{}] {}",
+            p.cause.id(),
+            p.summary
+        )),
+        None => {
+            v.note("the cloud's source was not probed (--no-probe, a copied tree, or a PTP device)")
+        }
+    }
 }
 
 fn smear_mixed(c: &Case) -> Verdict {

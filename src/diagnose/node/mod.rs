@@ -282,6 +282,9 @@ pub struct NodeFacts {
     pub no_probe: bool,
     /// The host beneath the daemon.
     pub host: crate::diagnose::host::HostFacts,
+    /// The cloud's time source probed from here (its first address or
+    /// name), when the host is a cloud VM.
+    pub cloud_probe: Option<TargetEvidence>,
 }
 
 impl NodeFacts {

@@ -363,6 +363,41 @@ fn a_clock_every_server_calls_wrong_is_not_ok() {
     assert_eq!(findings(&ev)[0].verdict.cause, Cause::Ok);
 }
 
+/// A cloud VM whose configuration ignores the cloud's source: a remark,
+/// with what a probe of that source said.
+#[test]
+fn the_cloud_source_unused_with_its_probe() {
+    let c = ntp("server a iburst\n");
+    let mut ev = base(Peer::Healthy);
+    ev.servers = probed(&c, Peer::Healthy);
+    ev.configs = vec![c];
+    ev.host.cloud = Some(crate::diagnose::host::Sourced::file(
+        crate::diagnose::host::cloud_of("Amazon EC2", "", "", "").unwrap(),
+        "/sys/class/dmi/id",
+    ));
+    let all = findings(&ev);
+    assert_eq!(all[0].verdict.cause, Cause::Ok, "a remark only: {all:#?}");
+    let f = all
+        .iter()
+        .find(|f| f.verdict.cause == Cause::CloudSourceUnused)
+        .unwrap();
+    assert!(f.verdict.fix[0].contains("169.254.169.123"), "{f:#?}");
+    assert!(f.verdict.notes.iter().any(|n| n.contains("not probed")));
+    ev.cloud_probe = Some(probe_of("169.254.169.123", Peer::Healthy));
+    let all = findings(&ev);
+    let f = all
+        .iter()
+        .find(|f| f.verdict.cause == Cause::CloudSourceUnused)
+        .unwrap();
+    assert!(
+        f.verdict
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("probed from here: [ok]")),
+        "{f:#?}"
+    );
+}
+
 #[test]
 fn collector_failures_are_reported_not_fatal() {
     let mut ev = base(Peer::Silent);
