@@ -380,36 +380,28 @@ fn kernel_log(
     };
     let mut why = vec![];
     if is_live {
-        match run("dmesg", &[], Duration::from_secs(3)) {
-            Ok(t) if !t.trim().is_empty() => {
-                return pick(&t, "dmesg")
-                    .into_iter()
-                    .map(|mut s| {
-                        s.live = true;
-                        s
-                    })
-                    .collect();
+        // dmesg, else the journal, which keeps the kernel's messages too.
+        for (cmd, args, name) in [
+            ("dmesg", &[][..], "dmesg"),
+            (
+                "journalctl",
+                &["-k", "-b", "-q", "--no-pager"][..],
+                "journalctl -k -b",
+            ),
+        ] {
+            match run(cmd, args, Duration::from_secs(5)) {
+                Ok(t) if !t.trim().is_empty() => {
+                    return pick(&t, name)
+                        .into_iter()
+                        .map(|mut s| {
+                            s.live = true;
+                            s
+                        })
+                        .collect();
+                }
+                Ok(_) => why.push(format!("{name} printed nothing")),
+                Err(e) => why.push(e),
             }
-            Ok(_) => why.push("dmesg printed nothing".to_string()),
-            Err(e) => why.push(e),
-        }
-        // The journal keeps the kernel's messages too.
-        match run(
-            "journalctl",
-            &["-k", "-b", "-q", "--no-pager"],
-            Duration::from_secs(5),
-        ) {
-            Ok(t) if !t.trim().is_empty() => {
-                return pick(&t, "journalctl -k -b")
-                    .into_iter()
-                    .map(|mut s| {
-                        s.live = true;
-                        s
-                    })
-                    .collect();
-            }
-            Ok(_) => why.push("journalctl -k printed nothing".to_string()),
-            Err(e) => why.push(e),
         }
     }
     for f in ["/var/log/dmesg", "/var/log/kern.log"] {
