@@ -183,6 +183,22 @@ pub struct Cloud {
     pub matches: Vec<String>,
 }
 
+/// What the boot order says about time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Boot {
+    /// systemd-time-wait-sync.service is enabled: units after
+    /// time-sync.target wait until the kernel says the clock is synchronized.
+    pub time_wait_sync: bool,
+    /// /run/systemd/timesync/synchronized exists (timesyncd synchronized
+    /// once since boot); None in a copied tree without /run.
+    pub synchronized_flag: Option<bool>,
+    /// /etc/fake-hwclock.data: no RTC; each boot starts from the last saved
+    /// time.
+    pub fake_hwclock: bool,
+    /// Time daemons' units enabled to start at boot.
+    pub enabled_units: Vec<String>,
+}
+
 /// A line of the kernel's log about the clocksource or the clock.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KernelLine {
@@ -215,6 +231,10 @@ pub struct HostFacts {
     pub daemon_cmdline: Option<Sourced<String>>,
     /// The running daemon's age (s), from /proc/PID/stat.
     pub daemon_age_s: Option<Sourced<f64>>,
+    /// Boot order: systemd-time-wait-sync enabled, timesyncd's
+    /// synchronized flag file present, fake-hwclock's saved time, the time
+    /// daemons' units enabled to start at boot.
+    pub boot: Option<Sourced<Boot>>,
     /// Known leap-smearing servers among the configured sources, and the
     /// configured sources not known to smear.
     pub smearing: Vec<String>,

@@ -21,7 +21,7 @@ use super::collect::run;
 use super::conf::{Config, Daemon};
 use super::node::RunningDaemon;
 use crate::diagnose::host::{
-    Agent, Caps, Clocksource, HostFacts, KernelLine, KernelTimex, Rtc, RtcScale, Sourced,
+    Agent, Boot, Caps, Clocksource, HostFacts, KernelLine, KernelTimex, Rtc, RtcScale, Sourced,
     StepPolicy, Virt, cloud_of, smears,
 };
 
@@ -568,6 +568,46 @@ fn age(root: &Path, pid: u32) -> Option<Sourced<f64>> {
     ))
 }
 
+/// The boot order's facts, from systemd's unit links under /etc and /run.
+fn boot(root: &Path) -> Sourced<Boot> {
+    let wants = |unit: &str| {
+        [
+            "sysinit.target.wants",
+            "multi-user.target.wants",
+            "time-sync.target.wants",
+        ]
+        .iter()
+        .any(|w| under(root, &format!("/etc/systemd/system/{w}/{unit}")).exists())
+    };
+    let enabled_units = [
+        "chrony.service",
+        "chronyd.service",
+        "ntpsec.service",
+        "ntp.service",
+        "ntpd.service",
+        "openntpd.service",
+        "ntpd-rs.service",
+        "systemd-timesyncd.service",
+        "phc2sys.service",
+        "vmtoolsd.service",
+    ]
+    .iter()
+    .filter(|u| wants(u))
+    .map(|u| u.to_string())
+    .collect();
+    Sourced::file(
+        Boot {
+            time_wait_sync: wants("systemd-time-wait-sync.service"),
+            synchronized_flag: under(root, "/run")
+                .is_dir()
+                .then(|| under(root, "/run/systemd/timesync/synchronized").exists()),
+            fake_hwclock: under(root, "/etc/fake-hwclock.data").exists(),
+            enabled_units,
+        },
+        "/etc/systemd/system/*.wants, /run/systemd/timesync, /etc/fake-hwclock.data",
+    )
+}
+
 /// Seconds spent suspended since boot: CLOCK_BOOTTIME − CLOCK_MONOTONIC.
 fn suspended() -> Option<Sourced<f64>> {
     use nix::time::{ClockId, clock_gettime};
@@ -693,6 +733,7 @@ pub fn collect(root: &Path, configs: &[Config], daemons: &[RunningDaemon]) -> Ho
             step_policy(c, cmd)
         })
         .collect();
+    h.boot = Some(boot(root));
     let dmi = |f: &str| read_trim(sys, &format!("/sys/class/dmi/id/{f}")).unwrap_or_default();
     h.cloud = cloud_of(
         &dmi("sys_vendor"),
@@ -870,7 +911,31 @@ mod tests {
             "/var/log/dmesg",
             "[    0.000000] Linux version 6.1.0\n[    4.512345] clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable because the skew is too large:\n[    4.512399] tsc: Marking TSC unstable due to clocksource watchdog\n[    4.600000] clocksource: Switched to clocksource hpet\n",
         );
+        t.put(
+            "/etc/systemd/system/sysinit.target.wants/systemd-time-wait-sync.service",
+            "",
+        );
+        t.put(
+            "/etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service",
+            "",
+        );
+        t.put(
+            "/etc/systemd/system/multi-user.target.wants/chrony.service",
+            "",
+        );
+        t.put("/etc/fake-hwclock.data", "2026-12-01 10:00:00\n");
+        std::fs::create_dir_all(t.0.join("run")).unwrap();
         let h = collect(&t.0, &[], &[]);
+        let b = h.boot.as_ref().unwrap();
+        assert_eq!(
+            b.value,
+            Boot {
+                time_wait_sync: true,
+                synchronized_flag: Some(false),
+                fake_hwclock: true,
+                enabled_units: vec!["chrony.service".into(), "systemd-timesyncd.service".into()],
+            }
+        );
         let r = h.rtc.unwrap();
         assert_eq!(r.value.ahead_s(), 3600);
         assert_eq!(h.rtc_scale.unwrap().value, RtcScale::Local);

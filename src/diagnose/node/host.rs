@@ -957,6 +957,33 @@ pub fn notes(ev: &NodeFacts) -> Vec<String> {
     for a in h.agents.iter().filter(|a| a.value.sets_clock != Some(true)) {
         v.push(format!("host: {} runs: {}", a.value.what, a.value.detail));
     }
+    if let Some(b) = &h.boot {
+        let b = &b.value;
+        let daemons: Vec<&String> = b
+            .enabled_units
+            .iter()
+            .filter(|u| !matches!(u.as_str(), "phc2sys.service" | "vmtoolsd.service"))
+            .collect();
+        if daemons.len() > 1 {
+            v.push(format!(
+                "host: {} are all enabled at boot: the first to start holds udp/123 or the clock (units that conflict, such as chrony's with timesyncd's, keep only one)",
+                daemons.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        if b.time_wait_sync {
+            v.push(format!(
+                "host: systemd-time-wait-sync is enabled: units after time-sync.target wait until the kernel marks the clock synchronized{}",
+                match b.synchronized_flag {
+                    Some(true) => " (/run/systemd/timesync/synchronized: it was)",
+                    Some(false) => " (/run/systemd/timesync/synchronized is absent: not yet this boot)",
+                    None => "",
+                }
+            ));
+        }
+        if b.fake_hwclock {
+            v.push("host: fake-hwclock: no RTC, each boot starts from the last saved time until a source answers".into());
+        }
+    }
     // A PTP clock of the hypervisor's that no configuration uses.
     let refclocks: Vec<&String> = ev.configs.iter().flat_map(|c| &c.refclocks).collect();
     for p in &h.ptp {
