@@ -316,6 +316,21 @@ fn gallery_vm_pause() {
     }
 }
 
+/// Real ntpd whose name fails at start and arrives 10 s later: explain in
+/// the node names boot-dns-order (ntpd still shows `.DNS.` for a name that
+/// resolves).
+#[test]
+fn gallery_boot_dns_order() {
+    if require("boot_dns_order", &[NEEDS, &["ntpd"]].concat()) {
+        let r = gallery("boot-dns-order");
+        assert!(
+            node(&r, "compute").view.contains(".DNS."),
+            "{}",
+            node(&r, "compute").view
+        );
+    }
+}
+
 #[test]
 fn gallery_no_upstream() {
     if require("no_upstream", NEEDS) {

@@ -45,7 +45,8 @@ A topology file (TOML; `ntpdiag lab show seed` prints a complete one):
   # one of [node.client], [node.serve] (serve's faults), [node.ntpd],
   # [node.chronyd]; also router = true, routes, egress, hosts;
   # cap-sys-time = false (ntpd, chronyd): a container without CAP_SYS_TIME,
-  # checked gone before the daemon starts (chronyd then runs without -x)
+  # checked gone before the daemon starts (chronyd then runs without -x);
+  # [node.ntpd] names-after = \"10s\": the node resolves no name until then
   [node.client]
   conf = \"server upstream iburst\"
   serve = true

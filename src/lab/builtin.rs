@@ -20,6 +20,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("unresolvable", include_str!("builtin/unresolvable.toml")),
     ("vm-pause", include_str!("builtin/vm-pause.toml")),
+    (
+        "boot-dns-order",
+        include_str!("builtin/boot-dns-order.toml"),
+    ),
 ];
 
 pub fn get(name: &str) -> Option<&'static str> {

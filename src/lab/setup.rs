@@ -371,7 +371,21 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
         let etc = etc_netns(&ns);
         std::fs::create_dir_all(&etc)
             .map_err(|e| LabError::Setup(format!("{}: {e}", etc.display())))?;
-        std::fs::write(etc.join("hosts"), hosts_file(topo, n))
+        // A node whose names come late: /etc/hosts alone, and at first
+        // without the other nodes (the full file follows, see below).
+        let late = n
+            .ntpd
+            .as_ref()
+            .or(n.chronyd.as_ref())
+            .and_then(|d| d.names_after());
+        let hosts = if late.is_some() {
+            std::fs::write(etc.join("nsswitch.conf"), "hosts: files\n")
+                .map_err(|e| LabError::Setup(format!("{}: {e}", etc.display())))?;
+            "127.0.0.1 localhost\n::1 localhost\n".to_string()
+        } else {
+            hosts_file(topo, n)
+        };
+        std::fs::write(etc.join("hosts"), hosts)
             .and_then(|_| {
                 std::fs::write(
                     etc.join("resolv.conf"),
@@ -535,6 +549,32 @@ fn build(topo: &Topology, paths: &Paths, state: &mut State) -> Result<(), LabErr
             v
         };
         spawn(paths, state, &n.name, what, &args, &dir.join("log"))?;
+        // Its names arrive late: the full hosts file, written in place
+        // (the bind mount every process of the node sees) after the wait.
+        if let Some(after) = n
+            .ntpd
+            .as_ref()
+            .or(n.chronyd.as_ref())
+            .and_then(|d| d.names_after())
+        {
+            let full = dir.join("hosts.later");
+            write_file(&full, &hosts_file(topo, n))?;
+            let target = etc_netns(&paths.netns(&n.name)).join("hosts");
+            let script = format!(
+                "sleep {}; cat {} > {}",
+                after.as_secs_f64(),
+                full.display(),
+                target.display()
+            );
+            spawn(
+                paths,
+                state,
+                &n.name,
+                "names-later",
+                &["sh".into(), "-c".into(), script],
+                &dir.join("names.log"),
+            )?;
+        }
     }
     // Ready: every built-in node has written its billboard.
     let deadline = Instant::now() + Duration::from_secs(15);

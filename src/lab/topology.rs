@@ -157,6 +157,12 @@ pub struct DaemonSpec {
     /// Start the daemon this long after the lab comes up: `8s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
+    /// The node resolves no other node's name until this long after the
+    /// lab comes up (`10s`): its names fail for good when the daemon first
+    /// looks (hosts from /etc/hosts alone: EAI_NONAME), as a daemon that
+    /// starts before its resolver does.
+    #[serde(rename = "names-after", skip_serializing_if = "Option::is_none")]
+    pub names_after: Option<String>,
 }
 
 fn parse_start(s: &Option<String>) -> Duration {
@@ -168,6 +174,12 @@ fn parse_start(s: &Option<String>) -> Duration {
 impl DaemonSpec {
     pub fn start_after(&self) -> Duration {
         parse_start(&self.start)
+    }
+
+    pub fn names_after(&self) -> Option<Duration> {
+        self.names_after
+            .as_ref()
+            .map(|_| parse_start(&self.names_after))
     }
 }
 
