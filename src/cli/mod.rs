@@ -49,6 +49,12 @@ pub enum Command {
     Causes(causes::CausesArgs),
     Watch(watch::WatchArgs),
     Lab(lab::LabArgs),
+    /// Prints shell completions (bash, zsh, fish, elvish, powershell):
+    /// `ntpdiag completions bash > /etc/bash_completion.d/ntpdiag`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Writes the man pages (generated from these definitions) to a folder.
     #[command(hide = true)]
     Man {
@@ -109,6 +115,12 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => {
             set_color(cli.color, args.json);
             demo::run(&args)
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "ntpdiag", &mut std::io::stdout());
+            Ok(exit::OK)
         }
         Command::Man { out } => man::write_all(&out).map(|files| {
             for f in files {
