@@ -41,7 +41,7 @@ install_peers() {
     made_policy=1
   fi
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
-  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates libcap2-bin
+  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates libcap2-bin curl systemd
   [ $made_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
   if [ ! -x /opt/chrony/usr/sbin/chronyd ]; then
     local tmp
@@ -52,6 +52,19 @@ install_peers() {
     }
     $SUDO mkdir -p /opt/chrony
     $SUDO dpkg -x "$tmp"/chrony_*.deb /opt/chrony
+    rm -rf "$tmp"
+  fi
+  # Prometheus and promtool (contrib/prometheus's tests), unpacked: the
+  # package would start a server.
+  if [ ! -x /opt/prometheus/usr/bin/promtool ]; then
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || {
+      [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
+      (cd "$tmp" && apt-get download prometheus >/dev/null)
+    }
+    $SUDO mkdir -p /opt/prometheus
+    $SUDO dpkg -x "$tmp"/prometheus_*.deb /opt/prometheus
     rm -rf "$tmp"
   fi
   # OpenNTPD conflicts with ntpsec too: unpacked beside it, with the

@@ -119,6 +119,25 @@ fn json_lines_follow_the_contract_and_metrics_are_served() {
     assert!(scraped.contains("application/openmetrics-text"));
     assert!(scraped.contains("ntpdiag_source_reach{"), "{scraped}");
     assert!(scraped.contains("ntpdiag_system_synchronized"));
+    // The cause watch gives each source, one series per source.
+    let cause_line = scraped
+        .lines()
+        .find(|l| l.starts_with("ntpdiag_source_cause{") && l.contains(uaddr.as_str()))
+        .unwrap_or_else(|| panic!("{scraped}"));
+    assert!(
+        cause_line.contains("cause=\"upstream-unsynchronized\"")
+            && cause_line.contains("class=\"unusable\""),
+        "{cause_line}"
+    );
+    assert_eq!(
+        scraped
+            .lines()
+            .filter(|l| l.starts_with("ntpdiag_source_cause{") && l.contains(uaddr.as_str()))
+            .count(),
+        1,
+        "{scraped}"
+    );
+    assert!(scraped.contains("ntpdiag_system_cause{"), "{scraped}");
     assert!(scraped.trim_end().ends_with("# EOF"), "{scraped}");
 }
 

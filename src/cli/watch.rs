@@ -369,8 +369,8 @@ pub fn run_watch(args: &WatchArgs) -> anyhow::Result<u8> {
                 }
             }
             Report::Snapshot(snap) => {
-                if let Ok(m) = metrics.lock() {
-                    m.update(snap);
+                if let Ok(mut m) = metrics.lock() {
+                    m.update(snap, &rules);
                 }
                 if json {
                     serde_json::to_string(&crate::schema::snapshot_json(snap, &rules))

@@ -41,12 +41,18 @@ struct Gauges {
     sys_jitter: F64,
     sys_candidates: Gauge,
     sys_truechimers: Gauge,
+    cause: Family<Labels, Gauge>,
+    sys_cause: Family<Labels, Gauge>,
 }
 
 /// The registry and its gauges.
 pub struct Metrics {
     registry: Registry,
     g: Gauges,
+    /// Each source's cause series now (one per source: a cause that no
+    /// longer holds is removed, so the series stay as many as the sources).
+    causes: std::collections::HashMap<(String, String), Labels>,
+    sys_cause: Option<Labels>,
 }
 
 impl Default for Metrics {
@@ -119,11 +125,57 @@ impl Metrics {
             "candidates in the intersection",
             g.sys_truechimers.clone(),
         );
-        Metrics { registry: r, g }
+        r.register(
+            "source_cause",
+            "1, with the cause id watch gives the source now (its WHY) and the cause's class; one series per source",
+            g.cause.clone(),
+        );
+        r.register(
+            "system_cause",
+            "1, with the cause id watch gives the system now and its class",
+            g.sys_cause.clone(),
+        );
+        Metrics {
+            registry: r,
+            g,
+            causes: Default::default(),
+            sys_cause: None,
+        }
     }
 
-    /// Sets every gauge from a snapshot.
-    pub fn update(&self, s: &Snapshot) {
+    /// Sets every gauge from a snapshot, the causes judged under `rules`.
+    pub fn update(&mut self, s: &Snapshot, rules: &crate::engine::client::Rules) {
+        for src in &s.sources {
+            let v = crate::diagnose::watch::source(src, rules, s);
+            let ls: Labels = vec![
+                ("source".into(), src.name.clone()),
+                ("address".into(), src.addr.to_string()),
+                ("cause".into(), v.cause.id().to_string()),
+                ("class".into(), v.cause.class().id().to_string()),
+            ];
+            let key = (src.name.clone(), src.addr.to_string());
+            if let Some(old) = self.causes.insert(key, ls.clone())
+                && old != ls
+            {
+                self.g.cause.remove(&old);
+            }
+            self.g.cause.get_or_create(&ls).set(1);
+        }
+        let v = crate::diagnose::watch::system(s, rules);
+        let ls: Labels = vec![
+            ("cause".into(), v.cause.id().to_string()),
+            ("class".into(), v.cause.class().id().to_string()),
+        ];
+        if let Some(old) = self.sys_cause.replace(ls.clone())
+            && old != ls
+        {
+            self.g.sys_cause.remove(&old);
+        }
+        self.g.sys_cause.get_or_create(&ls).set(1);
+        self.update_values(s);
+    }
+
+    fn update_values(&self, s: &Snapshot) {
         for src in &s.sources {
             let l: Labels = vec![
                 ("source".into(), src.name.clone()),
