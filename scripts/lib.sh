@@ -91,5 +91,19 @@ install_peers() {
       echo "building ntpd-rs 1.9.0 (cargo install ntpd, a few minutes)" >&2
       cargo install ntpd --version 1.9.0 --locked --root /opt/ntpd-rs --quiet
     fi
+    # The package test (tests/deb.rs): cargo-deb, pinned, and a clean
+    # Debian 12 root with what ntpdiag's package depends on (libpcap0.8)
+    # and nothing of this machine's, to install the built .deb into.
+    if [ ! -x /opt/cargo-deb/bin/cargo-deb ]; then
+      need_cargo
+      echo "building cargo-deb 3.8.0 (cargo install, a few minutes)" >&2
+      cargo install cargo-deb --version 3.8.0 --locked --root /opt/cargo-deb --quiet
+    fi
+    if [ ! -x /opt/deb-root/usr/bin/dpkg ]; then
+      apt_install mmdebstrap
+      echo "making a clean Debian 12 root in /opt/deb-root (mmdebstrap)" >&2
+      rm -rf /opt/deb-root
+      mmdebstrap --quiet --variant=apt --include=libpcap0.8 bookworm /opt/deb-root http://deb.debian.org/debian
+    fi
   fi
 }
