@@ -41,7 +41,7 @@ install_peers() {
     made_policy=1
   fi
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
-  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates libcap2-bin curl systemd
+  apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates libcap2-bin curl systemd chromium
   [ $made_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
   if [ ! -x /opt/chrony/usr/sbin/chronyd ]; then
     local tmp

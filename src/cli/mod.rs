@@ -15,6 +15,7 @@ pub mod lab;
 pub mod man;
 pub mod probe;
 pub mod render;
+pub mod report;
 pub mod serve;
 pub mod watch;
 
@@ -49,6 +50,7 @@ pub enum Command {
     Causes(causes::CausesArgs),
     Watch(watch::WatchArgs),
     Lab(lab::LabArgs),
+    Report(report::ReportArgs),
     /// Prints shell completions (bash, zsh, fish, elvish, powershell):
     /// `ntpdiag completions bash > /etc/bash_completion.d/ntpdiag`.
     Completions {
@@ -115,6 +117,10 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => {
             set_color(cli.color, args.json);
             demo::run(&args)
+        }
+        Command::Report(args) => {
+            set_color(cli.color, false);
+            report::run(&args)
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;

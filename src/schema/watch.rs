@@ -60,6 +60,10 @@ pub struct SystemJson {
     pub action: String,
     pub candidates: usize,
     pub truechimers: usize,
+    /// The selection's intersection (s): [low, high], null when none was
+    /// found (`ntpdiag report` draws it).
+    #[serde(default)]
+    pub interval: Option<[f64; 2]>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -153,6 +157,7 @@ pub fn snapshot_json(snap: &Snapshot, rules: &Rules) -> SnapshotJson {
             .into(),
             candidates: snap.system.candidates,
             truechimers: snap.system.truechimers,
+            interval: snap.system.interval.map(|(lo, hi)| [lo, hi]),
         },
     }
 }

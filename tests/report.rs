@@ -1,0 +1,203 @@
+//! `ntpdiag report` opened in a real browser (Debian's headless Chromium):
+//! from a real `watch --json` of loopback servers (one healthy, one 300 ms
+//! off, one unsynchronized) and an `explain --json` document, the page
+//! loads without a console message, its DOM holds every series and every
+//! event and verdict, the selection's bars are the snapshot's own
+//! intervals, and its screenshot is the size asked and not blank.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn serve(extra: &[&str]) -> (std::process::Child, String) {
+    let mut args = vec!["serve", "--json", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(ntpdiag())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    (
+        child,
+        first["servers"][0]["address"].as_str().unwrap().to_string(),
+    )
+}
+
+/// Every value of `attr` in `text`, in order.
+fn attrs<'a>(text: &'a str, attr: &str) -> Vec<&'a str> {
+    let pat = format!("{attr}=\"");
+    text.match_indices(&pat)
+        .filter_map(|(i, _)| {
+            let rest = &text[i + pat.len()..];
+            rest.find('"').map(|j| &rest[..j])
+        })
+        .collect()
+}
+
+fn chromium(args: &[&str]) -> std::process::Output {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--enable-logging=stderr",
+        "--v=0",
+    ])
+    .args(args);
+    run_bounded(&mut c, Duration::from_secs(90))
+}
+
+#[test]
+fn the_report_in_a_real_browser() {
+    if !require("report in a browser", &["chromium"]) {
+        return;
+    }
+    let d = TempDir::new();
+    let servers = [
+        serve(&[]),
+        serve(&["--offset", "300ms"]),
+        serve(&["--unsynchronized"]),
+    ];
+    let addrs: Vec<&str> = servers.iter().map(|s| s.1.as_str()).collect();
+    let mut watch = vec!["watch", "--json", "--minpoll", "3", "--count", "4"];
+    watch.extend(&addrs);
+    let o = run_bounded(
+        Command::new(ntpdiag()).args(&watch),
+        Duration::from_secs(120),
+    );
+    for (mut c, _) in servers {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let lines = String::from_utf8_lossy(&o.stdout).to_string();
+    let w = d.file("watch.jsonl", &lines);
+    let e = run_bounded(
+        Command::new(ntpdiag()).args(["explain", "--json"]).arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/outputs/seed-compute-all.txt"),
+        ),
+        Duration::from_secs(30),
+    );
+    let x = d.file("explain.json", &String::from_utf8_lossy(&e.stdout));
+    let html = d.path().join("report.html");
+    let r = run_bounded(
+        Command::new(ntpdiag())
+            .arg("report")
+            .arg(&w)
+            .arg(&x)
+            .arg("-o")
+            .arg(&html),
+        Duration::from_secs(60),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let url = format!("file://{}", html.display());
+    let dom = chromium(&["--dump-dom", &url]);
+    let page = String::from_utf8_lossy(&dom.stdout).to_string();
+    let log = String::from_utf8_lossy(&dom.stderr).to_string();
+    assert!(page.contains("ntpdiag report"), "{page}");
+    assert!(!log.contains(":CONSOLE"), "console messages: {log}");
+    // Nothing fetched: no URL in the page but the document's own.
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "{page}"
+    );
+
+    let docs: Vec<serde_json::Value> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let snaps: Vec<&serde_json::Value> = docs.iter().filter(|v| v["type"] == "snapshot").collect();
+    let last = snaps.last().expect("snapshots");
+    // Every source's series, in every chart.
+    let series = attrs(&page, "data-series");
+    for s in last["sources"].as_array().unwrap() {
+        let name = s["name"].as_str().unwrap();
+        for chart in ["offset", "delay", "jitter", "poll"] {
+            assert!(
+                series.contains(&format!("{chart}:{name}").as_str()),
+                "{chart}:{name} in {series:?}"
+            );
+        }
+    }
+    // Every event, and the explain verdict, as an annotation.
+    let events = docs.iter().filter(|v| v["type"] == "event").count();
+    let annotated: Vec<&str> = page
+        .match_indices("class=\"annotation\"")
+        .map(|(i, _)| &page[i..])
+        .collect();
+    assert_eq!(annotated.len(), events + 1, "{events} events + 1 verdict");
+    assert!(
+        page.contains("data-cause=\"no-reply\""),
+        "the seed's verdict"
+    );
+    // The newest selection picture: its bars are the newest snapshot's
+    // intervals (offset ± root distance), its band the intersection.
+    let fig = &page[page.rfind("<figure class=\"chart selection\"").unwrap()..];
+    let fig = &fig[..fig.find("</figure>").unwrap()];
+    let srcs = attrs(fig, "data-source");
+    let lo: Vec<f64> = attrs(fig, "data-lo")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let hi: Vec<f64> = attrs(fig, "data-hi")
+        .iter()
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let band = last["system"]["interval"]
+        .as_array()
+        .map(|a| (a[0].as_f64().unwrap(), a[1].as_f64().unwrap()));
+    let skip = usize::from(band.is_some());
+    if let Some((a, b)) = band {
+        assert!(
+            (lo[0] - a).abs() < 1e-12 && (hi[0] - b).abs() < 1e-12,
+            "{fig}"
+        );
+    }
+    assert!(!srcs.is_empty(), "{fig}");
+    for (k, name) in srcs.iter().enumerate() {
+        let s = last["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == *name)
+            .unwrap();
+        let (o, rd) = (
+            s["offset_s"].as_f64().unwrap(),
+            s["root_distance_s"].as_f64().unwrap(),
+        );
+        assert!((lo[k + skip] - (o - rd)).abs() < 1e-12, "{name}: {fig}");
+        assert!((hi[k + skip] - (o + rd)).abs() < 1e-12, "{name}: {fig}");
+    }
+    // A screenshot of the size asked, not blank.
+    let png = d.path().join("report.png");
+    let shot = chromium(&[
+        &format!("--screenshot={}", png.display()),
+        "--window-size=1000,1600",
+        &url,
+    ]);
+    assert!(png.exists(), "{}", String::from_utf8_lossy(&shot.stderr));
+    let dec = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+    let mut reader = dec.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (1000, 1600));
+    let px = &buf[..info.buffer_size()];
+    let distinct: std::collections::BTreeSet<&[u8]> = px.chunks(3).take(1000 * 1600).collect();
+    assert!(
+        distinct.len() > 20,
+        "a blank page: {} colors",
+        distinct.len()
+    );
+    // The README's picture is this one (NTPDIAG_UPDATE_FIXTURES=1).
+    if std::env::var("NTPDIAG_UPDATE_FIXTURES").as_deref() == Ok("1") {
+        let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("doc/report.png");
+        std::fs::copy(&png, doc).unwrap();
+    }
+}
