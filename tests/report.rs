@@ -201,3 +201,83 @@ fn the_report_in_a_real_browser() {
         std::fs::copy(&png, doc).unwrap();
     }
 }
+
+/// The daemons' own statistics, as real chronyd (-x: it never touches the
+/// clock) and real ntpsec ntpd (`disable ntp`) write them, drawn: chrony's
+/// measurements.log per source and tracking.log's offset and frequency,
+/// ntpd's peerstats per source; the page loads in Chromium with every
+/// series.
+#[test]
+fn daemon_statistics_in_the_report() {
+    if !require(
+        "daemon statistics report",
+        &["ip", "ss", "ntpd", "chromium", &chronyd_path()],
+    ) {
+        return;
+    }
+    // chronyd, polling a loopback server every second.
+    let d = TempDir::new();
+    let (mut srv, addr) = serve(&[]);
+    let (host, port) = addr.rsplit_once(':').unwrap();
+    let dir = d.path().display().to_string();
+    let conf = d.file(
+        "chrony.conf",
+        &format!(
+            "server {host} port {port} iburst minpoll 0 maxpoll 0\nlogdir {dir}\nlog measurements tracking\ndriftfile {dir}/drift\npidfile {dir}/pid\ncmdport 0\nport 0\n"
+        ),
+    );
+    let mut ch = Command::new(chronyd_path());
+    ch.args(["-f", conf.to_str().unwrap(), "-d", "-x", "-u", "root"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut chronyd = ch.spawn().unwrap();
+    // ntpd in namespaces, client of another ntpd, with peerstats.
+    let p = Pair::new();
+    let _srv_ntpd = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
+    let nd = TempDir::new();
+    let _cl = ntpd(
+        &p.client,
+        &nd,
+        &format!(
+            "server {SERVER} iburst minpoll 3 maxpoll 3\nstatistics peerstats\nfilegen peerstats file peerstats type none enable"
+        ),
+    );
+    std::thread::sleep(Duration::from_secs(14));
+    let _ = chronyd.kill();
+    let _ = chronyd.wait();
+    let _ = srv.kill();
+    let _ = srv.wait();
+    let html = d.path().join("stats.html");
+    let r = run_bounded(
+        Command::new(ntpdiag())
+            .arg("report")
+            .arg(d.path().join("measurements.log"))
+            .arg(d.path().join("tracking.log"))
+            .arg(nd.path().join("peerstats"))
+            .arg("-o")
+            .arg(&html),
+        Duration::from_secs(60),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let dom = chromium(&["--dump-dom", &format!("file://{}", html.display())]);
+    let page = String::from_utf8_lossy(&dom.stdout).to_string();
+    assert!(!String::from_utf8_lossy(&dom.stderr).contains(":CONSOLE"));
+    let series = attrs(&page, "data-series");
+    for want in [
+        format!("offset:{host}"),
+        format!("offset:{SERVER}"),
+        "frequency:frequency".to_string(),
+        "system-offset:system".to_string(),
+    ] {
+        assert!(series.contains(&want.as_str()), "{want} in {series:?}");
+    }
+    // Each drawn offset series has its points (peerstats has no poll: its
+    // poll series is empty).
+    let points = attrs(&page, "data-points");
+    for (s, n) in series.iter().zip(&points) {
+        if s.starts_with("offset:") || s.starts_with("frequency:") {
+            assert!(n.parse::<usize>().unwrap() > 0, "{s}: {n}");
+        }
+    }
+}

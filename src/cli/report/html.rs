@@ -380,7 +380,7 @@ pub fn page(m: &Model) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if !m.system.is_empty() {
+    if !m.system.is_empty() || !m.sources.is_empty() {
         let per = |f: &dyn Fn(&super::model::Point) -> f64| -> Vec<(String, Vec<(f64, f64)>)> {
             m.sources
                 .iter()
@@ -409,6 +409,17 @@ pub fn page(m: &Model) -> String {
             &m.notes,
         );
         reach_strips(&mut out, m, span);
+        if !m.freq.is_empty() {
+            chart(
+                &mut out,
+                "frequency",
+                "System frequency correction",
+                "ppm",
+                span,
+                &[("frequency".to_string(), m.freq.clone())],
+                &m.notes,
+            );
+        }
         chart(
             &mut out,
             "delay",

@@ -1,6 +1,6 @@
 //! `ntpdiag report INPUT… -o OUT.html`: one self-contained HTML page of
 //! pictures from what ntpdiag printed (`watch --json` lines, `explain
-//! --json` documents): per source its offset, delay, jitter, poll and
+//! --json` documents) and the daemons' statistics files: per source its offset, delay, jitter, poll and
 //! reach over time, the system offset, the selection's intervals at the
 //! moments it changed, every event and verdict at its time with its cause
 //! and fix, and ntpviz's percentiles. Nothing is fetched when it opens.
@@ -19,8 +19,10 @@ pub use model::{Model, ReadError};
 #[derive(Args, Debug, Clone)]
 #[command(long_about = "\
 Draws one self-contained HTML page (inline SVG and CSS, nothing fetched,
-no script) from what ntpdiag printed: `watch --json` lines and `explain
---json` documents, several at once (\"-\" for stdin). Per source: offset,
+no script) from what ntpdiag printed (`watch --json` lines, `explain
+--json` documents) and from the daemons' statistics files (ntpd's
+peerstats and loopstats, chrony's measurements.log and tracking.log),
+several at once (\"-\" for stdin). Per source: offset,
 delay, jitter and poll over time, with a reach strip; the system offset;
 the selection at each moment it changed and at the end, each source's
 interval (offset ± root distance) as a bar beside the intersection the
@@ -29,7 +31,8 @@ time with its cause id and fix; ntpviz's offset percentiles. Series longer
 than 1200 points keep each bucket's minimum and maximum. Readable on a
 phone-sized window and when printed.")]
 pub struct ReportArgs {
-    /// Inputs: watch --json lines, explain --json documents ("-": stdin).
+    /// Inputs: watch --json lines, explain --json documents, ntpd's
+    /// peerstats/loopstats, chrony's measurements/tracking logs ("-": stdin).
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<PathBuf>,
     /// The HTML file to write.

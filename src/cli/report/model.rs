@@ -71,6 +71,9 @@ pub struct Model {
     /// The newest selection when it differs from the last change only in
     /// time.
     pub latest: Option<Selection>,
+    /// The clock's frequency correction (t, ppm): ntpd's loopstats,
+    /// chrony's tracking.log.
+    pub freq: Vec<(f64, f64)>,
 }
 
 /// Why an input could not be read.
@@ -95,8 +98,18 @@ fn unix(t: &str) -> Option<f64> {
 }
 
 impl Model {
-    /// Reads one input: watch's JSON lines, or explain documents.
+    /// Reads one input: watch's JSON lines, explain documents, ntpd's
+    /// peerstats/loopstats, chrony's measurements/tracking logs.
     pub fn read(&mut self, name: &str, text: &str) -> Result<(), ReadError> {
+        if let Some(n) = self.stats(text) {
+            if n == 0 {
+                return Err(ReadError::Nothing {
+                    name: name.to_string(),
+                });
+            }
+            self.inputs.push((name.to_string(), n));
+            return Ok(());
+        }
         let trimmed = text.trim_start();
         // A whole document (explain --json is pretty-printed).
         if trimmed.starts_with('{')
@@ -279,9 +292,143 @@ impl Model {
         });
     }
 
-    /// Places explain's verdicts on the watch timeline (once every input is
-    /// read): those within the watched time become notes.
+    /// Report time of a wall time (Unix s): the first timed input sets t = 0.
+    fn at(&mut self, unix: f64) -> f64 {
+        unix - *self.epoch.get_or_insert(unix)
+    }
+
+    /// Daemon statistics files, recognized by their lines: ntpsec/ntpd's
+    /// filegen lines (ntp_util.c: peerstats `MJD SEC LABEL STATUS OFFSET
+    /// DELAY DISP JITTER`, loopstats `MJD SEC OFFSET FREQ JITTER WANDER
+    /// SPOLL`) and chrony's logs (their `====` header and column line;
+    /// measurements.log as ntp_core.c writes it, tracking.log as
+    /// reference.c does). None: not such a file; Some(lines read).
+    fn stats(&mut self, text: &str) -> Option<usize> {
+        let first = text.lines().find(|l| !l.trim().is_empty())?;
+        let chrony = first.starts_with("=====");
+        let ntpd = {
+            let w: Vec<&str> = first.split_whitespace().collect();
+            (w.len() == 7 || w.len() == 8)
+                && w[0]
+                    .parse::<u32>()
+                    .is_ok_and(|d| (40_000..100_000).contains(&d))
+                && w[1]
+                    .parse::<f64>()
+                    .is_ok_and(|s| (0.0..86_401.0).contains(&s))
+        };
+        if !chrony && !ntpd {
+            return None;
+        }
+        let mut n = 0;
+        let mut kind = "";
+        for l in text.lines() {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            if chrony {
+                if l.contains("Peer del.") {
+                    kind = "measurements";
+                } else if l.contains("Freq ppm") {
+                    kind = "tracking";
+                } else if l.contains("Std dev'n") {
+                    kind = "statistics";
+                }
+                let Some(unix) = w
+                    .first()
+                    .zip(w.get(1))
+                    .and_then(|(d, t)| unix(&format!("{d}T{t}Z")))
+                else {
+                    continue;
+                };
+                let f = |i: usize| w.get(i).and_then(|v| v.parse::<f64>().ok());
+                match kind {
+                    "measurements" if w.len() >= 16 => {
+                        let t = self.at(unix);
+                        // Tests 1-3, 5-7, A-D: all passed.
+                        let usable = w[5..8].iter().all(|c| c.chars().all(|x| x == '1'));
+                        self.sources
+                            .entry(w[2].to_string())
+                            .or_default()
+                            .push(Point {
+                                t,
+                                // θ: positive, the local clock is slow of the source.
+                                offset: f(11).unwrap_or(f64::NAN),
+                                delay: f(12).unwrap_or(f64::NAN),
+                                jitter: f(13).unwrap_or(f64::NAN),
+                                poll: f(8).map_or(f64::NAN, |p| 2f64.powf(p)),
+                                root_distance: f(14)
+                                    .zip(f(15))
+                                    .map_or(f64::NAN, |(d, e)| d / 2.0 + e),
+                                usable,
+                                cause: String::new(),
+                            });
+                        n += 1;
+                    }
+                    "tracking" if w.len() >= 7 => {
+                        let t = self.at(unix);
+                        // Positive: the clock is fast of UTC; as an NTP
+                        // offset (server − local), the other sign.
+                        if let Some(o) = f(6) {
+                            self.system.push((t, -o, w[2] != "0.0.0.0"));
+                        }
+                        if let Some(fr) = f(4) {
+                            self.freq.push((t, fr));
+                        }
+                        n += 1;
+                    }
+                    "statistics" => n += 1,
+                    _ => {}
+                }
+            } else {
+                let f = |i: usize| w.get(i).and_then(|v| v.parse::<f64>().ok());
+                let (Some(day), Some(sec)) = (f(0), f(1)) else {
+                    continue;
+                };
+                let unix = (day - 40_587.0) * 86_400.0 + sec;
+                match w.len() {
+                    8 => {
+                        let t = self.at(unix);
+                        let status = u32::from_str_radix(w[3], 16).unwrap_or(0);
+                        self.sources
+                            .entry(w[2].to_string())
+                            .or_default()
+                            .push(Point {
+                                t,
+                                offset: f(4).unwrap_or(f64::NAN),
+                                delay: f(5).unwrap_or(f64::NAN),
+                                jitter: f(7).unwrap_or(f64::NAN),
+                                poll: f64::NAN,
+                                root_distance: f64::NAN,
+                                // The peer status word's select field: candidate
+                                // (4) and up are used.
+                                usable: (status >> 8) & 7 >= 4,
+                                cause: String::new(),
+                            });
+                        n += 1;
+                    }
+                    7 => {
+                        let t = self.at(unix);
+                        if let Some(o) = f(2) {
+                            self.system.push((t, o, true));
+                        }
+                        if let Some(fr) = f(3) {
+                            self.freq.push((t, fr));
+                        }
+                        n += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Some(n)
+    }
+
+    /// Once every input is read: series in time order, explain's verdicts
+    /// placed on the timeline (those within the watched time become notes).
     pub fn place_verdicts(&mut self) {
+        for v in self.sources.values_mut() {
+            v.sort_by(|a, b| a.t.total_cmp(&b.t));
+        }
+        self.system.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self.freq.sort_by(|a, b| a.0.total_cmp(&b.0));
         let Some(epoch) = self.epoch else { return };
         let end = self.system.last().map_or(0.0, |s| s.0);
         let (on, off): (Vec<Note>, Vec<Note>) = self
@@ -299,8 +446,17 @@ impl Model {
 
     /// The time the report spans.
     pub fn span(&self) -> (f64, f64) {
-        let lo = self.system.first().map_or(0.0, |s| s.0);
-        let hi = self.system.last().map_or(1.0, |s| s.0);
+        let ts = self
+            .system
+            .iter()
+            .map(|s| s.0)
+            .chain(self.sources.values().flatten().map(|p| p.t));
+        let (lo, hi) = ts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| {
+            (a.min(t), b.max(t))
+        });
+        if !lo.is_finite() {
+            return (0.0, 1.0);
+        }
         (lo, if hi > lo { hi } else { lo + 1.0 })
     }
 }
@@ -387,5 +543,50 @@ mod tests {
             Err(ReadError::Bad { line: 1, .. })
         ));
         assert!(m.read("x", "{\"type\":\"end\",\"exit_code\":0}\n").is_ok());
+    }
+
+    /// The daemons' statistics lines as their format strings write them.
+    #[test]
+    fn daemon_statistics_files() {
+        let mut m = Model::default();
+        // ntpsec ntp_util.c record_peer_stats / record_loop_stats.
+        m.read(
+            "peerstats",
+            "61017 7200.123 198.51.100.1 963a 0.000123456 0.000456789 0.000012345 0.000001234\n\
+             61017 7264.123 198.51.100.1 9014 0.000223456 0.000456789 0.000012345 0.000001234\n",
+        )
+        .unwrap();
+        let p = &m.sources["198.51.100.1"];
+        assert_eq!(p.len(), 2);
+        assert!(
+            p[0].usable && !p[1].usable,
+            "select 6 (sys.peer), 0 (reject)"
+        );
+        assert!((p[1].t - 64.0).abs() < 1e-6 && (p[0].offset - 0.000123456).abs() < 1e-12);
+        m.read(
+            "loopstats",
+            "61017 7300.5 -0.000001234 12.345678 0.000002 0.001 6\n",
+        )
+        .unwrap();
+        assert_eq!(m.freq.len(), 1);
+        assert!((m.freq[0].0 - 100.377).abs() < 1e-6 && m.freq[0].1 == 12.345678);
+        // chrony ntp_core.c / reference.c, with their headers.
+        let mut c = Model::default();
+        c.read(
+            "measurements.log",
+            "========\n   Date (UTC) Time     IP Address   L St 123 567 ABCD  LP RP Score    Offset  Peer del. Peer disp.  Root del. Root disp. Refid     MTxRx\n========\n\
+             2026-12-08 02:15:42 127.0.0.1       N  2 111 111 1111   0  0 0.00 -1.918e-05  4.153e-05  7.594e-07  0.000e+00  1.007e-03 4C4F434C 4B K K\n",
+        )
+        .unwrap();
+        assert!((c.sources["127.0.0.1"][0].offset + 1.918e-05).abs() < 1e-12);
+        c.read(
+            "tracking.log",
+            "=====\n   Date (UTC) Time     IP Address   St   Freq ppm   Skew ppm     Offset L Co  Offset sd Rem. corr. Root delay Root disp. Max. error\n=====\n\
+             2026-12-08 02:15:43 127.0.0.1        3      1.500 1000000.000  1.348e-05 N  1  4.013e-07 -0.000e+00  3.032e-05  4.349e-01  1.500e+00\n",
+        )
+        .unwrap();
+        // chrony's +: clock fast; the report's offset is server − local.
+        assert_eq!(c.system, vec![(1.0, -1.348e-05, true)]);
+        assert_eq!(c.freq, vec![(1.0, 1.5)]);
     }
 }
