@@ -20,6 +20,22 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# unpack_deb PKG CHECK: Debian's package PKG unpacked (dpkg -x, nothing
+# run, no conflict with what is installed) into /opt/PKG, unless CHECK is
+# already there.
+unpack_deb() {
+  [ -x "$2" ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download "$1" >/dev/null 2>&1) || {
+    [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
+    (cd "$tmp" && apt-get download "$1" >/dev/null)
+  }
+  $SUDO mkdir -p "/opt/$1"
+  $SUDO dpkg -x "$tmp/$1"_*.deb "/opt/$1"
+  rm -rf "$tmp"
+}
+
 need_cargo() {
   if ! command -v cargo >/dev/null 2>&1; then
     [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
@@ -43,43 +59,13 @@ install_peers() {
   echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
   apt_install ntpsec ntpsec-ntpdate ntpsec-ntpdig tcpdump tshark iptables nftables iproute2 procps util-linux libpcap-dev gcc python3 time openssl ca-certificates libcap2-bin curl systemd chromium
   [ $made_policy -eq 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
-  if [ ! -x /opt/chrony/usr/sbin/chronyd ]; then
-    local tmp
-    tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download chrony >/dev/null 2>&1) || {
-      [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
-      (cd "$tmp" && apt-get download chrony >/dev/null)
-    }
-    $SUDO mkdir -p /opt/chrony
-    $SUDO dpkg -x "$tmp"/chrony_*.deb /opt/chrony
-    rm -rf "$tmp"
-  fi
+  unpack_deb chrony /opt/chrony/usr/sbin/chronyd
   # Prometheus and promtool (contrib/prometheus's tests), unpacked: the
   # package would start a server.
-  if [ ! -x /opt/prometheus/usr/bin/promtool ]; then
-    local tmp
-    tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || {
-      [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
-      (cd "$tmp" && apt-get download prometheus >/dev/null)
-    }
-    $SUDO mkdir -p /opt/prometheus
-    $SUDO dpkg -x "$tmp"/prometheus_*.deb /opt/prometheus
-    rm -rf "$tmp"
-  fi
+  unpack_deb prometheus /opt/prometheus/usr/bin/promtool
   # OpenNTPD conflicts with ntpsec too: unpacked beside it, with the
   # system user its privilege separation drops to (as its postinst makes).
-  if [ ! -x /opt/openntpd/usr/sbin/ntpd ]; then
-    local tmp
-    tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download openntpd >/dev/null 2>&1) || {
-      [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
-      (cd "$tmp" && apt-get download openntpd >/dev/null)
-    }
-    $SUDO mkdir -p /opt/openntpd
-    $SUDO dpkg -x "$tmp"/openntpd_*.deb /opt/openntpd
-    rm -rf "$tmp"
-  fi
+  unpack_deb openntpd /opt/openntpd/usr/sbin/ntpd
   # What only the namespace tests use (they run as root; a normal user's
   # run skips them): OpenNTPD's privilege-separation user, as its postinst
   # makes it, and ntpd-rs, pinned, built from the crates registry.

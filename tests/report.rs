@@ -7,28 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
-
-fn serve(extra: &[&str]) -> (std::process::Child, String) {
-    let mut args = vec!["serve", "--json", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let mut child = Command::new(ntpdiag())
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    (
-        child,
-        first["servers"][0]["address"].as_str().unwrap().to_string(),
-    )
-}
 
 /// Every value of `attr` in `text`, in order.
 fn attrs<'a>(text: &'a str, attr: &str) -> Vec<&'a str> {
@@ -61,9 +43,9 @@ fn the_report_in_a_real_browser() {
     }
     let d = TempDir::new();
     let servers = [
-        serve(&[]),
-        serve(&["--offset", "300ms"]),
-        serve(&["--unsynchronized"]),
+        serve_loopback(&[]),
+        serve_loopback(&["--offset", "300ms"]),
+        serve_loopback(&["--unsynchronized"]),
     ];
     let addrs: Vec<&str> = servers.iter().map(|s| s.1.as_str()).collect();
     let mut watch = vec!["watch", "--json", "--minpoll", "3", "--count", "4"];
@@ -72,10 +54,7 @@ fn the_report_in_a_real_browser() {
         Command::new(ntpdiag()).args(&watch),
         Duration::from_secs(120),
     );
-    for (mut c, _) in servers {
-        let _ = c.kill();
-        let _ = c.wait();
-    }
+    drop(servers);
     let lines = String::from_utf8_lossy(&o.stdout).to_string();
     let w = d.file("watch.jsonl", &lines);
     let e = run_bounded(
@@ -217,7 +196,7 @@ fn daemon_statistics_in_the_report() {
     }
     // chronyd, polling a loopback server every second.
     let d = TempDir::new();
-    let (mut srv, addr) = serve(&[]);
+    let (srv, addr) = serve_loopback(&[]);
     let (host, port) = addr.rsplit_once(':').unwrap();
     let dir = d.path().display().to_string();
     let conf = d.file(
@@ -226,12 +205,18 @@ fn daemon_statistics_in_the_report() {
             "server {host} port {port} iburst minpoll 0 maxpoll 0\nlogdir {dir}\nlog measurements tracking\ndriftfile {dir}/drift\npidfile {dir}/pid\ncmdport 0\nport 0\n"
         ),
     );
-    let mut ch = Command::new(chronyd_path());
-    ch.args(["-f", conf.to_str().unwrap(), "-d", "-x", "-u", "root"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut chronyd = ch.spawn().unwrap();
+    let chronyd = spawn_local(
+        &[
+            &chronyd_path(),
+            "-f",
+            conf.to_str().unwrap(),
+            "-d",
+            "-x",
+            "-u",
+            "root",
+        ],
+        &d.path().join("chronyd.log"),
+    );
     // ntpd in namespaces, client of another ntpd, with peerstats.
     let p = Pair::new();
     let _srv_ntpd = ntpd(&p.server, &p.dir, "tos orphan 5 orphanwait 1");
@@ -244,10 +229,8 @@ fn daemon_statistics_in_the_report() {
         ),
     );
     std::thread::sleep(Duration::from_secs(14));
-    let _ = chronyd.kill();
-    let _ = chronyd.wait();
-    let _ = srv.kill();
-    let _ = srv.wait();
+    drop(chronyd);
+    drop(srv);
     let html = d.path().join("stats.html");
     let r = run_bounded(
         Command::new(ntpdiag())

@@ -8,31 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ntpdiag, run_bounded};
-
-/// Starts `serve --json` on 127.0.0.1:0 with `extra`; returns it and its address.
-fn serve(extra: &[&str]) -> (std::process::Child, String) {
-    let mut args = vec!["serve", "--json", "--listen", "127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    let mut child = Command::new(ntpdiag())
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-    let addr = first["servers"][0]["address"].as_str().unwrap().to_string();
-    (child, addr)
-}
-
-fn stop(mut c: std::process::Child) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(c.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = c.wait();
-}
+use common::{ntpdiag, run_bounded, serve_loopback as serve};
 
 #[test]
 fn json_lines_follow_the_contract_and_metrics_are_served() {
@@ -87,8 +63,8 @@ fn json_lines_follow_the_contract_and_metrics_are_served() {
         }
     }
     let status = child.wait().unwrap();
-    stop(good);
-    stop(unsync);
+    drop(good);
+    drop(unsync);
     assert!(events > 0);
     let last = snapshots.last().expect("snapshots");
     for s in last["sources"].as_array().unwrap() {

@@ -556,6 +556,17 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             }
         });
         let host = s.spawn(|| super::host::collect(&opts.root, &ev.configs, &ev.daemons));
+        // A cloud VM's own time source, probed beside the servers.
+        let cloud = super::host::cloud_target(&opts.root)
+            .filter(|_| !opts.no_probe)
+            .map(|target| {
+                s.spawn(move || {
+                    resolve_and_probe(&target, Family::Any, &opts.probe, None)
+                        .1
+                        .into_iter()
+                        .next()
+                })
+            });
         // Servers: resolve, then probe every address, all at once.
         let servers: Vec<ServerEvidence> = if opts.no_probe {
             sources
@@ -592,20 +603,11 @@ pub fn collect(opts: &Options) -> NodeEvidence {
             hs.into_iter().filter_map(|h| h.join().ok()).collect()
         };
         ev.servers = servers;
+        if let Some(Ok(p)) = cloud.map(|c| c.join()) {
+            ev.cloud_probe = p;
+        }
         match host.join() {
-            Ok(h) => {
-                // The cloud's own time source, probed when it is an address
-                // or name (not a PTP device) and probing is on.
-                if !opts.no_probe
-                    && live_host
-                    && let Some(c) = &h.cloud
-                    && let Some(target) = c.value.matches.first().filter(|m| !m.starts_with('/'))
-                {
-                    let (_, mut probes) = resolve_and_probe(target, Family::Any, &opts.probe, None);
-                    ev.cloud_probe = probes.drain(..).next();
-                }
-                ev.host = h
-            }
+            Ok(h) => ev.host = h,
             Err(_) => ev
                 .collector_errors
                 .push(("the host".into(), "collector failed".into())),

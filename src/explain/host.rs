@@ -476,8 +476,8 @@ pub fn step_policy(c: &Config, cmdline: Option<&str>) -> Sourced<StepPolicy> {
     match c.daemon {
         Daemon::Ntpd => {
             // ntpd(8): 128 ms step, 1000 s panic; -x makes the step 600 s.
-            p.step_over_s = Some(0.128);
-            p.panic_s = Some(1000.0);
+            p.step_over_s = Some(crate::engine::limits::STEP_THRESHOLD);
+            p.panic_s = Some(crate::engine::limits::PANIC_THRESHOLD);
             for (k, v, f, l) in &c.directives {
                 if k == "tinker" {
                     for w in v.chunks(2) {
@@ -608,6 +608,32 @@ fn boot(root: &Path) -> Sourced<Boot> {
     )
 }
 
+/// The cloud this host runs in, from the DMI under `sys`.
+fn cloud(sys: &Path) -> Option<Sourced<crate::diagnose::host::Cloud>> {
+    let dmi = |f: &str| read_trim(sys, &format!("/sys/class/dmi/id/{f}")).unwrap_or_default();
+    cloud_of(
+        &dmi("sys_vendor"),
+        &dmi("product_name"),
+        &dmi("chassis_asset_tag"),
+        &dmi("bios_vendor"),
+    )
+    .map(|c| Sourced::file(c, "/sys/class/dmi/id"))
+}
+
+/// The cloud's own time source to probe from here: its address or name
+/// (none for a PTP device), when the host is live and a cloud VM.
+pub fn cloud_target(root: &Path) -> Option<String> {
+    if !host_is_live(root) {
+        return None;
+    }
+    cloud(part(root, "/sys"))?
+        .value
+        .matches
+        .into_iter()
+        .next()
+        .filter(|m| !m.starts_with('/'))
+}
+
 /// Seconds spent suspended since boot: CLOCK_BOOTTIME − CLOCK_MONOTONIC.
 fn suspended() -> Option<Sourced<f64>> {
     use nix::time::{ClockId, clock_gettime};
@@ -734,14 +760,7 @@ pub fn collect(root: &Path, configs: &[Config], daemons: &[RunningDaemon]) -> Ho
         })
         .collect();
     h.boot = Some(boot(root));
-    let dmi = |f: &str| read_trim(sys, &format!("/sys/class/dmi/id/{f}")).unwrap_or_default();
-    h.cloud = cloud_of(
-        &dmi("sys_vendor"),
-        &dmi("product_name"),
-        &dmi("chassis_asset_tag"),
-        &dmi("bios_vendor"),
-    )
-    .map(|c| Sourced::file(c, "/sys/class/dmi/id"));
+    h.cloud = cloud(sys);
     for c in configs {
         for s in c.network_sources() {
             if smears(&s.host) {

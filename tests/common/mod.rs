@@ -352,6 +352,50 @@ impl Drop for Proc {
     }
 }
 
+/// Starts `args` on this host (no namespace), its output in `log`; stopped
+/// on drop.
+pub fn spawn_local(args: &[&str], log: &Path) -> Proc {
+    let f = std::fs::File::create(log).expect("log file");
+    let child = Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
+    Proc {
+        child,
+        what: format!("{args:?}"),
+        log: log.to_path_buf(),
+    }
+}
+
+/// `ntpdiag serve --json` on 127.0.0.1:0 with `extra` (a random loopback
+/// port, no namespace needed): the server, stopped on drop, and the address
+/// its first JSON line gives.
+pub fn serve_loopback(extra: &[&str]) -> (Proc, String) {
+    use std::io::{BufRead, BufReader};
+    let mut args = vec!["serve", "--json", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(ntpdiag())
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let addr = first["servers"][0]["address"].as_str().unwrap().to_string();
+    (
+        Proc {
+            child,
+            what: format!("{args:?}"),
+            log: PathBuf::new(),
+        },
+        addr,
+    )
+}
+
 /// A temporary directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 

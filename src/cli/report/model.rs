@@ -66,8 +66,11 @@ pub struct Model {
     pub verdicts: Vec<Note>,
     /// (document, how many lines or documents it gave).
     pub inputs: Vec<(String, usize)>,
-    /// The wall time (Unix s) of t = 0, when a snapshot said it.
+    /// The wall time (Unix s) of the report's t = 0: the first timed
+    /// input's.
     pub epoch: Option<f64>,
+    /// The wall time of watch's t = 0, when a snapshot said it.
+    pub watch_base: Option<f64>,
     /// The newest selection when it differs from the last change only in
     /// time.
     pub latest: Option<Selection>,
@@ -165,16 +168,29 @@ impl Model {
         Ok(())
     }
 
+    /// Report time of watch's `t_s`: on the report's clock when the watch
+    /// said its wall time, else as it is.
+    fn watch_t(&mut self, t_s: f64) -> f64 {
+        match self.watch_base {
+            Some(b) => self.at(b + t_s),
+            None => t_s,
+        }
+    }
+
     fn snapshot(&mut self, s: &SnapshotJson) {
-        if self.epoch.is_none()
+        if self.watch_base.is_none()
             && let Some(w) = s
                 .node
                 .as_ref()
                 .and_then(|n| n.time.as_deref())
                 .and_then(unix)
         {
-            self.epoch = Some(w - s.t_s);
+            // The watch's t = 0 on the wall clock; the report's t = 0 too
+            // unless another input set it first.
+            self.watch_base = Some(w - s.t_s);
+            self.epoch.get_or_insert(w - s.t_s);
         }
+        let t = self.watch_t(s.t_s);
         for src in &s.sources {
             let reach = u8::from_str_radix(&src.reach, 8).unwrap_or(0);
             // No usable sample yet: the engine's placeholders (delay and
@@ -185,7 +201,7 @@ impl Model {
                 .entry(src.name.clone())
                 .or_default()
                 .push(Point {
-                    t: s.t_s,
+                    t,
                     offset: v(src.offset_s),
                     delay: v(src.delay_s),
                     jitter: v(src.jitter_s),
@@ -196,11 +212,11 @@ impl Model {
                 });
         }
         self.system
-            .push((s.t_s, s.system.offset_s, s.system.peer.is_some()));
+            .push((t, s.system.offset_s, s.system.peer.is_some()));
         // The selection picture: at the first snapshot, whenever the peer
         // or the system's cause changed, and at the newest.
         let sel = Selection {
-            t: s.t_s,
+            t,
             bars: s
                 .sources
                 .iter()
@@ -242,7 +258,7 @@ impl Model {
     }
 
     fn event(&mut self, v: &serde_json::Value) {
-        let t = v["t_s"].as_f64().unwrap_or(0.0);
+        let t = self.watch_t(v["t_s"].as_f64().unwrap_or(0.0));
         let cause = v["cause"].as_str().unwrap_or("").to_string();
         let why = v["why"].as_str().unwrap_or("").to_string();
         let text = if v["type"] == "clock-jump" {
@@ -543,6 +559,25 @@ mod tests {
             Err(ReadError::Bad { line: 1, .. })
         ));
         assert!(m.read("x", "{\"type\":\"end\",\"exit_code\":0}\n").is_ok());
+    }
+
+    /// Inputs on one clock: a watch that began 10 s before the first
+    /// peerstats line is drawn 10 s before it.
+    #[test]
+    fn inputs_share_one_timeline() {
+        let mut m = Model::default();
+        m.read(
+            "peerstats",
+            "61017 7200.000 198.51.100.1 963a 0.0001 0.0004 0.00001 0.000001\n",
+        )
+        .unwrap();
+        let epoch = m.epoch.unwrap();
+        assert_eq!(m.sources["198.51.100.1"][0].t, 0.0);
+        m.watch_base = Some(epoch - 10.0);
+        assert!((m.watch_t(15.0) - 5.0).abs() < 1e-9);
+        // A watch alone keeps its own seconds.
+        let mut w = Model::default();
+        assert_eq!(w.watch_t(15.0), 15.0);
     }
 
     /// The daemons' statistics lines as their format strings write them.

@@ -5,6 +5,7 @@
 
 use super::{Case, Daemon, NodeFacts, RunningDaemon};
 use crate::diagnose::cause::Cause;
+use crate::diagnose::facts::HostSign;
 use crate::diagnose::host::{
     Agent, Caps, Clocksource, Cloud, KernelLine, KernelTimex, Rtc, RtcScale, Sourced, StepPolicy,
     Virt,
@@ -115,9 +116,9 @@ fn probe_offsets(ev: &NodeFacts) -> Vec<f64> {
 }
 
 /// The clock's offset: the median of what the configured servers gave
-/// (their best samples, panic-sized ones included), else the daemon's own.
-pub fn offset(ev: &NodeFacts) -> Option<Offset> {
-    let mut v = probe_offsets(ev);
+/// (`probed`: their best samples, panic-sized ones included), else the
+/// daemon's own.
+fn offset(ev: &NodeFacts, mut v: Vec<f64>) -> Option<Offset> {
     if !v.is_empty() {
         v.sort_by(f64::total_cmp);
         let n = v.len();
@@ -142,14 +143,14 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
     let daemon_caps = daemon
         .as_ref()
         .and_then(|d| h.caps.iter().find(|c| c.value.pid == Some(d.pid)).cloned());
+    // chronyd -x: it never touches the clock, by choice.
+    let measure_only = daemon.as_ref().is_some_and(|d| d.daemon == Daemon::Chrony)
+        && h.daemon_cmdline
+            .as_ref()
+            .is_some_and(|c| c.value.split_whitespace().any(|w| w == "-x"));
+    let age = h.daemon_age_s.as_ref().map(|a| a.value);
     out.push(HostCase::Settable {
-        // chronyd -x: it never touches the clock, by choice.
-        measure_only: daemon.as_ref().is_some_and(|d| {
-            d.daemon == Daemon::Chrony
-                && h.daemon_cmdline
-                    .as_ref()
-                    .is_some_and(|c| c.value.split_whitespace().any(|w| w == "-x"))
-        }),
+        measure_only,
         daemon: daemon.clone(),
         daemon_caps,
         own_caps: h.caps.iter().find(|c| c.value.pid.is_none()).cloned(),
@@ -160,7 +161,8 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
         clocksource: h.clocksource.clone(),
         lines: h.kernel_log.clone(),
     });
-    let off = offset(ev);
+    let probed = probe_offsets(ev);
+    let off = offset(ev, probed.clone());
     if let Some(r) = &h.rtc {
         out.push(HostCase::Rtc {
             rtc: r.clone(),
@@ -178,11 +180,6 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
         agents: h.agents.clone(),
         daemon: ev.daemons.first().map(|d| d.daemon),
     });
-    let measure_only = h
-        .daemon_cmdline
-        .as_ref()
-        .is_some_and(|c| c.value.split_whitespace().any(|w| w == "-x"))
-        && daemon.as_ref().is_some_and(|d| d.daemon == Daemon::Chrony);
     if let Some(o) = &off {
         // The policy of the daemon that runs (else the first configured);
         // chronyd -x never touches the clock: no policy to judge.
@@ -196,10 +193,9 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
             out.push(HostCase::Slew {
                 policy: p.clone(),
                 offset: o.clone(),
-                daemon_age_s: h.daemon_age_s.as_ref().map(|a| a.value),
+                daemon_age_s: age,
             });
         }
-        let probed = probe_offsets(ev);
         if !probed.is_empty() {
             let lo = probed.iter().copied().fold(f64::INFINITY, f64::min);
             let hi = probed.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -239,12 +235,11 @@ pub fn cases(ev: &NodeFacts) -> Vec<HostCase> {
         // A first lookup takes a moment after start (ntpsec's first DNS
         // probe comes with the first poll, a temporary failure is retried
         // after 8 s): a name still pending is no finding before BOOT_WAIT.
-        let age = h.daemon_age_s.as_ref().map(|a| a.value);
         if !resolve_now.is_empty() && age.is_some_and(|a| a >= BOOT_WAIT) {
             out.push(HostCase::Boot {
                 daemon: d.clone(),
                 resolve_now,
-                daemon_age_s: h.daemon_age_s.as_ref().map(|a| a.value),
+                daemon_age_s: age,
             });
         }
     }
@@ -419,8 +414,16 @@ fn clock_off(c: &Case) -> Verdict {
     ))
 }
 
-/// Why the clock cannot be set: (who, their capabilities, measured).
-fn not_settable(h: &HostCase) -> Option<(String, &Sourced<Caps>)> {
+/// Who may not set the clock, and the capabilities that say so.
+enum Unsettable<'a> {
+    /// The running daemon lacks CAP_SYS_TIME.
+    Daemon(&'a RunningDaemon, &'a Sourced<Caps>),
+    /// No daemon runs, and no process here can ever gain it (bounding set).
+    Everyone(&'a Sourced<Caps>),
+}
+
+/// Why the clock cannot be set, if it cannot.
+fn not_settable(h: &HostCase) -> Option<Unsettable<'_>> {
     let HostCase::Settable {
         daemon,
         daemon_caps,
@@ -434,12 +437,12 @@ fn not_settable(h: &HostCase) -> Option<(String, &Sourced<Caps>)> {
     };
     match (daemon, daemon_caps) {
         (Some(d), Some(c)) if !c.value.sys_time() && !measure_only => {
-            Some((format!("{} (pid {})", d.comm, d.pid), c))
+            Some(Unsettable::Daemon(d, c))
         }
         (None, _) if configured.is_some() => own_caps
             .as_ref()
             .filter(|c| c.value.never_sys_time())
-            .map(|c| ("every process here".to_string(), c)),
+            .map(Unsettable::Everyone),
         _ => None,
     }
 }
@@ -469,7 +472,7 @@ fn caps_line(c: &Sourced<Caps>) -> String {
 
 fn clock_not_settable(c: &Case) -> Verdict {
     let h = host(c);
-    let (who, caps) = not_settable(h).expect("checked");
+    let who = not_settable(h).expect("checked");
     let HostCase::Settable {
         virt, configured, ..
     } = h
@@ -477,23 +480,30 @@ fn clock_not_settable(c: &Case) -> Verdict {
         unreachable!("checked")
     };
     let container = virt.as_ref().filter(|v| v.value.container);
-    let summary = if who == "every process here" {
-        format!(
-            "No process here may ever set the clock (CAP_SYS_TIME is outside the bounding set{}): the {} configured here cannot adjust it. chronyd exits with `adjtimex(0x8001) failed : Operation not permitted`; timesyncd skips itself. The clock belongs to the host.",
-            container.map_or(String::new(), |v| format!(
-                ", in a {} container",
-                v.value.id
-            )),
-            configured.map_or("daemon", |d| d.name())
-        )
-    } else {
-        format!(
-            "{who} runs without CAP_SYS_TIME: it may not adjust this clock, so whatever it measures, the clock stays where the host{} keeps it.",
-            container.map_or(String::new(), |v| format!(
-                " of this {} container",
-                v.value.id
-            ))
-        )
+    let (summary, caps) = match who {
+        Unsettable::Everyone(caps) => (
+            format!(
+                "No process here may ever set the clock (CAP_SYS_TIME is outside the bounding set{}): the {} configured here cannot adjust it. chronyd exits with `adjtimex(0x8001) failed : Operation not permitted`; timesyncd skips itself. The clock belongs to the host.",
+                container.map_or(String::new(), |v| format!(
+                    ", in a {} container",
+                    v.value.id
+                )),
+                configured.map_or("daemon", |d| d.name())
+            ),
+            caps,
+        ),
+        Unsettable::Daemon(d, caps) => (
+            format!(
+                "{} (pid {}) runs without CAP_SYS_TIME: it may not adjust this clock, so whatever it measures, the clock stays where the host{} keeps it.",
+                d.comm,
+                d.pid,
+                container.map_or(String::new(), |v| format!(
+                    " of this {} container",
+                    v.value.id
+                ))
+            ),
+            caps,
+        ),
     };
     let mut v =
         Verdict::new(Cause::ClockNotSettable, summary, Confidence::High).evidence(caps_line(caps));
@@ -606,10 +616,9 @@ fn rtc_wrong(h: &HostCase) -> Option<(String, Confidence, Vec<String>)> {
             }
         ));
     }
-    let quarters = (err / 900.0).round();
     let local = scale.as_ref().is_some_and(|s| s.value == RtcScale::Local);
-    if quarters != 0.0 && quarters.abs() <= 56.0 && (err - quarters * 900.0).abs() <= 60.0 {
-        let mins = (quarters * 15.0) as i64;
+    if HostSign::quarter_hours(err) {
+        let mins = ((err / 900.0).round() * 15.0) as i64;
         return Some((
             format!(
                 "The RTC is {}h{:02} {} {}, a whole number of quarter hours: it keeps local time (a dual boot with Windows, or `timedatectl set-local-rtc 1`), so each boot sets the clock off by the time zone.",
@@ -631,20 +640,19 @@ fn rtc_wrong(h: &HostCase) -> Option<(String, Confidence, Vec<String>)> {
         ));
     }
     // The system clock itself off by quarter hours, with a local-time RTC.
-    if let Some(o) = offset {
-        let q = (o.value / 900.0).round();
-        if local && q != 0.0 && (o.value - q * 900.0).abs() <= 60.0 {
-            return Some((
+    offset
+        .as_ref()
+        .filter(|o| local && HostSign::quarter_hours(o.value))
+        .map(|o| {
+            (
                 format!(
                     "This clock is {:+.0} s off real time, a whole number of quarter hours, and the RTC keeps local time: the clock was set from the RTC as if it were UTC.",
                     -o.value
                 ),
                 Confidence::Medium,
                 ev,
-            ));
-        }
-    }
-    None
+            )
+        })
 }
 
 fn rtc_verdict(c: &Case) -> Verdict {
