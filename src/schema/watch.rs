@@ -258,7 +258,8 @@ pub fn event_json(ev: &Event, snap: &Snapshot, rules: &Rules) -> serde_json::Val
             super::line(serde_json::json!({
                 "type": "clock-jump", "t_s": t, "by_s": by, "seen_locally": seen,
                 "suspended_s": suspended, "sources": sources, "daemons": daemons,
-                "cause": v.cause.id(), "why": v.summary,
+                "cause": v.cause.id(), "why": v.summary, "confidence": v.confidence.id(),
+                "evidence": v.evidence, "fix": v.fix,
             }))
         }
     }
@@ -302,5 +303,40 @@ pub fn event_text(ev: &Event, snap: &Snapshot, rules: &Rules) -> String {
             let v = judge::jump(*jump, daemons);
             format!("+{t:.1}s clock: [{}] {}", v.cause.id(), v.summary)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::client::{Engine, Profile};
+    use crate::engine::jump::Reading;
+
+    /// A step seen in the clocks, as watch prints it: the engine's event,
+    /// judged by the jump table, with its cause, confidence, evidence, fix.
+    #[test]
+    fn a_clock_jump_line() {
+        let rules = Rules::of(Profile::Ntpd);
+        let start = std::time::Instant::now();
+        let mut e = Engine::new(rules.clone(), start, -20);
+        let r = |real: f64| Reading {
+            monotonic: 10.0,
+            realtime: real,
+            boottime: 10.0,
+        };
+        e.clocks(start, r(1e9));
+        e.clocks(start, r(1e9 + 63.0));
+        let ev = std::iter::from_fn(|| e.poll_event())
+            .find(|ev| matches!(ev, Event::Clock { .. }))
+            .expect("a clock event");
+        let snap = e.snapshot(start);
+        let v = event_json(&ev, &snap, &rules);
+        assert_eq!(v["type"], "clock-jump");
+        assert_eq!(v["cause"], "other-discipline");
+        assert_eq!(v["seen_locally"], true);
+        assert_eq!(v["by_s"], 63.0);
+        assert_eq!(v["confidence"], "medium");
+        assert!(!v["evidence"].as_array().unwrap().is_empty());
+        assert!(!v["fix"].as_array().unwrap().is_empty());
     }
 }
